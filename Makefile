@@ -1,0 +1,31 @@
+# Two entry points for a fresh machine; each installs what it needs first.
+#   make serve   run the MCP server (streamable HTTP on 127.0.0.1:8000; the sandbox when no credentials are set)
+#   make test    lint, type-check, check generated files, and run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+TRANSPORT ?= http
+PORT ?= 8000
+
+.PHONY: serve test lint node clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+serve: $(BIN)/.installed
+	$(BIN)/telco-mcp serve --transport $(TRANSPORT) --port $(PORT)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pyright
+	$(BIN)/telco-mcp manifest --check
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,200 @@
+"""The `telco-mcp` command.
+
+    telco-mcp [serve]            run the MCP server (stdio; --transport http|sse for HTTP)
+    telco-mcp sandbox            serve the provider sandbox on 127.0.0.1 over real HTTP
+    telco-mcp tools              what would be exposed, and why each other tool is hidden
+    telco-mcp manifest [--check] regenerate (or verify) tool_manifests/, README table, server.json
+    telco-mcp doctor             check each configured provider's credentials with one cheap read
+
+Secrets are never taken from the command line: they come from the environment or `.env`.
+Logs go to stderr; stdout belongs to the stdio protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from telco_mcp import __version__
+from telco_mcp.errors import ConfigError, TelcoError
+from telco_mcp.settings import Settings, load_settings
+
+logger = logging.getLogger("telco_mcp")
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    for noisy in ("httpx", "httpcore", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if getattr(args, "sandbox", False):
+        overrides["telco_mcp_sandbox"] = True
+    if getattr(args, "allow_writes", False):
+        overrides["telco_mcp_allow_writes"] = True
+    if getattr(args, "read_only", False):
+        overrides["telco_mcp_allow_writes"] = False
+    if getattr(args, "accept_unconfirmed", False):
+        overrides["telco_mcp_confirm_off_acknowledged"] = True
+    return load_settings(**overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from telco_mcp.server import build_server
+    from telco_mcp.transports import serve
+
+    settings = _settings(args).check()
+    _configure_logging(settings.telco_mcp_log_level)
+    server = build_server(settings)
+    runtime = server.telco_runtime  # type: ignore[attr-defined]
+    if runtime.sandbox is not None:
+        why = "--sandbox was given" if settings.telco_mcp_sandbox else "no provider credentials are configured"
+        logger.warning(
+            "SANDBOX MODE (%s): SignalWire and sipgate are simulated in-process; nothing real is touched.", why
+        )
+    if settings.telco_mcp_confirm == "off":
+        logger.warning("TELCO_MCP_CONFIRM=off: writes run WITHOUT asking a human. Every write is still audited.")
+    writes = sum(op.is_write for op in runtime.exposed)
+    logger.info(
+        "telco-mcp %s: %d tools (%d writes, confirmed by a human), audit log %s",
+        __version__,
+        len(runtime.exposed),
+        writes,
+        settings.audit_path,
+    )
+    serve(server, settings, args.transport, args.host, args.port)
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from telco_mcp.sandbox import Sandbox
+    from telco_mcp.transports import is_loopback
+
+    _configure_logging("INFO")
+    if not is_loopback(args.host):
+        raise ConfigError("the sandbox only serves on a loopback address (127.0.0.1, ::1, localhost)")
+    sandbox = Sandbox()
+    base = f"http://{args.host}:{args.port}"
+    logger.info(
+        "sandbox on %s  (SIGNALWIRE_BASE_URL=%s  SIPGATE_BASE_URL=%s/v2; admin under %s/_sandbox/)",
+        base,
+        base,
+        base,
+        base,
+    )
+    uvicorn.run(sandbox.app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_tools(args: argparse.Namespace) -> int:
+    from telco_mcp.safety.scopes import decide
+
+    settings = _settings(args).check()
+    decisions = decide(settings)
+    mode = "sandbox" if settings.use_sandbox else "live"
+    print(f"telco-mcp {__version__} ({mode}); writes {'enabled' if settings.writes_enabled else 'disabled'}")
+    width = max(len(d.operation.name) for d in decisions)
+    for d in decisions:
+        mark = "exposed" if d.exposed else "hidden "
+        detail = d.operation.effect if d.exposed else d.reason
+        print(f"  {mark}  {d.operation.name:<{width}}  {detail}")
+    print(f"{sum(d.exposed for d in decisions)} of {len(decisions)} tools exposed")
+    return 0
+
+
+def cmd_manifest(args: argparse.Namespace) -> int:
+    from telco_mcp import manifest
+
+    root = Path(args.root).resolve()
+    if args.check:
+        problems = manifest.check(root)
+        if problems:
+            print("Out of date with the catalogue (run `telco-mcp manifest`):", file=sys.stderr)
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
+            return 1
+        print("tool manifests, README tool table and server.json match the catalogue")
+        return 0
+    changed = manifest.write(root)
+    print("\n".join(f"wrote {c}" for c in changed) or "nothing to change")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import anyio
+
+    from telco_mcp.doctor import run_doctor
+
+    settings = _settings(args).check()
+    _configure_logging("WARNING")
+    return anyio.run(run_doctor, settings, print)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="telco-mcp", description="MCP server for SignalWire and sipgate telephony.")
+    parser.add_argument("--version", action="version", version=f"telco-mcp {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    def exposure_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--sandbox", action="store_true", help="serve both providers from the embedded sandbox")
+        group = p.add_mutually_exclusive_group()
+        group.add_argument("--allow-writes", action="store_true", help="register write tools (still confirmed)")
+        group.add_argument("--read-only", action="store_true", help="register read tools only")
+        p.add_argument(
+            "--i-accept-unconfirmed-writes",
+            dest="accept_unconfirmed",
+            action="store_true",
+            help="required together with TELCO_MCP_CONFIRM=off",
+        )
+
+    serve = sub.add_parser("serve", help="run the MCP server (default)")
+    serve.add_argument("--transport", choices=["stdio", "http", "sse"], default="stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000)
+    exposure_flags(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    sandbox = sub.add_parser("sandbox", help="serve the provider sandbox over HTTP on 127.0.0.1")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8080)
+    sandbox.set_defaults(func=cmd_sandbox)
+
+    tools = sub.add_parser("tools", help="list exposed and hidden tools")
+    exposure_flags(tools)
+    tools.set_defaults(func=cmd_tools)
+
+    manifest = sub.add_parser("manifest", help="write or check the generated tool manifests")
+    manifest.add_argument("--check", action="store_true", help="fail if anything generated is out of date")
+    manifest.add_argument("--root", default=".", help="repository root (default: current directory)")
+    manifest.set_defaults(func=cmd_manifest)
+
+    doctor = sub.add_parser("doctor", help="check credentials and show what is exposed")
+    exposure_flags(doctor)
+    doctor.set_defaults(func=cmd_doctor)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["serve", *(argv if argv is not None else sys.argv[1:])])
+    try:
+        code = args.func(args)
+    except (ConfigError, TelcoError) as exc:
+        print(f"telco-mcp: {exc}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)

@@ -1,0 +1,294 @@
+"""The shared, authenticated HTTP client: one per provider, opened once in the server lifespan.
+
+`ProviderClient.send` is the only place a request leaves this process. It adds nothing secret
+itself (credentials come from the `httpx.Auth` the client was built with), maps every failure onto
+`telco_mcp.errors`, and retries only what is safe to repeat: reads and writes the catalogue marks
+idempotent, on 429/502/503/504 and on connection errors, honouring `Retry-After` with capped,
+jittered backoff. A write whose response never arrived is reported as `OutcomeUnknown`.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
+
+import anyio
+import httpx
+from pydantic import BaseModel
+
+from telco_mcp import __version__
+from telco_mcp.catalogue import Operation, PreparedRequest, Provider
+from telco_mcp.errors import (
+    NotFound,
+    OutcomeUnknown,
+    ProviderError,
+    UnexpectedResponse,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    error_for_status,
+    parse_body,
+)
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = f"telco-mcp/{__version__} (+https://github.com/telco-mcp/telco-mcp) httpx/{httpx.__version__}"
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 2
+    backoff_base: float = 0.5
+    backoff_cap: float = 8.0
+    max_retry_after: float = 30.0  # a longer Retry-After is reported instead of waited for
+
+    def delay(self, attempt: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before retry `attempt` (1-based), or None to give up."""
+        if attempt > self.max_retries:
+            return None
+        if retry_after is not None:
+            return retry_after if retry_after <= self.max_retry_after else None
+        backoff = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        return backoff * (0.5 + random.random() / 2)  # "equal jitter"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """`Retry-After` as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def encode_segment(value: object) -> str:
+    """Percent-encode one path segment, refusing values that would change the path's meaning."""
+    text = str(value)
+    if text in ("", ".", ".."):
+        raise ValueError(f"invalid path segment {text!r}")
+    return quote(text, safe="")
+
+
+def fill_path(template: str, args: BaseModel) -> str:
+    """Fill `{field}` placeholders from `args`, each value encoded as a single segment."""
+    values = {name: encode_segment(getattr(args, name)) for name in _placeholders(template)}
+    return template.format(**values)
+
+
+def _placeholders(template: str) -> list[str]:
+    import string
+
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+
+
+def response_json(response: httpx.Response) -> Any:
+    """The JSON body of a response (None when empty); `ValueError` when it is not JSON."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise ValueError("the body is not JSON") from None
+
+
+# ------------------------------------------------------------------ cursors
+def encode_cursor(path: str, query: list[tuple[str, str]]) -> str:
+    """An opaque cursor for the next page: the relative path and query, base64url JSON."""
+    raw = json.dumps({"p": path, "q": query}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, expected_path: str) -> list[tuple[str, str]]:
+    """The query of a cursor this server issued for `expected_path`; anything else is refused."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        path, query = data["p"], data["q"]
+        pairs = [(str(k), str(v)) for k, v in query]
+    except (ValueError, KeyError, TypeError):
+        raise ValueError("cursor is not one this server issued; pass next_cursor unchanged") from None
+    if path != expected_path:
+        raise ValueError("cursor belongs to another list; pass the next_cursor of this tool's own result")
+    return pairs
+
+
+def next_page(base_url: str, next_url: str | None, expected_path: str) -> str | None:
+    """Turn a provider's `links.next` into a cursor, refusing links that leave the provider's origin."""
+    if not next_url:
+        return None
+    base, link = urlsplit(base_url), urlsplit(next_url)
+    if link.netloc and (link.scheme, link.netloc) != (base.scheme, base.netloc):
+        raise ValueError("links.next points at another host")
+    path = link.path
+    prefix = base.path.rstrip("/")
+    if prefix and path.startswith(prefix + "/"):
+        path = path[len(prefix) :]
+    if path != expected_path:
+        raise ValueError("links.next points at another list")
+    return encode_cursor(path, parse_qsl(link.query, keep_blank_values=True))
+
+
+# ------------------------------------------------------------------ the client
+@dataclass(frozen=True)
+class Lookup:
+    """A supporting read an operation makes (the state before or after a change, a user id)."""
+
+    name: str
+    is_write: bool = False
+    idempotent: bool = True
+    retry_safe: bool = True
+
+
+class ProviderClient:
+    """One provider's shared `httpx.AsyncClient`, with error mapping and safe retries."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        http: httpx.AsyncClient,
+        *,
+        retry: RetryPolicy | None = None,
+        sandbox: bool = False,
+    ) -> None:
+        self.provider = provider
+        self.http = http
+        self.retry = retry or RetryPolicy()
+        self.sandbox = sandbox
+        self.cache: dict[str, Any] = {}  # small per-process lookups (e.g. sipgate userId)
+
+    @property
+    def base_url(self) -> str:
+        return str(self.http.base_url).rstrip("/")
+
+    def url_for(self, request: PreparedRequest) -> str:
+        url = httpx.URL(self.base_url + request.path)
+        return str(url.copy_merge_params(list(request.query))) if request.query else str(url)
+
+    async def send(self, op: Operation | Lookup, request: PreparedRequest) -> httpx.Response:
+        """Send `request` for `op`; return a 2xx response or raise a `ProviderError`."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self.http.request(
+                    request.method,
+                    self.base_url + request.path,
+                    params=list(request.query) or None,
+                    json=request.json,
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # Nothing reached the provider: repeatable for retry-safe operations.
+                error: ProviderError = UpstreamUnavailable(
+                    f"Could not connect to {self._name} ({type(exc).__name__}). Nothing was sent; try again later.",
+                    provider=self.provider,
+                    operation=op.name,
+                )
+                delay = self.retry.delay(attempt, None) if op.retry_safe else None
+            except httpx.TimeoutException as exc:
+                raise self._no_answer(op, request, f"no answer within the timeout ({type(exc).__name__})") from None
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+                raise self._no_answer(op, request, f"the connection broke ({type(exc).__name__})") from None
+            else:
+                if response.is_success:
+                    return response
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                error = error_for_status(
+                    response.status_code,
+                    parse_body(response.content),
+                    provider=self.provider,
+                    operation=op.name,
+                    is_write=op.is_write,
+                    retry_after=retry_after,
+                )
+                hint = getattr(op, "not_found", None)
+                if response.status_code == 404 and hint and request.fields:
+                    error = NotFound(
+                        hint.format(**request.fields) + (" Nothing was changed." if op.is_write else ""),
+                        provider=self.provider,
+                        operation=op.name,
+                        status=404,
+                    )
+                retryable = op.retry_safe and response.status_code in RETRY_STATUSES
+                delay = self.retry.delay(attempt, retry_after) if retryable else None
+            if delay is None:
+                raise error
+            logger.info("%s %s: %s, retry %d in %.2fs", self.provider, op.name, error.category, attempt, delay)
+            await anyio.sleep(delay)
+
+    def _no_answer(self, op: Operation | Lookup, request: PreparedRequest, why: str) -> ProviderError:
+        if not op.is_write:
+            return UpstreamTimeout(
+                f"{self._name} did not answer {op.name}: {why}. Nothing was changed; try again.",
+                provider=self.provider,
+                operation=op.name,
+            )
+        repeat = (
+            "Repeating it is harmless (it sets an absolute state), but check first."
+            if op.idempotent
+            else "Do NOT repeat it blindly: check the current state first (a repeat could act twice)."
+        )
+        body = f" with body {json.dumps(request.json, ensure_ascii=False)}" if request.json is not None else ""
+        return OutcomeUnknown(
+            f"Outcome unknown: {request.method} {request.path}{body} was sent to {self._name} but {why}, "
+            f"so {op.name} may or may not have happened. {repeat}",
+            provider=self.provider,
+            operation=op.name,
+        )
+
+    async def get_json(self, op: Operation | Lookup, request: PreparedRequest) -> Any:
+        response = await self.send(op, request)
+        return self.json_of(op, response)
+
+    def json_of(self, op: Operation | Lookup, response: httpx.Response) -> Any:
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise UnexpectedResponse(
+                f"{self._name} answered {op.name} with a body that is not JSON."
+                + (" The write was accepted (2xx) before that." if op.is_write else ""),
+                provider=self.provider,
+                operation=op.name,
+                status=response.status_code,
+                changed=op.is_write,
+            ) from None
+
+    async def read(self, name: str, path: str, query: tuple[tuple[str, str], ...] = ()) -> Any:
+        """GET `path` as a supporting read of operation `name` (retried like any read)."""
+        return await self.get_json(Lookup(name), PreparedRequest("GET", path, query))
+
+    @property
+    def _name(self) -> str:
+        return {"signalwire": "SignalWire", "sipgate": "sipgate"}[self.provider]
+
+
+def make_http_client(
+    base_url: str,
+    auth: httpx.Auth | None,
+    *,
+    timeout: float,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """The one `httpx.AsyncClient` of a provider: base URL, auth, timeouts, pooling, User-Agent."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        auth=auth,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20, keepalive_expiry=30),
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        transport=transport,
+        follow_redirects=False,
+        trust_env=False,
+    )

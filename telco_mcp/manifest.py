@@ -1,0 +1,134 @@
+"""Generated artefacts, all from the catalogue: `tool_manifests/*.json`, the README tool table, `server.json`.
+
+`telco-mcp manifest` writes them; `telco-mcp manifest --check` fails when any differs from what the
+catalogue says, so every change to a tool's public contract shows up as a reviewable diff.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from telco_mcp import __version__
+from telco_mcp.catalogue import CATALOGUE, Operation
+from telco_mcp.tools import WriteResult, _gated_model, compact_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+README_START = "<!-- START GENERATED TOOLS (telco-mcp manifest) -->"
+README_END = "<!-- END GENERATED TOOLS -->"
+BASE_URLS = {"signalwire": "https://{space}.signalwire.com", "sipgate": "https://api.sipgate.com/v2"}
+
+
+def tool_manifest(op: Operation) -> dict[str, Any]:
+    output = WriteResult[op.output] if op.is_write else op.output  # type: ignore[name-defined]
+    return {
+        "name": op.name,
+        "title": op.title,
+        "description": op.description,
+        "provider": op.provider,
+        "upstream": {"method": op.method, "path": op.path, "base_url": BASE_URLS[op.provider]},
+        "scope": op.scope,
+        "effect": op.effect,
+        "idempotent": op.idempotent,
+        "needs_confirmation": op.is_write,
+        "annotations": op.annotations.model_dump(by_alias=True, exclude_none=True),
+        "inputSchema": compact_schema(_gated_model(op)),
+        "outputSchema": output.model_json_schema(),
+    }
+
+
+def render_manifests() -> dict[str, str]:
+    return {f"{op.name}.json": json.dumps(tool_manifest(op), indent=2, sort_keys=True) + "\n" for op in CATALOGUE}
+
+
+def render_table() -> str:
+    rows = [
+        "| tool | provider | upstream | effect | scope | what it does |",
+        "|---|---|---|---|---|---|",
+    ]
+    for op in CATALOGUE:
+        effect = op.effect + (", idempotent" if op.is_write and op.idempotent else "")
+        rows.append(
+            f"| `{op.name}` | {op.provider} | `{op.method} {op.path}` | {effect} | `{op.scope}` | {op.description} |"
+        )
+    return "\n".join(rows)
+
+
+def render_server_json() -> str:
+    """The MCP Registry `server.json` (schema 2025-09-29): the PyPI package, run over stdio."""
+    env = [
+        ("SIGNALWIRE_SPACE", False, "SignalWire space name"),
+        ("SIGNALWIRE_PROJECT_ID", False, "SignalWire project id"),
+        ("SIGNALWIRE_API_TOKEN", True, "SignalWire API token"),
+        ("SIPGATE_TOKEN_ID", False, "sipgate personal access token id"),
+        ("SIPGATE_TOKEN", True, "sipgate personal access token"),
+        ("TELCO_MCP_ALLOW_WRITES", False, "1 to register write tools (each write still needs a human's yes)"),
+        ("TELCO_MCP_SCOPES", False, "granted scopes, e.g. sipgate:*:read"),
+    ]
+    doc = {
+        "$schema": "https://static.modelcontextprotocol.io/schemas/2025-09-29/server.schema.json",
+        "name": "io.github.telco-mcp/telco-mcp",
+        "title": "telco-mcp",
+        "description": "Operate telephony: SignalWire SIP admin, sipgate live calls and SMS, human-confirmed writes.",
+        "version": __version__,
+        "repository": {"url": "https://github.com/telco-mcp/telco-mcp", "source": "github"},
+        "packages": [
+            {
+                "registryType": "pypi",
+                "registryBaseUrl": "https://pypi.org",
+                "identifier": "telco-mcp",
+                "version": __version__,
+                "runtimeHint": "uvx",
+                "transport": {"type": "stdio"},
+                "packageArguments": [{"type": "positional", "value": "serve"}],
+                "environmentVariables": [
+                    {"name": name, "description": text, "isRequired": False, "isSecret": secret, "format": "string"}
+                    for name, secret, text in env
+                ],
+            }
+        ],
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def _readme_with_table(readme: str) -> str:
+    start, end = readme.find(README_START), readme.find(README_END)
+    if start == -1 or end == -1:
+        raise ValueError("README.md lacks the generated-tools markers")
+    return readme[: start + len(README_START)] + "\n" + render_table() + "\n" + readme[end:]
+
+
+def expected_files(root: Path = ROOT) -> dict[Path, str]:
+    files = {root / "tool_manifests" / name: text for name, text in render_manifests().items()}
+    files[root / "server.json"] = render_server_json()
+    readme = root / "README.md"
+    files[readme] = _readme_with_table(readme.read_text(encoding="utf-8"))
+    return files
+
+
+def check(root: Path = ROOT) -> list[str]:
+    """Names of generated files that are missing, stale, or no longer generated."""
+    problems = []
+    expected = expected_files(root)
+    for path, text in expected.items():
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            problems.append(str(path.relative_to(root)))
+    for path in sorted((root / "tool_manifests").glob("*.json")):
+        if path not in expected:
+            problems.append(f"{path.relative_to(root)} (no such tool)")
+    return problems
+
+
+def write(root: Path = ROOT) -> list[str]:
+    (root / "tool_manifests").mkdir(exist_ok=True)
+    expected = expected_files(root)
+    for path in (root / "tool_manifests").glob("*.json"):
+        if path not in expected:
+            path.unlink()
+    changed = []
+    for path, text in expected.items():
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            changed.append(str(path.relative_to(root)))
+    return changed

@@ -1,0 +1,40 @@
+"""Base models shared by every provider.
+
+Inputs are strict (unknown fields are an error the model can correct); results are tolerant
+(a new provider field never breaks a tool) and are dumped without nulls to keep results compact.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StrictInput(BaseModel):
+    """Base for every tool input: unknown fields are rejected, strings are stripped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Result(BaseModel):
+    """Base for every tool result: tolerant of extra provider fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+Limit = Annotated[int, Field(ge=1, le=100, description="Items per page (1-100).")]
+Cursor = Annotated[str, Field(min_length=1, max_length=2048, description="next_cursor from the previous page.")]
+
+
+class PageInput(StrictInput):
+    """Bounded list input: a page size and an opaque cursor."""
+
+    limit: Limit = 20
+    cursor: Cursor | None = None
+
+
+class Page(Result):
+    """Common shape of a bounded list result."""
+
+    next_cursor: str | None = Field(default=None, description="Pass as cursor to get the next page; absent at the end.")

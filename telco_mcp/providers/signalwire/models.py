@@ -1,0 +1,516 @@
+"""SignalWire tool inputs, tool results, and the upstream payload -> result transforms.
+
+Inputs are what the model chooses; ``body()`` turns one into the exact JSON body SignalWire expects.
+Results are flattened and compact. Each ``*_from_api`` function reads only the fields it knows (so
+new upstream fields never break it and never leak into a result) and raises ``ValueError`` when a
+field we cannot do without is missing or the payload has the wrong shape.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal, TypeVar, cast
+from uuid import UUID
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from telco_mcp.models import Page, PageInput, Result, StrictInput
+from telco_mcp.phone import to_e164
+
+T = TypeVar("T")
+
+# --------------------------------------------------------------------------------------------------
+# Enums
+# --------------------------------------------------------------------------------------------------
+
+Codec = Literal[
+    "PCMU",
+    "PCMA",
+    "G722",
+    "G729",
+    "OPUS",
+    "OPUS@48000H@20I",
+    "OPUS@24000H@20I",
+    "OPUS@16000H@20I",
+    "OPUS@8000H@20I",
+    "VP8",
+    "H264",
+]
+Cipher = Literal[
+    "AEAD_AES_256_GCM_8",
+    "AES_256_CM_HMAC_SHA1_80",
+    "AES_CM_128_HMAC_SHA1_80",
+    "AES_256_CM_HMAC_SHA1_32",
+    "AES_CM_128_HMAC_SHA1_32",
+]
+GatewayEncryption = Literal["required", "optional", "default"]
+ProfileEncryption = Literal["required", "optional"]
+LegType = Literal["pstn", "sip", "webrtc", "conference"]
+
+
+def _unique(items: list[T]) -> list[T]:
+    dupes = sorted({str(item) for item in items if items.count(item) > 1})
+    if dupes:
+        raise ValueError(f"duplicate values: {', '.join(dupes)}")
+    return items
+
+
+# Unique items drawn from an enum, so the length bound (1..len(enum)) follows; only minItems is shown.
+Codecs = Annotated[list[Codec], AfterValidator(_unique), Field(min_length=1, description="Codecs, preferred first.")]
+Ciphers = Annotated[list[Cipher], AfterValidator(_unique), Field(min_length=1, description="SRTP ciphers.")]
+
+# --------------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------------
+
+
+class ListSipCredentialsInput(PageInput):
+    """List SIP credentials."""
+
+
+class ListSipGatewaysInput(PageInput):
+    """List SIP gateways."""
+
+
+class ListRecordingsInput(PageInput):
+    """List call recordings."""
+
+
+class GetSipCredentialInput(StrictInput):
+    """Get one SIP credential."""
+
+    id: UUID = Field(description="SIP credential id.")
+
+
+class GetRecordingInput(StrictInput):
+    """Get one recording."""
+
+    id: UUID = Field(description="Recording id.")
+
+
+class DeleteRecordingInput(StrictInput):
+    """Delete one recording."""
+
+    id: UUID = Field(description="Recording id.")
+
+
+class GetSipProfileInput(StrictInput):
+    """Get the project's SIP profile."""
+
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])"
+_SIP_URI = re.compile(rf"(?:sips?:)?(?:[^@\s:;/]+@)?{_HOST}(?::[0-9]{{1,5}})?(?:;[^\s;]+)*", re.IGNORECASE)
+
+
+def _check_sip_uri(value: str) -> str:
+    if not _SIP_URI.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a SIP URI: give sip:host[:port], sips:host[:port], [user@]host or a host name"
+        )
+    return value
+
+
+class UpdateSipGatewayInput(StrictInput):
+    """Change a SIP gateway; only the given fields change."""
+
+    id: UUID = Field(description="SIP gateway id.")
+    name: str | None = Field(default=None, min_length=1, max_length=100, description="Display name.")
+    uri: Annotated[str, AfterValidator(_check_sip_uri)] | None = Field(
+        default=None, max_length=256, description="sip:host[:port] or host."
+    )
+    encryption: GatewayEncryption | None = Field(default=None, description="SRTP requirement.")
+    ciphers: Ciphers | None = None
+    codecs: Codecs | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> UpdateSipGatewayInput:
+        if not self.body():
+            raise ValueError("nothing to change: give at least one of name, uri, encryption, ciphers, codecs")
+        return self
+
+    def body(self) -> dict[str, Any]:
+        """The PATCH body: only the fields that were given, JSON-ready."""
+        return self.model_dump(mode="json", exclude_none=True, exclude={"id"})
+
+
+class UpdateSipProfileInput(StrictInput):
+    """Change the project's SIP profile; only the given fields change."""
+
+    domain_identifier: str | None = Field(
+        default=None, min_length=1, max_length=63, pattern=r"^[a-z0-9-]+$", description="Subdomain label (a-z, 0-9, -)."
+    )
+    default_codecs: Codecs | None = None
+    default_ciphers: Ciphers | None = None
+    default_encryption: ProfileEncryption | None = Field(default=None, description="SRTP requirement.")
+    default_send_as: str | None = Field(
+        default=None, max_length=32, description='E.164 number for PSTN calls; "" = random.'
+    )
+
+    @field_validator("default_send_as")
+    @classmethod
+    def _send_as_is_a_number(cls, value: str | None) -> str | None:
+        if not value:
+            return value
+        # No national-format guessing here: phone.py assumes German numbers, SignalWire projects are global.
+        if not value.startswith("+"):
+            raise ValueError(f"default_send_as {value!r} must be an international number starting with +")
+        return to_e164(value)
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> UpdateSipProfileInput:
+        if not self.body():
+            raise ValueError(
+                "nothing to change: give at least one of domain_identifier, default_codecs, default_ciphers, "
+                "default_encryption, default_send_as"
+            )
+        return self
+
+    def body(self) -> dict[str, Any]:
+        """The PUT body: only the fields that were given, JSON-ready."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------------
+
+_CALL_ROUTING_FIELDS = (
+    "call_request_url",
+    "call_request_method",
+    "call_fallback_url",
+    "call_fallback_method",
+    "call_status_callback_url",
+    "call_status_callback_method",
+    "call_laml_application_id",
+    "call_dialogflow_agent_id",
+    "call_relay_topic",
+    "call_relay_topic_status_callback_url",
+    "call_relay_context",
+    "call_relay_context_status_callback_url",
+    "call_relay_application",
+    "call_video_room_id",
+    "call_relay_script_url",
+)
+
+
+class SipCredential(Result):
+    """A SIP credential (fabric SIP endpoint). Only non-null call_* routing fields are present."""
+
+    id: str
+    username: str
+    caller_id: str | None = None
+    send_as: str | None = Field(default=None, description='Number used for PSTN calls, or "random".')
+    encryption: str | None = None
+    codecs: list[str] | None = None
+    ciphers: list[str] | None = None
+    call_handler: str | None = Field(default=None, description="What handles inbound calls.")
+    calling_handler_resource_id: str | None = None
+    call_request_url: str | None = None
+    call_request_method: str | None = None
+    call_fallback_url: str | None = None
+    call_fallback_method: str | None = None
+    call_status_callback_url: str | None = None
+    call_status_callback_method: str | None = None
+    call_laml_application_id: str | None = None
+    call_dialogflow_agent_id: str | None = None
+    call_relay_topic: str | None = None
+    call_relay_topic_status_callback_url: str | None = None
+    call_relay_context: str | None = None
+    call_relay_context_status_callback_url: str | None = None
+    call_relay_application: str | None = None
+    call_video_room_id: str | None = None
+    call_relay_script_url: str | None = None
+
+
+class SipCredentialPage(Page):
+    items: list[SipCredential]
+
+
+class SipGateway(Result):
+    """A SIP gateway (flattened)."""
+
+    id: str
+    name: str | None = None
+    uri: str | None = None
+    encryption: str | None = None
+    codecs: list[str] | None = None
+    ciphers: list[str] | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class SipGatewayPage(Page):
+    items: list[SipGateway]
+
+
+class SipProfile(Result):
+    """The project's SIP profile."""
+
+    domain: str | None = None
+    domain_identifier: str | None = None
+    default_codecs: list[str] | None = None
+    default_ciphers: list[str] | None = None
+    default_encryption: str | None = None
+    default_send_as: str | None = Field(default=None, description="Caller number for PSTN calls; empty = random.")
+
+
+class Recording(Result):
+    """A call recording."""
+
+    id: str
+    leg_type: LegType = Field(description="What was recorded: a PSTN, SIP or WebRTC call leg, or a conference.")
+    leg_id: str = Field(description="Id of that leg or conference.")
+    conference_id: str | None = Field(default=None, description="Conference the leg belonged to.")
+    created_at: str | None = None
+    updated_at: str | None = None
+    duration_in_seconds: int | None = None
+    status: str | None = None
+    url: str | None = None
+    stereo: bool | None = None
+    track: str | None = None
+    price: float | None = None
+    price_unit: str | None = None
+    byte_size: int | None = None
+    error_code: str | None = None
+
+
+class RecordingPage(Page):
+    items: list[Recording]
+
+
+class DeletedRecording(Result):
+    id: str
+    deleted: bool = True
+
+
+# --------------------------------------------------------------------------------------------------
+# Payload readers (shared by the transforms)
+# --------------------------------------------------------------------------------------------------
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
+def _obj(payload: object, what: str) -> Mapping[str, Any]:
+    if not isinstance(payload, Mapping):
+        raise ValueError(f"{what}: expected a JSON object, got {_kind(payload)}")
+    return cast("Mapping[str, Any]", payload)
+
+
+def _array(value: object) -> list[Any] | None:
+    return cast("list[Any]", value) if isinstance(value, list) else None
+
+
+def _opt_str(data: Mapping[str, Any], key: str, what: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"{what}: field {key!r} should be a string, got {_kind(value)}")
+    return str(value)
+
+
+def _req_str(data: Mapping[str, Any], key: str, what: str) -> str:
+    value = _opt_str(data, key, what)
+    if value is None:
+        raise ValueError(f"{what}: required field {key!r} is missing")
+    if not value:
+        raise ValueError(f"{what}: required field {key!r} is empty")
+    return value
+
+
+def _opt_bool(data: Mapping[str, Any], key: str, what: str) -> bool | None:
+    value = data.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise ValueError(f"{what}: field {key!r} should be a boolean, got {_kind(value)}")
+
+
+def _opt_int(data: Mapping[str, Any], key: str, what: str) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == int(value):
+        return int(value)
+    raise ValueError(f"{what}: field {key!r} should be an integer, got {_kind(value)}")
+
+
+def _opt_float(data: Mapping[str, Any], key: str, what: str) -> float | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise ValueError(f"{what}: field {key!r} should be a number, got {_kind(value)}")
+
+
+def _opt_str_list(data: Mapping[str, Any], key: str, what: str) -> list[str] | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    items = _array(value)
+    if items is None or not all(isinstance(item, str) for item in items):
+        raise ValueError(f"{what}: field {key!r} should be an array of strings, got {_kind(value)}")
+    return [str(item) for item in items]
+
+
+def _list_page(payload: object, what: str, item: Callable[[Any], T]) -> tuple[list[T], str | None]:
+    """Read a ``{links: {next?}, data: [...]}`` list response."""
+    body = _obj(payload, what)
+    data = _array(body.get("data"))
+    if data is None:
+        raise ValueError(f"{what}: field 'data' should be an array, got {_kind(body.get('data'))}")
+    items = [item(entry) for entry in data]
+    links = body.get("links")
+    if links is None:
+        return items, None
+    return items, _opt_str(_obj(links, f"{what} links"), "next", f"{what} links") or None
+
+
+# --------------------------------------------------------------------------------------------------
+# Transforms
+# --------------------------------------------------------------------------------------------------
+
+
+def sip_credential_from_api(payload: Any) -> SipCredential:
+    """``SipEndpointResponse`` -> ``SipCredential`` (drops ``type`` and null routing fields)."""
+    what = "SIP credential"
+    data = _obj(payload, what)
+    routing = {key: _opt_str(data, key, what) for key in _CALL_ROUTING_FIELDS}
+    return SipCredential(
+        id=_req_str(data, "id", what),
+        username=_req_str(data, "username", what),
+        caller_id=_opt_str(data, "caller_id", what),
+        send_as=_opt_str(data, "send_as", what),
+        encryption=_opt_str(data, "encryption", what),
+        codecs=_opt_str_list(data, "codecs", what),
+        ciphers=_opt_str_list(data, "ciphers", what),
+        call_handler=_opt_str(data, "call_handler", what),
+        calling_handler_resource_id=_opt_str(data, "calling_handler_resource_id", what),
+        **routing,
+    )
+
+
+def sip_credential_page_from_api(payload: Any) -> tuple[list[SipCredential], str | None]:
+    """``SipEndpointListResponse`` -> (items, ``links.next`` URL or None).
+
+    The spec documents the list as an *array* of ``{links, data}`` objects; the real API returns one
+    object. Both are accepted (an empty array is an empty page; more than one element is an error).
+    """
+    what = "SIP credential list"
+    pages = _array(payload)
+    if pages is not None:
+        if not pages:
+            return [], None
+        if len(pages) > 1:
+            raise ValueError(f"{what}: expected one {{links, data}} object, got an array of {len(pages)}")
+        payload = pages[0]
+    return _list_page(payload, what, sip_credential_from_api)
+
+
+def sip_gateway_from_api(payload: Any) -> SipGateway:
+    """``SipGatewayResponse`` -> ``SipGateway`` (the nested ``sip_gateway`` block is flattened)."""
+    what = "SIP gateway"
+    data = _obj(payload, what)
+    if data.get("sip_gateway") is None:
+        raise ValueError(f"{what}: required field 'sip_gateway' is missing")
+    inner = _obj(data["sip_gateway"], f"{what} sip_gateway")
+    return SipGateway(
+        id=_req_str(data, "id", what),
+        name=_opt_str(inner, "name", what) or _opt_str(data, "display_name", what),
+        uri=_opt_str(inner, "uri", what),
+        encryption=_opt_str(inner, "encryption", what),
+        codecs=_opt_str_list(inner, "codecs", what),
+        ciphers=_opt_str_list(inner, "ciphers", what),
+        created_at=_opt_str(data, "created_at", what),
+        updated_at=_opt_str(data, "updated_at", what),
+    )
+
+
+def sip_gateway_page_from_api(payload: Any) -> tuple[list[SipGateway], str | None]:
+    """``SipGatewayListResponse`` -> (items, ``links.next`` URL or None)."""
+    return _list_page(payload, "SIP gateway list", sip_gateway_from_api)
+
+
+def sip_profile_from_api(payload: Any) -> SipProfile:
+    """``SipProfileResponse`` -> ``SipProfile`` (no field is required upstream)."""
+    what = "SIP profile"
+    data = _obj(payload, what)
+    return SipProfile(
+        domain=_opt_str(data, "domain", what),
+        domain_identifier=_opt_str(data, "domain_identifier", what),
+        default_codecs=_opt_str_list(data, "default_codecs", what),
+        default_ciphers=_opt_str_list(data, "default_ciphers", what),
+        default_encryption=_opt_str(data, "default_encryption", what),
+        default_send_as=_opt_str(data, "default_send_as", what),
+    )
+
+
+_LEG_KEYS: tuple[tuple[LegType, str], ...] = (
+    ("pstn", "relay_pstn_leg_id"),
+    ("sip", "relay_sip_leg_id"),
+    ("webrtc", "relay_webrtc_leg_id"),
+    ("conference", "relay_conference_id"),
+)
+
+
+def _recording_leg(data: Mapping[str, Any], what: str) -> tuple[LegType, str]:
+    for leg_type, key in _LEG_KEYS:
+        leg_id = _opt_str(data, key, what)
+        if leg_id:
+            return leg_type, leg_id
+    raise ValueError(f"{what}: none of {', '.join(key for _, key in _LEG_KEYS)} is present")
+
+
+def recording_from_api(payload: Any) -> Recording:
+    """One of ``PstnRecording | SipRecording | WebRtcRecording | ConferenceRecording`` -> ``Recording``.
+
+    The variant is told by its leg key. Leg recordings may also carry ``relay_conference_id`` (the
+    conference the leg was in), so the leg keys are checked before the conference key.
+    """
+    what = "recording"
+    data = _obj(payload, what)
+    leg_type, leg_id = _recording_leg(data, what)
+    conference_id = _opt_str(data, "relay_conference_id", what) if leg_type != "conference" else None
+    return Recording(
+        id=_req_str(data, "id", what),
+        leg_type=leg_type,
+        leg_id=leg_id,
+        conference_id=conference_id,
+        created_at=_opt_str(data, "created_at", what),
+        updated_at=_opt_str(data, "updated_at", what),
+        duration_in_seconds=_opt_int(data, "duration_in_seconds", what),
+        status=_opt_str(data, "status", what),
+        url=_opt_str(data, "url", what),
+        stereo=_opt_bool(data, "stereo", what),
+        track=_opt_str(data, "track", what),
+        price=_opt_float(data, "price", what),
+        price_unit=_opt_str(data, "price_unit", what),
+        byte_size=_opt_int(data, "byte_size", what),
+        error_code=_opt_str(data, "error_code", what),
+    )
+
+
+def recording_page_from_api(payload: Any) -> tuple[list[Recording], str | None]:
+    """``RecordingListResponse`` -> (items, ``links.next`` URL or None)."""
+    return _list_page(payload, "recording list", recording_from_api)

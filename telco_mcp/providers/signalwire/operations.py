@@ -1,0 +1,228 @@
+"""SignalWire operations: SIP credentials, SIP gateways, the SIP profile and recordings.
+
+Base `https://{space}.signalwire.com`, Basic auth `project_id:api_token`. Lists follow the
+provider's `links.next`, wrapped in an opaque cursor that can only point back at the same list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+
+from telco_mcp.catalogue import CallContext, Operation, PreparedRequest, WriteSubject
+from telco_mcp.http import decode_cursor, next_page, response_json
+from telco_mcp.providers.signalwire import models as m
+
+CREDENTIALS = "/api/fabric/resources/sip_endpoints"
+GATEWAYS = "/api/fabric/resources/sip_gateways"
+PROFILE = "/api/relay/rest/sip_profile"
+RECORDINGS = "/api/relay/rest/recordings"
+
+
+# ------------------------------------------------------------------ lists
+def _list_request(path: str) -> Callable[[Any, CallContext], Any]:
+    async def prepare(args: m.ListSipCredentialsInput, ctx: CallContext) -> PreparedRequest:
+        if args.cursor:
+            return PreparedRequest("GET", path, tuple(decode_cursor(args.cursor, path)))
+        return PreparedRequest("GET", path, (("page_size", str(args.limit)),))
+
+    return prepare
+
+
+def _list_result(
+    path: str, parse: Callable[[Any], tuple[list[Any], str | None]], page: type[BaseModel]
+) -> Callable[..., Any]:
+    async def interpret(response: httpx.Response, args: Any, ctx: CallContext) -> BaseModel:
+        items, next_url = parse(response_json(response))
+        return page(items=items, next_cursor=next_page(ctx.client.base_url, next_url, path))
+
+    return interpret
+
+
+def _one(parse: Callable[[Any], BaseModel]) -> Callable[..., Any]:
+    async def interpret(response: httpx.Response, args: Any, ctx: CallContext) -> BaseModel:
+        return parse(response_json(response))
+
+    return interpret
+
+
+# ------------------------------------------------------------------ write summaries
+def _changes(body: dict[str, Any]) -> str:
+    def show(value: Any) -> str:
+        return ", ".join(value) if isinstance(value, list) else repr(value)
+
+    return "; ".join(f"{key} -> {show(value)}" for key, value in body.items())
+
+
+async def _summarize_gateway(args: m.UpdateSipGatewayInput, ctx: CallContext) -> str:
+    current = m.sip_gateway_from_api(await ctx.client.read("signalwire_update_sip_gateway", f"{GATEWAYS}/{args.id}"))
+    before = current.model_dump(exclude_none=True)
+    changes = "; ".join(f"{key}: {_fmt(before.get(key))} -> {_fmt(value)}" for key, value in args.body().items())
+    return f"Update SIP gateway {current.name or ''} ({args.id}): {changes}".replace("  ", " ")
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "(unset)"
+    return ", ".join(value) if isinstance(value, list) else str(value)
+
+
+async def _summarize_profile(args: m.UpdateSipProfileInput, ctx: CallContext) -> str:
+    return f"Update the project's SIP profile: {_changes(args.body())}"
+
+
+async def _summarize_delete(args: m.DeleteRecordingInput, ctx: CallContext) -> str:
+    rec = m.recording_from_api(await ctx.client.read("signalwire_delete_recording", f"{RECORDINGS}/{args.id}"))
+    when = f" from {rec.created_at}" if rec.created_at else ""
+    length = f", {rec.duration_in_seconds} s" if rec.duration_in_seconds is not None else ""
+    return f"Permanently delete recording {args.id} ({rec.leg_type} leg{when}{length})"
+
+
+async def _deleted(response: httpx.Response, args: m.DeleteRecordingInput, ctx: CallContext) -> BaseModel:
+    return m.DeletedRecording(id=str(args.id), deleted=True)
+
+
+def _target(args: Any) -> WriteSubject:
+    return WriteSubject(target=str(getattr(args, "id", "sip_profile")))
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        name="signalwire_list_sip_credentials",
+        title="List SIP credentials",
+        description="List the SIP credentials (endpoints) that phones and PBXs register with, one page at a time.",
+        provider="signalwire",
+        method="GET",
+        path=CREDENTIALS,
+        input=m.ListSipCredentialsInput,
+        output=m.SipCredentialPage,
+        scope="signalwire:sip_credentials:read",
+        effect="read",
+        idempotent=True,
+        prepare=_list_request(CREDENTIALS),
+        interpret=_list_result(CREDENTIALS, m.sip_credential_page_from_api, m.SipCredentialPage),
+    ),
+    Operation(
+        name="signalwire_get_sip_credential",
+        title="Get a SIP credential",
+        description="Get one SIP credential by id: username, caller ID, codecs, encryption and call routing.",
+        provider="signalwire",
+        method="GET",
+        path=CREDENTIALS + "/{id}",
+        input=m.GetSipCredentialInput,
+        output=m.SipCredential,
+        scope="signalwire:sip_credentials:read",
+        effect="read",
+        idempotent=True,
+        interpret=_one(m.sip_credential_from_api),
+    ),
+    Operation(
+        name="signalwire_list_sip_gateways",
+        title="List SIP gateways",
+        description="List the SIP gateways (trunks to other SIP servers) with their URI, codecs and encryption.",
+        provider="signalwire",
+        method="GET",
+        path=GATEWAYS,
+        input=m.ListSipGatewaysInput,
+        output=m.SipGatewayPage,
+        scope="signalwire:sip_gateways:read",
+        effect="read",
+        idempotent=True,
+        prepare=_list_request(GATEWAYS),
+        interpret=_list_result(GATEWAYS, m.sip_gateway_page_from_api, m.SipGatewayPage),
+    ),
+    Operation(
+        name="signalwire_update_sip_gateway",
+        title="Update a SIP gateway",
+        description="Change a SIP gateway's name, URI, encryption, ciphers or codecs; other fields stay as they are.",
+        provider="signalwire",
+        method="PATCH",
+        path=GATEWAYS + "/{id}",
+        input=m.UpdateSipGatewayInput,
+        output=m.SipGateway,
+        scope="signalwire:sip_gateways:write",
+        effect="write",
+        idempotent=True,
+        interpret=_one(m.sip_gateway_from_api),
+        summarize=_summarize_gateway,
+        subject=_target,
+    ),
+    Operation(
+        name="signalwire_get_sip_profile",
+        title="Get the SIP profile",
+        description="Get the project's SIP profile: SIP domain and default codecs, ciphers, encryption and caller ID.",
+        provider="signalwire",
+        method="GET",
+        path=PROFILE,
+        input=m.GetSipProfileInput,
+        output=m.SipProfile,
+        scope="signalwire:sip_profile:read",
+        effect="read",
+        idempotent=True,
+        interpret=_one(m.sip_profile_from_api),
+    ),
+    Operation(
+        name="signalwire_update_sip_profile",
+        title="Update the SIP profile",
+        description="Change the project's SIP defaults (domain identifier, codecs, ciphers, encryption, send-as).",
+        provider="signalwire",
+        method="PUT",
+        path=PROFILE,
+        input=m.UpdateSipProfileInput,
+        output=m.SipProfile,
+        scope="signalwire:sip_profile:write",
+        effect="write",
+        idempotent=True,
+        interpret=_one(m.sip_profile_from_api),
+        summarize=_summarize_profile,
+        subject=_target,
+    ),
+    Operation(
+        name="signalwire_list_recordings",
+        title="List recordings",
+        description="List call recordings, newest first, one page at a time.",
+        provider="signalwire",
+        method="GET",
+        path=RECORDINGS,
+        input=m.ListRecordingsInput,
+        output=m.RecordingPage,
+        scope="signalwire:recordings:read",
+        effect="read",
+        idempotent=True,
+        prepare=_list_request(RECORDINGS),
+        interpret=_list_result(RECORDINGS, m.recording_page_from_api, m.RecordingPage),
+    ),
+    Operation(
+        name="signalwire_get_recording",
+        title="Get a recording",
+        description="Get one recording by id: leg, duration, status, price and the URL of the audio.",
+        provider="signalwire",
+        method="GET",
+        path=RECORDINGS + "/{id}",
+        input=m.GetRecordingInput,
+        output=m.Recording,
+        scope="signalwire:recordings:read",
+        effect="read",
+        idempotent=True,
+        interpret=_one(m.recording_from_api),
+    ),
+    Operation(
+        name="signalwire_delete_recording",
+        title="Delete a recording",
+        description="Permanently delete one recording. This cannot be undone.",
+        provider="signalwire",
+        method="DELETE",
+        path=RECORDINGS + "/{id}",
+        input=m.DeleteRecordingInput,
+        output=m.DeletedRecording,
+        scope="signalwire:recordings:write",
+        effect="destructive",
+        idempotent=False,
+        interpret=_deleted,
+        summarize=_summarize_delete,
+        subject=_target,
+    ),
+)

@@ -1,0 +1,581 @@
+"""sipgate tool inputs, tool results, and the upstream payload -> result transforms.
+
+Inputs use snake_case names for the model; ``body()`` turns one into sipgate's exact camelCase JSON
+body (``None`` when the request has none). Results are snake_case and compact. Each ``*_from_api``
+function reads only the fields it knows (new upstream fields never break it) and raises
+``ValueError`` when a field we cannot do without is missing or the payload has the wrong shape.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, TypeVar, cast
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+
+from telco_mcp.models import Page, PageInput, Result, StrictInput
+from telco_mcp.phone import PhoneNumber, to_e164
+
+T = TypeVar("T")
+
+SMS_MAX_SCHEDULE = timedelta(days=30)
+"""How far ahead an SMS may be scheduled (the limit sipgateio-node enforces)."""
+
+# --------------------------------------------------------------------------------------------------
+# Shared input types
+# --------------------------------------------------------------------------------------------------
+
+CallId = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="callId from sipgate_list_calls"),
+]
+"""A running call's id; the pattern also keeps it a safe URL path segment."""
+
+_DEVICE_ID = re.compile(r"^[a-z][0-9]+$")
+DeviceId = Annotated[str, Field(max_length=16, pattern=_DEVICE_ID.pattern)]
+
+HistoryType = Literal["CALL", "VOICEMAIL", "SMS", "FAX"]
+HistoryDirection = Literal["INCOMING", "OUTGOING", "MISSED_INCOMING", "MISSED_OUTGOING"]
+
+
+def _aware(value: datetime | None, field: str) -> datetime | None:
+    if value is not None and value.utcoffset() is None:
+        raise ValueError(f"{field} has no timezone: add an offset, e.g. 2026-05-04T09:30:00+02:00 or ...Z for UTC")
+    return value
+
+
+def _iso_utc(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _unique(items: list[T]) -> list[T]:
+    dupes = sorted({str(item) for item in items if items.count(item) > 1})
+    if dupes:
+        raise ValueError(f"duplicate values: {', '.join(dupes)}")
+    return items
+
+
+class _Input(StrictInput):
+    def body(self) -> dict[str, Any] | None:
+        """The JSON request body in sipgate's camelCase, or None when the request has no body."""
+        return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------------
+
+
+class GetAccountInput(_Input):
+    """Get the sipgate account."""
+
+
+class ListCallsInput(_Input):
+    """List established calls."""
+
+
+class ListSmsSendersInput(_Input):
+    """List the SMS senders."""
+
+
+class HangupCallInput(_Input):
+    """Hang up a call."""
+
+    call_id: CallId
+
+
+class HoldCallInput(_Input):
+    """Hold or resume all participants."""
+
+    call_id: CallId
+    value: bool = Field(description="true = hold, false = resume.")
+
+    def body(self) -> dict[str, Any]:
+        return {"value": self.value}
+
+
+class MuteCallInput(_Input):
+    """Mute or unmute yourself."""
+
+    call_id: CallId
+    value: bool = Field(description="true = mute, false = unmute.")
+
+    def body(self) -> dict[str, Any]:
+        return {"value": self.value}
+
+
+class RecordCallInput(_Input):
+    """Start or stop recording a call."""
+
+    call_id: CallId
+    value: bool = Field(description="true = start, false = stop.")
+    announcement: bool = Field(default=True, description="Tell participants the call is recorded.")
+
+    def body(self) -> dict[str, Any]:
+        return {"value": self.value, "announcement": self.announcement}
+
+
+class TransferCallInput(_Input):
+    """Transfer a call."""
+
+    call_id: CallId
+    phone_number: PhoneNumber
+    attended: bool = Field(default=False, description="true = attended, false = blind.")
+    caller_id: PhoneNumber | None = Field(default=None, description="Number shown to the target.")
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"attended": self.attended, "phoneNumber": self.phone_number}
+        if self.caller_id is not None:
+            body["callerId"] = self.caller_id
+        return body
+
+
+_DTMF = frozenset("0123456789*#ABCD")
+
+
+class SendDtmfInput(_Input):
+    """Send DTMF tones."""
+
+    call_id: CallId
+    sequence: str = Field(min_length=1, max_length=64, description="Tones: 0-9 * # A-D.")
+
+    @field_validator("sequence")
+    @classmethod
+    def _dtmf_only(cls, value: str) -> str:
+        bad = sorted({char for char in value if char.upper() not in _DTMF})
+        if bad:
+            raise ValueError(
+                f"sequence has characters DTMF cannot send: {' '.join(repr(char) for char in bad)}; "
+                "use only 0-9, *, # and A-D"
+            )
+        return value.upper()
+
+    def body(self) -> dict[str, Any]:
+        return {"sequence": self.sequence}
+
+
+def _https_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme.lower() != "https" or not parts.hostname or any(char.isspace() for char in value):
+        raise ValueError(f"{value!r} is not an absolute https:// URL with a host (https only)")
+    return value
+
+
+class PlayAnnouncementInput(_Input):
+    """Play an announcement into a call."""
+
+    call_id: CallId
+    url: Annotated[str, AfterValidator(_https_url)] = Field(
+        max_length=2048, description="https URL of a mono 8 kHz 16-bit PCM WAV."
+    )
+
+    def body(self) -> dict[str, Any]:
+        return {"url": self.url}
+
+
+class StartCallInput(_Input):
+    """Start a call: the caller's device rings first, then the callee."""
+
+    callee: PhoneNumber
+    caller: str = Field(max_length=32, description="Device id (e0, p0, x0) or phone number.")
+    device_id: DeviceId | None = Field(default=None, description="Device to use; needed if caller is a number.")
+    caller_id: PhoneNumber | None = Field(default=None, description="Number shown to the callee.")
+
+    @field_validator("caller")
+    @classmethod
+    def _device_or_number(cls, value: str) -> str:
+        if _DEVICE_ID.fullmatch(value):
+            return value
+        try:
+            return to_e164(value)
+        except ValueError as exc:
+            raise ValueError(f"caller must be a device id like e0, p0, x0 or a phone number: {exc}") from None
+
+    @model_validator(mode="after")
+    def _device_for_number(self) -> StartCallInput:
+        if self.device_id is None and not _DEVICE_ID.fullmatch(self.caller):
+            raise ValueError("device_id is required when caller is a phone number (e.g. device_id='e0')")
+        return self
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"caller": self.caller, "callee": self.callee}
+        if self.device_id is not None:
+            body["deviceId"] = self.device_id
+        if self.caller_id is not None:
+            body["callerId"] = self.caller_id
+        return body
+
+
+class SendSmsInput(StrictInput):
+    """Send an SMS, now or scheduled."""
+
+    recipient: PhoneNumber
+    message: str = Field(min_length=1, max_length=1600, description="Text, up to 1600 characters.")
+    sms_id: str | None = Field(
+        default=None, pattern=r"^s[0-9]+$", max_length=16, description="SMS sender id (s0...); default: first."
+    )
+    send_at: datetime | None = Field(default=None, description="Send later (ISO 8601 with offset, max 30 days).")
+
+    @field_validator("send_at")
+    @classmethod
+    def _in_the_next_30_days(cls, value: datetime | None) -> datetime | None:
+        value = _aware(value, "send_at")
+        if value is None:
+            return None
+        now = datetime.now(UTC)
+        if value <= now:
+            raise ValueError(
+                f"send_at {value.isoformat()} is in the past; it must be in the future (now: {_iso_utc(now)})"
+            )
+        if value > now + SMS_MAX_SCHEDULE:
+            raise ValueError(f"send_at {value.isoformat()} is more than 30 days ahead; sipgate schedules up to 30 days")
+        return value
+
+    def body(self, sms_id: str) -> dict[str, Any]:
+        """The ``POST /sessions/sms`` body, sent from ``sms_id`` (``self.sms_id`` or the first sender)."""
+        body: dict[str, Any] = {"smsId": sms_id, "recipient": self.recipient, "message": self.message}
+        if self.send_at is not None:
+            body["sendAt"] = int(self.send_at.timestamp())
+        return body
+
+
+class ListHistoryInput(PageInput):
+    """List calls, voicemails, SMS and faxes, newest first."""
+
+    types: Annotated[list[HistoryType], AfterValidator(_unique)] | None = Field(
+        default=None, min_length=1, description="Only these types."
+    )
+    directions: Annotated[list[HistoryDirection], AfterValidator(_unique)] | None = Field(
+        default=None, min_length=1, description="Only these directions."
+    )
+    phonenumber: PhoneNumber | None = Field(default=None, description="Only entries with this number.")
+    start: datetime | None = Field(default=None, description="Not before (ISO 8601 with offset).")
+    end: datetime | None = Field(default=None, description="Not after (ISO 8601 with offset).")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _has_timezone(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _aware(value, str(info.field_name))
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> ListHistoryInput:
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise ValueError(f"start ({self.start.isoformat()}) is after end ({self.end.isoformat()})")
+        return self
+
+    def body(self) -> None:
+        return None
+
+    def query(self, offset: int) -> list[tuple[str, str]]:
+        """``GET /history`` query parameters; list filters are repeated (``types=CALL&types=SMS``)."""
+        params = [("offset", str(offset)), ("limit", str(self.limit))]
+        params += [("types", value) for value in self.types or ()]
+        params += [("directions", value) for value in self.directions or ()]
+        if self.phonenumber is not None:
+            params.append(("phonenumber", self.phonenumber))
+        if self.start is not None:
+            params.append(("from", _iso_utc(self.start)))
+        if self.end is not None:
+            params.append(("to", _iso_utc(self.end)))
+        return params
+
+
+# --------------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------------
+
+
+class Account(Result):
+    company: str | None = None
+    main_product_type: str | None = None
+    logo_url: str | None = None
+    verified: bool | None = None
+    history_life_time: str | None = Field(default=None, description="How long history is kept.")
+
+
+class Participant(Result):
+    participant_id: str
+    phone_number: str | None = Field(default=None, description="Absent for anonymous participants.")
+    muted: bool | None = None
+    hold: bool | None = None
+    owner: bool | None = Field(default=None, description="This participant owns the call.")
+
+
+class Call(Result):
+    call_id: str
+    muted: bool | None = Field(default=None, description="You are muted.")
+    recording: bool | None = None
+    hold: bool | None = None
+    participants: list[Participant] = Field(default_factory=list[Participant])
+
+
+class CallList(Result):
+    calls: list[Call]
+
+
+class CallActionResult(Result):
+    """The state of a call after a control action."""
+
+    call_id: str
+    action: str
+    call: Call | None = Field(default=None, description="The call now; absent when it is gone.")
+    ended: bool = False
+    note: str | None = None
+
+
+class StartedCall(Result):
+    session_id: str
+
+
+class SmsSender(Result):
+    id: str
+    alias: str | None = None
+    caller_id: str | None = Field(default=None, description="Number shown to recipients.")
+
+
+class SmsSenderList(Result):
+    items: list[SmsSender]
+
+
+class SentSms(Result):
+    sms_id: str = Field(description="Sender id used.")
+    recipient: str
+    send_at: datetime | None = None
+    status: Literal["accepted", "scheduled"]
+
+
+class HistoryEntry(Result):
+    id: str
+    type: str
+    source: str | None = None
+    target: str | None = None
+    source_alias: str | None = None
+    target_alias: str | None = None
+    created: str | None = None
+    last_modified: str | None = None
+    direction: str | None = None
+    incoming: bool | None = None
+    status: str | None = None
+    connection_ids: list[str] | None = None
+    read: bool | None = None
+    archived: bool | None = None
+    note: str | None = None
+    starred: bool | None = None
+    labels: list[str] | None = None
+    recording_url: str | None = None
+
+
+class HistoryPage(Page):
+    items: list[HistoryEntry]
+    total_count: int = Field(description="Matching entries in all pages.")
+
+
+class Userinfo(Result):
+    sub: str = Field(description="User id, e.g. w0.")
+    domain: str | None = None
+    master_sip_id: str | None = None
+    locale: str | None = None
+
+
+# --------------------------------------------------------------------------------------------------
+# Payload readers (shared by the transforms)
+# --------------------------------------------------------------------------------------------------
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
+def _obj(payload: object, what: str) -> Mapping[str, Any]:
+    if not isinstance(payload, Mapping):
+        raise ValueError(f"{what}: expected a JSON object, got {_kind(payload)}")
+    return cast("Mapping[str, Any]", payload)
+
+
+def _array(value: object) -> list[Any] | None:
+    return cast("list[Any]", value) if isinstance(value, list) else None
+
+
+def _opt_str(data: Mapping[str, Any], key: str, what: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"{what}: field {key!r} should be a string, got {_kind(value)}")
+    return str(value)
+
+
+def _req_str(data: Mapping[str, Any], key: str, what: str) -> str:
+    value = _opt_str(data, key, what)
+    if value is None:
+        raise ValueError(f"{what}: required field {key!r} is missing")
+    if not value:
+        raise ValueError(f"{what}: required field {key!r} is empty")
+    return value
+
+
+def _opt_bool(data: Mapping[str, Any], key: str, what: str) -> bool | None:
+    value = data.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise ValueError(f"{what}: field {key!r} should be a boolean, got {_kind(value)}")
+
+
+def _opt_str_list(data: Mapping[str, Any], key: str, what: str) -> list[str] | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    items = _array(value)
+    if items is None or not all(isinstance(item, str) for item in items):
+        raise ValueError(f"{what}: field {key!r} should be an array of strings, got {_kind(value)}")
+    return [str(item) for item in items]
+
+
+def _items(data: Mapping[str, Any], key: str, what: str, item: Callable[[Any], T]) -> list[T]:
+    """A required array field, each element converted by ``item``; null counts as empty."""
+    if key not in data:
+        raise ValueError(f"{what}: required field {key!r} is missing")
+    value = data[key]
+    if value is None:
+        return []
+    items = _array(value)
+    if items is None:
+        raise ValueError(f"{what}: field {key!r} should be an array, got {_kind(value)}")
+    return [item(entry) for entry in items]
+
+
+# --------------------------------------------------------------------------------------------------
+# Transforms
+# --------------------------------------------------------------------------------------------------
+
+
+def account_from_api(payload: Any) -> Account:
+    """``AccountResponse`` -> ``Account`` (no field is required upstream)."""
+    what = "account"
+    data = _obj(payload, what)
+    return Account(
+        company=_opt_str(data, "company", what),
+        main_product_type=_opt_str(data, "mainProductType", what),
+        logo_url=_opt_str(data, "logoUrl", what),
+        verified=_opt_bool(data, "verified", what),
+        history_life_time=_opt_str(data, "historyLifeTime", what),
+    )
+
+
+def participant_from_api(payload: Any) -> Participant:
+    """``Participant`` -> ``Participant``; an empty ``phoneNumber`` (anonymous) becomes absent."""
+    what = "call participant"
+    data = _obj(payload, what)
+    return Participant(
+        participant_id=_req_str(data, "participantId", what),
+        phone_number=_opt_str(data, "phoneNumber", what) or None,
+        muted=_opt_bool(data, "muted", what),
+        hold=_opt_bool(data, "hold", what),
+        owner=_opt_bool(data, "owner", what),
+    )
+
+
+def call_from_api(payload: Any) -> Call:
+    """``Call`` -> ``Call``."""
+    what = "call"
+    data = _obj(payload, what)
+    return Call(
+        call_id=_req_str(data, "callId", what),
+        muted=_opt_bool(data, "muted", what),
+        recording=_opt_bool(data, "recording", what),
+        hold=_opt_bool(data, "hold", what),
+        participants=_items(data, "participants", what, participant_from_api) if "participants" in data else [],
+    )
+
+
+def call_list_from_api(payload: Any) -> CallList:
+    """``Calls {data: Call[]}`` -> ``CallList``."""
+    return CallList(calls=_items(_obj(payload, "call list"), "data", "call list", call_from_api))
+
+
+def started_call_from_api(payload: Any) -> StartedCall:
+    """``InitiateNewCallSessionResponse`` -> ``StartedCall``."""
+    what = "new call"
+    return StartedCall(session_id=_req_str(_obj(payload, what), "sessionId", what))
+
+
+def sms_sender_from_api(payload: Any) -> SmsSender:
+    """``SmsExtensionResponse`` -> ``SmsSender``."""
+    what = "SMS sender"
+    data = _obj(payload, what)
+    return SmsSender(
+        id=_req_str(data, "id", what),
+        alias=_opt_str(data, "alias", what),
+        caller_id=_opt_str(data, "callerId", what),
+    )
+
+
+def sms_sender_list_from_api(payload: Any) -> SmsSenderList:
+    """``SmsExtensionsResponse {items: [...]}`` -> ``SmsSenderList``."""
+    return SmsSenderList(
+        items=_items(_obj(payload, "SMS sender list"), "items", "SMS sender list", sms_sender_from_api)
+    )
+
+
+def history_entry_from_api(payload: Any) -> HistoryEntry:
+    """``HistoryEntryResponse`` -> ``HistoryEntry`` (``endpoints`` is dropped)."""
+    what = "history entry"
+    data = _obj(payload, what)
+    return HistoryEntry(
+        id=_req_str(data, "id", what),
+        type=_req_str(data, "type", what),
+        source=_opt_str(data, "source", what),
+        target=_opt_str(data, "target", what),
+        source_alias=_opt_str(data, "sourceAlias", what),
+        target_alias=_opt_str(data, "targetAlias", what),
+        created=_opt_str(data, "created", what),
+        last_modified=_opt_str(data, "lastModified", what),
+        direction=_opt_str(data, "direction", what),
+        incoming=_opt_bool(data, "incoming", what),
+        status=_opt_str(data, "status", what),
+        connection_ids=_opt_str_list(data, "connectionIds", what),
+        read=_opt_bool(data, "read", what),
+        archived=_opt_bool(data, "archived", what),
+        note=_opt_str(data, "note", what),
+        starred=_opt_bool(data, "starred", what),
+        labels=_opt_str_list(data, "labels", what),
+        recording_url=_opt_str(data, "recordingUrl", what),
+    )
+
+
+def history_page_from_api(payload: Any) -> tuple[list[HistoryEntry], int]:
+    """``HistoryResponse {items, totalCount}`` -> (items, total count)."""
+    what = "history"
+    data = _obj(payload, what)
+    items = _items(data, "items", what, history_entry_from_api)
+    total = data.get("totalCount")
+    if isinstance(total, bool) or not isinstance(total, int):
+        raise ValueError(f"{what}: required field 'totalCount' should be an integer, got {_kind(total)}")
+    return items, total
+
+
+def userinfo_from_api(payload: Any) -> Userinfo:
+    """``UserinfoResponse`` -> ``Userinfo``; ``sub`` is the ``{userId}`` of other requests."""
+    what = "userinfo"
+    data = _obj(payload, what)
+    return Userinfo(
+        sub=_req_str(data, "sub", what),
+        domain=_opt_str(data, "domain", what),
+        master_sip_id=_opt_str(data, "masterSipId", what),
+        locale=_opt_str(data, "locale", what),
+    )

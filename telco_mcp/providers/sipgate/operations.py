@@ -1,0 +1,387 @@
+"""sipgate operations: live-call control, click-to-dial, SMS, account and history (REST v2).
+
+The running-call endpoints answer 204 with no body, so every call-control tool reads the call back
+with `GET /calls` and answers with its state after the change. `/calls` lists only established
+calls; a call that is not there is reported as "not found or already ended".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import phonenumbers
+from pydantic import BaseModel
+
+from telco_mcp.catalogue import CallContext, Operation, PreparedRequest, WriteSubject
+from telco_mcp.errors import NotFound
+from telco_mcp.http import decode_cursor, encode_cursor, fill_path, response_json
+from telco_mcp.providers.sipgate import models as m
+
+CALL_GONE = "Call {call_id} was not found or has already ended. List running calls with sipgate_list_calls."
+
+
+def _pretty(number: str | None) -> str:
+    if not number:
+        return "anonymous"
+    try:
+        return phonenumbers.format_number(
+            phonenumbers.parse(number, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
+    except phonenumbers.NumberParseException:
+        return number
+
+
+def _json(parse: Callable[[Any], BaseModel]) -> Callable[..., Any]:
+    async def interpret(response: httpx.Response, args: Any, ctx: CallContext) -> BaseModel:
+        return parse(response_json(response))
+
+    return interpret
+
+
+# ------------------------------------------------------------------ running calls
+async def running_calls(ctx: CallContext, operation: str) -> list[m.Call]:
+    return m.call_list_from_api(await ctx.client.read(operation, "/calls")).calls
+
+
+async def find_call(ctx: CallContext, operation: str, call_id: str) -> m.Call:
+    for call in await running_calls(ctx, operation):
+        if call.call_id == call_id:
+            return call
+    raise NotFound(CALL_GONE.format(call_id=call_id) + " Nothing was sent.", provider="sipgate", operation=operation)
+
+
+def _parties(call: m.Call) -> str:
+    others = [p for p in call.participants if not p.owner] or call.participants
+    return ", ".join(_pretty(p.phone_number) for p in others) or "no other party"
+
+
+def _call_summary(verb: Callable[[Any], str]) -> Callable[..., Any]:
+    """`verb(args)` is a template whose `{call}` becomes "call <id> (with <other parties>)"."""
+
+    async def summarize(args: Any, ctx: CallContext) -> str:
+        call = await find_call(ctx, "sipgate_list_calls", args.call_id)
+        return verb(args).format(call=f"call {args.call_id} (with {_parties(call)})")
+
+    return summarize
+
+
+def _read_back(action: str) -> Callable[..., Any]:
+    async def interpret(response: httpx.Response, args: Any, ctx: CallContext) -> BaseModel:
+        calls = await running_calls(ctx, "sipgate_list_calls")
+        call = next((c for c in calls if c.call_id == args.call_id), None)
+        note = None
+        if action == "transfer" and call is None:
+            # sipgate gives a transferred call a new callId: find it by the transfer target.
+            call = next((c for c in calls if any(p.phone_number == args.phone_number for p in c.participants)), None)
+            if call is not None:
+                note = f"sipgate gave the transferred call a new id: {call.call_id}."
+        if action == "hangup":
+            return m.CallActionResult(
+                call_id=args.call_id, action=action, call=call, ended=call is None,
+                note=None if call is None else "The call is still listed; it may take a moment to end.",
+            )  # fmt: skip
+        if call is None:
+            note = "The call is no longer running (it ended after the change)."
+        return m.CallActionResult(call_id=args.call_id, action=action, call=call, ended=call is None, note=note)
+
+    return interpret
+
+
+def _call_op(
+    *,
+    name: str,
+    title: str,
+    description: str,
+    method: Any,
+    path: str,
+    input: type[BaseModel],
+    effect: Any,
+    idempotent: bool,
+    action: str,
+    verb: Callable[[Any], str],
+    subject: Callable[[Any], WriteSubject] | None = None,
+) -> Operation:
+    return Operation(
+        name=name,
+        title=title,
+        description=description,
+        provider="sipgate",
+        method=method,
+        path=path,
+        input=input,
+        output=m.CallActionResult,
+        scope="sipgate:rtcm:write",
+        effect=effect,
+        idempotent=idempotent,
+        interpret=_read_back(action),
+        summarize=_call_summary(verb),
+        subject=subject or (lambda args: WriteSubject(target=args.call_id)),
+        not_found=CALL_GONE,
+    )
+
+
+# ------------------------------------------------------------------ SMS and click-to-dial
+class _UserPath(BaseModel):
+    user_id: str
+
+
+async def _user_path(ctx: CallContext, operation: str) -> str:
+    """`/{userId}/sms` for the authenticated user (`sub` of `/authorization/userinfo`, cached)."""
+    user_id = ctx.client.cache.get("user_id")
+    if user_id is None:
+        user_id = m.userinfo_from_api(await ctx.client.read(operation, "/authorization/userinfo")).sub
+        ctx.client.cache["user_id"] = user_id
+    return fill_path("/{user_id}/sms", _UserPath(user_id=user_id))
+
+
+async def _list_senders(args: Any, ctx: CallContext) -> PreparedRequest:
+    return PreparedRequest("GET", await _user_path(ctx, "sipgate_list_sms_senders"))
+
+
+async def _sender(args: m.SendSmsInput, ctx: CallContext) -> m.SmsSender:
+    path = await _user_path(ctx, "sipgate_send_sms")
+    senders = m.sms_sender_list_from_api(await ctx.client.read("sipgate_send_sms", path)).items
+    if not senders:
+        raise ValueError("this sipgate account has no SMS sender (see sipgate_list_sms_senders)")
+    if args.sms_id is None:
+        return senders[0]
+    for sender in senders:
+        if sender.id == args.sms_id:
+            return sender
+    raise ValueError(f"sms_id {args.sms_id!r} is not one of this account's SMS senders: "
+                     + ", ".join(s.id for s in senders))  # fmt: skip
+
+
+async def _prepare_sms(args: m.SendSmsInput, ctx: CallContext) -> PreparedRequest:
+    sender = await _sender(args, ctx)
+    return PreparedRequest("POST", "/sessions/sms", json=args.body(sender.id))
+
+
+async def _summarize_sms(args: m.SendSmsInput, ctx: CallContext) -> str:
+    try:
+        sender = await _sender(args, ctx)
+        origin = f"{sender.alias or sender.id}" + (f" ({_pretty(sender.caller_id)})" if sender.caller_id else "")
+    except ValueError:
+        origin = args.sms_id or "the default sender"
+    when = f", scheduled for {args.send_at.isoformat()}" if args.send_at else ""
+    return f"Send SMS from {origin} to {_pretty(args.recipient)}{when}: {args.message!r}"
+
+
+async def _sent(response: httpx.Response, args: m.SendSmsInput, ctx: CallContext) -> BaseModel:
+    sent = json.loads(response.request.content)  # the body exactly as it was sent
+    return m.SentSms(
+        sms_id=str(sent.get("smsId", args.sms_id)),
+        recipient=args.recipient,
+        send_at=args.send_at,
+        status="scheduled" if args.send_at else "accepted",
+    )
+
+
+async def _summarize_start(args: m.StartCallInput, ctx: CallContext) -> str:
+    device = args.device_id or args.caller
+    shown = f", showing {_pretty(args.caller_id)}" if args.caller_id else ""
+    return f"Start a call to {_pretty(args.callee)}: ring device {device} first, then dial{shown}"
+
+
+# ------------------------------------------------------------------ history
+async def _prepare_history(args: m.ListHistoryInput, ctx: CallContext) -> PreparedRequest:
+    offset = 0
+    if args.cursor:
+        offset = int(dict(decode_cursor(args.cursor, "/history")).get("offset", "0"))
+    return PreparedRequest("GET", "/history", tuple(args.query(offset)))
+
+
+async def _history(response: httpx.Response, args: m.ListHistoryInput, ctx: CallContext) -> BaseModel:
+    items, total = m.history_page_from_api(response_json(response))
+    offset = int(dict(response.request.url.params.multi_items()).get("offset", "0"))
+    end = offset + len(items)
+    cursor = encode_cursor("/history", [("offset", str(end))]) if items and end < total else None
+    return m.HistoryPage(items=items, total_count=total, next_cursor=cursor)
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        name="sipgate_get_account",
+        title="Get the sipgate account",
+        description="Get the sipgate account: company, product type, verification and history retention.",
+        provider="sipgate",
+        method="GET",
+        path="/account",
+        input=m.GetAccountInput,
+        output=m.Account,
+        scope="sipgate:account:read",
+        effect="read",
+        idempotent=True,
+        interpret=_json(m.account_from_api),
+    ),
+    Operation(
+        name="sipgate_list_calls",
+        title="List running calls",
+        description="List the calls running now (established, not ringing) with their participants and states.",
+        provider="sipgate",
+        method="GET",
+        path="/calls",
+        input=m.ListCallsInput,
+        output=m.CallList,
+        scope="sipgate:rtcm:read",
+        effect="read",
+        idempotent=True,
+        interpret=_json(m.call_list_from_api),
+    ),
+    _call_op(
+        name="sipgate_hold_call",
+        title="Hold or resume a call",
+        description="Put all participants of a running call on hold (value=true) or resume it (value=false).",
+        method="PUT",
+        path="/calls/{call_id}/hold",
+        input=m.HoldCallInput,
+        effect="write",
+        idempotent=True,
+        action="hold",
+        verb=lambda a: "Put {call} on hold" if a.value else "Resume {call} from hold",
+    ),
+    _call_op(
+        name="sipgate_mute_call",
+        title="Mute or unmute yourself",
+        description="Mute (value=true) or unmute (value=false) your own side of a running call.",
+        method="PUT",
+        path="/calls/{call_id}/muted",
+        input=m.MuteCallInput,
+        effect="write",
+        idempotent=True,
+        action="mute",
+        verb=lambda a: "Mute yourself on {call}" if a.value else "Unmute yourself on {call}",
+    ),
+    _call_op(
+        name="sipgate_record_call",
+        title="Start or stop recording",
+        description="Start (value=true) or stop (value=false) recording a running call, announced by default.",
+        method="PUT",
+        path="/calls/{call_id}/recording",
+        input=m.RecordCallInput,
+        effect="write",
+        idempotent=True,
+        action="record",
+        verb=lambda a: (
+            "Start recording {call}" + (", with announcement" if a.announcement else " SILENTLY (no announcement)")
+            if a.value
+            else "Stop recording {call}"
+        ),
+    ),
+    _call_op(
+        name="sipgate_transfer_call",
+        title="Transfer a call",
+        description="Transfer a running call to another number, blind (default) or attended.",
+        method="POST",
+        path="/calls/{call_id}/transfer",
+        input=m.TransferCallInput,
+        effect="destructive",
+        idempotent=False,
+        action="transfer",
+        verb=lambda a: f"Transfer {{call}} to {_pretty(a.phone_number)}, {'attended' if a.attended else 'blind'}",
+        subject=lambda a: WriteSubject(destinations=(a.phone_number,), kind="transfer", target=a.call_id),
+    ),
+    _call_op(
+        name="sipgate_send_dtmf",
+        title="Send DTMF tones",
+        description="Send DTMF tones (0-9 * # A-D) into a running call, e.g. to navigate a phone menu.",
+        method="POST",
+        path="/calls/{call_id}/dtmf",
+        input=m.SendDtmfInput,
+        effect="write",
+        idempotent=False,
+        action="dtmf",
+        verb=lambda a: f"Send DTMF tones {a.sequence} into {{call}}",
+    ),
+    _call_op(
+        name="sipgate_play_announcement",
+        title="Play an announcement",
+        description="Play a WAV file (https URL, mono 8 kHz 16-bit PCM) into a running call.",
+        method="POST",
+        path="/calls/{call_id}/announcements",
+        input=m.PlayAnnouncementInput,
+        effect="write",
+        idempotent=False,
+        action="announcement",
+        verb=lambda a: f"Play the announcement {a.url} into {{call}}",
+    ),
+    _call_op(
+        name="sipgate_hangup_call",
+        title="Hang up a call",
+        description="Hang up a running call for all participants.",
+        method="DELETE",
+        path="/calls/{call_id}",
+        input=m.HangupCallInput,
+        effect="destructive",
+        idempotent=False,
+        action="hangup",
+        verb=lambda a: "Hang up {call}",
+    ),
+    Operation(
+        name="sipgate_start_call",
+        title="Start a call (click-to-dial)",
+        description="Start a call: your device (e.g. e0) rings first, then sipgate dials the callee.",
+        provider="sipgate",
+        method="POST",
+        path="/sessions/calls",
+        input=m.StartCallInput,
+        output=m.StartedCall,
+        scope="sipgate:sessions:calls:write",
+        effect="write",
+        idempotent=False,
+        interpret=_json(m.started_call_from_api),
+        summarize=_summarize_start,
+        subject=lambda a: WriteSubject(destinations=(a.callee,), kind="call"),
+    ),
+    Operation(
+        name="sipgate_send_sms",
+        title="Send an SMS",
+        description="Send an SMS now or at a later time (send_at), from one of the account's SMS senders.",
+        provider="sipgate",
+        method="POST",
+        path="/sessions/sms",
+        input=m.SendSmsInput,
+        output=m.SentSms,
+        scope="sipgate:sessions:sms:write",
+        effect="write",
+        idempotent=False,
+        prepare=_prepare_sms,
+        interpret=_sent,
+        summarize=_summarize_sms,
+        subject=lambda a: WriteSubject(destinations=(a.recipient,), kind="sms", text=a.message),
+    ),
+    Operation(
+        name="sipgate_list_sms_senders",
+        title="List SMS senders",
+        description="List the account's SMS senders (sms_id and the number recipients see).",
+        provider="sipgate",
+        method="GET",
+        path="/{user_id}/sms",
+        input=m.ListSmsSendersInput,
+        output=m.SmsSenderList,
+        scope="sipgate:sms:read",
+        effect="read",
+        idempotent=True,
+        prepare=_list_senders,
+        interpret=_json(m.sms_sender_list_from_api),
+    ),
+    Operation(
+        name="sipgate_list_history",
+        title="List call and SMS history",
+        description="List past calls, voicemails, SMS and faxes, newest first, optionally filtered.",
+        provider="sipgate",
+        method="GET",
+        path="/history",
+        input=m.ListHistoryInput,
+        output=m.HistoryPage,
+        scope="sipgate:history:read",
+        effect="read",
+        idempotent=True,
+        prepare=_prepare_history,
+        interpret=_history,
+        untrusted=("items",),
+    ),
+)

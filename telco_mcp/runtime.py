@@ -1,0 +1,39 @@
+"""Process-wide state shared by every tool call, and the per-connection state the lifespan opens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from telco_mcp.catalogue import Operation, Provider
+from telco_mcp.safety.audit import AuditLog
+from telco_mcp.safety.confirm import ConfirmationTokens
+from telco_mcp.safety.guardrails import Guardrails
+from telco_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from telco_mcp.http import ProviderClient
+    from telco_mcp.sandbox import Sandbox
+
+
+@dataclass
+class Runtime:
+    """Built once by `build_server`: settings, the exposed operations and the safety machinery."""
+
+    settings: Settings
+    exposed: list[Operation]
+    tokens: ConfirmationTokens
+    guardrails: Guardrails
+    audit: AuditLog
+    sandbox: Sandbox | None = None
+    providers: tuple[Provider, ...] = field(default=())
+
+    def is_exposed(self, op: Operation) -> bool:
+        return op in self.exposed
+
+
+@dataclass
+class AppState:
+    """What the server lifespan yields: one shared client per configured provider."""
+
+    clients: dict[Provider, ProviderClient]

@@ -1,0 +1,75 @@
+"""Confirmation tokens for clients that cannot elicit.
+
+The first call of a write returns a preview and a token; the write happens only when the same tool
+is called again with identical arguments plus that token. A token is `v1.<expiry>.<nonce>.<mac>`:
+an HMAC-SHA256 over the tool name, the canonical JSON of the arguments, the expiry and a nonce. It
+expires after a few minutes, works once, and fails for changed arguments, another tool, or a forged
+or replayed token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from typing import Any
+
+from telco_mcp.errors import ConfirmationError
+
+_VERSION = "v1"
+
+
+def canonical(arguments: dict[str, Any]) -> str:
+    """Arguments as canonical JSON (sorted keys, no whitespace), without the gate's own fields."""
+    clean = {k: v for k, v in arguments.items() if k not in ("confirm_token", "dry_run") and v is not None}
+    return json.dumps(clean, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class ConfirmationTokens:
+    def __init__(self, secret: bytes | None = None, *, ttl: int = 300, clock: Any = time.time) -> None:
+        self._key = secret or secrets.token_bytes(32)
+        self.ttl = ttl
+        self._clock = clock
+        self._used: dict[str, float] = {}  # nonce -> expiry, so a token works once
+        self._lock = threading.Lock()
+
+    def _mac(self, tool: str, args: str, expiry: int, nonce: str) -> str:
+        msg = "\n".join((_VERSION, tool, args, str(expiry), nonce)).encode()
+        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()
+
+    def issue(self, tool: str, arguments: dict[str, Any]) -> tuple[str, int]:
+        expiry = int(self._clock()) + self.ttl
+        nonce = secrets.token_urlsafe(12)
+        mac = self._mac(tool, canonical(arguments), expiry, nonce)
+        return f"{_VERSION}.{expiry}.{nonce}.{mac}", expiry
+
+    def redeem(self, tool: str, arguments: dict[str, Any], token: str) -> None:
+        """Accept `token` for exactly this tool and these arguments once, or raise `ConfirmationError`."""
+        parts = token.split(".")
+        if len(parts) != 4 or parts[0] != _VERSION or not parts[1].isdigit():
+            raise ConfirmationError("confirm_token is malformed: call the tool without it to get a new preview")
+        _, expiry_text, nonce, mac = parts
+        expiry = int(expiry_text)
+        expected = self._mac(tool, canonical(arguments), expiry, nonce)
+        if not hmac.compare_digest(expected, mac):
+            raise ConfirmationError(
+                "confirm_token does not match: it was issued for another tool or other arguments, or it was "
+                "not issued by this server. Nothing was sent. Call the tool without confirm_token for a new preview "
+                "and ask the user again."
+            )
+        now = self._clock()
+        if now > expiry:
+            raise ConfirmationError(
+                "confirm_token has expired. Nothing was sent. Call the tool without it for a new preview and ask "
+                "the user again."
+            )
+        with self._lock:
+            self._used = {n: e for n, e in self._used.items() if e >= now}
+            if nonce in self._used:
+                raise ConfirmationError(
+                    "confirm_token was already used: each confirmation allows one write. Nothing was sent again."
+                )
+            self._used[nonce] = expiry

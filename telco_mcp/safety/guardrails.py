@@ -1,0 +1,120 @@
+"""Telephony guardrails: checked before a human is asked, and again when the write is sent.
+
+Rules (all but the first are off by default): refuse premium-rate and shared-cost destinations;
+allow-list / deny-list of E.164 prefixes for calls, transfers and SMS; a maximum SMS length in
+segments; per-hour caps on SMS sent and calls started. A refusal names the rule that fired.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from phonenumbers import PhoneNumberType
+
+from telco_mcp.catalogue import WriteSubject
+from telco_mcp.errors import SafetyRefusal
+from telco_mcp.phone import mask, number_type
+from telco_mcp.settings import Settings, split_list
+
+_GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM7_EXT = set("^{}\\[~]|€\f")
+_HOUR = 3600.0
+
+
+def sms_segments(text: str) -> int:
+    """Segments an SMS needs: GSM-7 (160, or 153 per part) unless it needs UCS-2 (70, or 67 per part)."""
+    if all(c in _GSM7 or c in _GSM7_EXT for c in text):
+        units = sum(2 if c in _GSM7_EXT else 1 for c in text)
+        single, part = 160, 153
+    else:
+        units = sum(2 if ord(c) > 0xFFFF else 1 for c in text)
+        single, part = 70, 67
+    return 1 if units <= single else -(-units // part)
+
+
+class Guardrails:
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.block_premium = settings.telco_mcp_block_premium
+        self.allowed = split_list(settings.telco_mcp_allowed_prefixes)
+        self.denied = split_list(settings.telco_mcp_denied_prefixes)
+        self.max_segments = settings.telco_mcp_max_sms_segments
+        self.caps = {"sms": settings.telco_mcp_sms_per_hour, "call": settings.telco_mcp_calls_per_hour}
+        self._sent: dict[str, deque[float]] = {"sms": deque(), "call": deque()}
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def check(self, subject: WriteSubject) -> None:
+        """Raise `SafetyRefusal` if any rule forbids this write. Changes nothing."""
+        for number in subject.destinations:
+            self._check_destination(number)
+        if subject.kind == "sms" and subject.text is not None and self.max_segments is not None:
+            segments = sms_segments(subject.text)
+            if segments > self.max_segments:
+                raise SafetyRefusal(
+                    f"Refused by rule max_sms_segments: the message needs {segments} SMS segments, the limit is "
+                    f"{self.max_segments}. Shorten it.",
+                    rule="max_sms_segments",
+                )
+        with self._lock:
+            self._check_cap(subject.kind)
+
+    def _check_destination(self, number: str) -> None:
+        if self.block_premium and number_type(number) in (PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST):
+            kind = "premium-rate" if number_type(number) == PhoneNumberType.PREMIUM_RATE else "shared-cost"
+            raise SafetyRefusal(
+                f"Refused by rule block_premium: {mask(number)} is a {kind} number (TELCO_MCP_BLOCK_PREMIUM is on).",
+                rule="block_premium",
+            )
+        denied = next((p for p in self.denied if number.startswith(p)), None)
+        if denied:
+            raise SafetyRefusal(
+                f"Refused by rule denied_prefixes: {mask(number)} starts with the denied prefix {denied}.",
+                rule="denied_prefixes",
+            )
+        if self.allowed and not any(number.startswith(p) for p in self.allowed):
+            raise SafetyRefusal(
+                f"Refused by rule allowed_prefixes: {mask(number)} is not under any allowed prefix "
+                f"({', '.join(self.allowed)}).",
+                rule="allowed_prefixes",
+            )
+
+    def _window(self, kind: str) -> deque[float]:
+        sent = self._sent[kind]
+        horizon = self._clock() - _HOUR
+        while sent and sent[0] <= horizon:
+            sent.popleft()
+        return sent
+
+    def _check_cap(self, kind: str | None) -> None:
+        cap = self.caps.get(kind) if kind in self.caps else None
+        if kind is None or cap is None:
+            return
+        if len(self._window(kind)) >= cap:
+            rule = "sms_per_hour" if kind == "sms" else "calls_per_hour"
+            raise SafetyRefusal(
+                f"Refused by rule {rule}: the hourly budget of {cap} is used up. Try again later.", rule=rule
+            )
+
+    def consume(self, subject: WriteSubject) -> None:
+        """Re-check and count a write that is about to be sent (raises if the budget ran out meanwhile)."""
+        self.check(subject)
+        kind = subject.kind if subject.kind in self.caps else None
+        if kind is not None and self.caps[kind] is not None:
+            with self._lock:
+                self._check_cap(kind)
+                self._sent[kind].append(self._clock())
+
+    def budget(self) -> dict[str, int]:
+        """Remaining writes this hour for each capped kind."""
+        with self._lock:
+            return {
+                f"{kind}_remaining_this_hour": max(0, cap - len(self._window(kind)))
+                for kind, cap in self.caps.items()
+                if cap is not None
+            }

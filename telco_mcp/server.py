@@ -1,0 +1,178 @@
+"""`build_server(settings)`: the MCP server, its lifespan and its exposed tools.
+
+The lifespan opens one shared, authenticated `httpx.AsyncClient` per configured provider and closes
+it at shutdown. With no credentials (or `--sandbox`) both providers are served by the embedded
+sandbox through an in-process ASGI transport, and every result says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import httpx
+from mcp.server import MCPServer
+
+from telco_mcp import __version__, phone
+from telco_mcp.catalogue import Provider
+from telco_mcp.http import ProviderClient
+from telco_mcp.prompts import PROMPTS
+from telco_mcp.runtime import AppState, Runtime
+from telco_mcp.safety import scopes
+from telco_mcp.safety.audit import AuditLog
+from telco_mcp.safety.confirm import ConfirmationTokens
+from telco_mcp.safety.guardrails import Guardrails
+from telco_mcp.settings import Settings, load_settings
+from telco_mcp.tools import make_tool
+
+logger = logging.getLogger(__name__)
+
+SERVER_NAME = "telco-mcp"
+SANDBOX_HOST = "http://sandbox.telco-mcp.invalid"
+
+
+class _SandboxTransport(httpx.AsyncBaseTransport):
+    """The embedded sandbox as an upstream: ASGI in-process, a dropped connection as a protocol error."""
+
+    def __init__(self, app: Any) -> None:
+        self._inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        from telco_mcp.sandbox import SandboxConnectionDropped
+
+        try:
+            return await self._inner.handle_async_request(request)
+        except SandboxConnectionDropped:
+            raise httpx.RemoteProtocolError("peer closed connection without sending a complete response") from None
+
+
+def sandbox_settings(settings: Settings) -> Settings:
+    """Provider settings that point both providers at the embedded sandbox with its own credentials."""
+    from telco_mcp import sandbox as sb
+
+    return settings.model_copy(
+        update={
+            "signalwire_space": sb.SIGNALWIRE_SPACE,
+            "signalwire_project_id": sb.SIGNALWIRE_PROJECT_ID,
+            "signalwire_api_token": _secret(sb.SIGNALWIRE_API_TOKEN),
+            "signalwire_base_url": SANDBOX_HOST,
+            "sipgate_token_id": sb.SIPGATE_TOKEN_ID,
+            "sipgate_token": _secret(sb.SIPGATE_TOKEN),
+            "sipgate_access_token": None,
+            "sipgate_refresh_token": None,
+            "sipgate_client_id": None,
+            "sipgate_client_secret": None,
+            "sipgate_username": None,
+            "sipgate_password": None,
+            "sipgate_base_url": SANDBOX_HOST + "/v2",
+            "sipgate_token_url": None,
+        }
+    )
+
+
+def _secret(value: str) -> Any:
+    from pydantic import SecretStr
+
+    return SecretStr(value)
+
+
+def instructions(runtime: Runtime) -> str:
+    names = {op.name for op in runtime.exposed}
+    providers = sorted({op.provider for op in runtime.exposed})
+    lines = [
+        "telco-mcp operates telephony: "
+        + (", ".join(providers) if providers else "no provider is configured, so no tools are available")
+        + ".",
+    ]
+    if runtime.sandbox is not None:
+        lines.append("SANDBOX MODE: both providers are simulated; nothing reaches a real phone system or account.")
+    lines += [
+        "Look before you act: list or get a resource first and use the ids it returns (e.g. call_id from "
+        "sipgate_list_calls, gateway id from signalwire_list_sip_gateways).",
+        "Lists are paged: pass next_cursor back as cursor; stop when it is absent.",
+    ]
+    if any(op.is_write for op in runtime.exposed):
+        lines.append(
+            "Every write is confirmed by a human before anything is sent: the user is asked directly, or the first "
+            "call returns a preview with confirm_token; show the user the summary and call again with the same "
+            "arguments plus confirm_token only if they agree. dry_run=true previews the exact request. "
+            "If a result says 'outcome unknown', check the state before repeating anything."
+        )
+    else:
+        lines.append("This server is read-only: write tools are not enabled.")
+    if "sipgate_send_sms" in names:
+        lines.append("Phone numbers may be typed naturally; they are normalised to E.164.")
+    return "\n".join(lines)
+
+
+def build_server(
+    settings: Settings | None = None,
+    *,
+    transports: dict[Provider, httpx.AsyncBaseTransport] | None = None,
+) -> MCPServer:
+    """The telco-mcp server for `settings` (default: from the environment).
+
+    `transports` replaces a provider's network transport (tests use `httpx.MockTransport`).
+    """
+    settings = (settings or load_settings()).check()
+    phone.DEFAULT_REGION = settings.telco_mcp_default_region
+    sandbox = None
+    client_settings = settings
+    if settings.use_sandbox:
+        from telco_mcp.sandbox import Sandbox
+
+        sandbox = Sandbox()
+        client_settings = sandbox_settings(settings)
+    exposed = scopes.exposed_operations(settings)
+    secret = settings.telco_mcp_confirm_secret
+    runtime = Runtime(
+        settings=settings,
+        exposed=exposed,
+        tokens=ConfirmationTokens(
+            secret.get_secret_value().encode() if secret else secrets.token_bytes(32),
+            ttl=settings.telco_mcp_confirm_ttl,
+        ),
+        guardrails=Guardrails(settings),
+        audit=AuditLog(settings.audit_path, mask_phone_numbers=not settings.telco_mcp_audit_unmasked),
+        sandbox=sandbox,
+        providers=tuple(p for p in ("signalwire", "sipgate") if any(op.provider == p for op in exposed)),
+    )
+
+    def client_for(provider: Provider) -> ProviderClient:
+        transport = (transports or {}).get(provider)
+        if sandbox is not None and transport is None:
+            transport = _SandboxTransport(sandbox.app)
+        if provider == "signalwire":
+            from telco_mcp.providers.signalwire.client import make_client
+        else:
+            from telco_mcp.providers.sipgate.client import make_client
+        return make_client(client_settings, transport=transport, sandbox=sandbox is not None)
+
+    @asynccontextmanager
+    async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
+        async with AsyncExitStack() as stack:
+            clients: dict[Provider, ProviderClient] = {}
+            for provider in runtime.providers:
+                client = client_for(provider)
+                await stack.enter_async_context(client.http)
+                clients[provider] = client
+            logger.debug("shared clients opened: %s", ", ".join(clients) or "none")
+            yield AppState(clients=clients)
+        logger.debug("shared clients closed")
+
+    server = MCPServer(
+        SERVER_NAME,
+        version=__version__,
+        title="telco-mcp",
+        instructions=instructions(runtime),
+        website_url="https://github.com/telco-mcp/telco-mcp",
+        lifespan=lifespan,
+        tools=[make_tool(op, runtime) for op in exposed],
+    )
+    for prompt in PROMPTS:
+        prompt.register(server, runtime)
+    server.telco_runtime = runtime  # type: ignore[attr-defined]
+    return server

@@ -1,0 +1,269 @@
+"""Configuration: environment variables and an optional `.env` file, declared once.
+
+Secrets are `SecretStr` and are only ever read inside the auth layer. Nothing secret is taken from
+the command line. `Settings.problems()` names every missing or malformed setting at startup.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from telco_mcp.errors import ConfigError
+
+SIPGATE_DEFAULT_BASE_URL = "https://api.sipgate.com/v2"
+SIPGATE_TOKEN_PATH = "/login/third-party/protocol/openid-connect/token"
+
+SipgateAuthMode = Literal["token", "oauth", "password"]
+
+
+def _default_state_dir() -> Path:
+    import os
+
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "telco-mcp"
+
+
+class Settings(BaseSettings):
+    """Every setting, with its environment variable (the field name in upper case)."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
+
+    # --- SignalWire ---
+    signalwire_space: str | None = Field(None, description="Space name: the NAME in NAME.signalwire.com.")
+    signalwire_project_id: str | None = Field(None, description="Project ID (a UUID).")
+    signalwire_api_token: SecretStr | None = Field(None, description="API token (secret).")
+    signalwire_base_url: str | None = Field(None, description="Override the API origin (a mock or the sandbox).")
+
+    # --- sipgate: exactly one of three ways to authenticate ---
+    sipgate_token_id: str | None = Field(None, description="Personal access token id, e.g. token-ABC123.")
+    sipgate_token: SecretStr | None = Field(None, description="Personal access token (secret).")
+    sipgate_access_token: SecretStr | None = Field(None, description="OAuth2 access token (secret).")
+    sipgate_refresh_token: SecretStr | None = Field(None, description="OAuth2 refresh token (secret), for refresh.")
+    sipgate_client_id: str | None = Field(None, description="OAuth2 client id, for refresh.")
+    sipgate_client_secret: SecretStr | None = Field(None, description="OAuth2 client secret, for refresh.")
+    sipgate_username: str | None = Field(None, description="Account e-mail, for Basic auth on your own account.")
+    sipgate_password: SecretStr | None = Field(None, description="Account password (secret).")
+    sipgate_base_url: str | None = Field(None, description=f"Override the API base URL ({SIPGATE_DEFAULT_BASE_URL}).")
+    sipgate_token_url: str | None = Field(None, description="Override the OAuth2 token endpoint.")
+
+    # --- server behaviour ---
+    telco_mcp_sandbox: bool = Field(False, description="Serve both providers from the embedded sandbox.")
+    telco_mcp_allow_writes: bool | None = Field(
+        None, description="Register write tools (default: off, except in the sandbox)."
+    )
+    telco_mcp_scopes: str = Field("*", description="Granted scopes, comma separated; wildcards like sipgate:*:read.")
+    telco_mcp_confirm: Literal["auto", "elicit", "off"] = Field("auto", description="How writes are confirmed.")
+    telco_mcp_confirm_off_acknowledged: bool = Field(
+        False, description="Must be set together with TELCO_MCP_CONFIRM=off."
+    )
+    telco_mcp_confirm_secret: SecretStr | None = Field(
+        None, description="HMAC key for confirmation tokens (default: random per process)."
+    )
+    telco_mcp_confirm_ttl: int = Field(300, ge=30, le=3600, description="Confirmation token lifetime in seconds.")
+    telco_mcp_audit_log: Path | None = Field(None, description="Audit file (default: <state dir>/audit.jsonl).")
+    telco_mcp_audit_unmasked: bool = Field(False, description="Write full phone numbers to the audit log.")
+    telco_mcp_block_premium: bool = Field(True, description="Refuse premium-rate and shared-cost destinations.")
+    telco_mcp_allowed_prefixes: str = Field("", description="Only these E.164 prefixes may be called or texted.")
+    telco_mcp_denied_prefixes: str = Field("", description="These E.164 prefixes may never be called or texted.")
+    telco_mcp_max_sms_segments: int | None = Field(None, ge=1, le=10, description="Longest SMS, in segments.")
+    telco_mcp_sms_per_hour: int | None = Field(None, ge=0, description="SMS the server may send per hour.")
+    telco_mcp_calls_per_hour: int | None = Field(None, ge=0, description="Calls the server may start per hour.")
+    telco_mcp_default_region: str = Field("DE", description="Region for national phone numbers (ISO 3166).")
+    telco_mcp_http_token: SecretStr | None = Field(None, description="Bearer token required on HTTP transports.")
+    telco_mcp_allowed_hosts: str = Field("", description="Extra Host values accepted on HTTP transports.")
+    telco_mcp_allowed_origins: str = Field("", description="Extra Origin values accepted on HTTP transports.")
+    telco_mcp_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    telco_mcp_timeout: float = Field(15.0, gt=0, le=120, description="Upstream request timeout in seconds.")
+    telco_mcp_max_retries: int = Field(2, ge=0, le=5, description="Retries of idempotent requests.")
+
+    @field_validator("telco_mcp_log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    # ---------------------------------------------------------------- derived views
+    @property
+    def signalwire_configured(self) -> bool:
+        return any((self.signalwire_space, self.signalwire_project_id, self.signalwire_api_token))
+
+    @property
+    def sipgate_auth_mode(self) -> SipgateAuthMode | None:
+        if self.sipgate_token_id or self.sipgate_token:
+            return "token"
+        if self.sipgate_access_token or self.sipgate_refresh_token:
+            return "oauth"
+        if self.sipgate_username or self.sipgate_password:
+            return "password"
+        return None
+
+    @property
+    def sipgate_configured(self) -> bool:
+        return self.sipgate_auth_mode is not None
+
+    @property
+    def use_sandbox(self) -> bool:
+        """The sandbox serves both providers when asked to, or when no credentials exist at all."""
+        return self.telco_mcp_sandbox or not (self.signalwire_configured or self.sipgate_configured)
+
+    @property
+    def writes_enabled(self) -> bool:
+        if self.telco_mcp_allow_writes is not None:
+            return self.telco_mcp_allow_writes
+        return self.use_sandbox
+
+    @property
+    def scope_patterns(self) -> list[str]:
+        return [p.strip() for p in self.telco_mcp_scopes.split(",") if p.strip()]
+
+    @property
+    def audit_path(self) -> Path:
+        return self.telco_mcp_audit_log or _default_state_dir() / "audit.jsonl"
+
+    def signalwire_origin(self) -> str:
+        if self.signalwire_base_url:
+            return self.signalwire_base_url.rstrip("/")
+        return f"https://{self.signalwire_space}.signalwire.com"
+
+    def sipgate_base(self) -> str:
+        return (self.sipgate_base_url or SIPGATE_DEFAULT_BASE_URL).rstrip("/")
+
+    def sipgate_token_endpoint(self) -> str:
+        if self.sipgate_token_url:
+            return self.sipgate_token_url
+        parts = urlsplit(self.sipgate_base())
+        return f"{parts.scheme}://{parts.netloc}{SIPGATE_TOKEN_PATH}"
+
+    def sipgate_token_scopes(self) -> set[str] | None:
+        """The scopes an OAuth access token carries (its JWT `scope` claim), or None if unknown.
+
+        Read without verifying the signature: it only ever narrows what is exposed.
+        """
+        if self.sipgate_auth_mode != "oauth" or self.sipgate_access_token is None:
+            return None
+        parts = self.sipgate_access_token.get_secret_value().split(".")
+        if len(parts) != 3:
+            return None
+        try:
+            payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        except ValueError:
+            return None
+        scope = payload.get("scope") if isinstance(payload, dict) else None
+        return set(scope.split()) if isinstance(scope, str) else None
+
+    # ---------------------------------------------------------------- validation
+    def problems(self) -> list[str]:
+        """Every missing or malformed setting, each naming its environment variable."""
+        out: list[str] = []
+        if self.use_sandbox and self.telco_mcp_sandbox:
+            pass  # an explicit sandbox ignores provider settings
+        else:
+            out += self._signalwire_problems() + self._sipgate_problems()
+        for name in ("signalwire_base_url", "sipgate_base_url", "sipgate_token_url"):
+            value = getattr(self, name)
+            if value and not _is_http_url(value):
+                out.append(f"{name.upper()} must be an http(s) URL, got {value!r}")
+        if self.telco_mcp_confirm == "off" and not self.telco_mcp_confirm_off_acknowledged:
+            out.append(
+                "TELCO_MCP_CONFIRM=off also needs TELCO_MCP_CONFIRM_OFF_ACKNOWLEDGED=1 "
+                "(or --i-accept-unconfirmed-writes)"
+            )
+        for name in ("telco_mcp_allowed_prefixes", "telco_mcp_denied_prefixes"):
+            for prefix in _split(getattr(self, name)):
+                if not re.fullmatch(r"\+[0-9]{1,15}", prefix):
+                    out.append(f"{name.upper()}: {prefix!r} is not an E.164 prefix like +49 or +4930")
+        if not re.fullmatch(r"[A-Z]{2}", self.telco_mcp_default_region):
+            out.append("TELCO_MCP_DEFAULT_REGION must be a two-letter region code such as DE")
+        return out
+
+    def _signalwire_problems(self) -> list[str]:
+        if not self.signalwire_configured:
+            return []
+        out = []
+        for name in ("signalwire_space", "signalwire_project_id", "signalwire_api_token"):
+            if not getattr(self, name):
+                out.append(f"{name.upper()} is missing (the other SignalWire settings are set)")
+        space = self.signalwire_space
+        if space and not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", space.removesuffix(".signalwire.com")):
+            out.append(f"SIGNALWIRE_SPACE must be the space name (NAME in NAME.signalwire.com), got {space!r}")
+        project = self.signalwire_project_id
+        if project:
+            try:
+                uuid.UUID(project)
+            except ValueError:
+                out.append("SIGNALWIRE_PROJECT_ID must be a UUID (see your space's API page)")
+        return out
+
+    def _sipgate_problems(self) -> list[str]:
+        groups = {
+            "token": ("sipgate_token_id", "sipgate_token"),
+            "oauth": ("sipgate_access_token", "sipgate_refresh_token", "sipgate_client_id", "sipgate_client_secret"),
+            "password": ("sipgate_username", "sipgate_password"),
+        }
+        present = {mode for mode, names in groups.items() if any(getattr(self, n) for n in names)}
+        if len(present) > 1:
+            return [
+                "sipgate: configure exactly one way to authenticate, found "
+                + " and ".join(sorted(present))
+                + " (SIPGATE_TOKEN_ID+SIPGATE_TOKEN, SIPGATE_ACCESS_TOKEN, or SIPGATE_USERNAME+SIPGATE_PASSWORD)"
+            ]
+        mode = self.sipgate_auth_mode
+        out: list[str] = []
+        if mode == "token":
+            out += [
+                f"{n.upper()} is missing (personal access token auth)" for n in groups["token"] if not getattr(self, n)
+            ]
+            if self.sipgate_token_id and not re.fullmatch(r"token-[A-Za-z0-9]{6}", self.sipgate_token_id):
+                out.append(f"SIPGATE_TOKEN_ID must look like token-ABC123, got {self.sipgate_token_id!r}")
+        elif mode == "oauth":
+            refresh = ("sipgate_refresh_token", "sipgate_client_id", "sipgate_client_secret")
+            if any(getattr(self, n) for n in refresh):
+                out += [
+                    f"{n.upper()} is missing (token refresh needs refresh token, client id and secret)"
+                    for n in refresh
+                    if not getattr(self, n)
+                ]
+            if not self.sipgate_access_token and not all(getattr(self, n) for n in refresh):
+                out.append("SIPGATE_ACCESS_TOKEN is missing (OAuth2 auth)")
+        elif mode == "password":
+            out += [
+                f"{n.upper()} is missing (username/password auth)" for n in groups["password"] if not getattr(self, n)
+            ]
+        return out
+
+    def check(self) -> Settings:
+        """Raise `ConfigError` listing every problem; return self when all is well."""
+        problems = self.problems()
+        if problems:
+            raise ConfigError("Invalid configuration:\n  - " + "\n  - ".join(problems))
+        return self
+
+
+def _split(value: str) -> list[str]:
+    return [p.strip() for p in value.split(",") if p.strip()]
+
+
+def split_list(value: str) -> list[str]:
+    return _split(value)
+
+
+def _is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment and `.env`, with explicit overrides (used by CLI flags and tests)."""
+    try:
+        return Settings(**overrides)  # pyright: ignore[reportArgumentType]
+    except ValidationError as exc:  # name the settings without echoing their values
+        lines = [f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("Invalid configuration:\n  - " + "\n  - ".join(lines)) from None

@@ -1,0 +1,207 @@
+"""The shared client: error mapping, safe retries, ambiguous writes, path and cursor safety."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from conftest import SW_BASE, SW_PROJECT, SW_TOKEN, FakeUpstream, response
+
+from telco_mcp import errors
+from telco_mcp.catalogue import BY_NAME, PreparedRequest
+from telco_mcp.http import (
+    USER_AGENT,
+    ProviderClient,
+    RetryPolicy,
+    decode_cursor,
+    encode_cursor,
+    encode_segment,
+    next_page,
+    parse_retry_after,
+)
+
+pytestmark = pytest.mark.anyio
+
+PROFILE = "/api/relay/rest/sip_profile"
+GATEWAY = "/api/fabric/resources/sip_gateways/3fa85f64-5717-4562-b3fc-2c963f66afa6"
+RECORDING = "/api/relay/rest/recordings/3fa85f64-5717-4562-b3fc-2c963f66afa6"
+
+READ = BY_NAME["signalwire_get_sip_profile"]
+IDEMPOTENT_WRITE = BY_NAME["signalwire_update_sip_gateway"]
+NON_IDEMPOTENT_WRITE = BY_NAME["signalwire_delete_recording"]
+
+
+def client(fake: FakeUpstream, retries: int = 2) -> ProviderClient:
+    http = httpx.AsyncClient(base_url=SW_BASE, auth=httpx.BasicAuth(SW_PROJECT, SW_TOKEN), transport=fake.transport)
+    return ProviderClient("signalwire", http, retry=RetryPolicy(max_retries=retries, backoff_base=0.001))
+
+
+GET = PreparedRequest("GET", PROFILE)
+PATCH = PreparedRequest("PATCH", GATEWAY, json={"codecs": ["OPUS"]})
+DELETE = PreparedRequest("DELETE", RECORDING)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "text"),
+    [
+        (401, {"error": "Unauthorized"}, errors.AuthError, "rejected the credentials"),
+        (403, {"error": "Forbidden"}, errors.PermissionDenied, "lack the scope"),
+        (404, {"error": "Not Found"}, errors.NotFound, "no such resource"),
+        (402, None, errors.InsufficientFunds, "insufficient funds"),
+        (500, {"error": "Internal Server Error"}, errors.UpstreamUnavailable, "unavailable"),
+        (418, None, errors.UnexpectedResponse, "unexpected status 418"),
+    ],
+)
+async def test_each_error_status_maps_to_its_class(fake, status, body, error, text):
+    fake.route(f"GET {PROFILE}", response(status, body))
+    c = client(fake)
+    with pytest.raises(error) as caught:
+        await c.send(READ, GET)
+    assert text in caught.value.message
+    assert caught.value.status == status
+
+
+async def test_fabric_422_carries_the_providers_field_errors(fake):
+    body = {"errors": [{"type": "validation_error", "code": "invalid_parameter", "message": "is invalid",
+                        "attribute": "codecs", "url": "https://x"}]}  # fmt: skip
+    fake.route(f"PATCH {GATEWAY}", response(422, body))
+    with pytest.raises(errors.UpstreamValidation) as caught:
+        await client(fake).send(IDEMPOTENT_WRITE, PATCH)
+    assert [(f.field, f.message) for f in caught.value.field_errors] == [("codecs", "is invalid")]
+    assert "Nothing was changed" in caught.value.message
+
+
+async def test_relay_rest_422_shape_is_understood_too(fake):
+    body = {"errors": [{"detail": "default_encryption must be required or optional", "status": "422",
+                        "title": "Invalid Parameter", "code": "invalid_parameter"}]}  # fmt: skip
+    fake.route(f"PUT {PROFILE}", response(422, body))
+    op = BY_NAME["signalwire_update_sip_profile"]
+    with pytest.raises(errors.UpstreamValidation) as caught:
+        await client(fake).send(op, PreparedRequest("PUT", PROFILE, json={"default_encryption": "x"}))
+    assert "default_encryption must be required or optional" in caught.value.message
+
+
+async def test_a_read_is_retried_after_503_honouring_retry_after(fake):
+    fake.route(f"GET {PROFILE}", [response(503, headers={"Retry-After": "0"}), response(200, {"domain": "d"})])
+    answer = await client(fake).send(READ, GET)
+    assert answer.json() == {"domain": "d"}
+    assert len(fake.requests) == 2
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+async def test_retryable_statuses_are_retried_for_reads_until_the_cap(fake, status):
+    fake.route(f"GET {PROFILE}", response(status, headers={"Retry-After": "0"}))
+    with pytest.raises(errors.ProviderError):
+        await client(fake, retries=2).send(READ, GET)
+    assert len(fake.requests) == 3  # first try + 2 retries
+
+
+async def test_a_retry_after_beyond_the_cap_is_reported_not_waited_for(fake):
+    fake.route(f"GET {PROFILE}", response(429, headers={"Retry-After": "3600"}))
+    with pytest.raises(errors.RateLimited) as caught:
+        await client(fake).send(READ, GET)
+    assert caught.value.retry_after == 3600
+    assert "Retry after 3600 s" in caught.value.message
+    assert len(fake.requests) == 1
+
+
+async def test_an_idempotent_write_is_retried_after_503(fake):
+    gw = {"id": "g"}
+    fake.route(f"PATCH {GATEWAY}", [response(503, headers={"Retry-After": "0"}), response(200, gw)])
+    await client(fake).send(IDEMPOTENT_WRITE, PATCH)
+    assert len(fake.sent("PATCH")) == 2
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_a_non_idempotent_write_is_never_retried(fake, status):
+    fake.route(f"DELETE {RECORDING}", response(status, headers={"Retry-After": "0"}))
+    with pytest.raises(errors.ProviderError) as caught:
+        await client(fake).send(NON_IDEMPOTENT_WRITE, DELETE)
+    assert len(fake.sent("DELETE")) == 1
+    assert "Nothing was changed" in caught.value.message
+
+
+async def test_connect_errors_are_retried_for_reads_and_reported_as_nothing_sent(fake):
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    fake.route(f"GET {PROFILE}", refuse)
+    with pytest.raises(errors.UpstreamUnavailable) as caught:
+        await client(fake).send(READ, GET)
+    assert len(fake.requests) == 3
+    assert "Nothing was sent" in caught.value.message
+
+
+@pytest.mark.parametrize("exc", [httpx.ReadTimeout, httpx.RemoteProtocolError])
+async def test_a_write_without_an_answer_is_outcome_unknown_and_not_retried(fake, exc):
+    def swallow(request: httpx.Request) -> httpx.Response:
+        raise exc("no answer", request=request)
+
+    fake.route(f"DELETE {RECORDING}", swallow)
+    with pytest.raises(errors.OutcomeUnknown) as caught:
+        await client(fake).send(NON_IDEMPOTENT_WRITE, DELETE)
+    assert len(fake.requests) == 1
+    assert caught.value.changed is None
+    assert "Outcome unknown" in caught.value.message and "check the current state" in caught.value.message
+    assert RECORDING in caught.value.message  # says what was sent
+
+
+async def test_a_read_timeout_is_a_timeout_error_saying_nothing_changed(fake):
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    fake.route(f"GET {PROFILE}", slow)
+    with pytest.raises(errors.UpstreamTimeout) as caught:
+        await client(fake).send(READ, GET)
+    assert "Nothing was changed" in caught.value.message
+
+
+@pytest.mark.parametrize("status", [502, 504])
+async def test_a_gateway_error_on_a_write_is_outcome_unknown(fake, status):
+    fake.route(f"DELETE {RECORDING}", response(status))
+    with pytest.raises(errors.OutcomeUnknown):
+        await client(fake).send(NON_IDEMPOTENT_WRITE, DELETE)
+
+
+async def test_requests_carry_basic_auth_and_a_user_agent_naming_the_package(fake):
+    fake.route(f"GET {PROFILE}", response(200, {}))
+    await client(fake).send(READ, GET)
+    sent = fake.requests[0]
+    assert sent.headers["authorization"] == httpx.BasicAuth(SW_PROJECT, SW_TOKEN)._auth_header
+    assert USER_AGENT.startswith("telco-mcp/")
+
+
+def test_path_segments_are_encoded_and_dot_segments_refused():
+    assert encode_segment("a/b?c") == "a%2Fb%3Fc"
+    for bad in ("", ".", ".."):
+        with pytest.raises(ValueError):
+            encode_segment(bad)
+
+
+def test_retry_after_accepts_seconds_and_http_dates():
+    assert parse_retry_after("7") == 7
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0  # in the past
+    assert parse_retry_after("soon") is None
+
+
+def test_cursors_only_point_back_at_their_own_list():
+    cursor = next_page(
+        SW_BASE, f"{SW_BASE}/api/relay/rest/recordings?page_number=1&page_token=PA1", "/api/relay/rest/recordings"
+    )
+    assert cursor is not None
+    assert decode_cursor(cursor, "/api/relay/rest/recordings") == [("page_number", "1"), ("page_token", "PA1")]
+    with pytest.raises(ValueError, match="another list"):
+        decode_cursor(cursor, "/api/fabric/resources/sip_endpoints")
+    with pytest.raises(ValueError, match="issued"):
+        decode_cursor("not-a-cursor", "/api/relay/rest/recordings")
+    with pytest.raises(ValueError, match="another host"):
+        next_page(SW_BASE, "https://evil.example/api/relay/rest/recordings?page=2", "/api/relay/rest/recordings")
+    assert next_page(SW_BASE, None, "/x") is None
+    assert decode_cursor(encode_cursor("/x", [("a", "1")]), "/x") == [("a", "1")]
+
+
+def test_retry_backoff_is_capped_and_jittered():
+    policy = RetryPolicy(max_retries=10, backoff_base=1, backoff_cap=4)
+    delays = [policy.delay(n, None) for n in range(1, 11)]
+    assert all(d is not None and 0 < d <= 4 for d in delays)
+    assert policy.delay(11, None) is None
+    assert policy.delay(1, 2.0) == 2.0

@@ -1,0 +1,144 @@
+"""The MCP surface: tools/list from the catalogue, annotations, schemas, structured results, instructions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import SG_BASE, client_for, response, signalwire_settings, sipgate_settings, text_of
+
+from telco_mcp.catalogue import BY_NAME, CATALOGUE
+from telco_mcp.settings import Settings
+
+pytestmark = pytest.mark.anyio
+MODES = ["auto", "legacy"]
+
+
+def both(audit, **kw):
+    return Settings(
+        _env_file=None,  # pyright: ignore[reportCallIssue]
+        telco_mcp_audit_log=audit,
+        signalwire_space="acme",
+        signalwire_project_id="0b7c5d1e-9a4f-4c2b-8e3d-0000000c0a01",
+        signalwire_api_token="PT-canary-signalwire-token-7f3a",
+        sipgate_token_id="token-CANARY",
+        sipgate_token="canary-sipgate-pat-2b9e6c1d",
+        **kw,
+    )
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_tools_list_is_the_catalogue_with_explicit_truthful_annotations(audit_path, mode):
+    async with client_for(both(audit_path, telco_mcp_allow_writes=True), mode=mode) as c:
+        tools = {t.name: t for t in (await c.list_tools()).tools}
+    assert set(tools) == {op.name for op in CATALOGUE}
+    for op in CATALOGUE:
+        tool = tools[op.name]
+        hints = tool.annotations
+        assert hints is not None
+        dumped = hints.model_dump(by_alias=True, exclude_none=True)
+        for hint in ("readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"):
+            assert hint in dumped, (op.name, hint)
+        assert hints.read_only_hint is (op.effect == "read")
+        assert hints.destructive_hint is (op.effect == "destructive")
+        assert hints.idempotent_hint is (op.effect == "read" or op.idempotent)
+        assert tool.title == op.title and tool.description == op.description
+        assert tool.input_schema["type"] == "object"
+        assert tool.input_schema.get("additionalProperties") is False
+        assert tool.output_schema is not None and tool.output_schema["type"] == "object"
+        if op.is_write:
+            assert {"dry_run", "confirm_token"} <= set(tool.input_schema["properties"])
+            assert "status" in tool.output_schema["properties"]
+
+
+async def test_input_schemas_are_compact(audit_path):
+    async with client_for(both(audit_path, telco_mcp_allow_writes=True)) as c:
+        tools = (await c.list_tools()).tools
+    for tool in tools:
+        text = json.dumps(tool.input_schema)
+        assert '"title"' not in text
+        assert '{"type": "null"}' not in text  # optional fields are shown as plain types
+    footprint = sum(len(json.dumps({"name": t.name, "description": t.description,
+                                    "inputSchema": t.input_schema}, separators=(",", ":"))) for t in tools)  # fmt: skip
+    assert footprint / 4 / len(tools) <= 150, "tokens per tool (chars/4)"
+
+
+async def test_read_only_is_the_default_for_real_credentials(audit_path, fake):
+    async with client_for(both(audit_path), fake) as c:
+        names = {t.name for t in (await c.list_tools()).tools}
+        forced = await c.call_tool("sipgate_hangup_call", {"call_id": "ABC"})
+    assert names == {op.name for op in CATALOGUE if not op.is_write}
+    assert forced.is_error
+    assert fake.requests == []
+
+
+async def test_a_provider_without_credentials_registers_no_tools(audit_path):
+    async with client_for(sipgate_settings(audit_path)) as c:
+        names = {t.name for t in (await c.list_tools()).tools}
+    assert names and all(name.startswith("sipgate_") for name in names)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_read_tool_returns_structured_content_and_json_text(audit_path, fake, mode):
+    calls = {"data": [{"callId": "ABC123", "muted": False, "recording": False, "hold": True,
+                       "participants": [{"participantId": "p1", "phoneNumber": "+493012345678", "muted": False,
+                                         "hold": True, "owner": False}]}]}  # fmt: skip
+    fake.route("GET /v2/calls", response(200, calls))
+    async with client_for(sipgate_settings(audit_path), fake, mode=mode) as c:
+        result = await c.call_tool("sipgate_list_calls", {})
+    assert not result.is_error
+    assert result.structured_content == {
+        "calls": [
+            {
+                "call_id": "ABC123",
+                "muted": False,
+                "recording": False,
+                "hold": True,
+                "participants": [
+                    {
+                        "participant_id": "p1",
+                        "phone_number": "+493012345678",
+                        "muted": False,
+                        "hold": True,
+                        "owner": False,
+                    }  # fmt: skip
+                ],
+            }
+        ]
+    }
+    assert json.loads(text_of(result)) == result.structured_content
+    assert str(fake.requests[0].url) == f"{SG_BASE}/calls"
+
+
+async def test_instructions_name_the_providers_and_the_confirmation_rules(audit_path):
+    from telco_mcp.server import build_server
+
+    async with client_for(signalwire_settings(audit_path, telco_mcp_allow_writes=True)) as c:
+        info = c.server_info
+        assert info is not None and info.name == "telco-mcp"
+
+    server_instructions = build_server(signalwire_settings(audit_path, telco_mcp_allow_writes=True)).instructions
+    assert server_instructions is not None
+    assert "signalwire" in server_instructions and "sipgate" not in server_instructions.split(".")[0]
+    assert "confirm_token" in server_instructions and "next_cursor" in server_instructions
+    read_only = build_server(signalwire_settings(audit_path)).instructions or ""
+    assert "read-only" in read_only
+
+
+async def test_unknown_tools_are_errors(audit_path):
+    async with client_for(signalwire_settings(audit_path)) as c:
+        result = await c.call_tool("signalwire_delete_everything", {})
+    assert result.is_error
+
+
+def test_the_catalogue_invariants_hold():
+    names = [op.name for op in CATALOGUE]
+    assert len(names) == len(set(names)) == 22
+    for op in CATALOGUE:
+        assert len(op.name) <= 64 and op.description.endswith(".")
+        assert op.scope.count(":") >= 2
+        assert op.description.count(".") <= 3, "one or two sentences"
+        if op.effect == "read":
+            assert op.method == "GET"
+    assert BY_NAME["sipgate_send_sms"].idempotent is False
+    assert BY_NAME["sipgate_hold_call"].idempotent is True

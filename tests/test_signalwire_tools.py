@@ -1,0 +1,335 @@
+"""The SignalWire tools end to end through the MCP client: exact requests, parsing, paging, errors."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+import pytest
+from conftest import (
+    CANARIES,
+    SW_BASE,
+    SW_PROJECT,
+    SW_TOKEN,
+    FakeUpstream,
+    accept,
+    body_of,
+    client_for,
+    response,
+    signalwire_settings,
+    text_of,
+)
+
+pytestmark = pytest.mark.anyio
+MODES = ["auto", "legacy"]
+
+GW_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+CRED_ID = "b7a1f4c2-0d3e-4f5a-8b6c-7d8e9f0a1b2c"
+REC_ID = "c0ffee00-1234-4abc-8def-0123456789ab"
+BASIC = "Basic " + base64.b64encode(f"{SW_PROJECT}:{SW_TOKEN}".encode()).decode()
+
+
+def gateway(gid: str = GW_ID, codecs: list[str] | None = None, name: str = "Berlin trunk") -> dict[str, Any]:
+    return {
+        "id": gid,
+        "project_id": SW_PROJECT,
+        "display_name": name,
+        "type": "sip_gateway",
+        "created_at": "2026-01-02T03:04:05Z",
+        "updated_at": "2026-01-02T03:04:05Z",
+        "sip_gateway": {
+            "id": gid,
+            "uri": "sip:trunk.example.com:5060",
+            "name": name,
+            "ciphers": ["AES_CM_128_HMAC_SHA1_80"],
+            "codecs": codecs or ["PCMU", "G729"],
+            "encryption": "optional",
+        },
+    }
+
+
+def credential(cid: str = CRED_ID, username: str = "desk-101") -> dict[str, Any]:
+    nulls = [
+        "caller_id",
+        "call_handler",
+        "calling_handler_resource_id",
+        "call_request_url",
+        "call_request_method",
+        "call_fallback_url",
+        "call_fallback_method",
+        "call_status_callback_url",
+        "call_status_callback_method",
+        "call_laml_application_id",
+        "call_dialogflow_agent_id",
+        "call_relay_topic",
+        "call_relay_topic_status_callback_url",
+        "call_relay_context",
+        "call_relay_context_status_callback_url",
+        "call_relay_application",
+        "call_video_room_id",
+        "call_relay_script_url",
+    ]
+    return {
+        "type": "sip_endpoint",
+        "id": cid,
+        "username": username,
+        "send_as": "+4930123456",
+        "ciphers": ["AES_CM_128_HMAC_SHA1_80"],
+        "codecs": ["OPUS", "PCMA"],
+        "encryption": "required",
+        **dict.fromkeys(nulls),
+    }
+
+
+def recording(rid: str = REC_ID) -> dict[str, Any]:
+    return {
+        "id": rid,
+        "project_id": SW_PROJECT,
+        "created_at": "2025-03-01T10:00:00Z",
+        "updated_at": "2025-03-01T10:05:00Z",
+        "duration_in_seconds": 300,
+        "price": 0.0125,
+        "price_unit": "USD",
+        "status": "completed",
+        "url": f"{SW_BASE}/api/relay/rest/recordings/{rid}.wav",
+        "stereo": False,
+        "track": "both",
+        "relay_pstn_leg_id": "leg-1",
+        "byte_size": 4800000,
+    }
+
+
+def page(items: list[Any], self_url: str, next_url: str | None = None) -> dict[str, Any]:
+    links = {"self": self_url, "first": self_url}
+    if next_url:
+        links["next"] = next_url
+    return {"data": items, "links": links}
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_list_sip_credentials_sends_one_bounded_get_and_parses_compactly(fake, audit_path, mode):
+    url = f"{SW_BASE}/api/fabric/resources/sip_endpoints"
+    fake.route("GET /api/fabric/resources/sip_endpoints", response(200, page([credential()], url)))
+    async with client_for(signalwire_settings(audit_path), fake, mode=mode) as c:
+        result = await c.call_tool("signalwire_list_sip_credentials", {"limit": 5})
+    assert not result.is_error
+    (sent,) = fake.requests
+    assert (sent.method, sent.url.path, sent.url.query) == (
+        "GET",
+        "/api/fabric/resources/sip_endpoints",
+        b"page_size=5",
+    )
+    assert sent.headers["authorization"] == BASIC
+    item = result.structured_content["items"][0]
+    assert item["username"] == "desk-101" and item["codecs"] == ["OPUS", "PCMA"]
+    assert "call_request_url" not in item  # no wall of nulls
+    assert "next_cursor" not in result.structured_content
+
+
+async def test_the_documented_array_shaped_credentials_list_is_tolerated(fake, audit_path):
+    url = f"{SW_BASE}/api/fabric/resources/sip_endpoints"
+    fake.route("GET /api/fabric/resources/sip_endpoints", response(200, [page([credential()], url)]))
+    async with client_for(signalwire_settings(audit_path), fake) as c:
+        result = await c.call_tool("signalwire_list_sip_credentials", {})
+    assert result.structured_content["items"][0]["id"] == CRED_ID
+
+
+async def test_gateways_page_through_links_next_until_the_end(fake, audit_path):
+    path = "/api/fabric/resources/sip_gateways"
+    ids = [f"3fa85f64-5717-4562-b3fc-2c963f66af{n:02d}" for n in range(5)]
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params.get("page_number", "0"))
+        chunk = ids[number * 2 : number * 2 + 2]
+        nxt = f"{SW_BASE}{path}?page_number={number + 1}&page_size=2&page_token=PA{number + 1}" if number < 2 else None
+        return response(200, page([gateway(i) for i in chunk], f"{SW_BASE}{request.url.raw_path.decode()}", nxt))
+
+    fake.route(f"GET {path}", serve)
+    seen: list[str] = []
+    async with client_for(signalwire_settings(audit_path), fake) as c:
+        args: dict[str, Any] = {"limit": 2}
+        for _ in range(10):
+            result = await c.call_tool("signalwire_list_sip_gateways", args)
+            seen += [g["id"] for g in result.structured_content["items"]]
+            cursor = result.structured_content.get("next_cursor")
+            if cursor is None:
+                break
+            args = {"cursor": cursor}
+    assert seen == ids
+    assert [r.url.params.get("page_token") for r in fake.requests] == [None, "PA1", "PA2"]
+
+
+async def test_a_tampered_cursor_is_refused_without_a_request(fake, audit_path):
+    async with client_for(signalwire_settings(audit_path), fake) as c:
+        result = await c.call_tool("signalwire_list_recordings", {"cursor": "eyJwIjoiL2V0Yy9wYXNzd2QiLCJxIjpbXX0"})
+    assert result.is_error and "another list" in text_of(result)
+    assert fake.requests == []
+
+
+async def test_get_sip_credential_puts_the_uuid_in_the_path(fake, audit_path):
+    fake.route(f"GET /api/fabric/resources/sip_endpoints/{CRED_ID}", response(200, credential()))
+    async with client_for(signalwire_settings(audit_path), fake) as c:
+        result = await c.call_tool("signalwire_get_sip_credential", {"id": CRED_ID})
+        bad = await c.call_tool("signalwire_get_sip_credential", {"id": "../../etc"})
+    assert result.structured_content["send_as"] == "+4930123456"
+    assert bad.is_error and "id" in text_of(bad)
+    assert len(fake.requests) == 1
+
+
+async def test_get_sip_profile_and_recording(fake, audit_path):
+    fake.route("GET /api/relay/rest/sip_profile", response(200, {"domain": "acme.sip.signalwire.com",
+               "domain_identifier": "acme", "default_codecs": ["OPUS"], "default_ciphers": [],
+               "default_encryption": "optional", "default_send_as": None}))  # fmt: skip
+    fake.route(f"GET /api/relay/rest/recordings/{REC_ID}", response(200, recording()))
+    async with client_for(signalwire_settings(audit_path), fake) as c:
+        profile = await c.call_tool("signalwire_get_sip_profile", {})
+        rec = await c.call_tool("signalwire_get_recording", {"id": REC_ID})
+    assert profile.structured_content == {
+        "domain": "acme.sip.signalwire.com",
+        "domain_identifier": "acme",
+        "default_codecs": ["OPUS"],
+        "default_ciphers": [],
+        "default_encryption": "optional",
+    }
+    assert rec.structured_content["leg_type"] == "pstn" and rec.structured_content["leg_id"] == "leg-1"
+
+
+async def test_list_recordings_returns_a_cursor_for_the_next_page(fake, audit_path):
+    path = "/api/relay/rest/recordings"
+    nxt = f"{SW_BASE}{path}?page_number=1&page_size=1&page_token=PAxyz"
+    fake.route(f"GET {path}", response(200, page([recording()], f"{SW_BASE}{path}", nxt)))
+    async with client_for(signalwire_settings(audit_path), fake) as c:
+        first = await c.call_tool("signalwire_list_recordings", {"limit": 1})
+        await c.call_tool("signalwire_list_recordings", {"cursor": first.structured_content["next_cursor"]})
+    assert fake.requests[1].url.params["page_token"] == "PAxyz"
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_update_sip_gateway_sends_exactly_the_given_fields_after_confirmation(fake, audit_path, mode):
+    path = f"/api/fabric/resources/sip_gateways/{GW_ID}"
+    fake.route(f"GET {path}", response(200, gateway()))
+    fake.route(f"PATCH {path}", lambda r: response(200, gateway(codecs=body_of(r)["codecs"])))
+    settings = signalwire_settings(audit_path, telco_mcp_allow_writes=True)
+    questions: list[str] = []
+
+    async def confirm(context: Any, params: Any) -> Any:
+        questions.append(params.message)
+        return await accept(context, params)
+
+    async with client_for(settings, fake, mode=mode, elicitation_callback=confirm) as c:
+        result = await c.call_tool("signalwire_update_sip_gateway", {"id": GW_ID, "codecs": ["OPUS", "PCMU"]})
+    (patch,) = fake.sent("PATCH")
+    assert body_of(patch) == {"codecs": ["OPUS", "PCMU"]}
+    assert patch.headers["authorization"] == BASIC
+    assert result.structured_content["status"] == "applied"
+    assert result.structured_content["result"]["codecs"] == ["OPUS", "PCMU"]
+    assert "Berlin trunk" in questions[0] and "PCMU, G729 -> OPUS, PCMU" in questions[0]
+
+
+async def test_update_sip_profile_puts_and_accepts_201(fake, audit_path):
+    fake.route("PUT /api/relay/rest/sip_profile", lambda r: response(201, {"domain": "d", **body_of(r)}))
+    settings = signalwire_settings(audit_path, telco_mcp_allow_writes=True)
+    async with client_for(settings, fake, elicitation_callback=accept) as c:
+        result = await c.call_tool("signalwire_update_sip_profile", {"default_encryption": "required"})
+    assert body_of(fake.sent("PUT")[0]) == {"default_encryption": "required"}
+    assert result.structured_content["result"]["default_encryption"] == "required"
+
+
+async def test_delete_recording_names_the_recording_and_sends_one_delete(fake, audit_path):
+    fake.route(f"GET /api/relay/rest/recordings/{REC_ID}", response(200, recording()))
+    fake.route(f"DELETE /api/relay/rest/recordings/{REC_ID}", response(204))
+    settings = signalwire_settings(audit_path, telco_mcp_allow_writes=True)
+    async with client_for(settings, fake, elicitation_callback=accept) as c:
+        result = await c.call_tool("signalwire_delete_recording", {"id": REC_ID})
+    assert len(fake.sent("DELETE")) == 1
+    assert result.structured_content["result"] == {"id": REC_ID, "deleted": True}
+    assert "pstn leg" in result.structured_content["summary"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({"id": GW_ID, "codecs": ["G711"]}, "codecs.0"),
+        ({"id": GW_ID, "encryption": "always"}, "encryption"),
+        ({"id": GW_ID}, "nothing to change"),
+        ({"id": "not-a-uuid", "name": "x"}, "id"),
+        ({"id": GW_ID, "name": "x", "colour": "red"}, "colour: unknown field"),
+    ],
+)
+async def test_invalid_gateway_updates_name_the_field_and_send_nothing(fake, audit_path, arguments, field):
+    settings = signalwire_settings(audit_path, telco_mcp_allow_writes=True)
+    async with client_for(settings, fake, elicitation_callback=accept) as c:
+        result = await c.call_tool("signalwire_update_sip_gateway", arguments)
+    assert result.is_error
+    assert field in text_of(result) and "nothing was sent" in text_of(result)
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "category"),
+    [
+        (401, {"error": "Unauthorized"}, "[auth]"),
+        (403, {"error": "Forbidden"}, "[permission]"),
+        (404, {"error": "Not Found"}, "[not_found]"),
+        (500, {"error": "Internal Server Error"}, "[upstream_unavailable]"),
+        (200, b"<html>oops", "[unexpected_response]"),
+        (200, {"unexpected": True}, "[unexpected_response]"),
+    ],
+)
+async def test_upstream_errors_reach_the_model_as_is_error_results(fake, audit_path, status, body, category):
+    fake.route(f"GET /api/fabric/resources/sip_endpoints/{CRED_ID}", response(status, body))
+    async with client_for(signalwire_settings(audit_path), fake) as c:
+        result = await c.call_tool("signalwire_get_sip_credential", {"id": CRED_ID})
+        assert result.is_error and text_of(result).startswith(category)
+        # the server keeps serving
+        fake.route(f"GET /api/fabric/resources/sip_endpoints/{CRED_ID}", response(200, credential()))
+        assert not (await c.call_tool("signalwire_get_sip_credential", {"id": CRED_ID})).is_error
+
+
+async def test_no_credential_appears_in_results_errors_or_logs(fake, audit_path, caplog):
+    caplog.set_level("DEBUG")
+    fake.route("GET /api/relay/rest/sip_profile", response(401, {"error": "Unauthorized"}))
+    fake.route(f"GET /api/fabric/resources/sip_endpoints/{CRED_ID}", response(200, credential()))
+    settings = signalwire_settings(audit_path, telco_mcp_allow_writes=True)
+    texts: list[str] = [repr(settings), str(settings.model_dump())]
+    async with client_for(settings, fake) as c:
+        for name, args in [
+            ("signalwire_get_sip_profile", {}),
+            ("signalwire_get_sip_credential", {"id": CRED_ID}),
+            ("signalwire_update_sip_profile", {"default_encryption": "required", "dry_run": True}),
+            ("signalwire_update_sip_profile", {"default_encryption": "required"}),
+        ]:
+            result = await c.call_tool(name, args)
+            texts += [text_of(result), str(result.structured_content)]
+    texts += [record.getMessage() for record in caplog.records]
+    encoded = base64.b64encode(f"{SW_PROJECT}:{SW_TOKEN}".encode()).decode()
+    for text in texts:
+        for secret in (*CANARIES, encoded):
+            assert secret not in text
+    assert any("[REDACTED]" in t for t in texts)
+
+
+async def test_each_tool_is_requested_exactly_as_declared(fake: FakeUpstream, audit_path):
+    """Every read tool sends one GET to its declared path with Basic auth."""
+    from telco_mcp.catalogue import CATALOGUE
+
+    fake.route(f"GET /api/fabric/resources/sip_endpoints/{CRED_ID}", response(200, credential()))
+    fake.route(f"GET /api/relay/rest/recordings/{REC_ID}", response(200, recording()))
+    fake.route("GET /api/fabric/resources/sip_endpoints", response(200, page([], SW_BASE)))
+    fake.route("GET /api/fabric/resources/sip_gateways", response(200, page([], SW_BASE)))
+    fake.route("GET /api/relay/rest/recordings", response(200, page([], SW_BASE)))
+    fake.route("GET /api/relay/rest/sip_profile", response(200, {}))
+    ids = {"signalwire_get_sip_credential": CRED_ID, "signalwire_get_recording": REC_ID}
+    async with client_for(signalwire_settings(audit_path), fake) as c:
+        for op in CATALOGUE:
+            if op.provider != "signalwire" or op.is_write:
+                continue
+            args = {"id": ids[op.name]} if op.name in ids else {}
+            before = len(fake.requests)
+            result = await c.call_tool(op.name, args)
+            assert not result.is_error, text_of(result)
+            (sent,) = fake.requests[before:]
+            assert sent.method == op.method
+            assert sent.url.path == op.path.format(id=args.get("id", ""))
+            assert sent.headers["authorization"] == BASIC
