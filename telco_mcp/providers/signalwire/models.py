@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal, TypeVar, cast
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from telco_mcp.models import Page, PageInput, Result, StrictInput
 from telco_mcp.phone import to_e164
+from telco_mcp.providers import payload as p
 
 T = TypeVar("T")
 
@@ -49,16 +50,9 @@ ProfileEncryption = Literal["required", "optional"]
 LegType = Literal["pstn", "sip", "webrtc", "conference"]
 
 
-def _unique(items: list[T]) -> list[T]:
-    dupes = sorted({str(item) for item in items if items.count(item) > 1})
-    if dupes:
-        raise ValueError(f"duplicate values: {', '.join(dupes)}")
-    return items
-
-
 # Unique items drawn from an enum, so the length bound (1..len(enum)) follows; only minItems is shown.
-Codecs = Annotated[list[Codec], AfterValidator(_unique), Field(min_length=1, description="Codecs, preferred first.")]
-Ciphers = Annotated[list[Cipher], AfterValidator(_unique), Field(min_length=1, description="SRTP ciphers.")]
+Codecs = Annotated[list[Codec], AfterValidator(p.unique), Field(min_length=1, description="Codecs, preferred first.")]
+Ciphers = Annotated[list[Cipher], AfterValidator(p.unique), Field(min_length=1, description="SRTP ciphers.")]
 
 # --------------------------------------------------------------------------------------------------
 # Inputs
@@ -290,101 +284,17 @@ class DeletedRecording(Result):
 # --------------------------------------------------------------------------------------------------
 
 
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list):
-        return "an array"
-    return type(value).__name__
-
-
-def _obj(payload: object, what: str) -> Mapping[str, Any]:
-    if not isinstance(payload, Mapping):
-        raise ValueError(f"{what}: expected a JSON object, got {_kind(payload)}")
-    return cast("Mapping[str, Any]", payload)
-
-
-def _array(value: object) -> list[Any] | None:
-    return cast("list[Any]", value) if isinstance(value, list) else None
-
-
-def _opt_str(data: Mapping[str, Any], key: str, what: str) -> str | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"{what}: field {key!r} should be a string, got {_kind(value)}")
-    return str(value)
-
-
-def _req_str(data: Mapping[str, Any], key: str, what: str) -> str:
-    value = _opt_str(data, key, what)
-    if value is None:
-        raise ValueError(f"{what}: required field {key!r} is missing")
-    if not value:
-        raise ValueError(f"{what}: required field {key!r} is empty")
-    return value
-
-
-def _opt_bool(data: Mapping[str, Any], key: str, what: str) -> bool | None:
-    value = data.get(key)
-    if value is None or isinstance(value, bool):
-        return value
-    raise ValueError(f"{what}: field {key!r} should be a boolean, got {_kind(value)}")
-
-
-def _opt_int(data: Mapping[str, Any], key: str, what: str) -> int | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool) and value == int(value):
-        return int(value)
-    raise ValueError(f"{what}: field {key!r} should be an integer, got {_kind(value)}")
-
-
-def _opt_float(data: Mapping[str, Any], key: str, what: str) -> float | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    raise ValueError(f"{what}: field {key!r} should be a number, got {_kind(value)}")
-
-
-def _opt_str_list(data: Mapping[str, Any], key: str, what: str) -> list[str] | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    items = _array(value)
-    if items is None or not all(isinstance(item, str) for item in items):
-        raise ValueError(f"{what}: field {key!r} should be an array of strings, got {_kind(value)}")
-    return [str(item) for item in items]
-
-
 def _list_page(payload: object, what: str, item: Callable[[Any], T]) -> tuple[list[T], str | None]:
     """Read a ``{links: {next?}, data: [...]}`` list response."""
-    body = _obj(payload, what)
-    data = _array(body.get("data"))
+    body = p.obj(payload, what)
+    data = p.array(body.get("data"))
     if data is None:
-        raise ValueError(f"{what}: field 'data' should be an array, got {_kind(body.get('data'))}")
+        raise ValueError(f"{what}: field 'data' should be an array, got {p.kind(body.get('data'))}")
     items = [item(entry) for entry in data]
     links = body.get("links")
     if links is None:
         return items, None
-    return items, _opt_str(_obj(links, f"{what} links"), "next", f"{what} links") or None
+    return items, p.opt_str(p.obj(links, f"{what} links"), "next", f"{what} links") or None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -395,18 +305,18 @@ def _list_page(payload: object, what: str, item: Callable[[Any], T]) -> tuple[li
 def sip_credential_from_api(payload: Any) -> SipCredential:
     """``SipEndpointResponse`` -> ``SipCredential`` (drops ``type`` and null routing fields)."""
     what = "SIP credential"
-    data = _obj(payload, what)
-    routing = {key: _opt_str(data, key, what) for key in _CALL_ROUTING_FIELDS}
+    data = p.obj(payload, what)
+    routing = {key: p.opt_str(data, key, what) for key in _CALL_ROUTING_FIELDS}
     return SipCredential(
-        id=_req_str(data, "id", what),
-        username=_req_str(data, "username", what),
-        caller_id=_opt_str(data, "caller_id", what),
-        send_as=_opt_str(data, "send_as", what),
-        encryption=_opt_str(data, "encryption", what),
-        codecs=_opt_str_list(data, "codecs", what),
-        ciphers=_opt_str_list(data, "ciphers", what),
-        call_handler=_opt_str(data, "call_handler", what),
-        calling_handler_resource_id=_opt_str(data, "calling_handler_resource_id", what),
+        id=p.req_str(data, "id", what),
+        username=p.req_str(data, "username", what),
+        caller_id=p.opt_str(data, "caller_id", what),
+        send_as=p.opt_str(data, "send_as", what),
+        encryption=p.opt_str(data, "encryption", what),
+        codecs=p.opt_str_list(data, "codecs", what),
+        ciphers=p.opt_str_list(data, "ciphers", what),
+        call_handler=p.opt_str(data, "call_handler", what),
+        calling_handler_resource_id=p.opt_str(data, "calling_handler_resource_id", what),
         **routing,
     )
 
@@ -418,7 +328,7 @@ def sip_credential_page_from_api(payload: Any) -> tuple[list[SipCredential], str
     object. Both are accepted (an empty array is an empty page; more than one element is an error).
     """
     what = "SIP credential list"
-    pages = _array(payload)
+    pages = p.array(payload)
     if pages is not None:
         if not pages:
             return [], None
@@ -431,19 +341,19 @@ def sip_credential_page_from_api(payload: Any) -> tuple[list[SipCredential], str
 def sip_gateway_from_api(payload: Any) -> SipGateway:
     """``SipGatewayResponse`` -> ``SipGateway`` (the nested ``sip_gateway`` block is flattened)."""
     what = "SIP gateway"
-    data = _obj(payload, what)
+    data = p.obj(payload, what)
     if data.get("sip_gateway") is None:
         raise ValueError(f"{what}: required field 'sip_gateway' is missing")
-    inner = _obj(data["sip_gateway"], f"{what} sip_gateway")
+    inner = p.obj(data["sip_gateway"], f"{what} sip_gateway")
     return SipGateway(
-        id=_req_str(data, "id", what),
-        name=_opt_str(inner, "name", what) or _opt_str(data, "display_name", what),
-        uri=_opt_str(inner, "uri", what),
-        encryption=_opt_str(inner, "encryption", what),
-        codecs=_opt_str_list(inner, "codecs", what),
-        ciphers=_opt_str_list(inner, "ciphers", what),
-        created_at=_opt_str(data, "created_at", what),
-        updated_at=_opt_str(data, "updated_at", what),
+        id=p.req_str(data, "id", what),
+        name=p.opt_str(inner, "name", what) or p.opt_str(data, "display_name", what),
+        uri=p.opt_str(inner, "uri", what),
+        encryption=p.opt_str(inner, "encryption", what),
+        codecs=p.opt_str_list(inner, "codecs", what),
+        ciphers=p.opt_str_list(inner, "ciphers", what),
+        created_at=p.opt_str(data, "created_at", what),
+        updated_at=p.opt_str(data, "updated_at", what),
     )
 
 
@@ -455,14 +365,14 @@ def sip_gateway_page_from_api(payload: Any) -> tuple[list[SipGateway], str | Non
 def sip_profile_from_api(payload: Any) -> SipProfile:
     """``SipProfileResponse`` -> ``SipProfile`` (no field is required upstream)."""
     what = "SIP profile"
-    data = _obj(payload, what)
+    data = p.obj(payload, what)
     return SipProfile(
-        domain=_opt_str(data, "domain", what),
-        domain_identifier=_opt_str(data, "domain_identifier", what),
-        default_codecs=_opt_str_list(data, "default_codecs", what),
-        default_ciphers=_opt_str_list(data, "default_ciphers", what),
-        default_encryption=_opt_str(data, "default_encryption", what),
-        default_send_as=_opt_str(data, "default_send_as", what),
+        domain=p.opt_str(data, "domain", what),
+        domain_identifier=p.opt_str(data, "domain_identifier", what),
+        default_codecs=p.opt_str_list(data, "default_codecs", what),
+        default_ciphers=p.opt_str_list(data, "default_ciphers", what),
+        default_encryption=p.opt_str(data, "default_encryption", what),
+        default_send_as=p.opt_str(data, "default_send_as", what),
     )
 
 
@@ -476,7 +386,7 @@ _LEG_KEYS: tuple[tuple[LegType, str], ...] = (
 
 def _recording_leg(data: Mapping[str, Any], what: str) -> tuple[LegType, str]:
     for leg_type, key in _LEG_KEYS:
-        leg_id = _opt_str(data, key, what)
+        leg_id = p.opt_str(data, key, what)
         if leg_id:
             return leg_type, leg_id
     raise ValueError(f"{what}: none of {', '.join(key for _, key in _LEG_KEYS)} is present")
@@ -489,25 +399,25 @@ def recording_from_api(payload: Any) -> Recording:
     conference the leg was in), so the leg keys are checked before the conference key.
     """
     what = "recording"
-    data = _obj(payload, what)
+    data = p.obj(payload, what)
     leg_type, leg_id = _recording_leg(data, what)
-    conference_id = _opt_str(data, "relay_conference_id", what) if leg_type != "conference" else None
+    conference_id = p.opt_str(data, "relay_conference_id", what) if leg_type != "conference" else None
     return Recording(
-        id=_req_str(data, "id", what),
+        id=p.req_str(data, "id", what),
         leg_type=leg_type,
         leg_id=leg_id,
         conference_id=conference_id,
-        created_at=_opt_str(data, "created_at", what),
-        updated_at=_opt_str(data, "updated_at", what),
-        duration_in_seconds=_opt_int(data, "duration_in_seconds", what),
-        status=_opt_str(data, "status", what),
-        url=_opt_str(data, "url", what),
-        stereo=_opt_bool(data, "stereo", what),
-        track=_opt_str(data, "track", what),
-        price=_opt_float(data, "price", what),
-        price_unit=_opt_str(data, "price_unit", what),
-        byte_size=_opt_int(data, "byte_size", what),
-        error_code=_opt_str(data, "error_code", what),
+        created_at=p.opt_str(data, "created_at", what),
+        updated_at=p.opt_str(data, "updated_at", what),
+        duration_in_seconds=p.opt_int(data, "duration_in_seconds", what),
+        status=p.opt_str(data, "status", what),
+        url=p.opt_str(data, "url", what),
+        stereo=p.opt_bool(data, "stereo", what),
+        track=p.opt_str(data, "track", what),
+        price=p.opt_float(data, "price", what),
+        price_unit=p.opt_str(data, "price_unit", what),
+        byte_size=p.opt_int(data, "byte_size", what),
+        error_code=p.opt_str(data, "error_code", what),
     )
 
 

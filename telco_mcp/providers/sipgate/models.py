@@ -9,15 +9,15 @@ function reads only the fields it knows (new upstream fields never break it) and
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, TypeVar, cast
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from telco_mcp.models import Page, PageInput, Result, StrictInput
 from telco_mcp.phone import PhoneNumber, to_e164
+from telco_mcp.providers import payload as p
 
 T = TypeVar("T")
 
@@ -49,13 +49,6 @@ def _aware(value: datetime | None, field: str) -> datetime | None:
 
 def _iso_utc(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _unique(items: list[T]) -> list[T]:
-    dupes = sorted({str(item) for item in items if items.count(item) > 1})
-    if dupes:
-        raise ValueError(f"duplicate values: {', '.join(dupes)}")
-    return items
 
 
 class _Input(StrictInput):
@@ -245,10 +238,10 @@ class SendSmsInput(StrictInput):
 class ListHistoryInput(PageInput):
     """List calls, voicemails, SMS and faxes, newest first."""
 
-    types: Annotated[list[HistoryType], AfterValidator(_unique)] | None = Field(
+    types: Annotated[list[HistoryType], AfterValidator(p.unique)] | None = Field(
         default=None, min_length=1, description="Only these types."
     )
-    directions: Annotated[list[HistoryDirection], AfterValidator(_unique)] | None = Field(
+    directions: Annotated[list[HistoryDirection], AfterValidator(p.unique)] | None = Field(
         default=None, min_length=1, description="Only these directions."
     )
     phonenumber: PhoneNumber | None = Field(default=None, description="Only entries with this number.")
@@ -385,80 +378,6 @@ class Userinfo(Result):
 # --------------------------------------------------------------------------------------------------
 
 
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list):
-        return "an array"
-    return type(value).__name__
-
-
-def _obj(payload: object, what: str) -> Mapping[str, Any]:
-    if not isinstance(payload, Mapping):
-        raise ValueError(f"{what}: expected a JSON object, got {_kind(payload)}")
-    return cast("Mapping[str, Any]", payload)
-
-
-def _array(value: object) -> list[Any] | None:
-    return cast("list[Any]", value) if isinstance(value, list) else None
-
-
-def _opt_str(data: Mapping[str, Any], key: str, what: str) -> str | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"{what}: field {key!r} should be a string, got {_kind(value)}")
-    return str(value)
-
-
-def _req_str(data: Mapping[str, Any], key: str, what: str) -> str:
-    value = _opt_str(data, key, what)
-    if value is None:
-        raise ValueError(f"{what}: required field {key!r} is missing")
-    if not value:
-        raise ValueError(f"{what}: required field {key!r} is empty")
-    return value
-
-
-def _opt_bool(data: Mapping[str, Any], key: str, what: str) -> bool | None:
-    value = data.get(key)
-    if value is None or isinstance(value, bool):
-        return value
-    raise ValueError(f"{what}: field {key!r} should be a boolean, got {_kind(value)}")
-
-
-def _opt_str_list(data: Mapping[str, Any], key: str, what: str) -> list[str] | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    items = _array(value)
-    if items is None or not all(isinstance(item, str) for item in items):
-        raise ValueError(f"{what}: field {key!r} should be an array of strings, got {_kind(value)}")
-    return [str(item) for item in items]
-
-
-def _items(data: Mapping[str, Any], key: str, what: str, item: Callable[[Any], T]) -> list[T]:
-    """A required array field, each element converted by ``item``; null counts as empty."""
-    if key not in data:
-        raise ValueError(f"{what}: required field {key!r} is missing")
-    value = data[key]
-    if value is None:
-        return []
-    items = _array(value)
-    if items is None:
-        raise ValueError(f"{what}: field {key!r} should be an array, got {_kind(value)}")
-    return [item(entry) for entry in items]
-
-
 # --------------------------------------------------------------------------------------------------
 # Transforms
 # --------------------------------------------------------------------------------------------------
@@ -467,115 +386,115 @@ def _items(data: Mapping[str, Any], key: str, what: str, item: Callable[[Any], T
 def account_from_api(payload: Any) -> Account:
     """``AccountResponse`` -> ``Account`` (no field is required upstream)."""
     what = "account"
-    data = _obj(payload, what)
+    data = p.obj(payload, what)
     return Account(
-        company=_opt_str(data, "company", what),
-        main_product_type=_opt_str(data, "mainProductType", what),
-        logo_url=_opt_str(data, "logoUrl", what),
-        verified=_opt_bool(data, "verified", what),
-        history_life_time=_opt_str(data, "historyLifeTime", what),
+        company=p.opt_str(data, "company", what),
+        main_product_type=p.opt_str(data, "mainProductType", what),
+        logo_url=p.opt_str(data, "logoUrl", what),
+        verified=p.opt_bool(data, "verified", what),
+        history_life_time=p.opt_str(data, "historyLifeTime", what),
     )
 
 
 def participant_from_api(payload: Any) -> Participant:
     """``Participant`` -> ``Participant``; an empty ``phoneNumber`` (anonymous) becomes absent."""
     what = "call participant"
-    data = _obj(payload, what)
+    data = p.obj(payload, what)
     return Participant(
-        participant_id=_req_str(data, "participantId", what),
-        phone_number=_opt_str(data, "phoneNumber", what) or None,
-        muted=_opt_bool(data, "muted", what),
-        hold=_opt_bool(data, "hold", what),
-        owner=_opt_bool(data, "owner", what),
+        participant_id=p.req_str(data, "participantId", what),
+        phone_number=p.opt_str(data, "phoneNumber", what) or None,
+        muted=p.opt_bool(data, "muted", what),
+        hold=p.opt_bool(data, "hold", what),
+        owner=p.opt_bool(data, "owner", what),
     )
 
 
 def call_from_api(payload: Any) -> Call:
     """``Call`` -> ``Call``."""
     what = "call"
-    data = _obj(payload, what)
+    data = p.obj(payload, what)
     return Call(
-        call_id=_req_str(data, "callId", what),
-        muted=_opt_bool(data, "muted", what),
-        recording=_opt_bool(data, "recording", what),
-        hold=_opt_bool(data, "hold", what),
-        participants=_items(data, "participants", what, participant_from_api) if "participants" in data else [],
+        call_id=p.req_str(data, "callId", what),
+        muted=p.opt_bool(data, "muted", what),
+        recording=p.opt_bool(data, "recording", what),
+        hold=p.opt_bool(data, "hold", what),
+        participants=p.items(data, "participants", what, participant_from_api) if "participants" in data else [],
     )
 
 
 def call_list_from_api(payload: Any) -> CallList:
     """``Calls {data: Call[]}`` -> ``CallList``."""
-    return CallList(calls=_items(_obj(payload, "call list"), "data", "call list", call_from_api))
+    return CallList(calls=p.items(p.obj(payload, "call list"), "data", "call list", call_from_api))
 
 
 def started_call_from_api(payload: Any) -> StartedCall:
     """``InitiateNewCallSessionResponse`` -> ``StartedCall``."""
     what = "new call"
-    return StartedCall(session_id=_req_str(_obj(payload, what), "sessionId", what))
+    return StartedCall(session_id=p.req_str(p.obj(payload, what), "sessionId", what))
 
 
 def sms_sender_from_api(payload: Any) -> SmsSender:
     """``SmsExtensionResponse`` -> ``SmsSender``."""
     what = "SMS sender"
-    data = _obj(payload, what)
+    data = p.obj(payload, what)
     return SmsSender(
-        id=_req_str(data, "id", what),
-        alias=_opt_str(data, "alias", what),
-        caller_id=_opt_str(data, "callerId", what),
+        id=p.req_str(data, "id", what),
+        alias=p.opt_str(data, "alias", what),
+        caller_id=p.opt_str(data, "callerId", what),
     )
 
 
 def sms_sender_list_from_api(payload: Any) -> SmsSenderList:
     """``SmsExtensionsResponse {items: [...]}`` -> ``SmsSenderList``."""
     return SmsSenderList(
-        items=_items(_obj(payload, "SMS sender list"), "items", "SMS sender list", sms_sender_from_api)
+        items=p.items(p.obj(payload, "SMS sender list"), "items", "SMS sender list", sms_sender_from_api)
     )
 
 
 def history_entry_from_api(payload: Any) -> HistoryEntry:
     """``HistoryEntryResponse`` -> ``HistoryEntry`` (``endpoints`` is dropped)."""
     what = "history entry"
-    data = _obj(payload, what)
+    data = p.obj(payload, what)
     return HistoryEntry(
-        id=_req_str(data, "id", what),
-        type=_req_str(data, "type", what),
-        source=_opt_str(data, "source", what),
-        target=_opt_str(data, "target", what),
-        source_alias=_opt_str(data, "sourceAlias", what),
-        target_alias=_opt_str(data, "targetAlias", what),
-        created=_opt_str(data, "created", what),
-        last_modified=_opt_str(data, "lastModified", what),
-        direction=_opt_str(data, "direction", what),
-        incoming=_opt_bool(data, "incoming", what),
-        status=_opt_str(data, "status", what),
-        connection_ids=_opt_str_list(data, "connectionIds", what),
-        read=_opt_bool(data, "read", what),
-        archived=_opt_bool(data, "archived", what),
-        note=_opt_str(data, "note", what),
-        starred=_opt_bool(data, "starred", what),
-        labels=_opt_str_list(data, "labels", what),
-        recording_url=_opt_str(data, "recordingUrl", what),
+        id=p.req_str(data, "id", what),
+        type=p.req_str(data, "type", what),
+        source=p.opt_str(data, "source", what),
+        target=p.opt_str(data, "target", what),
+        source_alias=p.opt_str(data, "sourceAlias", what),
+        target_alias=p.opt_str(data, "targetAlias", what),
+        created=p.opt_str(data, "created", what),
+        last_modified=p.opt_str(data, "lastModified", what),
+        direction=p.opt_str(data, "direction", what),
+        incoming=p.opt_bool(data, "incoming", what),
+        status=p.opt_str(data, "status", what),
+        connection_ids=p.opt_str_list(data, "connectionIds", what),
+        read=p.opt_bool(data, "read", what),
+        archived=p.opt_bool(data, "archived", what),
+        note=p.opt_str(data, "note", what),
+        starred=p.opt_bool(data, "starred", what),
+        labels=p.opt_str_list(data, "labels", what),
+        recording_url=p.opt_str(data, "recordingUrl", what),
     )
 
 
 def history_page_from_api(payload: Any) -> tuple[list[HistoryEntry], int]:
     """``HistoryResponse {items, totalCount}`` -> (items, total count)."""
     what = "history"
-    data = _obj(payload, what)
-    items = _items(data, "items", what, history_entry_from_api)
+    data = p.obj(payload, what)
+    items = p.items(data, "items", what, history_entry_from_api)
     total = data.get("totalCount")
     if isinstance(total, bool) or not isinstance(total, int):
-        raise ValueError(f"{what}: required field 'totalCount' should be an integer, got {_kind(total)}")
+        raise ValueError(f"{what}: required field 'totalCount' should be an integer, got {p.kind(total)}")
     return items, total
 
 
 def userinfo_from_api(payload: Any) -> Userinfo:
     """``UserinfoResponse`` -> ``Userinfo``; ``sub`` is the ``{userId}`` of other requests."""
     what = "userinfo"
-    data = _obj(payload, what)
+    data = p.obj(payload, what)
     return Userinfo(
-        sub=_req_str(data, "sub", what),
-        domain=_opt_str(data, "domain", what),
-        master_sip_id=_opt_str(data, "masterSipId", what),
-        locale=_opt_str(data, "locale", what),
+        sub=p.req_str(data, "sub", what),
+        domain=p.opt_str(data, "domain", what),
+        master_sip_id=p.opt_str(data, "masterSipId", what),
+        locale=p.opt_str(data, "locale", what),
     )

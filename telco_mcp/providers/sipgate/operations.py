@@ -188,17 +188,20 @@ async def _summarize_start(args: m.StartCallInput, ctx: CallContext) -> str:
 
 # ------------------------------------------------------------------ history
 async def _prepare_history(args: m.ListHistoryInput, ctx: CallContext) -> PreparedRequest:
-    offset = 0
+    """The first page from the filters; later pages from the cursor, which keeps the first page's query."""
     if args.cursor:
-        offset = int(dict(decode_cursor(args.cursor, "/history")).get("offset", "0"))
-    return PreparedRequest("GET", "/history", tuple(args.query(offset)))
+        return PreparedRequest("GET", "/history", tuple(decode_cursor(args.cursor, "/history")))
+    return PreparedRequest("GET", "/history", tuple(args.query(0)))
 
 
 async def _history(response: httpx.Response, args: m.ListHistoryInput, ctx: CallContext) -> BaseModel:
     items, total = m.history_page_from_api(response_json(response))
-    offset = int(dict(response.request.url.params.multi_items()).get("offset", "0"))
+    query = response.request.url.params.multi_items()
+    offset = int(dict(query).get("offset", "0"))
     end = offset + len(items)
-    cursor = encode_cursor("/history", [("offset", str(end))]) if items and end < total else None
+    cursor = None
+    if items and end < total:
+        cursor = encode_cursor("/history", [(k, str(end) if k == "offset" else v) for k, v in query])
     return m.HistoryPage(items=items, total_count=total, next_cursor=cursor)
 
 

@@ -1,0 +1,424 @@
+"""Deterministic seed data for both providers.
+
+Everything is derived from ``random.Random(seed)`` and a fixed reference time, so two sandboxes
+built with the same seed hold byte-identical data. Phone numbers are fictional: German numbers use
+the ranges the Bundesnetzagentur keeps for film and TV (e.g. 030 23125 xxx in Berlin), US numbers
+use 555-01xx.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from telco_mcp.sandbox.credentials import (
+    SIGNALWIRE_PROJECT_ID,
+    SIGNALWIRE_SPACE,
+    SIPGATE_ACCESS_TOKEN,
+    SIPGATE_ALL_SCOPES,
+    SIPGATE_REFRESH_TOKEN,
+)
+from telco_mcp.sandbox.state import (
+    AccessToken,
+    JSONDict,
+    Participant,
+    RunningCall,
+    SandboxState,
+    SignalWireState,
+    SipgateState,
+    iso,
+)
+from telco_mcp.sandbox.tokens import decode_claims
+
+# "Now" as far as the seed data is concerned. Fixed so that seeded timestamps never drift.
+SEED_REFERENCE_TIME = datetime(2026, 11, 1, 9, 0, 0, tzinfo=UTC)
+RECORDING_COUNT = 1250
+HISTORY_COUNT = 80
+
+SIPGATE_MAIN_NUMBER = "+492111234567"
+SIPGATE_USER_ID = "w0"
+SIPGATE_DEVICES: dict[str, str] = {
+    "e0": SIPGATE_MAIN_NUMBER,  # desk phone (VoIP)
+    "e1": "+492111234568",  # softphone (VoIP)
+    "y0": "+4915228895456",  # mobile
+}
+BERLIN_REMOTE_NUMBER = "+493023125420"
+
+_NULL_HANDLER_FIELDS: tuple[str, ...] = (
+    "calling_handler_resource_id",
+    "call_request_url",
+    "call_request_method",
+    "call_fallback_url",
+    "call_fallback_method",
+    "call_status_callback_url",
+    "call_status_callback_method",
+    "call_laml_application_id",
+    "call_dialogflow_agent_id",
+    "call_relay_topic",
+    "call_relay_topic_status_callback_url",
+    "call_relay_context",
+    "call_relay_context_status_callback_url",
+    "call_relay_application",
+    "call_video_room_id",
+    "call_relay_script_url",
+)
+
+
+def build_state(seed: int) -> SandboxState:
+    rng = random.Random(seed)
+    state = SandboxState(
+        seed=seed,
+        rng=rng,
+        signalwire=SignalWireState(sip_endpoints={}, sip_gateways={}, sip_profile={}, recordings={}),
+        sipgate=_sipgate_skeleton(),
+    )
+    _seed_sip_endpoints(state)
+    _seed_sip_gateways(state)
+    state.signalwire.sip_profile = {
+        "domain": f"{SIGNALWIRE_SPACE}-acme.sip.signalwire.com",
+        "domain_identifier": "acme",
+        "default_codecs": ["OPUS", "G722", "PCMU", "PCMA"],
+        "default_ciphers": ["AEAD_AES_256_GCM_8", "AES_256_CM_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_80"],
+        "default_encryption": "optional",
+        "default_send_as": "+15550100100",
+    }
+    _seed_recordings(state)
+    _seed_calls(state)
+    _seed_history(state)
+    return state
+
+
+# --------------------------------------------------------------------------------------------- SignalWire
+
+
+def _seed_sip_endpoints(state: SandboxState) -> None:
+    relay_cb = "https://hooks.example.com/signalwire/relay-status"
+    templates: list[JSONDict] = [
+        {
+            "username": "reception",
+            "caller_id": "Reception",
+            "send_as": "+15550100100",
+            "ciphers": ["AEAD_AES_256_GCM_8", "AES_256_CM_HMAC_SHA1_80"],
+            "codecs": ["OPUS", "G722", "PCMU", "PCMA"],
+            "encryption": "required",
+            "call_handler": "relay_context",
+            "call_relay_context": "office",
+            "call_relay_context_status_callback_url": relay_cb,
+        },
+        {
+            "username": "alice-desk",
+            "caller_id": "Alice Meyer",
+            "send_as": "random",
+            "ciphers": ["AES_CM_128_HMAC_SHA1_80"],
+            "codecs": ["PCMU", "PCMA", "G729"],
+            "encryption": "optional",
+            "call_handler": "laml_webhooks",
+            "call_request_url": "https://hooks.example.com/laml/alice",
+            "call_request_method": "POST",
+            "call_fallback_url": "https://hooks.example.com/laml/fallback",
+            "call_fallback_method": "GET",
+            "call_status_callback_url": "https://hooks.example.com/laml/status",
+            "call_status_callback_method": "POST",
+        },
+        {
+            "username": "bob-softphone",
+            "caller_id": None,
+            "send_as": "random",
+            "ciphers": [
+                "AEAD_AES_256_GCM_8",
+                "AES_256_CM_HMAC_SHA1_80",
+                "AES_CM_128_HMAC_SHA1_80",
+                "AES_256_CM_HMAC_SHA1_32",
+                "AES_CM_128_HMAC_SHA1_32",
+            ],
+            "codecs": ["OPUS", "PCMU"],
+            "encryption": "default",
+            "call_handler": None,
+        },
+        {
+            "username": "conference-room",
+            "caller_id": "Meeting Room 2",
+            "send_as": "+15550100101",
+            "ciphers": ["AEAD_AES_256_GCM_8"],
+            "codecs": ["OPUS", "G722", "VP8", "H264"],
+            "encryption": "required",
+            "call_handler": "video_room",
+            "call_video_room_id": "<uuid>",
+        },
+        {
+            "username": "fax-bridge",
+            "caller_id": "Fax",
+            "send_as": "+15550100102",
+            "ciphers": [],
+            "codecs": ["PCMU", "PCMA"],
+            "encryption": "optional",
+            "call_handler": "laml_application",
+            "call_laml_application_id": "<uuid>",
+        },
+        {
+            "username": "support-queue",
+            "caller_id": "Support",
+            "send_as": "+15550100103",
+            "ciphers": ["AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"],
+            "codecs": ["G729", "PCMU"],
+            "encryption": "default",
+            "call_handler": "call_flow",
+            "calling_handler_resource_id": "<uuid>",
+        },
+        {
+            "username": "warehouse-dect",
+            "caller_id": "Warehouse",
+            "send_as": "random",
+            "ciphers": ["AES_CM_128_HMAC_SHA1_80"],
+            "codecs": ["PCMA", "G729", "G722"],
+            "encryption": "optional",
+            "call_handler": "relay_script",
+            "call_relay_script_url": "https://hooks.example.com/swml/warehouse.yaml",
+        },
+        {
+            "username": "ai-frontdesk",
+            "caller_id": "Front Desk",
+            "send_as": "+15550100104",
+            "ciphers": ["AEAD_AES_256_GCM_8", "AES_256_CM_HMAC_SHA1_80"],
+            "codecs": ["OPUS", "PCMU"],
+            "encryption": "required",
+            "call_handler": "ai_agent",
+            "calling_handler_resource_id": "<uuid>",
+        },
+    ]
+    for template in templates:
+        endpoint: JSONDict = {"type": "sip_endpoint", "id": state.new_uuid()}
+        endpoint.update(dict.fromkeys(_NULL_HANDLER_FIELDS))
+        for key, value in template.items():
+            endpoint[key] = state.new_uuid() if value == "<uuid>" else value
+        state.signalwire.sip_endpoints[endpoint["id"]] = endpoint
+
+
+def _seed_sip_gateways(state: SandboxState) -> None:
+    templates: list[tuple[str, str, list[str], list[str], str]] = [
+        (
+            "Berlin Office PBX",
+            "gw@pbx-berlin.example.com",
+            ["PCMA", "G722", "G729"],
+            ["AES_CM_128_HMAC_SHA1_80"],
+            "optional",
+        ),
+        (
+            "Carrier Trunk (primary)",
+            "trunk1@carrier.example.net",
+            ["PCMU", "PCMA"],
+            ["AEAD_AES_256_GCM_8", "AES_256_CM_HMAC_SHA1_80"],
+            "required",
+        ),
+        ("Legacy Asterisk", "asterisk@legacy.example.org", ["G729", "PCMU"], ["AES_CM_128_HMAC_SHA1_32"], "optional"),
+        ("Contact Center SBC", "cc@sbc.example.com", ["OPUS", "PCMU", "PCMA"], ["AEAD_AES_256_GCM_8"], "required"),
+        (
+            "Backup SBC",
+            "backup@sbc.example.com",
+            ["OPUS@48000H@20I", "OPUS", "PCMU"],
+            ["AES_256_CM_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_80"],
+            "default",
+        ),
+    ]
+    for index, (name, uri, codecs, ciphers, encryption) in enumerate(templates):
+        created = SEED_REFERENCE_TIME - timedelta(days=400 - 60 * index, hours=state.rng.randint(0, 23))
+        updated = created + timedelta(days=state.rng.randint(1, 30))
+        resource_id = state.new_uuid()
+        state.signalwire.sip_gateways[resource_id] = {
+            "id": resource_id,
+            "project_id": SIGNALWIRE_PROJECT_ID,
+            "display_name": name,
+            "type": "sip_gateway",
+            "created_at": iso(created),
+            "updated_at": iso(updated),
+            "sip_gateway": {
+                "id": state.new_uuid(),
+                "uri": uri,
+                "name": name,
+                "ciphers": ciphers,
+                "codecs": codecs,
+                "encryption": encryption,
+            },
+        }
+
+
+def _seed_recordings(state: SandboxState) -> None:
+    rng = state.rng
+    leg_keys = ("relay_pstn_leg_id", "relay_sip_leg_id", "relay_webrtc_leg_id")
+    recordings: list[JSONDict] = []
+    for _ in range(RECORDING_COUNT):
+        leg_key = rng.choices(leg_keys, weights=(5, 3, 2))[0]
+        created = SEED_REFERENCE_TIME - timedelta(seconds=rng.randint(3600, 730 * 86400))
+        failed = rng.random() < 0.03
+        duration = 0 if failed else max(1, min(7200, int(rng.lognormvariate(4.2, 1.0))))
+        stereo = rng.random() < 0.3
+        recording_id = state.new_uuid()
+        recording: JSONDict = {
+            "id": recording_id,
+            "project_id": SIGNALWIRE_PROJECT_ID,
+            "created_at": iso(created),
+            "updated_at": iso(created + timedelta(seconds=duration + rng.randint(1, 5))),
+            "duration_in_seconds": duration,
+            "price": round(math.ceil(duration / 60) * 0.0025, 4),
+            "price_unit": "USD",
+            "status": "failed" if failed else "completed",
+            "url": f"https://files.signalwire.com/{SIGNALWIRE_PROJECT_ID}/recordings/{recording_id}.mp3",
+            "stereo": stereo,
+            "byte_size": duration * (16000 if stereo else 8000),
+            "track": "both" if stereo else rng.choice(("inbound", "outbound", "both")),
+            leg_key: state.new_uuid(),
+        }
+        if failed:
+            recording["error_code"] = "recording_failed"
+        recordings.append(recording)
+    recordings.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
+    state.signalwire.recordings = {r["id"]: r for r in recordings}
+
+
+# --------------------------------------------------------------------------------------------- sipgate
+
+
+def _sipgate_skeleton() -> SipgateState:
+    claims = decode_claims(SIPGATE_ACCESS_TOKEN) or {}
+    return SipgateState(
+        account={
+            "company": "Sandbox Telefonie GmbH",
+            "mainProductType": "TEAM",
+            "logoUrl": "https://static.sipgate.com/images/logo/sipgate-team.svg",
+            "verified": True,
+            "historyLifeTime": "UNLIMITED",
+        },
+        userinfo={"sub": SIPGATE_USER_ID, "domain": "sipgate.de", "masterSipId": "3141592", "locale": "de_DE"},
+        sms_extensions=[
+            {"id": "s0", "alias": "SMS Zentrale", "callerId": "+4915228817386"},
+            {"id": "s1", "alias": "SMS Kundenservice", "callerId": "+4915228895456"},
+        ],
+        devices=dict(SIPGATE_DEVICES),
+        main_number=SIPGATE_MAIN_NUMBER,
+        calls={},
+        history=[],
+        next_history_id=100001000,
+        access_tokens={SIPGATE_ACCESS_TOKEN: AccessToken(scopes=SIPGATE_ALL_SCOPES, exp=int(claims.get("exp", 0)))},
+        current_access_token=SIPGATE_ACCESS_TOKEN,
+        refresh_tokens={SIPGATE_REFRESH_TOKEN: SIPGATE_ALL_SCOPES},
+    )
+
+
+def _seed_calls(state: SandboxState) -> None:
+    sipgate = state.sipgate
+    # (remote number, recording, hold) - the first one is the call from Berlin.
+    seeds: list[tuple[str, bool, bool]] = [
+        (BERLIN_REMOTE_NUMBER, False, False),
+        ("+4915228817399", True, False),
+        ("+498999998123", False, True),
+    ]
+    for remote_number, recording, hold in seeds:
+        call = RunningCall(
+            call_id=state.new_hex(16),
+            participants=[
+                Participant(participant_id=state.new_hex(16), phone_number=sipgate.main_number, owner=True, hold=hold),
+                Participant(participant_id=state.new_hex(16), phone_number=remote_number, hold=hold),
+            ],
+            recording=recording,
+            hold=hold,
+        )
+        sipgate.calls[call.call_id] = call
+        sipgate.call_index[call.call_id] = call
+
+
+_CONTACTS: list[tuple[str, str]] = [
+    ("+493023125420", "Kanzlei Weber"),
+    ("+493023125477", "Berliner Stadtwerke"),
+    ("+494066969123", "Hafenlogistik Nord"),
+    ("+498999998123", "Müller & Söhne"),
+    ("+492214710555", "Dr. Schmitz"),
+    ("+496990009321", ""),
+    ("+4915228817399", "Jana Krüger"),
+    ("+4915228817400", ""),
+    ("+4917612345670", "Tom (Mobil)"),
+    ("anonymous", ""),
+]
+_NOTES = ("", "", "", "Rückruf vereinbart", "Angebot geschickt", "Bitte Vertrag prüfen")
+_LABELS: tuple[list[str], ...] = ([], [], [], ["Kunde"], ["Rückruf"], ["Kunde", "Wichtig"])
+
+
+def _seed_history(state: SandboxState) -> None:
+    rng = state.rng
+    sipgate = state.sipgate
+    entries: list[JSONDict] = []
+    for _ in range(HISTORY_COUNT):
+        entry_type = rng.choices(("CALL", "VOICEMAIL", "SMS", "FAX"), weights=(55, 10, 25, 10))[0]
+        if entry_type == "CALL":
+            direction = rng.choices(
+                ("INCOMING", "OUTGOING", "MISSED_INCOMING", "MISSED_OUTGOING"), weights=(40, 30, 20, 10)
+            )[0]
+        elif entry_type == "VOICEMAIL":
+            direction = "INCOMING"
+        else:
+            direction = rng.choice(("INCOMING", "OUTGOING"))
+        incoming = direction in ("INCOMING", "MISSED_INCOMING")
+        remote, remote_alias = rng.choice(_CONTACTS)
+        if remote == "anonymous" and not (entry_type == "CALL" and incoming):
+            remote, remote_alias = _CONTACTS[0]  # only incoming calls can be anonymous
+        connection = {"CALL": "p0", "VOICEMAIL": "v0", "SMS": "s0", "FAX": "f0"}[entry_type]
+        local_number = sipgate.sms_extensions[0]["callerId"] if entry_type == "SMS" else sipgate.main_number
+        status, endpoints = _history_status(rng, entry_type, direction)
+        created = SEED_REFERENCE_TIME - timedelta(seconds=rng.randint(600, 60 * 86400))
+        entries.append(
+            {
+                "id": "",  # numbered below, oldest first
+                "source": remote if incoming else local_number,
+                "target": local_number if incoming else remote,
+                "sourceAlias": remote_alias if incoming else "Sandbox Telefonie",
+                "targetAlias": "Sandbox Telefonie" if incoming else remote_alias,
+                "type": entry_type,
+                "created": iso(created),
+                "lastModified": iso(min(created + timedelta(minutes=rng.randint(0, 90)), SEED_REFERENCE_TIME)),
+                "direction": direction,
+                "incoming": incoming,
+                "status": status,
+                "connectionIds": [connection],
+                "read": rng.random() < 0.8,
+                "archived": rng.random() < 0.08,
+                "note": rng.choice(_NOTES),
+                "endpoints": endpoints,
+                "starred": rng.random() < 0.15,
+                "labels": list(rng.choice(_LABELS)),
+            }
+        )
+    entries.sort(key=lambda e: e["created"])
+    for entry in entries:
+        entry["id"] = str(sipgate.next_history_id)
+        sipgate.next_history_id += 1
+    entries.reverse()
+    sipgate.history = entries
+
+
+def _history_status(rng: random.Random, entry_type: str, direction: str) -> tuple[str, list[JSONDict]]:
+    def endpoint(kind: str, extension: str, ext_type: str) -> JSONDict:
+        return {"type": kind, "endpoint": {"extension": extension, "type": ext_type}}
+
+    if entry_type == "CALL" and direction.startswith("MISSED"):
+        return rng.choice(("NOPICKUP", "BUSY")), []
+    if entry_type == "CALL" and direction == "INCOMING":
+        if rng.random() < 0.15:
+            return "FORWARD", [endpoint("FORWARDED", "y0", "MOBILE")]
+        return "PICKUP", [endpoint("PICKUP", rng.choice(("e0", "e1")), "REGISTER")]
+    if entry_type == "VOICEMAIL":
+        return "PICKUP", [endpoint("ROUTED", "v0", "VOICEMAIL")]
+    return "PICKUP", []
+
+
+def describe(state: SandboxState) -> dict[str, Any]:
+    """A short summary of the seed, handy in logs and reports."""
+    gateways = state.signalwire.sip_gateways.values()
+    return {
+        "sip_endpoints": len(state.signalwire.sip_endpoints),
+        "sip_gateways": len(state.signalwire.sip_gateways),
+        "gateways_with_g729": [g["id"] for g in gateways if "G729" in g["sip_gateway"]["codecs"]],
+        "recordings": len(state.signalwire.recordings),
+        "calls": [c.to_api() for c in state.sipgate.calls.values()],
+        "history": len(state.sipgate.history),
+    }

@@ -1,0 +1,286 @@
+"""SignalWire REST routes: Fabric SIP credentials and gateways, Relay REST SIP profile and recordings.
+
+Error shapes follow the upstream spec: 401/404 are ``{"error": ...}``; Fabric 422s are
+``{"errors": [{type, code, message, attribute, url}]}``; Relay REST 422s are
+``{"errors": [{detail, status, title, code}]}``. Malformed JSON is 400 ``{"error": "Bad Request"}``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from pydantic import Field, field_validator
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from telco_mcp.sandbox.bodies import MalformedJSONError, NoNullModel, Problem, StrictModel, read_json, validate_body
+from telco_mcp.sandbox.credentials import SIGNALWIRE_SPACE
+from telco_mcp.sandbox.state import JSONDict, iso
+
+if TYPE_CHECKING:
+    from telco_mcp.sandbox.app import Sandbox
+
+ErrorStyle = Literal["fabric", "relay"]
+Issue = tuple[str, str, str | None]  # (error code, message, attribute)
+
+Codec = Literal[
+    "PCMU",
+    "PCMA",
+    "G722",
+    "G729",
+    "OPUS",
+    "OPUS@48000H@20I",
+    "OPUS@24000H@20I",
+    "OPUS@16000H@20I",
+    "OPUS@8000H@20I",
+    "VP8",
+    "H264",
+]
+Cipher = Literal[
+    "AEAD_AES_256_GCM_8",
+    "AES_256_CM_HMAC_SHA1_80",
+    "AES_CM_128_HMAC_SHA1_80",
+    "AES_256_CM_HMAC_SHA1_32",
+    "AES_CM_128_HMAC_SHA1_32",
+]
+NonEmpty = Annotated[str, Field(min_length=1, max_length=255)]
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_ERROR_DOCS = "https://developer.signalwire.com/rest/overview/error-codes"
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+
+class SipGatewayRequestUpdate(NoNullModel):
+    name: NonEmpty | None = None
+    uri: NonEmpty | None = None
+    encryption: Literal["required", "optional", "default"] | None = None
+    ciphers: list[Cipher] | None = None
+    codecs: Annotated[list[Codec], Field(min_length=1)] | None = None
+
+
+class UpdateSipProfileRequest(StrictModel):
+    """All fields optional; present fields replace the stored ones (the rest are kept)."""
+
+    domain_identifier: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] | None = None
+    # The spec types these as plain strings; the sandbox accepts the Codecs/Ciphers enum values.
+    default_codecs: list[Codec] | None = None
+    default_ciphers: list[Cipher] | None = None
+    default_encryption: Literal["required", "optional"] | None = None
+    # "Specify null or an empty string to randomly choose a purchased or verified number".
+    default_send_as: Annotated[str, Field(pattern=r"^(\+[1-9][0-9]{6,14})?$")] | None = None
+
+    @field_validator("domain_identifier", "default_codecs", "default_ciphers", "default_encryption", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("must not be null")
+        return value
+
+
+# --------------------------------------------------------------------------------------------- responses
+
+
+def not_found() -> JSONResponse:
+    return JSONResponse({"error": "Not Found"}, status_code=404)
+
+
+def bad_request() -> JSONResponse:
+    return JSONResponse({"error": "Bad Request"}, status_code=400)
+
+
+def fabric_error(code: str, message: str, attribute: str | None) -> JSONDict:
+    return {
+        "type": "validation_error",
+        "code": code,
+        "message": message,
+        "attribute": attribute,
+        "url": f"{_ERROR_DOCS}#{code}",
+    }
+
+
+def relay_error(code: str, detail: str) -> JSONDict:
+    return {"detail": detail, "status": "422", "title": "Invalid Parameter", "code": code}
+
+
+def unprocessable(style: ErrorStyle, issues: Sequence[Issue]) -> JSONResponse:
+    """422 in the style of the API family; ``issues`` are ``(code, message, attribute)``."""
+    if style == "fabric":
+        errors = [fabric_error(code, message, attribute) for code, message, attribute in issues]
+    else:
+        errors = [relay_error(code, message) for code, message, _ in issues]
+    return JSONResponse({"errors": errors}, status_code=422)
+
+
+def body_unprocessable(style: ErrorStyle, found: list[Problem]) -> JSONResponse:
+    code = {"missing": "missing_required_parameter"}
+    return unprocessable(style, [(code.get(p.kind, "invalid_parameter"), p.message, p.attribute) for p in found])
+
+
+# --------------------------------------------------------------------------------------------- pagination
+
+
+def _page_token(seed: int, resource: str, page_number: int, page_size: int) -> str:
+    """Opaque but deterministic: the only token accepted for that page of that listing."""
+    name = f"telco-mcp-sandbox:{seed}:{resource}:{page_number}:{page_size}"
+    return "PA" + str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int, issues: list[Issue]) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"[0-9]+", raw) or not low <= int(raw) <= high:
+        issues.append(("invalid_parameter", f"{name} must be an integer between {low} and {high}", name))
+        return default
+    return int(raw)
+
+
+def paginate(request: Request, items: list[JSONDict], *, resource: str, seed: int, style: ErrorStyle) -> JSONResponse:
+    issues: list[Issue] = []
+    page_size = _int_param(request, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, issues)
+    page_number = _int_param(request, "page_number", 0, 0, 10**9, issues)
+    if issues:
+        return unprocessable(style, issues)
+
+    token = request.query_params.get("page_token")
+    if page_number > 0 and not token:
+        return unprocessable(
+            style, [("page_token_required", "page_token is required when page_number is greater than 0", "page_token")]
+        )
+    if token is not None and token != _page_token(seed, resource, page_number, page_size):
+        return unprocessable(style, [("invalid_parameter", "page_token is invalid for this page", "page_token")])
+
+    base = f"{request.url.scheme}://{request.url.netloc}{request.url.path}"
+
+    def link(number: int) -> str:
+        query: dict[str, str | int] = {"page_number": number, "page_size": page_size}
+        if number > 0:
+            query["page_token"] = _page_token(seed, resource, number, page_size)
+        return f"{base}?{urlencode(query)}"
+
+    start = page_number * page_size
+    page = items[start : start + page_size]
+    links: dict[str, str] = {"self": link(page_number), "first": link(0)}
+    if start + page_size < len(items):
+        links["next"] = link(page_number + 1)
+    if page_number > 0:
+        links["prev"] = link(page_number - 1)
+    return JSONResponse({"data": page, "links": links})
+
+
+# --------------------------------------------------------------------------------------------- routes
+
+
+def _lookup(table: dict[str, JSONDict], raw_id: str) -> JSONDict | None:
+    if not _UUID.match(raw_id):
+        return None
+    return table.get(raw_id.lower())
+
+
+class SignalWireApi:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sb = sandbox
+
+    def routes(self) -> list[Route]:
+        fabric = "/api/fabric/resources"
+        relay = "/api/relay/rest"
+        return [
+            Route(f"{fabric}/sip_endpoints", self.list_sip_endpoints, methods=["GET"]),
+            Route(f"{fabric}/sip_endpoints/{{id}}", self.get_sip_endpoint, methods=["GET"]),
+            Route(f"{fabric}/sip_gateways", self.list_sip_gateways, methods=["GET"]),
+            Route(f"{fabric}/sip_gateways/{{id}}", self.get_sip_gateway, methods=["GET"]),
+            Route(f"{fabric}/sip_gateways/{{id}}", self.update_sip_gateway, methods=["PATCH"]),
+            Route(f"{relay}/sip_profile", self.get_sip_profile, methods=["GET"]),
+            Route(f"{relay}/sip_profile", self.update_sip_profile, methods=["PUT"]),
+            Route(f"{relay}/recordings", self.list_recordings, methods=["GET"]),
+            Route(f"{relay}/recordings/{{id}}", self.get_recording, methods=["GET"]),
+            Route(f"{relay}/recordings/{{id}}", self.delete_recording, methods=["DELETE"]),
+        ]
+
+    def _now(self) -> str:
+        return iso(datetime.fromtimestamp(self.sb.clock(), tz=UTC))
+
+    # ---- SIP credentials (Fabric "sip_endpoints")
+
+    async def list_sip_endpoints(self, request: Request) -> Response:
+        # The spec declares an array of list responses; the real API (and SignalWire's SDK) use one object.
+        items = list(self.sb.state.signalwire.sip_endpoints.values())
+        return paginate(request, items, resource="sip_endpoints", seed=self.sb.seed, style="fabric")
+
+    async def get_sip_endpoint(self, request: Request) -> Response:
+        endpoint = _lookup(self.sb.state.signalwire.sip_endpoints, request.path_params["id"])
+        return not_found() if endpoint is None else JSONResponse(endpoint)
+
+    # ---- SIP gateways
+
+    async def list_sip_gateways(self, request: Request) -> Response:
+        items = list(self.sb.state.signalwire.sip_gateways.values())
+        return paginate(request, items, resource="sip_gateways", seed=self.sb.seed, style="fabric")
+
+    async def get_sip_gateway(self, request: Request) -> Response:
+        gateway = _lookup(self.sb.state.signalwire.sip_gateways, request.path_params["id"])
+        return not_found() if gateway is None else JSONResponse(gateway)
+
+    async def update_sip_gateway(self, request: Request) -> Response:
+        gateway = _lookup(self.sb.state.signalwire.sip_gateways, request.path_params["id"])
+        if gateway is None:
+            return not_found()
+        try:
+            data = await read_json(request)
+        except MalformedJSONError:
+            return bad_request()
+        update = validate_body(SipGatewayRequestUpdate, data)
+        if isinstance(update, list):
+            return body_unprocessable("fabric", update)
+        changes = update.model_dump(exclude_unset=True)
+        gateway["sip_gateway"].update(changes)
+        if "name" in changes:
+            gateway["display_name"] = changes["name"]
+        gateway["updated_at"] = self._now()
+        return JSONResponse(gateway)
+
+    # ---- SIP profile
+
+    async def get_sip_profile(self, request: Request) -> Response:
+        return JSONResponse(self.sb.state.signalwire.sip_profile)
+
+    async def update_sip_profile(self, request: Request) -> Response:
+        try:
+            data = await read_json(request)
+        except MalformedJSONError:
+            return bad_request()
+        update = validate_body(UpdateSipProfileRequest, data)
+        if isinstance(update, list):
+            return body_unprocessable("relay", update)
+        profile = self.sb.state.signalwire.sip_profile
+        changes = update.model_dump(exclude_unset=True)
+        if "default_send_as" in changes and changes["default_send_as"] is None:
+            changes["default_send_as"] = ""
+        profile.update(changes)
+        if "domain_identifier" in changes:
+            profile["domain"] = f"{SIGNALWIRE_SPACE}-{changes['domain_identifier']}.sip.signalwire.com"
+        return JSONResponse(profile, status_code=201)
+
+    # ---- recordings
+
+    async def list_recordings(self, request: Request) -> Response:
+        items = list(self.sb.state.signalwire.recordings.values())
+        return paginate(request, items, resource="recordings", seed=self.sb.seed, style="relay")
+
+    async def get_recording(self, request: Request) -> Response:
+        recording = _lookup(self.sb.state.signalwire.recordings, request.path_params["id"])
+        return not_found() if recording is None else JSONResponse(recording)
+
+    async def delete_recording(self, request: Request) -> Response:
+        recording = _lookup(self.sb.state.signalwire.recordings, request.path_params["id"])
+        if recording is None:
+            return not_found()
+        del self.sb.state.signalwire.recordings[recording["id"]]
+        return Response(status_code=204)

@@ -1,0 +1,564 @@
+"""sipgate REST v2 routes (under ``/v2``) and the OAuth token endpoint.
+
+Behaviour worth knowing (see also the package docstring):
+
+* RTCM operations answer 204 with no body; an unknown or ended call is 404 with no body.
+* Body validation failures are 422 and malformed JSON is 400, both with sipgate's ``ErrorResponse``
+  shape ``{"errors": [{detail, source: {pointer}, status, title}]}``.
+* A bearer token lacking the operation's scope gets 403 with no body.
+* Blind transfer (``attended: false``): the remote party's number becomes the target and the call
+  gets a new callId. Attended transfer: the target joins as a new participant; callId unchanged.
+* ``POST /sessions/sms``: unknown ``smsId`` is 403; ``sendAt`` must be an integer (else 422), not in
+  the past and at most 30 days ahead (else 400). Every accepted SMS lands in the outbox and in
+  the history as an OUTGOING SMS entry.
+* ``GET /history``: without ``archived`` (or with ``archived=false``) archived entries are hidden;
+  ``archived=true`` shows only archived ones. ``from``/``to`` are inclusive bounds on ``created``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from urllib.parse import parse_qsl
+
+from pydantic import Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from telco_mcp.sandbox.auth import basic_pair
+from telco_mcp.sandbox.bodies import MalformedJSONError, Problem, StrictModel, read_json, validate_body
+from telco_mcp.sandbox.credentials import SIPGATE_ALL_SCOPES, SIPGATE_CLIENT_ID, SIPGATE_CLIENT_SECRET
+from telco_mcp.sandbox.gateway import SIPGATE_TOKEN_PATH, auth_context
+from telco_mcp.sandbox.state import AccessToken, JSONDict, Participant, RunningCall, SipgateState, iso_from_timestamp
+from telco_mcp.sandbox.tokens import make_access_token
+
+if TYPE_CHECKING:
+    from telco_mcp.sandbox.app import Sandbox
+
+M = TypeVar("M", bound=StrictModel)
+
+ACCESS_TOKEN_LIFETIME = 300
+REFRESH_TOKEN_LIFETIME = 2592000
+SMS_MAX_SCHEDULE_SECONDS = 30 * 86400
+
+HISTORY_TYPES = ("CALL", "VOICEMAIL", "SMS", "FAX")
+HISTORY_DIRECTIONS = ("INCOMING", "OUTGOING", "MISSED_INCOMING", "MISSED_OUTGOING")
+HISTORY_STARRED = ("STARRED", "UNSTARRED")
+
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()/\-]{2,30}$")
+_DEVICE = re.compile(r"^[a-z][0-9]+$")
+_TITLES = {400: "Bad Request", 422: "Unprocessable Entity"}
+
+RTCM_READ = ("rtcm:read",)
+RTCM_WRITE = ("rtcm:write",)
+
+
+# --------------------------------------------------------------------------------------------- bodies
+
+
+class BooleanRequest(StrictModel):
+    value: bool
+
+
+class RecordingRequest(StrictModel):
+    value: bool
+    announcement: bool
+
+
+class TransferRequest(StrictModel):
+    attended: bool
+    phoneNumber: Annotated[str, Field(min_length=1)]
+    callerId: str | None = None
+
+
+class DtmfRequest(StrictModel):
+    sequence: Annotated[str, Field(pattern=r"^[0-9A-D#*]+$")]
+
+
+class AnnouncementRequest(StrictModel):
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+
+
+class NewCallRequest(StrictModel):
+    caller: Annotated[str, Field(min_length=1)]
+    callee: Annotated[str, Field(min_length=1)]
+    deviceId: str | None = None
+    callerId: str | None = None
+
+
+class SendWebSmsRequest(StrictModel):
+    smsId: Annotated[str, Field(min_length=1)]
+    recipient: str
+    message: str
+    sendAt: int | None = None  # Unix seconds
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def _no_content() -> Response:
+    return Response(status_code=204)
+
+
+def _empty(status: int) -> Response:
+    return Response(status_code=status)
+
+
+def _errors(status: int, found: list[Problem]) -> JSONResponse:
+    title = _TITLES.get(status, "Error")
+    errors = [{"detail": p.message, "source": {"pointer": p.pointer}, "status": status, "title": title} for p in found]
+    return JSONResponse({"errors": errors}, status_code=status)
+
+
+def _error(status: int, message: str, pointer: str = "/") -> JSONResponse:
+    return _errors(status, [Problem(attribute=None, pointer=pointer, message=message, kind="invalid")])
+
+
+def _is_phone(value: str) -> bool:
+    return bool(_PHONE.fullmatch(value)) and sum(ch.isdigit() for ch in value) >= 3
+
+
+def normalize_number(value: str) -> str:
+    """Digits in international form without ``+``: ``+49 30 ...``, ``0049 30 ...``, ``030 ...`` -> ``4930...``."""
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if value.strip().startswith("+"):
+        return digits
+    if digits.startswith("00"):
+        return digits[2:]
+    if digits.startswith("0"):
+        return "49" + digits[1:]
+    return digits
+
+
+def _parse_iso(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _oauth_error(error: str, description: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": error, "error_description": description}, status_code=400, headers={"Cache-Control": "no-store"}
+    )
+
+
+# --------------------------------------------------------------------------------------------- routes
+
+
+class SipgateApi:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sb = sandbox
+
+    def routes(self) -> list[Route]:
+        calls = "/v2/calls/{call_id}"
+        return [
+            Route(SIPGATE_TOKEN_PATH, self.token, methods=["POST"]),
+            Route("/v2/account", self.get_account, methods=["GET"]),
+            Route("/v2/authorization/userinfo", self.userinfo, methods=["GET"]),
+            Route("/v2/history", self.get_history, methods=["GET"]),
+            Route("/v2/calls", self.get_calls, methods=["GET"]),
+            Route(calls, self.hangup, methods=["DELETE"]),
+            Route(f"{calls}/hold", self.set_hold, methods=["PUT"]),
+            Route(f"{calls}/muted", self.set_muted, methods=["PUT"]),
+            Route(f"{calls}/recording", self.set_recording, methods=["PUT"]),
+            Route(f"{calls}/transfer", self.transfer, methods=["POST"]),
+            Route(f"{calls}/dtmf", self.send_dtmf, methods=["POST"]),
+            Route(f"{calls}/announcements", self.announce, methods=["POST"]),
+            Route("/v2/sessions/calls", self.new_call, methods=["POST"]),
+            Route("/v2/sessions/sms", self.send_sms, methods=["POST"]),
+            # Last: "/v2/{user_id}/sms" would otherwise also match "/v2/sessions/sms".
+            Route("/v2/{user_id}/sms", self.get_sms_extensions, methods=["GET"]),
+        ]
+
+    # ---- plumbing
+
+    @property
+    def _state(self) -> SipgateState:
+        return self.sb.state.sipgate
+
+    def _denied(self, request: Request, scopes: tuple[str, ...]) -> Response | None:
+        context = auth_context(request.scope)
+        if context is None or not context.allows(scopes):
+            return _empty(403)
+        return None
+
+    async def _body(self, request: Request, model: type[M]) -> M | Response:
+        try:
+            data = await read_json(request)
+        except MalformedJSONError as exc:
+            return _error(400, f"Malformed JSON: {exc}")
+        result = validate_body(model, data)
+        return _errors(422, result) if isinstance(result, list) else result
+
+    def _call(self, request: Request) -> RunningCall | None:
+        return self._state.calls.get(request.path_params["call_id"])
+
+    def _event(self, call: RunningCall, kind: str, **details: Any) -> None:
+        call.events.append({"type": kind, "at": iso_from_timestamp(self.sb.clock()), "callId": call.call_id, **details})
+
+    async def _call_and_body(self, request: Request, model: type[M]) -> tuple[RunningCall, M] | Response:
+        if denied := self._denied(request, RTCM_WRITE):
+            return denied
+        body = await self._body(request, model)
+        if isinstance(body, Response):
+            return body
+        call = self._call(request)
+        if call is None:
+            return _empty(404)
+        return call, body
+
+    # ---- account and user
+
+    async def get_account(self, request: Request) -> Response:
+        if denied := self._denied(request, ("account:read",)):
+            return denied
+        return JSONResponse(self._state.account)
+
+    async def userinfo(self, request: Request) -> Response:
+        return JSONResponse(self._state.userinfo)
+
+    async def get_sms_extensions(self, request: Request) -> Response:
+        if denied := self._denied(request, ("sms:read",)):
+            return denied
+        if request.path_params["user_id"] != self._state.userinfo["sub"]:
+            return _empty(404)
+        return JSONResponse({"items": self._state.sms_extensions})
+
+    # ---- running calls (RTCM)
+
+    async def get_calls(self, request: Request) -> Response:
+        if denied := self._denied(request, RTCM_READ):
+            return denied
+        return JSONResponse({"data": [call.to_api() for call in self._state.calls.values()]})
+
+    async def hangup(self, request: Request) -> Response:
+        if denied := self._denied(request, RTCM_WRITE):
+            return denied
+        call = self._call(request)
+        if call is None:
+            return _empty(404)
+        call.ended = True
+        del self._state.calls[call.call_id]
+        self._event(call, "hangup")
+        return _no_content()
+
+    async def set_hold(self, request: Request) -> Response:
+        found = await self._call_and_body(request, BooleanRequest)
+        if isinstance(found, Response):
+            return found
+        call, body = found
+        call.hold = body.value
+        for participant in call.participants:
+            participant.hold = body.value
+        self._event(call, "hold", value=body.value)
+        return _no_content()
+
+    async def set_muted(self, request: Request) -> Response:
+        found = await self._call_and_body(request, BooleanRequest)
+        if isinstance(found, Response):
+            return found
+        call, body = found
+        call.muted = body.value
+        owner = call.owner()
+        if owner is not None:
+            owner.muted = body.value
+        self._event(call, "muted", value=body.value)
+        return _no_content()
+
+    async def set_recording(self, request: Request) -> Response:
+        found = await self._call_and_body(request, RecordingRequest)
+        if isinstance(found, Response):
+            return found
+        call, body = found
+        call.recording = body.value
+        self._event(call, "recording", value=body.value, announcement=body.announcement)
+        return _no_content()
+
+    async def transfer(self, request: Request) -> Response:
+        found = await self._call_and_body(request, TransferRequest)
+        if isinstance(found, Response):
+            return found
+        call, body = found
+        state = self.sb.state
+        old_id = call.call_id
+        if body.attended:
+            call.participants.append(Participant(participant_id=state.new_hex(16), phone_number=body.phoneNumber))
+        else:
+            remote = call.remote()
+            if remote is None:
+                call.participants.append(Participant(participant_id=state.new_hex(16), phone_number=body.phoneNumber))
+            else:
+                remote.phone_number = body.phoneNumber
+            # sipgate gives a transferred call a new callId.
+            new_id = state.new_hex(16)
+            call.previous_call_ids.append(old_id)
+            call.call_id = new_id
+            # Re-key in place so the call keeps its position in GET /calls.
+            self._state.calls = {(new_id if key == old_id else key): value for key, value in self._state.calls.items()}
+            self._state.call_index[new_id] = call
+        self._event(
+            call,
+            "transfer",
+            attended=body.attended,
+            phoneNumber=body.phoneNumber,
+            callerId=body.callerId,
+            previousCallId=old_id,
+        )
+        return _no_content()
+
+    async def send_dtmf(self, request: Request) -> Response:
+        found = await self._call_and_body(request, DtmfRequest)
+        if isinstance(found, Response):
+            return found
+        call, body = found
+        self._event(call, "dtmf", sequence=body.sequence)
+        return _no_content()
+
+    async def announce(self, request: Request) -> Response:
+        found = await self._call_and_body(request, AnnouncementRequest)
+        if isinstance(found, Response):
+            return found
+        call, body = found
+        self._event(call, "announcement", url=body.url)
+        return _no_content()
+
+    # ---- sessions
+
+    async def new_call(self, request: Request) -> Response:
+        if denied := self._denied(request, ("sessions:calls:write", "sessions:write")):
+            return denied
+        body = await self._body(request, NewCallRequest)
+        if isinstance(body, Response):
+            return body
+        devices = self._state.devices
+        if not _is_phone(body.callee):
+            return _error(400, "User supplied invalid callee number", "/callee")
+        if _DEVICE.fullmatch(body.caller):
+            device_id = body.caller
+            owner_number = devices.get(device_id)
+        elif _is_phone(body.caller):
+            if not body.deviceId:
+                return _error(400, "DeviceId is required if caller is a phone number", "/deviceId")
+            device_id = body.deviceId
+            owner_number = body.caller if device_id in devices else None
+        else:
+            return _error(400, "User supplied invalid caller number", "/caller")
+        if owner_number is None:
+            return _empty(403)  # not one of this user's devices
+        if body.callerId is not None and not _is_phone(body.callerId):
+            return _error(400, "User supplied invalid callerId", "/callerId")
+
+        state = self.sb.state
+        session_id = state.new_hex(32)
+        call = RunningCall(
+            call_id=state.new_hex(16),
+            participants=[
+                Participant(participant_id=state.new_hex(16), phone_number=owner_number, owner=True),
+                Participant(participant_id=state.new_hex(16), phone_number=body.callee),
+            ],
+            session_id=session_id,
+        )
+        self._state.calls[call.call_id] = call
+        self._state.call_index[call.call_id] = call
+        self._event(
+            call,
+            "created",
+            sessionId=session_id,
+            caller=body.caller,
+            callee=body.callee,
+            deviceId=device_id,
+            callerId=body.callerId,
+        )
+        return JSONResponse({"sessionId": session_id})
+
+    async def send_sms(self, request: Request) -> Response:
+        if denied := self._denied(request, ("sessions:sms:write", "sessions:write")):
+            return denied
+        body = await self._body(request, SendWebSmsRequest)
+        if isinstance(body, Response):
+            return body
+        extension = self._state.sms_extension(body.smsId)
+        if extension is None:
+            return _empty(403)  # sipgate: invalid SMS extension
+        if not _is_phone(body.recipient):
+            return _error(400, "Invalid recipient number", "/recipient")
+        if not body.message.strip():
+            return _error(400, "Message must not be empty", "/message")
+        now = self.sb.clock()
+        if body.sendAt is not None:
+            if body.sendAt < int(now):
+                return _error(400, "sendAt must not be in the past", "/sendAt")
+            if body.sendAt > now + SMS_MAX_SCHEDULE_SECONDS:
+                return _error(400, "sendAt must be at most 30 days in the future", "/sendAt")
+
+        state = self.sb.state
+        created = iso_from_timestamp(now)
+        history_id = str(self._state.next_history_id)
+        self._state.next_history_id += 1
+        self._state.outbox.append(
+            {
+                "id": state.new_uuid(),
+                "smsId": body.smsId,
+                "callerId": extension["callerId"],
+                "recipient": body.recipient,
+                "message": body.message,
+                "sendAt": body.sendAt,
+                "created": created,
+                "historyId": history_id,
+            }
+        )
+        self._state.history.insert(
+            0,
+            {
+                "id": history_id,
+                "source": extension["callerId"],
+                "target": body.recipient,
+                "sourceAlias": extension["alias"],
+                "targetAlias": "",
+                "type": "SMS",
+                "created": created,
+                "lastModified": created,
+                "direction": "OUTGOING",
+                "incoming": False,
+                "status": "PICKUP",
+                "connectionIds": [body.smsId],
+                "read": True,
+                "archived": False,
+                "note": "",
+                "endpoints": [],
+                "starred": False,
+                "labels": [],
+            },
+        )
+        return _no_content()
+
+    # ---- history
+
+    async def get_history(self, request: Request) -> Response:
+        if denied := self._denied(request, ("history:read",)):
+            return denied
+        params = request.query_params
+        found: list[Problem] = []
+
+        def problem(name: str, message: str) -> None:
+            found.append(Problem(attribute=name, pointer=f"/{name}", message=message, kind="invalid"))
+
+        def integer(name: str, default: int, low: int, high: int) -> int:
+            raw = params.get(name)
+            if raw is None:
+                return default
+            if not re.fullmatch(r"-?[0-9]+", raw) or not low <= int(raw) <= high:
+                problem(name, f"{name} must be an integer between {low} and {high}")
+                return default
+            return int(raw)
+
+        def choices(name: str, allowed: tuple[str, ...]) -> set[str]:
+            values = params.getlist(name)
+            for value in values:
+                if value not in allowed:
+                    problem(name, f"{name} must be one of {', '.join(allowed)}")
+            return set(values)
+
+        def moment(name: str) -> datetime | None:
+            raw = params.get(name)
+            if raw is None:
+                return None
+            parsed = _parse_iso(raw)
+            if parsed is None:
+                problem(name, f"{name} must be an ISO 8601 date-time")
+            return parsed
+
+        offset = integer("offset", 0, 0, 2**31 - 1)
+        limit = integer("limit", 10, 0, 1000)
+        types = choices("types", HISTORY_TYPES)
+        directions = choices("directions", HISTORY_DIRECTIONS)
+        starred = choices("starred", HISTORY_STARRED)
+        connection_ids = set(params.getlist("connectionIds"))
+        since, until = moment("from"), moment("to")
+        archived_raw = params.get("archived", "false").lower()
+        if archived_raw not in ("true", "false"):
+            problem("archived", "archived must be true or false")
+        phonenumber = params.get("phonenumber")
+        if found:
+            return _errors(422, found)
+
+        wanted_number = normalize_number(phonenumber) if phonenumber else ""
+
+        def keep(entry: JSONDict) -> bool:
+            created = _parse_iso(entry["created"])
+            assert created is not None
+            return (
+                (not types or entry["type"] in types)
+                and (not directions or entry["direction"] in directions)
+                and (not starred or ("STARRED" if entry["starred"] else "UNSTARRED") in starred)
+                and (not connection_ids or bool(connection_ids.intersection(entry["connectionIds"])))
+                and entry["archived"] == (archived_raw == "true")
+                and (since is None or created >= since)
+                and (until is None or created <= until)
+                and (
+                    not phonenumber
+                    or (
+                        wanted_number != ""
+                        and wanted_number in (normalize_number(entry["source"]), normalize_number(entry["target"]))
+                    )
+                )
+            )
+
+        matching = [entry for entry in self._state.history if keep(entry)]
+        return JSONResponse({"items": matching[offset : offset + limit], "totalCount": len(matching)})
+
+    # ---- OAuth
+
+    async def token(self, request: Request) -> Response:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded":
+            return _oauth_error("invalid_request", "Expected an application/x-www-form-urlencoded body")
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+        client_id, client_secret = form.get("client_id"), form.get("client_secret")
+        basic = basic_pair(request.headers.get("authorization"))
+        if basic is not None:
+            client_id, client_secret = basic
+        grant_type = form.get("grant_type")
+        if not grant_type:
+            return _oauth_error("invalid_request", "Missing form parameter: grant_type")
+        if grant_type != "refresh_token":
+            return _oauth_error("unsupported_grant_type", f"Unsupported grant_type: {grant_type}")
+        if client_id != SIPGATE_CLIENT_ID or client_secret != SIPGATE_CLIENT_SECRET:
+            return _oauth_error("invalid_grant", "Invalid client or client credentials")
+        refresh_token = form.get("refresh_token", "")
+        state = self._state
+        granted = state.refresh_tokens.get(refresh_token)
+        if granted is None:
+            return _oauth_error("invalid_grant", "Invalid refresh token")
+        scopes = granted
+        if form.get("scope"):
+            requested = set(form["scope"].split())
+            if not requested <= set(granted):
+                return _oauth_error("invalid_scope", "Requested scope exceeds the granted scope")
+            scopes = tuple(scope for scope in SIPGATE_ALL_SCOPES if scope in requested)
+
+        now = int(self.sb.clock())
+        access_token = make_access_token(
+            scopes=scopes, iat=now, exp=now + ACCESS_TOKEN_LIFETIME, jti=self.sb.state.new_uuid(), client_id=client_id
+        )
+        new_refresh_token = "sandbox-refresh-" + self.sb.state.new_hex(32).lower()
+        if state.current_access_token is not None:
+            state.access_tokens.pop(state.current_access_token, None)  # a refresh retires the previous token
+        state.access_tokens[access_token] = AccessToken(scopes=scopes, exp=now + ACCESS_TOKEN_LIFETIME)
+        state.current_access_token = access_token
+        state.refresh_tokens[new_refresh_token] = granted
+        return JSONResponse(
+            {
+                "access_token": access_token,
+                "expires_in": ACCESS_TOKEN_LIFETIME,
+                "refresh_expires_in": REFRESH_TOKEN_LIFETIME,
+                "refresh_token": new_refresh_token,
+                "token_type": "Bearer",
+                "scope": " ".join(scopes),
+            },
+            headers={"Cache-Control": "no-store"},
+        )

@@ -1,0 +1,131 @@
+"""The simulator's mutable state: containers and the operations that change them.
+
+Resources that are returned verbatim (SignalWire SIP endpoints, gateways, profile, recordings;
+sipgate history entries) are kept as JSON-shaped dicts in their API form. Running sipgate calls
+are dataclasses, because operations change them in ways the API shape does not show (events,
+previous call ids).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+JSONDict = dict[str, Any]
+
+
+def iso(dt: datetime) -> str:
+    """ISO 8601 UTC with a ``Z`` suffix and second precision, as both providers print it."""
+    return dt.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_from_timestamp(ts: float) -> str:
+    return iso(datetime.fromtimestamp(ts, tz=UTC))
+
+
+# --------------------------------------------------------------------------------------------- SignalWire
+
+
+@dataclass
+class SignalWireState:
+    sip_endpoints: dict[str, JSONDict]
+    sip_gateways: dict[str, JSONDict]
+    sip_profile: JSONDict
+    recordings: dict[str, JSONDict]  # newest first
+
+
+# --------------------------------------------------------------------------------------------- sipgate
+
+
+@dataclass
+class Participant:
+    participant_id: str
+    phone_number: str
+    owner: bool = False
+    muted: bool = False
+    hold: bool = False
+
+    def to_api(self) -> JSONDict:
+        return {
+            "participantId": self.participant_id,
+            "phoneNumber": self.phone_number,
+            "muted": self.muted,
+            "hold": self.hold,
+            "owner": self.owner,
+        }
+
+
+@dataclass
+class RunningCall:
+    call_id: str
+    participants: list[Participant]
+    muted: bool = False
+    recording: bool = False
+    hold: bool = False
+    ended: bool = False
+    session_id: str | None = None
+    previous_call_ids: list[str] = field(default_factory=list[str])
+    events: list[JSONDict] = field(default_factory=list[JSONDict])
+
+    def to_api(self) -> JSONDict:
+        return {
+            "callId": self.call_id,
+            "muted": self.muted,
+            "recording": self.recording,
+            "hold": self.hold,
+            "participants": [p.to_api() for p in self.participants],
+        }
+
+    def owner(self) -> Participant | None:
+        return next((p for p in self.participants if p.owner), None)
+
+    def remote(self) -> Participant | None:
+        return next((p for p in self.participants if not p.owner), None)
+
+
+@dataclass
+class AccessToken:
+    scopes: tuple[str, ...]
+    exp: int
+
+
+@dataclass
+class SipgateState:
+    account: JSONDict
+    userinfo: JSONDict
+    sms_extensions: list[JSONDict]
+    devices: dict[str, str]  # device id -> its phone number
+    main_number: str
+    calls: dict[str, RunningCall]  # running calls by current call id, in start order
+    history: list[JSONDict]  # newest first
+    next_history_id: int
+    access_tokens: dict[str, AccessToken]  # every currently valid access token
+    current_access_token: str | None
+    refresh_tokens: dict[str, tuple[str, ...]]  # every valid refresh token -> its scopes
+    outbox: list[JSONDict] = field(default_factory=list[JSONDict])
+    # Every call id ever used (including hung-up calls and ids replaced by a transfer) -> the call,
+    # so the admin surface can show events for any id a client has seen.
+    call_index: dict[str, RunningCall] = field(default_factory=dict[str, RunningCall])
+
+    def sms_extension(self, sms_id: str) -> JSONDict | None:
+        return next((ext for ext in self.sms_extensions if ext["id"] == sms_id), None)
+
+
+# --------------------------------------------------------------------------------------------- both
+
+
+@dataclass
+class SandboxState:
+    seed: int
+    rng: random.Random
+    signalwire: SignalWireState
+    sipgate: SipgateState
+
+    def new_uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def new_hex(self, length: int = 16) -> str:
+        return f"{self.rng.getrandbits(length * 4):0{length}X}"
