@@ -24,7 +24,14 @@ lint: $(BIN)/.installed
 	$(BIN)/pyright
 	$(BIN)/telco-mcp manifest --check
 
-test: lint
+# Node tools for the real-client tests (MCP Inspector, conformance suite, Node 22), from the npm registry.
+node: tools/node/node_modules/.installed
+
+tools/node/node_modules/.installed: tools/node/package.json tools/node/package-lock.json
+	npm ci --prefix tools/node --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: lint node
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -1,0 +1,32 @@
+"""Operator workflow prompts: listed only with their tools, naming the tools they use."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import client_for, make_settings, sipgate_settings
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_the_sandbox_lists_all_three_workflows_and_renders_them(audit_path, mode):
+    async with client_for(make_settings(audit_path), mode=mode) as c:
+        prompts = {p.name: p for p in (await c.list_prompts()).prompts}
+        assert set(prompts) == {"handle_live_call", "sip_security_review", "clean_up_old_recordings"}
+        assert [a.name for a in prompts["handle_live_call"].arguments or []] == ["caller", "goal"]
+        live = await c.get_prompt("handle_live_call", {"caller": "+49 30 23125420", "goal": "transfer to Anna"})
+        review = await c.get_prompt("sip_security_review", {})
+        cleanup = await c.get_prompt("clean_up_old_recordings", {"older_than_days": "30"})
+    text = live.messages[0].content.text  # type: ignore[union-attr]
+    assert "+49 30 23125420" in text and "transfer to Anna" in text
+    for tool in ("sipgate_list_calls", "sipgate_hold_call", "sipgate_transfer_call", "sipgate_hangup_call"):
+        assert tool in text
+    assert "confirm" in text
+    assert "signalwire_list_sip_gateways" in review.messages[0].content.text  # type: ignore[union-attr]
+    assert "30 days" in cleanup.messages[0].content.text  # type: ignore[union-attr]
+
+
+async def test_prompts_need_their_tools(audit_path):
+    async with client_for(sipgate_settings(audit_path)) as c:
+        names = {p.name for p in (await c.list_prompts()).prompts}
+    assert names == {"handle_live_call"}
