@@ -37,20 +37,22 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
 
-    # --- SignalWire ---
+    # --- SignalWire --- (identifiers are repr=False too: a swapped id and secret must not be printed)
     signalwire_space: str | None = Field(None, description="Space name: the NAME in NAME.signalwire.com.")
-    signalwire_project_id: str | None = Field(None, description="Project ID (a UUID).")
+    signalwire_project_id: str | None = Field(None, repr=False, description="Project ID (a UUID).")
     signalwire_api_token: SecretStr | None = Field(None, description="API token (secret).")
     signalwire_base_url: str | None = Field(None, description="Override the API origin (a mock or the sandbox).")
 
     # --- sipgate: exactly one of three ways to authenticate ---
-    sipgate_token_id: str | None = Field(None, description="Personal access token id, e.g. token-ABC123.")
+    sipgate_token_id: str | None = Field(None, repr=False, description="Personal access token id, e.g. token-ABC123.")
     sipgate_token: SecretStr | None = Field(None, description="Personal access token (secret).")
     sipgate_access_token: SecretStr | None = Field(None, description="OAuth2 access token (secret).")
     sipgate_refresh_token: SecretStr | None = Field(None, description="OAuth2 refresh token (secret), for refresh.")
-    sipgate_client_id: str | None = Field(None, description="OAuth2 client id, for refresh.")
+    sipgate_client_id: str | None = Field(None, repr=False, description="OAuth2 client id, for refresh.")
     sipgate_client_secret: SecretStr | None = Field(None, description="OAuth2 client secret, for refresh.")
-    sipgate_username: str | None = Field(None, description="Account e-mail, for Basic auth on your own account.")
+    sipgate_username: str | None = Field(
+        None, repr=False, description="Account e-mail, for Basic auth on your own account."
+    )
     sipgate_password: SecretStr | None = Field(None, description="Account password (secret).")
     sipgate_base_url: str | None = Field(None, description=f"Override the API base URL ({SIPGATE_DEFAULT_BASE_URL}).")
     sipgate_token_url: str | None = Field(None, description="Override the OAuth2 token endpoint.")
@@ -99,7 +101,12 @@ class Settings(BaseSettings):
     def sipgate_auth_mode(self) -> SipgateAuthMode | None:
         if self.sipgate_token_id or self.sipgate_token:
             return "token"
-        if self.sipgate_access_token or self.sipgate_refresh_token:
+        if (
+            self.sipgate_access_token
+            or self.sipgate_refresh_token
+            or self.sipgate_client_id
+            or self.sipgate_client_secret
+        ):
             return "oauth"
         if self.sipgate_username or self.sipgate_password:
             return "password"
@@ -222,7 +229,9 @@ class Settings(BaseSettings):
                 f"{n.upper()} is missing (personal access token auth)" for n in groups["token"] if not getattr(self, n)
             ]
             if self.sipgate_token_id and not re.fullmatch(r"token-[A-Za-z0-9]{6}", self.sipgate_token_id):
-                out.append(f"SIPGATE_TOKEN_ID must look like token-ABC123, got {self.sipgate_token_id!r}")
+                out.append(  # never echo the value: a swapped token id and token would print the secret
+                    f"SIPGATE_TOKEN_ID must look like token-ABC123 (got {len(self.sipgate_token_id)} characters)"
+                )
         elif mode == "oauth":
             refresh = ("sipgate_refresh_token", "sipgate_client_id", "sipgate_client_secret")
             if any(getattr(self, n) for n in refresh):

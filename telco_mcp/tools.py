@@ -156,6 +156,8 @@ def describe_validation_error(op: Operation, exc: ValidationError) -> str:
 def _text(op: Operation, data: dict[str, Any], lead: str | None, sandbox: bool) -> str:
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
     if op.untrusted:
+        # JSON escapes for < and > keep third-party text from closing or forging the fence
+        body = body.replace("<", "\\u003c").replace(">", "\\u003e")
         body = f'<untrusted-data source="{op.provider}">\n{body}\n</untrusted-data>\n{UNTRUSTED_NOTE}'
     parts = [p for p in ("[SANDBOX: simulated provider, no real account]" if sandbox else None, lead, body) if p]
     return "\n".join(parts)
@@ -315,9 +317,25 @@ def _write_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
                 sandbox=runtime.sandbox is not None,
             )
             raise ToolError(f"[refused] {exc.message} Nothing was sent.") from None
+        policy = runtime.settings.telco_mcp_confirm
+        if policy == "elicit" and (gated.confirm_token or not client_can_elicit(ctx)):
+            reason = (
+                "TELCO_MCP_CONFIRM=elicit accepts only a confirmation given by elicitation, not a token"
+                if gated.confirm_token
+                else "TELCO_MCP_CONFIRM=elicit requires a client that supports elicitation; this one does not"
+            )
+            runtime.audit.attempt(
+                attempt=new_attempt_id(),
+                tool=op.name,
+                arguments=_audit_args(args),
+                confirmed_by="none",
+                outcome="refused",
+                detail=reason,
+                sandbox=runtime.sandbox is not None,
+            )
+            raise ToolError(f"[refused] {op.name} needs a human confirmation: {reason}. Nothing was sent.")
         if gated.confirm_token:
             return Gate(mode="token")
-        policy = runtime.settings.telco_mcp_confirm
         if policy == "off":
             return Gate(mode="off")
         if client_can_elicit(ctx):
@@ -325,12 +343,9 @@ def _write_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
                 question = await op.summarize(args, CallContext(_state(ctx).clients[op.provider]))  # type: ignore[misc]
             except TelcoError as exc:
                 raise ToolError(f"[{exc.category}] {exc.message}") from None
+            except ValueError as exc:  # e.g. an sms_id that is not one of the account's senders
+                raise ToolError(f"[invalid_input] {exc}. Nothing was sent.") from None
             return Elicit(f"{question}\n\nAllow this {op.effect} action? Nothing is sent unless you confirm.", Confirm)
-        if policy == "elicit":
-            raise ToolError(
-                f"[refused] {op.name} needs a human confirmation, and TELCO_MCP_CONFIRM=elicit requires a client "
-                "that supports elicitation; this one does not. Nothing was sent."
-            )
         return Gate(mode="token_required")
 
     async def handler(args: Any, ctx: Context, decision: Any) -> CallToolResult:
@@ -343,6 +358,8 @@ def _write_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
             summary = await op.summarize(args, call)  # type: ignore[misc]
         except TelcoError as exc:
             return failure(exc, sandbox=sandbox)
+        except ValueError as exc:
+            return failure(f"[invalid_input] {exc}. Nothing was sent.", sandbox=sandbox)
         data = decision.data if isinstance(decision, AcceptedElicitation) else None
         confirmed_by: ConfirmedBy
         if isinstance(data, Gate) and data.mode in ("dry_run", "token_required"):
@@ -354,7 +371,12 @@ def _write_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
                 return failure(f"[invalid_input] {exc}. Nothing was sent.", sandbox=sandbox)
             shown = preview(client.base_url, request, _auth_scheme(client))
             if data.mode == "dry_run":
-                out = WriteResult[op.output](status="dry_run", summary=summary, request=shown)  # type: ignore[name-defined]
+                try:
+                    runtime.guardrails.check(op.subject(args))
+                    note = None
+                except SafetyRefusal as exc:
+                    note = f"The real call would be refused: {exc.message}"
+                out = WriteResult[op.output](status="dry_run", summary=summary, request=shown, note=note)  # type: ignore[name-defined]
                 return success(op, out, sandbox=sandbox, lead=f"Dry run, nothing was sent: {summary}")
             token, expiry = runtime.tokens.issue(op.name, raw)
             out = WriteResult[op.output](  # type: ignore[name-defined]
@@ -450,13 +472,21 @@ async def _execute(
     except ValueError as exc:
         record("refused", detail=str(exc))
         return failure(f"[invalid_input] {exc}. Nothing was sent.", sandbox=sandbox)
-    runtime.audit.intent(
-        attempt=attempt,
-        tool=op.name,
-        arguments=raw,
-        confirmed_by=confirmed_by,
-        request={"method": request.method, "url": client.url_for(request), "body": request.json},
-    )
+    try:
+        runtime.audit.intent(
+            attempt=attempt,
+            tool=op.name,
+            arguments=raw,
+            confirmed_by=confirmed_by,
+            request={"method": request.method, "url": client.url_for(request), "body": request.json},
+        )
+    except OSError as exc:  # no record, no write
+        logger.error("audit log %s is not writable: %s", runtime.audit.path, exc.strerror)
+        return failure(
+            f"[refused] The audit log could not be written ({exc.strerror}), so nothing was sent. "
+            "Fix TELCO_MCP_AUDIT_LOG and try again.",
+            sandbox=sandbox,
+        )
     try:
         response = await client.send(op, request)
     except OutcomeUnknown as exc:
@@ -470,7 +500,11 @@ async def _execute(
         result: BaseModel | None = await _interpret(op, response, args, call)
     except TelcoError as exc:
         result, note = None, f"The write was applied ({response.status_code}), but reading the result failed: {exc}"
-    record("applied", status=response.status_code, provider_id=_provider_id(result))
+    try:
+        record("applied", status=response.status_code, provider_id=_provider_id(result))
+    except OSError as exc:  # the write happened: say so, never invite a repeat
+        logger.error("audit log %s: could not record an applied write: %s", runtime.audit.path, exc.strerror)
+        note = (note + " " if note else "") + "The write was applied but could not be recorded in the audit log."
     out = WriteResult[op.output](  # type: ignore[name-defined]
         status="applied",
         summary=summary,

@@ -1,12 +1,19 @@
 """Transports: stdio (default), streamable HTTP and the legacy SSE transport.
 
 HTTP binds 127.0.0.1 by default with the SDK's DNS-rebinding protection (bad Host -> 421, bad
-Origin -> 403). Binding anything else requires `TELCO_MCP_HTTP_TOKEN` (a bearer token compared in
-constant time; missing or wrong -> 401) and an explicit `TELCO_MCP_ALLOWED_HOSTS` list.
+Origin -> 403, POST without `Content-Type: application/json` -> 400, body over 4 MiB -> 413).
+Binding anything else requires `TELCO_MCP_HTTP_TOKEN` (a bearer token compared in constant time;
+missing or wrong -> 401) and an explicit `TELCO_MCP_ALLOWED_HOSTS` list; browser origins are
+refused unless listed in `TELCO_MCP_ALLOWED_ORIGINS`. The token, when set, guards every HTTP path
+of both transports (`/mcp`, and `/sse` plus `/messages/`).
+
+Logs go to stderr only, at `TELCO_MCP_LOG_LEVEL` (uvicorn's own access log would go to stdout,
+so uvicorn is pointed at the root logger instead).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import logging
@@ -23,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 Transport = Literal["stdio", "http", "sse"]
 
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
 
 def is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -33,50 +42,90 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _digest(value: bytes) -> bytes:
+    # Comparing fixed-length digests keeps even the token's length out of the timing.
+    return hashlib.sha256(value).digest()
+
+
 class BearerTokenMiddleware:
-    """Require `Authorization: Bearer <token>` on every HTTP request (constant-time comparison)."""
+    """Require `Authorization: Bearer <token>` on every HTTP request (constant-time comparison).
+
+    Applies to every path the wrapped app serves; websocket connections are refused outright (no
+    transport here speaks websocket). Lifespan events pass through untouched.
+    """
 
     def __init__(self, app: ASGIApp, token: str) -> None:
+        if not token:
+            raise ConfigError("TELCO_MCP_HTTP_TOKEN is empty; set a long random value")
         self.app = app
-        self._expected = f"Bearer {token}".encode()
+        self._expected = _digest(token.encode())
+
+    def _authorized(self, scope: Scope) -> bool:
+        values = [v for k, v in scope.get("headers") or [] if k.lower() == b"authorization"]
+        if len(values) != 1:
+            supplied = b""
+        else:
+            scheme, _, credentials = values[0].strip().partition(b" ")
+            supplied = credentials.strip() if scheme.lower() == b"bearer" else b""
+        # Always compare, so a missing header costs the same as a wrong one.
+        return hmac.compare_digest(_digest(supplied), self._expected)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        supplied = dict(scope.get("headers") or []).get(b"authorization", b"")
-        if not hmac.compare_digest(supplied, self._expected):
-            body = b'{"error":"invalid_token","error_description":"missing or wrong bearer token"}'
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 401,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"www-authenticate", b'Bearer error="invalid_token"'),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+        if self._authorized(scope):
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        client = scope.get("client")
+        logger.warning(
+            "401: missing or wrong bearer token for %s %s from %s",
+            scope.get("method", "WEBSOCKET"),
+            scope.get("path", "?"),
+            client[0] if client else "?",
+        )
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        body = b'{"error":"invalid_token","error_description":"missing or wrong bearer token"}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"www-authenticate", b'Bearer realm="telco-mcp", error="invalid_token"'),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _host_entry(host: str) -> str:
+    """`host` as it appears in a Host header (IPv6 literals in brackets)."""
+    bare = host.strip("[]")
+    return f"[{bare}]" if ":" in bare else bare
 
 
 def security_settings(settings: Settings, host: str, port: int) -> TransportSecuritySettings:
+    """Host/Origin allow-lists: loopback names on a loopback bind, plus whatever is configured."""
     hosts = split_list(settings.telco_mcp_allowed_hosts)
     origins = split_list(settings.telco_mcp_allowed_origins)
     if is_loopback(host):
-        hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*", *hosts]
-        origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*", *origins]
+        local = list(dict.fromkeys([*_LOOPBACK_HOSTS, _host_entry(host)]))
+        hosts = [*(f"{h}:*" for h in local), *hosts]
+        origins = [*(f"http://{h}:*" for h in local), *origins]
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
 def check_network_settings(settings: Settings, host: str) -> None:
+    """Refuse a non-loopback bind without a bearer token and an explicit list of allowed hosts."""
     if is_loopback(host):
         return
     problems = []
-    if settings.telco_mcp_http_token is None:
+    token = settings.telco_mcp_http_token
+    if token is None or not token.get_secret_value().strip():
         problems.append(f"binding {host} (not loopback) requires TELCO_MCP_HTTP_TOKEN (a bearer token)")
     if not split_list(settings.telco_mcp_allowed_hosts):
         problems.append(
@@ -112,6 +161,23 @@ def serve(server: MCPServer, settings: Settings, transport: Transport, host: str
 
     app = http_app(server, settings, transport=transport, host=host, port=port)
     path = "/mcp" if transport == "http" else "/sse"
-    logger.info("serving %s on http://%s:%d%s", "streamable HTTP" if transport == "http" else "SSE", host, port, path)
-    config: Any = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    shown = _host_entry(host)
+    logger.info("serving %s on http://%s:%d%s", "streamable HTTP" if transport == "http" else "SSE", shown, port, path)
+    security = security_settings(settings, host, port)
+    logger.info(
+        "bearer token: %s; allowed hosts: %s; allowed origins: %s",
+        "required" if settings.telco_mcp_http_token is not None else "not configured (loopback only)",
+        ", ".join(security.allowed_hosts),
+        ", ".join(security.allowed_origins) or "none (browsers refused)",
+    )
+    level = settings.telco_mcp_log_level
+    config: Any = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,  # keep uvicorn on our stderr handler; its default config logs access lines to stdout
+        log_level=level.lower(),
+        access_log=level == "DEBUG",
+        lifespan="on",
+    )
     anyio.run(uvicorn.Server(config).serve)

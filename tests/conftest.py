@@ -66,7 +66,7 @@ class FakeUpstream:
         return result
 
     @property
-    def transport(self) -> httpx.MockTransport:
+    def transport(self) -> httpx.AsyncBaseTransport:
         return httpx.MockTransport(self.handler)
 
     def sent(self, method: str | None = None, path: str | None = None) -> list[httpx.Request]:

@@ -27,7 +27,7 @@ class SipgateOAuth(httpx.Auth):
     request is repeated once with the new token and never loops.
     """
 
-    requires_response_body = True
+    requires_response_body = False
 
     def __init__(
         self,
@@ -45,7 +45,9 @@ class SipgateOAuth(httpx.Auth):
         self._token_url = token_url
         self._lock = anyio.Lock()
         self._generation = 0
+        self._failed: tuple[int, AuthError] | None = None  # a refresh that failed, for its generation
         self.refreshes = 0
+        self.client: httpx.AsyncClient | None = None  # the shared client, used (without auth) to refresh
 
     def __repr__(self) -> str:
         return f"SipgateOAuth(token_url={self._token_url!r}, refresh={'on' if self.can_refresh else 'off'})"
@@ -66,14 +68,32 @@ class SipgateOAuth(httpx.Auth):
             return
         async with self._lock:
             if self._generation == generation:  # nobody refreshed while we waited
-                token_response = yield self._refresh_request()
-                self._accept(token_response)
+                if self._failed is not None and self._failed[0] == generation:
+                    raise self._failed[1]  # it already failed for this token: do not try again
+                try:
+                    self._accept(await self._fetch_token())
+                except AuthError as exc:
+                    self._failed = (generation, exc)
+                    raise
         self._authorize(request)
         yield request  # exactly one repeat; a second 401 is reported as an auth error
 
+    async def _fetch_token(self) -> httpx.Response:
+        assert self.client is not None, "SipgateOAuth.client is set by make_client"
+        try:
+            # the shared client's timeouts and transport, without this auth (no recursion)
+            return await self.client.send(self._refresh_request(), auth=None)
+        except httpx.TransportError as exc:
+            raise AuthError(
+                f"sipgate rejected the access token and the token endpoint could not be reached to refresh it "
+                f"({type(exc).__name__}). Nothing was sent again; try later.",
+                provider="sipgate",
+                operation="token refresh",
+            ) from None
+
     def _refresh_request(self) -> httpx.Request:
-        assert self._refresh and self._client_id and self._client_secret
-        return httpx.Request(
+        assert self.client is not None and self._refresh and self._client_id and self._client_secret
+        return self.client.build_request(  # build_request: the client's timeouts and User-Agent apply
             "POST",
             self._token_url,
             data={
@@ -125,9 +145,10 @@ def make_auth(settings: Settings) -> httpx.Auth:
 def make_client(
     settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None, sandbox: bool = False
 ) -> ProviderClient:
-    http = make_http_client(
-        settings.sipgate_base(), make_auth(settings), timeout=settings.telco_mcp_timeout, transport=transport
-    )
+    auth = make_auth(settings)
+    http = make_http_client(settings.sipgate_base(), auth, timeout=settings.telco_mcp_timeout, transport=transport)
+    if isinstance(auth, SipgateOAuth):
+        auth.client = http
     return ProviderClient(
         "sipgate", http, retry=RetryPolicy(max_retries=settings.telco_mcp_max_retries), sandbox=sandbox
     )

@@ -161,11 +161,8 @@ async def _prepare_sms(args: m.SendSmsInput, ctx: CallContext) -> PreparedReques
 
 
 async def _summarize_sms(args: m.SendSmsInput, ctx: CallContext) -> str:
-    try:
-        sender = await _sender(args, ctx)
-        origin = f"{sender.alias or sender.id}" + (f" ({_pretty(sender.caller_id)})" if sender.caller_id else "")
-    except ValueError:
-        origin = args.sms_id or "the default sender"
+    sender = await _sender(args, ctx)  # an unknown sms_id is refused before anyone is asked
+    origin = f"{sender.alias or sender.id}" + (f" ({_pretty(sender.caller_id)})" if sender.caller_id else "")
     when = f", scheduled for {args.send_at.isoformat()}" if args.send_at else ""
     return f"Send SMS from {origin} to {_pretty(args.recipient)}{when}: {args.message!r}"
 

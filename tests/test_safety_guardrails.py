@@ -1,0 +1,417 @@
+"""Telephony guardrails (issue 4): each rule fires with its name, before any human is asked, and sends nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import phonenumbers
+import pytest
+from conftest import (
+    FakeUpstream,
+    accept,
+    client_for,
+    decline,
+    response,
+    sipgate_settings,
+    text_of,
+)
+from mcp.client import ClientRequestContext
+from mcp.types import ElicitRequestParams, ElicitResult
+from phonenumbers import PhoneNumberType
+
+from telco_mcp.safety.guardrails import sms_segments
+from telco_mcp.settings import Settings
+
+MODES = ["auto", "legacy"]
+
+PREMIUM = "+49 900 1234567"
+SHARED_COST = "+49 180 1234567"
+MOBILE = "+49 1579 9912345"
+BERLIN = "+49 30 12345678"
+LONDON = "+44 20 7946 0958"
+
+
+def sipgate_routes(fake: FakeUpstream) -> None:
+    fake.route("GET /v2/authorization/userinfo", response(200, {"sub": "w0"}))
+    fake.route("GET /v2/w0/sms", response(200, {"items": [{"id": "s0", "alias": "Ops", "callerId": "+4915799912345"}]}))
+    fake.route("POST /v2/sessions/sms", response(204))
+    fake.route("POST /v2/sessions/calls", response(200, {"sessionId": "3f2a9c1e0b7d4a55"}))
+    fake.route(
+        "GET /v2/calls",
+        response(
+            200,
+            {
+                "data": [
+                    {
+                        "callId": "c1",
+                        "participants": [
+                            {"participantId": "p1", "phoneNumber": "+4921100000000", "owner": True},
+                            {"participantId": "p2", "phoneNumber": "+493012345678", "owner": False},
+                        ],
+                    }
+                ]
+            },
+        ),
+    )
+    fake.route("POST /v2/calls/c1/transfer", response(204))
+
+
+def settings_for(audit: Path, **overrides: Any) -> Settings:
+    return sipgate_settings(audit, "token", telco_mcp_allow_writes=True, **overrides)
+
+
+def writes(fake: FakeUpstream) -> list[httpx.Request]:
+    return [r for r in fake.requests if r.method != "GET"]
+
+
+class Asked:
+    def __init__(self, answer: Callable[..., Any] = accept) -> None:
+        self.answer = answer
+        self.messages: list[str] = []
+
+    async def __call__(self, context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        self.messages.append(params.message)
+        return await self.answer(context, params)
+
+
+def sms(recipient: str = MOBILE, message: str = "Running 10 min late") -> dict[str, Any]:
+    return {"recipient": recipient, "message": message}
+
+
+def call(callee: str = BERLIN) -> dict[str, Any]:
+    return {"callee": callee, "caller": "e0"}
+
+
+def transfer(target: str) -> dict[str, Any]:
+    return {"call_id": "c1", "phone_number": target}
+
+
+async def refused(
+    settings: Settings, tool: str, args: dict[str, Any], rule: str, *, mode: str, eliciting: bool = True
+) -> str:
+    """Call `tool`, assert it was refused by `rule` before anything was sent or asked, return the text."""
+    fake = FakeUpstream()
+    sipgate_routes(fake)
+    asked = Asked(accept)
+    kwargs: dict[str, Any] = {"elicitation_callback": asked} if eliciting else {}
+
+    async with client_for(settings, fake, mode=mode, **kwargs) as client:
+        result = await client.call_tool(tool, args)
+
+    text = text_of(result)
+    assert result.is_error, text
+    assert f"rule {rule}" in text, text
+    assert "Nothing was sent" in text
+    assert asked.messages == [], "a guardrail refusal comes before the human is asked"
+    assert "v1." not in text and not result.structured_content, "no confirmation token for a refused write"
+    assert fake.requests == [], "the guardrail refuses before even the supporting reads"
+    return text
+
+
+# ================================================================== premium rate and shared cost
+def test_phonenumbers_classifies_the_test_numbers_as_premium_rate_and_shared_cost() -> None:
+    def kind(number: str) -> int:
+        parsed = phonenumbers.parse(number, None)
+        assert phonenumbers.is_valid_number(parsed), number
+        return phonenumbers.number_type(parsed)
+
+    assert kind(PREMIUM) == PhoneNumberType.PREMIUM_RATE
+    assert kind(SHARED_COST) == PhoneNumberType.SHARED_COST
+    assert kind(MOBILE) == PhoneNumberType.MOBILE
+    assert kind(BERLIN) == PhoneNumberType.FIXED_LINE
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("eliciting", [True, False], ids=["eliciting-client", "plain-client"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("tool", "args", "kind"),
+    [
+        ("sipgate_send_sms", sms(PREMIUM), "premium-rate"),
+        ("sipgate_send_sms", sms(SHARED_COST), "shared-cost"),
+        ("sipgate_start_call", call(PREMIUM), "premium-rate"),
+        ("sipgate_start_call", call(SHARED_COST), "shared-cost"),
+        ("sipgate_transfer_call", transfer(PREMIUM), "premium-rate"),
+    ],
+)
+async def test_premium_rate_and_shared_cost_destinations_are_refused_by_default(
+    tool: str, args: dict[str, Any], kind: str, mode: str, eliciting: bool, audit_path: Path
+) -> None:
+    text = await refused(settings_for(audit_path), tool, args, "block_premium", mode=mode, eliciting=eliciting)
+    assert f"is a {kind} number" in text
+
+
+@pytest.mark.anyio
+async def test_premium_destinations_go_through_when_the_rule_is_switched_off(audit_path: Path) -> None:
+    fake = FakeUpstream()
+    sipgate_routes(fake)
+
+    async with client_for(
+        settings_for(audit_path, telco_mcp_block_premium=False), fake, elicitation_callback=accept
+    ) as c:
+        result = await c.call_tool("sipgate_send_sms", sms(PREMIUM))
+
+    assert result.structured_content["status"] == "applied"
+    assert len(writes(fake)) == 1
+
+
+# ================================================================== prefix lists
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("sipgate_send_sms", sms(LONDON)),
+        ("sipgate_start_call", call(LONDON)),
+        ("sipgate_transfer_call", transfer(LONDON)),
+    ],
+)
+async def test_a_denied_prefix_is_refused(tool: str, args: dict[str, Any], mode: str, audit_path: Path) -> None:
+    settings = settings_for(audit_path, telco_mcp_denied_prefixes="+44")
+    text = await refused(settings, tool, args, "denied_prefixes", mode=mode)
+    assert "+44" in text
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("sipgate_send_sms", sms(MOBILE)),
+        ("sipgate_start_call", call(LONDON)),
+        ("sipgate_transfer_call", transfer(MOBILE)),
+    ],
+)
+async def test_a_destination_outside_the_allowed_prefixes_is_refused(
+    tool: str, args: dict[str, Any], mode: str, audit_path: Path
+) -> None:
+    settings = settings_for(audit_path, telco_mcp_allowed_prefixes="+4930")
+    text = await refused(settings, tool, args, "allowed_prefixes", mode=mode)
+    assert "+4930" in text
+
+
+@pytest.mark.anyio
+async def test_destinations_inside_the_prefix_rules_are_sent(audit_path: Path) -> None:
+    fake = FakeUpstream()
+    sipgate_routes(fake)
+    settings = settings_for(audit_path, telco_mcp_allowed_prefixes="+4930,+4989", telco_mcp_denied_prefixes="+44")
+
+    async with client_for(settings, fake, elicitation_callback=accept) as client:
+        sent = await client.call_tool("sipgate_send_sms", sms(BERLIN))
+        started = await client.call_tool("sipgate_start_call", call("+49 89 12345678"))
+
+    assert sent.structured_content["status"] == "applied"
+    assert started.structured_content["status"] == "applied"
+    assert [(r.method, r.url.path) for r in writes(fake)] == [
+        ("POST", "/v2/sessions/sms"),
+        ("POST", "/v2/sessions/calls"),
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_national_number_is_checked_against_the_prefixes_after_normalisation(audit_path: Path) -> None:
+    # "0044 ..." and "+44 ..." are the same destination; the deny list must catch both spellings.
+    settings = settings_for(audit_path, telco_mcp_denied_prefixes="+44")
+    await refused(settings, "sipgate_send_sms", sms("0044 20 7946 0958"), "denied_prefixes", mode="auto")
+
+
+def test_prefix_settings_must_be_e164_prefixes(audit_path: Path) -> None:
+    from telco_mcp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="TELCO_MCP_DENIED_PREFIXES"):
+        settings_for(audit_path, telco_mcp_denied_prefixes="0044").check()
+    with pytest.raises(ConfigError, match="TELCO_MCP_ALLOWED_PREFIXES"):
+        settings_for(audit_path, telco_mcp_allowed_prefixes="+49 30").check()
+
+
+# ================================================================== SMS length
+GSM_200 = ("Reminder: the maintenance window for the Berlin office PBX starts at 22:00 tonight. " * 3)[:200]
+UCS2_71 = "Meeting moved to 15:00, room 2.17 - bring the signed contract please! \U0001f642"
+
+
+def test_the_long_test_messages_have_the_intended_lengths() -> None:
+    assert len(GSM_200) == 200
+    assert len(UCS2_71) == 71
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("eliciting", [True, False], ids=["eliciting-client", "plain-client"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(("message", "segments"), [(GSM_200, 2), (UCS2_71, 2)], ids=["gsm7-200", "ucs2-71"])
+async def test_an_sms_longer_than_the_segment_limit_is_refused(
+    message: str, segments: int, mode: str, eliciting: bool, audit_path: Path
+) -> None:
+    settings = settings_for(audit_path, telco_mcp_max_sms_segments=1)
+    text = await refused(
+        settings, "sipgate_send_sms", sms(message=message), "max_sms_segments", mode=mode, eliciting=eliciting
+    )
+    assert f"needs {segments} SMS segments" in text
+    assert "limit is 1" in text
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("message", ["a" * 160, "ł" * 70, "\U0001f642" * 35], ids=["gsm7-160", "ucs2-70", "emoji-35"])
+async def test_an_sms_within_the_segment_limit_is_sent(message: str, audit_path: Path) -> None:
+    fake = FakeUpstream()
+    sipgate_routes(fake)
+
+    async with client_for(
+        settings_for(audit_path, telco_mcp_max_sms_segments=1), fake, elicitation_callback=accept
+    ) as c:
+        result = await c.call_tool("sipgate_send_sms", sms(message=message))
+
+    assert result.structured_content["status"] == "applied", text_of(result)
+    assert len(writes(fake)) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "segments"),
+    [
+        ("", 1),
+        ("a", 1),
+        ("a" * 160, 1),
+        ("a" * 161, 2),
+        ("a" * 306, 2),
+        ("a" * 307, 3),
+        ("Grüße aus Köln, Straße 12 ÄÖÜ ñ à @£$¥" + "x" * 120, 1),  # GSM-7 letters, not UCS-2
+        ("€" * 80, 1),  # extension characters take two septets
+        ("€" * 81, 2),
+        ("a" * 159 + "[", 2),
+        ("{}" * 40, 1),
+        ("ł" * 70, 1),  # UCS-2
+        ("ł" * 71, 2),
+        ("ł" * 134, 2),
+        ("ł" * 135, 3),
+        ("a" * 69 + "ł", 1),  # one non-GSM character makes the whole message UCS-2
+        ("a" * 70 + "ł", 2),
+        ("\U0001f642" * 35, 1),  # an emoji is a surrogate pair: two UCS-2 units
+        ("\U0001f642" * 36, 2),
+        ("a" * 69 + "\U0001f642", 2),
+        ("a" * 70 + "\U0001f642", 2),
+        ("\n\r" * 80, 1),
+    ],
+    ids=lambda value: f"{len(value)}-chars" if isinstance(value, str) else f"{value}-segments",
+)
+def test_sms_segments_counts_gsm7_and_ucs2_segments(text: str, segments: int) -> None:
+    assert sms_segments(text) == segments
+
+
+# ================================================================== hourly caps
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_hourly_sms_cap_refuses_the_second_sms_and_shows_the_budget(mode: str, audit_path: Path) -> None:
+    fake = FakeUpstream()
+    sipgate_routes(fake)
+    asked = Asked(accept)
+
+    async with client_for(
+        settings_for(audit_path, telco_mcp_sms_per_hour=1), fake, mode=mode, elicitation_callback=asked
+    ) as c:
+        first = await c.call_tool("sipgate_send_sms", sms(message="first"))
+        second = await c.call_tool("sipgate_send_sms", sms(message="second"))
+
+    assert first.structured_content["status"] == "applied"
+    assert first.structured_content["budget"] == {"sms_remaining_this_hour": 0}
+    assert second.is_error
+    assert "rule sms_per_hour" in text_of(second)
+    assert len(asked.messages) == 1, "the second SMS is refused before the human is asked"
+    assert len(writes(fake)) == 1
+
+
+@pytest.mark.anyio
+async def test_the_budget_counts_down_with_each_sent_sms(audit_path: Path) -> None:
+    fake = FakeUpstream()
+    sipgate_routes(fake)
+
+    async with client_for(settings_for(audit_path, telco_mcp_sms_per_hour=3), fake, elicitation_callback=accept) as c:
+        budgets = [
+            (await c.call_tool("sipgate_send_sms", sms(message=f"m{i}"))).structured_content["budget"] for i in range(3)
+        ]
+
+    assert budgets == [{"sms_remaining_this_hour": n} for n in (2, 1, 0)]
+
+
+@pytest.mark.anyio
+async def test_declined_and_dry_run_sms_do_not_use_the_hourly_budget(audit_path: Path) -> None:
+    fake = FakeUpstream()
+    sipgate_routes(fake)
+    asked = Asked(decline)
+
+    async with client_for(settings_for(audit_path, telco_mcp_sms_per_hour=1), fake, elicitation_callback=asked) as c:
+        declined = await c.call_tool("sipgate_send_sms", sms())
+        dry = await c.call_tool("sipgate_send_sms", sms() | {"dry_run": True})
+        asked.answer = accept
+        sent = await c.call_tool("sipgate_send_sms", sms())
+
+    assert declined.structured_content["status"] == "declined"
+    assert dry.structured_content["status"] == "dry_run"
+    assert sent.structured_content["status"] == "applied", text_of(sent)
+    assert sent.structured_content["budget"] == {"sms_remaining_this_hour": 0}
+    assert len(writes(fake)) == 1
+
+
+@pytest.mark.anyio
+async def test_a_confirmation_token_does_not_bypass_the_hourly_budget(audit_path: Path) -> None:
+    fake = FakeUpstream()
+    sipgate_routes(fake)
+
+    async with client_for(settings_for(audit_path, telco_mcp_sms_per_hour=1), fake) as client:
+        a = await client.call_tool("sipgate_send_sms", sms(message="a"))
+        b = await client.call_tool("sipgate_send_sms", sms(message="b"))
+        sent = await client.call_tool(
+            "sipgate_send_sms", sms(message="a") | {"confirm_token": a.structured_content["confirm_token"]}
+        )
+        late = await client.call_tool(
+            "sipgate_send_sms", sms(message="b") | {"confirm_token": b.structured_content["confirm_token"]}
+        )
+
+    assert sent.structured_content["status"] == "applied"
+    assert late.is_error
+    assert "rule sms_per_hour" in text_of(late)
+    assert len(writes(fake)) == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_hourly_call_cap_refuses_the_second_call(mode: str, audit_path: Path) -> None:
+    fake = FakeUpstream()
+    sipgate_routes(fake)
+    asked = Asked(accept)
+
+    async with client_for(
+        settings_for(audit_path, telco_mcp_calls_per_hour=1), fake, mode=mode, elicitation_callback=asked
+    ) as c:
+        first = await c.call_tool("sipgate_start_call", call())
+        second = await c.call_tool("sipgate_start_call", call("+49 30 87654321"))
+        sms_result = await c.call_tool("sipgate_send_sms", sms())
+
+    assert first.structured_content["status"] == "applied"
+    assert first.structured_content["result"] == {"session_id": "3f2a9c1e0b7d4a55"}
+    assert first.structured_content["budget"] == {"call_remaining_this_hour": 0}
+    assert second.is_error
+    assert "rule calls_per_hour" in text_of(second)
+    assert sms_result.structured_content["status"] == "applied", "the call cap does not limit SMS"
+    assert len(asked.messages) == 2
+    assert [r.url.path for r in writes(fake)] == ["/v2/sessions/calls", "/v2/sessions/sms"]
+
+
+@pytest.mark.anyio
+async def test_a_zero_cap_refuses_every_sms(audit_path: Path) -> None:
+    await refused(
+        settings_for(audit_path, telco_mcp_sms_per_hour=0), "sipgate_send_sms", sms(), "sms_per_hour", mode="auto"
+    )
+
+
+@pytest.mark.anyio
+async def test_the_results_show_both_budgets_when_both_caps_are_set(audit_path: Path) -> None:
+    fake = FakeUpstream()
+    sipgate_routes(fake)
+    settings = settings_for(audit_path, telco_mcp_sms_per_hour=5, telco_mcp_calls_per_hour=2)
+
+    async with client_for(settings, fake, elicitation_callback=accept) as client:
+        result = await client.call_tool("sipgate_send_sms", sms())
+
+    assert result.structured_content["budget"] == {"sms_remaining_this_hour": 4, "call_remaining_this_hour": 2}
