@@ -13,7 +13,6 @@ confirmation preview can show it without sending), the shared client sends it, a
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -118,17 +117,14 @@ class Operation:
             open_world_hint=True,
         )
 
-    def path_fields(self) -> list[str]:
-        return [name for _, name, _, _ in string.Formatter().parse(self.path) if name]
-
     async def build_request(self, args: BaseModel, ctx: CallContext) -> PreparedRequest:
         if self.prepare is not None:
             return await self.prepare(args, ctx)
-        from telco_mcp.http import fill_path
+        from telco_mcp.http import fill_path, placeholders
 
         body_fn = getattr(args, "body", None)
         body = body_fn() if callable(body_fn) else None
-        fields = {name: str(getattr(args, name)) for name in self.path_fields()}
+        fields = {name: str(getattr(args, name)) for name in placeholders(self.path)}
         return PreparedRequest(self.method, fill_path(self.path, args), json=body, fields=fields)
 
 

@@ -14,6 +14,7 @@ import email.utils
 import json
 import logging
 import random
+import string
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -81,16 +82,15 @@ def encode_segment(value: object) -> str:
     return quote(text, safe="")
 
 
+def placeholders(template: str) -> list[str]:
+    """The `{field}` names in a path template."""
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+
+
 def fill_path(template: str, args: BaseModel) -> str:
     """Fill `{field}` placeholders from `args`, each value encoded as a single segment."""
-    values = {name: encode_segment(getattr(args, name)) for name in _placeholders(template)}
+    values = {name: encode_segment(getattr(args, name)) for name in placeholders(template)}
     return template.format(**values)
-
-
-def _placeholders(template: str) -> list[str]:
-    import string
-
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
 
 
 def response_json(response: httpx.Response) -> Any:
@@ -160,9 +160,11 @@ class ProviderClient:
         *,
         retry: RetryPolicy | None = None,
         sandbox: bool = False,
+        auth_scheme: str = "Basic",
     ) -> None:
         self.provider = provider
         self.http = http
+        self.auth_scheme = auth_scheme  # shown, redacted, in previews of the exact request
         self.retry = retry or RetryPolicy()
         self.sandbox = sandbox
         self.cache: dict[str, Any] = {}  # small per-process lookups (e.g. sipgate userId)

@@ -369,7 +369,7 @@ def _write_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
                 return failure(exc, sandbox=sandbox)
             except ValueError as exc:
                 return failure(f"[invalid_input] {exc}. Nothing was sent.", sandbox=sandbox)
-            shown = preview(client.base_url, request, _auth_scheme(client))
+            shown = preview(client.base_url, request, client.auth_scheme)
             if data.mode == "dry_run":
                 try:
                     runtime.guardrails.check(op.subject(args))
@@ -522,9 +522,3 @@ def _plain(op: Operation, args: BaseModel) -> BaseModel:
 
 def _audit_args(args: BaseModel) -> dict[str, Any]:
     return args.model_dump(mode="json", exclude={"dry_run", "confirm_token"}, exclude_none=True)
-
-
-def _auth_scheme(client: Any) -> str:
-    from telco_mcp.providers.sipgate.client import SipgateOAuth
-
-    return "Bearer" if isinstance(client.http.auth, SipgateOAuth) else "Basic"

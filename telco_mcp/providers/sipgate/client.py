@@ -150,5 +150,9 @@ def make_client(
     if isinstance(auth, SipgateOAuth):
         auth.client = http
     return ProviderClient(
-        "sipgate", http, retry=RetryPolicy(max_retries=settings.telco_mcp_max_retries), sandbox=sandbox
+        "sipgate",
+        http,
+        retry=RetryPolicy(max_retries=settings.telco_mcp_max_retries),
+        sandbox=sandbox,
+        auth_scheme="Bearer" if isinstance(auth, SipgateOAuth) else "Basic",
     )
