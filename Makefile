@@ -28,6 +28,7 @@ lint: $(BIN)/.installed
 node: tools/node/node_modules/.installed
 
 tools/node/node_modules/.installed: tools/node/package.json tools/node/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is required for the real-client tests (apt-get install npm)"; exit 1; }
 	npm ci --prefix tools/node --no-audit --no-fund --loglevel=error
 	touch $@
 
