@@ -12,7 +12,7 @@ from typing import Any
 
 from telco_mcp import __version__
 from telco_mcp.catalogue import CATALOGUE, Operation
-from telco_mcp.tools import WriteResult, _gated_model, compact_schema
+from telco_mcp.tools import WriteResult, _gated_model, compact, compact_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 README_START = "<!-- START GENERATED TOOLS (telco-mcp manifest) -->"
@@ -34,7 +34,7 @@ def tool_manifest(op: Operation) -> dict[str, Any]:
         "needs_confirmation": op.is_write,
         "annotations": op.annotations.model_dump(by_alias=True, exclude_none=True),
         "inputSchema": compact_schema(_gated_model(op)),
-        "outputSchema": output.model_json_schema(),
+        "outputSchema": compact(output.model_json_schema()),
     }
 
 

@@ -113,6 +113,13 @@ def compact_schema(model: type[BaseModel]) -> dict[str, Any]:
 
     Every token of the tool list is paid on every turn; validation still uses the full model.
     """
+    schema = compact(model.model_json_schema())
+    schema.pop("description", None)  # the tool's own description says it already
+    return schema
+
+
+def compact(schema: dict[str, Any]) -> dict[str, Any]:
+    """`compact_schema` for a schema dict. Valid for results too: they are dumped without nulls."""
 
     def clean(node: Any, in_properties: bool = False) -> Any:
         if isinstance(node, list):
@@ -134,9 +141,7 @@ def compact_schema(model: type[BaseModel]) -> dict[str, Any]:
                 return {**branches[0], **merged}
         return out
 
-    schema = clean(model.model_json_schema())
-    schema.pop("description", None)  # the tool's own description says it already
-    return schema
+    return clean(schema)
 
 
 def describe_validation_error(op: Operation, exc: ValidationError) -> str:
@@ -247,6 +252,8 @@ def make_tool(op: Operation, runtime: Runtime) -> Tool:
         structured_output=True,
     )
     assert isinstance(tool, CatalogueTool)
+    if tool.fn_metadata.output_schema is not None:
+        tool.fn_metadata.output_schema = compact(tool.fn_metadata.output_schema)
     tool.args_model = args_model
     tool.operation_name = op.name
     tool.parameters = compact_schema(args_model)

@@ -142,3 +142,55 @@ def test_the_catalogue_invariants_hold():
             assert op.method == "GET"
     assert BY_NAME["sipgate_send_sms"].idempotent is False
     assert BY_NAME["sipgate_hold_call"].idempotent is True
+
+
+async def test_every_result_validates_against_its_published_output_schema(audit_path):
+    """The compacted output schemas describe what is really sent, in every write status."""
+    import jsonschema
+    from conftest import accept, decline, make_settings
+
+    results = []
+    async with client_for(make_settings(audit_path)) as c:
+        schemas = {t.name: t.output_schema for t in (await c.list_tools()).tools}
+        call_id = (await c.call_tool("sipgate_list_calls", {})).structured_content["calls"][0]["call_id"]
+        gateways = (await c.call_tool("signalwire_list_sip_gateways", {})).structured_content["items"]
+        recordings = (await c.call_tool("signalwire_list_recordings", {"limit": 1})).structured_content["items"]
+        creds = (await c.call_tool("signalwire_list_sip_credentials", {"limit": 1})).structured_content["items"]
+        reads = {
+            "signalwire_list_sip_credentials": {},
+            "signalwire_get_sip_credential": {"id": creds[0]["id"]},
+            "signalwire_list_sip_gateways": {},
+            "signalwire_get_sip_profile": {},
+            "signalwire_list_recordings": {},
+            "signalwire_get_recording": {"id": recordings[0]["id"]},
+            "sipgate_get_account": {},
+            "sipgate_list_calls": {},
+            "sipgate_list_sms_senders": {},
+            "sipgate_list_history": {"limit": 3},
+        }
+        for name, args in reads.items():
+            results.append((name, await c.call_tool(name, args)))
+        gw = {"id": gateways[0]["id"], "name": "Renamed"}
+        results.append(("signalwire_update_sip_gateway", await c.call_tool("signalwire_update_sip_gateway", gw)))
+        dry = gw | {"dry_run": True}
+        results.append(("signalwire_update_sip_gateway", await c.call_tool("signalwire_update_sip_gateway", dry)))
+    async with client_for(make_settings(audit_path), elicitation_callback=accept) as c:
+        for name, args in {
+            "sipgate_hold_call": {"call_id": call_id, "value": True},
+            "sipgate_send_sms": {"recipient": "+4915799912345", "message": "hi"},
+            "sipgate_start_call": {"caller": "e0", "callee": "+4930555123"},
+            "signalwire_update_sip_profile": {"default_encryption": "required"},
+            "signalwire_delete_recording": {"id": recordings[0]["id"]},
+            "sipgate_hangup_call": {"call_id": call_id},
+        }.items():
+            results.append((name, await c.call_tool(name, args)))
+    async with client_for(make_settings(audit_path), elicitation_callback=decline) as c:
+        results.append(
+            ("sipgate_send_sms", await c.call_tool("sipgate_send_sms", {"recipient": "+4915799912345", "message": "x"}))
+        )
+    statuses = set()
+    for name, result in results:
+        assert not result.is_error, (name, text_of(result))
+        jsonschema.validate(result.structured_content, schemas[name])
+        statuses.add(result.structured_content.get("status"))
+    assert {"applied", "dry_run", "confirmation_required", "declined"} <= statuses
