@@ -191,6 +191,8 @@ async def test_every_result_validates_against_its_published_output_schema(audit_
     statuses = set()
     for name, result in results:
         assert not result.is_error, (name, text_of(result))
-        jsonschema.validate(result.structured_content, schemas[name])
+        schema = schemas[name]
+        assert schema is not None
+        jsonschema.validate(result.structured_content, schema)
         statuses.add(result.structured_content.get("status"))
     assert {"applied", "dry_run", "confirmation_required", "declined"} <= statuses
