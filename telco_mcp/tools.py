@@ -383,7 +383,13 @@ def _write_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
                     note = None
                 except SafetyRefusal as exc:
                     note = f"The real call would be refused: {exc.message}"
-                out = WriteResult[op.output](status="dry_run", summary=summary, request=shown, note=note)  # type: ignore[name-defined]
+                out = WriteResult[op.output](  # type: ignore[name-defined]
+                    status="dry_run",
+                    summary=summary,
+                    request=shown,
+                    note=note,
+                    budget=runtime.guardrails.budget() or None,
+                )
                 return success(op, out, sandbox=sandbox, lead=f"Dry run, nothing was sent: {summary}")
             token, expiry = runtime.tokens.issue(op.name, raw)
             out = WriteResult[op.output](  # type: ignore[name-defined]
@@ -392,6 +398,7 @@ def _write_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
                 request=shown,
                 confirm_token=token,
                 expires_at=datetime.fromtimestamp(expiry, UTC),
+                budget=runtime.guardrails.budget() or None,
             )
             lead = (
                 f"Not sent yet. Ask the user to confirm: {summary}. Only if they agree, call {op.name} again with "
@@ -437,7 +444,9 @@ def _write_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
                 detail=f"user {how}",
                 sandbox=sandbox,
             )
-            out = WriteResult[op.output](status="declined", summary=summary, note=f"The user {how}.")  # type: ignore[name-defined]
+            out = WriteResult[op.output](  # type: ignore[name-defined]
+                status="declined", summary=summary, note=f"The user {how}.", budget=runtime.guardrails.budget() or None
+            )
             return success(op, out, sandbox=sandbox, lead=f"Not sent: the user {how}. Do not retry unless asked.")
         return await _execute(op, runtime, args, call, summary, confirmed_by)
 

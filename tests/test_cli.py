@@ -71,3 +71,18 @@ def test_manifest_check_passes_on_the_repository_and_fails_on_drift(capsys, tmp_
         (copy / "tool_manifests" / path.name).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     code, _, err = run(["manifest", "--check", "--root", str(copy)], capsys)
     assert code == 1 and "tool_manifests/sipgate_send_sms.json" in err
+
+
+def test_serve_announces_the_sandbox_on_stderr_and_keeps_stdout_for_the_protocol(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("telco-mcp")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNALWIRE_", "SIPGATE_", "TELCO_MCP_"))}
+    env["XDG_STATE_HOME"] = str(tmp_path)
+    done = subprocess.run(  # stdin at EOF: the stdio server starts, then ends cleanly
+        [str(exe), "serve"], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path
+    )
+    assert "SANDBOX MODE (no provider credentials are configured)" in done.stderr
+    assert done.stdout == ""

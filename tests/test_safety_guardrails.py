@@ -415,3 +415,22 @@ async def test_the_results_show_both_budgets_when_both_caps_are_set(audit_path: 
         result = await client.call_tool("sipgate_send_sms", sms())
 
     assert result.structured_content["budget"] == {"sms_remaining_this_hour": 4, "call_remaining_this_hour": 2}
+
+
+@pytest.mark.anyio
+async def test_every_write_result_shows_the_remaining_hourly_budget(audit_path: Path) -> None:
+    fake = FakeUpstream()
+    fake.route("GET /v2/authorization/userinfo", response(200, {"sub": "w0"}))
+    fake.route("GET /v2/w0/sms", response(200, {"items": [{"id": "s0", "alias": "Ops", "callerId": "+4915799912345"}]}))
+    fake.route("POST /v2/sessions/sms", response(204))
+    settings = sipgate_settings(audit_path, telco_mcp_allow_writes=True, telco_mcp_sms_per_hour=3)
+    sms = {"recipient": "+4915799900001", "message": "hi"}
+    async with client_for(settings, fake) as client:
+        dry = await client.call_tool("sipgate_send_sms", sms | {"dry_run": True})
+        preview = await client.call_tool("sipgate_send_sms", sms)
+        done = await client.call_tool(
+            "sipgate_send_sms", sms | {"confirm_token": preview.structured_content["confirm_token"]}
+        )
+    assert dry.structured_content["budget"] == {"sms_remaining_this_hour": 3}
+    assert preview.structured_content["budget"] == {"sms_remaining_this_hour": 3}
+    assert done.structured_content["budget"] == {"sms_remaining_this_hour": 2}
