@@ -1,13 +1,14 @@
 # Two entry points for a fresh machine; each installs what it needs first.
 #   make serve   run the MCP server (streamable HTTP on 127.0.0.1:8000; the sandbox when no credentials are set)
 #   make test    lint, type-check, check generated files, and run the whole test suite
+#   make bench   the benchmarks (bench/README.md), written to bench/results/latest.md
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 TRANSPORT ?= http
 PORT ?= 8000
 
-.PHONY: serve test lint node clean
+.PHONY: serve test lint node bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +35,9 @@ tools/node/node_modules/.installed: tools/node/package.json tools/node/package-l
 
 test: lint node
 	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,10 +1,5 @@
 """telco-mcp: an MCP server for operating telephony through SignalWire and sipgate."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("telco-mcp")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0+source"
+__version__ = "0.1.0"  # the single source of the version (pyproject reads it); no metadata lookup at startup
 
 __all__ = ["__version__"]

@@ -45,6 +45,7 @@ from telco_mcp.errors import (
     UnexpectedResponse,
 )
 from telco_mcp.models import Result
+from telco_mcp.providers.payload import PayloadShapeError
 from telco_mcp.runtime import AppState, Runtime
 from telco_mcp.safety.audit import ConfirmedBy, new_attempt_id
 
@@ -232,6 +233,18 @@ async def _interpret(op: Operation, response: httpx.Response, args: BaseModel, c
         ) from None
 
 
+def _from_value_error(op: Operation, exc: ValueError) -> TelcoError | str:
+    """A ValueError from an operation hook: the provider's odd answer, or the caller's bad input."""
+    if isinstance(exc, PayloadShapeError):
+        return UnexpectedResponse(
+            f"{op.provider} answered a lookup for {op.name} with a body of an unexpected shape ({exc}). "
+            "Nothing was sent.",
+            provider=op.provider,
+            operation=op.name,
+        )
+    return f"[invalid_input] {exc}. Nothing was sent."
+
+
 def _provider_id(result: BaseModel | None) -> str | None:
     for name in ("id", "call_id", "session_id"):
         value = getattr(result, name, None)
@@ -290,7 +303,7 @@ def _read_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
             try:
                 request = await op.build_request(args, call)
             except ValueError as exc:
-                return failure(f"[invalid_input] {exc}. Nothing was sent.", sandbox=client.sandbox)
+                return failure(_from_value_error(op, exc), sandbox=client.sandbox)
             response = await client.send(op, request)
             result = await _interpret(op, response, args, call)
         except TelcoError as exc:
@@ -351,7 +364,10 @@ def _write_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
             except TelcoError as exc:
                 raise ToolError(f"[{exc.category}] {exc.message}") from None
             except ValueError as exc:  # e.g. an sms_id that is not one of the account's senders
-                raise ToolError(f"[invalid_input] {exc}. Nothing was sent.") from None
+                error = _from_value_error(op, exc)
+                raise ToolError(
+                    f"[{error.category}] {error.message}" if isinstance(error, TelcoError) else error
+                ) from None
             return Elicit(f"{question}\n\nAllow this {op.effect} action? Nothing is sent unless you confirm.", Confirm)
         return Gate(mode="token_required")
 
@@ -366,7 +382,7 @@ def _write_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
         except TelcoError as exc:
             return failure(exc, sandbox=sandbox)
         except ValueError as exc:
-            return failure(f"[invalid_input] {exc}. Nothing was sent.", sandbox=sandbox)
+            return failure(_from_value_error(op, exc), sandbox=sandbox)
         data = decision.data if isinstance(decision, AcceptedElicitation) else None
         confirmed_by: ConfirmedBy
         if isinstance(data, Gate) and data.mode in ("dry_run", "token_required"):
@@ -375,7 +391,7 @@ def _write_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
             except TelcoError as exc:
                 return failure(exc, sandbox=sandbox)
             except ValueError as exc:
-                return failure(f"[invalid_input] {exc}. Nothing was sent.", sandbox=sandbox)
+                return failure(_from_value_error(op, exc), sandbox=sandbox)
             shown = preview(client.base_url, request, client.auth_scheme)
             if data.mode == "dry_run":
                 try:
@@ -486,8 +502,9 @@ async def _execute(
         record("failed", status=getattr(exc, "status", None), detail=exc.message)
         return failure(exc, sandbox=sandbox)
     except ValueError as exc:
-        record("refused", detail=str(exc))
-        return failure(f"[invalid_input] {exc}. Nothing was sent.", sandbox=sandbox)
+        error = _from_value_error(op, exc)
+        record("failed" if isinstance(error, TelcoError) else "refused", detail=str(exc))
+        return failure(error, sandbox=sandbox)
     try:
         runtime.audit.intent(
             attempt=attempt,

@@ -319,7 +319,7 @@ async def test_each_tool_is_requested_exactly_as_declared(fake: FakeUpstream, au
     fake.route("GET /api/fabric/resources/sip_endpoints", response(200, page([], SW_BASE)))
     fake.route("GET /api/fabric/resources/sip_gateways", response(200, page([], SW_BASE)))
     fake.route("GET /api/relay/rest/recordings", response(200, page([], SW_BASE)))
-    fake.route("GET /api/relay/rest/sip_profile", response(200, {}))
+    fake.route("GET /api/relay/rest/sip_profile", response(200, {"domain": "acme.sip.signalwire.com"}))
     ids = {"signalwire_get_sip_credential": CRED_ID, "signalwire_get_recording": REC_ID}
     async with client_for(signalwire_settings(audit_path), fake) as c:
         for op in CATALOGUE:

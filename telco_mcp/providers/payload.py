@@ -12,6 +12,10 @@ from typing import Any, TypeVar, cast
 T = TypeVar("T")
 
 
+class PayloadShapeError(ValueError):
+    """A provider answered with JSON of an unexpected shape (not the caller's input)."""
+
+
 def kind(value: object) -> str:
     if value is None:
         return "null"
@@ -30,7 +34,7 @@ def kind(value: object) -> str:
 
 def obj(payload: object, what: str) -> Mapping[str, Any]:
     if not isinstance(payload, Mapping):
-        raise ValueError(f"{what}: expected a JSON object, got {kind(payload)}")
+        raise PayloadShapeError(f"{what}: expected a JSON object, got {kind(payload)}")
     return cast("Mapping[str, Any]", payload)
 
 
@@ -43,16 +47,16 @@ def opt_str(data: Mapping[str, Any], key: str, what: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"{what}: field {key!r} should be a string, got {kind(value)}")
+        raise PayloadShapeError(f"{what}: field {key!r} should be a string, got {kind(value)}")
     return str(value)
 
 
 def req_str(data: Mapping[str, Any], key: str, what: str) -> str:
     value = opt_str(data, key, what)
     if value is None:
-        raise ValueError(f"{what}: required field {key!r} is missing")
+        raise PayloadShapeError(f"{what}: required field {key!r} is missing")
     if not value:
-        raise ValueError(f"{what}: required field {key!r} is empty")
+        raise PayloadShapeError(f"{what}: required field {key!r} is empty")
     return value
 
 
@@ -60,7 +64,7 @@ def opt_bool(data: Mapping[str, Any], key: str, what: str) -> bool | None:
     value = data.get(key)
     if value is None or isinstance(value, bool):
         return value
-    raise ValueError(f"{what}: field {key!r} should be a boolean, got {kind(value)}")
+    raise PayloadShapeError(f"{what}: field {key!r} should be a boolean, got {kind(value)}")
 
 
 def opt_int(data: Mapping[str, Any], key: str, what: str) -> int | None:
@@ -69,7 +73,7 @@ def opt_int(data: Mapping[str, Any], key: str, what: str) -> int | None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool) and value == int(value):
         return int(value)
-    raise ValueError(f"{what}: field {key!r} should be an integer, got {kind(value)}")
+    raise PayloadShapeError(f"{what}: field {key!r} should be an integer, got {kind(value)}")
 
 
 def opt_float(data: Mapping[str, Any], key: str, what: str) -> float | None:
@@ -83,7 +87,7 @@ def opt_float(data: Mapping[str, Any], key: str, what: str) -> float | None:
             return float(value)
         except ValueError:
             pass
-    raise ValueError(f"{what}: field {key!r} should be a number, got {kind(value)}")
+    raise PayloadShapeError(f"{what}: field {key!r} should be a number, got {kind(value)}")
 
 
 def opt_str_list(data: Mapping[str, Any], key: str, what: str) -> list[str] | None:
@@ -92,7 +96,7 @@ def opt_str_list(data: Mapping[str, Any], key: str, what: str) -> list[str] | No
         return None
     items = array(value)
     if items is None or not all(isinstance(item, str) for item in items):
-        raise ValueError(f"{what}: field {key!r} should be an array of strings, got {kind(value)}")
+        raise PayloadShapeError(f"{what}: field {key!r} should be an array of strings, got {kind(value)}")
     return [str(item) for item in items]
 
 
@@ -106,11 +110,11 @@ def unique(items: list[T]) -> list[T]:
 def items(data: Mapping[str, Any], key: str, what: str, item: Callable[[Any], T]) -> list[T]:
     """A required array field, each element converted by ``item``; null counts as empty."""
     if key not in data:
-        raise ValueError(f"{what}: required field {key!r} is missing")
+        raise PayloadShapeError(f"{what}: required field {key!r} is missing")
     value = data[key]
     if value is None:
         return []
     items = array(value)
     if items is None:
-        raise ValueError(f"{what}: field {key!r} should be an array, got {kind(value)}")
+        raise PayloadShapeError(f"{what}: field {key!r} should be an array, got {kind(value)}")
     return [item(entry) for entry in items]

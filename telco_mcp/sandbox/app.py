@@ -32,11 +32,14 @@ class Sandbox:
     every "now" (token expiry, SMS scheduling, updated_at); seeded data uses a fixed reference time.
     """
 
-    def __init__(self, seed: int = 0, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, seed: int = 0, *, clock: Callable[[], float] = time.time, max_logged_requests: int = 2000
+    ) -> None:
         self.seed = seed
         self.clock = clock
         self.state: SandboxState = build_state(seed)
-        self.requests: list[RecordedRequest] = []
+        self.requests: list[RecordedRequest] = []  # the newest `max_logged_requests`, oldest first
+        self.max_logged_requests = max_logged_requests
         self.faults = FaultSet()
         self.latency_ms = 0
         self.app: Starlette = self._build_app()

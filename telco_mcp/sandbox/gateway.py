@@ -205,6 +205,9 @@ class SandboxGateway:
     def _log(self, record: RecordedRequest, status: int) -> None:
         record.status = status
         self.sandbox.requests.append(record)
+        excess = len(self.sandbox.requests) - self.sandbox.max_logged_requests
+        if excess > 0:  # keep memory flat in a long-running embedded sandbox
+            del self.sandbox.requests[: max(excess, self.sandbox.max_logged_requests // 10)]
 
     async def _respond(
         self, record: RecordedRequest, response: Response, scope: Scope, receive: Receive, send: Send

@@ -289,7 +289,7 @@ def _list_page(payload: object, what: str, item: Callable[[Any], T]) -> tuple[li
     body = p.obj(payload, what)
     data = p.array(body.get("data"))
     if data is None:
-        raise ValueError(f"{what}: field 'data' should be an array, got {p.kind(body.get('data'))}")
+        raise p.PayloadShapeError(f"{what}: field 'data' should be an array, got {p.kind(body.get('data'))}")
     items = [item(entry) for entry in data]
     links = body.get("links")
     if links is None:
@@ -333,7 +333,7 @@ def sip_credential_page_from_api(payload: Any) -> tuple[list[SipCredential], str
         if not pages:
             return [], None
         if len(pages) > 1:
-            raise ValueError(f"{what}: expected one {{links, data}} object, got an array of {len(pages)}")
+            raise p.PayloadShapeError(f"{what}: expected one {{links, data}} object, got an array of {len(pages)}")
         payload = pages[0]
     return _list_page(payload, what, sip_credential_from_api)
 
@@ -343,7 +343,7 @@ def sip_gateway_from_api(payload: Any) -> SipGateway:
     what = "SIP gateway"
     data = p.obj(payload, what)
     if data.get("sip_gateway") is None:
-        raise ValueError(f"{what}: required field 'sip_gateway' is missing")
+        raise p.PayloadShapeError(f"{what}: required field 'sip_gateway' is missing")
     inner = p.obj(data["sip_gateway"], f"{what} sip_gateway")
     return SipGateway(
         id=p.req_str(data, "id", what),
@@ -366,6 +366,9 @@ def sip_profile_from_api(payload: Any) -> SipProfile:
     """``SipProfileResponse`` -> ``SipProfile`` (no field is required upstream)."""
     what = "SIP profile"
     data = p.obj(payload, what)
+    known = ("domain", "domain_identifier", "default_codecs", "default_ciphers", "default_encryption")
+    if not any(key in data for key in known):
+        raise p.PayloadShapeError(f"{what}: none of {', '.join(known)} is present")
     return SipProfile(
         domain=p.opt_str(data, "domain", what),
         domain_identifier=p.opt_str(data, "domain_identifier", what),
@@ -389,7 +392,7 @@ def _recording_leg(data: Mapping[str, Any], what: str) -> tuple[LegType, str]:
         leg_id = p.opt_str(data, key, what)
         if leg_id:
             return leg_type, leg_id
-    raise ValueError(f"{what}: none of {', '.join(key for _, key in _LEG_KEYS)} is present")
+    raise p.PayloadShapeError(f"{what}: none of {', '.join(key for _, key in _LEG_KEYS)} is present")
 
 
 def recording_from_api(payload: Any) -> Recording:

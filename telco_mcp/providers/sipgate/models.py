@@ -41,6 +41,13 @@ HistoryType = Literal["CALL", "VOICEMAIL", "SMS", "FAX"]
 HistoryDirection = Literal["INCOMING", "OUTGOING", "MISSED_INCOMING", "MISSED_OUTGOING"]
 
 
+def _iso_text(value: object, field: str) -> object:
+    """Times are ISO 8601 strings: a bare number would silently be read as Unix seconds."""
+    if value is not None and not isinstance(value, str | datetime):
+        raise ValueError(f"{field} must be an ISO 8601 date-time string such as 2026-05-04T09:30:00+02:00")
+    return value
+
+
 def _aware(value: datetime | None, field: str) -> datetime | None:
     if value is not None and value.utcoffset() is None:
         raise ValueError(f"{field} has no timezone: add an offset, e.g. 2026-05-04T09:30:00+02:00 or ...Z for UTC")
@@ -212,12 +219,19 @@ class SendSmsInput(StrictInput):
     )
     send_at: datetime | None = Field(default=None, description="Send later (ISO 8601 with offset, max 30 days).")
 
+    @field_validator("send_at", mode="before")
+    @classmethod
+    def _send_at_is_text(cls, value: object) -> object:
+        return _iso_text(value, "send_at")
+
     @field_validator("send_at")
     @classmethod
     def _in_the_next_30_days(cls, value: datetime | None) -> datetime | None:
         value = _aware(value, "send_at")
         if value is None:
             return None
+        if not 2000 <= value.year <= 2100:  # before any UTC arithmetic can overflow
+            raise ValueError(f"send_at {value.isoformat()} is not a time sipgate can schedule")
         now = datetime.now(UTC)
         if value <= now:
             raise ValueError(
@@ -248,10 +262,18 @@ class ListHistoryInput(PageInput):
     start: datetime | None = Field(default=None, description="Not before (ISO 8601 with offset).")
     end: datetime | None = Field(default=None, description="Not after (ISO 8601 with offset).")
 
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _times_are_text(cls, value: object, info: ValidationInfo) -> object:
+        return _iso_text(value, str(info.field_name))
+
     @field_validator("start", "end")
     @classmethod
     def _has_timezone(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
-        return _aware(value, str(info.field_name))
+        value = _aware(value, str(info.field_name))
+        if value is not None and not 2000 <= value.year <= 2100:  # before any UTC arithmetic can overflow
+            raise ValueError(f"{info.field_name} must be between the years 2000 and 2100")
+        return value
 
     @model_validator(mode="after")
     def _start_before_end(self) -> ListHistoryInput:
@@ -484,7 +506,7 @@ def history_page_from_api(payload: Any) -> tuple[list[HistoryEntry], int]:
     items = p.items(data, "items", what, history_entry_from_api)
     total = data.get("totalCount")
     if isinstance(total, bool) or not isinstance(total, int):
-        raise ValueError(f"{what}: required field 'totalCount' should be an integer, got {p.kind(total)}")
+        raise p.PayloadShapeError(f"{what}: required field 'totalCount' should be an integer, got {p.kind(total)}")
     return items, total
 
 
