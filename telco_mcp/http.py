@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from telco_mcp import __version__
 from telco_mcp.catalogue import Operation, PreparedRequest, Provider
 from telco_mcp.errors import (
+    PROVIDER_NAMES,
     NotFound,
     OutcomeUnknown,
     ProviderError,
@@ -248,32 +249,22 @@ class ProviderClient:
             operation=op.name,
         )
 
-    async def get_json(self, op: Operation | Lookup, request: PreparedRequest) -> Any:
-        response = await self.send(op, request)
-        return self.json_of(op, response)
-
-    def json_of(self, op: Operation | Lookup, response: httpx.Response) -> Any:
-        if not response.content:
-            return None
+    async def read(self, name: str, path: str, query: tuple[tuple[str, str], ...] = ()) -> Any:
+        """GET `path` as a supporting read of operation `name` (retried like any read); its JSON body."""
+        response = await self.send(Lookup(name), PreparedRequest("GET", path, query))
         try:
-            return response.json()
+            return response_json(response)
         except ValueError:
             raise UnexpectedResponse(
-                f"{self._name} answered {op.name} with a body that is not JSON."
-                + (" The write was accepted (2xx) before that." if op.is_write else ""),
+                f"{self._name} answered a lookup for {name} with a body that is not JSON.",
                 provider=self.provider,
-                operation=op.name,
+                operation=name,
                 status=response.status_code,
-                changed=op.is_write,
             ) from None
-
-    async def read(self, name: str, path: str, query: tuple[tuple[str, str], ...] = ()) -> Any:
-        """GET `path` as a supporting read of operation `name` (retried like any read)."""
-        return await self.get_json(Lookup(name), PreparedRequest("GET", path, query))
 
     @property
     def _name(self) -> str:
-        return {"signalwire": "SignalWire", "sipgate": "sipgate"}[self.provider]
+        return PROVIDER_NAMES[self.provider]
 
 
 def make_http_client(

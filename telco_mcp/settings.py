@@ -184,7 +184,7 @@ class Settings(BaseSettings):
                 "(or --i-accept-unconfirmed-writes)"
             )
         for name in ("telco_mcp_allowed_prefixes", "telco_mcp_denied_prefixes"):
-            for prefix in _split(getattr(self, name)):
+            for prefix in split_list(getattr(self, name)):
                 if not re.fullmatch(r"\+[0-9]{1,15}", prefix):
                     out.append(f"{name.upper()}: {prefix!r} is not an E.164 prefix like +49 or +4930")
         if not re.fullmatch(r"[A-Z]{2}", self.telco_mcp_default_region):
@@ -256,12 +256,9 @@ class Settings(BaseSettings):
         return self
 
 
-def _split(value: str) -> list[str]:
-    return [p.strip() for p in value.split(",") if p.strip()]
-
-
 def split_list(value: str) -> list[str]:
-    return _split(value)
+    """A comma-separated setting as a list, blanks dropped."""
+    return [p.strip() for p in value.split(",") if p.strip()]
 
 
 def _is_http_url(value: str) -> bool:

@@ -43,6 +43,7 @@ from telco_mcp.errors import (
     SafetyRefusal,
     TelcoError,
     UnexpectedResponse,
+    UpstreamValidation,
 )
 from telco_mcp.models import Result
 from telco_mcp.providers.payload import PayloadShapeError
@@ -181,10 +182,8 @@ def success(op: Operation, model: BaseModel, *, sandbox: bool, lead: str | None 
 def failure(error: TelcoError | str, *, sandbox: bool) -> CallToolResult:
     if isinstance(error, TelcoError):
         text = f"[{error.category}] {error.message}"
-        if isinstance(error, ProviderError) and hasattr(error, "field_errors"):
-            fields = getattr(error, "field_errors", [])
-            if fields:
-                text += " Fields: " + "; ".join(str(f) for f in fields)
+        if isinstance(error, UpstreamValidation) and error.field_errors:
+            text += " Fields: " + "; ".join(str(f) for f in error.field_errors)
     else:
         text = error
     if sandbox:
