@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # The SDK's MCPServer configures INFO logging for the process; the bench's own output is the table.
     logging.basicConfig(level=logging.WARNING, force=True)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
 
     plan = QUICK if args.quick else FULL
     available = figures(plan)
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         began = time.perf_counter()
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
         rows += available[name]()
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+        logging.getLogger("httpx2").setLevel(logging.WARNING)
         print(f"bench: {name} done in {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
     text = report.document(rows, quick=args.quick, seconds=time.perf_counter() - start)
     report.write(args.output, text)

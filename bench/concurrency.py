@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 
 import anyio
-import httpx
+import httpx2
 from mcp import Client
 
 from bench.harness import (
@@ -83,7 +83,7 @@ def _row(figure: str, singles: list[float], walls: list[float], *, max_ratio: fl
 def run(runs: int) -> list[Row]:
     with state_dir() as tmp:
         with standalone_sandbox(tmp) as sandbox_url, http_server(tmp, sandbox_url) as mcp_url:
-            httpx.put(sandbox_url + "/_sandbox/latency", json={"ms": LATENCY_MS}, timeout=5).raise_for_status()
+            httpx2.put(sandbox_url + "/_sandbox/latency", json={"ms": LATENCY_MS}, timeout=5).raise_for_status()
             ours = anyio.run(_measure, mcp_url, TOOL, {}, runs)
         port = free_port()
         env = base_env(tmp) | {"BENCH_ECHO_SLEEP_MS": str(LATENCY_MS)}

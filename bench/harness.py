@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from telco_mcp import sandbox as sb
 
@@ -99,9 +99,9 @@ def wait_http(url: str, process: subprocess.Popen[bytes], *, timeout: float = 30
         if process.poll() is not None:
             raise RuntimeError(f"{process.args!r} exited with {process.returncode} before serving {url}")
         try:
-            httpx.get(url, timeout=1.0)
+            httpx2.get(url, timeout=1.0)
             return
-        except httpx.TransportError:
+        except httpx2.TransportError:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"nothing answered on {url} within {timeout:.0f} s") from None
             time.sleep(0.05)

@@ -3,7 +3,7 @@
 * ours: `signalwire_get_sip_profile` through an MCP stdio client to `telco-mcp serve`, whose
   upstream is a standalone sandbox (`telco-mcp sandbox`) on a loopback port;
 * SDK floor: a trivial `echo` tool of the minimal `MCPServer`, same client, same transport;
-* upstream floor: the same upstream GET made directly with a keep-alive `httpx.AsyncClient`.
+* upstream floor: the same upstream GET made directly with a keep-alive `httpx2.AsyncClient`.
 
 The three are called round-robin, one of each per iteration, so drift hits all alike. Each run
 yields a median and a p95 per series; the ratio is ours / (SDK floor + upstream floor).
@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
-import httpx
+import httpx2
 from mcp import Client, StdioServerParameters, stdio_client
 
 from bench.harness import (
@@ -49,9 +49,9 @@ async def _measure(workdir: Path, sandbox_url: str, runs: int, calls: int) -> li
         async with (
             Client(stdio_client(ours_params, errlog=ours_log), read_timeout_seconds=30) as ours,
             Client(stdio_client(floor_params, errlog=floor_log), read_timeout_seconds=30) as floor,
-            httpx.AsyncClient(
+            httpx2.AsyncClient(
                 base_url=sandbox_url,
-                auth=httpx.BasicAuth(sb.SIGNALWIRE_PROJECT_ID, sb.SIGNALWIRE_API_TOKEN),
+                auth=httpx2.BasicAuth(sb.SIGNALWIRE_PROJECT_ID, sb.SIGNALWIRE_API_TOKEN),
                 timeout=30,
             ) as upstream,
         ):
@@ -105,7 +105,7 @@ def run(runs: int, calls: int) -> list[Row]:
                 ours=Stat.of(ours),
                 reference=Stat.of(floors),
                 reference_label=(
-                    f"SDK echo floor {Stat.of(sdk).median:.2f} ms + upstream httpx floor "
+                    f"SDK echo floor {Stat.of(sdk).median:.2f} ms + upstream httpx2 floor "
                     f"{Stat.of(upstream).median:.2f} ms"
                 ),
                 ratio=Stat.of([o / f for o, f in zip(ours, floors, strict=True)]),

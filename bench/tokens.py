@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 from mcp import Client
 from mcp.types import ListToolsResult
 from pydantic import SecretStr
@@ -72,7 +72,7 @@ async def _list_pages(audit: Any) -> list[tuple[str, float, float]]:
     out: list[tuple[str, float, float]] = []
     async with (
         Client(server) as client,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox.app), base_url="http://sandbox") as raw,
+        httpx2.AsyncClient(transport=httpx2.ASGITransport(app=sandbox.app), base_url="http://sandbox") as raw,
     ):
         for tool, provider in LIST_PAGES:
             sandbox.requests.clear()
@@ -87,12 +87,12 @@ async def _list_pages(audit: Any) -> list[tuple[str, float, float]]:
     return out
 
 
-def _sandbox_auth(provider: str) -> httpx.Auth:
+def _sandbox_auth(provider: str) -> httpx2.Auth:
     from telco_mcp import sandbox as sb
 
     if provider == "signalwire":
-        return httpx.BasicAuth(sb.SIGNALWIRE_PROJECT_ID, sb.SIGNALWIRE_API_TOKEN)
-    return httpx.BasicAuth(sb.SIPGATE_TOKEN_ID, sb.SIPGATE_TOKEN)
+        return httpx2.BasicAuth(sb.SIGNALWIRE_PROJECT_ID, sb.SIGNALWIRE_API_TOKEN)
+    return httpx2.BasicAuth(sb.SIPGATE_TOKEN_ID, sb.SIPGATE_TOKEN)
 
 
 def _as_sent(result: ListToolsResult) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def _configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,
     )
-    for noisy in ("httpx", "httpcore", "uvicorn.access"):
+    for noisy in ("httpx2", "httpcore2", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -1,7 +1,7 @@
 """The shared, authenticated HTTP client: one per provider, opened once in the server lifespan.
 
 `ProviderClient.send` is the only place a request leaves this process. It adds nothing secret
-itself (credentials come from the `httpx.Auth` the client was built with), maps every failure onto
+itself (credentials come from the `httpx2.Auth` the client was built with), maps every failure onto
 `telco_mcp.errors`, and retries only what is safe to repeat: reads and writes the catalogue marks
 idempotent, on 429/502/503/504 and on connection errors, honouring `Retry-After` with capped,
 jittered backoff. A write whose response never arrived is reported as `OutcomeUnknown`.
@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import anyio
-import httpx
+import httpx2
 from pydantic import BaseModel
 
 from telco_mcp import __version__
@@ -40,7 +40,7 @@ from telco_mcp.errors import (
 
 logger = logging.getLogger(__name__)
 
-USER_AGENT = f"telco-mcp/{__version__} (+https://github.com/telco-mcp/telco-mcp) httpx/{httpx.__version__}"
+USER_AGENT = f"telco-mcp/{__version__} (+https://github.com/telco-mcp/telco-mcp) httpx2/{httpx2.__version__}"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
@@ -94,7 +94,7 @@ def fill_path(template: str, args: BaseModel) -> str:
     return template.format(**values)
 
 
-def response_json(response: httpx.Response) -> Any:
+def response_json(response: httpx2.Response) -> Any:
     """The JSON body of a response (None when empty); `ValueError` when it is not JSON."""
     if not response.content:
         return None
@@ -152,12 +152,12 @@ class Lookup:
 
 
 class ProviderClient:
-    """One provider's shared `httpx.AsyncClient`, with error mapping and safe retries."""
+    """One provider's shared `httpx2.AsyncClient`, with error mapping and safe retries."""
 
     def __init__(
         self,
         provider: Provider,
-        http: httpx.AsyncClient,
+        http: httpx2.AsyncClient,
         *,
         retry: RetryPolicy | None = None,
         sandbox: bool = False,
@@ -175,10 +175,10 @@ class ProviderClient:
         return str(self.http.base_url).rstrip("/")
 
     def url_for(self, request: PreparedRequest) -> str:
-        url = httpx.URL(self.base_url + request.path)
+        url = httpx2.URL(self.base_url + request.path)
         return str(url.copy_merge_params(list(request.query))) if request.query else str(url)
 
-    async def send(self, op: Operation | Lookup, request: PreparedRequest) -> httpx.Response:
+    async def send(self, op: Operation | Lookup, request: PreparedRequest) -> httpx2.Response:
         """Send `request` for `op`; return a 2xx response or raise a `ProviderError`."""
         attempt = 0
         while True:
@@ -190,7 +190,7 @@ class ProviderClient:
                     params=list(request.query) or None,
                     json=request.json,
                 )
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
                 # Nothing reached the provider: repeatable for retry-safe operations.
                 error: ProviderError = UpstreamUnavailable(
                     f"Could not connect to {self._name} ({type(exc).__name__}). Nothing was sent; try again later.",
@@ -198,9 +198,9 @@ class ProviderClient:
                     operation=op.name,
                 )
                 delay = self.retry.delay(attempt, None) if op.retry_safe else None
-            except httpx.TimeoutException as exc:
+            except httpx2.TimeoutException as exc:
                 raise self._no_answer(op, request, f"no answer within the timeout ({type(exc).__name__})") from None
-            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            except (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError) as exc:
                 raise self._no_answer(op, request, f"the connection broke ({type(exc).__name__})") from None
             else:
                 if response.is_success:
@@ -269,17 +269,17 @@ class ProviderClient:
 
 def make_http_client(
     base_url: str,
-    auth: httpx.Auth | None,
+    auth: httpx2.Auth | None,
     *,
     timeout: float,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> httpx.AsyncClient:
-    """The one `httpx.AsyncClient` of a provider: base URL, auth, timeouts, pooling, User-Agent."""
-    return httpx.AsyncClient(
+    transport: httpx2.AsyncBaseTransport | None = None,
+) -> httpx2.AsyncClient:
+    """The one `httpx2.AsyncClient` of a provider: base URL, auth, timeouts, pooling, User-Agent."""
+    return httpx2.AsyncClient(
         base_url=base_url,
         auth=auth,
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20, keepalive_expiry=30),
+        timeout=httpx2.Timeout(timeout, connect=min(timeout, 5.0)),
+        limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30),
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         transport=transport,
         follow_redirects=False,

@@ -1,6 +1,6 @@
 """`build_server(settings)`: the MCP server, its lifespan and its exposed tools.
 
-The lifespan opens one shared, authenticated `httpx.AsyncClient` per configured provider and closes
+The lifespan opens one shared, authenticated `httpx2.AsyncClient` per configured provider and closes
 it at shutdown. With no credentials (or `--sandbox`) both providers are served by the embedded
 sandbox through an in-process ASGI transport, and every result says so.
 """
@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-import httpx
+import httpx2
 from mcp.server import MCPServer
 
 from telco_mcp import __version__, phone
@@ -34,19 +34,19 @@ SERVER_NAME = "telco-mcp"
 SANDBOX_HOST = "http://sandbox.telco-mcp.invalid"
 
 
-class _SandboxTransport(httpx.AsyncBaseTransport):
+class _SandboxTransport(httpx2.AsyncBaseTransport):
     """The embedded sandbox as an upstream: ASGI in-process, a dropped connection as a protocol error."""
 
     def __init__(self, app: Any) -> None:
-        self._inner = httpx.ASGITransport(app=app)
+        self._inner = httpx2.ASGITransport(app=app)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         from telco_mcp.sandbox import SandboxConnectionDropped
 
         try:
             return await self._inner.handle_async_request(request)
         except SandboxConnectionDropped:
-            raise httpx.RemoteProtocolError("peer closed connection without sending a complete response") from None
+            raise httpx2.RemoteProtocolError("peer closed connection without sending a complete response") from None
 
 
 def sandbox_settings(settings: Settings) -> Settings:
@@ -111,11 +111,11 @@ def instructions(runtime: Runtime) -> str:
 def build_server(
     settings: Settings | None = None,
     *,
-    transports: dict[Provider, httpx.AsyncBaseTransport] | None = None,
+    transports: dict[Provider, httpx2.AsyncBaseTransport] | None = None,
 ) -> MCPServer:
     """The telco-mcp server for `settings` (default: from the environment).
 
-    `transports` replaces a provider's network transport (tests use `httpx.MockTransport`).
+    `transports` replaces a provider's network transport (tests use `httpx2.MockTransport`).
     """
     settings = (settings or load_settings()).check()
     phone.DEFAULT_REGION = settings.telco_mcp_default_region

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-import httpx
+import httpx2
 from mcp.server.mcpserver import (
     AcceptedElicitation,
     CancelledElicitation,
@@ -196,7 +196,7 @@ def failure(error: TelcoError | str, *, sandbox: bool) -> CallToolResult:
 
 
 def preview(client_base: str, request: PreparedRequest, auth_scheme: str) -> RequestPreview:
-    url = httpx.URL(client_base + request.path)
+    url = httpx2.URL(client_base + request.path)
     if request.query:
         url = url.copy_merge_params(list(request.query))
     return RequestPreview(
@@ -219,7 +219,7 @@ def client_can_elicit(ctx: Context) -> bool:
     return True
 
 
-async def _interpret(op: Operation, response: httpx.Response, args: BaseModel, call: CallContext) -> BaseModel:
+async def _interpret(op: Operation, response: httpx2.Response, args: BaseModel, call: CallContext) -> BaseModel:
     try:
         return await op.interpret(response, args, call)
     except ValueError as exc:

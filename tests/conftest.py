@@ -1,7 +1,7 @@
 """Shared test fixtures: a route-keyed fake upstream, canary credentials, servers and MCP clients.
 
 Tests talk to the server through the SDK's in-memory `Client` (both protocol eras) and to the
-upstream through `httpx.MockTransport` routes or the sandbox; nothing patches internals.
+upstream through `httpx2.MockTransport` routes or the sandbox; nothing patches internals.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 from mcp.client import ClientRequestContext
@@ -47,35 +47,35 @@ class FakeUpstream:
     """A route-keyed fake API: `fake.route("GET /path", handler_or_response)`; records every request."""
 
     routes: dict[str, Any] = field(default_factory=dict)
-    requests: list[httpx.Request] = field(default_factory=list)
+    requests: list[httpx2.Request] = field(default_factory=list)
 
     def route(self, key: str, answer: Any) -> None:
-        """`answer`: an `httpx.Response`, a list of them (served in order), or a callable(request)."""
+        """`answer`: an `httpx2.Response`, a list of them (served in order), or a callable(request)."""
         self.routes[key] = list(answer) if isinstance(answer, list) else answer
 
-    def handler(self, request: httpx.Request) -> httpx.Response:
+    def handler(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
         key = f"{request.method} {request.url.path}"
         answer = self.routes.get(key)
         if answer is None:
-            return httpx.Response(599, json={"error": f"no fake route for {key}"})
+            return httpx2.Response(599, json={"error": f"no fake route for {key}"})
         if isinstance(answer, list):
             answer = answer.pop(0) if len(answer) > 1 else answer[0]
         result = answer(request) if callable(answer) else answer
-        assert isinstance(result, httpx.Response)
+        assert isinstance(result, httpx2.Response)
         return result
 
     @property
-    def transport(self) -> httpx.AsyncBaseTransport:
-        return httpx.MockTransport(self.handler)
+    def transport(self) -> httpx2.AsyncBaseTransport:
+        return httpx2.MockTransport(self.handler)
 
-    def sent(self, method: str | None = None, path: str | None = None) -> list[httpx.Request]:
+    def sent(self, method: str | None = None, path: str | None = None) -> list[httpx2.Request]:
         return [
             r for r in self.requests if (method is None or r.method == method) and (path is None or r.url.path == path)
         ]
 
 
-def body_of(request: httpx.Request) -> Any:
+def body_of(request: httpx2.Request) -> Any:
     return json.loads(request.content) if request.content else None
 
 
@@ -148,7 +148,7 @@ async def cancel(context: ClientRequestContext, params: ElicitRequestParams) -> 
 
 
 def client_for(settings: Settings, fake: FakeUpstream | None = None, **client_kwargs: Any) -> Client:
-    transports: dict[Provider, httpx.AsyncBaseTransport] | None = None
+    transports: dict[Provider, httpx2.AsyncBaseTransport] | None = None
     if fake is not None:
         transports = {"signalwire": fake.transport, "sipgate": fake.transport}
     return Client(build_server(settings, transports=transports), **client_kwargs)
@@ -158,12 +158,12 @@ def text_of(result: Any) -> str:
     return "\n".join(getattr(block, "text", "") for block in result.content)
 
 
-def response(status: int = 200, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
+def response(status: int = 200, body: Any = None, headers: dict[str, str] | None = None) -> httpx2.Response:
     if body is None:
-        return httpx.Response(status, headers=headers)
+        return httpx2.Response(status, headers=headers)
     if isinstance(body, bytes | str):
-        return httpx.Response(status, content=body, headers=headers)
-    return httpx.Response(status, json=body, headers=headers)
+        return httpx2.Response(status, content=body, headers=headers)
+    return httpx2.Response(status, json=body, headers=headers)
 
 
-Handler = Callable[[httpx.Request], httpx.Response]
+Handler = Callable[[httpx2.Request], httpx2.Response]

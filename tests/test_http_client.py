@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 from conftest import SW_BASE, SW_PROJECT, SW_TOKEN, FakeUpstream, response
 
@@ -31,7 +31,7 @@ NON_IDEMPOTENT_WRITE = BY_NAME["signalwire_delete_recording"]
 
 
 def client(fake: FakeUpstream, retries: int = 2) -> ProviderClient:
-    http = httpx.AsyncClient(base_url=SW_BASE, auth=httpx.BasicAuth(SW_PROJECT, SW_TOKEN), transport=fake.transport)
+    http = httpx2.AsyncClient(base_url=SW_BASE, auth=httpx2.BasicAuth(SW_PROJECT, SW_TOKEN), transport=fake.transport)
     return ProviderClient("signalwire", http, retry=RetryPolicy(max_retries=retries, backoff_base=0.001))
 
 
@@ -121,8 +121,8 @@ async def test_a_non_idempotent_write_is_never_retried(fake, status):
 
 
 async def test_connect_errors_are_retried_for_reads_and_reported_as_nothing_sent(fake):
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection refused", request=request)
+    def refuse(request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.ConnectError("connection refused", request=request)
 
     fake.route(f"GET {PROFILE}", refuse)
     with pytest.raises(errors.UpstreamUnavailable) as caught:
@@ -131,9 +131,9 @@ async def test_connect_errors_are_retried_for_reads_and_reported_as_nothing_sent
     assert "Nothing was sent" in caught.value.message
 
 
-@pytest.mark.parametrize("exc", [httpx.ReadTimeout, httpx.RemoteProtocolError])
+@pytest.mark.parametrize("exc", [httpx2.ReadTimeout, httpx2.RemoteProtocolError])
 async def test_a_write_without_an_answer_is_outcome_unknown_and_not_retried(fake, exc):
-    def swallow(request: httpx.Request) -> httpx.Response:
+    def swallow(request: httpx2.Request) -> httpx2.Response:
         raise exc("no answer", request=request)
 
     fake.route(f"DELETE {RECORDING}", swallow)
@@ -146,8 +146,8 @@ async def test_a_write_without_an_answer_is_outcome_unknown_and_not_retried(fake
 
 
 async def test_a_read_timeout_is_a_timeout_error_saying_nothing_changed(fake):
-    def slow(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("slow", request=request)
+    def slow(request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.ReadTimeout("slow", request=request)
 
     fake.route(f"GET {PROFILE}", slow)
     with pytest.raises(errors.UpstreamTimeout) as caught:
@@ -166,7 +166,7 @@ async def test_requests_carry_basic_auth_and_a_user_agent_naming_the_package(fak
     fake.route(f"GET {PROFILE}", response(200, {}))
     await client(fake).send(READ, GET)
     sent = fake.requests[0]
-    assert sent.headers["authorization"] == httpx.BasicAuth(SW_PROJECT, SW_TOKEN)._auth_header
+    assert sent.headers["authorization"] == httpx2.BasicAuth(SW_PROJECT, SW_TOKEN)._auth_header
     assert USER_AGENT.startswith("telco-mcp/")
 
 

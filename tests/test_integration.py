@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from conftest import accept, make_settings, text_of
 from mcp import Client
@@ -49,9 +49,9 @@ def sandbox_url() -> Iterator[str]:
         deadline = time.monotonic() + 20
         while True:
             try:
-                httpx.get(f"{url}/_sandbox/summary", timeout=1)
+                httpx2.get(f"{url}/_sandbox/summary", timeout=1)
                 break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"sandbox did not start: {proc.stderr and proc.stderr.read()}") from None
                 time.sleep(0.1)
@@ -65,7 +65,7 @@ def sandbox_url() -> Iterator[str]:
 
 @pytest.fixture
 def sandbox(sandbox_url: str) -> str:
-    httpx.post(f"{sandbox_url}/_sandbox/reset").raise_for_status()
+    httpx2.post(f"{sandbox_url}/_sandbox/reset").raise_for_status()
     return sandbox_url
 
 
@@ -86,7 +86,7 @@ def live_settings(url: str, audit: Path, **overrides: Any) -> Settings:
 
 
 def upstream_writes(url: str) -> list[tuple[str, str]]:
-    log = httpx.get(f"{url}/_sandbox/requests").json()
+    log = httpx2.get(f"{url}/_sandbox/requests").json()
     entries = log["requests"] if isinstance(log, dict) else log
     return [(r["method"], r["path"]) for r in entries if r["method"] != "GET"]
 
@@ -142,7 +142,7 @@ async def test_an_sms_lands_in_the_outbox_and_in_history(sandbox, audit_path):
         )
         assert sent.structured_content["status"] == "applied", text_of(sent)
         history = await c.call_tool("sipgate_list_history", {"types": ["SMS"], "limit": 5})
-    outbox = httpx.get(f"{sandbox}/_sandbox/outbox").json()
+    outbox = httpx2.get(f"{sandbox}/_sandbox/outbox").json()
     outbox = outbox["outbox"] if isinstance(outbox, dict) else outbox
     assert [(m["recipient"], m["message"]) for m in outbox] == [("+4915799912345", "Trunk to Frankfurt is down")]
     assert any(item.get("target") == "+4915799912345" for item in history.structured_content["items"])

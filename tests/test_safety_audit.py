@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from conftest import (
     CANARIES,
@@ -95,12 +95,12 @@ def outcomes(audit: Path) -> list[tuple[str, str, str]]:
     return [(a["tool"], a["outcome"], a["confirmed_by"]) for a in attempts(audit)]
 
 
-def writes(fake: FakeUpstream) -> list[httpx.Request]:
+def writes(fake: FakeUpstream) -> list[httpx2.Request]:
     return [r for r in fake.requests if r.method != "GET"]
 
 
-def raising(exc: type[Exception]) -> Callable[[httpx.Request], httpx.Response]:
-    def handler(request: httpx.Request) -> httpx.Response:
+def raising(exc: type[Exception]) -> Callable[[httpx2.Request], httpx2.Response]:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         raise exc("simulated network failure", request=request)  # pyright: ignore[reportCallIssue]
 
     return handler
@@ -155,7 +155,7 @@ async def test_a_full_session_leaves_one_attempt_line_per_attempt_with_the_right
     fake.route("POST /v2/sessions/sms", response(422, {"errors": [{"detail": "invalid", "source": {"pointer": "/x"}}]}))
     async with client_for(both(audit_path), fake, elicitation_callback=accept) as client:
         await client.call_tool("sipgate_send_sms", SMS)
-    fake.route("POST /v2/sessions/sms", raising(httpx.ReadTimeout))
+    fake.route("POST /v2/sessions/sms", raising(httpx2.ReadTimeout))
     off = both(audit_path, telco_mcp_confirm="off", telco_mcp_confirm_off_acknowledged=True)
     async with client_for(off, fake) as client:
         await client.call_tool("sipgate_send_sms", SMS)
@@ -213,8 +213,8 @@ async def test_an_attempt_line_records_time_status_and_the_providers_id(audit_pa
         pytest.param(response(403, {"errors": [{"detail": "no SMS feature"}]}), "failed", 403, id="403"),
         pytest.param(response(402), "failed", 402, id="402"),
         pytest.param(response(502), "unknown", 502, id="502-after-send"),
-        pytest.param(raising(httpx.ReadTimeout), "unknown", None, id="read-timeout"),
-        pytest.param(raising(httpx.RemoteProtocolError), "unknown", None, id="connection-dropped"),
+        pytest.param(raising(httpx2.ReadTimeout), "unknown", None, id="read-timeout"),
+        pytest.param(raising(httpx2.RemoteProtocolError), "unknown", None, id="connection-dropped"),
     ],
 )
 async def test_a_failed_write_is_recorded_with_its_outcome_after_an_intent_line(
@@ -241,9 +241,9 @@ async def test_a_failed_write_is_recorded_with_its_outcome_after_an_intent_line(
 async def test_the_intent_line_is_on_disk_before_the_request_reaches_the_provider(audit_path: Path) -> None:
     seen_on_arrival: list[list[dict[str, Any]]] = []
 
-    def provider(request: httpx.Request) -> httpx.Response:
+    def provider(request: httpx2.Request) -> httpx2.Response:
         seen_on_arrival.append(lines(audit_path))  # what a crash at this instant would leave behind
-        return httpx.Response(204)
+        return httpx2.Response(204)
 
     fake = routes(FakeUpstream(), sms=provider)
 
@@ -330,7 +330,7 @@ async def test_phone_numbers_are_masked_to_the_last_four_digits_by_default(audit
 
 @pytest.mark.anyio
 async def test_numbers_in_failure_details_are_masked_too(audit_path: Path) -> None:
-    fake = routes(FakeUpstream(), sms=raising(httpx.ReadTimeout))
+    fake = routes(FakeUpstream(), sms=raising(httpx2.ReadTimeout))
 
     async with client_for(both(audit_path), fake, elicitation_callback=accept) as client:
         result = await client.call_tool("sipgate_send_sms", SMS)

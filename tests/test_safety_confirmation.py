@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from conftest import (
     CANARIES,
@@ -160,7 +160,7 @@ SCENARIOS = {
 }
 
 
-def writes(fake: FakeUpstream) -> list[httpx.Request]:
+def writes(fake: FakeUpstream) -> list[httpx2.Request]:
     return [r for r in fake.requests if r.method != "GET"]
 
 
@@ -338,7 +338,7 @@ async def test_without_elicitation_the_first_call_only_previews_and_hands_out_a_
     assert data["status"] == "confirmation_required"
     assert data["confirm_token"].startswith("v1.")
     assert data["expires_at"]
-    assert (data["request"]["method"], httpx.URL(data["request"]["url"]).path) == scenario.write
+    assert (data["request"]["method"], httpx2.URL(data["request"]["url"]).path) == scenario.write
     assert data["request"]["headers"] == {"Authorization": "Basic [REDACTED]"}
     assert "Not sent yet" in text_of(result)
     for canary in CANARIES:

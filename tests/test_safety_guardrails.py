@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import phonenumbers
 import pytest
 from conftest import (
@@ -63,7 +63,7 @@ def settings_for(audit: Path, **overrides: Any) -> Settings:
     return sipgate_settings(audit, "token", telco_mcp_allow_writes=True, **overrides)
 
 
-def writes(fake: FakeUpstream) -> list[httpx.Request]:
+def writes(fake: FakeUpstream) -> list[httpx2.Request]:
     return [r for r in fake.requests if r.method != "GET"]
 
 

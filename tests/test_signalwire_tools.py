@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from conftest import (
     CANARIES,
@@ -139,7 +139,7 @@ async def test_gateways_page_through_links_next_until_the_end(fake, audit_path):
     path = "/api/fabric/resources/sip_gateways"
     ids = [f"3fa85f64-5717-4562-b3fc-2c963f66af{n:02d}" for n in range(5)]
 
-    def serve(request: httpx.Request) -> httpx.Response:
+    def serve(request: httpx2.Request) -> httpx2.Response:
         number = int(request.url.params.get("page_number", "0"))
         chunk = ids[number * 2 : number * 2 + 2]
         nxt = f"{SW_BASE}{path}?page_number={number + 1}&page_size=2&page_token=PA{number + 1}" if number < 2 else None

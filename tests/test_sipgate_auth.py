@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from conftest import (
     CANARIES,
@@ -51,7 +51,7 @@ THEM = "+4915799912345"
 class OAuthFake(FakeUpstream):
     """The shared fake, plus the bearer token each request carried *when it arrived*.
 
-    httpx repeats the same `Request` object after a refresh, so `requests` only shows the last header.
+    httpx2 repeats the same `Request` object after a refresh, so `requests` only shows the last header.
     `hold(key, n)` makes the first `n` requests for `key` wait until all `n` have arrived, so that
     concurrent tool calls really are in flight together when their 401s come back.
     """
@@ -66,16 +66,16 @@ class OAuthFake(FakeUpstream):
         self.hold_key, self.hold_count = key, count
 
     @property
-    def transport(self) -> httpx.AsyncBaseTransport:
+    def transport(self) -> httpx2.AsyncBaseTransport:
         return _Arrivals(self)
 
 
-class _Arrivals(httpx.AsyncBaseTransport):
+class _Arrivals(httpx2.AsyncBaseTransport):
     def __init__(self, fake: OAuthFake) -> None:
         self.fake = fake
-        self.inner = httpx.MockTransport(fake.handler)
+        self.inner = httpx2.MockTransport(fake.handler)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         fake = self.fake
         fake.seen.append((request.method, request.url.path, bearer(request)))
         if f"{request.method} {request.url.path}" == fake.hold_key and fake._held < fake.hold_count:
@@ -92,7 +92,7 @@ def fake() -> OAuthFake:
     return OAuthFake()
 
 
-def token_answer(access: str = NEW_ACCESS, **extra: Any) -> httpx.Response:
+def token_answer(access: str = NEW_ACCESS, **extra: Any) -> httpx2.Response:
     """What sipgate's Keycloak answers a successful refresh with."""
     body = {
         "access_token": access,
@@ -107,7 +107,7 @@ def token_answer(access: str = NEW_ACCESS, **extra: Any) -> httpx.Response:
 def accepting(*tokens: str, body: Any = ACCOUNT):
     """An endpoint that answers 200 with `body` to these bearer tokens and 401 to anything else."""
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    def answer(request: httpx2.Request) -> httpx2.Response:
         if bearer(request) in tokens:
             return response(200, body)
         return response(401, {"error": "invalid_token"})
@@ -115,16 +115,16 @@ def accepting(*tokens: str, body: Any = ACCOUNT):
     return answer
 
 
-def bearer(request: httpx.Request) -> str | None:
+def bearer(request: httpx2.Request) -> str | None:
     value = request.headers.get("Authorization", "")
     return value.removeprefix("Bearer ") if value.startswith("Bearer ") else None
 
 
-def form(request: httpx.Request) -> dict[str, str]:
+def form(request: httpx2.Request) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(request.content.decode(), strict_parsing=True).items()}
 
 
-def refreshes(fake: FakeUpstream) -> list[httpx.Request]:
+def refreshes(fake: FakeUpstream) -> list[httpx2.Request]:
     return fake.sent("POST", TOKEN_PATH)
 
 
@@ -310,7 +310,7 @@ async def test_a_write_rejected_with_401_is_sent_again_once_after_the_refresh(
         (TOKEN_PATH, None),
         ("/v2/sessions/calls", NEW_ACCESS),
     ]
-    (post,) = set(fake.sent("POST", "/v2/sessions/calls"))  # httpx repeats the same request object
+    (post,) = set(fake.sent("POST", "/v2/sessions/calls"))  # httpx2 repeats the same request object
     assert body_of(post) == {"caller": "e0", "callee": THEM}
     assert len(refreshes(fake)) == 1
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from conftest import FakeUpstream, accept, client_for, response, sipgate_settings, text_of
 from mcp import Client
@@ -31,8 +31,8 @@ SMS = ("sipgate_send_sms", {"recipient": THEM, "message": MESSAGE}, "/v2/session
 START = ("sipgate_start_call", {"caller": "e0", "callee": THEM}, "/v2/sessions/calls")
 NON_IDEMPOTENT = [pytest.param(*SMS, id="send_sms"), pytest.param(*START, id="start_call")]
 NO_ANSWER = [
-    pytest.param(httpx.ReadTimeout, id="read-timeout"),
-    pytest.param(httpx.RemoteProtocolError, id="connection-reset"),
+    pytest.param(httpx2.ReadTimeout, id="read-timeout"),
+    pytest.param(httpx2.RemoteProtocolError, id="connection-reset"),
 ]
 
 
@@ -51,10 +51,10 @@ def serve_lookups(fake: FakeUpstream) -> None:
     fake.route("GET /v2/calls", response(200, running_calls()))
 
 
-def received_then(error: type[httpx.TransportError]) -> Callable[[httpx.Request], httpx.Response]:
+def received_then(error: type[httpx2.TransportError]) -> Callable[[httpx2.Request], httpx2.Response]:
     """sipgate got the request (FakeUpstream recorded it), then the answer was lost."""
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    def answer(request: httpx2.Request) -> httpx2.Response:
         raise error("the response never arrived", request=request)
 
     return answer
@@ -92,7 +92,7 @@ async def test_a_lost_answer_to_a_non_idempotent_write_is_outcome_unknown_and_ne
     fake: FakeUpstream,
     audit_path: Path,
     mode: str,
-    error: type[httpx.TransportError],
+    error: type[httpx2.TransportError],
     tool: str,
     args: dict,
     path: str,
@@ -115,7 +115,7 @@ async def test_a_lost_answer_to_a_non_idempotent_write_is_outcome_unknown_and_ne
 @MODES
 @pytest.mark.parametrize("error", NO_ANSWER)
 async def test_after_an_unknown_outcome_the_spent_confirm_token_cannot_send_the_sms_again(
-    fake: FakeUpstream, audit_path: Path, mode: str, error: type[httpx.TransportError]
+    fake: FakeUpstream, audit_path: Path, mode: str, error: type[httpx2.TransportError]
 ) -> None:
     tool, args, path = SMS
     serve_lookups(fake)
@@ -152,7 +152,7 @@ async def test_a_gateway_error_on_a_non_idempotent_write_is_outcome_unknown_and_
 @MODES
 async def test_a_lost_answer_to_a_hangup_is_outcome_unknown(fake: FakeUpstream, audit_path: Path, mode: str) -> None:
     serve_lookups(fake)
-    fake.route(f"DELETE /v2/calls/{CALL_ID}", received_then(httpx.ReadTimeout))
+    fake.route(f"DELETE /v2/calls/{CALL_ID}", received_then(httpx2.ReadTimeout))
     async with client_for(settings(audit_path), fake, mode=mode, elicitation_callback=accept) as client:
         result = await client.call_tool("sipgate_hangup_call", {"call_id": CALL_ID})
     assert text_of(result).startswith("[outcome_unknown]")
@@ -179,7 +179,7 @@ async def test_a_connection_that_never_opened_is_not_retried_for_a_write_and_say
     fake: FakeUpstream, audit_path: Path, mode: str
 ) -> None:
     serve_lookups(fake)
-    fake.route("POST /v2/sessions/calls", received_then(httpx.ConnectError))
+    fake.route("POST /v2/sessions/calls", received_then(httpx2.ConnectError))
     async with client_for(settings(audit_path), fake, mode=mode, elicitation_callback=accept) as client:
         result = await client.call_tool("sipgate_start_call", {"caller": "e0", "callee": THEM})
     assert result.is_error
@@ -229,7 +229,7 @@ async def test_a_503_on_an_idempotent_hold_is_retried_because_it_sets_an_absolut
 async def test_a_read_that_times_out_is_a_timeout_not_an_unknown_outcome(
     fake: FakeUpstream, audit_path: Path, mode: str
 ) -> None:
-    fake.route("GET /v2/calls", received_then(httpx.ReadTimeout))
+    fake.route("GET /v2/calls", received_then(httpx2.ReadTimeout))
     async with client_for(settings(audit_path), fake, mode=mode) as client:
         result = await client.call_tool("sipgate_list_calls", {})
     assert result.is_error

@@ -1,4 +1,4 @@
-"""The 13 sipgate tools end to end: MCP `Client` -> server -> shared httpx client -> fake sipgate.
+"""The 13 sipgate tools end to end: MCP `Client` -> server -> shared httpx2 client -> fake sipgate.
 
 Each test pins the exact upstream request a tool sends (method, path, query, camelCase JSON body,
 Authorization header) and how the answer becomes `structured_content`; call-control tools are
@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from conftest import (
     CANARIES,
@@ -125,7 +125,7 @@ def history_entry(n: int, **overrides: Any) -> dict:
 def serve_calls(fake: FakeUpstream, before: dict, after: dict | None = None) -> None:
     """`GET /calls` answers `before` until a write reached sipgate, then `after`."""
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    def answer(request: httpx2.Request) -> httpx2.Response:
         written = any(r.method != "GET" for r in fake.requests)
         return response(200, after if written and after is not None else before)
 
@@ -148,7 +148,7 @@ def serve_sipgate(fake: FakeUpstream) -> None:
     fake.route("POST /v2/sessions/sms", response(204))
 
 
-def writes(fake: FakeUpstream) -> list[httpx.Request]:
+def writes(fake: FakeUpstream) -> list[httpx2.Request]:
     return [r for r in fake.requests if r.method != "GET"]
 
 
@@ -374,7 +374,7 @@ async def test_history_pages_past_the_first_page_with_next_cursor_until_it_is_ab
 ) -> None:
     entries = [history_entry(n) for n in range(5)]
 
-    def page(request: httpx.Request) -> httpx.Response:
+    def page(request: httpx2.Request) -> httpx2.Response:
         offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
         return response(200, {"items": entries[offset : offset + limit], "totalCount": len(entries)})
 
@@ -702,7 +702,7 @@ async def test_a_write_whose_read_back_fails_is_still_reported_applied_with_a_no
     serve_sipgate(fake)
     unavailable = response(503, headers={"Retry-After": "0"})
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    def answer(request: httpx2.Request) -> httpx2.Response:
         return unavailable if writes(fake) else response(200, calls(running_call()))
 
     fake.route("GET /v2/calls", answer)

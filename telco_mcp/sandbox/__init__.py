@@ -6,7 +6,7 @@ integration tests and benchmarks::
     from telco_mcp.sandbox import Sandbox
 
     sb = Sandbox(seed=0)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=sb.app), base_url="http://sandbox.test")
+    client = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=sb.app), base_url="http://sandbox.test")
 
 SignalWire lives at the app root (``/api/...``), sipgate under ``/v2`` plus the OAuth token endpoint
 ``/login/third-party/protocol/openid-connect/token``, and the admin surface under ``/_sandbox/``.

@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 class Sandbox:
     """A stateful, deterministic simulator of the SignalWire and sipgate REST APIs.
 
-    ``sandbox.app`` is an ASGI app; point an ``httpx`` client at it in-process
-    (``httpx.ASGITransport``) or serve it with uvicorn. ``clock`` returns Unix seconds and drives
+    ``sandbox.app`` is an ASGI app; point an ``httpx2`` client at it in-process
+    (``httpx2.ASGITransport``) or serve it with uvicorn. ``clock`` returns Unix seconds and drives
     every "now" (token expiry, SMS scheduling, updated_at); seeded data uses a fixed reference time.
     """
 

@@ -15,8 +15,8 @@ FAULT_KINDS: tuple[FaultKind, ...] = ("status", "latency", "drop", "malformed_js
 class SandboxConnectionDropped(Exception):
     """Raised by the app after a partial response, to simulate a connection lost mid-body.
 
-    Over a real server (uvicorn) the client sees an incomplete response (``httpx.RemoteProtocolError``);
-    an in-process transport such as ``httpx.ASGITransport`` sees this exception.
+    Over a real server (uvicorn) the client sees an incomplete response (``httpx2.RemoteProtocolError``);
+    an in-process transport such as ``httpx2.ASGITransport`` sees this exception.
     """
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import httpx2
 import pytest
 import uvicorn
@@ -46,7 +45,7 @@ INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 1,
     "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "httpx", "version": "0"}},
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "httpx2", "version": "0"}},
 }
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
@@ -65,16 +64,16 @@ def token_sse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
 
 
 @pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=httpx.Timeout(15.0)) as client:
+def http() -> Iterator[httpx2.Client]:
+    with httpx2.Client(timeout=httpx2.Timeout(15.0)) as client:
         yield client
 
 
-def initialize(http: httpx.Client, url: str, **headers: str) -> httpx.Response:
+def initialize(http: httpx2.Client, url: str, **headers: str) -> httpx2.Response:
     return http.post(url, json=INITIALIZE, headers=MCP_HEADERS | headers)
 
 
-def assert_serves(http: httpx.Client, server: ServerProcess, **headers: str) -> None:
+def assert_serves(http: httpx2.Client, server: ServerProcess, **headers: str) -> None:
     """A well-formed request from an allowed client gets a real MCP answer."""
     response = initialize(http, server.url, **headers)
     assert response.status_code == 200, response.text
@@ -100,7 +99,7 @@ BEARER = {"Authorization": f"Bearer {TOKEN}"}
     ids=["missing", "wrong", "prefix", "longer", "basic", "other-scheme", "empty", "no-scheme"],
 )
 def test_missing_or_wrong_token_gets_401(
-    http: httpx.Client, token_server: ServerProcess, authorization: str | None
+    http: httpx2.Client, token_server: ServerProcess, authorization: str | None
 ) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
     response = initialize(http, token_server.url, **headers)
@@ -111,7 +110,7 @@ def test_missing_or_wrong_token_gets_401(
     assert_serves(http, token_server, **BEARER)
 
 
-def test_token_guards_every_method_and_path(http: httpx.Client, token_server: ServerProcess) -> None:
+def test_token_guards_every_method_and_path(http: httpx2.Client, token_server: ServerProcess) -> None:
     assert http.get(token_server.url, headers={"Accept": "text/event-stream"}).status_code == 401
     assert http.delete(token_server.url).status_code == 401
     assert http.get(token_server.base + "/anything-else").status_code == 401
@@ -124,7 +123,7 @@ def test_token_guards_every_method_and_path(http: httpx.Client, token_server: Se
     assert response.status_code == 401
 
 
-def test_right_token_works(http: httpx.Client, token_server: ServerProcess) -> None:
+def test_right_token_works(http: httpx2.Client, token_server: ServerProcess) -> None:
     assert_serves(http, token_server, **BEARER)
     assert_serves(http, token_server, Authorization=f"bearer {TOKEN}")  # the scheme is case-insensitive
 
@@ -143,7 +142,7 @@ async def test_sdk_client_with_token(token_server: ServerProcess, mode: str) -> 
             assert result.structured_content is not None and result.structured_content["calls"]
 
 
-def test_sse_transport_requires_the_token(http: httpx.Client, token_sse_server: ServerProcess) -> None:
+def test_sse_transport_requires_the_token(http: httpx2.Client, token_sse_server: ServerProcess) -> None:
     assert http.get(token_sse_server.url, headers={"Accept": "text/event-stream"}).status_code == 401
     response = http.post(token_sse_server.base + "/messages/?session_id=0123456789abcdef", json=INITIALIZE)
     assert response.status_code == 401
@@ -163,29 +162,29 @@ async def test_sdk_client_over_sse_with_token(token_sse_server: ServerProcess) -
 
 # ------------------------------------------------------------------ Origin and Host
 @pytest.mark.parametrize("origin", ["http://evil.example", "https://127.0.0.1.evil.example", "null"])
-def test_bad_origin_gets_403(http: httpx.Client, http_server: ServerProcess, origin: str) -> None:
+def test_bad_origin_gets_403(http: httpx2.Client, http_server: ServerProcess, origin: str) -> None:
     assert initialize(http, http_server.url, Origin=origin).status_code == 403
     assert_serves(http, http_server, Origin=f"http://127.0.0.1:{http_server.port}")
     assert_serves(http, http_server, Origin=f"http://localhost:{http_server.port}")
 
 
-def test_bad_origin_gets_403_even_with_the_token(http: httpx.Client, token_server: ServerProcess) -> None:
+def test_bad_origin_gets_403_even_with_the_token(http: httpx2.Client, token_server: ServerProcess) -> None:
     assert initialize(http, token_server.url, Origin="http://evil.example", **BEARER).status_code == 403
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:80", "127.0.0.1.evil.example:8000"])
-def test_bad_host_gets_421(http: httpx.Client, http_server: ServerProcess, host: str) -> None:
+def test_bad_host_gets_421(http: httpx2.Client, http_server: ServerProcess, host: str) -> None:
     assert initialize(http, http_server.url, Host=host).status_code == 421
     assert_serves(http, http_server, Host=f"localhost:{http_server.port}")
 
 
-def test_bad_host_on_sse_gets_421(http: httpx.Client, sse_server: ServerProcess) -> None:
+def test_bad_host_on_sse_gets_421(http: httpx2.Client, sse_server: ServerProcess) -> None:
     response = http.get(sse_server.url, headers={"Host": "evil.example", "Accept": "text/event-stream"})
     assert response.status_code == 421
 
 
 # ------------------------------------------------------------------ bodies
-def test_oversized_body_gets_413_and_server_keeps_serving(http: httpx.Client, http_server: ServerProcess) -> None:
+def test_oversized_body_gets_413_and_server_keeps_serving(http: httpx2.Client, http_server: ServerProcess) -> None:
     padding = "x" * (4 * MIB + 1)
     big = json.dumps({**INITIALIZE, "params": {**INITIALIZE["params"], "padding": padding}}).encode()
     assert http.post(http_server.url, content=big, headers=MCP_HEADERS).status_code == 413
@@ -200,7 +199,7 @@ def test_oversized_body_gets_413_and_server_keeps_serving(http: httpx.Client, ht
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
 def test_wrong_content_type_is_rejected(
-    http: httpx.Client, http_server: ServerProcess, content_type: str | None
+    http: httpx2.Client, http_server: ServerProcess, content_type: str | None
 ) -> None:
     headers = {"Accept": MCP_HEADERS["Accept"]}
     if content_type:
@@ -306,13 +305,13 @@ async def test_network_bind_config_over_real_http(tmp_path: Path) -> None:
     server = uvicorn.Server(config)
     url = f"http://127.0.0.1:{port}/mcp"
     with anyio.fail_after(60):
-        async with anyio.create_task_group() as tg, httpx.AsyncClient(timeout=15) as http:
+        async with anyio.create_task_group() as tg, httpx2.AsyncClient(timeout=15) as http:
             tg.start_soon(server.serve)
             try:
                 while not server.started:
                     await anyio.sleep(0.05)
 
-                async def post(**headers: str) -> httpx.Response:
+                async def post(**headers: str) -> httpx2.Response:
                     return await http.post(url, json=INITIALIZE, headers=MCP_HEADERS | headers)
 
                 good = {"Host": "mcp.example.com", **BEARER}
@@ -363,7 +362,7 @@ def test_token_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch) -> N
 
 # ------------------------------------------------------------------ logs
 def test_http_logs_go_to_stderr_at_the_configured_level(
-    http: httpx.Client, token_server: ServerProcess, http_server: ServerProcess
+    http: httpx2.Client, token_server: ServerProcess, http_server: ServerProcess
 ) -> None:
     assert initialize(http, token_server.url).status_code == 401
     assert_serves(http, token_server, **BEARER)

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import httpx2
 import pytest
 from mcp import Client
@@ -156,8 +155,8 @@ async def test_a_mixed_storm_of_abusive_and_good_requests_gets_the_right_status_
     random.Random(0).shuffle(plan)  # interleave the kinds
     statuses: dict[str, Counter[int]] = {name: Counter() for name in kinds}
     limiter = anyio.Semaphore(50)
-    limits = httpx.Limits(max_connections=60, max_keepalive_connections=10)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(30.0), limits=limits) as http:
+    limits = httpx2.Limits(max_connections=60, max_keepalive_connections=10)
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(30.0), limits=limits) as http:
 
         async def send(name: str) -> None:
             expected, headers, body = kinds[name]
@@ -177,7 +176,7 @@ async def test_a_mixed_storm_of_abusive_and_good_requests_gets_the_right_status_
 
 
 async def test_fifty_sessions_opened_at_once_are_each_served_and_closed(server: ServerProcess) -> None:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(30.0), limits=httpx.Limits(max_connections=SESSIONS)) as http:
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(30.0), limits=httpx2.Limits(max_connections=SESSIONS)) as http:
 
         async def open_session(sessions: list[str]) -> None:
             response = await http.post(server.url, content=_body(INITIALIZE), headers=MCP_HEADERS | BEARER)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 
@@ -68,12 +68,12 @@ def leaks(text: str) -> list[str]:
     return [secret for secret in SECRETS if secret in text]
 
 
-class CanaryUpstream(httpx.AsyncBaseTransport):
+class CanaryUpstream(httpx2.AsyncBaseTransport):
     """The sandbox, reachable only with the canary credentials (swapped for the sandbox's own)."""
 
     def __init__(self, sandbox: Sandbox, *, expire_first_bearer: bool = False) -> None:
         self.sandbox = sandbox
-        self.inner = httpx.ASGITransport(app=sandbox.app)
+        self.inner = httpx2.ASGITransport(app=sandbox.app)
         self.expire_first_bearer = expire_first_bearer
         self.refreshes = 0
         self.rejected: list[str] = []
@@ -85,23 +85,23 @@ class CanaryUpstream(httpx.AsyncBaseTransport):
             f"Bearer {REFRESHED_ACCESS}": f"Bearer {sb.SIPGATE_ACCESS_TOKEN}",
         }
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         if request.url.path == SIPGATE_TOKEN_PATH:
             return self._token(request)
         supplied = request.headers.get("authorization", "")
         if supplied == f"Bearer {SG_ACCESS}" and self.expire_first_bearer:
             self.expire_first_bearer = False
-            return httpx.Response(401, headers={"WWW-Authenticate": "Bearer"})
+            return httpx2.Response(401, headers={"WWW-Authenticate": "Bearer"})
         if supplied not in self.swap:
             self.rejected.append(f"{request.method} {request.url.path}")
-            return httpx.Response(401, json={"error": "Unauthorized"})
+            return httpx2.Response(401, json={"error": "Unauthorized"})
         request.headers["authorization"] = self.swap[supplied]
         try:
             return await self.inner.handle_async_request(request)
         except SandboxConnectionDropped:
-            raise httpx.RemoteProtocolError("peer closed connection without sending a complete response") from None
+            raise httpx2.RemoteProtocolError("peer closed connection without sending a complete response") from None
 
-    def _token(self, request: httpx.Request) -> httpx.Response:
+    def _token(self, request: httpx2.Request) -> httpx2.Response:
         form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
         good = (
             form.get("refresh_token") in (SG_REFRESH, REFRESHED_REFRESH)
@@ -109,10 +109,10 @@ class CanaryUpstream(httpx.AsyncBaseTransport):
         )
         if not good:
             self.rejected.append("token refresh with unexpected credentials")
-            return httpx.Response(400, json={"error": "invalid_grant"})
+            return httpx2.Response(400, json={"error": "invalid_grant"})
         self.refreshes += 1
         body = {"access_token": REFRESHED_ACCESS, "refresh_token": REFRESHED_REFRESH, "token_type": "Bearer"}
-        return httpx.Response(200, json=body)
+        return httpx2.Response(200, json=body)
 
 
 MODES = ["token", "oauth", "password"]
@@ -179,7 +179,7 @@ async def test_no_result_log_line_audit_line_or_error_contains_a_credential(
     mode: str, audit_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    for name in ("httpx", "httpcore", "mcp", "telco_mcp"):
+    for name in ("httpx2", "httpcore2", "mcp", "telco_mcp"):
         caplog.set_level(logging.DEBUG, logger=name)
     sandbox = Sandbox(seed=0)
     upstream = CanaryUpstream(sandbox, expire_first_bearer=mode == "oauth")
@@ -195,7 +195,7 @@ async def test_no_result_log_line_audit_line_or_error_contains_a_credential(
     assert upstream.rejected == [], f"the server sent other credentials than configured: {upstream.rejected}"
     # OAuth: one refresh for the expired first token, one for the injected 401 on a sipgate read
     assert upstream.refreshes == (2 if mode == "oauth" else 0)
-    assert {"httpx", "telco_mcp"} <= {r.name.split(".")[0] for r in caplog.records}, "the logs were not captured"
+    assert {"httpx2", "telco_mcp"} <= {r.name.split(".")[0] for r in caplog.records}, "the logs were not captured"
     applied = [line for line in audit_path.read_text().splitlines() if '"outcome":"applied"' in line]
     assert applied, "no write was applied: the scan would prove little"
 

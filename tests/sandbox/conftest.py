@@ -3,7 +3,7 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator
 
-import httpx
+import httpx2
 import pytest
 
 from telco_mcp.sandbox import (
@@ -18,9 +18,9 @@ from telco_mcp.sandbox import (
 )
 
 BASE_URL = "http://sandbox.test"
-SW_AUTH = httpx.BasicAuth(SIGNALWIRE_PROJECT_ID, SIGNALWIRE_API_TOKEN)
-PAT_AUTH = httpx.BasicAuth(SIPGATE_TOKEN_ID, SIPGATE_TOKEN)
-PASSWORD_AUTH = httpx.BasicAuth(SIPGATE_USERNAME, SIPGATE_PASSWORD)
+SW_AUTH = httpx2.BasicAuth(SIGNALWIRE_PROJECT_ID, SIGNALWIRE_API_TOKEN)
+PAT_AUTH = httpx2.BasicAuth(SIPGATE_TOKEN_ID, SIPGATE_TOKEN)
+PASSWORD_AUTH = httpx2.BasicAuth(SIPGATE_USERNAME, SIPGATE_PASSWORD)
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -43,6 +43,6 @@ def sb() -> Sandbox:
 
 
 @pytest.fixture
-async def client(sb: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sb.app), base_url=BASE_URL) as http:
+async def client(sb: Sandbox) -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=sb.app), base_url=BASE_URL) as http:
         yield http

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import pytest
 import uvicorn
 
@@ -34,7 +34,7 @@ def first_gateway_id(sb: Sandbox) -> str:
 
 
 @pytest.mark.anyio
-async def test_status_fault_answers_instead_of_the_handler(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_status_fault_answers_instead_of_the_handler(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     sb.add_fault(Fault(kind="status", status=503, retry_after=7, body={"error": "Service Unavailable"}))
     call_id = first_call_id(sb)
     response = await client.put(f"/v2/calls/{call_id}/hold", json=HOLD_BODY, auth=PAT_AUTH)
@@ -51,7 +51,7 @@ async def test_status_fault_answers_instead_of_the_handler(client: httpx.AsyncCl
 
 
 @pytest.mark.anyio
-async def test_429_until_cleared_only_for_matching_method_and_path(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_429_until_cleared_only_for_matching_method_and_path(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     sb.add_fault(
         Fault(kind="status", status=429, retry_after=1, count=None, method="post", path_prefix="/v2/sessions/sms")
     )
@@ -68,7 +68,7 @@ async def test_429_until_cleared_only_for_matching_method_and_path(client: httpx
 
 
 @pytest.mark.anyio
-async def test_unauthenticated_requests_do_not_consume_faults(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_unauthenticated_requests_do_not_consume_faults(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     sb.add_fault(Fault(kind="status", status=500, path_prefix="/api/"))
     assert (await client.get(RECORDINGS)).status_code == 401
     assert (await client.get(RECORDINGS, auth=SW_AUTH)).status_code == 500
@@ -79,7 +79,7 @@ async def test_unauthenticated_requests_do_not_consume_faults(client: httpx.Asyn
 
 
 @pytest.mark.anyio
-async def test_latency_fault_delays_then_handles(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_latency_fault_delays_then_handles(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     sb.add_fault(Fault(kind="latency", latency_ms=150, path_prefix="/v2/calls"))
     started = anyio.current_time()
     response = await client.get("/v2/calls", auth=PAT_AUTH)
@@ -91,7 +91,7 @@ async def test_latency_fault_delays_then_handles(client: httpx.AsyncClient, sb: 
 
 
 @pytest.mark.anyio
-async def test_global_latency_applies_to_every_provider_request(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_global_latency_applies_to_every_provider_request(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     set_latency = await client.put("/_sandbox/latency", json={"ms": 120})
     assert set_latency.json() == {"ms": 120}
     assert sb.latency_ms == 120
@@ -108,7 +108,7 @@ async def test_global_latency_applies_to_every_provider_request(client: httpx.As
 
 
 @pytest.mark.anyio
-async def test_drop_executes_the_request_then_breaks_the_response(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_drop_executes_the_request_then_breaks_the_response(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     sb.add_fault(Fault(kind="drop", path_prefix="/v2/calls/"))
     call_id = first_call_id(sb)
     with pytest.raises(SandboxConnectionDropped):
@@ -119,7 +119,7 @@ async def test_drop_executes_the_request_then_breaks_the_response(client: httpx.
 
 
 @pytest.mark.anyio
-async def test_malformed_json_after_handling(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_malformed_json_after_handling(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     sb.add_fault(Fault(kind="malformed_json", method="POST", path_prefix="/v2/sessions/sms"))
     response = await client.post("/v2/sessions/sms", json=SMS_BODY, auth=PAT_AUTH)
     assert response.status_code == 200
@@ -131,7 +131,7 @@ async def test_malformed_json_after_handling(client: httpx.AsyncClient, sb: Sand
 
 
 @pytest.mark.anyio
-async def test_unexpected_shape_after_handling(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_unexpected_shape_after_handling(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     recording_id = next(iter(sb.state.signalwire.recordings))
     sb.add_fault(Fault(kind="unexpected_shape", method="DELETE"))
     response = await client.delete(f"{RECORDINGS}/{recording_id}", auth=SW_AUTH)
@@ -140,7 +140,7 @@ async def test_unexpected_shape_after_handling(client: httpx.AsyncClient, sb: Sa
 
 
 @pytest.mark.anyio
-async def test_fault_count_and_first_match_wins(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_fault_count_and_first_match_wins(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     sb.add_fault(Fault(kind="status", status=502, count=2, path_prefix="/v2/account"))
     sb.add_fault(Fault(kind="status", status=504, count=1, path_prefix="/v2/account"))
     statuses = [(await client.get("/v2/account", auth=PAT_AUTH)).status_code for _ in range(4)]
@@ -151,7 +151,7 @@ async def test_fault_count_and_first_match_wins(client: httpx.AsyncClient, sb: S
 
 
 @pytest.mark.anyio
-async def test_requests_are_recorded_without_the_authorization_value(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_requests_are_recorded_without_the_authorization_value(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     await client.get(f"{RECORDINGS}?page_size=2&label=a%20b", auth=SW_AUTH)
     await client.patch(f"/api/fabric/resources/sip_gateways/{first_gateway_id(sb)}", json={"name": "GW"}, auth=SW_AUTH)
     await client.get("/v2/calls", headers=bearer())
@@ -173,7 +173,7 @@ async def test_requests_are_recorded_without_the_authorization_value(client: htt
 
 
 @pytest.mark.anyio
-async def test_oauth_form_is_never_recorded(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_oauth_form_is_never_recorded(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     form = {"grant_type": "refresh_token", "refresh_token": "secret-refresh", "client_secret": "secret"}
     await client.post("/login/third-party/protocol/openid-connect/token", data=form)
     record = sb.requests[-1]
@@ -185,7 +185,7 @@ async def test_oauth_form_is_never_recorded(client: httpx.AsyncClient, sb: Sandb
 
 
 @pytest.mark.anyio
-async def test_reset_restores_the_seed_and_clears_everything(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_reset_restores_the_seed_and_clears_everything(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     pristine = sb.summary()
     call_id = first_call_id(sb)
     recording_id = next(iter(sb.state.signalwire.recordings))
@@ -206,7 +206,7 @@ async def test_reset_restores_the_seed_and_clears_everything(client: httpx.Async
 
 
 @pytest.mark.anyio
-async def test_admin_faults_roundtrip(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_admin_faults_roundtrip(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     created = await client.post(
         "/_sandbox/faults", json={"kind": "status", "status": 429, "retry_after": 2, "count": 2}
     )
@@ -227,14 +227,14 @@ async def test_admin_faults_roundtrip(client: httpx.AsyncClient, sb: Sandbox) ->
     "body",
     [{"kind": "explode"}, {"kind": "status", "status": 42}, {"kind": "status", "colour": "red"}, {"count": 1}, None],
 )
-async def test_admin_rejects_invalid_faults(client: httpx.AsyncClient, sb: Sandbox, body: Any) -> None:
+async def test_admin_rejects_invalid_faults(client: httpx2.AsyncClient, sb: Sandbox, body: Any) -> None:
     response = await client.post("/_sandbox/faults", json=body)
     assert response.status_code == 422
     assert sb.faults.active() == []
 
 
 @pytest.mark.anyio
-async def test_admin_request_log_outbox_events_and_latency(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_admin_request_log_outbox_events_and_latency(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     await client.post("/v2/sessions/sms", json=SMS_BODY, auth=PAT_AUTH)
     call_id = first_call_id(sb)
     await client.post(f"/v2/calls/{call_id}/dtmf", json={"sequence": "42"}, auth=PAT_AUTH)
@@ -262,7 +262,7 @@ async def test_admin_request_log_outbox_events_and_latency(client: httpx.AsyncCl
 @pytest.mark.anyio
 async def test_summary_and_create_app() -> None:
     app = create_app()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=BASE_URL) as client:
         summary = (await client.get("/_sandbox/summary")).json()
     assert (summary["sip_endpoints"], summary["sip_gateways"], summary["recordings"]) == (8, 5, 1250)
     assert len(summary["gateways_with_g729"]) == 2
@@ -298,10 +298,10 @@ def served() -> Iterator[tuple[str, Sandbox]]:
 def test_drop_over_real_http_is_a_transport_error_but_the_change_happened(served: tuple[str, Sandbox]) -> None:
     base_url, sandbox = served
     call_id = first_call_id(sandbox)
-    with httpx.Client(base_url=base_url, auth=PAT_AUTH, timeout=5) as client:
+    with httpx2.Client(base_url=base_url, auth=PAT_AUTH, timeout=5) as client:
         assert client.get("/v2/calls").status_code == 200
         sandbox.add_fault(Fault(kind="drop", method="PUT"))
-        with pytest.raises(httpx.RemoteProtocolError):
+        with pytest.raises(httpx2.RemoteProtocolError):
             client.put(f"/v2/calls/{call_id}/hold", json=HOLD_BODY)
         assert sandbox.state.sipgate.calls[call_id].hold is True
         assert sandbox.requests[-1].dropped is True

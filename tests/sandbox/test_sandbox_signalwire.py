@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 import pytest
 
 from telco_mcp.sandbox import SIGNALWIRE_API_TOKEN, SIGNALWIRE_PROJECT_ID, SIPGATE_ACCESS_TOKEN, Sandbox
@@ -70,12 +70,12 @@ def parse_ts(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-async def first_gateway(client: httpx.AsyncClient) -> dict[str, Any]:
+async def first_gateway(client: httpx2.AsyncClient) -> dict[str, Any]:
     response = await client.get(f"{FABRIC}/sip_gateways", auth=SW_AUTH)
     return response.json()["data"][0]
 
 
-async def walk(client: httpx.AsyncClient, path: str, page_size: int) -> list[dict[str, Any]]:
+async def walk(client: httpx2.AsyncClient, path: str, page_size: int) -> list[dict[str, Any]]:
     """Follow links.next verbatim until it disappears."""
     items: list[dict[str, Any]] = []
     url: str | None = f"{path}?page_size={page_size}"
@@ -120,14 +120,14 @@ BAD_CREDENTIALS: list[dict[str, str]] = [
 @pytest.mark.parametrize(("method", "path"), ALL_OPERATIONS)
 @pytest.mark.parametrize("headers", BAD_CREDENTIALS, ids=["none", "wrong-token", "wrong-project", "garbage", "bearer"])
 async def test_every_operation_answers_401_without_valid_basic_credentials(
-    client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str]
+    client: httpx2.AsyncClient, method: str, path: str, headers: dict[str, str]
 ) -> None:
     response = await client.request(method, path, headers=headers, json={"name": "x"})
     assert response.status_code == 401
     assert response.json() == {"error": "Unauthorized"}
 
 
-async def test_unauthorized_requests_change_nothing(client: httpx.AsyncClient) -> None:
+async def test_unauthorized_requests_change_nothing(client: httpx2.AsyncClient) -> None:
     gateway = await first_gateway(client)
     await client.patch(f"{FABRIC}/sip_gateways/{gateway['id']}", json={"name": "hijacked"})
     after = await client.get(f"{FABRIC}/sip_gateways/{gateway['id']}", auth=SW_AUTH)
@@ -137,7 +137,7 @@ async def test_unauthorized_requests_change_nothing(client: httpx.AsyncClient) -
 # --------------------------------------------------------------------------------------------- SIP credentials
 
 
-async def test_sip_endpoints_list_is_an_object_with_complete_items(client: httpx.AsyncClient) -> None:
+async def test_sip_endpoints_list_is_an_object_with_complete_items(client: httpx2.AsyncClient) -> None:
     response = await client.get(f"{FABRIC}/sip_endpoints", auth=SW_AUTH)
     assert response.status_code == 200
     body = response.json()
@@ -156,7 +156,7 @@ async def test_sip_endpoints_list_is_an_object_with_complete_items(client: httpx
     assert "next" not in body["links"] and "prev" not in body["links"]
 
 
-async def test_sip_endpoint_by_id_matches_the_list_and_unknown_ids_are_404(client: httpx.AsyncClient) -> None:
+async def test_sip_endpoint_by_id_matches_the_list_and_unknown_ids_are_404(client: httpx2.AsyncClient) -> None:
     listed = (await client.get(f"{FABRIC}/sip_endpoints", auth=SW_AUTH)).json()["data"]
     for endpoint in listed:
         response = await client.get(f"{FABRIC}/sip_endpoints/{endpoint['id']}", auth=SW_AUTH)
@@ -170,7 +170,7 @@ async def test_sip_endpoint_by_id_matches_the_list_and_unknown_ids_are_404(clien
         assert response.json() == {"error": "Not Found"}
 
 
-async def test_sip_endpoints_paginate_with_small_pages(client: httpx.AsyncClient) -> None:
+async def test_sip_endpoints_paginate_with_small_pages(client: httpx2.AsyncClient) -> None:
     items = await walk(client, f"{FABRIC}/sip_endpoints", page_size=3)
     assert len(items) == 8
     assert len({i["id"] for i in items}) == 8
@@ -179,7 +179,7 @@ async def test_sip_endpoints_paginate_with_small_pages(client: httpx.AsyncClient
 # --------------------------------------------------------------------------------------------- SIP gateways
 
 
-async def test_sip_gateways_list_and_get(client: httpx.AsyncClient) -> None:
+async def test_sip_gateways_list_and_get(client: httpx2.AsyncClient) -> None:
     body = (await client.get(f"{FABRIC}/sip_gateways", auth=SW_AUTH)).json()
     gateways = body["data"]
     assert len(gateways) == 5
@@ -197,7 +197,7 @@ async def test_sip_gateways_list_and_get(client: httpx.AsyncClient) -> None:
     assert (missing.status_code, missing.json()) == (404, {"error": "Not Found"})
 
 
-async def test_patch_sip_gateway_updates_and_persists(client: httpx.AsyncClient) -> None:
+async def test_patch_sip_gateway_updates_and_persists(client: httpx2.AsyncClient) -> None:
     gateway = await first_gateway(client)
     update = {
         "name": "Berlin PBX (no G.729)",
@@ -219,7 +219,7 @@ async def test_patch_sip_gateway_updates_and_persists(client: httpx.AsyncClient)
     assert again.json() == updated
 
 
-async def test_patch_sip_gateway_with_one_field_keeps_the_others(client: httpx.AsyncClient) -> None:
+async def test_patch_sip_gateway_with_one_field_keeps_the_others(client: httpx2.AsyncClient) -> None:
     gateway = await first_gateway(client)
     response = await client.patch(f"{FABRIC}/sip_gateways/{gateway['id']}", json={"codecs": ["PCMU"]}, auth=SW_AUTH)
     inner = response.json()["sip_gateway"]
@@ -244,7 +244,7 @@ async def test_patch_sip_gateway_with_one_field_keeps_the_others(client: httpx.A
     ],
 )
 async def test_patch_sip_gateway_rejects_invalid_bodies_with_fabric_422(
-    client: httpx.AsyncClient, body: dict[str, Any], attribute: str
+    client: httpx2.AsyncClient, body: dict[str, Any], attribute: str
 ) -> None:
     gateway = await first_gateway(client)
     response = await client.patch(f"{FABRIC}/sip_gateways/{gateway['id']}", json=body, auth=SW_AUTH)
@@ -259,7 +259,7 @@ async def test_patch_sip_gateway_rejects_invalid_bodies_with_fabric_422(
     assert unchanged.json() == gateway
 
 
-async def test_patch_sip_gateway_without_body_is_422_and_malformed_json_is_400(client: httpx.AsyncClient) -> None:
+async def test_patch_sip_gateway_without_body_is_422_and_malformed_json_is_400(client: httpx2.AsyncClient) -> None:
     gateway = await first_gateway(client)
     url = f"{FABRIC}/sip_gateways/{gateway['id']}"
     empty = await client.patch(url, auth=SW_AUTH)
@@ -273,7 +273,7 @@ async def test_patch_sip_gateway_without_body_is_422_and_malformed_json_is_400(c
     assert malformed.status_code == 400
 
 
-async def test_patch_unknown_or_non_uuid_gateway_is_404(client: httpx.AsyncClient) -> None:
+async def test_patch_unknown_or_non_uuid_gateway_is_404(client: httpx2.AsyncClient) -> None:
     for bad in (UNKNOWN_UUID, "not-a-uuid"):
         response = await client.patch(f"{FABRIC}/sip_gateways/{bad}", json={"name": "x"}, auth=SW_AUTH)
         assert (response.status_code, response.json()) == (404, {"error": "Not Found"})
@@ -282,7 +282,7 @@ async def test_patch_unknown_or_non_uuid_gateway_is_404(client: httpx.AsyncClien
 # --------------------------------------------------------------------------------------------- SIP profile
 
 
-async def test_sip_profile_get(client: httpx.AsyncClient) -> None:
+async def test_sip_profile_get(client: httpx2.AsyncClient) -> None:
     response = await client.get(f"{RELAY}/sip_profile", auth=SW_AUTH)
     assert response.status_code == 200
     profile = response.json()
@@ -298,7 +298,7 @@ async def test_sip_profile_get(client: httpx.AsyncClient) -> None:
     assert profile["domain"].endswith(".sip.signalwire.com")
 
 
-async def test_sip_profile_put_answers_201_and_persists(client: httpx.AsyncClient) -> None:
+async def test_sip_profile_put_answers_201_and_persists(client: httpx2.AsyncClient) -> None:
     update = {
         "domain_identifier": "newco",
         "default_codecs": ["OPUS", "PCMU"],
@@ -314,7 +314,7 @@ async def test_sip_profile_put_answers_201_and_persists(client: httpx.AsyncClien
     assert again.json() == profile
 
 
-async def test_sip_profile_send_as_null_means_random(client: httpx.AsyncClient) -> None:
+async def test_sip_profile_send_as_null_means_random(client: httpx2.AsyncClient) -> None:
     response = await client.put(f"{RELAY}/sip_profile", json={"default_send_as": None}, auth=SW_AUTH)
     assert response.status_code == 201
     assert response.json()["default_send_as"] == ""
@@ -333,7 +333,7 @@ async def test_sip_profile_send_as_null_means_random(client: httpx.AsyncClient) 
     ],
 )
 async def test_sip_profile_put_rejects_invalid_bodies_with_relay_422(
-    client: httpx.AsyncClient, body: dict[str, Any]
+    client: httpx2.AsyncClient, body: dict[str, Any]
 ) -> None:
     before = (await client.get(f"{RELAY}/sip_profile", auth=SW_AUTH)).json()
     response = await client.put(f"{RELAY}/sip_profile", json=body, auth=SW_AUTH)
@@ -347,7 +347,7 @@ async def test_sip_profile_put_rejects_invalid_bodies_with_relay_422(
     assert (await client.get(f"{RELAY}/sip_profile", auth=SW_AUTH)).json() == before
 
 
-async def test_sip_profile_put_malformed_json_is_400(client: httpx.AsyncClient) -> None:
+async def test_sip_profile_put_malformed_json_is_400(client: httpx2.AsyncClient) -> None:
     response = await client.put(
         f"{RELAY}/sip_profile", content=b"{nope", headers={"content-type": "application/json"}, auth=SW_AUTH
     )
@@ -357,7 +357,7 @@ async def test_sip_profile_put_malformed_json_is_400(client: httpx.AsyncClient) 
 # --------------------------------------------------------------------------------------------- recordings
 
 
-async def test_recordings_paginate_across_all_pages_without_duplicates(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_recordings_paginate_across_all_pages_without_duplicates(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     total = len(sb.state.signalwire.recordings)
     assert total >= 1200
     items = await walk(client, f"{RELAY}/recordings", page_size=97)
@@ -367,7 +367,7 @@ async def test_recordings_paginate_across_all_pages_without_duplicates(client: h
     assert created == sorted(created, reverse=True)  # newest first
 
 
-async def test_recordings_are_complete_and_span_three_leg_types_over_two_years(client: httpx.AsyncClient) -> None:
+async def test_recordings_are_complete_and_span_three_leg_types_over_two_years(client: httpx2.AsyncClient) -> None:
     items = await walk(client, f"{RELAY}/recordings", page_size=1000)
     legs: dict[str, int] = dict.fromkeys(LEG_KEYS, 0)
     for recording in items:
@@ -385,7 +385,7 @@ async def test_recordings_are_complete_and_span_three_leg_types_over_two_years(c
     assert max(created) - min(created) < timedelta(days=731)
 
 
-async def test_default_page_size_is_50_and_links_are_absolute(client: httpx.AsyncClient) -> None:
+async def test_default_page_size_is_50_and_links_are_absolute(client: httpx2.AsyncClient) -> None:
     body = (await client.get(f"{RELAY}/recordings", auth=SW_AUTH)).json()
     assert len(body["data"]) == 50
     links = body["links"]
@@ -398,8 +398,8 @@ async def test_default_page_size_is_50_and_links_are_absolute(client: httpx.Asyn
 
 
 async def test_links_use_the_requests_own_scheme_and_host(sb: Sandbox) -> None:
-    transport = httpx.ASGITransport(app=sb.app)
-    async with httpx.AsyncClient(transport=transport, base_url="https://other.example:8443") as other:
+    transport = httpx2.ASGITransport(app=sb.app)
+    async with httpx2.AsyncClient(transport=transport, base_url="https://other.example:8443") as other:
         body = (await other.get(f"{RELAY}/recordings", auth=SW_AUTH)).json()
     assert body["links"]["next"].startswith(f"https://other.example:8443{RELAY}/recordings?")
 
@@ -415,7 +415,9 @@ async def test_links_use_the_requests_own_scheme_and_host(sb: Sandbox) -> None:
         ("page_number=1&page_token=PAforged", "invalid_parameter"),
     ],
 )
-async def test_recordings_pagination_parameters_are_validated(client: httpx.AsyncClient, query: str, code: str) -> None:
+async def test_recordings_pagination_parameters_are_validated(
+    client: httpx2.AsyncClient, query: str, code: str
+) -> None:
     response = await client.get(f"{RELAY}/recordings?{query}", auth=SW_AUTH)
     assert response.status_code == 422
     error = response.json()["errors"][0]
@@ -423,7 +425,7 @@ async def test_recordings_pagination_parameters_are_validated(client: httpx.Asyn
     assert error["code"] == code
 
 
-async def test_page_token_is_bound_to_its_page(client: httpx.AsyncClient) -> None:
+async def test_page_token_is_bound_to_its_page(client: httpx2.AsyncClient) -> None:
     first = (await client.get(f"{RELAY}/recordings?page_size=10", auth=SW_AUTH)).json()
     token = parse_qs(urlsplit(first["links"]["next"]).query)["page_token"][0]
     ok = await client.get(f"{RELAY}/recordings?page_size=10&page_number=1&page_token={token}", auth=SW_AUTH)
@@ -434,7 +436,7 @@ async def test_page_token_is_bound_to_its_page(client: httpx.AsyncClient) -> Non
     assert wrong_size.status_code == 422
 
 
-async def test_fabric_lists_use_the_fabric_422_shape(client: httpx.AsyncClient) -> None:
+async def test_fabric_lists_use_the_fabric_422_shape(client: httpx2.AsyncClient) -> None:
     response = await client.get(f"{FABRIC}/sip_gateways?page_number=3", auth=SW_AUTH)
     assert response.status_code == 422
     error = response.json()["errors"][0]
@@ -442,7 +444,7 @@ async def test_fabric_lists_use_the_fabric_422_shape(client: httpx.AsyncClient) 
     assert (error["code"], error["attribute"]) == ("page_token_required", "page_token")
 
 
-async def test_get_and_delete_recording(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_get_and_delete_recording(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     total = len(sb.state.signalwire.recordings)
     recording = (await client.get(f"{RELAY}/recordings?page_size=1", auth=SW_AUTH)).json()["data"][0]
     got = await client.get(f"{RELAY}/recordings/{recording['id']}", auth=SW_AUTH)
@@ -461,13 +463,13 @@ async def test_get_and_delete_recording(client: httpx.AsyncClient, sb: Sandbox) 
     assert recording["id"] not in {r["id"] for r in remaining}
 
 
-async def test_recording_non_uuid_id_is_404(client: httpx.AsyncClient) -> None:
+async def test_recording_non_uuid_id_is_404(client: httpx2.AsyncClient) -> None:
     for method in ("GET", "DELETE"):
         response = await client.request(method, f"{RELAY}/recordings/latest", auth=SW_AUTH)
         assert (response.status_code, response.json()) == (404, {"error": "Not Found"})
 
 
-async def test_unknown_api_path_is_json_404(client: httpx.AsyncClient) -> None:
+async def test_unknown_api_path_is_json_404(client: httpx2.AsyncClient) -> None:
     response = await client.get("/api/fabric/resources/nothing_here", auth=SW_AUTH)
     assert (response.status_code, response.json()) == (404, {"error": "Not Found"})
 

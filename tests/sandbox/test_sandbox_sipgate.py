@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from telco_mcp.sandbox import (
@@ -58,19 +58,19 @@ def claims(token: str) -> dict[str, Any]:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
-async def calls(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+async def calls(client: httpx2.AsyncClient) -> list[dict[str, Any]]:
     response = await client.get("/v2/calls", auth=PAT_AUTH)
     assert response.status_code == 200
     return response.json()["data"]
 
 
-async def call_by_number(client: httpx.AsyncClient, prefix: str) -> dict[str, Any]:
+async def call_by_number(client: httpx2.AsyncClient, prefix: str) -> dict[str, Any]:
     return next(c for c in await calls(client) if any(p["phoneNumber"].startswith(prefix) for p in c["participants"]))
 
 
 async def refresh(
-    client: httpx.AsyncClient, refresh_token: str = SIPGATE_REFRESH_TOKEN, **extra: str
-) -> httpx.Response:
+    client: httpx2.AsyncClient, refresh_token: str = SIPGATE_REFRESH_TOKEN, **extra: str
+) -> httpx2.Response:
     form = {
         "grant_type": "refresh_token",
         "refresh_token": refresh_token,
@@ -82,10 +82,10 @@ async def refresh(
 
 
 @pytest.fixture
-async def timed() -> AsyncIterator[tuple[httpx.AsyncClient, Sandbox]]:
+async def timed() -> AsyncIterator[tuple[httpx2.AsyncClient, Sandbox]]:
     """A client on a sandbox whose clock is fixed at NOW."""
     sandbox = Sandbox(seed=0, clock=lambda: NOW)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox.app), base_url=BASE_URL) as http:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=sandbox.app), base_url=BASE_URL) as http:
         yield http, sandbox
 
 
@@ -100,7 +100,7 @@ AUTH_SCHEMES: dict[str, dict[str, Any]] = {
 
 @pytest.mark.parametrize("scheme", AUTH_SCHEMES)
 async def test_account_userinfo_and_sms_extensions_accept_all_three_schemes(
-    client: httpx.AsyncClient, scheme: str
+    client: httpx2.AsyncClient, scheme: str
 ) -> None:
     kwargs = AUTH_SCHEMES[scheme]
     account = await client.get("/v2/account", **kwargs)
@@ -141,7 +141,7 @@ BAD_CREDENTIALS = {
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
 @pytest.mark.parametrize("credentials", BAD_CREDENTIALS)
 async def test_missing_or_wrong_credentials_get_401(
-    client: httpx.AsyncClient, sb: Sandbox, method: str, path: str, credentials: str
+    client: httpx2.AsyncClient, sb: Sandbox, method: str, path: str, credentials: str
 ) -> None:
     response = await client.request(method, path, headers=BAD_CREDENTIALS[credentials], json={"value": True})
     assert response.status_code == 401
@@ -149,7 +149,7 @@ async def test_missing_or_wrong_credentials_get_401(
     assert len(await calls(client)) == 3  # nothing changed
 
 
-async def test_unknown_user_id_for_sms_extensions_is_404(client: httpx.AsyncClient) -> None:
+async def test_unknown_user_id_for_sms_extensions_is_404(client: httpx2.AsyncClient) -> None:
     response = await client.get("/v2/w7/sms", auth=PAT_AUTH)
     assert response.status_code == 404
     assert response.content == b""
@@ -158,7 +158,7 @@ async def test_unknown_user_id_for_sms_extensions_is_404(client: httpx.AsyncClie
 # --------------------------------------------------------------------------------------------- running calls
 
 
-async def test_seeded_calls_are_german_and_one_comes_from_berlin(client: httpx.AsyncClient) -> None:
+async def test_seeded_calls_are_german_and_one_comes_from_berlin(client: httpx2.AsyncClient) -> None:
     seeded = await calls(client)
     assert len(seeded) == 3
     for call in seeded:
@@ -173,7 +173,7 @@ async def test_seeded_calls_are_german_and_one_comes_from_berlin(client: httpx.A
     assert next(p for p in berlin[0]["participants"] if p["phoneNumber"].startswith("+4930"))["owner"] is False
 
 
-async def test_hold_sets_the_call_and_every_participant(client: httpx.AsyncClient) -> None:
+async def test_hold_sets_the_call_and_every_participant(client: httpx2.AsyncClient) -> None:
     call = await call_by_number(client, "+4930")
     response = await client.put(f"/v2/calls/{call['callId']}/hold", json={"value": True}, auth=PAT_AUTH)
     assert (response.status_code, response.content) == (204, b"")
@@ -185,7 +185,7 @@ async def test_hold_sets_the_call_and_every_participant(client: httpx.AsyncClien
     assert resumed["hold"] is False and not any(p["hold"] for p in resumed["participants"])
 
 
-async def test_muted_sets_the_call_and_only_the_owner(client: httpx.AsyncClient) -> None:
+async def test_muted_sets_the_call_and_only_the_owner(client: httpx2.AsyncClient) -> None:
     call = await call_by_number(client, "+4930")
     response = await client.put(f"/v2/calls/{call['callId']}/muted", json={"value": True}, auth=PAT_AUTH)
     assert response.status_code == 204
@@ -194,7 +194,7 @@ async def test_muted_sets_the_call_and_only_the_owner(client: httpx.AsyncClient)
     assert {p["owner"]: p["muted"] for p in muted["participants"]} == {True: True, False: False}
 
 
-async def test_recording_needs_value_and_announcement_and_sets_the_flag(client: httpx.AsyncClient) -> None:
+async def test_recording_needs_value_and_announcement_and_sets_the_flag(client: httpx2.AsyncClient) -> None:
     call = await call_by_number(client, "+4930")
     url = f"/v2/calls/{call['callId']}/recording"
     incomplete = await client.put(url, json={"value": True}, auth=PAT_AUTH)
@@ -219,7 +219,7 @@ RTCM_OPERATIONS: list[tuple[str, str, dict[str, Any] | None]] = [
 
 @pytest.mark.parametrize(("method", "suffix", "body"), RTCM_OPERATIONS)
 async def test_rtcm_operations_on_an_unknown_call_are_404_without_body(
-    client: httpx.AsyncClient, method: str, suffix: str, body: dict[str, Any] | None
+    client: httpx2.AsyncClient, method: str, suffix: str, body: dict[str, Any] | None
 ) -> None:
     response = await client.request(method, f"/v2/calls/0000000000000000{suffix}", json=body, auth=PAT_AUTH)
     assert (response.status_code, response.content) == (404, b"")
@@ -241,7 +241,7 @@ async def test_rtcm_operations_on_an_unknown_call_are_404_without_body(
     ],
 )
 async def test_rtcm_invalid_bodies_are_422_and_change_nothing(
-    client: httpx.AsyncClient, sb: Sandbox, suffix: str, method: str, body: dict[str, Any], pointer: str
+    client: httpx2.AsyncClient, sb: Sandbox, suffix: str, method: str, body: dict[str, Any], pointer: str
 ) -> None:
     before = await calls(client)
     call_id = before[0]["callId"]
@@ -256,7 +256,7 @@ async def test_rtcm_invalid_bodies_are_422_and_change_nothing(
     assert events is not None and events["events"] == []
 
 
-async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:
+async def test_malformed_json_is_400(client: httpx2.AsyncClient) -> None:
     call_id = (await calls(client))[0]["callId"]
     response = await client.put(
         f"/v2/calls/{call_id}/hold",
@@ -267,7 +267,7 @@ async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:
     assert response.status_code == 400
 
 
-async def test_hangup_removes_the_call(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_hangup_removes_the_call(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     call_id = (await call_by_number(client, "+4930"))["callId"]
     response = await client.delete(f"/v2/calls/{call_id}", auth=PAT_AUTH)
     assert (response.status_code, response.content) == (204, b"")
@@ -282,7 +282,9 @@ async def test_hangup_removes_the_call(client: httpx.AsyncClient, sb: Sandbox) -
     assert [e["type"] for e in events["events"]] == ["hangup"]
 
 
-async def test_blind_transfer_replaces_the_remote_party_and_the_call_id(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_blind_transfer_replaces_the_remote_party_and_the_call_id(
+    client: httpx2.AsyncClient, sb: Sandbox
+) -> None:
     call = await call_by_number(client, "+4930")
     old_id = call["callId"]
     position = [c["callId"] for c in await calls(client)].index(old_id)
@@ -318,7 +320,7 @@ async def test_blind_transfer_replaces_the_remote_party_and_the_call_id(client: 
     }
 
 
-async def test_attended_transfer_adds_the_target_and_keeps_the_call_id(client: httpx.AsyncClient) -> None:
+async def test_attended_transfer_adds_the_target_and_keeps_the_call_id(client: httpx2.AsyncClient) -> None:
     call = await call_by_number(client, "+4930")
     body = {"attended": True, "phoneNumber": "+4922147100555"}
     response = await client.post(f"/v2/calls/{call['callId']}/transfer", json=body, auth=PAT_AUTH)
@@ -334,7 +336,7 @@ async def test_attended_transfer_adds_the_target_and_keeps_the_call_id(client: h
 
 
 async def test_dtmf_and_announcements_are_recorded_without_changing_the_call(
-    client: httpx.AsyncClient, sb: Sandbox
+    client: httpx2.AsyncClient, sb: Sandbox
 ) -> None:
     call = await call_by_number(client, "+4930")
     call_id = call["callId"]
@@ -352,7 +354,7 @@ async def test_dtmf_and_announcements_are_recorded_without_changing_the_call(
 # --------------------------------------------------------------------------------------------- sessions
 
 
-async def test_new_call_from_a_device_appears_in_running_calls(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_new_call_from_a_device_appears_in_running_calls(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     body = {"caller": "e0", "callee": "+493023125499", "callerId": "+492111234567"}
     response = await client.post("/v2/sessions/calls", json=body, auth=PAT_AUTH)
     assert response.status_code == 200
@@ -371,7 +373,7 @@ async def test_new_call_from_a_device_appears_in_running_calls(client: httpx.Asy
     assert hold.status_code == 204
 
 
-async def test_new_call_from_a_phone_number_needs_a_device(client: httpx.AsyncClient) -> None:
+async def test_new_call_from_a_phone_number_needs_a_device(client: httpx2.AsyncClient) -> None:
     without = await client.post(
         "/v2/sessions/calls", json={"caller": "+4915228895456", "callee": "+4930"}, auth=PAT_AUTH
     )
@@ -395,13 +397,13 @@ async def test_new_call_from_a_phone_number_needs_a_device(client: httpx.AsyncCl
         ({"caller": "e0", "callee": 4930123}, 422),
     ],
 )
-async def test_new_call_rejections(client: httpx.AsyncClient, body: dict[str, Any], status: int) -> None:
+async def test_new_call_rejections(client: httpx2.AsyncClient, body: dict[str, Any], status: int) -> None:
     response = await client.post("/v2/sessions/calls", json=body, auth=PAT_AUTH)
     assert response.status_code == status
     assert len(await calls(client)) == 3
 
 
-async def test_sent_sms_lands_in_the_outbox_and_the_history(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_sent_sms_lands_in_the_outbox_and_the_history(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     before = (await client.get("/v2/history", params={"types": "SMS"}, auth=PAT_AUTH)).json()["totalCount"]
     body = {"smsId": "s0", "recipient": "+4915228817399", "message": "Ihr Termin ist bestätigt."}
     response = await client.post("/v2/sessions/sms", json=body, auth=PAT_AUTH)
@@ -423,7 +425,7 @@ async def test_sent_sms_lands_in_the_outbox_and_the_history(client: httpx.AsyncC
     assert after == before + 1
 
 
-async def test_scheduled_sms_within_30_days_is_accepted(timed: tuple[httpx.AsyncClient, Sandbox]) -> None:
+async def test_scheduled_sms_within_30_days_is_accepted(timed: tuple[httpx2.AsyncClient, Sandbox]) -> None:
     client, sandbox = timed
     send_at = int(NOW) + 29 * 86400
     body = {"smsId": "s1", "recipient": "+4915228817399", "message": "Erinnerung", "sendAt": send_at}
@@ -449,7 +451,7 @@ async def test_scheduled_sms_within_30_days_is_accepted(timed: tuple[httpx.Async
     ],
 )
 async def test_sms_rejections_send_nothing(
-    timed: tuple[httpx.AsyncClient, Sandbox], changes: dict[str, Any], status: int
+    timed: tuple[httpx2.AsyncClient, Sandbox], changes: dict[str, Any], status: int
 ) -> None:
     client, sandbox = timed
     body = {"smsId": "s0", "recipient": "+4915228817399", "message": "Hallo", **changes}
@@ -458,7 +460,7 @@ async def test_sms_rejections_send_nothing(
     assert sandbox.outbox == []
 
 
-async def test_sms_without_recipient_is_422(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_sms_without_recipient_is_422(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     response = await client.post("/v2/sessions/sms", json={"smsId": "s0", "message": "Hallo"}, auth=PAT_AUTH)
     assert response.status_code == 422
     assert response.json()["errors"][0]["source"]["pointer"] == "/recipient"
@@ -468,7 +470,7 @@ async def test_sms_without_recipient_is_422(client: httpx.AsyncClient, sb: Sandb
 # --------------------------------------------------------------------------------------------- history
 
 
-async def test_history_defaults_and_paging(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_history_defaults_and_paging(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     first = (await client.get("/v2/history", auth=PAT_AUTH)).json()
     visible = [e for e in sb.state.sipgate.history if not e["archived"]]
     assert first["totalCount"] == len(visible) >= 60
@@ -492,7 +494,7 @@ async def test_history_defaults_and_paging(client: httpx.AsyncClient, sb: Sandbo
     assert empty == {"items": [], "totalCount": len(visible)}
 
 
-async def test_history_filters(client: httpx.AsyncClient, sb: Sandbox) -> None:
+async def test_history_filters(client: httpx2.AsyncClient, sb: Sandbox) -> None:
     async def fetch(**params: Any) -> list[dict[str, Any]]:
         body = (await client.get("/v2/history", params={"limit": 1000, **params}, auth=PAT_AUTH)).json()
         assert body["totalCount"] == len(body["items"])
@@ -540,7 +542,7 @@ async def test_history_filters(client: httpx.AsyncClient, sb: Sandbox) -> None:
         {"from": "last tuesday"},
     ],
 )
-async def test_history_bad_parameters_are_422(client: httpx.AsyncClient, params: dict[str, str]) -> None:
+async def test_history_bad_parameters_are_422(client: httpx2.AsyncClient, params: dict[str, str]) -> None:
     response = await client.get("/v2/history", params=params, auth=PAT_AUTH)
     assert response.status_code == 422
     assert response.json()["errors"][0]["source"]["pointer"] == f"/{next(iter(params))}"
@@ -549,14 +551,14 @@ async def test_history_bad_parameters_are_422(client: httpx.AsyncClient, params:
 # --------------------------------------------------------------------------------------------- OAuth
 
 
-async def test_initial_access_token_is_jwt_shaped_with_all_scopes(client: httpx.AsyncClient) -> None:
+async def test_initial_access_token_is_jwt_shaped_with_all_scopes(client: httpx2.AsyncClient) -> None:
     payload = claims(SIPGATE_ACCESS_TOKEN)
     assert payload["scope"].split() == list(SIPGATE_ALL_SCOPES)
     assert payload["exp"] > 4_000_000_000
     assert (await client.get("/v2/calls", headers=bearer())).status_code == 200
 
 
-async def test_refresh_issues_a_new_token_and_retires_the_previous_one(client: httpx.AsyncClient) -> None:
+async def test_refresh_issues_a_new_token_and_retires_the_previous_one(client: httpx2.AsyncClient) -> None:
     response = await refresh(client)
     assert response.status_code == 200
     body = response.json()
@@ -576,7 +578,7 @@ async def test_refresh_issues_a_new_token_and_retires_the_previous_one(client: h
     assert (await client.get("/v2/calls", headers=bearer(second.json()["access_token"]))).status_code == 200
 
 
-async def test_refresh_accepts_client_credentials_via_basic(client: httpx.AsyncClient) -> None:
+async def test_refresh_accepts_client_credentials_via_basic(client: httpx2.AsyncClient) -> None:
     form = {"grant_type": "refresh_token", "refresh_token": SIPGATE_REFRESH_TOKEN}
     response = await client.post(TOKEN_URL, data=form, auth=(SIPGATE_CLIENT_ID, SIPGATE_CLIENT_SECRET))
     assert response.status_code == 200
@@ -592,7 +594,7 @@ async def test_refresh_accepts_client_credentials_via_basic(client: httpx.AsyncC
         ({"scope": "account:read balance:read"}, "invalid_scope"),
     ],
 )
-async def test_refresh_failures_are_400(client: httpx.AsyncClient, form: dict[str, str], error: str) -> None:
+async def test_refresh_failures_are_400(client: httpx2.AsyncClient, form: dict[str, str], error: str) -> None:
     data = {
         "grant_type": "refresh_token",
         "refresh_token": SIPGATE_REFRESH_TOKEN,
@@ -606,12 +608,12 @@ async def test_refresh_failures_are_400(client: httpx.AsyncClient, form: dict[st
     assert (await client.get("/v2/calls", headers=bearer())).status_code == 200  # nothing was retired
 
 
-async def test_token_endpoint_wants_a_form(client: httpx.AsyncClient) -> None:
+async def test_token_endpoint_wants_a_form(client: httpx2.AsyncClient) -> None:
     response = await client.post(TOKEN_URL, json={"grant_type": "refresh_token"})
     assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
 
 
-async def test_expired_access_token_gets_401_until_refreshed(client: httpx.AsyncClient) -> None:
+async def test_expired_access_token_gets_401_until_refreshed(client: httpx2.AsyncClient) -> None:
     expire = await client.post("/_sandbox/sipgate/expire-access-token")
     assert expire.json() == {"expired": 1}
     unauthorized = await client.get("/v2/calls", headers=bearer())
@@ -625,7 +627,7 @@ async def test_expired_access_token_gets_401_until_refreshed(client: httpx.Async
 async def test_access_tokens_expire_after_300_seconds() -> None:
     now = [NOW]
     sandbox = Sandbox(clock=lambda: now[0])
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox.app), base_url=BASE_URL) as client:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=sandbox.app), base_url=BASE_URL) as client:
         token = (await refresh(client)).json()["access_token"]
         assert claims(token)["exp"] == int(NOW) + 300
         now[0] = NOW + 299
@@ -634,7 +636,7 @@ async def test_access_tokens_expire_after_300_seconds() -> None:
         assert (await client.get("/v2/calls", headers=bearer(token))).status_code == 401
 
 
-async def test_bearer_token_without_the_scope_gets_403(client: httpx.AsyncClient) -> None:
+async def test_bearer_token_without_the_scope_gets_403(client: httpx2.AsyncClient) -> None:
     narrow = await refresh(client, scope="account:read history:read")
     assert narrow.status_code == 200
     token = narrow.json()["access_token"]

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 
 from telco_mcp.http import ProviderClient, RetryPolicy, make_http_client
 from telco_mcp.settings import Settings
 
 
 def make_client(
-    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None, sandbox: bool = False
+    settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None, sandbox: bool = False
 ) -> ProviderClient:
     assert settings.signalwire_project_id and settings.signalwire_api_token
-    auth = httpx.BasicAuth(settings.signalwire_project_id, settings.signalwire_api_token.get_secret_value())
+    auth = httpx2.BasicAuth(settings.signalwire_project_id, settings.signalwire_api_token.get_secret_value())
     http = make_http_client(settings.signalwire_origin(), auth, timeout=settings.telco_mcp_timeout, transport=transport)
     return ProviderClient(
         "signalwire", http, retry=RetryPolicy(max_retries=settings.telco_mcp_max_retries), sandbox=sandbox

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import httpx
+import httpx2
 from pydantic import BaseModel
 
 from telco_mcp.catalogue import CallContext, Operation, PreparedRequest, WriteSubject
@@ -35,7 +35,7 @@ def _list_request(path: str) -> Callable[[Any, CallContext], Any]:
 def _list_result(
     path: str, parse: Callable[[Any], tuple[list[Any], str | None]], page: type[BaseModel]
 ) -> Callable[..., Any]:
-    async def interpret(response: httpx.Response, args: Any, ctx: CallContext) -> BaseModel:
+    async def interpret(response: httpx2.Response, args: Any, ctx: CallContext) -> BaseModel:
         items, next_url = parse(response_json(response))
         return page(items=items, next_cursor=next_page(ctx.client.base_url, next_url, path))
 
@@ -43,7 +43,7 @@ def _list_result(
 
 
 def _one(parse: Callable[[Any], BaseModel]) -> Callable[..., Any]:
-    async def interpret(response: httpx.Response, args: Any, ctx: CallContext) -> BaseModel:
+    async def interpret(response: httpx2.Response, args: Any, ctx: CallContext) -> BaseModel:
         return parse(response_json(response))
 
     return interpret
@@ -81,7 +81,7 @@ async def _summarize_delete(args: m.DeleteRecordingInput, ctx: CallContext) -> s
     return f"Permanently delete recording {args.id} ({rec.leg_type} leg{when}{length})"
 
 
-async def _deleted(response: httpx.Response, args: m.DeleteRecordingInput, ctx: CallContext) -> BaseModel:
+async def _deleted(response: httpx2.Response, args: m.DeleteRecordingInput, ctx: CallContext) -> BaseModel:
     return m.DeletedRecording(id=str(args.id), deleted=True)
 
 

@@ -4,7 +4,7 @@
 - OAuth2 bearer access token, refreshed once under a lock when the API answers 401;
 - Basic ``username:password`` for scripts on one's own account.
 
-Secrets stay inside the `httpx.Auth` objects built here.
+Secrets stay inside the `httpx2.Auth` objects built here.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 import anyio
-import httpx
+import httpx2
 from pydantic import SecretStr
 
 from telco_mcp.errors import AuthError, parse_body
@@ -20,7 +20,7 @@ from telco_mcp.http import ProviderClient, RetryPolicy, make_http_client
 from telco_mcp.settings import Settings
 
 
-class SipgateOAuth(httpx.Auth):
+class SipgateOAuth(httpx2.Auth):
     """Bearer auth that refreshes the access token once when the API answers 401.
 
     Concurrent 401s trigger a single refresh (a generation counter under an `anyio.Lock`); the
@@ -47,7 +47,7 @@ class SipgateOAuth(httpx.Auth):
         self._generation = 0
         self._failed: tuple[int, AuthError] | None = None  # a refresh that failed, for its generation
         self.refreshes = 0
-        self.client: httpx.AsyncClient | None = None  # the shared client, used (without auth) to refresh
+        self.client: httpx2.AsyncClient | None = None  # the shared client, used (without auth) to refresh
 
     def __repr__(self) -> str:
         return f"SipgateOAuth(token_url={self._token_url!r}, refresh={'on' if self.can_refresh else 'off'})"
@@ -56,11 +56,11 @@ class SipgateOAuth(httpx.Auth):
     def can_refresh(self) -> bool:
         return bool(self._refresh and self._client_id and self._client_secret)
 
-    def _authorize(self, request: httpx.Request) -> None:
+    def _authorize(self, request: httpx2.Request) -> None:
         if self._access is not None:
             request.headers["Authorization"] = f"Bearer {self._access.get_secret_value()}"
 
-    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+    async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         generation = self._generation
         self._authorize(request)
         response = yield request
@@ -78,12 +78,12 @@ class SipgateOAuth(httpx.Auth):
         self._authorize(request)
         yield request  # exactly one repeat; a second 401 is reported as an auth error
 
-    async def _fetch_token(self) -> httpx.Response:
+    async def _fetch_token(self) -> httpx2.Response:
         assert self.client is not None, "SipgateOAuth.client is set by make_client"
         try:
             # the shared client's timeouts and transport, without this auth (no recursion)
             return await self.client.send(self._refresh_request(), auth=None)
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             raise AuthError(
                 f"sipgate rejected the access token and the token endpoint could not be reached to refresh it "
                 f"({type(exc).__name__}). Nothing was sent again; try later.",
@@ -91,7 +91,7 @@ class SipgateOAuth(httpx.Auth):
                 operation="token refresh",
             ) from None
 
-    def _refresh_request(self) -> httpx.Request:
+    def _refresh_request(self) -> httpx2.Request:
         assert self.client is not None and self._refresh and self._client_id and self._client_secret
         return self.client.build_request(  # build_request: the client's timeouts and User-Agent apply
             "POST",
@@ -104,7 +104,7 @@ class SipgateOAuth(httpx.Auth):
             },
         )
 
-    def _accept(self, response: httpx.Response) -> None:
+    def _accept(self, response: httpx2.Response) -> None:
         body = parse_body(response.content)
         token = body.get("access_token") if isinstance(body, dict) else None
         if response.status_code != 200 or not isinstance(token, str):
@@ -125,14 +125,14 @@ class SipgateOAuth(httpx.Auth):
         self.refreshes += 1
 
 
-def make_auth(settings: Settings) -> httpx.Auth:
+def make_auth(settings: Settings) -> httpx2.Auth:
     mode = settings.sipgate_auth_mode
     if mode == "token":
         assert settings.sipgate_token_id and settings.sipgate_token
-        return httpx.BasicAuth(settings.sipgate_token_id, settings.sipgate_token.get_secret_value())
+        return httpx2.BasicAuth(settings.sipgate_token_id, settings.sipgate_token.get_secret_value())
     if mode == "password":
         assert settings.sipgate_username and settings.sipgate_password
-        return httpx.BasicAuth(settings.sipgate_username, settings.sipgate_password.get_secret_value())
+        return httpx2.BasicAuth(settings.sipgate_username, settings.sipgate_password.get_secret_value())
     return SipgateOAuth(
         settings.sipgate_access_token,
         token_url=settings.sipgate_token_endpoint(),
@@ -143,7 +143,7 @@ def make_auth(settings: Settings) -> httpx.Auth:
 
 
 def make_client(
-    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None, sandbox: bool = False
+    settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None, sandbox: bool = False
 ) -> ProviderClient:
     auth = make_auth(settings)
     http = make_http_client(settings.sipgate_base(), auth, timeout=settings.telco_mcp_timeout, transport=transport)

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import httpx
+import httpx2
 import phonenumbers
 from pydantic import BaseModel
 
@@ -35,7 +35,7 @@ def _pretty(number: str | None) -> str:
 
 
 def _json(parse: Callable[[Any], BaseModel]) -> Callable[..., Any]:
-    async def interpret(response: httpx.Response, args: Any, ctx: CallContext) -> BaseModel:
+    async def interpret(response: httpx2.Response, args: Any, ctx: CallContext) -> BaseModel:
         return parse(response_json(response))
 
     return interpret
@@ -69,7 +69,7 @@ def _call_summary(verb: Callable[[Any], str]) -> Callable[..., Any]:
 
 
 def _read_back(action: str) -> Callable[..., Any]:
-    async def interpret(response: httpx.Response, args: Any, ctx: CallContext) -> BaseModel:
+    async def interpret(response: httpx2.Response, args: Any, ctx: CallContext) -> BaseModel:
         calls = await running_calls(ctx, "sipgate_list_calls")
         call = next((c for c in calls if c.call_id == args.call_id), None)
         note = None
@@ -167,7 +167,7 @@ async def _summarize_sms(args: m.SendSmsInput, ctx: CallContext) -> str:
     return f"Send SMS from {origin} to {_pretty(args.recipient)}{when}: {args.message!r}"
 
 
-async def _sent(response: httpx.Response, args: m.SendSmsInput, ctx: CallContext) -> BaseModel:
+async def _sent(response: httpx2.Response, args: m.SendSmsInput, ctx: CallContext) -> BaseModel:
     sent = json.loads(response.request.content)  # the body exactly as it was sent
     return m.SentSms(
         sms_id=str(sent.get("smsId", args.sms_id)),
@@ -191,7 +191,7 @@ async def _prepare_history(args: m.ListHistoryInput, ctx: CallContext) -> Prepar
     return PreparedRequest("GET", "/history", tuple(args.query(0)))
 
 
-async def _history(response: httpx.Response, args: m.ListHistoryInput, ctx: CallContext) -> BaseModel:
+async def _history(response: httpx2.Response, args: m.ListHistoryInput, ctx: CallContext) -> BaseModel:
     items, total = m.history_page_from_api(response_json(response))
     query = response.request.url.params.multi_items()
     offset = int(dict(query).get("offset", "0"))
