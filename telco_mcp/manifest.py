@@ -1,4 +1,5 @@
-"""Generated artefacts, all from the catalogue: `tool_manifests/*.json`, the README tool table, `server.json`.
+"""Generated artefacts, all from the catalogue: `tool_manifests/*.json`, `telco_mcp/schemas.json` (the
+schemas the server serves, so it need not derive them at startup), the README tool table, `server.json`.
 
 `telco-mcp manifest` writes them; `telco-mcp manifest --check` fails when any differs from what the
 catalogue says, so every change to a tool's public contract shows up as a reviewable diff.
@@ -12,7 +13,7 @@ from typing import Any
 
 from telco_mcp import __version__
 from telco_mcp.catalogue import CATALOGUE, Operation
-from telco_mcp.tools import WriteResult, _gated_model, compact, compact_schema
+from telco_mcp.tools import SCHEMAS_FILE, live_schemas
 
 ROOT = Path(__file__).resolve().parent.parent
 README_START = "<!-- START GENERATED TOOLS (telco-mcp manifest) -->"
@@ -21,7 +22,6 @@ BASE_URLS = {"signalwire": "https://{space}.signalwire.com", "sipgate": "https:/
 
 
 def tool_manifest(op: Operation) -> dict[str, Any]:
-    output = WriteResult[op.output] if op.is_write else op.output  # type: ignore[name-defined]
     return {
         "name": op.name,
         "title": op.title,
@@ -33,13 +33,17 @@ def tool_manifest(op: Operation) -> dict[str, Any]:
         "idempotent": op.idempotent,
         "needs_confirmation": op.is_write,
         "annotations": op.annotations.model_dump(by_alias=True, exclude_none=True),
-        "inputSchema": compact_schema(_gated_model(op)),
-        "outputSchema": compact(output.model_json_schema()),
+        **live_schemas(op),
     }
 
 
 def render_manifests() -> dict[str, str]:
     return {f"{op.name}.json": json.dumps(tool_manifest(op), indent=2, sort_keys=True) + "\n" for op in CATALOGUE}
+
+
+def render_schemas() -> str:
+    """`telco_mcp/schemas.json`: every tool's schemas as served (key order kept), read at startup."""
+    return json.dumps({op.name: live_schemas(op) for op in CATALOGUE}, indent=1, ensure_ascii=False) + "\n"
 
 
 def render_table() -> str:
@@ -102,6 +106,7 @@ def _readme_with_table(readme: str) -> str:
 def expected_files(root: Path = ROOT) -> dict[Path, str]:
     files = {root / "tool_manifests" / name: text for name, text in render_manifests().items()}
     files[root / "server.json"] = render_server_json()
+    files[root / "telco_mcp" / SCHEMAS_FILE.name] = render_schemas()
     readme = root / "README.md"
     files[readme] = _readme_with_table(readme.read_text(encoding="utf-8"))
     return files

@@ -14,13 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 class StrictInput(BaseModel):
     """Base for every tool input: unknown fields are rejected, strings are stripped."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class Result(BaseModel):
     """Base for every tool result: tolerant of extra provider fields."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 Limit = Annotated[int, Field(ge=1, le=100, description="Items per page (1-100).")]

@@ -1,33 +1,44 @@
-"""Phone numbers as people type them, normalised to E.164 with `phonenumbers`."""
+"""Phone numbers as people type them, normalised to E.164 with `phonenumbers`.
+
+`phonenumbers` is imported on first use, not at startup: its metadata takes longer to load than
+the rest of the server's own modules together, and a server that is only listed never needs it.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberType
 from pydantic import AfterValidator, Field
+
+if TYPE_CHECKING:
+    import phonenumbers
 
 DEFAULT_REGION = "DE"
 """Region assumed for national numbers such as ``030 1234567`` (sipgate is German)."""
 
-_PARSE_ERRORS = {
-    NumberParseException.INVALID_COUNTRY_CODE: "unknown country code; write it as +<country code> <number>",
-    NumberParseException.NOT_A_NUMBER: "not a phone number",
-    NumberParseException.TOO_SHORT_AFTER_IDD: "too short after the international prefix",
-    NumberParseException.TOO_SHORT_NSN: "too short",
-    NumberParseException.TOO_LONG: "too long",
-}
+
+def _parse_error(exc: phonenumbers.NumberParseException) -> str:
+    from phonenumbers import NumberParseException as E
+
+    return {
+        E.INVALID_COUNTRY_CODE: "unknown country code; write it as +<country code> <number>",
+        E.NOT_A_NUMBER: "not a phone number",
+        E.TOO_SHORT_AFTER_IDD: "too short after the international prefix",
+        E.TOO_SHORT_NSN: "too short",
+        E.TOO_LONG: "too long",
+    }.get(exc.error_type, str(exc))
 
 
 def parse_number(value: str, region: str | None = None) -> phonenumbers.PhoneNumber:
     """Parse ``value`` or raise ``ValueError`` saying why it cannot be a phone number."""
+    import phonenumbers
+
     if len(value) > 40:
         raise ValueError("too long to be a phone number")
     try:
         number = phonenumbers.parse(value, region or DEFAULT_REGION)
-    except NumberParseException as exc:
-        raise ValueError(f"{value!r} is not a phone number: {_PARSE_ERRORS.get(exc.error_type, str(exc))}") from None
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"{value!r} is not a phone number: {_parse_error(exc)}") from None
     if not phonenumbers.is_possible_number(number):
         raise ValueError(f"{value!r} cannot be a phone number: wrong length for its country")
     if not phonenumbers.is_valid_number(number):
@@ -37,12 +48,36 @@ def parse_number(value: str, region: str | None = None) -> phonenumbers.PhoneNum
 
 def to_e164(value: str) -> str:
     """Normalise ``value`` (e.g. ``'+49 30 1234 5678'`` or ``'030 12345678'``) to E.164."""
+    import phonenumbers
+
     return phonenumbers.format_number(parse_number(value), phonenumbers.PhoneNumberFormat.E164)
 
 
-def number_type(e164: str) -> PhoneNumberType | int:
-    """The ``phonenumbers`` number type (premium rate, shared cost, mobile, ...)."""
-    return phonenumbers.number_type(phonenumbers.parse(e164, None))
+def costly_kind(e164: str) -> Literal["premium-rate", "shared-cost"] | None:
+    """Whether ``e164`` is a premium-rate or shared-cost number (what the guardrails block), else None."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberType
+
+    kind = phonenumbers.number_type(phonenumbers.parse(e164, None))
+    if kind == PhoneNumberType.PREMIUM_RATE:
+        return "premium-rate"
+    if kind == PhoneNumberType.SHARED_COST:
+        return "shared-cost"
+    return None
+
+
+def pretty(number: str | None) -> str:
+    """``+493012345678`` as people read it (``+49 30 12345678``); "anonymous" for no number."""
+    import phonenumbers
+
+    if not number:
+        return "anonymous"
+    try:
+        return phonenumbers.format_number(
+            phonenumbers.parse(number, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
+    except phonenumbers.NumberParseException:
+        return number
 
 
 def mask(e164: str, keep: int = 4) -> str:

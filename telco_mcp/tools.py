@@ -13,10 +13,12 @@ Note: no `from __future__ import annotations` here. The SDK reads the handlers' 
 schemas and resolver plans, and these handlers are built at run time from catalogue data.
 """
 
+import functools
 import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import httpx2
@@ -94,7 +96,11 @@ class WriteResult(Result, Generic[T]):
     note: str | None = None
 
 
-# ------------------------------------------------------------------ input schemas
+# ------------------------------------------------------------------ schemas
+SCHEMAS_FILE = Path(__file__).with_name("schemas.json")
+
+
+@functools.cache
 def _gated_model(op: Operation) -> type[BaseModel]:
     if not op.is_write:
         return op.input
@@ -108,6 +114,31 @@ def _gated_model(op: Operation) -> type[BaseModel]:
             Field(None, exclude=True, description="From the preview, once the user agreed."),
         ),
     )
+
+
+def live_schemas(op: Operation) -> dict[str, dict[str, Any]]:
+    """The tool's inputSchema and outputSchema, derived from its models (pydantic's schema generation)."""
+    output = WriteResult[op.output] if op.is_write else op.output  # type: ignore[name-defined]
+    return {"inputSchema": compact_schema(_gated_model(op)), "outputSchema": compact(output.model_json_schema())}
+
+
+@functools.cache
+def _shipped_schemas() -> dict[str, dict[str, dict[str, Any]]]:
+    try:
+        return json.loads(SCHEMAS_FILE.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+
+
+def published_schemas(op: Operation) -> dict[str, dict[str, Any]]:
+    """`live_schemas(op)`, read from `schemas.json` when the package ships them.
+
+    Deriving 22 tools' schemas took pydantic a third as long as the whole SDK takes to start, so
+    `telco-mcp manifest` writes them into the package and `manifest --check` (run by CI) fails when
+    the file and the models disagree. An operation the file does not know is derived live.
+    """
+    shipped = _shipped_schemas().get(op.name)
+    return shipped if shipped is not None else live_schemas(op)
 
 
 def compact_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -253,7 +284,6 @@ def _provider_id(result: BaseModel | None) -> str | None:
 
 
 def make_tool(op: Operation, runtime: Runtime) -> Tool:
-    args_model = _gated_model(op)
     handler = _write_handler(op, runtime) if op.is_write else _read_handler(op, runtime)
     tool = CatalogueTool.from_function(  # classmethod of Tool: builds a CatalogueTool
         handler,
@@ -261,30 +291,28 @@ def make_tool(op: Operation, runtime: Runtime) -> Tool:
         title=op.title,
         description=op.description,
         annotations=op.annotations,
-        structured_output=True,
+        # The published output schema is set below. Results are dumps of the very models it is derived
+        # from (see `success`), so the SDK's re-validation of every result would only cost time.
+        structured_output=False,
     )
     assert isinstance(tool, CatalogueTool)
-    if tool.fn_metadata.output_schema is not None:
-        tool.fn_metadata.output_schema = compact(tool.fn_metadata.output_schema)
-    tool.args_model = args_model
-    tool.operation_name = op.name
-    tool.parameters = compact_schema(args_model)
+    schemas = published_schemas(op)
+    tool.fn_metadata.output_schema = schemas["outputSchema"]
+    tool.parameters = schemas["inputSchema"]
+    tool.operation = op
     return tool
 
 
 class CatalogueTool(Tool):
     """An SDK tool whose arguments are validated by the operation's strict input model first."""
 
-    args_model: Any = Field(default=None, exclude=True)
-    operation_name: str = Field(default="", exclude=True)
+    operation: Any = Field(default=None, exclude=True)
 
     async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
         try:
-            args = self.args_model.model_validate(arguments)
+            args = _gated_model(self.operation).model_validate(arguments)
         except ValidationError as exc:
-            from telco_mcp.catalogue import BY_NAME
-
-            raise ToolError(describe_validation_error(BY_NAME[self.operation_name], exc)) from None
+            raise ToolError(describe_validation_error(self.operation, exc)) from None
         return await super().run({"args": args}, context, convert_result)
 
 
@@ -309,7 +337,7 @@ def _read_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
             return failure(exc, sandbox=client.sandbox)
         return success(op, result, sandbox=client.sandbox)
 
-    handler.__annotations__ = {"args": Any, "ctx": Context, "return": op.output}
+    handler.__annotations__ = {"args": Any, "ctx": Context, "return": CallToolResult}
     handler.__name__ = handler.__qualname__ = op.name
     return handler
 
@@ -471,7 +499,7 @@ def _write_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
         "args": Any,
         "ctx": Context,
         "decision": Annotated[ElicitationResult[Confirm], Resolve(gate)],
-        "return": WriteResult[op.output],  # type: ignore[name-defined]
+        "return": CallToolResult,
     }
     handler.__name__ = handler.__qualname__ = op.name
     return handler

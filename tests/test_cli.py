@@ -69,8 +69,14 @@ def test_manifest_check_passes_on_the_repository_and_fails_on_drift(capsys, tmp_
         if data["name"] == "sipgate_send_sms":
             data["description"] = "changed by hand"
         (copy / "tool_manifests" / path.name).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    # the schemas the server serves without deriving them: a stale copy is drift too
+    schemas = json.loads((REPO / "telco_mcp" / "schemas.json").read_text())
+    schemas["sipgate_hangup_call"]["inputSchema"]["properties"].pop("call_id")
+    (copy / "telco_mcp").mkdir()
+    (copy / "telco_mcp" / "schemas.json").write_text(json.dumps(schemas, indent=1) + "\n")
     code, _, err = run(["manifest", "--check", "--root", str(copy)], capsys)
     assert code == 1 and "tool_manifests/sipgate_send_sms.json" in err
+    assert "telco_mcp/schemas.json" in err and "server.json" not in err.replace("schemas.json", "")
 
 
 def test_serve_announces_the_sandbox_on_stderr_and_keeps_stdout_for_the_protocol(tmp_path):

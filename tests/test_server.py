@@ -51,6 +51,19 @@ async def test_tools_list_is_the_catalogue_with_explicit_truthful_annotations(au
             assert "status" in tool.output_schema["properties"]
 
 
+async def test_served_schemas_are_the_ones_the_models_give(audit_path):
+    """Startup reads the schemas from telco_mcp/schemas.json; they must be what the models derive today."""
+    from telco_mcp.tools import live_schemas
+
+    async with client_for(both(audit_path, telco_mcp_allow_writes=True)) as c:
+        tools = (await c.list_tools()).tools
+    assert len(tools) == len(CATALOGUE)
+    for tool in tools:
+        live = live_schemas(BY_NAME[tool.name])
+        assert tool.input_schema == live["inputSchema"], tool.name
+        assert tool.output_schema == live["outputSchema"], tool.name
+
+
 async def test_input_schemas_are_compact(audit_path):
     async with client_for(both(audit_path, telco_mcp_allow_writes=True)) as c:
         tools = (await c.list_tools()).tools

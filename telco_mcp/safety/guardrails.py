@@ -12,11 +12,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from phonenumbers import PhoneNumberType
-
 from telco_mcp.catalogue import WriteSubject
 from telco_mcp.errors import SafetyRefusal
-from telco_mcp.phone import mask, number_type
+from telco_mcp.phone import costly_kind, mask
 from telco_mcp.settings import Settings, split_list
 
 _GSM7 = set(
@@ -65,8 +63,7 @@ class Guardrails:
             self._check_cap(subject.kind)
 
     def _check_destination(self, number: str) -> None:
-        if self.block_premium and number_type(number) in (PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST):
-            kind = "premium-rate" if number_type(number) == PhoneNumberType.PREMIUM_RATE else "shared-cost"
+        if self.block_premium and (kind := costly_kind(number)):
             raise SafetyRefusal(
                 f"Refused by rule block_premium: {mask(number)} is a {kind} number (TELCO_MCP_BLOCK_PREMIUM is on).",
                 rule="block_premium",

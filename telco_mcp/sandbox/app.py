@@ -37,7 +37,7 @@ class Sandbox:
     ) -> None:
         self.seed = seed
         self.clock = clock
-        self.state: SandboxState = build_state(seed)
+        self._state: SandboxState | None = None  # seeded on first use: keeps it off the server's startup
         self.requests: list[RecordedRequest] = []  # the newest `max_logged_requests`, oldest first
         self.max_logged_requests = max_logged_requests
         self.faults = FaultSet()
@@ -46,9 +46,16 @@ class Sandbox:
 
     # ---- state
 
+    @property
+    def state(self) -> SandboxState:
+        """The simulated accounts, seeded (deterministically from `seed`) the first time they are read."""
+        if self._state is None:
+            self._state = build_state(self.seed)
+        return self._state
+
     def reset(self) -> None:
         """Back to the seeded state; clears faults, latency and the request log."""
-        self.state = build_state(self.seed)
+        self._state = build_state(self.seed)
         self.requests.clear()
         self.faults.clear()
         self.latency_ms = 0

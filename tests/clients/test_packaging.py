@@ -96,6 +96,7 @@ def test_wheel_ships_the_package_and_sandbox_but_no_tests(wheel: Path) -> None:
     }
     assert source <= names, f"missing from the wheel: {sorted(source - names)}"
     assert "telco_mcp/sandbox/__init__.py" in names and any(n.startswith("telco_mcp/sandbox/") for n in source)
+    assert {"telco_mcp/schemas.json", "telco_mcp/py.typed"} <= names  # data read at startup; typing marker
     strays = [n for n in names if not n.startswith(("telco_mcp/", f"{dist_info}/"))]
     assert not strays, f"unexpected files in the wheel: {strays}"
     assert not [n for n in names if "/tests/" in n or n.startswith("tests/") or n.endswith((".pyc", ".env"))]

@@ -12,26 +12,15 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx2
-import phonenumbers
 from pydantic import BaseModel
 
 from telco_mcp.catalogue import CallContext, Operation, PreparedRequest, WriteSubject
 from telco_mcp.errors import NotFound
 from telco_mcp.http import decode_cursor, encode_cursor, fill_path, response_json
+from telco_mcp.phone import pretty
 from telco_mcp.providers.sipgate import models as m
 
 CALL_GONE = "Call {call_id} was not found or has already ended. List running calls with sipgate_list_calls."
-
-
-def _pretty(number: str | None) -> str:
-    if not number:
-        return "anonymous"
-    try:
-        return phonenumbers.format_number(
-            phonenumbers.parse(number, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL
-        )
-    except phonenumbers.NumberParseException:
-        return number
 
 
 def _json(parse: Callable[[Any], BaseModel]) -> Callable[..., Any]:
@@ -55,7 +44,7 @@ async def find_call(ctx: CallContext, operation: str, call_id: str) -> m.Call:
 
 def _parties(call: m.Call) -> str:
     others = [p for p in call.participants if not p.owner] or call.participants
-    return ", ".join(_pretty(p.phone_number) for p in others) or "no other party"
+    return ", ".join(pretty(p.phone_number) for p in others) or "no other party"
 
 
 def _call_summary(verb: Callable[[Any], str]) -> Callable[..., Any]:
@@ -162,9 +151,9 @@ async def _prepare_sms(args: m.SendSmsInput, ctx: CallContext) -> PreparedReques
 
 async def _summarize_sms(args: m.SendSmsInput, ctx: CallContext) -> str:
     sender = await _sender(args, ctx)  # an unknown sms_id is refused before anyone is asked
-    origin = f"{sender.alias or sender.id}" + (f" ({_pretty(sender.caller_id)})" if sender.caller_id else "")
+    origin = f"{sender.alias or sender.id}" + (f" ({pretty(sender.caller_id)})" if sender.caller_id else "")
     when = f", scheduled for {args.send_at.isoformat()}" if args.send_at else ""
-    return f"Send SMS from {origin} to {_pretty(args.recipient)}{when}: {args.message!r}"
+    return f"Send SMS from {origin} to {pretty(args.recipient)}{when}: {args.message!r}"
 
 
 async def _sent(response: httpx2.Response, args: m.SendSmsInput, ctx: CallContext) -> BaseModel:
@@ -179,8 +168,8 @@ async def _sent(response: httpx2.Response, args: m.SendSmsInput, ctx: CallContex
 
 async def _summarize_start(args: m.StartCallInput, ctx: CallContext) -> str:
     device = args.device_id or args.caller
-    shown = f", showing {_pretty(args.caller_id)}" if args.caller_id else ""
-    return f"Start a call to {_pretty(args.callee)}: ring device {device} first, then dial{shown}"
+    shown = f", showing {pretty(args.caller_id)}" if args.caller_id else ""
+    return f"Start a call to {pretty(args.callee)}: ring device {device} first, then dial{shown}"
 
 
 # ------------------------------------------------------------------ history
@@ -281,7 +270,7 @@ OPERATIONS: tuple[Operation, ...] = (
         effect="destructive",
         idempotent=False,
         action="transfer",
-        verb=lambda a: f"Transfer {{call}} to {_pretty(a.phone_number)}, {'attended' if a.attended else 'blind'}",
+        verb=lambda a: f"Transfer {{call}} to {pretty(a.phone_number)}, {'attended' if a.attended else 'blind'}",
         subject=lambda a: WriteSubject(destinations=(a.phone_number,), kind="transfer", target=a.call_id),
     ),
     _call_op(
