@@ -128,13 +128,13 @@ def standalone_sandbox(workdir: Path) -> Iterator[str]:
 
 
 @contextmanager
-def http_server(workdir: Path, sandbox_url: str) -> Iterator[str]:
-    """`telco-mcp serve --transport http` on a free loopback port against `sandbox_url`; yields the MCP URL."""
+def http_server(workdir: Path, sandbox_url: str) -> Iterator[tuple[str, int]]:
+    """`telco-mcp serve --transport http` on a free loopback port against `sandbox_url`; yields URL and pid."""
     port = free_port()
     command = telco_mcp_command("serve", "--transport", "http", "--port", str(port))
     with spawn(command, sandbox_env(workdir, sandbox_url), workdir / "server-http.log") as proc:
         wait_http(f"http://{LOOPBACK}:{port}/mcp", proc)
-        yield f"http://{LOOPBACK}:{port}/mcp"
+        yield f"http://{LOOPBACK}:{port}/mcp", proc.pid
 
 
 # ------------------------------------------------------------------ statistics
@@ -176,6 +176,12 @@ def percentile(values: Sequence[float], q: float) -> float:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far, from /proc (`utime` + `stime`)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int | None = None) -> int:
