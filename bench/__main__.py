@@ -28,7 +28,7 @@ class Plan:
     memory_runs: int
 
 
-FULL = Plan(cold_runs=9, call_runs=5, calls=200, concurrency_runs=5, memory_runs=3)
+FULL = Plan(cold_runs=15, call_runs=5, calls=200, concurrency_runs=5, memory_runs=3)
 QUICK = Plan(cold_runs=3, call_runs=3, calls=60, concurrency_runs=2, memory_runs=1)
 
 
