@@ -29,7 +29,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from telco_mcp.sandbox import Fault
+from telco_mcp.sandbox import Fault, Sandbox
 from telco_mcp.server import build_server
 from telco_mcp.transports import http_app
 
@@ -224,3 +224,63 @@ async def test_calls_at_concurrency_20_with_injected_faults_fail_only_as_injecte
 @pytest.mark.slow
 async def test_a_5000_call_soak_fails_only_as_injected_and_leaks_nothing(rig: Rig) -> None:
     await _load_test(rig, SOAK_CALLS, SOAK_TIME_LIMIT)
+
+
+class Rendezvous:
+    """ASGI wrapper for the upstream: holds every request to `path` until `expected` are in flight at once.
+
+    If anything in front of it (the MCP transport, a lock, the provider pool) lets fewer through at a
+    time, the gate opens only after `patience` seconds and `peak` says how many got through together.
+    Nothing here measures time: a serialising server fails on `peak`, within a bounded wait.
+    """
+
+    def __init__(self, app: Any, path: str, expected: int, patience: float) -> None:
+        self.app, self.path, self.expected, self.patience = app, path, expected, patience
+        self.in_flight = 0
+        self.peak = 0
+        self.gate: anyio.Event | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        self.gate = self.gate or anyio.Event()  # created on the upstream's own event loop
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        if self.in_flight >= self.expected:
+            self.gate.set()
+        try:
+            with anyio.move_on_after(self.patience):
+                await self.gate.wait()
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_100_concurrent_reads_over_streamable_http_are_all_in_flight_upstream_at_once(audit_path: Path) -> None:
+    """What the concurrency benchmark's target stands for, without a clock: nothing serialises.
+
+    100 calls from one MCP client over streamable HTTP; the upstream (the sandbox on a loopback port)
+    answers none of them until all 100 have reached it through the server's shared provider client.
+    """
+    calls = 100
+    sandbox = Sandbox(seed=0)
+    upstream = Rendezvous(sandbox.app, "/api/relay/rest/sip_profile", expected=calls, patience=15.0)
+    with serve_in_thread(upstream, name="rendezvous") as served_upstream:
+        settings = upstream_settings(audit_path, served_upstream.url)
+        app = http_app(build_server(settings), settings, transport="http", host=LOOPBACK, port=0)
+        with serve_in_thread(app, lifespan="on", name="mcp") as served:
+            results: list[Any] = []
+            async with Client(served.url + "/mcp", read_timeout_seconds=60) as client:
+
+                async def one() -> None:
+                    results.append(await client.call_tool("signalwire_get_sip_profile", {}))
+
+                with anyio.fail_after(60):
+                    async with anyio.create_task_group() as tg:
+                        for _ in range(calls):
+                            tg.start_soon(one)
+    assert upstream.peak == calls, f"only {upstream.peak} of {calls} calls were in flight upstream together"
+    assert len(results) == calls and not [r for r in results if r.is_error], [
+        text_of(r) for r in results if r.is_error
+    ][:3]
