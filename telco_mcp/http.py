@@ -3,7 +3,7 @@
 `ProviderClient.send` is the only place a request leaves this process. It adds nothing secret
 itself (credentials come from the `httpx2.Auth` the client was built with), maps every failure onto
 `telco_mcp.errors`, and retries only what is safe to repeat: reads and writes the catalogue marks
-idempotent, on 429/502/503/504 and on connection errors, honouring `Retry-After` with capped,
+idempotent, on 429/502/503/504 and on connections refused or broken, honouring `Retry-After` with capped,
 jittered backoff. A write whose response never arrived is reported as `OutcomeUnknown`.
 """
 
@@ -201,7 +201,18 @@ class ProviderClient:
             except httpx2.TimeoutException as exc:
                 raise self._no_answer(op, request, f"no answer within the timeout ({type(exc).__name__})") from None
             except (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError) as exc:
-                raise self._no_answer(op, request, f"the connection broke ({type(exc).__name__})") from None
+                # Sent, perhaps acted on, no answer: often a keep-alive connection the provider had
+                # already closed. Repeatable only for reads and absolute-state writes.
+                if op.is_write:
+                    error = self._no_answer(op, request, f"the connection broke ({type(exc).__name__})")
+                else:
+                    error = UpstreamUnavailable(
+                        f"{self._name} broke the connection before answering {op.name} ({type(exc).__name__}). "
+                        "Nothing was changed; try again later.",
+                        provider=self.provider,
+                        operation=op.name,
+                    )
+                delay = self.retry.delay(attempt, None) if op.retry_safe else None
             else:
                 if response.is_success:
                     return response

@@ -131,6 +131,46 @@ async def test_connect_errors_are_retried_for_reads_and_reported_as_nothing_sent
     assert "Nothing was sent" in caught.value.message
 
 
+def broken_then(answers: list[httpx2.Response | None]):
+    """The connection breaks (None) or the provider answers, in this order; the last entry repeats."""
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        reply = answers.pop(0) if len(answers) > 1 else answers[0]
+        if reply is None:
+            raise httpx2.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+        return reply
+
+    return answer
+
+
+async def test_a_read_whose_connection_broke_is_repeated(fake):
+    """A keep-alive connection the provider had already closed is the commonest transient failure."""
+    fake.route(f"GET {PROFILE}", broken_then([None, httpx2.Response(200, json={"domain": "x"})]))
+    response = await client(fake).send(READ, GET)
+    assert response.status_code == 200 and len(fake.requests) == 2
+
+
+async def test_a_read_whose_connection_keeps_breaking_is_unavailable_after_the_retries(fake):
+    fake.route(f"GET {PROFILE}", broken_then([None]))
+    with pytest.raises(errors.UpstreamUnavailable) as caught:
+        await client(fake).send(READ, GET)
+    assert len(fake.requests) == 3
+    assert "broke the connection" in caught.value.message and "Nothing was changed" in caught.value.message
+
+
+async def test_an_idempotent_write_whose_connection_broke_is_repeated_and_else_outcome_unknown(fake):
+    fake.route(f"PATCH {GATEWAY}", broken_then([None, httpx2.Response(200, json={"id": "g"})]))
+    assert (await client(fake).send(IDEMPOTENT_WRITE, PATCH)).status_code == 200
+    assert len(fake.requests) == 2
+
+    fake.requests.clear()
+    fake.route(f"PATCH {GATEWAY}", broken_then([None]))
+    with pytest.raises(errors.OutcomeUnknown) as caught:
+        await client(fake).send(IDEMPOTENT_WRITE, PATCH)
+    assert len(fake.requests) == 3
+    assert "Repeating it is harmless" in caught.value.message
+
+
 @pytest.mark.parametrize("exc", [httpx2.ReadTimeout, httpx2.RemoteProtocolError])
 async def test_a_write_without_an_answer_is_outcome_unknown_and_not_retried(fake, exc):
     def swallow(request: httpx2.Request) -> httpx2.Response:

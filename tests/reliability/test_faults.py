@@ -3,7 +3,7 @@
 The sandbox is served over real HTTP on a loopback port, so a timeout is a real client timeout and a
 dropped connection a real broken response. For every fault and operation the result must carry the
 right error category, the sandbox's request log must show retries only where they are allowed
-(reads and idempotent writes, on 429/502/503), an ambiguous write must be reported as outcome
+(reads and idempotent writes, on 429/502/503 and broken connections), an ambiguous write must be reported as outcome
 unknown (and audited so), and the very next call must be served normally.
 
 Retry waits stay short: `Retry-After: 0` where a header is sent; without one the client's own
@@ -150,11 +150,20 @@ CASES = [
         {k: Expect("rate_limited", "retry") for k in KINDS},
     ),
     Case(
-        "dropped connection",
+        "one dropped connection, then healthy",
         {"kind": "drop"},
         {
-            "read": Expect("timeout", 1),
-            "idempotent": Expect("outcome_unknown", 1),
+            "read": Expect("ok", 2),
+            "idempotent": Expect("applied", 2),  # sets an absolute state: the repeat is harmless
+            "non_idempotent": Expect("outcome_unknown", 1),
+        },
+    ),
+    Case(
+        "dropped connections",
+        {"kind": "drop", **PERSISTENT},
+        {
+            "read": Expect("upstream_unavailable", "retry"),
+            "idempotent": Expect("outcome_unknown", "retry"),
             "non_idempotent": Expect("outcome_unknown", 1),
         },
     ),
