@@ -53,6 +53,21 @@ def to_e164(value: str) -> str:
     return phonenumbers.format_number(parse_number(value), phonenumbers.PhoneNumberFormat.E164)
 
 
+def same_number(written: str | None, e164: str) -> bool:
+    """Whether a number as a provider lists it (``+49…``, ``49…``, ``0049…``, ``030 …``) is ``e164``."""
+    if not written:
+        return False
+    digits = "".join(ch for ch in written if ch.isdigit())
+    candidates = [written, "+" + digits, "+" + digits.removeprefix("00")]
+    for candidate in candidates:
+        try:
+            if to_e164(candidate) == e164:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
 def costly_kind(e164: str) -> Literal["premium-rate", "shared-cost"] | None:
     """Whether ``e164`` is a premium-rate or shared-cost number (what the guardrails block), else None."""
     import phonenumbers

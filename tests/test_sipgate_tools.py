@@ -681,11 +681,16 @@ async def test_hangup_says_so_when_the_call_is_still_listed_right_after(
 
 
 @MODES
+@pytest.mark.parametrize(
+    "listed_as",
+    [TARGET, TARGET.removeprefix("+"), "00" + TARGET.removeprefix("+"), "030 12345678"],
+    ids=["e164", "no-plus", "international-prefix", "national"],
+)
 async def test_blind_transfer_finds_the_call_under_the_new_call_id_sipgate_gives_it(
-    fake: FakeUpstream, audit_path: Path, mode: str
+    fake: FakeUpstream, audit_path: Path, mode: str, listed_as: str
 ) -> None:
     serve_sipgate(fake)
-    transferred = running_call(NEW_CALL_ID, parties=[participant("p1", THEM), participant("p2", TARGET)])
+    transferred = running_call(NEW_CALL_ID, parties=[participant("p1", THEM), participant("p2", listed_as)])
     serve_calls(fake, calls(running_call()), calls(running_call(OTHER_CALL_ID), transferred))
     async with client_for(settings(audit_path), fake, mode=mode, elicitation_callback=accept) as client:
         result = await client.call_tool("sipgate_transfer_call", {"call_id": CALL_ID, "phone_number": "030 12345678"})

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from telco_mcp.catalogue import CallContext, Operation, PreparedRequest, WriteSubject
 from telco_mcp.errors import NotFound
 from telco_mcp.http import decode_cursor, encode_cursor, fill_path, response_json
-from telco_mcp.phone import pretty
+from telco_mcp.phone import pretty, same_number
 from telco_mcp.providers.sipgate import models as m
 
 CALL_GONE = "Call {call_id} was not found or has already ended. List running calls with sipgate_list_calls."
@@ -64,7 +64,9 @@ def _read_back(action: str) -> Callable[..., Any]:
         note = None
         if action == "transfer" and call is None:
             # sipgate gives a transferred call a new callId: find it by the transfer target.
-            call = next((c for c in calls if any(p.phone_number == args.phone_number for p in c.participants)), None)
+            call = next(
+                (c for c in calls if any(same_number(p.phone_number, args.phone_number) for p in c.participants)), None
+            )
             if call is not None:
                 note = f"sipgate gave the transferred call a new id: {call.call_id}."
         if action == "hangup":
