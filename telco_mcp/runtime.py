@@ -1,4 +1,4 @@
-"""Process-wide state shared by every tool call, and the per-connection state the lifespan opens."""
+"""Process-wide state shared by every tool call, and the provider clients the lifespan opens."""
 
 from __future__ import annotations
 
@@ -34,6 +34,6 @@ class Runtime:
 
 @dataclass
 class AppState:
-    """What the server lifespan yields: one shared client per configured provider."""
+    """What the server lifespan yields: one shared client per configured provider (one set per server)."""
 
     clients: dict[Provider, ProviderClient]

@@ -1,18 +1,20 @@
 """`build_server(settings)`: the MCP server, its lifespan and its exposed tools.
 
 The lifespan opens one shared, authenticated `httpx2.AsyncClient` per configured provider and closes
-it at shutdown. With no credentials (or `--sandbox`) both providers are served by the embedded
-sandbox through an in-process ASGI transport, and every result says so.
+it at shutdown; where a transport enters the lifespan per connection (SSE), the connections share
+them. With no credentials (or `--sandbox`) both providers are served by the embedded sandbox through
+an in-process ASGI transport, and every result says so.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import anyio
 import httpx2
 from mcp.server import MCPServer
 
@@ -47,6 +49,52 @@ class _SandboxTransport(httpx2.AsyncBaseTransport):
             return await self._inner.handle_async_request(request)
         except SandboxConnectionDropped:
             raise httpx2.RemoteProtocolError("peer closed connection without sending a complete response") from None
+
+
+class _SharedState:
+    """The lifespan's clients, opened by the first holder and closed when the last one leaves.
+
+    stdio and streamable HTTP enter the lifespan once per process, but the SSE transport (and the
+    SDK's in-memory client) enter it once per connection. Sharing keeps one client per provider for
+    the whole server on every transport: one connection pool, and one sipgate OAuth token that one
+    connection's refresh does not retire under another's feet.
+    """
+
+    def __init__(self, open_state: Callable[[AsyncExitStack], Awaitable[AppState]]) -> None:
+        self._open_state = open_state
+        self._holders = 0
+        self._stack: AsyncExitStack | None = None
+        self._state: AppState | None = None
+        self._ready: anyio.Event | None = None
+
+    async def acquire(self) -> AppState:
+        self._holders += 1
+        if self._holders == 1:
+            self._ready = ready = anyio.Event()  # bound to the event loop that is opening the clients
+            stack = AsyncExitStack()
+            try:
+                self._state = await self._open_state(stack)
+                self._stack = stack
+            except BaseException:
+                self._holders -= 1
+                await stack.aclose()
+                raise
+            finally:
+                ready.set()
+        else:
+            assert self._ready is not None
+            await self._ready.wait()
+        if self._state is None:
+            self._holders -= 1
+            raise RuntimeError("the shared provider clients could not be opened")
+        return self._state
+
+    async def release(self) -> None:
+        self._holders -= 1
+        if self._holders == 0 and self._stack is not None:
+            stack, self._stack, self._state = self._stack, None, None
+            await stack.aclose()
+            logger.debug("shared clients closed")
 
 
 def sandbox_settings(settings: Settings) -> Settings:
@@ -151,17 +199,24 @@ def build_server(
             from telco_mcp.providers.sipgate.client import make_client
         return make_client(client_settings, transport=transport, sandbox=sandbox is not None)
 
+    async def open_clients(stack: AsyncExitStack) -> AppState:
+        clients: dict[Provider, ProviderClient] = {}
+        for provider in runtime.providers:
+            client = client_for(provider)
+            await stack.enter_async_context(client.http)
+            clients[provider] = client
+        logger.debug("shared clients opened: %s", ", ".join(clients) or "none")
+        return AppState(clients=clients)
+
+    shared = _SharedState(open_clients)
+
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
-        async with AsyncExitStack() as stack:
-            clients: dict[Provider, ProviderClient] = {}
-            for provider in runtime.providers:
-                client = client_for(provider)
-                await stack.enter_async_context(client.http)
-                clients[provider] = client
-            logger.debug("shared clients opened: %s", ", ".join(clients) or "none")
-            yield AppState(clients=clients)
-        logger.debug("shared clients closed")
+        state = await shared.acquire()
+        try:
+            yield state
+        finally:
+            await shared.release()
 
     server = MCPServer(
         SERVER_NAME,
