@@ -26,6 +26,7 @@ from mcp import Client
 
 from bench.harness import (
     LOOPBACK,
+    UPSTREAM_PATH,
     Stat,
     base_env,
     cpu_seconds,
@@ -35,13 +36,12 @@ from bench.harness import (
     spawn,
     standalone_sandbox,
     state_dir,
+    upstream_client,
     wait_http,
 )
 from bench.report import Row
-from telco_mcp import sandbox as sb
 
 TOOL = "signalwire_get_sip_profile"
-UPSTREAM_PATH = "/api/relay/rest/sip_profile"
 LATENCY_MS = 100
 CONCURRENT = 100
 SINGLES = 5
@@ -94,12 +94,8 @@ async def _mcp(url: str, tool: str, arguments: dict[str, str], runs: int, pid: i
 
 
 async def _upstream(sandbox_url: str, runs: int) -> Runs:
-    async with httpx2.AsyncClient(
-        base_url=sandbox_url,
-        auth=httpx2.BasicAuth(sb.SIGNALWIRE_PROJECT_ID, sb.SIGNALWIRE_API_TOKEN),
-        timeout=TIMEOUT,
-        limits=httpx2.Limits(max_connections=CONCURRENT, max_keepalive_connections=20),
-    ) as http:
+    limits = httpx2.Limits(max_connections=CONCURRENT, max_keepalive_connections=20)
+    async with upstream_client(sandbox_url, timeout=TIMEOUT, limits=limits) as http:
 
         async def one() -> None:
             (await http.get(UPSTREAM_PATH)).raise_for_status()

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx2
 
@@ -26,6 +27,15 @@ HERE = Path(__file__).resolve().parent
 LOOPBACK = "127.0.0.1"
 VENV_BIN = Path(sys.executable).parent
 MINIMAL_SERVER = HERE / "minimal_server.py"
+
+
+UPSTREAM_PATH = "/api/relay/rest/sip_profile"  # what `signalwire_get_sip_profile` GETs upstream
+
+
+def upstream_client(sandbox_url: str, **options: Any) -> httpx2.AsyncClient:
+    """A direct `httpx2` client to the sandbox with its SignalWire credentials: the upstream floor."""
+    auth = httpx2.BasicAuth(sb.SIGNALWIRE_PROJECT_ID, sb.SIGNALWIRE_API_TOKEN)
+    return httpx2.AsyncClient(base_url=sandbox_url, auth=auth, **options)
 
 
 def telco_mcp_command(*args: str) -> list[str]:

@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
-import httpx2
 from mcp import Client, StdioServerParameters, stdio_client
 
 from bench.harness import (
+    UPSTREAM_PATH,
     Stat,
     base_env,
     minimal_server_command,
@@ -27,12 +27,11 @@ from bench.harness import (
     standalone_sandbox,
     state_dir,
     telco_mcp_command,
+    upstream_client,
 )
 from bench.report import Row
-from telco_mcp import sandbox as sb
 
 TOOL = "signalwire_get_sip_profile"
-UPSTREAM_PATH = "/api/relay/rest/sip_profile"
 WARMUP = 30
 
 Series = dict[str, list[float]]
@@ -49,11 +48,7 @@ async def _measure(workdir: Path, sandbox_url: str, runs: int, calls: int) -> li
         async with (
             Client(stdio_client(ours_params, errlog=ours_log), read_timeout_seconds=30) as ours,
             Client(stdio_client(floor_params, errlog=floor_log), read_timeout_seconds=30) as floor,
-            httpx2.AsyncClient(
-                base_url=sandbox_url,
-                auth=httpx2.BasicAuth(sb.SIGNALWIRE_PROJECT_ID, sb.SIGNALWIRE_API_TOKEN),
-                timeout=30,
-            ) as upstream,
+            upstream_client(sandbox_url, timeout=30) as upstream,
         ):
 
             async def call_ours() -> None:
