@@ -4,6 +4,7 @@
     ├── ConfigError                 a missing or malformed setting (startup)
     ├── SafetyRefusal               a scope, policy or guardrail said no; nothing was sent
     ├── ConfirmationError           a confirmation token was missing, forged, expired or reused
+    ├── InvalidInput                the caller's input is wrong in a way only a lookup could tell
     └── ProviderError               the upstream API (or the way to it) failed
         ├── AuthError               401: the credentials were rejected
         ├── PermissionDenied        403: the credentials lack a scope or feature
@@ -57,6 +58,15 @@ class SafetyRefusal(TelcoError):
 
 class ConfirmationError(TelcoError):
     category = "confirmation"
+
+
+class InvalidInput(TelcoError):
+    """The arguments passed validation but cannot be used (an unknown sender, a foreign cursor)."""
+
+    category = "invalid_input"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{message}. Nothing was sent.")
 
 
 @dataclass(frozen=True)

@@ -9,23 +9,18 @@ jittered backoff. A write whose response never arrived is reported as `OutcomeUn
 
 from __future__ import annotations
 
-import base64
 import email.utils
 import json
 import logging
 import random
-import string
 import time
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from typing import Any, Protocol
 
 import anyio
 import httpx2
-from pydantic import BaseModel
 
 from telco_mcp import __version__
-from telco_mcp.catalogue import Operation, PreparedRequest, Provider
 from telco_mcp.errors import (
     PROVIDER_NAMES,
     NotFound,
@@ -37,6 +32,7 @@ from telco_mcp.errors import (
     error_for_status,
     parse_body,
 )
+from telco_mcp.wire import PreparedRequest, Provider, response_json
 
 logger = logging.getLogger(__name__)
 
@@ -75,72 +71,20 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def encode_segment(value: object) -> str:
-    """Percent-encode one path segment, refusing values that would change the path's meaning."""
-    text = str(value)
-    if text in ("", ".", ".."):
-        raise ValueError(f"invalid path segment {text!r}")
-    return quote(text, safe="")
-
-
-def placeholders(template: str) -> list[str]:
-    """The `{field}` names in a path template."""
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
-
-
-def fill_path(template: str, args: BaseModel) -> str:
-    """Fill `{field}` placeholders from `args`, each value encoded as a single segment."""
-    values = {name: encode_segment(getattr(args, name)) for name in placeholders(template)}
-    return template.format(**values)
-
-
-def response_json(response: httpx2.Response) -> Any:
-    """The JSON body of a response (None when empty); `ValueError` when it is not JSON."""
-    if not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        raise ValueError("the body is not JSON") from None
-
-
-# ------------------------------------------------------------------ cursors
-def encode_cursor(path: str, query: list[tuple[str, str]]) -> str:
-    """An opaque cursor for the next page: the relative path and query, base64url JSON."""
-    raw = json.dumps({"p": path, "q": query}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, expected_path: str) -> list[tuple[str, str]]:
-    """The query of a cursor this server issued for `expected_path`; anything else is refused."""
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        path, query = data["p"], data["q"]
-        pairs = [(str(k), str(v)) for k, v in query]
-    except (ValueError, KeyError, TypeError):
-        raise ValueError("cursor is not one this server issued; pass next_cursor unchanged") from None
-    if path != expected_path:
-        raise ValueError("cursor belongs to another list; pass the next_cursor of this tool's own result")
-    return pairs
-
-
-def next_page(base_url: str, next_url: str | None, expected_path: str) -> str | None:
-    """Turn a provider's `links.next` into a cursor, refusing links that leave the provider's origin."""
-    if not next_url:
-        return None
-    base, link = urlsplit(base_url), urlsplit(next_url)
-    if link.netloc and (link.scheme, link.netloc) != (base.scheme, base.netloc):
-        raise ValueError("links.next points at another host")
-    path = link.path
-    prefix = base.path.rstrip("/")
-    if prefix and path.startswith(prefix + "/"):
-        path = path[len(prefix) :]
-    if path != expected_path:
-        raise ValueError("links.next points at another list")
-    return encode_cursor(path, parse_qsl(link.query, keep_blank_values=True))
-
-
 # ------------------------------------------------------------------ the client
+class Sendable(Protocol):
+    """What the client needs to know of the operation a request belongs to (an `Operation` or a `Lookup`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def is_write(self) -> bool: ...
+    @property
+    def idempotent(self) -> bool: ...
+    @property
+    def retry_safe(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class Lookup:
     """A supporting read an operation makes (the state before or after a change, a user id)."""
@@ -178,7 +122,7 @@ class ProviderClient:
         url = httpx2.URL(self.base_url + request.path)
         return str(url.copy_merge_params(list(request.query))) if request.query else str(url)
 
-    async def send(self, op: Operation | Lookup, request: PreparedRequest) -> httpx2.Response:
+    async def send(self, op: Sendable, request: PreparedRequest) -> httpx2.Response:
         """Send `request` for `op`; return a 2xx response or raise a `ProviderError`."""
         attempt = 0
         while True:
@@ -240,7 +184,7 @@ class ProviderClient:
             logger.info("%s %s: %s, retry %d in %.2fs", self.provider, op.name, error.category, attempt, delay)
             await anyio.sleep(delay)
 
-    def _no_answer(self, op: Operation | Lookup, request: PreparedRequest, why: str) -> ProviderError:
+    def _no_answer(self, op: Sendable, request: PreparedRequest, why: str) -> ProviderError:
         if not op.is_write:
             return UpstreamTimeout(
                 f"{self._name} did not answer {op.name}: {why}. Nothing was changed; try again.",
@@ -276,6 +220,13 @@ class ProviderClient:
     @property
     def _name(self) -> str:
         return PROVIDER_NAMES[self.provider]
+
+
+class CallContext:
+    """What an operation's hooks may use: the provider's shared client."""
+
+    def __init__(self, client: ProviderClient) -> None:
+        self.client = client
 
 
 def make_http_client(

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from telco_mcp.catalogue import Operation, Provider
+from telco_mcp.operation import Operation
 from telco_mcp.safety.audit import AuditLog
 from telco_mcp.safety.confirm import ConfirmationTokens
 from telco_mcp.safety.guardrails import Guardrails
 from telco_mcp.settings import Settings
+from telco_mcp.wire import Provider
 
 if TYPE_CHECKING:
     from telco_mcp.http import ProviderClient

@@ -19,7 +19,6 @@ import httpx2
 from mcp.server import MCPServer
 
 from telco_mcp import __version__, phone
-from telco_mcp.catalogue import Provider
 from telco_mcp.http import ProviderClient
 from telco_mcp.prompts import PROMPTS
 from telco_mcp.runtime import AppState, Runtime
@@ -29,6 +28,7 @@ from telco_mcp.safety.confirm import ConfirmationTokens
 from telco_mcp.safety.guardrails import Guardrails
 from telco_mcp.settings import Settings, load_settings
 from telco_mcp.tools import make_tool
+from telco_mcp.wire import Provider
 
 logger = logging.getLogger(__name__)
 

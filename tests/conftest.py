@@ -18,9 +18,9 @@ from mcp import Client
 from mcp.client import ClientRequestContext
 from mcp.types import ElicitRequestParams, ElicitResult
 
-from telco_mcp.catalogue import Provider
 from telco_mcp.server import build_server
 from telco_mcp.settings import Settings
+from telco_mcp.wire import Provider
 
 # Recognisable canary credentials: no result, log line, audit line, error or manifest may contain them.
 SW_PROJECT = "0b7c5d1e-9a4f-4c2b-8e3d-0000000c0a01"

@@ -7,17 +7,9 @@ import pytest
 from conftest import SW_BASE, SW_PROJECT, SW_TOKEN, FakeUpstream, response
 
 from telco_mcp import errors
-from telco_mcp.catalogue import BY_NAME, PreparedRequest
-from telco_mcp.http import (
-    USER_AGENT,
-    ProviderClient,
-    RetryPolicy,
-    decode_cursor,
-    encode_cursor,
-    encode_segment,
-    next_page,
-    parse_retry_after,
-)
+from telco_mcp.catalogue import BY_NAME
+from telco_mcp.http import USER_AGENT, ProviderClient, RetryPolicy, parse_retry_after
+from telco_mcp.wire import PreparedRequest, decode_cursor, encode_cursor, encode_segment, next_page
 
 pytestmark = pytest.mark.anyio
 
@@ -213,7 +205,7 @@ async def test_requests_carry_basic_auth_and_a_user_agent_naming_the_package(fak
 def test_path_segments_are_encoded_and_dot_segments_refused():
     assert encode_segment("a/b?c") == "a%2Fb%3Fc"
     for bad in ("", ".", ".."):
-        with pytest.raises(ValueError):
+        with pytest.raises(errors.InvalidInput):
             encode_segment(bad)
 
 
@@ -229,9 +221,9 @@ def test_cursors_only_point_back_at_their_own_list():
     )
     assert cursor is not None
     assert decode_cursor(cursor, "/api/relay/rest/recordings") == [("page_number", "1"), ("page_token", "PA1")]
-    with pytest.raises(ValueError, match="another list"):
+    with pytest.raises(errors.InvalidInput, match="another list"):
         decode_cursor(cursor, "/api/fabric/resources/sip_endpoints")
-    with pytest.raises(ValueError, match="issued"):
+    with pytest.raises(errors.InvalidInput, match="issued"):
         decode_cursor("not-a-cursor", "/api/relay/rest/recordings")
     with pytest.raises(ValueError, match="another host"):
         next_page(SW_BASE, "https://evil.example/api/relay/rest/recordings?page=2", "/api/relay/rest/recordings")

@@ -103,6 +103,10 @@ class AuditLog:
             record["sandbox"] = True
         self._write({k: v for k, v in record.items() if v is not None})
 
+    def unwritable(self, exc: OSError) -> None:
+        """Say on stderr that the log could not be written (the caller decides what that stops)."""
+        logger.error("audit log %s is not writable: %s", self.path, exc.strerror)
+
 
 def new_attempt_id() -> str:
     return uuid.uuid4().hex[:16]

@@ -66,10 +66,17 @@ class ConfirmationTokens:
                 "confirm_token has expired. Nothing was sent. Call the tool without it for a new preview and ask "
                 "the user again."
             )
+        if not self.use_once(nonce, expiry):
+            raise ConfirmationError(
+                "confirm_token was already used: each confirmation allows one write. Nothing was sent again."
+            )
+
+    def use_once(self, nonce: str, expiry: float | None = None) -> bool:
+        """Record `nonce` as used until `expiry` (default: one lifetime); False if it already was."""
+        now = self._clock()
         with self._lock:
             self._used = {n: e for n, e in self._used.items() if e >= now}
             if nonce in self._used:
-                raise ConfirmationError(
-                    "confirm_token was already used: each confirmation allows one write. Nothing was sent again."
-                )
-            self._used[nonce] = expiry
+                return False
+            self._used[nonce] = expiry if expiry is not None else now + self.ttl
+            return True

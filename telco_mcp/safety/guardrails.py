@@ -12,8 +12,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from telco_mcp.catalogue import WriteSubject
 from telco_mcp.errors import SafetyRefusal
+from telco_mcp.operation import WriteSubject
 from telco_mcp.phone import costly_kind, mask
 from telco_mcp.settings import Settings, split_list
 

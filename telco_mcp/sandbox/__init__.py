@@ -14,6 +14,7 @@ The credentials below are the only ones accepted; they are fixed and not secret.
 """
 
 from telco_mcp.sandbox.app import Sandbox, create_app
+from telco_mcp.sandbox.core import RecordedRequest
 from telco_mcp.sandbox.credentials import (
     SIGNALWIRE_API_TOKEN,
     SIGNALWIRE_PROJECT_ID,
@@ -29,7 +30,6 @@ from telco_mcp.sandbox.credentials import (
     SIPGATE_USERNAME,
 )
 from telco_mcp.sandbox.faults import Fault, SandboxConnectionDropped
-from telco_mcp.sandbox.gateway import RecordedRequest
 
 __all__ = [
     "SIGNALWIRE_API_TOKEN",

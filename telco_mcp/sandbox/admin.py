@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from telco_mcp.sandbox.core import SandboxCore
 from telco_mcp.sandbox.faults import Fault
-
-if TYPE_CHECKING:
-    from telco_mcp.sandbox.app import Sandbox
 
 ADMIN_PREFIX = "/_sandbox"
 _FAULT = TypeAdapter(Fault)
@@ -29,7 +27,7 @@ def _invalid(message: str) -> JSONResponse:
 
 
 class AdminApi:
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: SandboxCore) -> None:
         self.sb = sandbox
 
     def routes(self) -> list[Route]:

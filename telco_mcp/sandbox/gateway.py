@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl
 
 import anyio
@@ -24,40 +24,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from telco_mcp.sandbox.auth import AuthContext, auth_scheme, authenticate_signalwire, authenticate_sipgate
+from telco_mcp.sandbox.core import Provider, RecordedRequest, SandboxCore
 from telco_mcp.sandbox.faults import Fault, SandboxConnectionDropped
-
-if TYPE_CHECKING:
-    from telco_mcp.sandbox.app import Sandbox
 
 logger = logging.getLogger(__name__)
 
-Provider = Literal["signalwire", "sipgate", "sipgate-oauth"]
 SIPGATE_TOKEN_PATH = "/login/third-party/protocol/openid-connect/token"
 AUTH_STATE_KEY = "sandbox_auth"
 MALFORMED_JSON_BODY = b'{"data": [{"id": "truncated'
-
-
-@dataclass
-class RecordedRequest:
-    """One provider request as the sandbox saw it. The ``Authorization`` value is never stored."""
-
-    method: str
-    path: str
-    query: list[tuple[str, str]]
-    headers: dict[str, str]
-    auth_scheme: str | None
-    json: Any
-    status: int
-    provider: Provider
-    dropped: bool = False
-    fault: str | None = None
-    handled_status: int | None = None  # what the handler answered, when a fault replaced it
-    timestamp: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["query"] = [list(pair) for pair in self.query]
-        return data
 
 
 @dataclass
@@ -135,7 +109,7 @@ def _fault_response(fault: Fault) -> Response:
 
 
 class SandboxGateway:
-    def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
+    def __init__(self, app: ASGIApp, sandbox: SandboxCore) -> None:
         self.app = app
         self.sandbox = sandbox
 

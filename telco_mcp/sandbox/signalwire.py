@@ -11,7 +11,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from pydantic import Field, field_validator
@@ -20,11 +20,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from telco_mcp.sandbox.bodies import MalformedJSONError, NoNullModel, Problem, StrictModel, read_json, validate_body
+from telco_mcp.sandbox.core import SandboxCore
 from telco_mcp.sandbox.credentials import SIGNALWIRE_SPACE
 from telco_mcp.sandbox.state import JSONDict, iso
-
-if TYPE_CHECKING:
-    from telco_mcp.sandbox.app import Sandbox
 
 ErrorStyle = Literal["fabric", "relay"]
 Issue = tuple[str, str, str | None]  # (error code, message, attribute)
@@ -185,7 +183,7 @@ def _lookup(table: dict[str, JSONDict], raw_id: str) -> JSONDict | None:
 
 
 class SignalWireApi:
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: SandboxCore) -> None:
         self.sb = sandbox
 
     def routes(self) -> list[Route]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 
 from pydantic import Field
@@ -29,13 +29,11 @@ from starlette.routing import Route
 
 from telco_mcp.sandbox.auth import basic_pair
 from telco_mcp.sandbox.bodies import MalformedJSONError, Problem, StrictModel, read_json, validate_body
+from telco_mcp.sandbox.core import SandboxCore
 from telco_mcp.sandbox.credentials import SIPGATE_ALL_SCOPES, SIPGATE_CLIENT_ID, SIPGATE_CLIENT_SECRET
 from telco_mcp.sandbox.gateway import SIPGATE_TOKEN_PATH, auth_context
 from telco_mcp.sandbox.state import AccessToken, JSONDict, Participant, RunningCall, SipgateState, iso_from_timestamp
 from telco_mcp.sandbox.tokens import make_access_token
-
-if TYPE_CHECKING:
-    from telco_mcp.sandbox.app import Sandbox
 
 M = TypeVar("M", bound=StrictModel)
 
@@ -150,7 +148,7 @@ def _oauth_error(error: str, description: str) -> JSONResponse:
 
 
 class SipgateApi:
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: SandboxCore) -> None:
         self.sb = sandbox
 
     def routes(self) -> list[Route]:

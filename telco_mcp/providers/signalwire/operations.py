@@ -12,9 +12,10 @@ from typing import Any
 import httpx2
 from pydantic import BaseModel
 
-from telco_mcp.catalogue import CallContext, Operation, PreparedRequest, WriteSubject
-from telco_mcp.http import decode_cursor, next_page, response_json
+from telco_mcp.http import CallContext
+from telco_mcp.operation import Operation, WriteSubject
 from telco_mcp.providers.signalwire import models as m
+from telco_mcp.wire import PreparedRequest, decode_cursor, next_page, response_json
 
 CREDENTIALS = "/api/fabric/resources/sip_endpoints"
 GATEWAYS = "/api/fabric/resources/sip_gateways"

@@ -14,11 +14,12 @@ from typing import Any
 import httpx2
 from pydantic import BaseModel
 
-from telco_mcp.catalogue import CallContext, Operation, PreparedRequest, WriteSubject
-from telco_mcp.errors import NotFound
-from telco_mcp.http import decode_cursor, encode_cursor, fill_path, response_json
+from telco_mcp.errors import InvalidInput, NotFound
+from telco_mcp.http import CallContext
+from telco_mcp.operation import Operation, WriteSubject
 from telco_mcp.phone import pretty, same_number
 from telco_mcp.providers.sipgate import models as m
+from telco_mcp.wire import PreparedRequest, decode_cursor, encode_cursor, fill_path, response_json
 
 CALL_GONE = "Call {call_id} was not found or has already ended. List running calls with sipgate_list_calls."
 
@@ -136,13 +137,13 @@ async def _sender(args: m.SendSmsInput, ctx: CallContext) -> m.SmsSender:
     path = await _user_path(ctx, "sipgate_send_sms")
     senders = m.sms_sender_list_from_api(await ctx.client.read("sipgate_send_sms", path)).items
     if not senders:
-        raise ValueError("this sipgate account has no SMS sender (see sipgate_list_sms_senders)")
+        raise InvalidInput("this sipgate account has no SMS sender (see sipgate_list_sms_senders)")
     if args.sms_id is None:
         return senders[0]
     for sender in senders:
         if sender.id == args.sms_id:
             return sender
-    raise ValueError(f"sms_id {args.sms_id!r} is not one of this account's SMS senders: "
+    raise InvalidInput(f"sms_id {args.sms_id!r} is not one of this account's SMS senders: "
                      + ", ".join(s.id for s in senders))  # fmt: skip
 
 

@@ -1,0 +1,142 @@
+"""`Operation`: one tool, declared as data.
+
+An `Operation` says what the tool is called, what it does upstream (method and path), what it takes
+and returns (pydantic models), which scope it needs, what effect it has and whether repeating it is
+safe. Providers declare theirs in `providers/<name>/operations.py`; `catalogue.py` collects them.
+
+How a call runs: `build_request(args, ctx)` builds the exact upstream request (so a dry run or a
+confirmation preview can show it without sending), the shared client sends it, and
+`read_result(response, args, ctx)` turns the answer into the result model. The hooks report the
+caller's mistakes as `InvalidInput` and a provider's odd answer as `UnexpectedResponse`, so the
+layers above handle `TelcoError` only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx2
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel
+
+from telco_mcp.errors import UnexpectedResponse
+from telco_mcp.http import CallContext
+from telco_mcp.providers.payload import PayloadShapeError
+from telco_mcp.wire import Method, PreparedRequest, Provider, fill_path, placeholders
+
+Effect = Literal["read", "write", "destructive"]
+
+
+@dataclass(frozen=True)
+class WriteSubject:
+    """What a write touches, for guardrails and the audit log."""
+
+    destinations: tuple[str, ...] = ()  # E.164 numbers called, texted or transferred to
+    kind: Literal["sms", "call", "transfer"] | None = None  # counted against per-hour caps
+    text: str | None = None  # SMS body, for segment limits
+    target: str | None = None  # the resource id acted on
+
+
+Prepare = Callable[[Any, CallContext], Awaitable[PreparedRequest]]
+Interpret = Callable[[Any, Any, CallContext], Awaitable[BaseModel]]
+Summarize = Callable[[Any, CallContext], Awaitable[str]]
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Operation:
+    name: str
+    title: str
+    description: str
+    provider: Provider
+    method: Method
+    path: str  # template relative to the provider base, placeholders name input fields: /calls/{call_id}
+    input: type[BaseModel]
+    output: type[BaseModel]
+    scope: str  # <provider>:<resource>:<action>
+    effect: Effect
+    idempotent: bool
+    interpret: Interpret
+    prepare: Prepare | None = None  # default: fill the path template, send `args.body()` if it has one
+    summarize: Summarize | None = None  # plain words for a write: "Send SMS to +49 ...: 'text'"
+    subject: Callable[[Any], WriteSubject] = field(default=lambda args: WriteSubject())
+    untrusted: tuple[str, ...] = ()  # result fields holding third-party text (fenced in the text content)
+    not_found: str | None = None  # what a 404 means here, with {field} placeholders from the input
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(f"invalid tool name {self.name!r}")
+        if not self.name.startswith(self.provider + "_"):
+            raise ValueError(f"{self.name}: tool names start with their provider")
+        if not self.scope.startswith(self.provider + ":"):
+            raise ValueError(f"{self.name}: scope {self.scope!r} must start with {self.provider}:")
+        if self.effect == "read" and self.method != "GET":
+            raise ValueError(f"{self.name}: a read must be a GET")
+        if self.effect != "read" and self.summarize is None:
+            raise ValueError(f"{self.name}: a write needs a plain-words summary for its confirmation")
+
+    @property
+    def is_write(self) -> bool:
+        return self.effect != "read"
+
+    @property
+    def retry_safe(self) -> bool:
+        """Whether the shared client may repeat the request: reads and idempotent writes only."""
+        return self.effect == "read" or self.idempotent
+
+    @property
+    def annotations(self) -> ToolAnnotations:
+        """All four hints, set explicitly from the declared effect (hints only, never the gate)."""
+        return ToolAnnotations(
+            title=self.title,
+            read_only_hint=self.effect == "read",
+            destructive_hint=self.effect == "destructive",
+            idempotent_hint=self.effect == "read" or self.idempotent,
+            open_world_hint=True,
+        )
+
+    # ---------------------------------------------------------------- the hooks, with errors mapped
+    async def build_request(self, args: BaseModel, ctx: CallContext) -> PreparedRequest:
+        """The exact upstream request for `args` (it may read supporting state first)."""
+        if self.prepare is None:
+            body_fn = getattr(args, "body", None)
+            body = body_fn() if callable(body_fn) else None
+            fields = {name: str(getattr(args, name)) for name in placeholders(self.path)}
+            return PreparedRequest(self.method, fill_path(self.path, args), json=body, fields=fields)
+        try:
+            return await self.prepare(args, ctx)
+        except PayloadShapeError as exc:
+            raise self._odd_lookup(exc) from None
+
+    async def describe(self, args: BaseModel, ctx: CallContext) -> str:
+        """The write in plain words, as the human who confirms it reads it."""
+        assert self.summarize is not None, "only writes are described"
+        try:
+            return await self.summarize(args, ctx)
+        except PayloadShapeError as exc:
+            raise self._odd_lookup(exc) from None
+
+    async def read_result(self, response: httpx2.Response, args: BaseModel, ctx: CallContext) -> BaseModel:
+        """The result model from the provider's answer."""
+        try:
+            return await self.interpret(response, args, ctx)
+        except ValueError as exc:  # the payload readers name the field that did not fit
+            raise UnexpectedResponse(
+                f"{self.provider} answered {self.name} with a body of an unexpected shape ({exc}).",
+                provider=self.provider,
+                operation=self.name,
+                status=response.status_code,
+                changed=self.is_write or False,
+            ) from None
+
+    def _odd_lookup(self, exc: PayloadShapeError) -> UnexpectedResponse:
+        return UnexpectedResponse(
+            f"{self.provider} answered a lookup for {self.name} with a body of an unexpected shape ({exc}). "
+            "Nothing was sent.",
+            provider=self.provider,
+            operation=self.name,
+        )

@@ -1,0 +1,153 @@
+"""The write pipeline, top to bottom: policy -> consent -> audit intent -> send -> interpret -> audit outcome.
+
+Nothing reaches a provider unless policy allows the write and consent was granted; the audit log
+gets an `intent` line (flushed) before the request leaves and exactly one `attempt` line for every
+call that got past the preview: `applied`, `declined`, `refused`, `failed` or `unknown`.
+"""
+
+from __future__ import annotations
+
+from mcp.types import CallToolResult, InputRequiredResult
+
+from telco_mcp.errors import OutcomeUnknown, ProviderError, SafetyRefusal, TelcoError
+from telco_mcp.results import failure, preview, success, write_result
+from telco_mcp.safety.audit import ConfirmedBy, Outcome, new_attempt_id
+from telco_mcp.write import consent, policy
+from telco_mcp.write.call import WriteCall
+from telco_mcp.write.send import interpret, provider_id, send
+
+
+async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
+    if call.dry_run:
+        return await dry_run(call)
+
+    # 1. policy: may this happen at all?
+    try:
+        policy.check(call)
+    except SafetyRefusal as exc:
+        return _stopped(call, exc, channel="none")
+
+    # 2. consent: has a human agreed?
+    try:
+        chosen = consent.choose(call)
+        await call.summary()  # the plain words every channel shows; a failed lookup stops here
+        decision = await chosen.obtain(call)
+    except consent.ConsentRefused as exc:
+        return _stopped(call, exc.error, channel=exc.channel)
+    except TelcoError as exc:
+        return failure(exc, sandbox=call.sandbox)
+    if isinstance(decision, consent.Pending):
+        return decision.result
+    if isinstance(decision, consent.Declined):
+        _record(call, new_attempt_id(), decision.channel, "declined", detail=f"user {decision.how}")
+        out = write_result(
+            call.op, status="declined", summary=await call.summary(), note=f"The user {decision.how}.",
+            budget=call.budget(),
+        )  # fmt: skip
+        return success(
+            call.op, out, sandbox=call.sandbox, lead=f"Not sent: the user {decision.how}. Do not retry unless asked."
+        )
+    granted = decision.channel
+    attempt = new_attempt_id()
+    try:
+        request = await call.op.build_request(call.args, call.hooks)
+        policy.consume(call)  # counted against the hourly caps right before it leaves
+    except SafetyRefusal as exc:
+        return _stopped(call, exc, channel=granted, attempt=attempt)
+    except TelcoError as exc:
+        _record(call, attempt, granted, "failed", status=getattr(exc, "status", None), detail=exc.message)
+        return failure(exc, sandbox=call.sandbox)
+
+    # 3. audit intent: no record, no write
+    try:
+        call.runtime.audit.intent(
+            attempt=attempt,
+            tool=call.op.name,
+            arguments=call.arguments,
+            confirmed_by=granted,
+            request={"method": request.method, "url": call.client.url_for(request), "body": request.json},
+        )
+    except OSError as exc:
+        call.runtime.audit.unwritable(exc)
+        return failure(
+            f"[refused] The audit log could not be written ({exc.strerror}), so nothing was sent. "
+            "Fix TELCO_MCP_AUDIT_LOG and try again.",
+            sandbox=call.sandbox,
+        )
+
+    # 4. send, once
+    try:
+        response = await send(call, request)
+    except OutcomeUnknown as exc:
+        _record(call, attempt, granted, "unknown", status=exc.status, detail=exc.message)
+        return failure(exc, sandbox=call.sandbox)
+    except ProviderError as exc:
+        outcome: Outcome = "unknown" if exc.changed is None else "failed"
+        _record(call, attempt, granted, outcome, status=exc.status, detail=exc.message)
+        return failure(exc, sandbox=call.sandbox)
+
+    # 5. interpret
+    answer = await interpret(call, response)
+    note = answer.note
+
+    # 6. audit outcome: the write happened, so a failure to record it is said, never a reason to repeat
+    try:
+        _record(call, attempt, granted, "applied", status=response.status_code, provider_id=provider_id(answer.result))
+    except OSError as exc:
+        call.runtime.audit.unwritable(exc)
+        note = (note + " " if note else "") + "The write was applied but could not be recorded in the audit log."
+    summary = await call.summary()
+    out = write_result(
+        call.op, status="applied", summary=summary, result=answer.result, budget=call.budget(), note=note
+    )
+    return success(call.op, out, sandbox=call.sandbox, lead=f"Done: {summary}")
+
+
+async def dry_run(call: WriteCall) -> CallToolResult:
+    """The exact request and the guardrails' verdict, nothing sent and nobody asked."""
+    try:
+        summary = await call.summary()
+        request = await call.op.build_request(call.args, call.hooks)
+    except TelcoError as exc:
+        return failure(exc, sandbox=call.sandbox)
+    verdict = policy.verdict(call)
+    out = write_result(
+        call.op,
+        status="dry_run",
+        summary=summary,
+        request=preview(call.client.base_url, request, call.client.auth_scheme),
+        note=f"The real call would be refused: {verdict}" if verdict else None,
+        budget=call.budget(),
+    )
+    return success(call.op, out, sandbox=call.sandbox, lead=f"Dry run, nothing was sent: {summary}")
+
+
+def _stopped(call: WriteCall, error: TelcoError, *, channel: ConfirmedBy, attempt: str | None = None) -> CallToolResult:
+    """A write refused before anything was sent: recorded, and said so."""
+    _record(call, attempt or new_attempt_id(), channel, "refused", detail=error.message)
+    if isinstance(error, SafetyRefusal) and "Nothing was sent" not in error.message:
+        return failure(f"[{error.category}] {error.message} Nothing was sent.", sandbox=call.sandbox)
+    return failure(error, sandbox=call.sandbox)
+
+
+def _record(
+    call: WriteCall,
+    attempt: str,
+    channel: ConfirmedBy,
+    outcome: Outcome,
+    *,
+    status: int | None = None,
+    provider_id: str | None = None,
+    detail: str | None = None,
+) -> None:
+    call.runtime.audit.attempt(
+        attempt=attempt,
+        tool=call.op.name,
+        arguments=call.arguments,
+        confirmed_by=channel,
+        outcome=outcome,
+        status=status,
+        provider_id=provider_id,
+        detail=detail,
+        sandbox=call.sandbox,
+    )
