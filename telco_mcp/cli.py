@@ -5,6 +5,7 @@
     telco-mcp tools              what would be exposed, and why each other tool is hidden
     telco-mcp manifest [--check] regenerate (or verify) tool_manifests/, README table, server.json
     telco-mcp doctor             check each configured provider's credentials with one cheap read
+    telco-mcp approvals ...      list, show, approve or deny pending writes (out-of-band approval)
 
 Secrets are never taken from the command line: they come from the environment or `.env`.
 Logs go to stderr; stdout belongs to the stdio protocol.
@@ -141,6 +142,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return anyio.run(run_doctor, settings, print)
 
 
+def cmd_approvals(args: argparse.Namespace) -> int:
+    from telco_mcp.approval.cli import run
+
+    _configure_logging("WARNING")
+    return run(args, load_settings().state_dir)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="telco-mcp", description="MCP server for SignalWire and sipgate telephony.")
     parser.add_argument("--version", action="version", version=f"telco-mcp {__version__}")
@@ -182,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check credentials and show what is exposed")
     exposure_flags(doctor)
     doctor.set_defaults(func=cmd_doctor)
+
+    from telco_mcp.approval.cli import add_parser
+
+    add_parser(sub).set_defaults(func=cmd_approvals)
     return parser
 
 

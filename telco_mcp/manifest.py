@@ -13,7 +13,7 @@ from typing import Any
 
 from telco_mcp import __version__
 from telco_mcp.catalogue import CATALOGUE, Operation
-from telco_mcp.tools import SCHEMAS_FILE, live_schemas
+from telco_mcp.tools import SCHEMAS_FILE, for_mode, live_schemas
 
 ROOT = Path(__file__).resolve().parent.parent
 README_START = "<!-- START GENERATED TOOLS (telco-mcp manifest) -->"
@@ -33,8 +33,16 @@ def tool_manifest(op: Operation) -> dict[str, Any]:
         "idempotent": op.idempotent,
         "needs_confirmation": op.is_write,
         "annotations": op.annotations.model_dump(by_alias=True, exclude_none=True),
-        **live_schemas(op),
+        **_default_exposure(op),
     }
+
+
+def _default_exposure(op: Operation) -> dict[str, Any]:
+    """The schemas as listed under the default `TELCO_MCP_CONFIRM=auto` (other modes swap the consent field)."""
+    schemas = live_schemas(op)
+    if op.is_write:
+        schemas["inputSchema"] = for_mode(schemas["inputSchema"], "auto")
+    return schemas
 
 
 def render_manifests() -> dict[str, str]:

@@ -66,6 +66,9 @@ class Operation:
     subject: Callable[[Any], WriteSubject] = field(default=lambda args: WriteSubject())
     untrusted: tuple[str, ...] = ()  # result fields holding third-party text (fenced in the text content)
     not_found: str | None = None  # what a 404 means here, with {field} placeholders from the input
+    # Low-risk call control an approver may allow for one call for a few minutes (a grant): hold, mute, DTMF.
+    # The grant covers the call named by `subject(args).target`.
+    grantable: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -78,6 +81,8 @@ class Operation:
             raise ValueError(f"{self.name}: a read must be a GET")
         if self.effect != "read" and self.summarize is None:
             raise ValueError(f"{self.name}: a write needs a plain-words summary for its confirmation")
+        if self.grantable and self.effect != "write":
+            raise ValueError(f"{self.name}: only non-destructive writes can be covered by a grant")
 
     @property
     def is_write(self) -> bool:

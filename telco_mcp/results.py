@@ -40,11 +40,12 @@ class RequestPreview(Result):
 class WriteResult(Result, Generic[T]):
     """What a write tool returns: the outcome, in plain words and as data."""
 
-    status: Literal["applied", "dry_run", "confirmation_required", "declined"]
+    status: Literal["applied", "dry_run", "confirmation_required", "approval_pending", "declined"]
     summary: str = Field(description="The action in plain words.")
     result: T | None = Field(default=None, description="The provider's state after the write.")
     request: RequestPreview | None = None
     confirm_token: str | None = Field(default=None, description="Pass back with identical arguments to confirm.")
+    approval_id: str | None = Field(default=None, description="Pass back with identical arguments once approved.")
     expires_at: datetime | None = None
     budget: dict[str, int] | None = Field(default=None, description="Remaining hourly budget.")
     note: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from telco_mcp.approval.service import ApprovalService
 from telco_mcp.operation import Operation
 from telco_mcp.safety.audit import AuditLog
 from telco_mcp.safety.confirm import ConfirmationTokens
@@ -26,6 +27,7 @@ class Runtime:
     tokens: ConfirmationTokens
     guardrails: Guardrails
     audit: AuditLog
+    approvals: ApprovalService
     sandbox: Sandbox | None = None
     providers: tuple[Provider, ...] = field(default=())
 

@@ -19,6 +19,8 @@ import httpx2
 from mcp.server import MCPServer
 
 from telco_mcp import __version__, phone
+from telco_mcp.approval.service import ApprovalService
+from telco_mcp.catalogue import CATALOGUE
 from telco_mcp.http import ProviderClient
 from telco_mcp.prompts import PROMPTS
 from telco_mcp.runtime import AppState, Runtime
@@ -127,6 +129,23 @@ def _secret(value: str) -> Any:
     return SecretStr(value)
 
 
+def approval_service(settings: Settings) -> ApprovalService:
+    """The out-of-band approval machinery; nothing listens until the first approval is created."""
+    from telco_mcp.approval.listeners import ThreadListeners
+    from telco_mcp.approval.pin import ApproverPin
+
+    pin = settings.telco_mcp_approver_pin
+    return ApprovalService(
+        ttl=settings.telco_mcp_confirm_ttl,
+        state_dir=settings.state_dir,
+        pin=ApproverPin(pin.get_secret_value()) if pin is not None else None,
+        webhook=settings.telco_mcp_approval_webhook,
+        page_port=settings.telco_mcp_approval_port,
+        grantable_tools=frozenset(op.name for op in CATALOGUE if op.grantable),
+        serve=ThreadListeners,
+    )
+
+
 def instructions(runtime: Runtime) -> str:
     names = {op.name for op in runtime.exposed}
     providers = sorted({op.provider for op in runtime.exposed})
@@ -185,6 +204,7 @@ def build_server(
         ),
         guardrails=Guardrails(settings),
         audit=AuditLog(settings.audit_path, mask_phone_numbers=not settings.telco_mcp_audit_unmasked),
+        approvals=approval_service(settings),
         sandbox=sandbox,
         providers=tuple(p for p in ("signalwire", "sipgate") if any(op.provider == p for op in exposed)),
     )
@@ -208,7 +228,14 @@ def build_server(
         logger.debug("shared clients opened: %s", ", ".join(clients) or "none")
         return AppState(clients=clients)
 
-    shared = _SharedState(open_clients)
+    async def close_approvals(stack: AsyncExitStack) -> AppState:
+        state = await open_clients(stack)
+        # The page and the CLI socket go with the last connection unless an approval is still pending
+        # (SSE enters the lifespan per connection: a person may approve between two connections).
+        stack.callback(runtime.approvals.stop_when_idle)
+        return state
+
+    shared = _SharedState(close_approvals)
 
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:

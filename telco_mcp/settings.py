@@ -63,14 +63,24 @@ class Settings(BaseSettings):
         None, description="Register write tools (default: off, except in the sandbox)."
     )
     telco_mcp_scopes: str = Field("*", description="Granted scopes, comma separated; wildcards like sipgate:*:read.")
-    telco_mcp_confirm: Literal["auto", "elicit", "off"] = Field("auto", description="How writes are confirmed.")
+    telco_mcp_confirm: Literal["auto", "elicit", "approval", "token", "off"] = Field(
+        "auto", description="How a human confirms writes."
+    )
     telco_mcp_confirm_off_acknowledged: bool = Field(
         False, description="Must be set together with TELCO_MCP_CONFIRM=off."
     )
     telco_mcp_confirm_secret: SecretStr | None = Field(
         None, description="HMAC key for confirmation tokens (default: random per process)."
     )
-    telco_mcp_confirm_ttl: int = Field(300, ge=30, le=3600, description="Confirmation token lifetime in seconds.")
+    telco_mcp_confirm_ttl: int = Field(
+        300, ge=30, le=3600, description="Lifetime of confirmation tokens and pending approvals, in seconds."
+    )
+    telco_mcp_approver_pin: SecretStr | None = Field(
+        None, description="PIN (or `telco-mcp approvals hash-pin` hash) for approving without a launch link."
+    )
+    telco_mcp_approval_port: int = Field(0, ge=0, le=65535, description="Loopback port of the approval page (stdio).")
+    telco_mcp_approval_webhook: str | None = Field(None, description="POST a notice of each pending approval here.")
+    telco_mcp_public_url: str | None = Field(None, description="This server's public base URL (links in notices).")
     telco_mcp_audit_log: Path | None = Field(None, description="Audit file (default: <state dir>/audit.jsonl).")
     telco_mcp_audit_unmasked: bool = Field(False, description="Write full phone numbers to the audit log.")
     telco_mcp_block_premium: bool = Field(True, description="Refuse premium-rate and shared-cost destinations.")
@@ -135,6 +145,10 @@ class Settings(BaseSettings):
     def audit_path(self) -> Path:
         return self.telco_mcp_audit_log or _default_state_dir() / "audit.jsonl"
 
+    @property
+    def state_dir(self) -> Path:
+        return _default_state_dir()
+
     def signalwire_origin(self) -> str:
         if self.signalwire_base_url:
             return self.signalwire_base_url.rstrip("/")
@@ -174,7 +188,13 @@ class Settings(BaseSettings):
             pass  # an explicit sandbox ignores provider settings
         else:
             out += self._signalwire_problems() + self._sipgate_problems()
-        for name in ("signalwire_base_url", "sipgate_base_url", "sipgate_token_url"):
+        for name in (
+            "signalwire_base_url",
+            "sipgate_base_url",
+            "sipgate_token_url",
+            "telco_mcp_approval_webhook",
+            "telco_mcp_public_url",
+        ):
             value = getattr(self, name)
             if value and not _is_http_url(value):
                 out.append(f"{name.upper()} must be an http(s) URL, got {value!r}")

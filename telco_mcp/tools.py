@@ -46,9 +46,25 @@ def _gated_model(op: Operation) -> type[BaseModel]:
         dry_run=(bool, Field(False, exclude=True, description="Preview only; sends nothing.")),
         confirm_token=(
             str | None,
-            Field(None, exclude=True, description="From the preview, once the user agreed."),
+            Field(None, exclude=True, max_length=512, description="From the preview, once the user agreed."),
+        ),
+        approval_id=(
+            str | None,
+            Field(None, exclude=True, max_length=128, description="From approval_pending, once a human approved."),
         ),
     )
+
+
+def consent_fields(mode: str) -> frozenset[str]:
+    """The consent fields a write tool publishes under `TELCO_MCP_CONFIRM=mode` (besides `dry_run`)."""
+    return frozenset({"auto": {"approval_id"}, "approval": {"approval_id"}, "token": {"confirm_token"}}.get(mode, ()))
+
+
+def for_mode(input_schema: dict[str, Any], mode: str) -> dict[str, Any]:
+    """`input_schema` with only the consent fields `mode` uses: a field a mode ignores is not offered."""
+    unused = {"confirm_token", "approval_id"} - consent_fields(mode)
+    properties = {k: v for k, v in input_schema.get("properties", {}).items() if k not in unused}
+    return {**input_schema, "properties": properties}
 
 
 def live_schemas(op: Operation) -> dict[str, dict[str, Any]]:
@@ -127,6 +143,7 @@ def describe_validation_error(op: Operation, exc: ValidationError) -> str:
 
 # ------------------------------------------------------------------ tools
 def make_tool(op: Operation, runtime: Runtime) -> Tool:
+    mode = runtime.settings.telco_mcp_confirm
     handler = _write_handler(op, runtime) if op.is_write else _read_handler(op)
     tool = CatalogueTool.from_function(  # classmethod of Tool: builds a CatalogueTool
         handler,
@@ -141,7 +158,7 @@ def make_tool(op: Operation, runtime: Runtime) -> Tool:
     assert isinstance(tool, CatalogueTool)
     schemas = published_schemas(op)
     tool.fn_metadata.output_schema = schemas["outputSchema"]
-    tool.parameters = schemas["inputSchema"]
+    tool.parameters = for_mode(schemas["inputSchema"], mode) if op.is_write else schemas["inputSchema"]
     tool.operation = op
     return tool
 

@@ -4,8 +4,9 @@ HTTP binds 127.0.0.1 by default with the SDK's DNS-rebinding protection (bad Hos
 Origin -> 403, POST without `Content-Type: application/json` -> 400, body over 4 MiB -> 413).
 Binding anything else requires `TELCO_MCP_HTTP_TOKEN` (a bearer token compared in constant time;
 missing or wrong -> 401) and an explicit `TELCO_MCP_ALLOWED_HOSTS` list; browser origins are
-refused unless listed in `TELCO_MCP_ALLOWED_ORIGINS`. The token, when set, guards every HTTP path
-of both transports (`/mcp`, and `/sse` plus `/messages/`).
+refused unless listed in `TELCO_MCP_ALLOWED_ORIGINS`. The token, when set, guards the MCP paths
+of both transports (`/mcp`, and `/sse` plus `/messages/`); the approval page under `/approvals/`
+has its own rule (see `access.py` and `approval/page.py`).
 
 Logs go to stderr only, at `TELCO_MCP_LOG_LEVEL` (uvicorn's own access log would go to stdout,
 so uvicorn is pointed at the root logger instead).
@@ -13,16 +14,14 @@ so uvicorn is pointed at the root logger instead).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
 import logging
 from typing import Any, Literal
 
 from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
+from telco_mcp.access import AccessRouter, BearerToken, Entry, OwnAuth, is_loopback
 from telco_mcp.errors import ConfigError
 from telco_mcp.settings import Settings, split_list
 
@@ -31,75 +30,6 @@ logger = logging.getLogger(__name__)
 Transport = Literal["stdio", "http", "sse"]
 
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _digest(value: bytes) -> bytes:
-    # Comparing fixed-length digests keeps even the token's length out of the timing.
-    return hashlib.sha256(value).digest()
-
-
-class BearerTokenMiddleware:
-    """Require `Authorization: Bearer <token>` on every HTTP request (constant-time comparison).
-
-    Applies to every path the wrapped app serves; websocket connections are refused outright (no
-    transport here speaks websocket). Lifespan events pass through untouched.
-    """
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        if not token:
-            raise ConfigError("TELCO_MCP_HTTP_TOKEN is empty; set a long random value")
-        self.app = app
-        self._expected = _digest(token.encode())
-
-    def _authorized(self, scope: Scope) -> bool:
-        values = [v for k, v in scope.get("headers") or [] if k.lower() == b"authorization"]
-        if len(values) != 1:
-            supplied = b""
-        else:
-            scheme, _, credentials = values[0].strip().partition(b" ")
-            supplied = credentials.strip() if scheme.lower() == b"bearer" else b""
-        # Always compare, so a missing header costs the same as a wrong one.
-        return hmac.compare_digest(_digest(supplied), self._expected)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        if self._authorized(scope):
-            await self.app(scope, receive, send)
-            return
-        client = scope.get("client")
-        logger.warning(
-            "401: missing or wrong bearer token for %s %s from %s",
-            scope.get("method", "WEBSOCKET"),
-            scope.get("path", "?"),
-            client[0] if client else "?",
-        )
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        body = b'{"error":"invalid_token","error_description":"missing or wrong bearer token"}'
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"www-authenticate", b'Bearer realm="telco-mcp", error="invalid_token"'),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
 
 
 def _host_entry(host: str) -> str:
@@ -138,18 +68,27 @@ def check_network_settings(settings: Settings, host: str) -> None:
 def http_app(
     server: MCPServer, settings: Settings, *, transport: Literal["http", "sse"], host: str, port: int
 ) -> ASGIApp:
-    """The ASGI app for an HTTP transport, with host/origin checks and the bearer token if configured."""
+    """The ASGI app for an HTTP transport: the per-route access layer in front of the MCP transport
+    (host/origin checks, the bearer token if configured) and the approval page under `/approvals/`."""
+    from telco_mcp.approval.page import page_app
+
     check_network_settings(settings, host)
     security = security_settings(settings, host, port)
-    app: ASGIApp
+    mcp: ASGIApp
     if transport == "http":
-        app = server.streamable_http_app(transport_security=security, host=host)
+        mcp = server.streamable_http_app(transport_security=security, host=host)
     else:
-        app = server.sse_app(transport_security=security, host=host)
+        mcp = server.sse_app(transport_security=security, host=host)
     token = settings.telco_mcp_http_token
-    if token is not None:
-        app = BearerTokenMiddleware(app, token.get_secret_value())
-    return app
+    runtime = server.telco_runtime  # type: ignore[attr-defined]
+    runtime.approvals.mounted_base = settings.telco_mcp_public_url or f"http://{_host_entry(host)}:{port}"
+    approvals = page_app(runtime.approvals, allowed_hosts=list(security.allowed_hosts))
+    return AccessRouter(
+        [
+            Entry("/approvals/", approvals, OwnAuth()),
+            Entry("", mcp, BearerToken(token.get_secret_value()) if token is not None else OwnAuth()),
+        ]
+    )
 
 
 def serve(server: MCPServer, settings: Settings, transport: Transport, host: str, port: int) -> None:

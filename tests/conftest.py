@@ -128,6 +128,8 @@ def _isolate_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    for name in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY"):  # no test opens the developer's browser
+        monkeypatch.delenv(name, raising=False)
     yield
 
 

@@ -203,5 +203,5 @@ async def test_the_embedded_sandbox_still_asks_before_writing(audit_path):
     async with Client(build_server(make_settings(audit_path))) as c:
         result = await c.call_tool("sipgate_hangup_call", {"call_id": "A20E12ABE5044585"})
         calls = (await c.call_tool("sipgate_list_calls", {})).structured_content["calls"]
-    assert result.structured_content["status"] == "confirmation_required"
+    assert result.structured_content["status"] == "approval_pending"
     assert "A20E12ABE5044585" in {call["call_id"] for call in calls}

@@ -140,7 +140,7 @@ async def test_each_elicitation_answer_leaves_exactly_one_attempt_line(mode: str
 async def test_a_full_session_leaves_one_attempt_line_per_attempt_with_the_right_outcome(audit_path: Path) -> None:
     fake = routes(FakeUpstream())
 
-    async with client_for(both(audit_path), fake) as client:  # no elicitation: tokens
+    async with client_for(both(audit_path, telco_mcp_confirm="token"), fake) as client:  # no elicitation: tokens
         preview = await client.call_tool("signalwire_update_sip_gateway", {"id": GW_ID, "name": "Trunk B"})
         token = preview.structured_content["confirm_token"]
         await client.call_tool(
@@ -371,7 +371,7 @@ async def test_the_audit_file_holds_no_secret_and_no_confirmation_token(
     tool: str, args: dict[str, Any], mode: str, audit_path: Path
 ) -> None:
     fake = routes(FakeUpstream())
-    settings = both(audit_path, telco_mcp_confirm_secret=CONFIRM_SECRET)
+    settings = both(audit_path, telco_mcp_confirm_secret=CONFIRM_SECRET, telco_mcp_confirm="token")
 
     async with client_for(settings, fake, mode=mode) as client:
         preview = await client.call_tool(tool, args)

@@ -165,10 +165,12 @@ def writes(fake: FakeUpstream) -> list[httpx2.Request]:
 
 
 def prepared(name: str, audit: Path, **overrides: Any) -> tuple[Scenario, FakeUpstream, Settings]:
+    """The scenario under TELCO_MCP_CONFIRM=token unless overridden: the token mode's own tests live here
+    (the default `auto` mode's approval channel is tested in test_safety_approval.py)."""
     scenario = SCENARIOS[name]
     fake = FakeUpstream()
     scenario.routes(fake)
-    return scenario, fake, scenario.settings(audit, **overrides)
+    return scenario, fake, scenario.settings(audit, **({"telco_mcp_confirm": "token"} | overrides))
 
 
 class Asked:
@@ -479,7 +481,7 @@ async def test_a_token_for_another_tool_with_identical_arguments_is_refused(mode
     sipgate_routes(fake)
     args = {"call_id": "c1", "value": True}
 
-    async with client_for(_sg(audit_path), fake, mode=mode) as client:
+    async with client_for(_sg(audit_path, telco_mcp_confirm="token"), fake, mode=mode) as client:
         preview = await client.call_tool("sipgate_hold_call", args)
         token = preview.structured_content["confirm_token"]
         result = await client.call_tool("sipgate_mute_call", args | {"confirm_token": token})
@@ -496,7 +498,11 @@ async def test_a_signalwire_token_does_not_confirm_a_sipgate_write(mode: str, au
     signalwire_routes(fake)
     sipgate_routes(fake)
     settings = signalwire_settings(
-        audit_path, sipgate_token_id=SG_TOKEN_ID, sipgate_token=SG_TOKEN, telco_mcp_allow_writes=True
+        audit_path,
+        sipgate_token_id=SG_TOKEN_ID,
+        sipgate_token=SG_TOKEN,
+        telco_mcp_allow_writes=True,
+        telco_mcp_confirm="token",
     )
     gw, sms = SCENARIOS["gateway"], SCENARIOS["sms"]
 

@@ -358,7 +358,8 @@ async def test_a_confirmation_token_does_not_bypass_the_hourly_budget(audit_path
     fake = FakeUpstream()
     sipgate_routes(fake)
 
-    async with client_for(settings_for(audit_path, telco_mcp_sms_per_hour=1), fake) as client:
+    settings = settings_for(audit_path, telco_mcp_sms_per_hour=1, telco_mcp_confirm="token")
+    async with client_for(settings, fake) as client:
         a = await client.call_tool("sipgate_send_sms", sms(message="a"))
         b = await client.call_tool("sipgate_send_sms", sms(message="b"))
         sent = await client.call_tool(
@@ -423,7 +424,9 @@ async def test_every_write_result_shows_the_remaining_hourly_budget(audit_path: 
     fake.route("GET /v2/authorization/userinfo", response(200, {"sub": "w0"}))
     fake.route("GET /v2/w0/sms", response(200, {"items": [{"id": "s0", "alias": "Ops", "callerId": "+4915799912345"}]}))
     fake.route("POST /v2/sessions/sms", response(204))
-    settings = sipgate_settings(audit_path, telco_mcp_allow_writes=True, telco_mcp_sms_per_hour=3)
+    settings = sipgate_settings(
+        audit_path, telco_mcp_allow_writes=True, telco_mcp_sms_per_hour=3, telco_mcp_confirm="token"
+    )
     sms = {"recipient": "+4915799900001", "message": "hi"}
     async with client_for(settings, fake) as client:
         dry = await client.call_tool("sipgate_send_sms", sms | {"dry_run": True})

@@ -135,13 +135,14 @@ async def test_allow_writes_false_keeps_the_sandbox_read_only(audit_path: Path) 
 
 
 @pytest.mark.anyio
-async def test_write_tools_are_annotated_as_writes_and_take_dry_run_and_confirm_token(audit_path: Path) -> None:
+async def test_write_tools_are_annotated_as_writes_and_take_dry_run_and_approval_id(audit_path: Path) -> None:
     async with client_for(both_providers(audit_path, telco_mcp_allow_writes=True), FakeUpstream()) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     for name in SW_WRITES | SG_WRITES:
         tool = tools[name]
         assert tool.annotations is not None and tool.annotations.read_only_hint is False, name
-        assert {"dry_run", "confirm_token"} <= set(tool.input_schema["properties"]), name
+        assert {"dry_run", "approval_id"} <= set(tool.input_schema["properties"]), name
+        assert "confirm_token" not in tool.input_schema["properties"], "only TELCO_MCP_CONFIRM=token takes tokens"
     hints = {name: tool.annotations for name, tool in tools.items() if tool.annotations is not None}
     assert hints["sipgate_hangup_call"].destructive_hint is True
     assert hints["signalwire_delete_recording"].destructive_hint is True

@@ -47,20 +47,23 @@ async def test_tools_list_is_the_catalogue_with_explicit_truthful_annotations(au
         assert tool.input_schema.get("additionalProperties") is False
         assert tool.output_schema is not None and tool.output_schema["type"] == "object"
         if op.is_write:
-            assert {"dry_run", "confirm_token"} <= set(tool.input_schema["properties"])
+            assert {"dry_run", "approval_id"} <= set(tool.input_schema["properties"])
+            assert "confirm_token" not in tool.input_schema["properties"]
             assert "status" in tool.output_schema["properties"]
 
 
 async def test_served_schemas_are_the_ones_the_models_give(audit_path):
     """Startup reads the schemas from telco_mcp/schemas.json; they must be what the models derive today."""
-    from telco_mcp.tools import live_schemas
+    from telco_mcp.tools import for_mode, live_schemas
 
     async with client_for(both(audit_path, telco_mcp_allow_writes=True)) as c:
         tools = (await c.list_tools()).tools
     assert len(tools) == len(CATALOGUE)
     for tool in tools:
-        live = live_schemas(BY_NAME[tool.name])
-        assert tool.input_schema == live["inputSchema"], tool.name
+        op = BY_NAME[tool.name]
+        live = live_schemas(op)
+        expected = for_mode(live["inputSchema"], "auto") if op.is_write else live["inputSchema"]
+        assert tool.input_schema == expected, tool.name
         assert tool.output_schema == live["outputSchema"], tool.name
 
 
@@ -187,6 +190,8 @@ async def test_every_result_validates_against_its_published_output_schema(audit_
         results.append(("signalwire_update_sip_gateway", await c.call_tool("signalwire_update_sip_gateway", gw)))
         dry = gw | {"dry_run": True}
         results.append(("signalwire_update_sip_gateway", await c.call_tool("signalwire_update_sip_gateway", dry)))
+    async with client_for(make_settings(audit_path, telco_mcp_confirm="token")) as c:
+        results.append(("signalwire_update_sip_gateway", await c.call_tool("signalwire_update_sip_gateway", gw)))
     async with client_for(make_settings(audit_path), elicitation_callback=accept) as c:
         for name, args in {
             "sipgate_hold_call": {"call_id": call_id, "value": True},
@@ -208,4 +213,4 @@ async def test_every_result_validates_against_its_published_output_schema(audit_
         assert schema is not None
         jsonschema.validate(result.structured_content, schema)
         statuses.add(result.structured_content.get("status"))
-    assert {"applied", "dry_run", "confirmation_required", "declined"} <= statuses
+    assert {"applied", "dry_run", "confirmation_required", "approval_pending", "declined"} <= statuses

@@ -65,7 +65,8 @@ def audit_lines(path: Path) -> list[dict[str, Any]]:
 
 
 def settings(audit_path: Path, **overrides: Any):
-    return sipgate_settings(audit_path, telco_mcp_allow_writes=True, **overrides)
+    # Token mode: these tests confirm by token as a means; the approval channel has its own tests.
+    return sipgate_settings(audit_path, telco_mcp_allow_writes=True, **({"telco_mcp_confirm": "token"} | overrides))
 
 
 async def confirmed_by_token(client: Client, tool: str, args: dict[str, Any]) -> tuple[Any, str]:

@@ -157,7 +157,10 @@ def basic(user: str, secret: str) -> str:
 
 
 def settings(audit_path: Path, auth: str = "token", **overrides: Any):
-    return sipgate_settings(audit_path, auth, telco_mcp_allow_writes=True, **overrides)
+    # Token mode: these tests confirm by token as a means; the approval channel has its own tests.
+    return sipgate_settings(
+        audit_path, auth, telco_mcp_allow_writes=True, **({"telco_mcp_confirm": "token"} | overrides)
+    )
 
 
 async def confirmed_by_token(client: Client, tool: str, args: dict[str, Any]) -> Any:

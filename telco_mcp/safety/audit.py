@@ -24,7 +24,7 @@ from telco_mcp.phone import mask
 logger = logging.getLogger(__name__)
 
 Outcome = Literal["applied", "declined", "refused", "failed", "unknown"]
-ConfirmedBy = Literal["elicitation", "token", "off", "none"]
+ConfirmedBy = Literal["elicitation", "approval-page", "cli", "token", "off", "none"]
 _NUMBER = re.compile(r"\+[1-9][0-9]{5,14}")
 
 
@@ -56,23 +56,30 @@ class AuditLog:
                 os.close(fd)
 
     def _args(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        clean = {k: v for k, v in arguments.items() if k != "confirm_token" and v is not None}
+        clean = {k: v for k, v in arguments.items() if k not in ("confirm_token", "approval_id") and v is not None}
         return mask_numbers(clean) if self.mask else clean
 
     def intent(
-        self, *, attempt: str, tool: str, arguments: dict[str, Any], confirmed_by: ConfirmedBy, request: dict[str, Any]
+        self,
+        *,
+        attempt: str,
+        tool: str,
+        arguments: dict[str, Any],
+        confirmed_by: ConfirmedBy,
+        request: dict[str, Any],
+        approval: str | None = None,
     ) -> None:
-        self._write(
-            {
-                "time": datetime.now(UTC).isoformat(),
-                "event": "intent",
-                "attempt": attempt,
-                "tool": tool,
-                "arguments": self._args(arguments),
-                "confirmed_by": confirmed_by,
-                "request": mask_numbers(request) if self.mask else request,
-            }
-        )
+        record = {
+            "time": datetime.now(UTC).isoformat(),
+            "event": "intent",
+            "attempt": attempt,
+            "tool": tool,
+            "arguments": self._args(arguments),
+            "confirmed_by": confirmed_by,
+            "approval": approval,
+            "request": mask_numbers(request) if self.mask else request,
+        }
+        self._write({k: v for k, v in record.items() if v is not None})
 
     def attempt(
         self,
@@ -86,6 +93,7 @@ class AuditLog:
         provider_id: str | None = None,
         detail: str | None = None,
         sandbox: bool = False,
+        approval: str | None = None,
     ) -> None:
         record = {
             "time": datetime.now(UTC).isoformat(),
@@ -94,6 +102,7 @@ class AuditLog:
             "tool": tool,
             "arguments": self._args(arguments),
             "confirmed_by": confirmed_by,
+            "approval": approval,
             "outcome": outcome,
             "status": status,
             "provider_id": provider_id,

@@ -24,7 +24,9 @@ _VERSION = "v1"
 
 def canonical(arguments: dict[str, Any]) -> str:
     """Arguments as canonical JSON (sorted keys, no whitespace), without the gate's own fields."""
-    clean = {k: v for k, v in arguments.items() if k not in ("confirm_token", "dry_run") and v is not None}
+    clean = {
+        k: v for k, v in arguments.items() if k not in ("confirm_token", "approval_id", "dry_run") and v is not None
+    }
     return json.dumps(clean, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 

@@ -12,10 +12,6 @@ from telco_mcp.http import CallContext, ProviderClient
 from telco_mcp.operation import Operation, WriteSubject
 from telco_mcp.runtime import Runtime
 
-# The fields every write tool takes besides the operation's own input; never part of a body, a
-# summary or the audit log.
-CONSENT_FIELDS = ("dry_run", "confirm_token")
-
 
 @dataclass
 class WriteCall:
@@ -26,6 +22,7 @@ class WriteCall:
     args: BaseModel  # the operation's own input model
     dry_run: bool = False
     confirm_token: str | None = None
+    approval_id: str | None = None
     _summary: str | None = field(default=None, init=False)
 
     @classmethod
@@ -41,6 +38,7 @@ class WriteCall:
             args=plain,
             dry_run=bool(getattr(gated, "dry_run", False)),
             confirm_token=getattr(gated, "confirm_token", None),
+            approval_id=getattr(gated, "approval_id", None),
         )
 
     @property
@@ -68,3 +66,18 @@ class WriteCall:
 
     def budget(self) -> dict[str, int] | None:
         return self.runtime.guardrails.budget() or None
+
+    def client_identity(self) -> tuple[str, str]:
+        """Who asks: a key approvals are bound to, and the same for people to read.
+
+        The MCP client's declared name and version, and on HTTP with OAuth the authenticated caller.
+        """
+        from mcp.server.auth.middleware.auth_context import get_access_token
+
+        params = self.ctx.session.client_params
+        info = params.client_info if params is not None else None
+        client = f"{info.name} {info.version}" if info is not None else "an unnamed MCP client"
+        token = get_access_token()
+        caller = token.client_id if token is not None else None
+        label = client + (f" for {caller}" if caller else "")
+        return f"{client}|{caller or ''}", label

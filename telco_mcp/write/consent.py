@@ -3,8 +3,20 @@
 One `Consent` abstraction, chosen per call by `TELCO_MCP_CONFIRM` and what the client can do:
 
     ElicitationConsent  the client asks its user (form elicitation) in this very call
-    TokenConsent        a preview with a single-use token the model relays after asking the user
+    ApprovalConsent     a pending approval a human decides outside the conversation (the approval
+                        page, `telco-mcp approvals`); the model retries with the approval_id
+    TokenConsent        a preview with a single-use token the model relays (the weaker opt-in mode)
     OffConsent          nobody is asked (needs an explicit acknowledgement at startup)
+
+    TELCO_MCP_CONFIRM  a client that declares form elicitation   any other client
+    auto (default)     ElicitationConsent                         ApprovalConsent
+    elicit             ElicitationConsent                         refused
+    approval           ApprovalConsent                            ApprovalConsent
+    token              ElicitationConsent                         TokenConsent
+    off                OffConsent                                 OffConsent
+
+Nothing the model sends (a token, an approval id) skips the question to an eliciting client, and a
+consent field another mode uses is refused with a `[confirmation]` error naming the mode.
 
 `Consent.obtain` answers with one of
     Granted(channel)    a human agreed (or the operator chose `off`): send it
@@ -15,6 +27,7 @@ or raises `ConsentRefused` when this mode cannot accept the call at all.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
@@ -22,17 +35,33 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from mcp.server.elicitation import AcceptedElicitation, DeclinedElicitation, render_elicitation_schema
-from mcp.types import CallToolResult, ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult
+from mcp.server.elicitation import (
+    AcceptedElicitation,
+    AcceptedUrlElicitation,
+    DeclinedElicitation,
+    render_elicitation_schema,
+)
+from mcp.types import (
+    CallToolResult,
+    ElicitRequest,
+    ElicitRequestFormParams,
+    ElicitRequestURLParams,
+    ElicitResult,
+    InputRequiredResult,
+)
 from mcp.types.version import is_version_at_least
 from pydantic import BaseModel, Field, ValidationError
 
+from telco_mcp.approval.notify import open_browser, post_webhook
+from telco_mcp.approval.store import Approval, arguments_digest, new_id
 from telco_mcp.errors import ConfirmationError, SafetyRefusal, TelcoError
 from telco_mcp.results import preview, success, write_result
 from telco_mcp.safety.audit import ConfirmedBy
+from telco_mcp.write import policy
 from telco_mcp.write.call import WriteCall
 
 ELICIT_KEY = "telco_mcp:confirm"
+APPROVAL_KEY = "telco_mcp:approval"
 
 
 class Confirm(BaseModel):
@@ -44,6 +73,7 @@ class Confirm(BaseModel):
 @dataclass(frozen=True)
 class Granted:
     channel: ConfirmedBy
+    approval: str | None = None  # the approval (or the approval a grant was given with)
 
 
 @dataclass(frozen=True)
@@ -199,24 +229,195 @@ class TokenConsent(Consent):
         return Pending(success(call.op, out, sandbox=call.sandbox, lead=lead))
 
 
+# ------------------------------------------------------------------ the approval channel
+class ApprovalConsent(Consent):
+    """A human approves outside the conversation; the model's retry with the approval_id sends it once."""
+
+    channel = "approval-page"
+
+    async def obtain(self, call: WriteCall) -> Decision:
+        service = call.runtime.approvals
+        client, label = call.client_identity()
+        digest = arguments_digest(call.op.name, call.arguments)
+        if call.approval_id:
+            return self._redeem(call, call.approval_id, digest, client)
+        if _modern(call) and call.ctx.request_state and call.ctx.input_responses:
+            return self._after_url_round(call)
+        if call.op.grantable and (target := call.subject.target):
+            grant = service.store.find_grant(call.op.name, target, client)
+            if grant is not None:
+                return Granted("cli" if grant.decided_by == "cli" else "approval-page", approval=grant.approval)
+        request = await call.op.build_request(call.args, call.hooks)
+        shown = preview(call.client.base_url, request, call.client.auth_scheme)
+        now = service.clock()
+        approval = service.create(
+            Approval(
+                id=new_id(),
+                tool=call.op.name,
+                digest=digest,
+                client=client,
+                client_label=label,
+                summary=await call.summary(),
+                provider=call.op.provider,
+                method=shown.method,
+                url=shown.url,
+                body=shown.body,
+                verdict=policy.verdict(call),
+                created=now,
+                expires=now + service.ttl,
+                effect=call.op.effect,
+                grant_target=call.subject.target if call.op.grantable else None,
+                sandbox=call.sandbox,
+            )
+        )
+        return await self._deliver(call, approval)
+
+    async def _deliver(self, call: WriteCall, approval: Approval) -> Decision:
+        """Send the link to the human by channels the model does not read, and tell the model where to point."""
+        service = call.runtime.approvals
+        where: list[str] = []
+        if service.webhook:
+            service.run_soon(post_webhook(service.webhook, service.notice(approval)))
+            where.append("a notice went to the team's approval channel")
+        if client_can_open_url(call) and service.pin is not None:
+            message = f"Approve or deny on the approval page: {approval.summary}"
+            url = service.page_url(approval.id)
+            if _modern(call):
+                params = ElicitRequestURLParams(message=message, url=url)
+                state = json.dumps({"approval": approval.id})
+                return Pending(
+                    InputRequiredResult(
+                        input_requests={APPROVAL_KEY: ElicitRequest(params=params)}, request_state=state
+                    )
+                )
+            outcome = await call.ctx.elicit_url(message, url, approval.id)
+            if not isinstance(outcome, AcceptedUrlElicitation):
+                return self._declined_link(call, approval)
+            where.append("your MCP client showed the user the approval page (approver PIN)")
+        elif service.local_page and open_browser(service.launch_url(approval)):
+            where.append("the approval page was opened in the user's browser")
+        return Pending(self._pending(call, approval, where))
+
+    def _after_url_round(self, call: WriteCall) -> Decision:
+        """The retry after a URL-mode elicitation (2026-07-28): the user saw the link, or declined it."""
+        service = call.runtime.approvals
+        try:
+            approval_id = json.loads(call.ctx.request_state or "")["approval"]
+        except (ValueError, KeyError, TypeError):
+            raise ConsentRefused(
+                ConfirmationError("the approval round is not one this server started"), "none"
+            ) from None
+        approval = service.store.get(approval_id)
+        if approval is None:
+            raise ConsentRefused(ConfirmationError(f"no approval {approval_id} is known to this server"), "none")
+        answer = (call.ctx.input_responses or {}).get(APPROVAL_KEY)
+        action = getattr(answer, "action", None) if answer is not None else None
+        if isinstance(answer, dict):
+            action = answer.get("action")
+        if action != "accept":
+            return self._declined_link(call, approval)
+        return Pending(
+            self._pending(call, approval, ["your MCP client showed the user the approval page (approver PIN)"])
+        )
+
+    @staticmethod
+    def _declined_link(call: WriteCall, approval: Approval) -> Decision:
+        with contextlib.suppress(ConfirmationError):  # someone decided it meanwhile
+            call.runtime.approvals.decide(approval.id, False, "client")
+        return Declined("approval-page", "declined to open the approval page")
+
+    def _redeem(self, call: WriteCall, approval_id: str, digest: str, client: str) -> Decision:
+        service = call.runtime.approvals
+        try:
+            approval = service.store.redeem(approval_id, call.op.name, digest, client)
+        except ConfirmationError as exc:
+            raise ConsentRefused(exc, "approval-page") from None
+        channel: ConfirmedBy = "cli" if approval.decided_by == "cli" else "approval-page"
+        if approval.status == "approved":
+            return Granted(channel, approval=approval.id)
+        if approval.status == "denied":
+            where = {"cli": "in the terminal", "client": "when their client offered the link"}
+            return Declined(channel, f"denied it {where.get(approval.decided_by or '', 'on the approval page')}")
+        if approval.expired(service.clock()):
+            raise ConsentRefused(
+                ConfirmationError(
+                    f"approval {approval.id} expired before anyone decided it. Nothing was sent. Call the tool "
+                    "without approval_id to ask again."
+                ),
+                "approval-page",
+            )
+        return Pending(self._pending(call, approval, [], still=True))
+
+    @staticmethod
+    def _pending(call: WriteCall, approval: Approval, where: list[str], *, still: bool = False) -> CallToolResult:
+        service = call.runtime.approvals
+        minutes = max(1, int((approval.expires - service.clock()) // 60))
+        places = [*where, f"or in a terminal: telco-mcp approvals approve {approval.id}"]
+        if still:
+            lead = (
+                f"Still pending: nobody has approved {approval.id} yet, nothing was sent and nothing was used up. "
+                f"Ask the user to decide it ({'; '.join(places)}), then call {call.op.name} again with the same "
+                f"arguments and approval_id (valid about {minutes} min more)."
+            )
+        else:
+            lead = (
+                "Not sent yet: a human must approve this outside the conversation "
+                f"({'; '.join(places)}). Tell the user what you want to do and why. When they have approved it, "
+                f"call {call.op.name} again with the same arguments and approval_id set to the id below "
+                f"(valid {minutes} min, once). You cannot approve it yourself."
+            )
+        out = write_result(
+            call.op,
+            status="approval_pending",
+            summary=approval.summary,
+            approval_id=approval.id,
+            expires_at=datetime.fromtimestamp(approval.expires, UTC),
+            budget=call.budget(),
+            note=approval.verdict and f"The guardrails would refuse it now: {approval.verdict}",
+        )
+        return success(call.op, out, sandbox=call.sandbox, lead=lead)
+
+
+def client_can_open_url(call: WriteCall) -> bool:
+    """URL-mode elicitation declared by the client, and a channel that can carry it."""
+    caps = call.ctx.client_capabilities
+    elicitation = caps.elicitation if caps else None
+    if elicitation is None or elicitation.url is None:
+        return False
+    return _modern(call) or bool(call.ctx.session.can_send_request)
+
+
 # ------------------------------------------------------------------ choosing one
+_MODE_FIELDS = {"auto": "approval_id", "approval": "approval_id", "token": "confirm_token"}
+
+
 def choose(call: WriteCall) -> Consent:
-    """The consent channel for this call under `TELCO_MCP_CONFIRM`."""
+    """The consent channel for this call under `TELCO_MCP_CONFIRM` (see the table above)."""
     mode = call.runtime.settings.telco_mcp_confirm
-    can_elicit = client_can_elicit(call)
-    if mode == "elicit" and (call.confirm_token or not can_elicit):
-        reason = (
-            "TELCO_MCP_CONFIRM=elicit accepts only a confirmation given by elicitation, not a token"
-            if call.confirm_token
-            else "TELCO_MCP_CONFIRM=elicit requires a client that supports elicitation; this one does not"
-        )
-        raise ConsentRefused(
-            SafetyRefusal(f"{call.op.name} needs a human confirmation: {reason}.", rule="confirm_mode"), "none"
-        )
-    if call.confirm_token:
-        return TokenConsent()
+    for name in ("confirm_token", "approval_id"):
+        if getattr(call, name) and _MODE_FIELDS.get(mode) != name:
+            uses = _MODE_FIELDS.get(mode)
+            raise ConsentRefused(
+                ConfirmationError(
+                    f"{name} is not used when TELCO_MCP_CONFIRM={mode}"
+                    + (f" (this server takes {uses})" if uses else "")
+                    + ". Nothing was sent. Call the tool without it."
+                ),
+                "none",
+            )
     if mode == "off":
         return OffConsent()
-    if can_elicit:
+    if mode != "approval" and client_can_elicit(call):
         return ElicitationConsent()
-    return TokenConsent()
+    if mode == "elicit":
+        raise ConsentRefused(
+            SafetyRefusal(
+                f"{call.op.name} needs a human confirmation: TELCO_MCP_CONFIRM=elicit requires a client that "
+                "supports elicitation; this one does not.",
+                rule="confirm_mode",
+            ),
+            "none",
+        )
+    if mode == "token":
+        return TokenConsent()
+    return ApprovalConsent()

@@ -47,15 +47,17 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
         return success(
             call.op, out, sandbox=call.sandbox, lead=f"Not sent: the user {decision.how}. Do not retry unless asked."
         )
-    granted = decision.channel
+    granted, approval = decision.channel, decision.approval
     attempt = new_attempt_id()
     try:
         request = await call.op.build_request(call.args, call.hooks)
         policy.consume(call)  # counted against the hourly caps right before it leaves
     except SafetyRefusal as exc:
-        return _stopped(call, exc, channel=granted, attempt=attempt)
+        return _stopped(call, exc, channel=granted, attempt=attempt, approval=approval)
     except TelcoError as exc:
-        _record(call, attempt, granted, "failed", status=getattr(exc, "status", None), detail=exc.message)
+        _record(
+            call, attempt, granted, "failed", status=getattr(exc, "status", None), detail=exc.message, approval=approval
+        )
         return failure(exc, sandbox=call.sandbox)
 
     # 3. audit intent: no record, no write
@@ -65,6 +67,7 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
             tool=call.op.name,
             arguments=call.arguments,
             confirmed_by=granted,
+            approval=approval,
             request={"method": request.method, "url": call.client.url_for(request), "body": request.json},
         )
     except OSError as exc:
@@ -79,11 +82,11 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
     try:
         response = await send(call, request)
     except OutcomeUnknown as exc:
-        _record(call, attempt, granted, "unknown", status=exc.status, detail=exc.message)
+        _record(call, attempt, granted, "unknown", status=exc.status, detail=exc.message, approval=approval)
         return failure(exc, sandbox=call.sandbox)
     except ProviderError as exc:
         outcome: Outcome = "unknown" if exc.changed is None else "failed"
-        _record(call, attempt, granted, outcome, status=exc.status, detail=exc.message)
+        _record(call, attempt, granted, outcome, status=exc.status, detail=exc.message, approval=approval)
         return failure(exc, sandbox=call.sandbox)
 
     # 5. interpret
@@ -92,7 +95,10 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
 
     # 6. audit outcome: the write happened, so a failure to record it is said, never a reason to repeat
     try:
-        _record(call, attempt, granted, "applied", status=response.status_code, provider_id=provider_id(answer.result))
+        _record(
+            call, attempt, granted, "applied", status=response.status_code,
+            provider_id=provider_id(answer.result), approval=approval,
+        )  # fmt: skip
     except OSError as exc:
         call.runtime.audit.unwritable(exc)
         note = (note + " " if note else "") + "The write was applied but could not be recorded in the audit log."
@@ -122,9 +128,11 @@ async def dry_run(call: WriteCall) -> CallToolResult:
     return success(call.op, out, sandbox=call.sandbox, lead=f"Dry run, nothing was sent: {summary}")
 
 
-def _stopped(call: WriteCall, error: TelcoError, *, channel: ConfirmedBy, attempt: str | None = None) -> CallToolResult:
+def _stopped(
+    call: WriteCall, error: TelcoError, *, channel: ConfirmedBy, attempt: str | None = None, approval: str | None = None
+) -> CallToolResult:
     """A write refused before anything was sent: recorded, and said so."""
-    _record(call, attempt or new_attempt_id(), channel, "refused", detail=error.message)
+    _record(call, attempt or new_attempt_id(), channel, "refused", detail=error.message, approval=approval)
     if isinstance(error, SafetyRefusal) and "Nothing was sent" not in error.message:
         return failure(f"[{error.category}] {error.message} Nothing was sent.", sandbox=call.sandbox)
     return failure(error, sandbox=call.sandbox)
@@ -139,6 +147,7 @@ def _record(
     status: int | None = None,
     provider_id: str | None = None,
     detail: str | None = None,
+    approval: str | None = None,
 ) -> None:
     call.runtime.audit.attempt(
         attempt=attempt,
@@ -150,4 +159,5 @@ def _record(
         provider_id=provider_id,
         detail=detail,
         sandbox=call.sandbox,
+        approval=approval,
     )

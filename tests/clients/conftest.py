@@ -276,3 +276,16 @@ def run_bounded(cmd: Sequence[str | Path], *, env: Mapping[str, str], cwd: Path,
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=STOP_TIMEOUT)
     return Completed(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
+
+
+def approvals_cli(state_home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`telco-mcp approvals ...` as a second process of the same user (the same state directory)."""
+    return subprocess.run(
+        [str(TELCO_MCP), "approvals", *args],
+        env=clean_env(state_home),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

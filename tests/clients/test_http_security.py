@@ -21,9 +21,9 @@ import uvicorn
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Message
 
-from telco_mcp import transports
+from telco_mcp import access, transports
 from telco_mcp.errors import ConfigError
 from telco_mcp.server import build_server
 from telco_mcp.settings import Settings
@@ -288,11 +288,8 @@ def test_network_settings_checks() -> None:
     assert "127.0.0.2:*" in local.allowed_hosts and "127.0.0.1:*" in local.allowed_hosts
     assert "http://127.0.0.2:*" in local.allowed_origins
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        raise AssertionError("not reached")
-
     with pytest.raises(ConfigError, match="empty"):
-        transports.BearerTokenMiddleware(app, "")
+        access.BearerToken("")
 
 
 @pytest.mark.anyio
@@ -329,19 +326,19 @@ async def test_network_bind_config_over_real_http(tmp_path: Path) -> None:
 def test_token_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every request, with or without a header, goes through hmac.compare_digest on equal-length digests."""
     seen: list[tuple[int, int]] = []
-    real = transports.hmac.compare_digest
+    real = access.hmac.compare_digest
 
     def spy(a: Any, b: Any) -> bool:
         seen.append((len(a), len(b)))
         return real(a, b)
 
-    monkeypatch.setattr(transports.hmac, "compare_digest", spy)
+    monkeypatch.setattr(access.hmac, "compare_digest", spy)
     reached: list[str] = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         reached.append(scope["path"])
 
-    middleware = transports.BearerTokenMiddleware(app, TOKEN)
+    middleware = access.AccessRouter([access.Entry("", app, access.BearerToken(TOKEN))])
     sent: list[Message] = []
 
     async def send(message: Message) -> None:

@@ -2,7 +2,8 @@
 
 Over stdio (the Inspector spawns `telco-mcp serve`), streamable HTTP (`/mcp`) and SSE (`/sse`), in
 the handshake era and the 2026-07-28 era. The Inspector declares no elicitation, so a write tool
-must answer with the confirmation-token preview and must not write.
+must answer with a pending out-of-band approval and must not write until a person approves it
+(here with `telco-mcp approvals` from a second process).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .conftest import (
     NodeTools,
     ServerProcess,
     applied_writes,
+    approvals_cli,
     audit_records,
     run_bounded,
 )
@@ -118,7 +120,7 @@ def test_inspector_lists_tools_with_annotations(inspector: Inspector, era: str) 
         assert tools[name]["annotations"]["readOnlyHint"] is True
     for name in WRITE_TOOLS:
         assert tools[name]["annotations"]["readOnlyHint"] is False
-        assert {"dry_run", "confirm_token"} <= tools[name]["inputSchema"]["properties"].keys()
+        assert {"dry_run", "approval_id"} <= tools[name]["inputSchema"]["properties"].keys()
 
 
 @pytest.mark.parametrize("era", ["legacy", "modern"])
@@ -145,38 +147,51 @@ def _writes(state_home: Path, tool: str) -> list[dict[str, Any]]:
     ]
 
 
-def test_inspector_write_returns_confirmation_preview_and_writes_nothing(inspector: Inspector) -> None:
+def test_inspector_write_returns_a_pending_approval_and_writes_nothing(inspector: Inspector) -> None:
     before = len(_writes(inspector.state_home, "sipgate_send_sms"))
     result = inspector.call("sipgate_send_sms", SMS)
     assert result.get("isError") is not True, result
-    preview = result["structuredContent"]
-    assert preview["status"] == "confirmation_required"
-    assert preview["confirm_token"]
-    assert preview["request"]["method"] == "POST"
-    assert preview["request"]["body"]["recipient"] == SMS["recipient"]
-    assert "[REDACTED]" in preview["request"]["headers"]["Authorization"]
+    pending = result["structuredContent"]
+    assert pending["status"] == "approval_pending"
+    assert pending["approval_id"].startswith("apr_")
+    assert "confirm_token" not in pending and "request" not in pending
     assert "Not sent yet" in _sandbox_text(result)
-    assert len(_writes(inspector.state_home, "sipgate_send_sms")) == before, "the preview must not write"
+    assert "telco-mcp approvals approve " + pending["approval_id"] in _sandbox_text(result)
+    assert len(_writes(inspector.state_home, "sipgate_send_sms")) == before, "asking must not write"
 
 
-def test_inspector_confirm_token_round_trip_writes_once(inspector: Inspector) -> None:
-    """Positive control for the audit check above: the same target does write once the token comes back."""
-    before = len(_writes(inspector.state_home, "sipgate_send_sms"))
+def test_inspector_approval_round_trip_writes_once(inspector: Inspector) -> None:
+    """Positive control for the check above: approved from a second process, the retry writes exactly once."""
     applied_before = len(applied_writes(inspector.state_home, "sipgate_send_sms"))
-    preview = inspector.call("sipgate_send_sms", SMS)["structuredContent"]
-    assert preview["status"] == "confirmation_required"
-    assert len(_writes(inspector.state_home, "sipgate_send_sms")) == before
+    pending = inspector.call("sipgate_send_sms", SMS)["structuredContent"]
+    approval_id = pending["approval_id"]
+    confirmed = {**SMS, "approval_id": approval_id}
+    if inspector.server is None:
+        # stdio: the Inspector spawns a server per call, and pending approvals live in that one process.
+        gone = inspector.run(
+            "--method", "tools/call", "--tool-name", "sipgate_send_sms", "--tool-args-json", json.dumps(confirmed)
+        )
+        assert "does not belong to this call" in gone.stdout, gone.stdout
+        assert len(applied_writes(inspector.state_home, "sipgate_send_sms")) == applied_before
+        return
 
-    confirmed = {**SMS, "confirm_token": preview["confirm_token"]}
+    still = inspector.call("sipgate_send_sms", confirmed)
+    assert still["structuredContent"]["status"] == "approval_pending"
+    assert "Still pending" in _sandbox_text(still)
+    assert len(applied_writes(inspector.state_home, "sipgate_send_sms")) == applied_before
+
+    done = approvals_cli(inspector.state_home, "approve", approval_id)
+    assert done.returncode == 0, done.stderr
+    assert f"{approval_id} approved" in done.stdout
+
     applied = inspector.call("sipgate_send_sms", confirmed)
     assert applied["structuredContent"]["status"] == "applied", applied
     records = applied_writes(inspector.state_home, "sipgate_send_sms")
     assert len(records) == applied_before + 1
-    assert records[-1]["confirmed_by"] == "token"
+    assert records[-1]["confirmed_by"] == "cli" and records[-1]["approval"] == approval_id
 
-    if inspector.server is not None:  # one long-lived server: the token is single-use
-        replay = inspector.run(
-            "--method", "tools/call", "--tool-name", "sipgate_send_sms", "--tool-args-json", json.dumps(confirmed)
-        )
-        assert replay.returncode != 0 or '"isError":true' in replay.stdout.replace(" ", ""), replay.stdout
-        assert applied_writes(inspector.state_home, "sipgate_send_sms") == records
+    replay = inspector.run(
+        "--method", "tools/call", "--tool-name", "sipgate_send_sms", "--tool-args-json", json.dumps(confirmed)
+    )
+    assert replay.returncode != 0 or '"isError":true' in replay.stdout.replace(" ", ""), replay.stdout
+    assert applied_writes(inspector.state_home, "sipgate_send_sms") == records

@@ -23,7 +23,7 @@ from mcp.client import ClientRequestContext
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
 
-from .conftest import SANDBOX_META, TELCO_MCP, ServerProcess, applied_writes, audit_records, clean_env
+from .conftest import SANDBOX_META, TELCO_MCP, ServerProcess, applied_writes, approvals_cli, audit_records, clean_env
 
 Transport = Literal["stdio", "http"]
 Mode = Literal["auto", "legacy"]
@@ -163,17 +163,16 @@ async def test_declined_elicitation_writes_nothing(target: Target) -> None:
 
 
 @pytest.mark.anyio
-async def test_write_without_elicitation_returns_preview_then_token_applies(target: Target) -> None:
+async def test_write_without_elicitation_waits_for_an_approval_given_in_a_terminal(target: Target) -> None:
     with anyio.fail_after(TIMEOUT):
         async with target.client() as client:  # no callback: the client declares no elicitation
             before = len(applied_writes(target.state_home, "sipgate_send_sms"))
             seen = len(audit_records(target.state_home))
-            preview = await client.call_tool("sipgate_send_sms", SMS)
-            assert not preview.is_error, text_of(preview)
-            assert_sandboxed(preview)
-            data = preview.structured_content
-            assert data is not None and data["status"] == "confirmation_required", data
-            assert data["confirm_token"] and data["request"]["body"]["recipient"] == SMS["recipient"]
+            pending = await client.call_tool("sipgate_send_sms", SMS)
+            assert not pending.is_error, text_of(pending)
+            assert_sandboxed(pending)
+            data = pending.structured_content
+            assert data is not None and data["status"] == "approval_pending", data
             assert not [
                 r
                 for r in audit_records(target.state_home)[seen:]
@@ -181,11 +180,16 @@ async def test_write_without_elicitation_returns_preview_then_token_applies(targ
             ]
             assert len(applied_writes(target.state_home, "sipgate_send_sms")) == before
 
-            confirmed = await client.call_tool("sipgate_send_sms", {**SMS, "confirm_token": data["confirm_token"]})
+            listed = await anyio.to_thread.run_sync(approvals_cli, target.state_home, "list", "--json")
+            assert data["approval_id"] in {item["id"] for item in json.loads(listed.stdout)}, listed.stderr
+            done = await anyio.to_thread.run_sync(approvals_cli, target.state_home, "approve", data["approval_id"])
+            assert done.returncode == 0, done.stderr
+
+            confirmed = await client.call_tool("sipgate_send_sms", {**SMS, "approval_id": data["approval_id"]})
             assert confirmed.structured_content is not None, text_of(confirmed)
             assert confirmed.structured_content["status"] == "applied"
     records = applied_writes(target.state_home, "sipgate_send_sms")
-    assert len(records) == before + 1 and records[-1]["confirmed_by"] == "token"
+    assert len(records) == before + 1 and records[-1]["confirmed_by"] == "cli"
 
 
 def test_stdio_stdout_carries_only_protocol_messages(tmp_path: Path) -> None:

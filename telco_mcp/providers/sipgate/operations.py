@@ -95,6 +95,7 @@ def _call_op(
     action: str,
     verb: Callable[[Any], str],
     subject: Callable[[Any], WriteSubject] | None = None,
+    grantable: bool = False,
 ) -> Operation:
     return Operation(
         name=name,
@@ -112,6 +113,7 @@ def _call_op(
         summarize=_call_summary(verb),
         subject=subject or (lambda args: WriteSubject(target=args.call_id)),
         not_found=CALL_GONE,
+        grantable=grantable,
     )
 
 
@@ -234,6 +236,7 @@ OPERATIONS: tuple[Operation, ...] = (
         idempotent=True,
         action="hold",
         verb=lambda a: "Put {call} on hold" if a.value else "Resume {call} from hold",
+        grantable=True,
     ),
     _call_op(
         name="sipgate_mute_call",
@@ -246,6 +249,7 @@ OPERATIONS: tuple[Operation, ...] = (
         idempotent=True,
         action="mute",
         verb=lambda a: "Mute yourself on {call}" if a.value else "Unmute yourself on {call}",
+        grantable=True,
     ),
     _call_op(
         name="sipgate_record_call",
@@ -287,6 +291,7 @@ OPERATIONS: tuple[Operation, ...] = (
         idempotent=False,
         action="dtmf",
         verb=lambda a: f"Send DTMF tones {a.sequence} into {{call}}",
+        grantable=True,
     ),
     _call_op(
         name="sipgate_play_announcement",

@@ -1,0 +1,146 @@
+"""`telco-mcp approvals`: decide pending approvals from a terminal, outside the conversation.
+
+It reaches every telco-mcp server of this user through their Unix sockets in the state directory
+(0600, in a 0700 directory). When a server has an approver PIN, the PIN is asked on the terminal
+(`--pin-stdin` reads it from standard input instead); it is never an argument, since a coding
+agent running as the same user can read any process's arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from telco_mcp.approval.pin import hash_pin
+from telco_mcp.errors import ConfigError
+
+
+@dataclass
+class _Server:
+    socket: Path
+    pin: str | None = None
+
+    def request(self, method: str, path: str, body: Any = None) -> httpx2.Response:
+        headers = {"X-Approver-PIN": self.pin} if self.pin else {}
+        transport = httpx2.HTTPTransport(uds=str(self.socket), trust_env=False)
+        with httpx2.Client(transport=transport, base_url="http://telco-mcp", timeout=10, trust_env=False) as client:
+            return client.request(method, path, json=body, headers=headers)
+
+
+class _Cli:
+    def __init__(self, state_dir: Path, pin_stdin: bool) -> None:
+        self.state_dir = state_dir
+        self.pin_stdin = pin_stdin
+        self._pin: str | None = None
+
+    def servers(self) -> Iterator[_Server]:
+        folder = self.state_dir / "approvals"
+        for sock in sorted(folder.glob("*.sock")) if folder.is_dir() else []:
+            yield _Server(sock, self._pin)
+
+    def _read_pin(self) -> str:
+        pin = self._pin
+        if pin is None:
+            pin = sys.stdin.readline().strip() if self.pin_stdin else getpass.getpass("Approver PIN: ")
+            self._pin = pin
+        return pin
+
+    def call(self, server: _Server, method: str, path: str, body: Any = None) -> httpx2.Response | None:
+        """One API call, asking for the PIN once when the server wants it; None if the server is gone."""
+        try:
+            response = server.request(method, path, body)
+            if response.status_code == 401:
+                server.pin = self._read_pin()
+                response = server.request(method, path, body)
+        except httpx2.TransportError:
+            return None  # a server that has exited leaves its socket behind
+        if response.status_code == 401:
+            raise ConfigError(f"approvals: {response.json().get('message', 'wrong PIN')}")
+        return response
+
+    def find(self, approval_id: str) -> tuple[_Server, dict[str, Any]]:
+        for server in self.servers():
+            response = self.call(server, "GET", f"/api/approvals/{approval_id}")
+            if response is not None and response.status_code == 200:
+                return server, response.json()
+        raise ConfigError(f"approvals: no running telco-mcp server knows approval {approval_id}")
+
+
+def _line(item: dict[str, Any]) -> str:
+    expires = datetime.fromtimestamp(item["expires_at"], UTC).strftime("%H:%M:%S UTC")
+    return f"{item['id']}  {item['status']:<8}  {item['tool']}  (expires {expires})\n    {item['summary']}"
+
+
+def run(args: argparse.Namespace, state_dir: Path) -> int:
+    if args.action == "hash-pin":
+        pin = sys.stdin.readline().strip() if args.pin_stdin else getpass.getpass("PIN to hash: ")
+        if len(pin) < 6:
+            raise ConfigError("approvals: a PIN needs at least 6 characters")
+        print(hash_pin(pin))
+        return 0
+    cli = _Cli(state_dir, args.pin_stdin)
+    if args.action == "list":
+        found = []
+        for server in cli.servers():
+            response = cli.call(server, "GET", "/api/approvals")
+            if response is not None and response.status_code == 200:
+                found.extend(response.json()["approvals"])
+        if args.json:
+            print(json.dumps(found, indent=2))
+        else:
+            print("\n".join(_line(item) for item in found) or "nothing is waiting for approval")
+        return 0
+    if args.id is None:
+        raise ConfigError(f"approvals {args.action}: give the approval id (see `telco-mcp approvals list`)")
+    server, item = cli.find(args.id)
+    if args.action == "show":
+        print(json.dumps(item, indent=2) if args.json else _line(item))
+        if not args.json:
+            print(f"    {item['method']} {item['url']}")
+            if item.get("body") is not None:
+                print("    body: " + json.dumps(item["body"], ensure_ascii=False))
+            if item.get("verdict"):
+                print(f"    guardrails: {item['verdict']}")
+            print(f"    asked by {item['client']}")
+        return 0
+    body: dict[str, Any] = {"approve": args.action == "approve"}
+    if args.grant_minutes:
+        body["grant_minutes"] = args.grant_minutes
+    response = cli.call(server, "POST", f"/api/approvals/{args.id}/decide", body)
+    if response is None or response.status_code != 200:
+        message = response.json().get("message", response.text) if response is not None else "the server is gone"
+        print(f"telco-mcp approvals: {args.id} was not decided: {message}", file=sys.stderr)
+        return 1
+    decided = response.json()
+    print(f"{decided['id']} {decided['status']}: {decided['summary']}")
+    return 0
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    parser = sub.add_parser(
+        "approvals",
+        help="list, show, approve or deny pending writes of the running servers",
+        description="Decide pending approvals of the telco-mcp servers running as this user.",
+    )
+    parser.add_argument("action", choices=["list", "show", "approve", "deny", "hash-pin"], help="what to do")
+    parser.add_argument("id", nargs="?", help="the approval id (apr_...), for show, approve and deny")
+    parser.add_argument(
+        "--grant-minutes",
+        type=int,
+        default=None,
+        help="with approve: also allow hold, mute and DTMF on the same call for this many minutes (max 60)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON (list and show)")
+    parser.add_argument(
+        "--pin-stdin", action="store_true", help="read the approver PIN from standard input instead of the terminal"
+    )
+    return parser

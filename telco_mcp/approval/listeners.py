@@ -1,0 +1,118 @@
+"""The approval listeners: a background thread with its own event loop serving the page and the CLI socket.
+
+Under stdio (and the in-memory client) nothing else serves HTTP, so the page gets a loopback listener
+of its own; under the HTTP transports the server's app mounts the page and only the CLI's Unix
+socket is served here. The thread never touches the MCP transport's event loop: the store and the
+service are thread-safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+from telco_mcp.approval.page import api_app, page_app
+from telco_mcp.approval.service import ApprovalService
+
+logger = logging.getLogger(__name__)
+
+
+class ThreadListeners:
+    """A background thread with its own event loop serving the page (loopback) and the CLI socket."""
+
+    def __init__(self, service: ApprovalService) -> None:
+        self.service = service
+        self.page_port = 0
+        self._loop = asyncio.new_event_loop()
+        self._servers: list[Any] = []
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="telco-mcp-approvals", daemon=True)
+        self._sockets: list[socket.socket] = []
+        self._uvicorn: list[Any] = []
+
+    def start(self) -> None:
+        service = self.service
+        if not service.mounted_base:
+            page_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            page_socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            page_socket.bind(("127.0.0.1", service.page_port))
+            page_socket.listen(64)
+            self.page_port = page_socket.getsockname()[1]
+            self._sockets.append(page_socket)
+            self._servers.append(
+                (
+                    page_app(service, allowed_hosts=[f"127.0.0.1:{self.page_port}", f"localhost:{self.page_port}"]),
+                    page_socket,
+                )
+            )
+        unix = self._unix_socket(service.socket_path)
+        if unix is not None:
+            self._sockets.append(unix)
+            self._servers.append((api_app(service), unix))
+        self._thread.start()
+        self._ready.wait(10)
+
+    @staticmethod
+    def _unix_socket(path: Path) -> socket.socket | None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(path.parent, 0o700)
+            path.unlink(missing_ok=True)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            old = os.umask(0o177)
+            try:
+                sock.bind(str(path))
+            finally:
+                os.umask(old)
+            os.chmod(path, 0o600)
+            sock.listen(16)
+        except OSError as exc:
+            logger.warning(
+                "the approvals socket %s could not be opened (%s): `telco-mcp approvals` will not reach this server",
+                path,
+                exc.strerror,
+            )
+            return None
+        return sock
+
+    def _run(self) -> None:
+        import uvicorn
+
+        asyncio.set_event_loop(self._loop)
+
+        async def main() -> None:
+            tasks = []
+            for app, sock in self._servers:
+                config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="off")
+                server = uvicorn.Server(config)
+                self._uvicorn.append(server)
+                tasks.append(asyncio.ensure_future(server.serve(sockets=[sock])))
+            self._ready.set()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            else:
+                await asyncio.Event().wait()
+
+        try:
+            self._loop.run_until_complete(main())
+        except Exception:  # pragma: no cover - the listener thread must never take the server down
+            logger.exception("approval listeners stopped")
+        finally:
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+    def submit(self, coro: Any) -> None:
+        asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def stop(self) -> None:
+        for server in self._uvicorn:
+            server.should_exit = True
+        self._thread.join(timeout=5)
+        for sock in self._sockets:
+            sock.close()
+        self.service.socket_path.unlink(missing_ok=True)

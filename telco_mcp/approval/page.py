@@ -1,0 +1,432 @@
+"""The approval page and the local approvals API, served by the server process itself.
+
+Page (`/approvals/...`, Starlette, plain HTML forms, no JavaScript, no third-party assets):
+    GET  /approvals/                    sign in with the approver PIN, then every pending approval
+    GET  /approvals/a/{id}?code=...     a launch link: swaps the single-use code for a cookie bound
+                                        to this one approval, then redirects to the clean URL
+    GET  /approvals/a/{id}              exactly what will be sent, with Approve and Deny
+    POST /approvals/a/{id}/decide       approve (optionally with a grant) or deny
+    POST /approvals/bulk                approve the selected approvals, or deny everything pending
+    POST /approvals/signin              the PIN
+    GET  /approvals/static/page.css
+
+Every response is `Cache-Control: no-store` with a strict Content-Security-Policy; every POST needs
+the session's CSRF token, and a browser's Origin (or Sec-Fetch-Site) must be this page's own.
+
+API (`/api/approvals...`, JSON, only on the server's Unix socket, for `telco-mcp approvals`):
+    GET  /api/approvals, GET /api/approvals/{id}, POST /api/approvals/{id}/decide
+The approver PIN, when configured, is required in the `X-Approver-PIN` header.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import secrets
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from telco_mcp.approval.service import GRANTABLE_HINT, ApprovalService, Session
+from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval
+from telco_mcp.errors import ConfirmationError
+
+SESSION_COOKIE = "telco_mcp_approval"
+PRE_CSRF_COOKIE = "telco_mcp_signin"
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+GRANT_CHOICES = (5, 15, 30, MAX_GRANT_MINUTES)
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%H:%M:%S UTC")
+
+
+def _host_allowed(request: Request, allowed: list[str]) -> bool:
+    host = request.headers.get("host", "")
+    for pattern in allowed:
+        if pattern.endswith(":*"):
+            if host.rsplit(":", 1)[0] == pattern[:-2] or host == pattern[:-2]:
+                return True
+        elif host == pattern:
+            return True
+    return False
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser's POST must come from this page: Origin, else Sec-Fetch-Site, must say so."""
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
+    site = request.headers.get("sec-fetch-site")
+    return site is None or site in ("same-origin", "none")
+
+
+class _Page:
+    def __init__(self, service: ApprovalService, allowed_hosts: list[str]) -> None:
+        self.service = service
+        self.allowed_hosts = allowed_hosts
+
+    # ---------------------------------------------------------------- plumbing
+    def _respond(self, body: str, status: int = 200, *, title: str = "Approvals") -> HTMLResponse:
+        page = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{_e(title)} · telco-mcp</title>
+<link rel="stylesheet" href="/approvals/static/page.css">
+</head>
+<body>
+<header><p class="brand">telco-mcp <span>approvals</span></p></header>
+<main>
+{body}
+</main>
+<footer><p>Only a person can approve here: the assistant that asked cannot see this page.</p></footer>
+</body>
+</html>"""
+        return HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
+
+    def _message(self, heading: str, text: str, status: int = 200) -> HTMLResponse:
+        return self._respond(f'<h1>{_e(heading)}</h1>\n<p class="lead">{_e(text)}</p>', status, title=heading)
+
+    def _session(self, request: Request) -> Session | None:
+        return self.service.session(request.cookies.get(SESSION_COOKIE))
+
+    def _guard(self, request: Request) -> Response | None:
+        if not _host_allowed(request, self.allowed_hosts):
+            return Response("Invalid Host header", status_code=421, headers=SECURITY_HEADERS)
+        return None
+
+    async def _form(self, request: Request) -> dict[str, list[str]]:
+        if int(request.headers.get("content-length") or 0) > 16_384:
+            return {}
+        form = await request.form()
+        out: dict[str, list[str]] = {}
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                out.setdefault(key, []).append(value)
+        return out
+
+    def _post_refused(self, request: Request, session: Session | None, form: dict[str, list[str]]) -> Response | None:
+        if not _same_origin(request):
+            return self._message("Refused", "This form was not sent from the approval page.", 403)
+        if session is None or form.get("csrf", [""])[0] != session.csrf:
+            return self._message("Refused", "This form has expired. Open the approval page again.", 403)
+        return None
+
+    # ---------------------------------------------------------------- routes
+    async def css(self, request: Request) -> Response:
+        text = resources.files("telco_mcp.approval").joinpath("page.css").read_text(encoding="utf-8")
+        return Response(text, media_type="text/css", headers=SECURITY_HEADERS)
+
+    async def index(self, request: Request) -> Response:
+        if (refused := self._guard(request)) is not None:
+            return refused
+        session = self._session(request)
+        if session is None or session.approval is not None:
+            return self._signin_page(request, next_path="/approvals/")
+        pending = self.service.store.pending()
+        if not pending:
+            body = '<h1>Nothing to approve</h1>\n<p class="lead">No write is waiting for a decision.</p>'
+            return self._respond(body)
+        rows = "\n".join(
+            f"""<li class="card">
+<input type="checkbox" name="id" value="{_e(a.id)}" id="pick-{_e(a.id)}">
+<label for="pick-{_e(a.id)}"><span class="summary">{_e(a.summary)}</span>
+<span class="meta">{_e(a.tool)} · asked by {_e(a.client_label)} · expires {_when(a.expires)}</span></label>
+<a href="/approvals/a/{_e(a.id)}">Details</a>
+</li>"""
+            for a in pending
+        )
+        body = f"""<h1>Pending approvals</h1>
+<p class="lead">{len(pending)} write{"s" if len(pending) != 1 else ""} waiting for a decision.</p>
+<form method="post" action="/approvals/bulk">
+<input type="hidden" name="csrf" value="{_e(session.csrf)}">
+<ul class="list">
+{rows}
+</ul>
+<div class="actions">
+<button type="submit" name="action" value="approve" class="approve">Approve selected</button>
+<button type="submit" name="action" value="deny_all" class="deny">Deny everything pending</button>
+</div>
+</form>"""
+        return self._respond(body, title="Pending approvals")
+
+    def _signin_page(self, request: Request, *, next_path: str, error: str | None = None) -> Response:
+        if self.service.pin is None:
+            return self._message(
+                "Sign-in is not available",
+                "This link carries no sign-in. Open the link your assistant's server opened in your browser, "
+                "or run `telco-mcp approvals` in a terminal. (An operator can set TELCO_MCP_APPROVER_PIN to "
+                "allow signing in here.)",
+                401,
+            )
+        pre = request.cookies.get(PRE_CSRF_COOKIE) or secrets.token_urlsafe(24)
+        problem = f'<p class="error" role="alert">{_e(error)}</p>' if error else ""
+        body = f"""<h1>Sign in to approve</h1>
+<p class="lead">Enter the approver PIN to see and decide pending writes.</p>
+{problem}
+<form method="post" action="/approvals/signin" class="signin">
+<input type="hidden" name="csrf" value="{_e(pre)}">
+<input type="hidden" name="next" value="{_e(next_path)}">
+<label for="pin">Approver PIN</label>
+<input type="password" id="pin" name="pin" autocomplete="current-password" required>
+<button type="submit" class="approve">Sign in</button>
+</form>"""
+        response = self._respond(body, 401, title="Sign in")
+        response.set_cookie(PRE_CSRF_COOKIE, pre, httponly=True, samesite="strict", path="/approvals/")
+        return response
+
+    async def signin(self, request: Request) -> Response:
+        if (refused := self._guard(request)) is not None:
+            return refused
+        form = await self._form(request)
+        next_path = form.get("next", ["/approvals/"])[0]
+        if not next_path.startswith("/approvals/") or "//" in next_path:
+            next_path = "/approvals/"
+        pre = request.cookies.get(PRE_CSRF_COOKIE)
+        if not _same_origin(request) or not pre or form.get("csrf", [""])[0] != pre:
+            return self._message("Refused", "This form was not sent from the approval page.", 403)
+        try:
+            self.service.check_pin(form.get("pin", [""])[0])
+        except ConfirmationError as exc:
+            return self._signin_page(request, next_path=next_path, error=f"Not signed in: {exc}.")
+        response = RedirectResponse(next_path, status_code=303, headers=SECURITY_HEADERS)
+        response.set_cookie(
+            SESSION_COOKIE, self.service.new_session(None), httponly=True, samesite="strict", path="/approvals/"
+        )
+        response.delete_cookie(PRE_CSRF_COOKIE, path="/approvals/")
+        return response
+
+    async def detail(self, request: Request) -> Response:
+        if (refused := self._guard(request)) is not None:
+            return refused
+        approval_id = request.path_params["approval_id"]
+        code = request.query_params.get("code")
+        if code is not None:
+            sid = self.service.redeem_code(approval_id, code)
+            if sid is None:
+                return self._message(
+                    "This link has been used",
+                    "Launch links work once. Sign in with the approver PIN or use `telco-mcp approvals`.",
+                    403,
+                )
+            response = RedirectResponse(f"/approvals/a/{approval_id}", status_code=303, headers=SECURITY_HEADERS)
+            response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="strict", path="/approvals/")
+            return response
+        session = self._session(request)
+        if not self.service.may_act(session, approval_id):
+            return self._signin_page(request, next_path=f"/approvals/a/{approval_id}")
+        assert session is not None
+        approval = self.service.store.get(approval_id)
+        if approval is None:
+            return self._message("Unknown approval", "No such approval is known to this server.", 404)
+        return self._respond(self._detail_body(approval, session), title="Approve this write?")
+
+    def _detail_body(self, approval: Approval, session: Session) -> str:
+        now = self.service.clock()
+        verdict = (
+            f'<p class="warning" role="alert">The guardrails would refuse this now: {_e(approval.verdict)}</p>'
+            if approval.verdict
+            else '<p class="ok">The guardrails allow it.</p>'
+        )
+        body = json.dumps(approval.body, indent=2, ensure_ascii=False) if approval.body is not None else "(no body)"
+        facts = f"""<dl class="facts">
+<dt>Provider</dt><dd>{_e(approval.provider)}{" (sandbox: simulated)" if approval.sandbox else ""}</dd>
+<dt>Request</dt><dd><code>{_e(approval.method)} {_e(approval.url)}</code></dd>
+<dt>Body</dt><dd><pre>{_e(body)}</pre></dd>
+<dt>Tool</dt><dd><code>{_e(approval.tool)}</code> ({_e(approval.effect)})</dd>
+<dt>Asked by</dt><dd>{_e(approval.client_label)}</dd>
+<dt>Expires</dt><dd>{_when(approval.expires)}</dd>
+</dl>"""
+        head = f'<h1>Approve this write?</h1>\n<p class="summary lead">{_e(approval.summary)}</p>\n{verdict}'
+        if approval.status != "pending" or approval.expired(now):
+            state = "expired" if approval.status == "pending" else approval.status
+            return f'{head}\n<p class="decided">This approval is {_e(state)}.</p>\n{facts}'
+        grant = ""
+        if approval.grant_target:
+            options = "".join(f'<option value="{m}">{m} minutes</option>' for m in GRANT_CHOICES)
+            grant = f"""<fieldset class="grant">
+<legend>Live call</legend>
+<input type="checkbox" id="grant" name="grant" value="1">
+<label for="grant">Also allow {GRANTABLE_HINT} on call {_e(approval.grant_target)} without asking, for</label>
+<label for="grant_minutes" class="visually-hidden">Minutes</label>
+<select id="grant_minutes" name="grant_minutes">{options}</select>
+</fieldset>"""
+        return f"""{head}
+{facts}
+<form method="post" action="/approvals/a/{_e(approval.id)}/decide">
+<input type="hidden" name="csrf" value="{_e(session.csrf)}">
+{grant}
+<div class="actions">
+<button type="submit" name="decision" value="approve" class="approve">Approve</button>
+<button type="submit" name="decision" value="deny" class="deny">Deny</button>
+</div>
+</form>"""
+
+    async def decide(self, request: Request) -> Response:
+        if (refused := self._guard(request)) is not None:
+            return refused
+        approval_id = request.path_params["approval_id"]
+        session = self._session(request)
+        form = await self._form(request)
+        if (refused := self._post_refused(request, session, form)) is not None:
+            return refused
+        if not self.service.may_act(session, approval_id):
+            return self._message("Refused", "You are not signed in for this approval.", 403)
+        decision = form.get("decision", [""])[0]
+        if decision not in ("approve", "deny"):
+            return self._message("Nothing decided", "Choose Approve or Deny.", 400)
+        minutes = None
+        if decision == "approve" and form.get("grant"):
+            try:
+                minutes = int(form.get("grant_minutes", ["0"])[0])
+            except ValueError:
+                minutes = None
+        try:
+            decided = self.service.decide(approval_id, decision == "approve", "approval-page", grant_minutes=minutes)
+        except ConfirmationError as exc:
+            return self._message("Not decided", f"{exc}.", 409)
+        if decided.status == "approved":
+            extra = f" For {minutes} minutes, {GRANTABLE_HINT} on this call need no new approval." if minutes else ""
+            return self._message("Approved", f"Tell your assistant to go ahead: it can now send this once.{extra}")
+        return self._message("Denied", "Nothing will be sent. Your assistant will be told you said no.")
+
+    async def bulk(self, request: Request) -> Response:
+        if (refused := self._guard(request)) is not None:
+            return refused
+        session = self._session(request)
+        form = await self._form(request)
+        if (refused := self._post_refused(request, session, form)) is not None:
+            return refused
+        assert session is not None
+        if session.approval is not None:
+            return self._message("Refused", "Sign in with the approver PIN to decide several approvals.", 403)
+        action = form.get("action", [""])[0]
+        if action == "deny_all":
+            ids, approve = [a.id for a in self.service.store.pending()], False
+        elif action == "approve":
+            ids, approve = form.get("id", []), True
+        else:
+            return self._message("Nothing decided", "Choose an action.", 400)
+        done = 0
+        for approval_id in ids:
+            try:
+                self.service.decide(approval_id, approve, "approval-page")
+                done += 1
+            except ConfirmationError:
+                continue
+        verb = "approved" if approve else "denied"
+        return self._message(f"{done} {verb}", f"{done} pending write{'s' if done != 1 else ''} {verb}.")
+
+
+def page_app(service: ApprovalService, *, allowed_hosts: list[str]) -> Starlette:
+    page = _Page(service, allowed_hosts)
+    return Starlette(
+        routes=[
+            Route("/approvals/", page.index, methods=["GET"]),
+            Route("/approvals/static/page.css", page.css, methods=["GET"]),
+            Route("/approvals/signin", page.signin, methods=["POST"]),
+            Route("/approvals/bulk", page.bulk, methods=["POST"]),
+            Route("/approvals/a/{approval_id}", page.detail, methods=["GET"]),
+            Route("/approvals/a/{approval_id}/decide", page.decide, methods=["POST"]),
+        ]
+    )
+
+
+# ------------------------------------------------------------------ the CLI's API (Unix socket only)
+def _as_json(approval: Approval) -> dict[str, Any]:
+    return {
+        "id": approval.id,
+        "tool": approval.tool,
+        "summary": approval.summary,
+        "provider": approval.provider,
+        "method": approval.method,
+        "url": approval.url,
+        "body": approval.body,
+        "verdict": approval.verdict,
+        "client": approval.client_label,
+        "status": approval.status,
+        "expires_at": approval.expires,
+        "grant_target": approval.grant_target,
+        "sandbox": approval.sandbox,
+    }
+
+
+def api_app(service: ApprovalService) -> Starlette:
+    def authorized(request: Request) -> JSONResponse | None:
+        if service.pin is None:
+            return None
+        try:
+            service.check_pin(request.headers.get("x-approver-pin"))
+        except ConfirmationError as exc:
+            return JSONResponse({"error": "pin", "message": str(exc)}, status_code=401)
+        return None
+
+    async def listing(request: Request) -> Response:
+        if (refused := authorized(request)) is not None:
+            return refused
+        return JSONResponse({"pid": _pid(), "approvals": [_as_json(a) for a in service.store.pending()]})
+
+    async def show(request: Request) -> Response:
+        if (refused := authorized(request)) is not None:
+            return refused
+        approval = service.store.get(request.path_params["approval_id"])
+        if approval is None:
+            return JSONResponse({"error": "not_found"}, status_code=404)
+        return JSONResponse(_as_json(approval))
+
+    async def decide(request: Request) -> Response:
+        if (refused := authorized(request)) is not None:
+            return refused
+        try:
+            payload = json.loads(await request.body() or b"{}")
+            approve = payload["approve"]
+            minutes = payload.get("grant_minutes")
+            if not isinstance(approve, bool) or not (minutes is None or isinstance(minutes, int)):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": "bad_request"}, status_code=400)
+        approval_id = request.path_params["approval_id"]
+        if service.store.get(approval_id) is None:
+            return JSONResponse({"error": "not_found"}, status_code=404)
+        try:
+            decided = service.decide(approval_id, approve, "cli", grant_minutes=minutes)
+        except ConfirmationError as exc:
+            return JSONResponse({"error": "conflict", "message": str(exc)}, status_code=409)
+        return JSONResponse(_as_json(decided))
+
+    return Starlette(
+        routes=[
+            Route("/api/approvals", listing, methods=["GET"]),
+            Route("/api/approvals/{approval_id}", show, methods=["GET"]),
+            Route("/api/approvals/{approval_id}/decide", decide, methods=["POST"]),
+        ]
+    )
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()

@@ -1,0 +1,213 @@
+"""`ApprovalService`: the store, the PIN, the links and the listeners, in one place.
+
+Links: a link handed to the local browser carries a short-lived, single-use launch code; the first
+GET swaps it for an HttpOnly, SameSite=Strict cookie bound to that one approval and redirects to a
+clean URL. Every other link (URL-mode elicitation, the webhook, the pending list) carries no
+secret: the approver signs in with the approver PIN there.
+
+Listeners (`listeners.py`), started on the first approval (nothing at startup):
+- the page: under the HTTP transports it is mounted in the server's own app under `/approvals/`;
+  otherwise (stdio) a loopback listener on `TELCO_MCP_APPROVAL_PORT` or an ephemeral port;
+- the local API for `telco-mcp approvals`: a Unix socket, 0600 in a 0700 directory of the state
+  directory, one per server process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from telco_mcp.access import is_loopback
+from telco_mcp.approval.pin import ApproverPin
+from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval, ApprovalStore, DecidedBy, Grant, MemoryApprovalStore
+from telco_mcp.errors import ConfirmationError
+
+logger = logging.getLogger(__name__)
+
+GRANTABLE_HINT = "hold, mute and DTMF"
+
+
+@dataclass
+class Session:
+    csrf: str
+    expires: float
+    approval: str | None  # None: signed in with the PIN, may act on every approval
+
+
+@dataclass
+class ApprovalService:
+    ttl: int
+    state_dir: Path
+    pin: ApproverPin | None = None
+    webhook: str | None = None
+    page_port: int = 0
+    grantable_tools: frozenset[str] = frozenset()
+    store: ApprovalStore = field(default_factory=MemoryApprovalStore)
+    clock: Callable[[], float] = time.time
+    mounted_base: str | None = None  # set by the HTTP transports: the page is served by the server itself
+    _codes: dict[str, tuple[str, float]] = field(default_factory=dict)  # launch code -> approval, expiry
+    _sessions: dict[str, Session] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    serve: Callable[[ApprovalService], Listeners] | None = None  # starts the listeners (see listeners.py)
+    _listeners: Listeners | None = None
+
+    # ---------------------------------------------------------------- approvals
+    def create(self, approval: Approval) -> Approval:
+        self.store.add(approval)
+        self.start()
+        logger.info("approval %s pending: %s (%s)", approval.id, approval.tool, approval.client_label)
+        return approval
+
+    def decide(self, approval_id: str, approve: bool, by: DecidedBy, grant_minutes: int | None = None) -> Approval:
+        decided = self.store.decide(approval_id, approve, by)
+        if approve and grant_minutes and decided.grant_target:
+            minutes = max(1, min(MAX_GRANT_MINUTES, grant_minutes))
+            self.store.add_grant(
+                Grant(
+                    id="grt_" + secrets.token_urlsafe(9),
+                    target=decided.grant_target,
+                    client=decided.client,
+                    tools=self.grantable_tools,
+                    until=self.clock() + 60 * minutes,
+                    decided_by=by,
+                    approval=decided.id,
+                )
+            )
+        logger.info("approval %s %s by %s", approval_id, decided.status, by)
+        return decided
+
+    def notice(self, approval: Approval) -> dict[str, Any]:
+        """The webhook's JSON: what is asked and where to decide it. The link carries no secret."""
+        return {
+            "type": "telco-mcp.approval.pending",
+            "approval_id": approval.id,
+            "tool": approval.tool,
+            "summary": approval.summary,
+            "client": approval.client_label,
+            "expires_at": approval.expires,
+            "url": self.page_url(approval.id),
+            "sign_in": "approver PIN",
+            "sandbox": approval.sandbox,
+        }
+
+    # ---------------------------------------------------------------- links and sessions
+    @property
+    def base_url(self) -> str:
+        if self.mounted_base:
+            return self.mounted_base.rstrip("/")
+        self.start()
+        port = self._listeners.page_port if self._listeners is not None else self.page_port
+        return f"http://127.0.0.1:{port}"
+
+    @property
+    def local_page(self) -> bool:
+        """Whether the page is served on this machine's loopback (so a local browser can reach it)."""
+        if not self.mounted_base:
+            return True
+        host = self.mounted_base.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+        return is_loopback(host)
+
+    def page_url(self, approval_id: str) -> str:
+        return f"{self.base_url}/approvals/a/{approval_id}"
+
+    def list_url(self) -> str:
+        return f"{self.base_url}/approvals/"
+
+    def launch_url(self, approval: Approval) -> str:
+        """The page URL with a fresh single-use launch code: for the local browser only, never the model."""
+        code = secrets.token_urlsafe(24)
+        with self._lock:
+            now = self.clock()
+            self._codes = {c: v for c, v in self._codes.items() if v[1] > now}
+            self._codes[code] = (approval.id, min(approval.expires, now + self.ttl))
+        return f"{self.page_url(approval.id)}?code={code}"
+
+    def redeem_code(self, approval_id: str, code: str) -> str | None:
+        """Swap a launch code for a session bound to its approval; None when it is not valid (once)."""
+        with self._lock:
+            entry = self._codes.pop(code, None)
+        if entry is None or entry[0] != approval_id or entry[1] <= self.clock():
+            return None
+        return self.new_session(approval_id)
+
+    def new_session(self, approval_id: str | None) -> str:
+        sid = secrets.token_urlsafe(32)
+        with self._lock:
+            now = self.clock()
+            self._sessions = {k: s for k, s in self._sessions.items() if s.expires > now}
+            self._sessions[sid] = Session(
+                csrf=secrets.token_urlsafe(24), expires=now + max(self.ttl, 900), approval=approval_id
+            )
+        return sid
+
+    def session(self, sid: str | None) -> Session | None:
+        if not sid:
+            return None
+        with self._lock:
+            session = self._sessions.get(sid)
+        if session is None or session.expires <= self.clock():
+            return None
+        return session
+
+    def may_act(self, session: Session | None, approval_id: str) -> bool:
+        return session is not None and (session.approval is None or session.approval == approval_id)
+
+    def check_pin(self, attempt: str | None) -> None:
+        """Raise `ConfirmationError` unless the PIN is configured and `attempt` is right."""
+        if self.pin is None:
+            raise ConfirmationError(
+                "this server has no approver PIN (TELCO_MCP_APPROVER_PIN), so it cannot be used here"
+            )
+        if self.pin.locked_for() > 0:
+            raise ConfirmationError(f"too many wrong PINs: try again in {int(self.pin.locked_for() // 60) + 1} min")
+        if not attempt or not self.pin.check(attempt):
+            raise ConfirmationError("wrong PIN")
+
+    # ---------------------------------------------------------------- listeners
+    @property
+    def socket_path(self) -> Path:
+        return self.state_dir / "approvals" / f"{os.getpid()}.sock"
+
+    def start(self) -> None:
+        """Start the listeners once (the page unless the server mounts it, and the CLI's socket)."""
+        with self._lock:
+            if self._listeners is not None or self.serve is None:
+                return
+            self._listeners = self.serve(self)
+        self._listeners.start()
+
+    def stop_when_idle(self) -> None:
+        """Stop the listeners unless an approval still waits for a decision."""
+        if not self.store.pending():
+            self.stop()
+
+    def stop(self) -> None:
+        with self._lock:
+            listeners, self._listeners = self._listeners, None
+        if listeners is not None:
+            listeners.stop()
+
+    def run_soon(self, coro: Any) -> None:
+        """Run a coroutine (a webhook POST) on the listeners' loop, off the tool call's path."""
+        self.start()
+        if self._listeners is None:
+            coro.close()
+            return
+        self._listeners.submit(coro)
+
+
+class Listeners(Protocol):
+    """What serves the page and the CLI's socket for a service (`listeners.ThreadListeners`)."""
+
+    page_port: int
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def submit(self, coro: Any) -> None: ...

@@ -1,0 +1,170 @@
+"""Pending approvals and grants, behind one small interface.
+
+An `Approval` is bound to the tool, a digest of the canonical arguments, the client that asked and
+an expiry. It is decided once (approved or denied, by the page or the CLI) and redeemed once: the
+model's retry with the same tool, arguments and client sends the write exactly once.
+
+A `Grant` lets the same client repeat low-risk, idempotent call-control actions (hold, mute, DTMF)
+on one call for a few minutes without a page per action; it is given on the approval page or in
+the CLI, and recorded like an approval.
+
+The store is in memory: pending approvals and grants do not survive a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol
+
+from telco_mcp.errors import ConfirmationError
+from telco_mcp.safety.confirm import canonical
+
+Status = Literal["pending", "approved", "denied", "used"]
+DecidedBy = Literal["approval-page", "cli", "client"]  # client: the user declined the link in their MCP client
+MAX_GRANT_MINUTES = 60
+
+
+def arguments_digest(tool: str, arguments: dict[str, Any]) -> str:
+    return hashlib.sha256(f"{tool}\n{canonical(arguments)}".encode()).hexdigest()
+
+
+def new_id() -> str:
+    return "apr_" + secrets.token_urlsafe(16)
+
+
+@dataclass(frozen=True)
+class Approval:
+    id: str
+    tool: str
+    digest: str  # of the canonical arguments
+    client: str  # who asked: client identity (and caller), compared on redemption
+    client_label: str  # the same, for people
+    summary: str
+    provider: str
+    method: str
+    url: str
+    body: Any
+    verdict: str | None  # the guardrails' word, None when the write passes them
+    created: float
+    expires: float
+    effect: str = "write"
+    grant_target: str | None = None  # the call a grant would cover, for grantable tools
+    status: Status = "pending"
+    decided_by: DecidedBy | None = None
+    decided_at: float | None = None
+    sandbox: bool = False
+
+    def expired(self, now: float) -> bool:
+        return now >= self.expires
+
+
+@dataclass(frozen=True)
+class Grant:
+    id: str
+    target: str  # the call id
+    client: str
+    tools: frozenset[str]
+    until: float
+    decided_by: DecidedBy
+    approval: str  # the approval it was given with
+
+
+class ApprovalStore(Protocol):
+    """Where approvals live. One process now; shared state (Redis) implements the same calls."""
+
+    def add(self, approval: Approval) -> None: ...
+    def get(self, approval_id: str) -> Approval | None: ...
+    def pending(self) -> list[Approval]: ...
+    def decide(self, approval_id: str, approve: bool, by: DecidedBy) -> Approval: ...
+    def redeem(self, approval_id: str, tool: str, digest: str, client: str) -> Approval: ...
+    def add_grant(self, grant: Grant) -> None: ...
+    def find_grant(self, tool: str, target: str, client: str) -> Grant | None: ...
+
+
+@dataclass
+class MemoryApprovalStore:
+    clock: Callable[[], float] = time.time
+    _items: dict[str, Approval] = field(default_factory=dict)
+    _grants: list[Grant] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, approval: Approval) -> None:
+        with self._lock:
+            self._forget_old()
+            self._items[approval.id] = approval
+
+    def get(self, approval_id: str) -> Approval | None:
+        with self._lock:
+            return self._items.get(approval_id)
+
+    def pending(self) -> list[Approval]:
+        now = self.clock()
+        with self._lock:
+            return sorted(
+                (a for a in self._items.values() if a.status == "pending" and not a.expired(now)),
+                key=lambda a: a.created,
+            )
+
+    def decide(self, approval_id: str, approve: bool, by: DecidedBy) -> Approval:
+        """Approve or deny a pending approval, once; raises `ConfirmationError` otherwise."""
+        now = self.clock()
+        with self._lock:
+            approval = self._items.get(approval_id)
+            if approval is None:
+                raise ConfirmationError(f"no approval {approval_id} is known to this server")
+            if approval.status != "pending":
+                raise ConfirmationError(f"approval {approval_id} was already decided ({approval.status})")
+            if approval.expired(now):
+                raise ConfirmationError(f"approval {approval_id} has expired")
+            decided = replace(approval, status="approved" if approve else "denied", decided_by=by, decided_at=now)
+            self._items[approval_id] = decided
+            return decided
+
+    def redeem(self, approval_id: str, tool: str, digest: str, client: str) -> Approval:
+        """Use an approved approval for exactly this call, once. Pending, denied or foreign ones raise."""
+        now = self.clock()
+        with self._lock:
+            approval = self._items.get(approval_id)
+            if approval is None or approval.tool != tool or approval.digest != digest or approval.client != client:
+                raise ConfirmationError(
+                    f"approval_id {approval_id!r} does not belong to this call: it was issued for another tool, "
+                    "other arguments or another client, or not by this server. Nothing was sent. Call the tool "
+                    "without approval_id to ask for a new approval."
+                )
+            if approval.status == "used":
+                raise ConfirmationError(
+                    f"approval {approval_id} was already used: each approval allows one write. Nothing was sent again."
+                )
+            if approval.status == "approved" and approval.expired(now):
+                raise ConfirmationError(
+                    f"approval {approval_id} has expired. Nothing was sent. Call the tool without approval_id to "
+                    "ask again."
+                )
+            if approval.status != "approved":
+                return approval  # pending or denied: the caller says so, nothing is used up
+            used = replace(approval, status="used")
+            self._items[approval_id] = used
+            return approval
+
+    def add_grant(self, grant: Grant) -> None:
+        with self._lock:
+            self._grants.append(grant)
+
+    def find_grant(self, tool: str, target: str, client: str) -> Grant | None:
+        now = self.clock()
+        with self._lock:
+            self._grants = [g for g in self._grants if g.until > now]
+            return next(
+                (g for g in self._grants if g.target == target and g.client == client and tool in g.tools), None
+            )
+
+    def _forget_old(self) -> None:
+        """Drop approvals an hour past their expiry, so the store stays bounded."""
+        horizon = self.clock() - 3600
+        for key in [k for k, a in self._items.items() if a.expires < horizon]:
+            del self._items[key]

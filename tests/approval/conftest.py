@@ -1,0 +1,132 @@
+"""Helpers for the out-of-band approval tests: a recording `$BROWSER`, a person's browser session
+(cookies, forms), and a count of the writes that reached the embedded sandbox."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import time
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.types import Implementation
+
+from telco_mcp.server import build_server
+from telco_mcp.settings import Settings
+
+SMS = {"recipient": "+4915799912345", "message": "The trunk is down"}
+
+
+def settings(audit: Path, **overrides: Any) -> Settings:
+    """The embedded sandbox (no credentials), writes on, default consent mode unless overridden."""
+    return Settings(**({"_env_file": None, "telco_mcp_audit_log": audit} | overrides))
+
+
+def server_for(audit: Path, **overrides: Any) -> Any:
+    return build_server(settings(audit, **overrides))
+
+
+def client(server: Any, *, name: str = "test-client", **kwargs: Any) -> Client:
+    return Client(server, client_info=Implementation(name=name, version="1.0"), **kwargs)
+
+
+def writes(server: Any) -> list[tuple[str, str]]:
+    """Every request other than a GET that reached the sandbox: what a person would call a write."""
+    return [(r.method, r.path) for r in server.telco_runtime.sandbox.requests if r.method != "GET"]
+
+
+async def first_call_id(c: Client) -> str:
+    return (await c.call_tool("sipgate_list_calls", {})).structured_content["calls"][0]["call_id"]
+
+
+class Browser:
+    """`$BROWSER` for the tests: a script that appends each link it is handed to a file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.log = folder / "browser.log"
+        self.script = folder / "browser.sh"
+        self.script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{self.log}"\n')
+        self.script.chmod(self.script.stat().st_mode | stat.S_IXUSR)
+
+    def links(self, at_least: int = 1, timeout: float = 5.0) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lines = self.log.read_text().split() if self.log.exists() else []
+            if len(lines) >= at_least:
+                return lines
+            time.sleep(0.02)
+        raise AssertionError(f"the browser was started {len(lines)} times, expected {at_least}")
+
+    def opened(self) -> int:
+        return len(self.log.read_text().split()) if self.log.exists() else 0
+
+
+@pytest.fixture
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Browser:
+    recorder = Browser(tmp_path)
+    monkeypatch.setenv("BROWSER", str(recorder.script))
+    return recorder
+
+
+class Form(HTMLParser):
+    """The forms of a page: action, method and the default value of every named field."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, Any]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "form":
+            self.forms.append(
+                {
+                    "action": a.get("action") or "",
+                    "method": (a.get("method") or "get").lower(),
+                    "fields": [],
+                    "buttons": [],
+                }
+            )
+        elif self.forms and tag in ("input", "select", "textarea") and a.get("name"):
+            kind = a.get("type") or ""
+            if kind == "checkbox":
+                self.forms[-1]["fields"].append((a["name"], a.get("value") or "on"))
+            else:
+                self.forms[-1]["fields"].append((a["name"], a.get("value") or ""))
+        elif self.forms and tag == "button" and a.get("name"):
+            self.forms[-1]["buttons"].append((a["name"], a.get("value") or ""))
+
+
+def forms_of(page: str) -> list[dict[str, Any]]:
+    parser = Form()
+    parser.feed(page)
+    return parser.forms
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+async def decide_in_browser(link: str, decision: str = "approve", **extra: str) -> httpx2.Response:
+    """A person opening the launch link and pressing Approve or Deny, as their browser sends it."""
+    async with httpx2.AsyncClient(follow_redirects=True, timeout=10) as http:
+        page = await http.get(link)
+        assert page.status_code == 200, page.text
+        origin = f"{page.url.scheme}://{page.url.netloc.decode()}"
+        return await http.post(
+            str(page.url) + "/decide",
+            data={"csrf": csrf_of(page.text), "decision": decision, **extra},
+            headers={"Origin": origin},
+        )
+
+
+@pytest.fixture
+def state_home(tmp_path: Path) -> Iterator[Path]:
+    yield Path(os.environ["XDG_STATE_HOME"])

@@ -1,0 +1,331 @@
+"""Out-of-band approval through the MCP client (issue 11): what the model sees, what a person does,
+and how many writes reach the provider (the embedded sandbox, counting every non-GET request).
+
+A client that cannot elicit gets `approval_pending` at once; a person decides on the approval page
+(opened in their browser with a single-use launch code) or with `telco-mcp approvals`; the model's
+retry with the same tool, arguments and client sends the write exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp.client import ClientRequestContext
+from mcp.types import ElicitRequestParams, ElicitResult
+
+from telco_mcp.approval.store import Approval, MemoryApprovalStore
+from telco_mcp.errors import ConfirmationError
+
+from .conftest import SMS, Browser, client, decide_in_browser, first_call_id, server_for, writes
+
+pytestmark = pytest.mark.anyio
+MODES = ["auto", "legacy"]
+
+
+def everything(result: Any) -> str:
+    return "\n".join(getattr(b, "text", "") for b in result.content) + json.dumps(result.structured_content or {})
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_client_without_elicitation_gets_an_approval_at_once_and_nothing_is_sent(
+    mode: str, audit_path: Path, browser: Browser
+) -> None:
+    server = server_for(audit_path)
+    async with client(server, mode=mode) as c:
+        result = await c.call_tool("sipgate_send_sms", SMS)
+    data = result.structured_content
+    assert not result.is_error and data["status"] == "approval_pending"
+    assert data["approval_id"].startswith("apr_") and data["expires_at"]
+    assert writes(server) == []
+    link = browser.links()[0]
+    code = link.split("code=", 1)[1]
+    assert f"/approvals/a/{data['approval_id']}?code=" in link
+    assert code not in everything(result), "nothing that approves reaches the model"
+    assert "telco-mcp approvals approve " + data["approval_id"] in everything(result)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_retry_before_the_decision_uses_nothing_up_and_the_approved_write_is_sent_once(
+    mode: str, audit_path: Path, browser: Browser
+) -> None:
+    server = server_for(audit_path)
+    async with client(server, mode=mode) as c:
+        pending = (await c.call_tool("sipgate_send_sms", SMS)).structured_content
+        retry = SMS | {"approval_id": pending["approval_id"]}
+        for _ in range(2):
+            still = await c.call_tool("sipgate_send_sms", retry)
+            assert still.structured_content["status"] == "approval_pending"
+            assert "Still pending" in everything(still)
+        assert writes(server) == []
+        decided = await decide_in_browser(browser.links()[0])
+        assert "Approved" in decided.text
+        applied = await c.call_tool("sipgate_send_sms", retry)
+        assert applied.structured_content["status"] == "applied", everything(applied)
+        replayed = await c.call_tool("sipgate_send_sms", retry)
+    assert replayed.is_error and "already used" in everything(replayed)
+    assert writes(server) == [("POST", "/v2/sessions/sms")]
+    lines = [json.loads(line) for line in audit_path.read_text().splitlines()]
+    applied_line = next(r for r in lines if r.get("outcome") == "applied")
+    assert applied_line["confirmed_by"] == "approval-page" and applied_line["approval"] == pending["approval_id"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_denied_on_the_page_nothing_is_sent(mode: str, audit_path: Path, browser: Browser) -> None:
+    server = server_for(audit_path)
+    async with client(server, mode=mode) as c:
+        pending = (await c.call_tool("sipgate_send_sms", SMS)).structured_content
+        decided = await decide_in_browser(browser.links()[0], "deny")
+        assert "Denied" in decided.text
+        result = await c.call_tool("sipgate_send_sms", SMS | {"approval_id": pending["approval_id"]})
+    assert result.structured_content["status"] == "declined"
+    assert "denied it on the approval page" in everything(result)
+    assert writes(server) == []
+
+
+async def test_an_approval_is_bound_to_its_tool_arguments_and_client(audit_path: Path, browser: Browser) -> None:
+    server = server_for(audit_path)
+    async with client(server) as c:
+        call_id = await first_call_id(c)
+        hold = {"call_id": call_id, "value": True}
+        approval_id = (await c.call_tool("sipgate_hold_call", hold)).structured_content["approval_id"]
+        await decide_in_browser(browser.links()[0])
+        other_args = await c.call_tool("sipgate_hold_call", hold | {"value": False, "approval_id": approval_id})
+        other_tool = await c.call_tool("sipgate_mute_call", hold | {"approval_id": approval_id})
+    async with client(server, name="another-client") as other:
+        other_client = await other.call_tool("sipgate_hold_call", hold | {"approval_id": approval_id})
+    for refused in (other_args, other_tool, other_client):
+        assert refused.is_error and "[confirmation]" in everything(refused)
+        assert "does not belong to this call" in everything(refused)
+    assert writes(server) == []
+    async with client(server) as c:  # the rightful call still works, once
+        applied = await c.call_tool("sipgate_hold_call", hold | {"approval_id": approval_id})
+    assert applied.structured_content["status"] == "applied"
+    assert writes(server) == [("PUT", f"/v2/calls/{call_id}/hold")]
+
+
+async def test_an_altered_or_invented_approval_id_is_refused(audit_path: Path, browser: Browser) -> None:
+    server = server_for(audit_path)
+    async with client(server) as c:
+        approval_id = (await c.call_tool("sipgate_send_sms", SMS)).structured_content["approval_id"]
+        await decide_in_browser(browser.links()[0])
+        for forged in (approval_id[:-1] + ("A" if approval_id[-1] != "A" else "B"), "apr_" + "x" * 22, "../" * 5):
+            result = await c.call_tool("sipgate_send_sms", SMS | {"approval_id": forged})
+            assert result.is_error and "[confirmation]" in everything(result)
+    assert writes(server) == []
+
+
+def test_approvals_expire_and_are_decided_and_used_once() -> None:
+    now = [1_000.0]
+    store = MemoryApprovalStore(clock=lambda: now[0])
+
+    def approval(approval_id: str) -> Approval:
+        return Approval(
+            id=approval_id, tool="t", digest="d", client="c", client_label="c", summary="s", provider="sipgate",
+            method="POST", url="u", body=None, verdict=None, created=now[0], expires=now[0] + 300,
+        )  # fmt: skip
+
+    store.add(approval("a"))
+    store.add(approval("b"))
+    store.decide("a", True, "cli")
+    with pytest.raises(ConfirmationError, match="already decided"):
+        store.decide("a", False, "approval-page")
+    now[0] += 301
+    with pytest.raises(ConfirmationError, match="expired"):
+        store.redeem("a", "t", "d", "c")
+    with pytest.raises(ConfirmationError, match="expired"):
+        store.decide("b", True, "cli")
+    assert store.pending() == []
+
+
+@pytest.mark.parametrize(
+    ("confirm", "field", "value"),
+    [
+        ("auto", "confirm_token", "v1.1.n.m"),
+        ("approval", "confirm_token", "v1.1.n.m"),
+        ("token", "approval_id", "apr_x"),
+        ("elicit", "approval_id", "apr_x"),
+        ("elicit", "confirm_token", "v1.1.n.m"),
+        ("off", "approval_id", "apr_x"),
+    ],
+)
+async def test_a_consent_field_of_another_mode_is_refused_naming_the_mode(
+    confirm: str, field: str, value: str, audit_path: Path
+) -> None:
+    extra = {"telco_mcp_confirm_off_acknowledged": True} if confirm == "off" else {}
+    server = server_for(audit_path, telco_mcp_confirm=confirm, **extra)
+    async with client(server) as c:
+        result = await c.call_tool("sipgate_send_sms", SMS | {field: value})
+    assert result.is_error
+    assert "[confirmation]" in everything(result) and f"TELCO_MCP_CONFIRM={confirm}" in everything(result)
+    assert writes(server) == []
+
+
+@pytest.mark.parametrize(
+    ("confirm", "fields"),
+    [("auto", {"approval_id"}), ("approval", {"approval_id"}), ("token", {"confirm_token"}), ("elicit", set())],
+)
+async def test_each_mode_publishes_only_the_consent_field_it_uses(
+    confirm: str, fields: set[str], audit_path: Path
+) -> None:
+    async with client(server_for(audit_path, telco_mcp_confirm=confirm)) as c:
+        tools = (await c.list_tools()).tools
+    for tool in tools:
+        props = set(tool.input_schema.get("properties", {}))
+        if tool.annotations and not tool.annotations.read_only_hint:
+            assert props & {"approval_id", "confirm_token"} == fields, tool.name
+            assert "dry_run" in props
+
+
+class Asked:
+    def __init__(self, action: str = "accept") -> None:
+        self.action = action
+        self.params: list[ElicitRequestParams] = []
+
+    async def __call__(self, context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        self.params.append(params)
+        if params.mode == "url":
+            return ElicitResult(action="accept")
+        return (
+            ElicitResult(action="accept", content={"confirm": True})
+            if self.action == "accept"
+            else ElicitResult(action=self.action)
+        )  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("confirm", ["auto", "token", "elicit"])
+async def test_an_eliciting_client_is_always_asked_whatever_the_model_sends(
+    confirm: str, mode: str, audit_path: Path, browser: Browser
+) -> None:
+    """A valid approval (auto) or token (token mode) from a non-eliciting session does not skip the question."""
+    server = server_for(audit_path, telco_mcp_confirm=confirm)
+    field = {"auto": "approval_id", "token": "confirm_token"}.get(confirm)
+    carried: dict[str, str] = {}
+    if field:
+        async with client(server, mode=mode) as quiet:  # a session that cannot elicit gets its approval/token
+            first = (await quiet.call_tool("sipgate_send_sms", SMS)).structured_content
+            carried = {field: first[field]}
+            if field == "approval_id":
+                await decide_in_browser(browser.links()[0])
+    asked = Asked("decline")
+    async with client(server, mode=mode, elicitation_callback=asked) as c:
+        result = await c.call_tool("sipgate_send_sms", SMS | carried)
+    assert len(asked.params) == 1 and asked.params[0].mode == "form"
+    assert result.structured_content["status"] == "declined"
+    assert writes(server) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_approval_mode_sends_an_eliciting_client_to_the_page_by_url_elicitation(
+    mode: str, audit_path: Path, browser: Browser
+) -> None:
+    server = server_for(audit_path, telco_mcp_confirm="approval", telco_mcp_approver_pin="246810")
+    asked = Asked()
+    async with client(server, mode=mode, elicitation_callback=asked) as c:
+        result = await c.call_tool("sipgate_send_sms", SMS)
+    data = result.structured_content
+    assert data["status"] == "approval_pending", everything(result)
+    assert [p.mode for p in asked.params] == ["url"], "never a form: the approver is not the chat user"
+    url = asked.params[0].url  # type: ignore[union-attr]
+    assert url.endswith(f"/approvals/a/{data['approval_id']}") and "code=" not in url
+    assert browser.opened() == 0, "the link went through the client, not a local browser"
+    assert writes(server) == []
+
+
+async def test_approval_mode_without_a_pin_opens_the_local_browser_instead(audit_path: Path, browser: Browser) -> None:
+    server = server_for(audit_path, telco_mcp_confirm="approval")
+    asked = Asked()
+    async with client(server, elicitation_callback=asked) as c:
+        result = await c.call_tool("sipgate_send_sms", SMS)
+    assert result.structured_content["status"] == "approval_pending"
+    assert asked.params == [] and browser.opened() == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_declining_the_url_elicitation_denies_the_approval(mode: str, audit_path: Path) -> None:
+    server = server_for(audit_path, telco_mcp_confirm="approval", telco_mcp_approver_pin="246810")
+
+    async def no(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        return ElicitResult(action="decline")
+
+    async with client(server, mode=mode, elicitation_callback=no) as c:
+        result = await c.call_tool("sipgate_send_sms", SMS)
+    assert result.structured_content["status"] == "declined"
+    assert server.telco_runtime.approvals.store.pending() == []
+    assert writes(server) == []
+
+
+async def test_a_grant_covers_hold_mute_and_dtmf_on_one_call_only(audit_path: Path, browser: Browser) -> None:
+    server = server_for(audit_path)
+    async with client(server) as c:
+        calls = (await c.call_tool("sipgate_list_calls", {})).structured_content["calls"]
+        one, other = calls[0]["call_id"], calls[1]["call_id"]
+        first = (await c.call_tool("sipgate_hold_call", {"call_id": one, "value": True})).structured_content
+        await decide_in_browser(browser.links()[0], grant="1", grant_minutes="5")
+        await c.call_tool("sipgate_hold_call", {"call_id": one, "value": True, "approval_id": first["approval_id"]})
+        mute = await c.call_tool("sipgate_mute_call", {"call_id": one, "value": True})
+        dtmf = await c.call_tool("sipgate_send_dtmf", {"call_id": one, "sequence": "1"})
+        elsewhere = await c.call_tool("sipgate_mute_call", {"call_id": other, "value": True})
+        hangup = await c.call_tool("sipgate_hangup_call", {"call_id": one})
+    assert mute.structured_content["status"] == "applied" and dtmf.structured_content["status"] == "applied"
+    assert elsewhere.structured_content["status"] == "approval_pending", "a grant covers one call"
+    assert hangup.structured_content["status"] == "approval_pending", "never a grant for a hang-up"
+    assert writes(server) == [
+        ("PUT", f"/v2/calls/{one}/hold"), ("PUT", f"/v2/calls/{one}/muted"), ("POST", f"/v2/calls/{one}/dtmf"),
+    ]  # fmt: skip
+    lines = [json.loads(line) for line in audit_path.read_text().splitlines()]
+    assert {r["approval"] for r in lines if r.get("outcome") == "applied"} == {first["approval_id"]}
+
+
+async def test_the_grant_is_for_the_client_that_asked(audit_path: Path, browser: Browser) -> None:
+    server = server_for(audit_path)
+    async with client(server) as c:
+        call_id = await first_call_id(c)
+        first = (await c.call_tool("sipgate_hold_call", {"call_id": call_id, "value": True})).structured_content
+        await decide_in_browser(browser.links()[0], grant="1", grant_minutes="5")
+    async with client(server, name="another-client") as other:
+        mute = await other.call_tool("sipgate_mute_call", {"call_id": call_id, "value": True})
+    assert first["status"] == "approval_pending" and mute.structured_content["status"] == "approval_pending"
+    assert writes(server) == []
+
+
+async def test_the_webhook_gets_a_notice_whose_link_carries_no_secret(audit_path: Path) -> None:
+    import socket
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    notices: list[dict[str, Any]] = []
+
+    async def receive(request: Request) -> Response:
+        notices.append(await request.json())
+        return Response(status_code=204)
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    receiver = uvicorn.Server(
+        uvicorn.Config(Starlette(routes=[Route("/hook", receive, methods=["POST"])]), log_config=None, lifespan="off")
+    )
+    server = server_for(
+        audit_path, telco_mcp_approval_webhook=f"http://127.0.0.1:{port}/hook", telco_mcp_approver_pin="246810"
+    )
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(receiver.serve, [sock])
+        async with client(server) as c:
+            pending = (await c.call_tool("sipgate_send_sms", SMS)).structured_content
+        with anyio.fail_after(10):
+            while not notices:
+                await anyio.sleep(0.05)
+        receiver.should_exit = True
+    notice = notices[0]
+    assert notice["approval_id"] == pending["approval_id"] and notice["summary"] == pending["summary"]
+    assert notice["url"].endswith(f"/approvals/a/{pending['approval_id']}") and "code" not in notice["url"]
+    assert writes(server) == []
