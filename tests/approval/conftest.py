@@ -56,6 +56,7 @@ class Browser:
 
     def links(self, at_least: int = 1, timeout: float = 5.0) -> list[str]:
         deadline = time.monotonic() + timeout
+        lines: list[str] = []
         while time.monotonic() < deadline:
             lines = self.log.read_text().split() if self.log.exists() else []
             if len(lines) >= at_least:

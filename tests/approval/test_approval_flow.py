@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import pytest
@@ -181,7 +181,7 @@ async def test_each_mode_publishes_only_the_consent_field_it_uses(
 
 
 class Asked:
-    def __init__(self, action: str = "accept") -> None:
+    def __init__(self, action: Literal["accept", "decline", "cancel"] = "accept") -> None:
         self.action = action
         self.params: list[ElicitRequestParams] = []
 
@@ -317,10 +317,11 @@ async def test_the_webhook_gets_a_notice_whose_link_carries_no_secret(audit_path
     server = server_for(
         audit_path, telco_mcp_approval_webhook=f"http://127.0.0.1:{port}/hook", telco_mcp_approver_pin="246810"
     )
+    pending: dict[str, Any] = {}
     async with anyio.create_task_group() as tg:
         tg.start_soon(receiver.serve, [sock])
         async with client(server) as c:
-            pending = (await c.call_tool("sipgate_send_sms", SMS)).structured_content
+            pending = (await c.call_tool("sipgate_send_sms", SMS)).structured_content or {}
         with anyio.fail_after(10):
             while not notices:
                 await anyio.sleep(0.05)
