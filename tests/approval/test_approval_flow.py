@@ -189,11 +189,9 @@ class Asked:
         self.params.append(params)
         if params.mode == "url":
             return ElicitResult(action="accept")
-        return (
-            ElicitResult(action="accept", content={"confirm": True})
-            if self.action == "accept"
-            else ElicitResult(action=self.action)
-        )  # type: ignore[arg-type]
+        if self.action == "accept":
+            return ElicitResult(action="accept", content={"confirm": True})
+        return ElicitResult(action=self.action)
 
 
 @pytest.mark.parametrize("mode", MODES)
