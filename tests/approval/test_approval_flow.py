@@ -182,7 +182,7 @@ async def test_each_mode_publishes_only_the_consent_field_it_uses(
 
 class Asked:
     def __init__(self, action: Literal["accept", "decline", "cancel"] = "accept") -> None:
-        self.action = action
+        self.action: Literal["accept", "decline", "cancel"] = action
         self.params: list[ElicitRequestParams] = []
 
     async def __call__(self, context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
