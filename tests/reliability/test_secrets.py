@@ -161,15 +161,18 @@ async def _exercise(client: Client, sandbox: Sandbox, outputs: list[str]) -> Non
             sandbox.clear_faults()
 
 
-async def _token_confirmed_writes(client: Client, sandbox: Sandbox, outputs: list[str]) -> None:
-    """A client without elicitation: the preview with its confirm_token, then the confirmed write."""
+async def _approved_writes(client: Client, server: Any, sandbox: Sandbox, outputs: list[str]) -> None:
+    """A client without elicitation: the pending approval, a person's yes (as `telco-mcp approvals` gives it),
+    then the approved write."""
     for tool in ("signalwire_update_sip_gateway", "sipgate_hold_call", "sipgate_send_sms"):
         args = valid_arguments(sandbox)[tool]
-        preview = await client.call_tool(tool, args)
-        outputs.append(_dump(preview))
-        token = (preview.structured_content or {}).get("confirm_token")
-        assert token, f"{tool}: no confirmation preview: {_dump(preview)[:300]}"
-        done = await client.call_tool(tool, {**args, "confirm_token": token})
+        pending = await client.call_tool(tool, args)
+        outputs.append(_dump(pending))
+        approval_id = (pending.structured_content or {}).get("approval_id")
+        assert approval_id, f"{tool}: no pending approval: {_dump(pending)[:300]}"
+        server.telco_runtime.approvals.decide(approval_id, True, "cli")
+        outputs.append(json.dumps(vars(server.telco_runtime.approvals.store.get(approval_id)), default=str))
+        done = await client.call_tool(tool, {**args, "approval_id": approval_id})
         assert (done.structured_content or {}).get("status") == "applied", _dump(done)[:300]
         outputs.append(_dump(done))
 
@@ -190,7 +193,7 @@ async def test_no_result_log_line_audit_line_or_error_contains_a_credential(
         await _exercise(client, sandbox, outputs)
     sandbox.reset()
     async with Client(server) as client:
-        await _token_confirmed_writes(client, sandbox, outputs)
+        await _approved_writes(client, server, sandbox, outputs)
 
     assert upstream.rejected == [], f"the server sent other credentials than configured: {upstream.rejected}"
     # OAuth: one refresh for the expired first token, one for the injected 401 on a sipgate read
