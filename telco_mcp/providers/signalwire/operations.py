@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from telco_mcp.http import CallContext
 from telco_mcp.operation import Operation, WriteSubject
+from telco_mcp.phone import pretty
 from telco_mcp.providers.signalwire import models as m
 from telco_mcp.wire import PreparedRequest, decode_cursor, next_page, response_json
 
@@ -72,7 +73,10 @@ def _fmt(value: Any) -> str:
 
 
 async def _summarize_profile(args: m.UpdateSipProfileInput, ctx: CallContext) -> str:
-    return f"Update the project's SIP profile: {_changes(args.body())}"
+    body = args.body()
+    if "default_send_as" in body:  # a number as people read it; "" lets SignalWire pick one at random
+        body["default_send_as"] = pretty(body["default_send_as"]) if body["default_send_as"] else "random"
+    return f"Update the project's SIP profile: {_changes(body)}"
 
 
 async def _summarize_delete(args: m.DeleteRecordingInput, ctx: CallContext) -> str:

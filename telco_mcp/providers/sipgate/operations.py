@@ -169,10 +169,19 @@ async def _sent(response: httpx2.Response, args: m.SendSmsInput, ctx: CallContex
     )
 
 
+def _start_subject(args: m.StartCallInput) -> WriteSubject:
+    """sipgate dials the caller first when it is a phone number, then the callee: both are destinations."""
+    dialled = (args.caller, args.callee) if m.is_phone_caller(args.caller) else (args.callee,)
+    return WriteSubject(destinations=dialled, kind="call")
+
+
 async def _summarize_start(args: m.StartCallInput, ctx: CallContext) -> str:
-    device = args.device_id or args.caller
     shown = f", showing {pretty(args.caller_id)}" if args.caller_id else ""
-    return f"Start a call to {pretty(args.callee)}: ring device {device} first, then dial{shown}"
+    if m.is_phone_caller(args.caller):
+        first = f"sipgate first rings {pretty(args.caller)} (through device {args.device_id})"
+    else:
+        first = f"device {args.caller} rings first"
+    return f"Start a call to {pretty(args.callee)}: {first}, then dials {pretty(args.callee)}{shown}"
 
 
 # ------------------------------------------------------------------ history
@@ -273,7 +282,10 @@ OPERATIONS: tuple[Operation, ...] = (
         effect="destructive",
         idempotent=False,
         action="transfer",
-        verb=lambda a: f"Transfer {{call}} to {pretty(a.phone_number)}, {'attended' if a.attended else 'blind'}",
+        verb=lambda a: (
+            f"Transfer {{call}} to {pretty(a.phone_number)}, {'attended' if a.attended else 'blind'}"
+            + (f", showing {pretty(a.caller_id)}" if a.caller_id else "")
+        ),
         subject=lambda a: WriteSubject(destinations=(a.phone_number,), kind="transfer", target=a.call_id),
     ),
     _call_op(
@@ -326,7 +338,7 @@ OPERATIONS: tuple[Operation, ...] = (
         idempotent=False,
         interpret=_json(m.started_call_from_api),
         summarize=_summarize_start,
-        subject=lambda a: WriteSubject(destinations=(a.callee,), kind="call"),
+        subject=_start_subject,
     ),
     Operation(
         name="sipgate_send_sms",
