@@ -70,9 +70,9 @@ class Operation:
     idempotent: bool
     interpret: Interpret
     prepare: Prepare | None = None  # default: fill the path template, send `args.body()` if it has one
-    summarize: Summarize | None = None  # plain words for a write: "Send SMS to +49 ...: 'text'"
+    # plain words for a write: 'Send SMS to +49 ...: "text"'; quote provider text (telco_mcp.untrusted.quote)
+    summarize: Summarize | None = None
     subject: Callable[[Any], WriteSubject] = field(default=lambda args: WriteSubject())
-    untrusted: tuple[str, ...] = ()  # result fields holding third-party text (fenced in the text content)
     not_found: str | None = None  # what a 404 means here, with {field} placeholders from the input
 
     def __post_init__(self) -> None:

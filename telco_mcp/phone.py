@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, Field
 
+from telco_mcp.untrusted import quote
+
 if TYPE_CHECKING:
     import phonenumbers
 
@@ -117,17 +119,23 @@ def costly_kind(e164: str) -> str | None:
 
 
 def pretty(number: str | None) -> str:
-    """``+493012345678`` as people read it (``+49 30 12345678``); "anonymous" for no number."""
+    """``+493012345678`` as people read it (``+49 30 12345678``); "anonymous" for no number.
+
+    Numbers in summaries often come from the provider (a call's participants, an SMS sender): what
+    is not a phone number is shown as a quoted, escaped literal, never as bare words.
+    """
     import phonenumbers
 
     if not number:
         return "anonymous"
     try:
-        return phonenumbers.format_number(
-            phonenumbers.parse(number, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL
-        )
+        parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
-        return number
+        return quote(number)
+    formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    if "".join(c for c in formatted if c.isdigit()) != "".join(c for c in number if c in "0123456789"):
+        return quote(number)  # phonenumbers found a number inside other text: show all of it, quoted
+    return formatted
 
 
 def mask(e164: str, keep: int = 4) -> str:

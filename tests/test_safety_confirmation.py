@@ -244,7 +244,7 @@ async def test_the_gateway_question_lists_only_the_fields_that_change(mode: str,
         await client.call_tool(scenario.tool, scenario.args)
 
     [question] = asked.messages
-    assert "name: Trunk A -> Trunk B" in question
+    assert 'name: "Trunk A" -> "Trunk B"' in question  # provider text quoted (issue 12)
     assert "dry_run" not in question, question
     assert "confirm_token" not in question, question
 
