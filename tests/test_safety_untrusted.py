@@ -430,3 +430,26 @@ async def test_a_gateway_name_planted_in_the_sandbox_is_quoted_in_the_next_quest
     assert_only_quoted(question, "question")
     assert_only_fenced(text_of(update), "update result")
     assert_only_fenced(text_of(listing), "listing")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("attack", list(ATTACKS.values()), ids=list(ATTACKS))
+async def test_an_outcome_unknown_failure_fences_the_request_body_it_quotes(attack: str, audit_path: Path) -> None:
+    """The SMS body holds the sender id sipgate listed (used when no sms_id is given) and the message."""
+    import httpx2
+
+    fake = FakeUpstream()
+    fake.route("GET /v2/authorization/userinfo", response(200, {"sub": "w0"}))
+    fake.route("GET /v2/w0/sms", response(200, {"items": [{"id": attack, "alias": attack}]}))
+
+    def timeout(request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.ReadTimeout("no answer", request=request)
+
+    fake.route("POST /v2/sessions/sms", timeout)
+    settings = sipgate_settings(audit_path, telco_mcp_allow_writes=True)
+    async with client_for(settings, fake, elicitation_callback=accept) as client:
+        result = await client.call_tool("sipgate_send_sms", {"recipient": "+49 1579 9912345", "message": attack})
+
+    text = text_of(result)
+    assert result.is_error and text.startswith("[outcome_unknown]"), text
+    assert_only_fenced(text, "outcome unknown")
