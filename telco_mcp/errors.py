@@ -19,7 +19,9 @@
 
 Status codes map onto classes in exactly one place, `error_for_status`. Messages never contain
 credentials: they are built from the provider, the operation, the status and the provider's own
-error text, and the shared client never puts a secret in any of those.
+error text, and the shared client never puts a secret in any of those. The provider's error text
+is provider-controlled (it may echo what was sent, or be written by anyone who can plant data), so
+it is fenced inline (`telco_mcp.untrusted.inline`), never pasted as prose.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+from telco_mcp.untrusted import inline
 
 
 class TelcoError(Exception):
@@ -204,7 +208,7 @@ def error_for_status(
     """Map an upstream error status onto the hierarchy, with a message the model can act on."""
     name = PROVIDER_NAMES.get(provider, provider)
     detail, field_errors = _provider_detail(body)
-    said = f" ({detail})" if detail else ""
+    said = f" (it said {inline(detail, provider)})" if detail else ""
     unchanged = " Nothing was changed." if is_write else ""
     kw: dict[str, Any] = {"provider": provider, "operation": operation, "status": status}
     if status == 401:

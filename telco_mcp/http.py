@@ -10,7 +10,6 @@ jittered backoff. A write whose response never arrived is reported as `OutcomeUn
 from __future__ import annotations
 
 import email.utils
-import json
 import logging
 import random
 import time
@@ -32,6 +31,7 @@ from telco_mcp.errors import (
     error_for_status,
     parse_body,
 )
+from telco_mcp.untrusted import inline
 from telco_mcp.wire import PreparedRequest, Provider, response_json
 
 logger = logging.getLogger(__name__)
@@ -196,7 +196,8 @@ class ProviderClient:
             if op.idempotent
             else "Do NOT repeat it blindly: check the current state first (a repeat could act twice)."
         )
-        body = f" with body {json.dumps(request.json, ensure_ascii=False)}" if request.json is not None else ""
+        # The body can hold provider data (the SMS sender id sipgate listed) and text from anywhere: fenced.
+        body = f" with body {inline(request.json, self.provider)}" if request.json is not None else ""
         return OutcomeUnknown(
             f"Outcome unknown: {request.method} {request.path}{body} was sent to {self._name} but {why}, "
             f"so {op.name} may or may not have happened. {repeat}",

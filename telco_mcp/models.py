@@ -10,6 +10,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from telco_mcp.untrusted import TRUSTED
+
 
 class StrictInput(BaseModel):
     """Base for every tool input: unknown fields are rejected, strings are stripped."""
@@ -37,4 +39,6 @@ class PageInput(StrictInput):
 class Page(Result):
     """Common shape of a bounded list result."""
 
-    next_cursor: str | None = Field(default=None, description="Pass as cursor to get the next page; absent at the end.")
+    next_cursor: Annotated[str | None, TRUSTED] = Field(
+        default=None, description="Pass as cursor to get the next page; absent at the end."
+    )

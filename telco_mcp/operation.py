@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from telco_mcp.errors import UnexpectedResponse
 from telco_mcp.http import CallContext
+from telco_mcp.phone import pretty
 from telco_mcp.providers.payload import PayloadShapeError
 from telco_mcp.wire import Method, PreparedRequest, Provider, fill_path, placeholders
 
@@ -32,10 +33,17 @@ Effect = Literal["read", "write", "destructive"]
 
 @dataclass(frozen=True)
 class WriteSubject:
-    """What a write touches, for guardrails and the audit log."""
+    """What a write touches, for guardrails and the audit log.
+
+    `destinations` lists EVERY number the provider will dial or text because of this write, from
+    whichever input field it comes (an SMS recipient, a callee, a transfer target, a click-to-dial
+    caller that is rung first). The guardrails check each one (premium-rate and high-cost numbers,
+    allowed and denied prefixes) and `Operation.describe` makes sure each one is in the summary the
+    human confirms. Numbers that are only displayed (a caller ID) are not destinations.
+    """
 
     destinations: tuple[str, ...] = ()  # E.164 numbers called, texted or transferred to
-    kind: Literal["sms", "call", "transfer"] | None = None  # counted against per-hour caps
+    kind: Literal["sms", "call", "transfer"] | None = None  # counted against per-hour caps (transfer: calls)
     text: str | None = None  # SMS body, for segment limits
     target: str | None = None  # the resource id acted on
 
@@ -62,9 +70,9 @@ class Operation:
     idempotent: bool
     interpret: Interpret
     prepare: Prepare | None = None  # default: fill the path template, send `args.body()` if it has one
-    summarize: Summarize | None = None  # plain words for a write: "Send SMS to +49 ...: 'text'"
+    # plain words for a write: 'Send SMS to +49 ...: "text"'; quote provider text (telco_mcp.untrusted.quote)
+    summarize: Summarize | None = None
     subject: Callable[[Any], WriteSubject] = field(default=lambda args: WriteSubject())
-    untrusted: tuple[str, ...] = ()  # result fields holding third-party text (fenced in the text content)
     not_found: str | None = None  # what a 404 means here, with {field} placeholders from the input
     # Low-risk call control an approver may allow for one call for a few minutes (a grant): hold, mute, DTMF.
     # The grant covers the call named by `subject(args).target`.
@@ -121,9 +129,14 @@ class Operation:
         """The write in plain words, as the human who confirms it reads it."""
         assert self.summarize is not None, "only writes are described"
         try:
-            return await self.summarize(args, ctx)
+            summary = await self.summarize(args, ctx)
         except PayloadShapeError as exc:
             raise self._odd_lookup(exc) from None
+        # Every number that will be dialled or texted is in the words the human confirms.
+        missing = [pretty(n) for n in self.subject(args).destinations if pretty(n) not in summary]
+        if missing:
+            summary += f" (numbers dialled: {', '.join(missing)})"
+        return summary
 
     async def read_result(self, response: httpx2.Response, args: BaseModel, ctx: CallContext) -> BaseModel:
         """The result model from the provider's answer."""

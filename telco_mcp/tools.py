@@ -46,7 +46,7 @@ def _gated_model(op: Operation) -> type[BaseModel]:
         dry_run=(bool, Field(False, exclude=True, description="Preview only; sends nothing.")),
         confirm_token=(
             str | None,
-            Field(None, exclude=True, max_length=512, description="From the preview, once the user agreed."),
+            Field(None, exclude=True, description="From the preview, once the user agreed."),
         ),
         approval_id=(
             str | None,

@@ -38,7 +38,7 @@ GW_ID = "0823a606-0aff-4c90-9eba-f88ba118fe05"
 GW_PATH = f"/api/fabric/resources/sip_gateways/{GW_ID}"
 RECIPIENT = "+49 170 1234567"
 RECIPIENT_E164 = "+491701234567"
-RECIPIENT_MASKED = "+********4567"
+RECIPIENT_MASKED = "+49 170 ***4567"  # country code and prefix kept, subscriber digits hidden
 SMS = {"recipient": RECIPIENT, "message": "Running 10 min late"}
 
 
@@ -308,7 +308,7 @@ async def test_no_write_is_sent_when_the_intent_line_cannot_be_written(mode: str
 
 # ================================================================== masking
 @pytest.mark.anyio
-async def test_phone_numbers_are_masked_to_the_last_four_digits_by_default(audit_path: Path) -> None:
+async def test_phone_numbers_are_masked_keeping_country_code_prefix_and_last_four_digits(audit_path: Path) -> None:
     fake = routes(FakeUpstream())
 
     async with client_for(both(audit_path), fake, elicitation_callback=accept) as client:
@@ -322,10 +322,13 @@ async def test_phone_numbers_are_masked_to_the_last_four_digits_by_default(audit
     sms_intent, call_intent = intents(audit_path)
     assert sms_intent["arguments"]["recipient"] == RECIPIENT_MASKED
     assert sms_intent["request"]["body"]["recipient"] == RECIPIENT_MASKED
-    assert call_intent["arguments"]["callee"] == "+********5678"
+    assert call_intent["arguments"]["callee"] == "+49 30 ****5678"
     sms_attempt = attempts(audit_path)[0]
     assert sms_attempt["arguments"] == {"recipient": RECIPIENT_MASKED, "message": "Running 10 min late"}
-    assert attempts(audit_path)[2]["arguments"]["recipient"] == "+********4567"
+    premium = attempts(audit_path)[2]
+    assert premium["arguments"]["recipient"] == "+49 900 ***4567", "a reviewer sees it was a premium-rate number"
+    assert premium["outcome"] == "refused"
+    assert "+49 900 ***4567 is a premium-rate number" in premium["detail"]
 
 
 @pytest.mark.anyio

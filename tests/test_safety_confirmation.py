@@ -246,7 +246,7 @@ async def test_the_gateway_question_lists_only_the_fields_that_change(mode: str,
         await client.call_tool(scenario.tool, scenario.args)
 
     [question] = asked.messages
-    assert "name: Trunk A -> Trunk B" in question
+    assert 'name: "Trunk A" -> "Trunk B"' in question  # provider text quoted (issue 12)
     assert "dry_run" not in question, question
     assert "confirm_token" not in question, question
 
@@ -451,6 +451,47 @@ async def test_a_malformed_token_is_refused_and_nothing_is_sent(name: str, token
         assert "malformed" in text_of(result)
     else:  # an empty token is no token: just the preview
         assert result.structured_content["status"] == "confirmation_required"
+
+
+MAC = "ab" * 32
+
+
+def _minted_with_lifetime(ttl: int) -> Callable[[str, dict[str, Any]], str]:
+    """A token signed with the server's own key whose expiry lies `ttl` seconds ahead."""
+    return lambda tool, canonical: ConfirmationTokens(CONFIRM_SECRET.encode(), ttl=ttl).issue(tool, canonical)[0]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        pytest.param(lambda tool, c: f"v1.{'9' * 5000}.nonce.{MAC}", "malformed", id="5000-digit-expiry"),
+        pytest.param(lambda tool, c: f"v1.{10**30}.nonce.{MAC}", "malformed", id="expiry-10e30"),
+        pytest.param(lambda tool, c: f"v1.-5.nonce.{MAC}", "malformed", id="negative-expiry"),
+        pytest.param(lambda tool, c: f"v1.\u00b2\u00b3.nonce.{MAC}", "malformed", id="superscript-digits"),
+        pytest.param(lambda tool, c: f"v1.\u0661\u0662\u0663.nonce.{MAC}", "malformed", id="arabic-indic-digits"),
+        pytest.param(lambda tool, c: f"v1.1e12.nonce.{MAC}", "malformed", id="exponent"),
+        pytest.param(lambda tool, c: "v1.1999999999.nonce." + "\u00e9" * 64, "malformed", id="non-ascii-mac"),
+        pytest.param(lambda tool, c: "v1.1999999999.n\u00f6nce." + MAC, "malformed", id="non-ascii-nonce"),
+        pytest.param(lambda tool, c: f"v1.1999999999.nonce.{MAC}.extra", "malformed", id="five-parts"),
+        pytest.param(_minted_with_lifetime(10**30), "malformed", id="signed-expiry-10e30"),
+        pytest.param(_minted_with_lifetime(10**7), "expires later than any token", id="signed-expiry-months-ahead"),
+    ],
+)
+async def test_a_token_with_an_absurd_expiry_or_alphabet_gets_a_clear_confirmation_error(
+    make: Callable[[str, dict[str, Any]], str], says: str, audit_path: Path
+) -> None:
+    scenario, fake, settings = prepared("sms", audit_path, telco_mcp_confirm_secret=CONFIRM_SECRET)
+
+    async with client_for(settings, fake) as client:
+        token = make(scenario.tool, scenario.canonical)
+        result = await client.call_tool(scenario.tool, scenario.args | {"confirm_token": token})
+
+    text = text_of(result)
+    assert result.is_error
+    assert text.startswith("[confirmation] "), text
+    assert says in text and "Nothing was sent" in text, text
+    assert writes(fake) == []
 
 
 @pytest.mark.anyio

@@ -12,6 +12,7 @@ import pytest
 from conftest import (
     FakeUpstream,
     accept,
+    body_of,
     client_for,
     decline,
     response,
@@ -437,3 +438,219 @@ async def test_every_write_result_shows_the_remaining_hourly_budget(audit_path: 
     assert dry.structured_content["budget"] == {"sms_remaining_this_hour": 3}
     assert preview.structured_content["budget"] == {"sms_remaining_this_hour": 3}
     assert done.structured_content["budget"] == {"sms_remaining_this_hour": 2}
+
+
+# ================================================================== every number, in every field of every write tool
+SW_GATEWAY_ID = "0823a606-0aff-4c90-9eba-f88ba118fe05"
+SW_RECORDING_ID = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
+
+# Every write tool with arguments that pass validation, and what each of its phone-number fields is:
+# "dialled" (the provider dials or texts it: every number rule applies) or "shown" (displayed to the
+# other side only). A new write tool, or a new number field, fails the completeness test below until
+# it is listed here.
+WRITE_TOOLS: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
+    "signalwire_update_sip_gateway": ({"id": SW_GATEWAY_ID, "name": "Trunk B"}, {}),
+    "signalwire_update_sip_profile": ({"default_send_as": BERLIN}, {"default_send_as": "shown"}),
+    "signalwire_delete_recording": ({"id": SW_RECORDING_ID}, {}),
+    "sipgate_hold_call": ({"call_id": "c1", "value": True}, {}),
+    "sipgate_mute_call": ({"call_id": "c1", "value": True}, {}),
+    "sipgate_record_call": ({"call_id": "c1", "value": True}, {}),
+    "sipgate_transfer_call": (
+        {"call_id": "c1", "phone_number": BERLIN, "caller_id": MOBILE},
+        {"phone_number": "dialled", "caller_id": "shown"},
+    ),
+    "sipgate_send_dtmf": ({"call_id": "c1", "sequence": "123#"}, {}),
+    "sipgate_play_announcement": ({"call_id": "c1", "url": "https://example.com/a.wav"}, {}),
+    "sipgate_hangup_call": ({"call_id": "c1"}, {}),
+    "sipgate_start_call": (
+        {"callee": BERLIN, "caller": MOBILE, "device_id": "e0", "caller_id": "+49 30 87654321"},
+        {"callee": "dialled", "caller": "dialled", "caller_id": "shown"},
+    ),
+    "sipgate_send_sms": ({"recipient": MOBILE, "message": "hi"}, {"recipient": "dialled"}),
+}
+DIALLED = [(tool, f) for tool, (_, fields) in WRITE_TOOLS.items() for f, how in fields.items() if how == "dialled"]
+NUMBER_FIELDS = [(tool, field) for tool, (_, fields) in WRITE_TOOLS.items() for field in fields]
+
+
+def both_settings(audit: Path, **overrides: Any) -> Settings:
+    from conftest import SW_PROJECT, SW_TOKEN
+
+    return settings_for(
+        audit, signalwire_space="acme", signalwire_project_id=SW_PROJECT, signalwire_api_token=SW_TOKEN, **overrides
+    )
+
+
+def all_routes(fake: FakeUpstream) -> FakeUpstream:
+    sipgate_routes(fake)
+    gateway = {"id": SW_GATEWAY_ID, "sip_gateway": {"id": SW_GATEWAY_ID, "name": "Trunk A", "uri": "sip:gw.example"}}
+    fake.route(f"GET /api/fabric/resources/sip_gateways/{SW_GATEWAY_ID}", response(200, gateway))
+    fake.route(
+        f"GET /api/relay/rest/recordings/{SW_RECORDING_ID}",
+        response(200, {"id": SW_RECORDING_ID, "leg_type": "pstn", "status": "completed"}),
+    )
+    return fake
+
+
+def test_every_phone_number_field_of_every_write_tool_is_declared() -> None:
+    """Probe each input field with a number in international spacing: a field that normalises it holds a number."""
+    from pydantic import ValidationError
+
+    from telco_mcp.catalogue import CATALOGUE
+
+    writes_ = {op.name: op for op in CATALOGUE if op.is_write}
+    assert set(writes_) == set(WRITE_TOOLS), "list every write tool in WRITE_TOOLS"
+    for name, op in writes_.items():
+        base, declared = WRITE_TOOLS[name]
+        op.input.model_validate(base)
+        found = set()
+        for field in op.input.model_fields:
+            try:
+                probed = op.input.model_validate(base | {field: "+49 30 12345678"})
+            except ValidationError:
+                continue
+            if getattr(probed, field) == "+493012345678":
+                found.add(field)
+        assert found == set(declared), f"{name}: phone-number fields {sorted(found)}, declared {sorted(declared)}"
+
+
+PREMIUM_SPELLINGS = ["+49 900 1234567", "+499001234567", "0900 1234567", "0049 900 1234567", "(0900) 123-4567"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("spelling", PREMIUM_SPELLINGS)
+@pytest.mark.parametrize(("tool", "field"), DIALLED)
+async def test_a_premium_number_is_refused_in_every_dialled_field_in_every_spelling(
+    tool: str, field: str, spelling: str, audit_path: Path
+) -> None:
+    args = WRITE_TOOLS[tool][0] | {field: spelling}
+    text = await refused(settings_for(audit_path), tool, args, "block_premium", mode="auto")
+    assert "+49 900 ***4567 is a premium-rate number" in text
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("tool", "field"), DIALLED)
+async def test_the_prefix_rules_apply_to_every_dialled_field(tool: str, field: str, audit_path: Path) -> None:
+    args = WRITE_TOOLS[tool][0] | {field: LONDON}
+    denied = settings_for(audit_path, telco_mcp_denied_prefixes="+44")
+    await refused(denied, tool, args, "denied_prefixes", mode="auto")
+    only_germany = settings_for(audit_path, telco_mcp_allowed_prefixes="+49")
+    await refused(only_germany, tool, args, "allowed_prefixes", mode="legacy", eliciting=False)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("tool", "field"), NUMBER_FIELDS)
+async def test_every_number_a_write_dials_or_shows_is_in_the_question_the_human_reads(
+    tool: str, field: str, audit_path: Path
+) -> None:
+    fake = all_routes(FakeUpstream())
+    asked = Asked(decline)
+    number = "+49 89 12345678"
+    args = WRITE_TOOLS[tool][0] | {field: number}
+
+    async with client_for(both_settings(audit_path), fake, elicitation_callback=asked) as client:
+        result = await client.call_tool(tool, args)
+
+    assert result.structured_content["status"] == "declined", text_of(result)
+    [question] = asked.messages
+    assert number in question, question
+    assert writes(fake) == []
+
+
+@pytest.mark.anyio
+async def test_a_phone_number_caller_is_rung_first_so_it_is_named_in_the_question(audit_path: Path) -> None:
+    fake = all_routes(FakeUpstream())
+    asked = Asked(accept)
+    args = {"callee": BERLIN, "caller": "0157 99912345", "device_id": "e0"}
+
+    async with client_for(settings_for(audit_path), fake, elicitation_callback=asked) as client:
+        result = await client.call_tool("sipgate_start_call", args)
+
+    assert result.structured_content["status"] == "applied", text_of(result)
+    [question] = asked.messages
+    assert f"rings {MOBILE}" in question and BERLIN in question, question
+    assert body_of(writes(fake)[0])["caller"] == "+4915799912345"
+
+
+# ================================================================== high-cost international services
+def _example(country_code: int, kind: str) -> str:
+    example = phonenumbers.example_number_for_non_geo_entity(country_code)
+    assert example is not None
+    metadata = phonenumbers.PhoneMetadata.metadata_for_nongeo_region(country_code)
+    description = getattr(metadata, kind)
+    number = phonenumbers.parse(f"+{country_code}{description.example_number}", None)
+    assert phonenumbers.is_valid_number(number)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+HIGH_COST = {
+    "satellite-881": (_example(881, "mobile"), "Global Mobile Satellite System (+881)"),
+    "networks-882": (_example(882, "mobile"), "International Networks (+882"),
+    "networks-883": (_example(883, "voip"), "International Networks (+883"),
+    "inmarsat-870": (_example(870, "mobile"), "Inmarsat satellite (+870)"),
+    "upt-878": (_example(878, "voip"), "Universal Personal Telecommunications (+878)"),
+    "premium-979": (_example(979, "premium_rate"), "International Premium Rate Service (+979)"),
+    "shared-cost-808": (_example(808, "shared_cost"), "International Shared Cost Service (+808)"),
+    "ocha-888": (_example(888, "uan"), "OCHA disaster-relief (+888)"),
+    "personal-de-700": ("+49 700 12345678", "a personal number"),
+    "personal-uk-70": ("+44 70 1234 5678", "a personal number"),
+    "premium-uk-870": ("+44 870 123 4567", "a premium-rate number"),
+    "premium-us-900": ("+1 900 555 0123", "a premium-rate number"),
+    "shared-cost-at-820": ("+43 820 123456", "a shared-cost number"),
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("number", "why"), list(HIGH_COST.values()), ids=list(HIGH_COST))
+@pytest.mark.parametrize(("tool", "field"), DIALLED)
+async def test_satellite_international_network_and_personal_numbers_are_refused_as_high_cost(
+    tool: str, field: str, number: str, why: str, audit_path: Path
+) -> None:
+    args = WRITE_TOOLS[tool][0] | {field: number}
+    text = await refused(settings_for(audit_path), tool, args, "block_premium", mode="auto")
+    assert why in text, text
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "number",
+    [_example(800, "toll_free"), "+49 32 123456789", "+44 300 123 4567", "+1 202 555 0123", "+49 800 1234567"],
+    ids=["freephone-800", "voip-de-32", "uan-uk-300", "us-fixed-or-mobile", "toll-free-de"],
+)
+async def test_freephone_voip_and_company_numbers_are_ordinary(number: str, audit_path: Path) -> None:
+    fake = all_routes(FakeUpstream())
+
+    async with client_for(settings_for(audit_path), fake, elicitation_callback=accept) as client:
+        result = await client.call_tool("sipgate_send_sms", sms(number))
+
+    assert result.structured_content["status"] == "applied", text_of(result)
+
+
+# ================================================================== transfers use the call budget
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (("sipgate_transfer_call", transfer(BERLIN)), ("sipgate_transfer_call", transfer("+49 89 12345678"))),
+        (("sipgate_transfer_call", transfer(BERLIN)), ("sipgate_start_call", call())),
+        (("sipgate_start_call", call()), ("sipgate_transfer_call", transfer(BERLIN))),
+    ],
+    ids=["transfer-then-transfer", "transfer-then-call", "call-then-transfer"],
+)
+async def test_transfers_count_against_the_hourly_call_cap(
+    first: tuple[str, dict[str, Any]], second: tuple[str, dict[str, Any]], mode: str, audit_path: Path
+) -> None:
+    fake = all_routes(FakeUpstream())
+    asked = Asked(accept)
+
+    async with client_for(
+        settings_for(audit_path, telco_mcp_calls_per_hour=1), fake, mode=mode, elicitation_callback=asked
+    ) as client:
+        done = await client.call_tool(*first)
+        late = await client.call_tool(*second)
+
+    assert done.structured_content["status"] == "applied", text_of(done)
+    assert done.structured_content["budget"] == {"call_remaining_this_hour": 0}
+    assert late.is_error and "rule calls_per_hour" in text_of(late), text_of(late)
+    assert len(writes(fake)) == 1
+    assert len(asked.messages) == 1

@@ -122,7 +122,8 @@ async def test_a_read_tool_returns_structured_content_and_json_text(audit_path, 
             }
         ]
     }
-    assert json.loads(text_of(result)) == result.structured_content
+    fenced = text_of(result).split('<untrusted-data source="sipgate">\n', 1)[1].split("\n</untrusted-data>", 1)[0]
+    assert json.loads(fenced) == result.structured_content
     assert str(fake.requests[0].url) == f"{SG_BASE}/calls"
 
 

@@ -224,7 +224,7 @@ async def test_update_sip_gateway_sends_exactly_the_given_fields_after_confirmat
     assert patch.headers["authorization"] == BASIC
     assert result.structured_content["status"] == "applied"
     assert result.structured_content["result"]["codecs"] == ["OPUS", "PCMU"]
-    assert "Berlin trunk" in questions[0] and "PCMU, G729 -> OPUS, PCMU" in questions[0]
+    assert "Berlin trunk" in questions[0] and '["PCMU", "G729"] -> ["OPUS", "PCMU"]' in questions[0]
 
 
 async def test_update_sip_profile_puts_and_accepts_201(fake, audit_path):
@@ -244,7 +244,7 @@ async def test_delete_recording_names_the_recording_and_sends_one_delete(fake, a
         result = await c.call_tool("signalwire_delete_recording", {"id": REC_ID})
     assert len(fake.sent("DELETE")) == 1
     assert result.structured_content["result"] == {"id": REC_ID, "deleted": True}
-    assert "pstn leg" in result.structured_content["summary"]
+    assert '"pstn" leg' in result.structured_content["summary"]  # provider text quoted (issue 12)
 
 
 @pytest.mark.parametrize(

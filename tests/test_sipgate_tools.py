@@ -605,7 +605,11 @@ async def test_send_sms_rejects_an_sms_id_the_account_does_not_have_before_posti
         result = await confirmed_by_token(client, "sipgate_send_sms", args)
     assert result.is_error
     text = text_of(result)
-    assert "sms_id 's9'" in text and "s0, s1" in text and "Nothing was sent" in text
+    assert (
+        "sms_id 's9'" in text
+        and '<untrusted-data source="sipgate">["s0","s1"]</untrusted-data>' in text
+        and "Nothing was sent" in text
+    )
     assert fake.sent("POST", "/v2/sessions/sms") == []
 
 

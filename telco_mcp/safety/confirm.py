@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import threading
 import time
@@ -20,6 +21,13 @@ from typing import Any
 from telco_mcp.errors import ConfirmationError
 
 _VERSION = "v1"
+# `v1.<expiry: Unix seconds>.<nonce: token_urlsafe(12)>.<mac: hex SHA-256>`, ASCII only. Anything else
+# (a huge or negative expiry, non-ASCII digits, a non-hex MAC) is malformed before any arithmetic.
+_TOKEN = re.compile(r"v1\.([0-9]{1,12})\.([A-Za-z0-9_-]{1,64})\.([0-9a-f]{64})", re.ASCII)
+_MALFORMED = (
+    "confirm_token is malformed: it is not a token this server issues. Nothing was sent. Call the tool without it "
+    "to get a new preview"
+)
 
 
 def canonical(arguments: dict[str, Any]) -> str:
@@ -50,10 +58,10 @@ class ConfirmationTokens:
 
     def redeem(self, tool: str, arguments: dict[str, Any], token: str) -> None:
         """Accept `token` for exactly this tool and these arguments once, or raise `ConfirmationError`."""
-        parts = token.split(".")
-        if len(parts) != 4 or parts[0] != _VERSION or not parts[1].isdigit():
-            raise ConfirmationError("confirm_token is malformed: call the tool without it to get a new preview")
-        _, expiry_text, nonce, mac = parts
+        match = _TOKEN.fullmatch(token)
+        if match is None:
+            raise ConfirmationError(_MALFORMED)
+        expiry_text, nonce, mac = match.groups()
         expiry = int(expiry_text)
         expected = self._mac(tool, canonical(arguments), expiry, nonce)
         if not hmac.compare_digest(expected, mac):
@@ -63,6 +71,11 @@ class ConfirmationTokens:
                 "and ask the user again."
             )
         now = self._clock()
+        if expiry > now + self.ttl:  # signed with this key, yet beyond any lifetime this server gives
+            raise ConfirmationError(
+                "confirm_token expires later than any token this server issues. Nothing was sent. Call the tool "
+                "without it for a new preview and ask the user again."
+            )
         if now > expiry:
             raise ConfirmationError(
                 "confirm_token has expired. Nothing was sent. Call the tool without it for a new preview and ask "

@@ -1,8 +1,13 @@
 """Telephony guardrails: checked before a human is asked, and again when the write is sent.
 
-Rules (all but the first are off by default): refuse premium-rate and shared-cost destinations;
-allow-list / deny-list of E.164 prefixes for calls, transfers and SMS; a maximum SMS length in
-segments; per-hour caps on SMS sent and calls started. A refusal names the rule that fired.
+Rules (all but the first are off by default): refuse premium-rate and other high-cost destinations
+(`telco_mcp.phone.costly_kind` says which); allow-list / deny-list of E.164 prefixes; a maximum SMS
+length in segments; per-hour caps on SMS sent and on calls started or transferred. A refusal names
+the rule that fired.
+
+The number rules apply to every number a provider will dial or text, whatever the field: the
+operation declares them as `WriteSubject.destinations` (a click-to-dial's `caller` number rings
+first, so it is one too).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ _GSM7 = set(
 )
 _GSM7_EXT = set("^{}\\[~]|€\f")
 _HOUR = 3600.0
+# Which hourly budget a write kind draws on: a transfer makes the provider dial out like a new call.
+_BUDGET = {"sms": "sms", "call": "call", "transfer": "call"}
 
 
 def sms_segments(text: str) -> int:
@@ -60,12 +67,12 @@ class Guardrails:
                     rule="max_sms_segments",
                 )
         with self._lock:
-            self._check_cap(subject.kind)
+            self._check_cap(_BUDGET.get(subject.kind or ""))
 
     def _check_destination(self, number: str) -> None:
         if self.block_premium and (kind := costly_kind(number)):
             raise SafetyRefusal(
-                f"Refused by rule block_premium: {mask(number)} is a {kind} number (TELCO_MCP_BLOCK_PREMIUM is on).",
+                f"Refused by rule block_premium: {mask(number)} is {kind} (TELCO_MCP_BLOCK_PREMIUM is on).",
                 rule="block_premium",
             )
         denied = next((p for p in self.denied if number.startswith(p)), None)
@@ -101,7 +108,7 @@ class Guardrails:
     def consume(self, subject: WriteSubject) -> None:
         """Re-check and count a write that is about to be sent (raises if the budget ran out meanwhile)."""
         self.check(subject)
-        kind = subject.kind if subject.kind in self.caps else None
+        kind = _BUDGET.get(subject.kind or "")
         if kind is not None and self.caps[kind] is not None:
             with self._lock:
                 self._check_cap(kind)

@@ -6,6 +6,7 @@ of the HTTP app; `telco-mcp approvals` is run as a second process of the same us
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -75,7 +76,7 @@ async def test_the_page_shows_exactly_what_will_be_sent(audit_path: Path, browse
         pending = await pending_sms(c)
         async with httpx2.AsyncClient(follow_redirects=True) as http:
             page = (await http.get(browser.links()[0])).text
-    assert pending["summary"].replace("'", "&#x27;") in page
+    assert html.escape(pending["summary"], quote=True) in page
     assert "POST" in page and "/v2/sessions/sms" in page
     assert "+4915799912345" in page, "destinations in full"
     assert "The trunk is down" in page

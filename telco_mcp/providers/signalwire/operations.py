@@ -14,7 +14,9 @@ from pydantic import BaseModel
 
 from telco_mcp.http import CallContext
 from telco_mcp.operation import Operation, WriteSubject
+from telco_mcp.phone import pretty
 from telco_mcp.providers.signalwire import models as m
+from telco_mcp.untrusted import quote
 from telco_mcp.wire import PreparedRequest, decode_cursor, next_page, response_json
 
 CREDENTIALS = "/api/fabric/resources/sip_endpoints"
@@ -51,35 +53,40 @@ def _one(parse: Callable[[Any], BaseModel]) -> Callable[..., Any]:
 
 
 # ------------------------------------------------------------------ write summaries
-def _changes(body: dict[str, Any]) -> str:
-    def show(value: Any) -> str:
-        return ", ".join(value) if isinstance(value, list) else repr(value)
+# Summaries quote every value, the provider's (a gateway's current name, a recording's metadata)
+# and the caller's alike: a planted name reads as data in the question, never as words of its own.
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "(unset)"
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(item) for item in value) + "]"
+    return quote(str(value))
 
-    return "; ".join(f"{key} -> {show(value)}" for key, value in body.items())
+
+def _changes(body: dict[str, Any]) -> str:
+    return "; ".join(f"{key} -> {_fmt(value)}" for key, value in body.items())
 
 
 async def _summarize_gateway(args: m.UpdateSipGatewayInput, ctx: CallContext) -> str:
     current = m.sip_gateway_from_api(await ctx.client.read("signalwire_update_sip_gateway", f"{GATEWAYS}/{args.id}"))
     before = current.model_dump(exclude_none=True)
     changes = "; ".join(f"{key}: {_fmt(before.get(key))} -> {_fmt(value)}" for key, value in args.body().items())
-    return f"Update SIP gateway {current.name or ''} ({args.id}): {changes}".replace("  ", " ")
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "(unset)"
-    return ", ".join(value) if isinstance(value, list) else str(value)
+    name = f"{_fmt(current.name)} " if current.name else ""
+    return f"Update SIP gateway {name}({args.id}): {changes}"
 
 
 async def _summarize_profile(args: m.UpdateSipProfileInput, ctx: CallContext) -> str:
-    return f"Update the project's SIP profile: {_changes(args.body())}"
+    body = args.body()
+    if "default_send_as" in body:  # a number as people read it; "" lets SignalWire pick one at random
+        body["default_send_as"] = pretty(body["default_send_as"]) if body["default_send_as"] else "random"
+    return f"Update the project's SIP profile: {_changes(body)}"
 
 
 async def _summarize_delete(args: m.DeleteRecordingInput, ctx: CallContext) -> str:
     rec = m.recording_from_api(await ctx.client.read("signalwire_delete_recording", f"{RECORDINGS}/{args.id}"))
-    when = f" from {rec.created_at}" if rec.created_at else ""
+    when = f" from {_fmt(rec.created_at)}" if rec.created_at else ""
     length = f", {rec.duration_in_seconds} s" if rec.duration_in_seconds is not None else ""
-    return f"Permanently delete recording {args.id} ({rec.leg_type} leg{when}{length})"
+    return f"Permanently delete recording {args.id} ({_fmt(rec.leg_type)} leg{when}{length})"
 
 
 async def _deleted(response: httpx2.Response, args: m.DeleteRecordingInput, ctx: CallContext) -> BaseModel:

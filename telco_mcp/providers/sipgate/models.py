@@ -35,6 +35,13 @@ CallId = Annotated[
 """A running call's id; the pattern also keeps it a safe URL path segment."""
 
 _DEVICE_ID = re.compile(r"^[a-z][0-9]+$")
+
+
+def is_phone_caller(caller: str) -> bool:
+    """Whether a click-to-dial `caller` is a phone number (sipgate dials it) rather than a device id."""
+    return not _DEVICE_ID.fullmatch(caller)
+
+
 DeviceId = Annotated[str, Field(max_length=16, pattern=_DEVICE_ID.pattern)]
 
 HistoryType = Literal["CALL", "VOICEMAIL", "SMS", "FAX"]

@@ -19,6 +19,7 @@ from telco_mcp.http import CallContext
 from telco_mcp.operation import Operation, WriteSubject
 from telco_mcp.phone import pretty, same_number
 from telco_mcp.providers.sipgate import models as m
+from telco_mcp.untrusted import inline, quote
 from telco_mcp.wire import PreparedRequest, decode_cursor, encode_cursor, fill_path, response_json
 
 CALL_GONE = "Call {call_id} was not found or has already ended. List running calls with sipgate_list_calls."
@@ -69,7 +70,7 @@ def _read_back(action: str) -> Callable[..., Any]:
                 (c for c in calls if any(same_number(p.phone_number, args.phone_number) for p in c.participants)), None
             )
             if call is not None:
-                note = f"sipgate gave the transferred call a new id: {call.call_id}."
+                note = f"sipgate gave the transferred call a new id: {quote(call.call_id)}."
         if action == "hangup":
             return m.CallActionResult(
                 call_id=args.call_id, action=action, call=call, ended=call is None,
@@ -146,7 +147,7 @@ async def _sender(args: m.SendSmsInput, ctx: CallContext) -> m.SmsSender:
         if sender.id == args.sms_id:
             return sender
     raise InvalidInput(f"sms_id {args.sms_id!r} is not one of this account's SMS senders: "
-                     + ", ".join(s.id for s in senders))  # fmt: skip
+                     + inline([s.id for s in senders], "sipgate"))  # fmt: skip
 
 
 async def _prepare_sms(args: m.SendSmsInput, ctx: CallContext) -> PreparedRequest:
@@ -156,9 +157,10 @@ async def _prepare_sms(args: m.SendSmsInput, ctx: CallContext) -> PreparedReques
 
 async def _summarize_sms(args: m.SendSmsInput, ctx: CallContext) -> str:
     sender = await _sender(args, ctx)  # an unknown sms_id is refused before anyone is asked
-    origin = f"{sender.alias or sender.id}" + (f" ({pretty(sender.caller_id)})" if sender.caller_id else "")
+    # The sender's alias and number are the provider's data; the message is quoted and escaped too.
+    origin = quote(sender.alias or sender.id) + (f" ({pretty(sender.caller_id)})" if sender.caller_id else "")
     when = f", scheduled for {args.send_at.isoformat()}" if args.send_at else ""
-    return f"Send SMS from {origin} to {pretty(args.recipient)}{when}: {args.message!r}"
+    return f"Send SMS from {origin} to {pretty(args.recipient)}{when}: {quote(args.message)}"
 
 
 async def _sent(response: httpx2.Response, args: m.SendSmsInput, ctx: CallContext) -> BaseModel:
@@ -171,10 +173,19 @@ async def _sent(response: httpx2.Response, args: m.SendSmsInput, ctx: CallContex
     )
 
 
+def _start_subject(args: m.StartCallInput) -> WriteSubject:
+    """sipgate dials the caller first when it is a phone number, then the callee: both are destinations."""
+    dialled = (args.caller, args.callee) if m.is_phone_caller(args.caller) else (args.callee,)
+    return WriteSubject(destinations=dialled, kind="call")
+
+
 async def _summarize_start(args: m.StartCallInput, ctx: CallContext) -> str:
-    device = args.device_id or args.caller
     shown = f", showing {pretty(args.caller_id)}" if args.caller_id else ""
-    return f"Start a call to {pretty(args.callee)}: ring device {device} first, then dial{shown}"
+    if m.is_phone_caller(args.caller):
+        first = f"sipgate first rings {pretty(args.caller)} (through device {args.device_id})"
+    else:
+        first = f"device {args.caller} rings first"
+    return f"Start a call to {pretty(args.callee)}: {first}, then dials {pretty(args.callee)}{shown}"
 
 
 # ------------------------------------------------------------------ history
@@ -277,7 +288,10 @@ OPERATIONS: tuple[Operation, ...] = (
         effect="destructive",
         idempotent=False,
         action="transfer",
-        verb=lambda a: f"Transfer {{call}} to {pretty(a.phone_number)}, {'attended' if a.attended else 'blind'}",
+        verb=lambda a: (
+            f"Transfer {{call}} to {pretty(a.phone_number)}, {'attended' if a.attended else 'blind'}"
+            + (f", showing {pretty(a.caller_id)}" if a.caller_id else "")
+        ),
         subject=lambda a: WriteSubject(destinations=(a.phone_number,), kind="transfer", target=a.call_id),
     ),
     _call_op(
@@ -331,7 +345,7 @@ OPERATIONS: tuple[Operation, ...] = (
         idempotent=False,
         interpret=_json(m.started_call_from_api),
         summarize=_summarize_start,
-        subject=lambda a: WriteSubject(destinations=(a.callee,), kind="call"),
+        subject=_start_subject,
     ),
     Operation(
         name="sipgate_send_sms",
@@ -379,6 +393,5 @@ OPERATIONS: tuple[Operation, ...] = (
         idempotent=True,
         prepare=_prepare_history,
         interpret=_history,
-        untrusted=("items",),
     ),
 )
