@@ -174,7 +174,15 @@ def build_server(
 
         sandbox = Sandbox()
         client_settings = sandbox_settings(settings)
-    exposed = scopes.exposed_operations(settings)
+    decisions = scopes.decide(settings)
+    exposed = [d.operation for d in decisions if d.exposed]
+    if not exposed:
+        reasons = sorted({d.reason for d in decisions})
+        logger.warning(
+            "NO TOOLS ARE EXPOSED: a client connecting now gets an empty tool list. Every tool is hidden because: "
+            "%s. Run `telco-mcp tools` to see each tool's reason.",
+            "; ".join(reasons),
+        )
     secret = settings.telco_mcp_confirm_secret
     runtime = Runtime(
         settings=settings,
