@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -249,3 +250,27 @@ def test_doctor_on_an_unreachable_base_url_names_the_url_and_what_to_check(capsy
         assert "DNS, firewall, proxy" in line and "try again later" not in line
     for secret in ("doctor-canary-secret", "doctor-canary-token", "url-canary"):
         assert secret not in out + err
+
+
+@pytest.mark.parametrize(
+    "how", [["make"], ["make", "--no-print-directory", "-C", str(REPO)]], ids=["in-repo", "from-elsewhere"]
+)
+def test_make_serve_stdio_writes_nothing_but_the_protocol_to_stdout(tmp_path, how):
+    """A client that runs `make serve TRANSPORT=stdio` reads stdout as JSON-RPC: no echoed command, no directory."""
+    make = shutil.which("make")
+    assert make, "make is required (README: Quick start)"
+    venv = Path(sys.executable).parent.parent
+    installed = venv / "bin" / ".installed"
+    done = subprocess.run(
+        # -o: this venv is installed already; the test is about what `serve` itself prints
+        [make, *how[1:], "serve", "TRANSPORT=stdio", f"VENV={venv}", "-o", str(installed)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=child_env(tmp_path),
+        cwd=REPO if how == ["make"] else tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "SANDBOX MODE" in done.stderr, "the server did run"
+    assert done.stdout == ""
