@@ -121,6 +121,7 @@ def listen(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((bare, port))
+        sock.listen(2048)  # connections queue from now on, so the port is usable as soon as it is announced
     except OSError as exc:
         sock.close()
         where = f"{_host_entry(host)}:{port}"

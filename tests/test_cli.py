@@ -142,7 +142,7 @@ def started(tmp_path: Path, *argv: str, wait_for: str) -> Iterator[tuple[subproc
 
 
 def answers_http(port: int) -> bool:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(b"GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         return sock.recv(16).startswith(b"HTTP/1.1 ")
 
