@@ -8,16 +8,21 @@ BIN    := $(VENV)/bin
 TRANSPORT ?= http
 PORT ?= 8000
 
+# `make serve TRANSPORT=stdio` is a stdio MCP server: its stdout carries only JSON-RPC. So no
+# command is echoed and the install steps write to stderr. (From another directory, make's own
+# "Entering directory" lines need `--no-print-directory`: `make --no-print-directory -C DIR serve`.)
+
 .PHONY: serve test lint node bench clean
 
 $(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $@
+	@echo "installing telco-mcp and its test tools into $(VENV)" >&2
+	@$(PYTHON) -m venv $(VENV) >&2
+	@$(BIN)/python -m pip install --quiet --upgrade pip >&2
+	@$(BIN)/python -m pip install --quiet -e '.[test]' >&2
+	@touch $@
 
 serve: $(BIN)/.installed
-	$(BIN)/telco-mcp serve --transport $(TRANSPORT) --port $(PORT)
+	@$(BIN)/telco-mcp serve --transport $(TRANSPORT) --port $(PORT)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -49,16 +49,29 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(**overrides)
 
 
+def sandbox_reason(args: argparse.Namespace, settings: Settings) -> str:
+    """Why the sandbox serves: the flag, the variable, or the absence of credentials."""
+    if getattr(args, "sandbox", False):
+        return "--sandbox was given"
+    if settings.telco_mcp_sandbox:
+        return "TELCO_MCP_SANDBOX is set"
+    return "no provider credentials are configured"
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from telco_mcp.server import build_server
-    from telco_mcp.transports import serve
+    from telco_mcp.transports import check_network_settings, listen, serve
 
     settings = _settings(args).check()
+    sock = None
+    if args.transport != "stdio":  # the port is taken (or refused) before anything is announced
+        check_network_settings(settings, args.host)
+        sock = listen(args.host, args.port)
     _configure_logging(settings.telco_mcp_log_level)
     server = build_server(settings)
     runtime = server.telco_runtime  # type: ignore[attr-defined]
     if runtime.sandbox is not None:
-        why = "--sandbox was given" if settings.telco_mcp_sandbox else "no provider credentials are configured"
+        why = sandbox_reason(args, settings)
         logger.warning(
             "SANDBOX MODE (%s): SignalWire and sipgate are simulated in-process; nothing real is touched.", why
         )
@@ -72,7 +85,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         writes,
         settings.audit_path,
     )
-    serve(server, settings, args.transport, args.host, args.port)
+    serve(server, settings, args.transport, args.host, args.port, sock)
     return 0
 
 
@@ -80,13 +93,15 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     import uvicorn
 
     from telco_mcp.sandbox import Sandbox
-    from telco_mcp.transports import is_loopback
+    from telco_mcp.transports import bound_port, is_loopback, listen
 
-    _configure_logging("INFO")
     if not is_loopback(args.host):
         raise ConfigError("the sandbox only serves on a loopback address (127.0.0.1, ::1, localhost)")
+    sock = listen(args.host, args.port)  # before any line that announces it
+    _configure_logging("INFO")
     sandbox = Sandbox()
-    base = f"http://{args.host}:{args.port}"
+    host = f"[{args.host.strip('[]')}]" if ":" in args.host else args.host
+    base = f"http://{host}:{bound_port(sock)}"
     logger.info(
         "sandbox on %s  (SIGNALWIRE_BASE_URL=%s  SIPGATE_BASE_URL=%s/v2; admin under %s/_sandbox/)",
         base,
@@ -94,7 +109,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         base,
         base,
     )
-    uvicorn.run(sandbox.app, host=args.host, port=args.port, log_level="warning")
+    config = uvicorn.Config(sandbox.app, log_config=None, log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 
@@ -149,45 +165,92 @@ def cmd_approvals(args: argparse.Namespace) -> int:
     return run(args, load_settings().state_dir)
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default; an on/off flag's default reads "off"."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.nargs == 0 and action.const is True and action.default is False:
+            return f"{action.help} (default: off)"
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    fmt = _HelpFormatter
     parser = argparse.ArgumentParser(prog="telco-mcp", description="MCP server for SignalWire and sipgate telephony.")
     parser.add_argument("--version", action="version", version=f"telco-mcp {__version__}")
     sub = parser.add_subparsers(dest="command")
 
     def exposure_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--sandbox", action="store_true", help="serve both providers from the embedded sandbox")
+        p.add_argument(
+            "--sandbox",
+            action="store_true",
+            help="serve both providers from the embedded sandbox, even when credentials are set "
+            "(same as TELCO_MCP_SANDBOX=1)",
+        )
         group = p.add_mutually_exclusive_group()
-        group.add_argument("--allow-writes", action="store_true", help="register write tools (still confirmed)")
-        group.add_argument("--read-only", action="store_true", help="register read tools only")
+        group.add_argument(
+            "--allow-writes",
+            action="store_true",
+            help="register write tools, each still confirmed by a human (same as TELCO_MCP_ALLOW_WRITES=1; "
+            "without it writes are on only in the sandbox)",
+        )
+        group.add_argument(
+            "--read-only",
+            action="store_true",
+            help="register read tools only, also in the sandbox (same as TELCO_MCP_ALLOW_WRITES=0)",
+        )
         p.add_argument(
             "--i-accept-unconfirmed-writes",
             dest="accept_unconfirmed",
             action="store_true",
-            help="required together with TELCO_MCP_CONFIRM=off",
+            help="required together with TELCO_MCP_CONFIRM=off (same as TELCO_MCP_CONFIRM_OFF_ACKNOWLEDGED=1)",
         )
 
-    serve = sub.add_parser("serve", help="run the MCP server (default)")
-    serve.add_argument("--transport", choices=["stdio", "http", "sse"], default="stdio")
-    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000)
+    def port_option(p: argparse.ArgumentParser, default: int, what: str) -> None:
+        p.add_argument("--port", type=int, default=default, help=f"TCP port {what}; 0 picks a free one")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the MCP server (default)",
+        description="Run the MCP server. Settings and secrets come from the environment or .env (see README).",
+        formatter_class=fmt,
+    )
+    serve.add_argument(
+        "--transport",
+        choices=["stdio", "http", "sse"],
+        default="stdio",
+        help="stdio for a client that spawns the server; http (streamable HTTP on /mcp) or sse (legacy, /sse)",
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="HTTP bind address; anything but loopback needs TELCO_MCP_HTTP_TOKEN and TELCO_MCP_ALLOWED_HOSTS",
+    )
+    port_option(serve, 8000, "for --transport http or sse")
     exposure_flags(serve)
     serve.set_defaults(func=cmd_serve)
 
-    sandbox = sub.add_parser("sandbox", help="serve the provider sandbox over HTTP on 127.0.0.1")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8080)
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="serve the provider sandbox over HTTP on 127.0.0.1",
+        description="Serve the simulated SignalWire and sipgate APIs over real HTTP, for SIGNALWIRE_BASE_URL and "
+        "SIPGATE_BASE_URL of a server under test. The URLs to use are printed on start.",
+        formatter_class=fmt,
+    )
+    sandbox.add_argument("--host", default="127.0.0.1", help="bind address (loopback only)")
+    port_option(sandbox, 8080, "to serve the sandbox on")
     sandbox.set_defaults(func=cmd_sandbox)
 
-    tools = sub.add_parser("tools", help="list exposed and hidden tools")
+    tools = sub.add_parser("tools", help="list exposed and hidden tools", formatter_class=fmt)
     exposure_flags(tools)
     tools.set_defaults(func=cmd_tools)
 
-    manifest = sub.add_parser("manifest", help="write or check the generated tool manifests")
+    manifest = sub.add_parser("manifest", help="write or check the generated tool manifests", formatter_class=fmt)
     manifest.add_argument("--check", action="store_true", help="fail if anything generated is out of date")
-    manifest.add_argument("--root", default=".", help="repository root (default: current directory)")
+    manifest.add_argument("--root", default=".", help="repository root")
     manifest.set_defaults(func=cmd_manifest)
 
-    doctor = sub.add_parser("doctor", help="check credentials and show what is exposed")
+    doctor = sub.add_parser("doctor", help="check credentials and show what is exposed", formatter_class=fmt)
     exposure_flags(doctor)
     doctor.set_defaults(func=cmd_doctor)
 

@@ -7,13 +7,43 @@ provider's cheapest read tool), so what works here works for an MCP client. No s
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
 
-from telco_mcp.settings import Settings
+from telco_mcp.settings import SIPGATE_DEFAULT_BASE_URL, Settings
 
 CHEAP_READS = {
     "signalwire": ("signalwire_get_sip_profile", "signalwire_list_sip_gateways", "signalwire_list_sip_credentials"),
     "sipgate": ("sipgate_get_account", "sipgate_list_calls", "sipgate_list_sms_senders", "sipgate_list_history"),
 }
+
+
+UNREACHABLE = ("[upstream_unavailable] Could not connect", "[upstream_timeout]")
+
+
+def _shown(url: str) -> str:
+    """`url` without any user:password part."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def unreachable_hint(provider: str, settings: Settings) -> str:
+    """Which URL could not be reached and what to check, for one provider."""
+    if provider == "signalwire":
+        url = settings.signalwire_origin()
+        setting = (
+            "SIGNALWIRE_BASE_URL"
+            if settings.signalwire_base_url
+            else "SIGNALWIRE_SPACE (the NAME in NAME.signalwire.com)"
+        )
+    else:
+        url = settings.sipgate_base()
+        setting = (
+            "SIPGATE_BASE_URL" if settings.sipgate_base_url else f"the network route to {SIPGATE_DEFAULT_BASE_URL}"
+        )
+    return (
+        f"could not reach {_shown(url)}. Check {setting}, that this machine resolves and reaches that host "
+        "(DNS, firewall, proxy: proxy variables are not used), and that the service there is up"
+    )
 
 
 async def run_doctor(settings: Settings, out: Callable[[str], None]) -> int:
@@ -42,6 +72,10 @@ async def run_doctor(settings: Settings, out: Callable[[str], None]) -> int:
             if result.is_error:
                 failures += 1
                 text = " ".join(getattr(block, "text", "") for block in result.content)
+                if text.startswith(UNREACHABLE):
+                    category, _, detail = text.partition(" ")
+                    detail = detail.replace("; try again later", "").replace(" Nothing was sent.", "")
+                    text = f"{category} {unreachable_hint(provider, settings)} ({detail.strip()})"
                 out(f"{provider}: FAILED ({tool}): {text}")
             else:
                 auth = settings.sipgate_auth_mode if provider == "sipgate" and runtime.sandbox is None else None

@@ -33,7 +33,7 @@ class RequestPreview(Result):
     method: str
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
-    body: Any | None = None
+    body: dict[str, Any] | None = Field(default=None, description="The JSON body; absent when there is none.")
 
 
 class WriteResult(Result, Generic[T]):

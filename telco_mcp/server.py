@@ -17,8 +17,10 @@ from typing import Any
 import anyio
 import httpx2
 from mcp.server import MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
 
-from telco_mcp import __version__, phone
+from telco_mcp import __version__, phone, resources
 from telco_mcp.approval.service import ApprovalService
 from telco_mcp.catalogue import CATALOGUE
 from telco_mcp.http import ProviderClient
@@ -97,6 +99,18 @@ class _SharedState:
             stack, self._stack, self._state = self._stack, None, None
             await stack.aclose()
             logger.debug("shared clients closed")
+
+
+class TelcoServer(MCPServer):
+    """The SDK server, answering a bad `prompts/get` as the protocol says: -32602, no traceback."""
+
+    async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, context: Any = None) -> Any:
+        if name not in {prompt.name for prompt in await self.list_prompts()}:
+            raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt: {name!r} (prompts/list names the prompts)")
+        try:
+            return await super().get_prompt(name, arguments, context)
+        except ValueError as exc:  # the SDK's wrapping of a prompt's argument errors
+            raise MCPError(code=INVALID_PARAMS, message=f"Invalid arguments for prompt {name!r}: {exc}") from None
 
 
 def sandbox_settings(settings: Settings) -> Settings:
@@ -193,7 +207,15 @@ def build_server(
 
         sandbox = Sandbox()
         client_settings = sandbox_settings(settings)
-    exposed = scopes.exposed_operations(settings)
+    decisions = scopes.decide(settings)
+    exposed = [d.operation for d in decisions if d.exposed]
+    if not exposed:
+        reasons = sorted({d.reason for d in decisions})
+        logger.warning(
+            "NO TOOLS ARE EXPOSED: a client connecting now gets an empty tool list. Every tool is hidden because: "
+            "%s. Run `telco-mcp tools` to see each tool's reason.",
+            "; ".join(reasons),
+        )
     secret = settings.telco_mcp_confirm_secret
     runtime = Runtime(
         settings=settings,
@@ -245,7 +267,7 @@ def build_server(
         finally:
             await shared.release()
 
-    server = MCPServer(
+    server = TelcoServer(
         SERVER_NAME,
         version=__version__,
         title="telco-mcp",
@@ -256,5 +278,6 @@ def build_server(
     )
     for prompt in PROMPTS:
         prompt.register(server, runtime)
+    resources.register(server, runtime)
     server.telco_runtime = runtime  # type: ignore[attr-defined]
     return server

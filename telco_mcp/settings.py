@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     sipgate_token_url: str | None = Field(None, description="Override the OAuth2 token endpoint.")
 
     # --- server behaviour ---
-    telco_mcp_sandbox: bool = Field(False, description="Serve both providers from the embedded sandbox.")
+    telco_mcp_sandbox: bool | None = Field(
+        None, description="1: serve both providers from the sandbox; 0: never (default: only without credentials)."
+    )
     telco_mcp_allow_writes: bool | None = Field(
         None, description="Register write tools (default: off, except in the sandbox)."
     )
@@ -128,8 +130,10 @@ class Settings(BaseSettings):
 
     @property
     def use_sandbox(self) -> bool:
-        """The sandbox serves both providers when asked to, or when no credentials exist at all."""
-        return self.telco_mcp_sandbox or not (self.signalwire_configured or self.sipgate_configured)
+        """The sandbox serves both providers when asked to, or when no credentials exist and it is not refused."""
+        if self.telco_mcp_sandbox is not None:
+            return self.telco_mcp_sandbox
+        return not (self.signalwire_configured or self.sipgate_configured)
 
     @property
     def writes_enabled(self) -> bool:
@@ -184,6 +188,12 @@ class Settings(BaseSettings):
     def problems(self) -> list[str]:
         """Every missing or malformed setting, each naming its environment variable."""
         out: list[str] = []
+        if self.telco_mcp_sandbox is False and not (self.signalwire_configured or self.sipgate_configured):
+            out.append(
+                "TELCO_MCP_SANDBOX=0 forbids the embedded sandbox, but no provider credentials are configured: "
+                "set SIGNALWIRE_SPACE/SIGNALWIRE_PROJECT_ID/SIGNALWIRE_API_TOKEN or sipgate credentials "
+                "(e.g. SIPGATE_TOKEN_ID and SIPGATE_TOKEN), or unset TELCO_MCP_SANDBOX"
+            )
         if self.use_sandbox and self.telco_mcp_sandbox:
             pass  # an explicit sandbox ignores provider settings
         else:

@@ -14,7 +14,9 @@ so uvicorn is pointed at the root logger instead).
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 from typing import Any, Literal
 
 from mcp.server import MCPServer
@@ -30,6 +32,40 @@ logger = logging.getLogger(__name__)
 Transport = Literal["stdio", "http", "sse"]
 
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to `host:port` (0 picks a free port), or a one-line `ConfigError` saying why not.
+
+    Binding happens before anything announces the server, so a port in use or out of range stops the
+    command with that one line and nothing that looks like success before it.
+    """
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port {port} is not a TCP port: use 1-65535, or 0 for any free port")
+    bare = host.strip("[]")
+    try:
+        family = socket.getaddrinfo(bare, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot listen on {host}: the address does not resolve ({exc.strerror})") from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((bare, port))
+        sock.listen(2048)  # connections queue from now on, so the port is usable as soon as it is announced
+    except OSError as exc:
+        sock.close()
+        where = f"{_host_entry(host)}:{port}"
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"cannot listen on {where}: address already in use (another server is running there; "
+                "stop it or choose another --port)"
+            ) from None
+        raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+    return sock
+
+
+def bound_port(sock: socket.socket) -> int:
+    return sock.getsockname()[1]
 
 
 def _host_entry(host: str) -> str:
@@ -91,13 +127,24 @@ def http_app(
     )
 
 
-def serve(server: MCPServer, settings: Settings, transport: Transport, host: str, port: int) -> None:
+def serve(
+    server: MCPServer,
+    settings: Settings,
+    transport: Transport,
+    host: str,
+    port: int,
+    sock: socket.socket | None = None,
+) -> None:
+    """Serve `server`; an HTTP transport listens on `sock` when given (see `listen`), else binds `host:port`."""
     if transport == "stdio":
         server.run("stdio")
         return
     import anyio
     import uvicorn
 
+    if sock is None:
+        sock = listen(host, port)
+    port = bound_port(sock)
     app = http_app(server, settings, transport=transport, host=host, port=port)
     path = "/mcp" if transport == "http" else "/sse"
     shown = _host_entry(host)
@@ -119,4 +166,4 @@ def serve(server: MCPServer, settings: Settings, transport: Transport, host: str
         access_log=level == "DEBUG",
         lifespan="on",
     )
-    anyio.run(uvicorn.Server(config).serve)
+    anyio.run(lambda: uvicorn.Server(config).serve(sockets=[sock]))

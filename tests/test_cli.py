@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -80,10 +89,6 @@ def test_manifest_check_passes_on_the_repository_and_fails_on_drift(capsys, tmp_
 
 
 def test_serve_announces_the_sandbox_on_stderr_and_keeps_stdout_for_the_protocol(tmp_path):
-    import os
-    import subprocess
-    import sys
-
     exe = Path(sys.executable).with_name("telco-mcp")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNALWIRE_", "SIPGATE_", "TELCO_MCP_"))}
     env["XDG_STATE_HOME"] = str(tmp_path)
@@ -91,4 +96,181 @@ def test_serve_announces_the_sandbox_on_stderr_and_keeps_stdout_for_the_protocol
         [str(exe), "serve"], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path
     )
     assert "SANDBOX MODE (no provider credentials are configured)" in done.stderr
+    assert done.stdout == ""
+
+
+# ------------------------------------------------------------------ the command as a real subprocess
+EXE = Path(sys.executable).with_name("telco-mcp")
+
+
+def child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNALWIRE_", "SIPGATE_", "TELCO_MCP_"))}
+    return env | {"XDG_STATE_HOME": str(tmp_path / "state")} | extra
+
+
+def telco(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # stdin at EOF: a stdio server starts, then ends cleanly
+        [str(EXE), *argv],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=child_env(tmp_path, **env),
+        cwd=tmp_path,
+    )
+
+
+@contextmanager
+def started(tmp_path: Path, *argv: str, wait_for: str) -> Iterator[tuple[subprocess.Popen[bytes], re.Match[str]]]:
+    """Run the command until its stderr matches `wait_for`; always terminated afterwards."""
+    err_path = tmp_path / "stderr.log"
+    with err_path.open("wb") as err:
+        proc = subprocess.Popen(
+            [str(EXE), *argv], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+            env=child_env(tmp_path), cwd=tmp_path,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not (found := re.search(wait_for, err_path.read_text())):
+            assert proc.poll() is None, f"exited {proc.returncode}: {err_path.read_text()}"
+            assert time.monotonic() < deadline, err_path.read_text()
+            time.sleep(0.1)
+        yield proc, found
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def answers_http(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        return sock.recv(16).startswith(b"HTTP/1.1 ")
+
+
+def test_sandbox_on_port_0_prints_the_port_it_really_listens_on(tmp_path):
+    with started(tmp_path, "sandbox", "--port", "0", wait_for=r"sandbox on http://127\.0\.0\.1:(\d+) ") as (_, found):
+        port = int(found.group(1))
+        assert port != 0
+        assert answers_http(port)
+    log = (tmp_path / "stderr.log").read_text()
+    assert ":0 " not in log and ":0/" not in log and ":0;" not in log, log
+
+
+def test_serve_http_on_port_0_prints_the_port_it_really_listens_on(tmp_path):
+    pattern = r"serving streamable HTTP on http://127\.0\.0\.1:(\d+)/mcp"
+    with started(tmp_path, "serve", "--transport", "http", "--port", "0", wait_for=pattern) as (_, found):
+        port = int(found.group(1))
+        assert port != 0
+        assert answers_http(port)
+
+
+@pytest.mark.parametrize("command", [["sandbox"], ["serve", "--transport", "http"], ["serve", "--transport", "sse"]])
+@pytest.mark.parametrize("port", ["99999", "-1", "65536"])
+def test_a_port_out_of_range_is_one_clear_line_and_exit_2(tmp_path, command, port):
+    done = telco(tmp_path, *command, "--port", port)
+    assert done.returncode == 2
+    assert done.stderr == f"telco-mcp: --port {port} is not a TCP port: use 1-65535, or 0 for any free port\n"
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("command", [["sandbox"], ["serve", "--transport", "http"], ["serve", "--transport", "sse"]])
+def test_a_port_in_use_is_one_clear_line_and_exit_2_with_nothing_announced_before(tmp_path, command):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = telco(tmp_path, *command, "--port", str(port))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"telco-mcp: cannot listen on 127.0.0.1:{port}: address already in use")
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("command", ["serve", "sandbox", "tools", "doctor", "manifest"])
+def test_help_gives_every_option_its_text_and_default(tmp_path, command):
+    done = telco(tmp_path, command, "--help")
+    assert done.returncode == 0
+    options = done.stdout.split("options:", 1)[1]
+    blocks = re.split(r"\n(?=  -)", options.strip("\n"))
+    for block in blocks:
+        if block.lstrip().startswith("-h, --help"):
+            continue
+        option = block.split()[0]
+        words = re.sub(r"^\s*-[^\s]+( [A-Z{][^\s]*)?", "", block)
+        assert len(words.split()) >= 4, f"{command} {option} has no help text: {block!r}"
+        assert "(default: " in " ".join(block.split()), f"{command} {option} does not say its default: {block!r}"
+    assert len(blocks) >= 2
+
+
+def test_telco_mcp_sandbox_0_without_credentials_refuses_to_start_naming_the_setting(tmp_path):
+    done = telco(tmp_path, "serve", TELCO_MCP_SANDBOX="0")
+    assert done.returncode == 2
+    assert "TELCO_MCP_SANDBOX=0 forbids the embedded sandbox, but no provider credentials are configured" in done.stderr
+    assert "SANDBOX MODE" not in done.stderr and done.stdout == ""
+
+
+def test_telco_mcp_sandbox_0_with_credentials_serves_live(tmp_path):
+    done = telco(
+        tmp_path, "tools", TELCO_MCP_SANDBOX="0", SIPGATE_TOKEN_ID="token-ABC123", SIPGATE_TOKEN="cli-canary-secret"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "(live)" in done.stdout and "cli-canary-secret" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "why"),
+    [
+        (["serve"], {"TELCO_MCP_SANDBOX": "1"}, "TELCO_MCP_SANDBOX is set"),
+        (["serve", "--sandbox"], {}, "--sandbox was given"),
+        (["serve"], {}, "no provider credentials are configured"),
+    ],
+)
+def test_the_sandbox_announcement_names_what_asked_for_it(tmp_path, argv, env, why):
+    done = telco(tmp_path, *argv, **env)
+    assert done.returncode == 0, done.stderr
+    assert f"SANDBOX MODE ({why})" in done.stderr
+    assert done.stdout == ""
+
+
+def test_doctor_on_an_unreachable_base_url_names_the_url_and_what_to_check(capsys, monkeypatch):
+    monkeypatch.setenv("SIPGATE_TOKEN_ID", "token-ABC123")
+    monkeypatch.setenv("SIPGATE_TOKEN", "doctor-canary-secret")
+    monkeypatch.setenv("SIPGATE_BASE_URL", "http://someone:url-canary@127.0.0.1:9/v2")
+    monkeypatch.setenv("SIGNALWIRE_SPACE", "acme")
+    monkeypatch.setenv("SIGNALWIRE_PROJECT_ID", "0b7c5d1e-9a4f-4c2b-8e3d-0000000c0a01")
+    monkeypatch.setenv("SIGNALWIRE_API_TOKEN", "doctor-canary-token")
+    monkeypatch.setenv("SIGNALWIRE_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("TELCO_MCP_MAX_RETRIES", "0")
+    code, out, err = run(["doctor"], capsys)
+    assert code == 1
+    lines = {line.split(":", 1)[0]: line for line in out.splitlines()}
+    assert "could not reach http://127.0.0.1:9/v2. Check SIPGATE_BASE_URL" in lines["sipgate"]
+    assert "could not reach http://127.0.0.1:9. Check SIGNALWIRE_BASE_URL" in lines["signalwire"]
+    for line in (lines["sipgate"], lines["signalwire"]):
+        assert "DNS, firewall, proxy" in line and "try again later" not in line
+    for secret in ("doctor-canary-secret", "doctor-canary-token", "url-canary"):
+        assert secret not in out + err
+
+
+@pytest.mark.parametrize(
+    "how", [["make"], ["make", "--no-print-directory", "-C", str(REPO)]], ids=["in-repo", "from-elsewhere"]
+)
+def test_make_serve_stdio_writes_nothing_but_the_protocol_to_stdout(tmp_path, how):
+    """A client that runs `make serve TRANSPORT=stdio` reads stdout as JSON-RPC: no echoed command, no directory."""
+    make = shutil.which("make")
+    assert make, "make is required (README: Quick start)"
+    venv = Path(sys.executable).parent.parent
+    installed = venv / "bin" / ".installed"
+    done = subprocess.run(
+        # -o: this venv is installed already; the test is about what `serve` itself prints
+        [make, *how[1:], "serve", "TRANSPORT=stdio", f"VENV={venv}", "-o", str(installed)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=child_env(tmp_path),
+        cwd=REPO if how == ["make"] else tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "SANDBOX MODE" in done.stderr, "the server did run"
     assert done.stdout == ""

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from conftest import client_for, make_settings, sipgate_settings
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
 
 pytestmark = pytest.mark.anyio
 
@@ -30,3 +34,29 @@ async def test_prompts_need_their_tools(audit_path):
     async with client_for(sipgate_settings(audit_path)) as c:
         names = {p.name for p in (await c.list_prompts()).prompts}
     assert names == {"handle_live_call"}
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+@pytest.mark.parametrize(
+    ("name", "arguments", "said"),
+    [
+        ("no_such_prompt", {}, "Unknown prompt: 'no_such_prompt'"),
+        ("sip_security_review", {}, None),  # positive control: served in sandbox mode
+        ("handle_live_call", {}, "Invalid arguments for prompt 'handle_live_call'"),  # caller is required
+        ("clean_up_old_recordings", {"older_than_days": "ninety"}, "Invalid arguments"),
+    ],
+)
+async def test_a_bad_prompts_get_is_invalid_params_without_a_traceback(
+    audit_path, mode, name, arguments, said, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.DEBUG)
+    async with client_for(make_settings(audit_path), mode=mode) as c:
+        if said is None:
+            assert (await c.get_prompt(name, arguments)).messages
+            return
+        with pytest.raises(MCPError) as caught:
+            await c.get_prompt(name, arguments)
+    assert caught.value.error.code == INVALID_PARAMS
+    assert said in caught.value.error.message
+    tracebacks = [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+    assert not tracebacks, [r.getMessage() for r in tracebacks]

@@ -306,6 +306,58 @@ async def test_no_write_is_sent_when_the_intent_line_cannot_be_written(mode: str
     assert writes(fake) == [], "without a record there is no write"
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("path", ["directory", "under-a-file"])
+@pytest.mark.parametrize("answer", ["accept", "decline", "refused-by-a-guardrail"])
+async def test_an_unwritable_log_gives_a_specific_error_on_every_path(
+    mode: str, path: str, answer: str, tmp_path: Path
+) -> None:
+    """Which path failed, why, and what to fix: also where the attempt was declined or refused before sending."""
+    blocker = tmp_path / "blocker"
+    if path == "directory":
+        blocker.mkdir()
+        audit, why = blocker, f"{blocker} is a directory, not a file"
+    else:
+        blocker.write_text("")
+        audit, why = blocker / "audit.jsonl", f"{blocker} is a file, so it cannot hold the log's folder"
+    overrides = {"telco_mcp_allowed_prefixes": "+44"} if answer == "refused-by-a-guardrail" else {}
+    callback = decline if answer == "decline" else accept
+    fake = routes(FakeUpstream())
+
+    async with client_for(both(audit, **overrides), fake, mode=mode, elicitation_callback=callback) as client:
+        result = await client.call_tool("sipgate_send_sms", SMS)
+
+    assert result.is_error
+    text = text_of(result)
+    assert why in text and "TELCO_MCP_AUDIT_LOG" in text, text
+    assert writes(fake) == []
+
+
+# ================================================================== one record, one line
+@pytest.mark.anyio
+async def test_separators_and_invisible_characters_in_sms_text_are_escaped_not_written_raw(audit_path: Path) -> None:
+    fake = routes(FakeUpstream())
+    sneaky = (
+        'Meet at 5\u2028{"event":"attempt","outcome":"declined"}\u2029'  # line and paragraph separators
+        "\u0085next line\u000bvertical tab\u001b[31m red \u007f"  # NEL, VT, ESC, DEL
+        "\u202eevil\u202c \u2066isolate\u2069 zero\u200bwidth \ufeffbom \U000e0041tag ok: ü 😀"
+    )
+
+    async with client_for(both(audit_path), fake, elicitation_callback=accept) as client:
+        result = await client.call_tool("sipgate_send_sms", {"recipient": RECIPIENT, "message": sneaky})
+    assert not result.is_error, text_of(result)
+
+    raw = audit_path.read_bytes().decode()
+    for char in ("\u2028", "\u2029", "\u0085", "\u000b", "\u001b", "\u007f", "\u202e", "\u2066", "\u200b", "\ufeff"):
+        assert char not in raw, f"U+{ord(char):04X} written raw"
+    assert "\U000e0041" not in raw
+    assert "ü 😀" in raw, "printable text stays readable"
+    records = [json.loads(line) for line in raw.splitlines()]  # str.splitlines splits at U+2028 and U+0085 too
+    assert [r["event"] for r in records] == ["intent", "attempt"]
+    assert all(r["arguments"]["message"] == sneaky for r in records), "escaped, not altered"
+
+
 # ================================================================== masking
 @pytest.mark.anyio
 async def test_phone_numbers_are_masked_keeping_country_code_prefix_and_last_four_digits(audit_path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,10 @@ from conftest import (
     text_of,
 )
 
+from telco_mcp.catalogue import CATALOGUE
 from telco_mcp.cli import main
+from telco_mcp.errors import ConfigError
+from telco_mcp.server import build_server
 from telco_mcp.settings import Settings
 
 MODES = ["auto", "legacy"]
@@ -176,14 +180,73 @@ async def test_write_tools_are_annotated_as_writes_and_take_dry_run_and_approval
             {"sipgate_list_history", "signalwire_list_recordings", "signalwire_get_recording"},
             id="spaces-and-trailing-comma",
         ),
-        pytest.param("sipgate:history", set(), id="no-implicit-prefix"),
-        pytest.param("telephony:*", set(), id="unknown-provider"),
+        pytest.param("*:*:*", ALL_TOOLS, id="wildcard-in-every-part"),
         pytest.param("", set(), id="empty"),
     ],
 )
 async def test_scope_patterns_filter_the_tool_list_exactly(scopes: str, expected: set[str], audit_path: Path) -> None:
     settings = both_providers(audit_path, telco_mcp_allow_writes=True, telco_mcp_scopes=scopes)
     assert await listed(settings) == expected
+
+
+@pytest.mark.parametrize(
+    ("scopes", "named"),
+    [
+        pytest.param(
+            "sipgate:rtcm:raed", ["'sipgate:rtcm:raed': unknown action 'raed' (known: read, write)"], id="typo"
+        ),
+        pytest.param("junk", ["'junk': unknown provider 'junk' (known: signalwire, sipgate)"], id="junk"),
+        pytest.param("telephony:*", ["unknown provider 'telephony'"], id="unknown-provider"),
+        pytest.param("sipgate:*:raed", ["unknown action 'raed'"], id="typo-under-wildcard"),
+        pytest.param("sipgate:acount:read", ["unknown resource 'acount' for sipgate", "history"], id="resource"),
+        pytest.param("sipgate:history", ["add the action, e.g. sipgate:history:read"], id="no-implicit-prefix"),
+        pytest.param("sipgate:account:write", ["'sipgate:account:write' grants no tool"], id="no-such-tool"),
+        pytest.param(
+            "sipgate:*:read, signalwire:sip_gatways:*,sipgate:rtcm:raed",
+            ["'signalwire:sip_gatways:*': unknown resource", "'sipgate:rtcm:raed'"],
+            id="every-bad-entry-of-a-list",
+        ),
+    ],
+)
+def test_a_scope_pattern_that_grants_nothing_stops_startup_naming_the_entry(
+    scopes: str, named: list[str], audit_path: Path
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_server(both_providers(audit_path, telco_mcp_scopes=scopes))
+    for text in named:
+        assert text in str(caught.value)
+    assert "TELCO_MCP_SCOPES" in str(caught.value)
+    assert "'sipgate:*:read'" not in str(caught.value), "a good entry is not reported"
+
+
+def test_scope_check_knows_every_scope_the_catalogue_declares(audit_path: Path) -> None:
+    """Derived from the catalogue, not a second list: each declared scope is accepted on its own."""
+    for scope in {op.scope for op in CATALOGUE}:
+        build_server(both_providers(audit_path, telco_mcp_scopes=scope))
+
+
+def test_the_tools_command_names_a_scope_typo_and_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    set_signalwire_env(monkeypatch)
+    monkeypatch.setenv("TELCO_MCP_SCOPES", "signalwire:sip_gateways:raed")
+    with pytest.raises(SystemExit) as exited:
+        main(["tools"])
+    assert exited.value.code == 2
+    assert "TELCO_MCP_SCOPES: 'signalwire:sip_gateways:raed': unknown action 'raed'" in capsys.readouterr().err
+
+
+def test_serving_no_tool_at_all_is_warned_loudly(audit_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # only sipgate is configured, only signalwire is granted: a valid configuration with nothing in it
+    with caplog.at_level(logging.WARNING, logger="telco_mcp"):
+        build_server(sipgate_settings(audit_path, telco_mcp_scopes="signalwire:*"))
+    warning = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("NO TOOLS ARE EXPOSED" in w and "signalwire is not configured" in w for w in warning), warning
+    assert any("scope sipgate:account:read is not granted by TELCO_MCP_SCOPES" in w for w in warning), warning
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="telco_mcp"):
+        build_server(sipgate_settings(audit_path, telco_mcp_scopes="sipgate:*"))
+    assert not [r for r in caplog.records if "NO TOOLS" in r.getMessage()]
 
 
 @pytest.mark.anyio

@@ -5,19 +5,29 @@ before the request is sent (so a crash mid-write still leaves a record), and exa
 line records the outcome: `applied`, `declined`, `refused`, `failed` or `unknown`. Phone numbers
 are masked to their last four digits unless configured otherwise. Nothing secret is written:
 arguments are the tool's own (credentials never are), and confirmation tokens are left out.
+
+One record is one line, whatever the text in it: line and paragraph separators (U+2028, U+2029),
+C0/C1 controls, bidirectional and other invisible format characters from SMS text or provider
+answers are written as JSON escapes (`\u2028`), never raw, so no reader splits, reorders or hides
+part of a record. A log that cannot be written raises `AuditLogUnwritable`, which says which path
+failed, why, and what to fix.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import re
 import threading
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+
+from mcp.server.mcpserver.exceptions import ToolError
 
 from telco_mcp.phone import mask
 
@@ -38,6 +48,66 @@ def mask_numbers(value: Any) -> Any:
     return value
 
 
+# Unicode categories never written raw: controls, format characters (bidi, zero-width), line and
+# paragraph separators, surrogates, private use and unassigned code points.
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code > 0xFFFF:  # as a UTF-16 surrogate pair, the only way JSON spells it
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def escape_invisible(line: str) -> str:
+    """`line` (JSON text) with every invisible or line-breaking character as a JSON escape.
+
+    Valid because json.dumps writes such characters only inside strings, where an escape means the same.
+    """
+    if line.isascii() and "\x7f" not in line:  # json.dumps escaped the other ASCII controls already
+        return line
+    return "".join(
+        _json_escape(c) if c >= "\x7f" and unicodedata.category(c) in _ESCAPED_CATEGORIES else c for c in line
+    )
+
+
+class AuditLogUnwritable(ToolError, OSError):
+    """The audit log could not be written: which path, why in plain words, what to fix.
+
+    An `OSError` (callers that guard the write catch it as one), and a `ToolError`, so that where it is
+    not caught the client still reads this message instead of a generic "error executing tool".
+    """
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        reason = _reason(path, exc)
+        OSError.__init__(self, exc.errno or errno.EIO, reason, str(path))
+        self.message = (
+            f"The audit log {path} could not be written: {reason}. Nothing was sent. "
+            "Fix TELCO_MCP_AUDIT_LOG (or the file system) and try again."
+        )
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _reason(path: Path, exc: OSError) -> str:
+    failed = Path(exc.filename) if exc.filename else path
+    if exc.errno == errno.EISDIR:
+        return f"{failed} is a directory, not a file"
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), failed)
+        return f"{blocker} is a file, so it cannot hold the log's folder"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied on {failed} (check the owner and mode of the file and its folder)"
+    if exc.errno == errno.EROFS:
+        return f"{failed} is on a read-only file system"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk (or the quota) is full"
+    return f"{exc.strerror or type(exc).__name__} ({failed})"
+
+
 class AuditLog:
     def __init__(self, path: Path, *, mask_phone_numbers: bool = True) -> None:
         self.path = path
@@ -45,15 +115,20 @@ class AuditLog:
         self._lock = threading.Lock()
 
     def _write(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":"))
+        line = escape_invisible(json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")))
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                os.write(fd, (line + "\n").encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                try:
+                    os.write(fd, (line + "\n").encode())
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except AuditLogUnwritable:
+                raise
+            except OSError as exc:
+                raise AuditLogUnwritable(self.path, exc) from exc
 
     def _args(self, arguments: dict[str, Any]) -> dict[str, Any]:
         clean = {k: v for k, v in arguments.items() if k not in ("confirm_token", "approval_id") and v is not None}
@@ -114,7 +189,7 @@ class AuditLog:
 
     def unwritable(self, exc: OSError) -> None:
         """Say on stderr that the log could not be written (the caller decides what that stops)."""
-        logger.error("audit log %s is not writable: %s", self.path, exc.strerror)
+        logger.error("audit log %s is not writable: %s", self.path, exc.strerror or exc)
 
 
 def new_attempt_id() -> str:

@@ -3,6 +3,11 @@
 A scope is `<provider>:<resource>:<action>` (for sipgate its own OAuth scope names, e.g.
 `sipgate:rtcm:write`). `TELCO_MCP_SCOPES` grants patterns with `*` wildcards (`sipgate:*:read`,
 `signalwire:*`, `*`). A sipgate OAuth token further narrows sipgate tools to the scopes it carries.
+
+Every pattern must grant at least one scope the catalogue declares: a typo such as
+`sipgate:rtcm:raed` would otherwise hide tools without a word, so it stops startup naming the entry
+and the part that is unknown. The known providers, resources and actions are read from the
+catalogue itself, so a new tool's scope needs no second list.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import fnmatch
 from dataclasses import dataclass
 
 from telco_mcp.catalogue import CATALOGUE, Operation
+from telco_mcp.errors import ConfigError
 from telco_mcp.settings import Settings
 
 # sipgate umbrella scopes that also grant narrower ones
@@ -31,6 +37,51 @@ def token_allows(scope: str, token_scopes: set[str] | None) -> bool:
     return any(bare in implied and umbrella in token_scopes for umbrella, implied in _SIPGATE_IMPLIED.items())
 
 
+def _split_scope(scope: str) -> tuple[str, str, str]:
+    """`provider:resource:action`; sipgate resources may contain colons (`sessions:sms`)."""
+    provider, _, rest = scope.partition(":")
+    resource, _, action = rest.rpartition(":")
+    return provider, resource, action
+
+
+def _known(patterns: str, values: set[str]) -> bool:
+    return any(fnmatch.fnmatchcase(v, patterns) for v in values)
+
+
+def scope_pattern_problem(pattern: str) -> str | None:
+    """Why `pattern` (one TELCO_MCP_SCOPES entry) grants nothing the catalogue declares, or None if it grants some."""
+    declared = {op.scope for op in CATALOGUE}
+    if any(scope_granted(scope, [pattern]) for scope in declared):
+        return None
+    parts = [_split_scope(scope) for scope in declared]
+    providers = {p for p, _, _ in parts}
+    provider, *rest = pattern.split(":")
+    if not _known(provider, providers):
+        return f"{pattern!r}: unknown provider {provider!r} (known: {', '.join(sorted(providers))})"
+    actions = {a for _, _, a in parts}
+    if len(rest) >= 2 and not _known(rest[-1], actions):
+        return f"{pattern!r}: unknown action {rest[-1]!r} (known: {', '.join(sorted(actions))})"
+    resources = {r for p, r, _ in parts if fnmatch.fnmatchcase(p, provider)}
+    if len(rest) >= 2 and not _known(":".join(rest[:-1]), resources):
+        return (
+            f"{pattern!r}: unknown resource {':'.join(rest[:-1])!r} for {provider} "
+            f"(known: {', '.join(sorted(resources))})"
+        )
+    if len(rest) == 1 and _known(rest[0], resources):
+        return f"{pattern!r} grants no tool: add the action, e.g. {pattern}:read or {pattern}:*"
+    return (
+        f"{pattern!r} grants no tool: scopes are provider:resource:action, e.g. sipgate:rtcm:read or sipgate:*:read "
+        "(`telco-mcp tools` lists every tool's scope)"
+    )
+
+
+def check_scope_patterns(patterns: list[str]) -> None:
+    """Raise `ConfigError` naming every TELCO_MCP_SCOPES entry that grants nothing."""
+    problems = [p for p in map(scope_pattern_problem, patterns) if p]
+    if problems:
+        raise ConfigError("Invalid configuration:\n  - " + "\n  - ".join(f"TELCO_MCP_SCOPES: {p}" for p in problems))
+
+
 @dataclass(frozen=True)
 class Exposure:
     operation: Operation
@@ -39,7 +90,11 @@ class Exposure:
 
 
 def decide(settings: Settings) -> list[Exposure]:
-    """Every catalogue operation with whether it is listed and why not."""
+    """Every catalogue operation with whether it is listed and why not.
+
+    Raises `ConfigError` when a TELCO_MCP_SCOPES entry grants no declared scope (a typo).
+    """
+    check_scope_patterns(settings.scope_patterns)
     sandbox = settings.use_sandbox
     configured = {
         "signalwire": sandbox or settings.signalwire_configured,

@@ -195,3 +195,19 @@ def test_inspector_approval_round_trip_writes_once(inspector: Inspector) -> None
     )
     assert replay.returncode != 0 or '"isError":true' in replay.stdout.replace(" ", ""), replay.stdout
     assert applied_writes(inspector.state_home, "sipgate_send_sms") == records
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+def test_inspector_strict_schema_check_is_clean(node_tools: NodeTools, tmp_path: Path, era: str) -> None:
+    """`--strict` reports every schema-portability problem; with every tool listed (sandbox: writes on) it finds none.
+
+    A field without a type (as `RequestPreview.body` once was) is a warning on every write tool.
+    """
+    inspector = Inspector(node_tools, tmp_path, "stdio", None)
+    done = inspector.run("--method", "tools/list", "--strict", era=era)
+    assert done.returncode == 0, f"inspector rc={done.returncode}\n{done.stderr}"
+    names = {tool["name"] for tool in done.json()["result"]["tools"]}
+    assert names >= READ_TOOLS | WRITE_TOOLS, "the check must see the write tools' output schemas"
+    problems = [line for line in done.stderr.splitlines() if line.startswith(("Warning", "Error"))]
+    assert not problems, done.stderr
+    assert "warnings across" not in done.stderr, done.stderr

@@ -84,6 +84,12 @@ def clean_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv
 
 
+def zf_text(wheel: Path, name: str) -> str:
+    with zipfile.ZipFile(wheel) as zf:
+        assert name in zf.namelist(), f"{name} is not in the wheel"
+        return zf.read(name).decode()
+
+
 def test_wheel_ships_the_package_and_sandbox_but_no_tests(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
@@ -102,6 +108,12 @@ def test_wheel_ships_the_package_and_sandbox_but_no_tests(wheel: Path) -> None:
     assert not [n for n in names if "/tests/" in n or n.startswith("tests/") or n.endswith((".pyc", ".env"))]
 
     assert metadata["Name"] == "telco-mcp" and metadata["Version"] == __version__
+    # the licence the metadata declares, shipped with its text
+    assert metadata["License-Expression"] == "MIT"
+    assert metadata.get_all("License-File") == ["LICENSE"]
+    licence = zf_text(wheel, f"{dist_info}/licenses/LICENSE")
+    assert licence == (ROOT / "LICENSE").read_text()
+    assert licence.startswith("MIT License") and "Copyright (c) 2026 telco-mcp developers" in licence
     requires = metadata.get_all("Requires-Dist") or []
     assert any(r.startswith("mcp") for r in requires) and not any("pytest" in r and "extra" not in r for r in requires)
     assert "telco-mcp = telco_mcp.cli:main" in entry_points

@@ -1,0 +1,107 @@
+"""Read-only MCP resources: what this server is configured to do, never a secret.
+
+`telco-mcp://configuration` is the effective configuration (mode, providers, scopes, confirmation,
+guardrails, audit, limits) with every exposed tool and every hidden one with its reason: what an
+operator asks first when a tool is missing. Secrets are reported only as "set" or "not set", and
+URLs lose any user:password part.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from telco_mcp import __version__
+from telco_mcp.safety.scopes import decide
+from telco_mcp.settings import Settings, split_list
+
+if TYPE_CHECKING:
+    from mcp.server import MCPServer
+
+    from telco_mcp.runtime import Runtime
+
+CONFIGURATION_URI = "telco-mcp://configuration"
+
+
+def _url(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def _is_set(value: object) -> str:
+    return "set" if value else "not set"
+
+
+def configuration(settings: Settings, runtime: Runtime) -> dict[str, Any]:
+    """The effective configuration as plain data, without secrets."""
+    sandbox = runtime.sandbox is not None
+    decisions = decide(settings)
+    token_scopes = None if sandbox else settings.sipgate_token_scopes()
+    return {
+        "version": __version__,
+        "mode": "sandbox (both providers simulated, nothing real is touched)" if sandbox else "live",
+        "providers": {
+            "signalwire": {
+                "configured": sandbox or settings.signalwire_configured,
+                "api": "embedded sandbox" if sandbox else _url(settings.signalwire_origin()),
+                "api_token": "sandbox" if sandbox else _is_set(settings.signalwire_api_token),
+            },
+            "sipgate": {
+                "configured": sandbox or settings.sipgate_configured,
+                "api": "embedded sandbox" if sandbox else _url(settings.sipgate_base()),
+                "auth": "sandbox" if sandbox else settings.sipgate_auth_mode,
+                "oauth_token_scopes": sorted(token_scopes) if token_scopes is not None else None,
+            },
+        },
+        "scopes": settings.scope_patterns,
+        "writes_enabled": settings.writes_enabled,
+        "confirmation": {
+            "mode": settings.telco_mcp_confirm,
+            "token_ttl_seconds": settings.telco_mcp_confirm_ttl,
+            "token_key": "configured" if settings.telco_mcp_confirm_secret else "random per process",
+        },
+        "guardrails": {
+            "block_premium": settings.telco_mcp_block_premium,
+            "allowed_prefixes": split_list(settings.telco_mcp_allowed_prefixes),
+            "denied_prefixes": split_list(settings.telco_mcp_denied_prefixes),
+            "max_sms_segments": settings.telco_mcp_max_sms_segments,
+            "sms_per_hour": settings.telco_mcp_sms_per_hour,
+            "calls_per_hour": settings.telco_mcp_calls_per_hour,
+            "default_region": settings.telco_mcp_default_region,
+        },
+        "audit": {
+            "log": str(settings.audit_path),
+            "phone_numbers": "full" if settings.telco_mcp_audit_unmasked else "masked",
+        },
+        "upstream": {"timeout_seconds": settings.telco_mcp_timeout, "max_retries": settings.telco_mcp_max_retries},
+        "http": {
+            "bearer_token": _is_set(settings.telco_mcp_http_token),
+            "allowed_hosts": split_list(settings.telco_mcp_allowed_hosts),
+            "allowed_origins": split_list(settings.telco_mcp_allowed_origins),
+        },
+        "tools": {
+            "exposed": [
+                {"name": d.operation.name, "effect": d.operation.effect, "scope": d.operation.scope}
+                for d in decisions
+                if d.exposed
+            ],
+            "hidden": [{"name": d.operation.name, "reason": d.reason} for d in decisions if not d.exposed],
+        },
+    }
+
+
+def register(server: MCPServer, runtime: Runtime) -> None:
+    settings = runtime.settings
+
+    def read_configuration() -> str:
+        return json.dumps(configuration(settings, runtime), indent=1, ensure_ascii=False)
+
+    server.resource(
+        CONFIGURATION_URI,
+        name="configuration",
+        title="telco-mcp configuration",
+        description="The effective configuration (mode, providers, scopes, confirmation, guardrails, audit) and "
+        "which tools are exposed or hidden and why. No secrets.",
+        mime_type="application/json",
+    )(read_configuration)
