@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import httpx2
@@ -158,6 +159,60 @@ async def test_gateways_page_through_links_next_until_the_end(fake, audit_path):
             args = {"cursor": cursor}
     assert seen == ids
     assert [r.url.params.get("page_token") for r in fake.requests] == [None, "PA1", "PA2"]
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://ACME.signalwire.com",  # host spelt in another case
+        "https://acme.signalwire.com:443",  # explicit default port
+        "http://signalwire-proxy.internal:8080/upstream/signalwire",  # behind a path-prefixed proxy
+        "https://mock.example",  # a mock that prints its own host
+        "",  # a relative link
+    ],
+)
+async def test_a_next_link_on_another_origin_still_pages_on_the_configured_base(fake, audit_path, origin):
+    path = "/api/fabric/resources/sip_gateways"
+    ids = [f"3fa85f64-5717-4562-b3fc-2c963f66af{n:02d}" for n in range(3)]
+
+    def serve(request: httpx2.Request) -> httpx2.Response:
+        number = int(request.url.params.get("page_number", "0"))
+        nxt = f"{origin}{path}?page_number=1&page_size=2&page_token=PA1" if number == 0 else None
+        return response(200, page([gateway(i) for i in ids[number * 2 : number * 2 + 2]], f"{origin}{path}", nxt))
+
+    fake.route(f"GET {path}", serve)
+    async with client_for(signalwire_settings(audit_path), fake) as c:
+        first = await c.call_tool("signalwire_list_sip_gateways", {"limit": 2})
+        assert not first.is_error, text_of(first)
+        second = await c.call_tool("signalwire_list_sip_gateways", {"cursor": first.structured_content["next_cursor"]})
+    assert not second.is_error, text_of(second)
+    assert [g["id"] for g in first.structured_content["items"] + second.structured_content["items"]] == ids
+    later = fake.requests[1]
+    assert (later.url.scheme, later.url.host, later.url.port, later.url.path) == (
+        "https",
+        "acme.signalwire.com",
+        None,
+        path,
+    )
+    assert later.url.params.multi_items() == [("page_number", "1"), ("page_size", "2"), ("page_token", "PA1")]
+
+
+def forged_cursor(path: str, query: list[tuple[str, str]]) -> str:
+    raw = json.dumps({"p": path, "q": query}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("tool", ["signalwire_list_sip_credentials", "signalwire_list_sip_gateways",
+                                  "signalwire_list_recordings"])  # fmt: skip
+async def test_an_edited_cursor_cannot_raise_the_page_size_past_the_limit(fake, audit_path, tool):
+    from telco_mcp.catalogue import CATALOGUE
+
+    path = next(op.path for op in CATALOGUE if op.name == tool)
+    cursor = forged_cursor(path, [("page_number", "0"), ("page_size", "1000")])
+    async with client_for(signalwire_settings(audit_path), fake) as c:
+        result = await c.call_tool(tool, {"cursor": cursor})
+    assert result.is_error and "items per page" in text_of(result)
+    assert fake.requests == []
 
 
 async def test_a_tampered_cursor_is_refused_without_a_request(fake, audit_path):

@@ -8,6 +8,7 @@ checked to answer with the call's state as `GET /calls` reports it *after* the c
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -416,6 +417,17 @@ async def test_history_cursor_alone_keeps_the_filters_and_page_size_of_the_first
     assert page_two["offset"] == "2"
     assert page_two.get_list("types") == ["SMS"]
     assert page_two["limit"] == "2"
+
+
+async def test_an_edited_history_cursor_cannot_raise_the_page_size_past_the_limit(
+    fake: FakeUpstream, audit_path: Path
+) -> None:
+    raw = json.dumps({"p": "/history", "q": [["offset", "0"], ["limit", "1000"]]}).encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    async with client_for(settings(audit_path), fake) as client:
+        result = await client.call_tool("sipgate_list_history", {"cursor": cursor})
+    assert result.is_error and "items per page" in text_of(result)
+    assert fake.requests == []
 
 
 # ------------------------------------------------------------------ writes: exact requests

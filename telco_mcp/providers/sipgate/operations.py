@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from telco_mcp.errors import InvalidInput, NotFound
 from telco_mcp.http import CallContext
+from telco_mcp.models import MAX_LIMIT
 from telco_mcp.operation import Operation, WriteSubject
 from telco_mcp.phone import pretty, same_number
 from telco_mcp.providers.sipgate import models as m
@@ -179,7 +180,8 @@ async def _summarize_start(args: m.StartCallInput, ctx: CallContext) -> str:
 async def _prepare_history(args: m.ListHistoryInput, ctx: CallContext) -> PreparedRequest:
     """The first page from the filters; later pages from the cursor, which keeps the first page's query."""
     if args.cursor:
-        return PreparedRequest("GET", "/history", tuple(decode_cursor(args.cursor, "/history")))
+        query = decode_cursor(args.cursor, "/history", size="limit", max_size=MAX_LIMIT)
+        return PreparedRequest("GET", "/history", tuple(query))
     return PreparedRequest("GET", "/history", tuple(args.query(0)))
 
 
