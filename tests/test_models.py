@@ -261,6 +261,7 @@ def test_sip_credential_keeps_identity_media_and_non_null_routing() -> None:
     credential = sw.sip_credential_from_api(sip_endpoint())
     assert credential.model_dump(exclude_none=True) == {
         "id": CREDENTIAL_ID,
+        "type": "sip_endpoint",
         "username": "c3p0",
         "caller_id": "C-3P0",
         "send_as": "random",
@@ -279,7 +280,7 @@ def test_sip_credential_ignores_extra_upstream_fields_and_does_not_copy_them() -
     dumped = credential.model_dump(exclude_none=True)
     assert "password" not in dumped
     assert "new_feature" not in dumped
-    assert "type" not in dumped
+    assert dumped["type"] == "sip_endpoint"
 
 
 def test_sip_credential_tolerates_codecs_newer_than_our_enum_and_missing_optionals() -> None:
@@ -387,6 +388,10 @@ def test_sip_gateway_is_flattened_with_the_outer_id() -> None:
     gateway = sw.sip_gateway_from_api(sip_gateway_response())
     assert gateway.model_dump(exclude_none=True) == {
         "id": GATEWAY_ID,
+        "sip_gateway_id": "cce59cad-104d-4c28-ada4-98cfd102ae09",
+        "project_id": "bc949800-7b40-43cf-8438-a85facfcbdd1",
+        "type": "sip_gateway",
+        "display_name": "My SIP Gateway (display)",
         "name": "My SIP Gateway",
         "uri": "user3@domain.com",
         "encryption": "required",
@@ -490,6 +495,7 @@ def test_recording_leg_type_comes_from_the_leg_key(leg_key: str, leg_type: str, 
     recording = sw.recording_from_api(recording_payload(leg_key))
     assert recording.model_dump(exclude_none=True) == {
         "id": RECORDING_ID,
+        "project_id": "d369a402-7b43-4512-8735-9d5e1f387814",
         "leg_type": leg_type,
         "leg_id": leg_id,
         "created_at": "2024-05-06T12:20:00Z",
@@ -963,6 +969,7 @@ def test_history_page_from_the_spec_example() -> None:
         "read": True,
         "archived": False,
         "note": "",
+        "endpoints": [{"type": "ROUTED", "extension": "e0", "extension_type": "REGISTER"}],
         "starred": False,
         "labels": ["support"],
     }

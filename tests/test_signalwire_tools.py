@@ -222,6 +222,32 @@ async def test_a_tampered_cursor_is_refused_without_a_request(fake, audit_path):
     assert fake.requests == []
 
 
+async def test_the_fields_an_operator_needs_are_kept(fake, audit_path):
+    """Resource type, project and both gateway ids: what tells resources apart across projects and APIs."""
+    inner_id = "9e1d2c3b-4a59-4687-8a9b-0c1d2e3f4a5b"
+    gw = gateway() | {"display_name": "Berlin trunk (display)"}
+    gw["sip_gateway"] = gw["sip_gateway"] | {"id": inner_id}
+    fake.route(f"GET /api/fabric/resources/sip_endpoints/{CRED_ID}", response(200, credential()))
+    fake.route(f"GET /api/fabric/resources/sip_gateways/{GW_ID}", response(200, gw))
+    fake.route("GET /api/fabric/resources/sip_gateways", response(200, page([gw], SW_BASE)))
+    fake.route(f"GET /api/relay/rest/recordings/{REC_ID}", response(200, recording()))
+    async with client_for(signalwire_settings(audit_path), fake) as c:
+        cred = await c.call_tool("signalwire_get_sip_credential", {"id": CRED_ID})
+        listed = await c.call_tool("signalwire_list_sip_gateways", {})
+        rec = await c.call_tool("signalwire_get_recording", {"id": REC_ID})
+    assert cred.structured_content["type"] == "sip_endpoint"
+    (item,) = listed.structured_content["items"]
+    assert {k: item[k] for k in ("id", "sip_gateway_id", "project_id", "type", "display_name", "name")} == {
+        "id": GW_ID,
+        "sip_gateway_id": inner_id,
+        "project_id": SW_PROJECT,
+        "type": "sip_gateway",
+        "display_name": "Berlin trunk (display)",
+        "name": "Berlin trunk",
+    }
+    assert rec.structured_content["project_id"] == SW_PROJECT
+
+
 async def test_get_sip_credential_puts_the_uuid_in_the_path(fake, audit_path):
     fake.route(f"GET /api/fabric/resources/sip_endpoints/{CRED_ID}", response(200, credential()))
     async with client_for(signalwire_settings(audit_path), fake) as c:

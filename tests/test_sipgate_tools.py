@@ -362,6 +362,7 @@ async def test_list_history_sends_filters_as_repeated_query_parameters_and_parse
         "read": True,
         "archived": False,
         "note": "",
+        "endpoints": [{"type": "PICKUP", "extension": "p0", "extension_type": "PERSON"}],
         "starred": False,
         "labels": ["Rückruf"],
     }

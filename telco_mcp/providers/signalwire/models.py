@@ -193,6 +193,7 @@ class SipCredential(Result):
     """A SIP credential (fabric SIP endpoint). Only non-null call_* routing fields are present."""
 
     id: str
+    type: str | None = Field(default=None, description='Resource type, "sip_endpoint".')
     username: str
     caller_id: str | None = None
     send_as: str | None = Field(default=None, description='Number used for PSTN calls, or "random".')
@@ -223,9 +224,13 @@ class SipCredentialPage(Page):
 
 
 class SipGateway(Result):
-    """A SIP gateway (flattened)."""
+    """A SIP gateway (flattened): the fabric resource and its inner ``sip_gateway`` block."""
 
-    id: str
+    id: str = Field(description="Fabric resource id: what the other gateway tools take.")
+    sip_gateway_id: str | None = Field(default=None, description="Id of the inner SIP gateway object.")
+    project_id: str | None = None
+    type: str | None = Field(default=None, description='Resource type, "sip_gateway".')
+    display_name: str | None = Field(default=None, description="The resource's display name.")
     name: str | None = None
     uri: str | None = None
     encryption: str | None = None
@@ -254,6 +259,7 @@ class Recording(Result):
     """A call recording."""
 
     id: str
+    project_id: str | None = None
     leg_type: LegType = Field(description="What was recorded: a PSTN, SIP or WebRTC call leg, or a conference.")
     leg_id: str = Field(description="Id of that leg or conference.")
     conference_id: str | None = Field(default=None, description="Conference the leg belonged to.")
@@ -303,12 +309,13 @@ def _list_page(payload: object, what: str, item: Callable[[Any], T]) -> tuple[li
 
 
 def sip_credential_from_api(payload: Any) -> SipCredential:
-    """``SipEndpointResponse`` -> ``SipCredential`` (drops ``type`` and null routing fields)."""
+    """``SipEndpointResponse`` -> ``SipCredential`` (drops null routing fields)."""
     what = "SIP credential"
     data = p.obj(payload, what)
     routing = {key: p.opt_str(data, key, what) for key in _CALL_ROUTING_FIELDS}
     return SipCredential(
         id=p.req_str(data, "id", what),
+        type=p.opt_str(data, "type", what),
         username=p.req_str(data, "username", what),
         caller_id=p.opt_str(data, "caller_id", what),
         send_as=p.opt_str(data, "send_as", what),
@@ -347,6 +354,10 @@ def sip_gateway_from_api(payload: Any) -> SipGateway:
     inner = p.obj(data["sip_gateway"], f"{what} sip_gateway")
     return SipGateway(
         id=p.req_str(data, "id", what),
+        sip_gateway_id=p.opt_str(inner, "id", what),
+        project_id=p.opt_str(data, "project_id", what),
+        type=p.opt_str(data, "type", what),
+        display_name=p.opt_str(data, "display_name", what),
         name=p.opt_str(inner, "name", what) or p.opt_str(data, "display_name", what),
         uri=p.opt_str(inner, "uri", what),
         encryption=p.opt_str(inner, "encryption", what),
@@ -407,6 +418,7 @@ def recording_from_api(payload: Any) -> Recording:
     conference_id = p.opt_str(data, "relay_conference_id", what) if leg_type != "conference" else None
     return Recording(
         id=p.req_str(data, "id", what),
+        project_id=p.opt_str(data, "project_id", what),
         leg_type=leg_type,
         leg_id=leg_id,
         conference_id=conference_id,

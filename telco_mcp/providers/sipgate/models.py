@@ -362,6 +362,14 @@ class SentSms(Result):
     status: Literal["accepted", "scheduled"]
 
 
+class HistoryEndpoint(Result):
+    """Where a history entry went: forwarded to, routed to or picked up by an extension."""
+
+    type: str | None = Field(default=None, description="FORWARDED, ROUTED or PICKUP.")
+    extension: str | None = Field(default=None, description="Extension id, e.g. e0, y0, v0.")
+    extension_type: str | None = Field(default=None, description="Kind of extension, e.g. REGISTER, MOBILE.")
+
+
 class HistoryEntry(Result):
     id: str
     type: str
@@ -378,6 +386,7 @@ class HistoryEntry(Result):
     read: bool | None = None
     archived: bool | None = None
     note: str | None = None
+    endpoints: list[HistoryEndpoint] | None = Field(default=None, description="Where the entry was routed.")
     starred: bool | None = None
     labels: list[str] | None = None
     recording_url: str | None = None
@@ -473,8 +482,21 @@ def sms_sender_list_from_api(payload: Any) -> SmsSenderList:
     )
 
 
+def history_endpoint_from_api(payload: Any) -> HistoryEndpoint:
+    """``RoutedEndpointResponse {type, endpoint: {extension, type}}`` -> ``HistoryEndpoint`` (flattened)."""
+    what = "history endpoint"
+    data = p.obj(payload, what)
+    inner = data.get("endpoint")
+    endpoint = p.obj(inner, f"{what} endpoint") if inner is not None else {}
+    return HistoryEndpoint(
+        type=p.opt_str(data, "type", what),
+        extension=p.opt_str(endpoint, "extension", what),
+        extension_type=p.opt_str(endpoint, "type", what),
+    )
+
+
 def history_entry_from_api(payload: Any) -> HistoryEntry:
-    """``HistoryEntryResponse`` -> ``HistoryEntry`` (``endpoints`` is dropped)."""
+    """``HistoryEntryResponse`` -> ``HistoryEntry``."""
     what = "history entry"
     data = p.obj(payload, what)
     return HistoryEntry(
@@ -493,6 +515,7 @@ def history_entry_from_api(payload: Any) -> HistoryEntry:
         read=p.opt_bool(data, "read", what),
         archived=p.opt_bool(data, "archived", what),
         note=p.opt_str(data, "note", what),
+        endpoints=p.items(data, "endpoints", what, history_endpoint_from_api) if "endpoints" in data else None,
         starred=p.opt_bool(data, "starred", what),
         labels=p.opt_str_list(data, "labels", what),
         recording_url=p.opt_str(data, "recordingUrl", what),
