@@ -37,6 +37,8 @@ CallId = Annotated[
 _DEVICE_ID = re.compile(r"^[a-z][0-9]+$")
 DeviceId = Annotated[str, Field(max_length=16, pattern=_DEVICE_ID.pattern)]
 
+ConnectionId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+
 HistoryType = Literal["CALL", "VOICEMAIL", "SMS", "FAX"]
 HistoryDirection = Literal["INCOMING", "OUTGOING", "MISSED_INCOMING", "MISSED_OUTGOING"]
 
@@ -259,6 +261,11 @@ class ListHistoryInput(PageInput):
         default=None, min_length=1, description="Only these directions."
     )
     phonenumber: PhoneNumber | None = Field(default=None, description="Only entries with this number.")
+    connection_ids: Annotated[list[ConnectionId], AfterValidator(p.unique)] | None = Field(
+        default=None, min_length=1, max_length=50, description="Only these extensions (p0, s0, v0, f0...)."
+    )
+    archived: bool | None = Field(default=None, description="true = only archived entries (default: unarchived).")
+    starred: bool | None = Field(default=None, description="true = only starred, false = only unstarred.")
     start: datetime | None = Field(default=None, description="Not before (ISO 8601 with offset).")
     end: datetime | None = Field(default=None, description="Not after (ISO 8601 with offset).")
 
@@ -289,6 +296,11 @@ class ListHistoryInput(PageInput):
         params = [("offset", str(offset)), ("limit", str(self.limit))]
         params += [("types", value) for value in self.types or ()]
         params += [("directions", value) for value in self.directions or ()]
+        params += [("connectionIds", value) for value in self.connection_ids or ()]
+        if self.archived is not None:
+            params.append(("archived", "true" if self.archived else "false"))
+        if self.starred is not None:
+            params.append(("starred", "STARRED" if self.starred else "UNSTARRED"))
         if self.phonenumber is not None:
             params.append(("phonenumber", self.phonenumber))
         if self.start is not None:
