@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from telco_mcp.models import Page, PageInput, Result, StrictInput
 from telco_mcp.phone import PhoneNumber, to_e164
@@ -220,6 +220,9 @@ class SendSmsInput(StrictInput):
         default=None, pattern=r"^s[0-9]+$", max_length=16, description="SMS sender id (s0...); default: first."
     )
     send_at: datetime | None = Field(default=None, description="Send later (ISO 8601 with offset, max 30 days).")
+    # The sender this call resolved (one read of the sender list per send: the confirmation
+    # summary and the request both need it). Private: never part of the schema or the arguments.
+    _resolved_sender: Any = PrivateAttr(default=None)
 
     @field_validator("send_at", mode="before")
     @classmethod

@@ -135,6 +135,14 @@ async def _list_senders(args: Any, ctx: CallContext) -> PreparedRequest:
 
 
 async def _sender(args: m.SendSmsInput, ctx: CallContext) -> m.SmsSender:
+    """The sender of this send, read once: the summary and the request of one call share it."""
+    if isinstance(args._resolved_sender, m.SmsSender):
+        return args._resolved_sender
+    args._resolved_sender = sender = await _lookup_sender(args, ctx)
+    return sender
+
+
+async def _lookup_sender(args: m.SendSmsInput, ctx: CallContext) -> m.SmsSender:
     path = await _user_path(ctx, "sipgate_send_sms")
     senders = m.sms_sender_list_from_api(await ctx.client.read("sipgate_send_sms", path)).items
     if not senders:

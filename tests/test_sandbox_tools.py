@@ -1,0 +1,66 @@
+"""The tools against the embedded sandbox: branches that only the sandbox's seed and answers reach.
+
+The server is built in sandbox mode exactly as `telco-mcp serve` without credentials builds it;
+the sandbox's own request log shows what reached the simulated providers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import accept, make_settings, text_of
+from mcp import Client
+
+from telco_mcp.sandbox import Sandbox
+from telco_mcp.server import build_server
+
+pytestmark = pytest.mark.anyio
+
+SMS = {"recipient": "+4915799912345", "message": "Trunk to Frankfurt is down"}
+
+
+def sandbox_server(audit_path: Path, **settings: Any) -> tuple[Any, Sandbox]:
+    server = build_server(make_settings(audit_path, telco_mcp_sandbox=True, **settings))
+    sandbox = server.telco_runtime.sandbox  # type: ignore[attr-defined]
+    assert isinstance(sandbox, Sandbox)
+    return server, sandbox
+
+
+def reads_of(sandbox: Sandbox, path: str) -> int:
+    return sum(1 for r in sandbox.requests if r.method == "GET" and r.path == path)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "client_kwargs", "status", "rounds"),
+    [
+        # 2025-11-25 handshake: the user is asked by elicitation inside the one call, then it is sent
+        ({}, {"elicitation_callback": accept, "mode": "legacy"}, "applied", 1),
+        # 2026-07-28: the question rides an InputRequiredResult and the answer comes on a retry of the
+        # call, which recomputes the question to check it is the one the user answered: one read per round
+        ({}, {"elicitation_callback": accept}, "applied", 2),
+        ({"dry_run": True}, {"elicitation_callback": accept}, "dry_run", 1),
+        ({}, {}, "confirmation_required", 1),  # a client that cannot elicit gets a preview and a token
+    ],
+)
+async def test_send_sms_reads_the_sender_list_once_per_call(
+    audit_path: Path, arguments: dict[str, Any], client_kwargs: dict[str, Any], status: str, rounds: int
+) -> None:
+    server, sandbox = sandbox_server(audit_path)
+    async with Client(server, **client_kwargs) as client:
+        result = await client.call_tool("sipgate_send_sms", SMS | arguments)
+    assert not result.is_error, text_of(result)
+    assert result.structured_content["status"] == status
+    assert reads_of(sandbox, "/v2/w0/sms") == rounds
+
+
+async def test_send_sms_with_a_token_reads_the_sender_list_once_per_call(audit_path: Path) -> None:
+    server, sandbox = sandbox_server(audit_path)
+    async with Client(server) as client:
+        preview = await client.call_tool("sipgate_send_sms", SMS)
+        token = preview.structured_content["confirm_token"]
+        sent = await client.call_tool("sipgate_send_sms", SMS | {"confirm_token": token})
+    assert sent.structured_content["status"] == "applied", text_of(sent)
+    assert reads_of(sandbox, "/v2/w0/sms") == 2  # one per call: the preview and the confirmed send
+    assert len(sandbox.outbox) == 1
