@@ -64,3 +64,55 @@ async def test_send_sms_with_a_token_reads_the_sender_list_once_per_call(audit_p
     assert sent.structured_content["status"] == "applied", text_of(sent)
     assert reads_of(sandbox, "/v2/w0/sms") == 2  # one per call: the preview and the confirmed send
     assert len(sandbox.outbox) == 1
+
+
+# ------------------------------------------------------------------ possible vs valid numbers
+EXAMPLE = "+15551234567"  # SignalWire's own example for default_send_as: possible, but in no assigned range
+
+
+async def test_a_shown_number_from_the_providers_examples_is_accepted_where_no_money_moves(audit_path: Path) -> None:
+    server, sandbox = sandbox_server(audit_path)
+    async with Client(server, elicitation_callback=accept) as client:
+        profile = await client.call_tool("signalwire_update_sip_profile", {"default_send_as": "+1 555 123 4567"})
+        call_id = next(iter(sandbox.state.sipgate.calls))
+        shown = [
+            ("sipgate_transfer_call", {"call_id": call_id, "phone_number": "+493023125499", "caller_id": EXAMPLE}),
+            ("sipgate_start_call", {"caller": "e0", "callee": "+493023125499", "caller_id": EXAMPLE}),
+        ]
+        previews = [await client.call_tool(name, args | {"dry_run": True}) for name, args in shown]
+        history = await client.call_tool("sipgate_list_history", {"phonenumber": EXAMPLE})
+    assert profile.structured_content["status"] == "applied", text_of(profile)
+    assert sandbox.state.signalwire.sip_profile["default_send_as"] == EXAMPLE
+    for preview in previews:
+        assert preview.structured_content["status"] == "dry_run", text_of(preview)
+        assert preview.structured_content["request"]["body"]["callerId"] == EXAMPLE
+    assert not history.is_error, text_of(history)
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [
+        ("sipgate_transfer_call", {"call_id": "ABCDEF0123456789", "phone_number": EXAMPLE}),
+        ("sipgate_start_call", {"caller": "e0", "callee": EXAMPLE}),
+        ("sipgate_send_sms", {"recipient": EXAMPLE, "message": "hi"}),
+    ],
+)
+async def test_a_number_that_is_dialled_or_texted_must_still_be_valid(
+    audit_path: Path, tool: str, arguments: dict[str, Any]
+) -> None:
+    server, sandbox = sandbox_server(audit_path)
+    async with Client(server, elicitation_callback=accept) as client:
+        result = await client.call_tool(tool, arguments | {"dry_run": True})
+    assert result.is_error and "not a valid number" in text_of(result)
+    assert sandbox.requests == []
+
+
+@pytest.mark.parametrize("junk", ["1", "+49", "call me", "+1555123456789012"])
+async def test_a_shown_number_must_still_be_a_possible_number(audit_path: Path, junk: str) -> None:
+    server, sandbox = sandbox_server(audit_path)
+    async with Client(server, elicitation_callback=accept) as client:
+        profile = await client.call_tool("signalwire_update_sip_profile", {"default_send_as": junk})
+        history = await client.call_tool("sipgate_list_history", {"phonenumber": junk})
+    assert profile.is_error and "default_send_as" in text_of(profile)
+    assert history.is_error and "phonenumber" in text_of(history)
+    assert sandbox.requests == []

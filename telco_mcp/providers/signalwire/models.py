@@ -16,7 +16,7 @@ from uuid import UUID
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from telco_mcp.models import Page, PageInput, Result, StrictInput
-from telco_mcp.phone import to_e164
+from telco_mcp.phone import possible_e164
 from telco_mcp.providers import payload as p
 
 T = TypeVar("T")
@@ -150,7 +150,7 @@ class UpdateSipProfileInput(StrictInput):
         # No national-format guessing here: phone.py assumes German numbers, SignalWire projects are global.
         if not value.startswith("+"):
             raise ValueError(f"default_send_as {value!r} must be an international number starting with +")
-        return to_e164(value)
+        return possible_e164(value)  # shown as the caller, never dialled: a possible number suffices
 
     @model_validator(mode="after")
     def _something_to_change(self) -> UpdateSipProfileInput:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from telco_mcp.models import Page, PageInput, Result, StrictInput
-from telco_mcp.phone import PhoneNumber, to_e164
+from telco_mcp.phone import PhoneNumber, ShownNumber, to_e164
 from telco_mcp.providers import payload as p
 
 T = TypeVar("T")
@@ -126,7 +126,7 @@ class TransferCallInput(_Input):
     call_id: CallId
     phone_number: PhoneNumber
     attended: bool = Field(default=False, description="true = attended, false = blind.")
-    caller_id: PhoneNumber | None = Field(default=None, description="Number shown to the target.")
+    caller_id: ShownNumber | None = Field(default=None, description="Number shown to the target.")
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"attended": self.attended, "phoneNumber": self.phone_number}
@@ -184,7 +184,7 @@ class StartCallInput(_Input):
     callee: PhoneNumber
     caller: str = Field(max_length=32, description="Device id (e0, p0, x0) or phone number.")
     device_id: DeviceId | None = Field(default=None, description="Device to use; needed if caller is a number.")
-    caller_id: PhoneNumber | None = Field(default=None, description="Number shown to the callee.")
+    caller_id: ShownNumber | None = Field(default=None, description="Number shown to the callee.")
 
     @field_validator("caller")
     @classmethod
@@ -263,7 +263,7 @@ class ListHistoryInput(PageInput):
     directions: Annotated[list[HistoryDirection], AfterValidator(p.unique)] | None = Field(
         default=None, min_length=1, description="Only these directions."
     )
-    phonenumber: PhoneNumber | None = Field(default=None, description="Only entries with this number.")
+    phonenumber: ShownNumber | None = Field(default=None, description="Only entries with this number.")
     connection_ids: Annotated[list[ConnectionId], AfterValidator(p.unique)] | None = Field(
         default=None, min_length=1, max_length=50, description="Only these extensions (p0, s0, v0, f0...)."
     )
