@@ -191,7 +191,8 @@ def test_profile_update_send_as_must_be_international() -> None:
     with pytest.raises(ValidationError, match="cannot be a phone number"):
         sw.UpdateSipProfileInput.model_validate({"default_send_as": "+1 555"})
     # shown as the caller, never dialled: a possible number from SignalWire's own example is enough
-    assert sw.UpdateSipProfileInput.model_validate({"default_send_as": "+15551234567"}).default_send_as == "+15551234567"
+    example = sw.UpdateSipProfileInput.model_validate({"default_send_as": "+15551234567"})
+    assert example.default_send_as == "+15551234567"
 
 
 def test_profile_update_with_nothing_to_change_is_rejected() -> None:
