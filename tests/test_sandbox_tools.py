@@ -116,3 +116,21 @@ async def test_a_shown_number_must_still_be_a_possible_number(audit_path: Path, 
     assert profile.is_error and "default_send_as" in text_of(profile)
     assert history.is_error and "phonenumber" in text_of(history)
     assert sandbox.requests == []
+
+
+# ------------------------------------------------------------------ SMS text
+@pytest.mark.parametrize("text", ["  indented", "signed\n-- \nOps\n", "\ttab and trailing space "])
+async def test_sms_text_is_sent_exactly_as_written(audit_path: Path, text: str) -> None:
+    server, sandbox = sandbox_server(audit_path)
+    async with Client(server, elicitation_callback=accept) as client:
+        result = await client.call_tool("sipgate_send_sms", {"recipient": "+4915799912345", "message": text})
+    assert result.structured_content["status"] == "applied", text_of(result)
+    assert [sms["message"] for sms in sandbox.outbox] == [text]
+
+
+async def test_an_sms_of_only_whitespace_is_refused_before_anything_is_sent(audit_path: Path) -> None:
+    server, sandbox = sandbox_server(audit_path)
+    async with Client(server, elicitation_callback=accept) as client:
+        result = await client.call_tool("sipgate_send_sms", {"recipient": "+4915799912345", "message": " \n\t"})
+    assert result.is_error and "message" in text_of(result)
+    assert sandbox.requests == []

@@ -13,7 +13,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from telco_mcp.models import Page, PageInput, Result, StrictInput
 from telco_mcp.phone import PhoneNumber, ShownNumber, to_e164
@@ -215,7 +223,10 @@ class SendSmsInput(StrictInput):
     """Send an SMS, now or scheduled."""
 
     recipient: PhoneNumber
-    message: str = Field(min_length=1, max_length=1600, description="Text, up to 1600 characters.")
+    # Sent exactly as written: the inputs' whitespace stripping does not apply to the text.
+    message: Annotated[str, StringConstraints(strip_whitespace=False)] = Field(
+        min_length=1, max_length=1600, description="Text, up to 1600 characters."
+    )
     sms_id: str | None = Field(
         default=None, pattern=r"^s[0-9]+$", max_length=16, description="SMS sender id (s0...); default: first."
     )
@@ -223,6 +234,13 @@ class SendSmsInput(StrictInput):
     # The sender this call resolved (one read of the sender list per send: the confirmation
     # summary and the request both need it). Private: never part of the schema or the arguments.
     _resolved_sender: Any = PrivateAttr(default=None)
+
+    @field_validator("message")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("message has no visible text")
+        return value
 
     @field_validator("send_at", mode="before")
     @classmethod
