@@ -711,7 +711,7 @@ def in_days(days: float) -> datetime:
 
 def test_sms_body_now_and_scheduled() -> None:
     sms = sg.SendSmsInput(recipient="0157 99912345", message="  Hello from telco-mcp  ")
-    assert sms.body("s0") == {"smsId": "s0", "recipient": "+4915799912345", "message": "Hello from telco-mcp"}
+    assert sms.body("s0") == {"smsId": "s0", "recipient": "+4915799912345", "message": "  Hello from telco-mcp  "}
 
     when = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0).astimezone(timezone(timedelta(hours=2)))
     sms = sg.SendSmsInput.model_validate(
