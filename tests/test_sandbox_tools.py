@@ -134,3 +134,20 @@ async def test_an_sms_of_only_whitespace_is_refused_before_anything_is_sent(audi
         result = await client.call_tool("sipgate_send_sms", {"recipient": "+4915799912345", "message": " \n\t"})
     assert result.is_error and "message" in text_of(result)
     assert sandbox.requests == []
+
+
+# ------------------------------------------------------------------ paging through canonical links
+async def test_signalwire_lists_page_through_the_sandboxs_canonical_links(audit_path: Path) -> None:
+    """The sandbox prints https://sandbox.signalwire.com in links.next, as the real API prints its own
+    host; the server is configured with another base URL and must page on it all the same."""
+    server, sandbox = sandbox_server(audit_path)
+    seen: list[str] = []
+    async with Client(server) as client:
+        arguments: dict[str, Any] = {"limit": 100}
+        for _ in range(3):
+            page = await client.call_tool("signalwire_list_recordings", arguments)
+            assert not page.is_error, text_of(page)
+            seen += [item["id"] for item in page.structured_content["items"]]
+            arguments = {"cursor": page.structured_content["next_cursor"]}
+    assert len(seen) == len(set(seen)) == 300
+    assert [r.status for r in sandbox.requests] == [200, 200, 200]
