@@ -151,3 +151,50 @@ async def test_signalwire_lists_page_through_the_sandboxs_canonical_links(audit_
             arguments = {"cursor": page.structured_content["next_cursor"]}
     assert len(seen) == len(set(seen)) == 300
     assert [r.status for r in sandbox.requests] == [200, 200, 200]
+
+
+# ------------------------------------------------------------------ conference recordings, anonymous callers
+async def test_conference_recordings_are_listed_read_and_deleted(audit_path: Path) -> None:
+    server, sandbox = sandbox_server(audit_path)
+    conference = next(r for r in sandbox.state.signalwire.recordings.values() if "relay_conference_id" in r)
+    async with Client(server, elicitation_callback=accept) as client:
+        found: dict[str, Any] | None = None
+        arguments: dict[str, Any] = {"limit": 100}
+        while found is None:
+            page = await client.call_tool("signalwire_list_recordings", arguments)
+            found = next((i for i in page.structured_content["items"] if i["id"] == conference["id"]), None)
+            arguments = {"cursor": page.structured_content["next_cursor"]}
+        got = await client.call_tool("signalwire_get_recording", {"id": conference["id"]})
+        deleted = await client.call_tool("signalwire_delete_recording", {"id": conference["id"]})
+    for item in (found, got.structured_content):
+        assert (item["leg_type"], item["leg_id"]) == ("conference", conference["relay_conference_id"])
+        assert "conference_id" not in item  # only a leg recording names the conference it was part of
+    assert deleted.structured_content["status"] == "applied", text_of(deleted)
+    assert f"(conference {conference['relay_conference_id']} from" in deleted.structured_content["summary"]
+    assert conference["id"] not in sandbox.state.signalwire.recordings
+
+
+async def test_a_call_from_an_anonymous_caller_is_listed_and_controlled(audit_path: Path) -> None:
+    server, sandbox = sandbox_server(audit_path)
+    questions: list[str] = []
+
+    async def confirm(context: Any, params: Any) -> Any:
+        questions.append(params.message)
+        return await accept(context, params)
+
+    async with Client(server, elicitation_callback=confirm) as client:
+        listed = await client.call_tool("sipgate_list_calls", {})
+        call = next(
+            c for c in listed.structured_content["calls"] if any("phone_number" not in p for p in c["participants"])
+        )
+        held = await client.call_tool("sipgate_hold_call", {"call_id": call["call_id"], "value": True})
+        moved = await client.call_tool(
+            "sipgate_transfer_call", {"call_id": call["call_id"], "phone_number": "+493023125499"}
+        )
+    anonymous = next(p for p in call["participants"] if not p.get("owner"))
+    assert "phone_number" not in anonymous  # sipgate's empty phoneNumber is absent, not ""
+    assert held.structured_content["status"] == "applied", text_of(held)
+    assert held.structured_content["result"]["call"]["hold"] is True
+    assert "(with anonymous)" in questions[0]
+    assert moved.structured_content["status"] == "applied", text_of(moved)
+    assert moved.structured_content["result"]["call"]["call_id"] != call["call_id"]  # blind transfer: a new id

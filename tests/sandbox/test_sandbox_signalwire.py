@@ -368,18 +368,21 @@ async def test_recordings_paginate_across_all_pages_without_duplicates(client: h
     assert created == sorted(created, reverse=True)  # newest first
 
 
-async def test_recordings_are_complete_and_span_three_leg_types_over_two_years(client: httpx2.AsyncClient) -> None:
+async def test_recordings_are_complete_and_span_three_leg_types_and_conferences_over_two_years(
+    client: httpx2.AsyncClient,
+) -> None:
     items = await walk(client, f"{RELAY}/recordings", page_size=1000)
-    legs: dict[str, int] = dict.fromkeys(LEG_KEYS, 0)
+    legs: dict[str, int] = dict.fromkeys(LEG_KEYS | {"relay_conference_id"}, 0)
     for recording in items:
         assert set(recording) >= RECORDING_REQUIRED
-        present = LEG_KEYS & set(recording)
+        present = (LEG_KEYS | {"relay_conference_id"}) & set(recording)
         assert len(present) == 1
         legs[present.pop()] += 1
         assert isinstance(recording["duration_in_seconds"], int)
         assert isinstance(recording["price"], float)
         assert recording["project_id"] == SIGNALWIRE_PROJECT_ID
         assert recording["created_at"].endswith("Z")
+    assert legs.pop("relay_conference_id") == 30  # the spec's ConferenceRecording: no leg, a conference
     assert all(count > 100 for count in legs.values())
     created = [parse_ts(r["created_at"]) for r in items]
     assert max(created) - min(created) > timedelta(days=600)

@@ -146,7 +146,7 @@ async def test_missing_or_wrong_credentials_get_401(
     response = await client.request(method, path, headers=BAD_CREDENTIALS[credentials], json={"value": True})
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == 'Basic realm="*", Bearer'
-    assert len(await calls(client)) == 3  # nothing changed
+    assert len(await calls(client)) == SEEDED_CALLS  # nothing changed
 
 
 async def test_another_users_sms_extensions_are_403(client: httpx2.AsyncClient) -> None:
@@ -158,16 +158,22 @@ async def test_another_users_sms_extensions_are_403(client: httpx2.AsyncClient) 
 # --------------------------------------------------------------------------------------------- running calls
 
 
+SEEDED_CALLS = 4  # three German callers and one who withheld the number
+
+
 async def test_seeded_calls_are_german_and_one_comes_from_berlin(client: httpx2.AsyncClient) -> None:
     seeded = await calls(client)
-    assert len(seeded) == 3
+    assert len(seeded) == SEEDED_CALLS
     for call in seeded:
         assert set(call) == CALL_KEYS
         assert re.fullmatch(r"[0-9A-F]{16}", call["callId"])
         assert sum(p["owner"] for p in call["participants"]) == 1
         for participant in call["participants"]:
             assert set(participant) == PARTICIPANT_KEYS
-            assert participant["phoneNumber"].startswith("+49")
+            assert participant["phoneNumber"] == "" or participant["phoneNumber"].startswith("+49")
+    # sipgate lists an anonymous participant with an empty phoneNumber (the field is required)
+    anonymous = [p for c in seeded for p in c["participants"] if p["phoneNumber"] == ""]
+    assert len(anonymous) == 1 and anonymous[0]["owner"] is False
     berlin = [c for c in seeded if any(p["phoneNumber"].startswith("+4930") for p in c["participants"])]
     assert len(berlin) == 1
     assert next(p for p in berlin[0]["participants"] if p["phoneNumber"].startswith("+4930"))["owner"] is False
@@ -268,7 +274,7 @@ async def test_hangup_removes_the_call(client: httpx2.AsyncClient, sb: Sandbox) 
     response = await client.delete(f"/v2/calls/{call_id}", auth=PAT_AUTH)
     assert (response.status_code, response.content) == (204, b"")
     remaining = await calls(client)
-    assert len(remaining) == 2 and call_id not in {c["callId"] for c in remaining}
+    assert len(remaining) == SEEDED_CALLS - 1 and call_id not in {c["callId"] for c in remaining}
     again = await client.delete(f"/v2/calls/{call_id}", auth=PAT_AUTH)
     assert again.status_code == 404
     hold = await client.put(f"/v2/calls/{call_id}/hold", json={"value": True}, auth=PAT_AUTH)
@@ -357,7 +363,7 @@ async def test_new_call_from_a_device_appears_in_running_calls(client: httpx2.As
     session_id = response.json()["sessionId"]
     assert re.fullmatch(r"[0-9A-F]{32}", session_id)
     running = await calls(client)
-    assert len(running) == 4
+    assert len(running) == SEEDED_CALLS + 1
     new = running[-1]
     assert [(p["phoneNumber"], p["owner"]) for p in new["participants"]] == [
         ("+492111234567", True),
@@ -396,7 +402,7 @@ async def test_new_call_from_a_phone_number_needs_a_device(client: httpx2.AsyncC
 async def test_new_call_rejections(client: httpx2.AsyncClient, body: dict[str, Any], status: int) -> None:
     response = await client.post("/v2/sessions/calls", json=body, auth=PAT_AUTH)
     assert (response.status_code, response.content) == (status, b"")  # the spec declares no error body
-    assert len(await calls(client)) == 3
+    assert len(await calls(client)) == SEEDED_CALLS
 
 
 async def test_sent_sms_lands_in_the_outbox_and_the_history(client: httpx2.AsyncClient, sb: Sandbox) -> None:

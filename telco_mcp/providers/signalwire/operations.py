@@ -83,7 +83,8 @@ async def _summarize_delete(args: m.DeleteRecordingInput, ctx: CallContext) -> s
     rec = m.recording_from_api(await ctx.client.read("signalwire_delete_recording", f"{RECORDINGS}/{args.id}"))
     when = f" from {rec.created_at}" if rec.created_at else ""
     length = f", {rec.duration_in_seconds} s" if rec.duration_in_seconds is not None else ""
-    return f"Permanently delete recording {args.id} ({rec.leg_type} leg{when}{length})"
+    what = f"conference {rec.leg_id}" if rec.leg_type == "conference" else f"{rec.leg_type} leg"
+    return f"Permanently delete recording {args.id} ({what}{when}{length})"
 
 
 async def _deleted(response: httpx2.Response, args: m.DeleteRecordingInput, ctx: CallContext) -> BaseModel:
