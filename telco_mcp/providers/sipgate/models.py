@@ -45,7 +45,7 @@ CallId = Annotated[
 _DEVICE_ID = re.compile(r"^[a-z][0-9]+$")
 DeviceId = Annotated[str, Field(max_length=16, pattern=_DEVICE_ID.pattern)]
 
-ConnectionId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+ConnectionId = Annotated[str, Field(max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
 
 HistoryType = Literal["CALL", "VOICEMAIL", "SMS", "FAX"]
 HistoryDirection = Literal["INCOMING", "OUTGOING", "MISSED_INCOMING", "MISSED_OUTGOING"]
@@ -283,10 +283,10 @@ class ListHistoryInput(PageInput):
     )
     phonenumber: ShownNumber | None = Field(default=None, description="Only entries with this number.")
     connection_ids: Annotated[list[ConnectionId], AfterValidator(p.unique)] | None = Field(
-        default=None, min_length=1, max_length=50, description="Only these extensions (p0, s0, v0, f0...)."
+        default=None, min_length=1, max_length=50, description="Only these extensions, e.g. p0."
     )
-    archived: bool | None = Field(default=None, description="true = only archived entries (default: unarchived).")
-    starred: bool | None = Field(default=None, description="true = only starred, false = only unstarred.")
+    archived: bool | None = Field(default=None, description="true = archived only (else unarchived).")
+    starred: bool | None = Field(default=None, description="true = starred, false = unstarred.")
     start: datetime | None = Field(default=None, description="Not before (ISO 8601 with offset).")
     end: datetime | None = Field(default=None, description="Not after (ISO 8601 with offset).")
 
