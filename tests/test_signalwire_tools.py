@@ -225,8 +225,8 @@ async def test_a_tampered_cursor_is_refused_without_a_request(fake, audit_path):
 async def test_the_fields_an_operator_needs_are_kept(fake, audit_path):
     """Resource type, project and both gateway ids: what tells resources apart across projects and APIs."""
     inner_id = "9e1d2c3b-4a59-4687-8a9b-0c1d2e3f4a5b"
-    gw = gateway() | {"display_name": "Berlin trunk (display)"}
-    gw["sip_gateway"] = gw["sip_gateway"] | {"id": inner_id}
+    gw: dict[str, Any] = gateway() | {"display_name": "Berlin trunk (display)"}
+    gw["sip_gateway"] = {**gw["sip_gateway"], "id": inner_id}
     fake.route(f"GET /api/fabric/resources/sip_endpoints/{CRED_ID}", response(200, credential()))
     fake.route(f"GET /api/fabric/resources/sip_gateways/{GW_ID}", response(200, gw))
     fake.route("GET /api/fabric/resources/sip_gateways", response(200, page([gw], SW_BASE)))
