@@ -197,6 +197,16 @@ async def test_a_next_link_on_another_origin_still_pages_on_the_configured_base(
     assert later.url.params.multi_items() == [("page_number", "1"), ("page_size", "2"), ("page_token", "PA1")]
 
 
+@pytest.mark.parametrize("links", ["next-page", {"self": "x", "next": {"href": "x"}}, {"next": 2}, None])
+async def test_a_page_with_an_odd_link_is_still_returned(fake, audit_path, links):
+    fake.route("GET /api/relay/rest/recordings", response(200, {"data": [recording()], "links": links}))
+    async with client_for(signalwire_settings(audit_path), fake) as c:
+        result = await c.call_tool("signalwire_list_recordings", {})
+    assert not result.is_error, text_of(result)
+    assert [r["id"] for r in result.structured_content["items"]] == [REC_ID]
+    assert "next_cursor" not in result.structured_content
+
+
 def forged_cursor(path: str, query: list[tuple[str, str]]) -> str:
     raw = json.dumps({"p": path, "q": query}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")

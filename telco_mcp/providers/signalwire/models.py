@@ -8,6 +8,7 @@ field we cannot do without is missing or the payload has the wrong shape.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, TypeVar
@@ -20,6 +21,7 @@ from telco_mcp.phone import possible_e164
 from telco_mcp.providers import payload as p
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------------------
 # Enums
@@ -297,10 +299,14 @@ def _list_page(payload: object, what: str, item: Callable[[Any], T]) -> tuple[li
     if data is None:
         raise p.PayloadShapeError(f"{what}: field 'data' should be an array, got {p.kind(body.get('data'))}")
     items = [item(entry) for entry in data]
+    # The items are the page; a link of an odd shape only means there is no usable next page.
     links = body.get("links")
-    if links is None:
-        return items, None
-    return items, p.opt_str(p.obj(links, f"{what} links"), "next", f"{what} links") or None
+    nxt = links.get("next") if isinstance(links, Mapping) else None
+    if links is not None and not isinstance(nxt, str | None):
+        logger.warning("%s: links.next is %s, not a URL; paging stops here", what, p.kind(nxt))
+    elif links is not None and not isinstance(links, Mapping):
+        logger.warning("%s: links is %s, not an object; paging stops here", what, p.kind(links))
+    return items, nxt if isinstance(nxt, str) and nxt else None
 
 
 # --------------------------------------------------------------------------------------------------
