@@ -12,7 +12,7 @@ PORT ?= 8000
 # command is echoed and the install steps write to stderr. (From another directory, make's own
 # "Entering directory" lines need `--no-print-directory`: `make --no-print-directory -C DIR serve`.)
 
-.PHONY: serve test lint node bench clean
+.PHONY: serve test lint node browser bench clean
 
 $(BIN)/.installed: pyproject.toml
 	@echo "installing telco-mcp and its test tools into $(VENV)" >&2
@@ -30,7 +30,7 @@ lint: $(BIN)/.installed
 	$(BIN)/pyright
 	$(BIN)/telco-mcp manifest --check
 
-# Node tools for the real-client tests (MCP Inspector, conformance suite, Node 22), from the npm registry.
+# Node tools for the real-client tests (MCP Inspector, conformance suite, Node 22, axe-core), from the npm registry.
 node: tools/node/node_modules/.installed
 
 tools/node/node_modules/.installed: tools/node/package.json tools/node/package-lock.json
@@ -38,7 +38,16 @@ tools/node/node_modules/.installed: tools/node/package.json tools/node/package-l
 	npm ci --prefix tools/node --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: lint node
+# Debian's Chromium for the approval-page test: installed with apt-get where we are root (CI),
+# otherwise the test says how to install it (and fails instead of skipping under CI=true).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the approval-page test" >&2; \
+	    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2; \
+	  else echo "the approval-page test needs Debian's chromium: sudo apt-get install chromium" >&2; fi; }
+
+test: lint node browser
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/.installed

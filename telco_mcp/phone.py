@@ -31,8 +31,12 @@ def _parse_error(exc: phonenumbers.NumberParseException) -> str:
     }.get(exc.error_type, str(exc))
 
 
-def parse_number(value: str, region: str | None = None) -> phonenumbers.PhoneNumber:
-    """Parse ``value`` or raise ``ValueError`` saying why it cannot be a phone number."""
+def parse_number(value: str, region: str | None = None, *, valid: bool = True) -> phonenumbers.PhoneNumber:
+    """Parse ``value`` or raise ``ValueError`` saying why it cannot be a phone number.
+
+    ``valid=False`` only asks for a *possible* number (the right length for its country), not one
+    in an assigned range: for settings where no money moves, such as the caller ID shown.
+    """
     import phonenumbers
 
     if len(value) > 40:
@@ -43,7 +47,7 @@ def parse_number(value: str, region: str | None = None) -> phonenumbers.PhoneNum
         raise ValueError(f"{value!r} is not a phone number: {_parse_error(exc)}") from None
     if not phonenumbers.is_possible_number(number):
         raise ValueError(f"{value!r} cannot be a phone number: wrong length for its country")
-    if not phonenumbers.is_valid_number(number):
+    if valid and not phonenumbers.is_valid_number(number):
         raise ValueError(f"{value!r} is not a valid number in its numbering plan")
     return number
 
@@ -53,6 +57,17 @@ def to_e164(value: str) -> str:
     import phonenumbers
 
     return phonenumbers.format_number(parse_number(value), phonenumbers.PhoneNumberFormat.E164)
+
+
+def possible_e164(value: str) -> str:
+    """Like ``to_e164`` but only checks that ``value`` is a possible number, e.g. ``+15551234567``.
+
+    For numbers that are shown or matched, never dialled, forwarded to or texted (a caller ID, a
+    default "send as" number, a history filter): the providers' own examples use reserved ranges.
+    """
+    import phonenumbers
+
+    return phonenumbers.format_number(parse_number(value, valid=False), phonenumbers.PhoneNumberFormat.E164)
 
 
 def same_number(written: str | None, e164: str) -> bool:
@@ -172,4 +187,11 @@ PhoneNumber = Annotated[
     AfterValidator(to_e164),
     Field(description="Phone number, e.g. +49 30 1234567."),
 ]
-"""A phone number input, normalised to E.164 before any request is built."""
+"""A phone number that is dialled, forwarded to or texted: it must be valid in its numbering plan."""
+
+ShownNumber = Annotated[
+    str,
+    AfterValidator(possible_e164),
+    Field(description="Phone number, e.g. +49 30 1234567."),
+]
+"""A number that is shown or matched but never called (caller IDs, filters): a possible number suffices."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import string
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -23,6 +24,8 @@ Provider = Literal["signalwire", "sipgate"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 PROVIDERS: tuple[Provider, ...] = ("signalwire", "sipgate")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,13 @@ def encode_cursor(path: str, query: list[tuple[str, str]]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, expected_path: str) -> list[tuple[str, str]]:
-    """The query of a cursor this server issued for `expected_path`; anything else is refused."""
+def decode_cursor(cursor: str, expected_path: str, *, size: str, max_size: int) -> list[tuple[str, str]]:
+    """The query of a cursor this server issued for `expected_path`; anything else is refused.
+
+    A cursor is only base64 JSON, so anyone can edit it: its page size (the query parameter `size`)
+    is checked against the tool's own bound, `max_size`, so that no cursor can ask for more items
+    per page than the `limit` argument allows.
+    """
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         path, query = data["p"], data["q"]
@@ -82,20 +90,29 @@ def decode_cursor(cursor: str, expected_path: str) -> list[tuple[str, str]]:
         raise InvalidInput("cursor is not one this server issued; pass next_cursor unchanged") from None
     if path != expected_path:
         raise InvalidInput("cursor belongs to another list; pass the next_cursor of this tool's own result")
+    for key, value in pairs:
+        if key == size and not (value.isascii() and value.isdigit() and 1 <= int(value) <= max_size):
+            raise InvalidInput(
+                f"cursor asks for {value[:20]!r} items per page, more than the {max_size} a page may hold; "
+                "pass next_cursor unchanged"
+            )
     return pairs
 
 
-def next_page(base_url: str, next_url: str | None, expected_path: str) -> str | None:
-    """Turn a provider's `links.next` into a cursor, refusing links that leave the provider's origin."""
+def next_page(next_url: str | None, path: str) -> str | None:
+    """Turn a provider's `links.next` into a cursor for the tool's own `path`.
+
+    Only the link's query is kept: the next page is always requested on the configured base URL
+    at the tool's own path, whatever host, port, case or path prefix the provider (or a proxy in
+    front of it) wrote into the link. A link without a query cannot name a next page: None.
+    """
     if not next_url:
         return None
-    base, link = urlsplit(base_url), urlsplit(next_url)
-    if link.netloc and (link.scheme, link.netloc) != (base.scheme, base.netloc):
-        raise ValueError("links.next points at another host")
-    path = link.path
-    prefix = base.path.rstrip("/")
-    if prefix and path.startswith(prefix + "/"):
-        path = path[len(prefix) :]
-    if path != expected_path:
-        raise ValueError("links.next points at another list")
-    return encode_cursor(path, parse_qsl(link.query, keep_blank_values=True))
+    try:
+        query = parse_qsl(urlsplit(next_url).query, keep_blank_values=True)
+    except ValueError:  # e.g. a malformed IPv6 host: the host is never used anyway
+        query = parse_qsl(next_url.partition("?")[2].partition("#")[0], keep_blank_values=True)
+    if not query:
+        logger.warning("links.next %r has no query naming the next page; paging stops here", next_url[:200])
+        return None
+    return encode_cursor(path, query)

@@ -216,19 +216,46 @@ def test_retry_after_accepts_seconds_and_http_dates():
 
 
 def test_cursors_only_point_back_at_their_own_list():
-    cursor = next_page(
-        SW_BASE, f"{SW_BASE}/api/relay/rest/recordings?page_number=1&page_token=PA1", "/api/relay/rest/recordings"
-    )
+    rec = "/api/relay/rest/recordings"
+    cursor = next_page(f"{SW_BASE}{rec}?page_number=1&page_token=PA1", rec)
     assert cursor is not None
-    assert decode_cursor(cursor, "/api/relay/rest/recordings") == [("page_number", "1"), ("page_token", "PA1")]
+    assert decode_cursor(cursor, rec, size="page_size", max_size=100) == [("page_number", "1"), ("page_token", "PA1")]
     with pytest.raises(errors.InvalidInput, match="another list"):
-        decode_cursor(cursor, "/api/fabric/resources/sip_endpoints")
+        decode_cursor(cursor, "/api/fabric/resources/sip_endpoints", size="page_size", max_size=100)
     with pytest.raises(errors.InvalidInput, match="issued"):
-        decode_cursor("not-a-cursor", "/api/relay/rest/recordings")
-    with pytest.raises(ValueError, match="another host"):
-        next_page(SW_BASE, "https://evil.example/api/relay/rest/recordings?page=2", "/api/relay/rest/recordings")
-    assert next_page(SW_BASE, None, "/x") is None
-    assert decode_cursor(encode_cursor("/x", [("a", "1")]), "/x") == [("a", "1")]
+        decode_cursor("not-a-cursor", rec, size="page_size", max_size=100)
+    assert next_page(None, "/x") is None
+    assert decode_cursor(encode_cursor("/x", [("a", "1")]), "/x", size="n", max_size=5) == [("a", "1")]
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://evil.example/api/relay/rest/recordings?page_number=1&page_token=PA1",  # the host is never used
+        "https://ACME.SignalWire.com:443/api/relay/rest/recordings?page_number=1&page_token=PA1",
+        "https://gateway.internal/signalwire/api/relay/rest/recordings?page_number=1&page_token=PA1",
+        "http://[::1/api/relay/rest/recordings?page_number=1&page_token=PA1",  # unparseable host
+        "/somewhere/else?page_number=1&page_token=PA1",
+        "?page_number=1&page_token=PA1",
+    ],
+)
+def test_a_next_link_contributes_only_its_query_to_the_cursor(link):
+    rec = "/api/relay/rest/recordings"
+    cursor = next_page(link, rec)
+    assert cursor is not None
+    assert decode_cursor(cursor, rec, size="page_size", max_size=100) == [("page_number", "1"), ("page_token", "PA1")]
+
+
+def test_a_next_link_without_a_query_ends_paging_instead_of_failing():
+    assert next_page("https://acme.signalwire.com/api/relay/rest/recordings", "/api/relay/rest/recordings") is None
+
+
+@pytest.mark.parametrize("size", ["101", "1000", "0", "-5", "20 ", "1e3", "²"])
+def test_a_cursor_cannot_ask_for_more_than_the_page_bound(size):
+    cursor = encode_cursor("/history", [("offset", "20"), ("limit", "20"), ("limit", size)])
+    with pytest.raises(errors.InvalidInput, match="items per page"):
+        decode_cursor(cursor, "/history", size="limit", max_size=100)
+    assert decode_cursor(encode_cursor("/history", [("limit", "100")]), "/history", size="limit", max_size=100)
 
 
 def test_retry_backoff_is_capped_and_jittered():

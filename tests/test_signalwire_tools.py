@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import httpx2
@@ -160,11 +161,101 @@ async def test_gateways_page_through_links_next_until_the_end(fake, audit_path):
     assert [r.url.params.get("page_token") for r in fake.requests] == [None, "PA1", "PA2"]
 
 
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://ACME.signalwire.com",  # host spelt in another case
+        "https://acme.signalwire.com:443",  # explicit default port
+        "http://signalwire-proxy.internal:8080/upstream/signalwire",  # behind a path-prefixed proxy
+        "https://mock.example",  # a mock that prints its own host
+        "",  # a relative link
+    ],
+)
+async def test_a_next_link_on_another_origin_still_pages_on_the_configured_base(fake, audit_path, origin):
+    path = "/api/fabric/resources/sip_gateways"
+    ids = [f"3fa85f64-5717-4562-b3fc-2c963f66af{n:02d}" for n in range(3)]
+
+    def serve(request: httpx2.Request) -> httpx2.Response:
+        number = int(request.url.params.get("page_number", "0"))
+        nxt = f"{origin}{path}?page_number=1&page_size=2&page_token=PA1" if number == 0 else None
+        return response(200, page([gateway(i) for i in ids[number * 2 : number * 2 + 2]], f"{origin}{path}", nxt))
+
+    fake.route(f"GET {path}", serve)
+    async with client_for(signalwire_settings(audit_path), fake) as c:
+        first = await c.call_tool("signalwire_list_sip_gateways", {"limit": 2})
+        assert not first.is_error, text_of(first)
+        second = await c.call_tool("signalwire_list_sip_gateways", {"cursor": first.structured_content["next_cursor"]})
+    assert not second.is_error, text_of(second)
+    assert [g["id"] for g in first.structured_content["items"] + second.structured_content["items"]] == ids
+    later = fake.requests[1]
+    assert (later.url.scheme, later.url.host, later.url.port, later.url.path) == (
+        "https",
+        "acme.signalwire.com",
+        None,
+        path,
+    )
+    assert later.url.params.multi_items() == [("page_number", "1"), ("page_size", "2"), ("page_token", "PA1")]
+
+
+@pytest.mark.parametrize("links", ["next-page", {"self": "x", "next": {"href": "x"}}, {"next": 2}, None])
+async def test_a_page_with_an_odd_link_is_still_returned(fake, audit_path, links):
+    fake.route("GET /api/relay/rest/recordings", response(200, {"data": [recording()], "links": links}))
+    async with client_for(signalwire_settings(audit_path), fake) as c:
+        result = await c.call_tool("signalwire_list_recordings", {})
+    assert not result.is_error, text_of(result)
+    assert [r["id"] for r in result.structured_content["items"]] == [REC_ID]
+    assert "next_cursor" not in result.structured_content
+
+
+def forged_cursor(path: str, query: list[tuple[str, str]]) -> str:
+    raw = json.dumps({"p": path, "q": query}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("tool", ["signalwire_list_sip_credentials", "signalwire_list_sip_gateways",
+                                  "signalwire_list_recordings"])  # fmt: skip
+async def test_an_edited_cursor_cannot_raise_the_page_size_past_the_limit(fake, audit_path, tool):
+    from telco_mcp.catalogue import CATALOGUE
+
+    path = next(op.path for op in CATALOGUE if op.name == tool)
+    cursor = forged_cursor(path, [("page_number", "0"), ("page_size", "1000")])
+    async with client_for(signalwire_settings(audit_path), fake) as c:
+        result = await c.call_tool(tool, {"cursor": cursor})
+    assert result.is_error and "items per page" in text_of(result)
+    assert fake.requests == []
+
+
 async def test_a_tampered_cursor_is_refused_without_a_request(fake, audit_path):
     async with client_for(signalwire_settings(audit_path), fake) as c:
         result = await c.call_tool("signalwire_list_recordings", {"cursor": "eyJwIjoiL2V0Yy9wYXNzd2QiLCJxIjpbXX0"})
     assert result.is_error and "another list" in text_of(result)
     assert fake.requests == []
+
+
+async def test_the_fields_an_operator_needs_are_kept(fake, audit_path):
+    """Resource type, project and both gateway ids: what tells resources apart across projects and APIs."""
+    inner_id = "9e1d2c3b-4a59-4687-8a9b-0c1d2e3f4a5b"
+    gw: dict[str, Any] = gateway() | {"display_name": "Berlin trunk (display)"}
+    gw["sip_gateway"] = {**gw["sip_gateway"], "id": inner_id}
+    fake.route(f"GET /api/fabric/resources/sip_endpoints/{CRED_ID}", response(200, credential()))
+    fake.route(f"GET /api/fabric/resources/sip_gateways/{GW_ID}", response(200, gw))
+    fake.route("GET /api/fabric/resources/sip_gateways", response(200, page([gw], SW_BASE)))
+    fake.route(f"GET /api/relay/rest/recordings/{REC_ID}", response(200, recording()))
+    async with client_for(signalwire_settings(audit_path), fake) as c:
+        cred = await c.call_tool("signalwire_get_sip_credential", {"id": CRED_ID})
+        listed = await c.call_tool("signalwire_list_sip_gateways", {})
+        rec = await c.call_tool("signalwire_get_recording", {"id": REC_ID})
+    assert cred.structured_content["type"] == "sip_endpoint"
+    (item,) = listed.structured_content["items"]
+    assert {k: item[k] for k in ("id", "sip_gateway_id", "project_id", "type", "display_name", "name")} == {
+        "id": GW_ID,
+        "sip_gateway_id": inner_id,
+        "project_id": SW_PROJECT,
+        "type": "sip_gateway",
+        "display_name": "Berlin trunk (display)",
+        "name": "Berlin trunk",
+    }
+    assert rec.structured_content["project_id"] == SW_PROJECT
 
 
 async def test_get_sip_credential_puts_the_uuid_in_the_path(fake, audit_path):

@@ -8,6 +8,7 @@ checked to answer with the call's state as `GET /calls` reports it *after* the c
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -364,6 +365,7 @@ async def test_list_history_sends_filters_as_repeated_query_parameters_and_parse
         "read": True,
         "archived": False,
         "note": "",
+        "endpoints": [{"type": "PICKUP", "extension": "p0", "extension_type": "PERSON"}],
         "starred": False,
         "labels": ["Rückruf"],
     }
@@ -419,6 +421,47 @@ async def test_history_cursor_alone_keeps_the_filters_and_page_size_of_the_first
     assert page_two["offset"] == "2"
     assert page_two.get_list("types") == ["SMS"]
     assert page_two["limit"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("filters", "sent"),
+    [
+        ({"archived": True}, [("archived", "true")]),
+        ({"archived": False}, [("archived", "false")]),
+        ({"starred": True}, [("starred", "STARRED")]),
+        ({"starred": False}, [("starred", "UNSTARRED")]),
+        ({"connection_ids": ["p0", "s1"]}, [("connectionIds", "p0"), ("connectionIds", "s1")]),
+    ],
+)
+async def test_history_filters_archived_starred_and_connections(
+    fake: FakeUpstream, audit_path: Path, filters: dict[str, Any], sent: list[tuple[str, str]]
+) -> None:
+    fake.route("GET /v2/history", response(200, {"items": [history_entry(1, archived=True)], "totalCount": 3}))
+    async with client_for(settings(audit_path), fake) as client:
+        first = await client.call_tool("sipgate_list_history", filters | {"limit": 1})
+        assert not first.is_error, text_of(first)
+        await client.call_tool("sipgate_list_history", {"cursor": first.structured_content["next_cursor"]})
+    for request in fake.requests:  # the filters are kept on later pages too
+        assert [pair for pair in request.url.params.multi_items() if pair[0] not in ("offset", "limit")] == sent
+
+
+async def test_history_rejects_bad_connection_ids(fake: FakeUpstream, audit_path: Path) -> None:
+    async with client_for(settings(audit_path), fake) as client:
+        for bad in (["p0", "p0"], ["p0&archived=true"], []):
+            result = await client.call_tool("sipgate_list_history", {"connection_ids": bad})
+            assert result.is_error and "connection_ids" in text_of(result)
+    assert fake.requests == []
+
+
+async def test_an_edited_history_cursor_cannot_raise_the_page_size_past_the_limit(
+    fake: FakeUpstream, audit_path: Path
+) -> None:
+    raw = json.dumps({"p": "/history", "q": [["offset", "0"], ["limit", "1000"]]}).encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    async with client_for(settings(audit_path), fake) as client:
+        result = await client.call_tool("sipgate_list_history", {"cursor": cursor})
+    assert result.is_error and "items per page" in text_of(result)
+    assert fake.requests == []
 
 
 # ------------------------------------------------------------------ writes: exact requests

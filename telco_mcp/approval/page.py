@@ -47,7 +47,7 @@ SECURITY_HEADERS = {
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 GRANT_CHOICES = (5, 15, 30, MAX_GRANT_MINUTES)
@@ -73,12 +73,17 @@ def _host_allowed(request: Request, allowed: list[str]) -> bool:
 
 
 def _same_origin(request: Request) -> bool:
-    """A browser's POST must come from this page: Origin, else Sec-Fetch-Site, must say so."""
-    origin = request.headers.get("origin")
-    if origin is not None:
-        return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
+    """A browser's POST must come from this page: its fetch metadata and its Origin must say so.
+
+    A client without either (a script, `curl`) still needs the session cookie and its CSRF token.
+    """
     site = request.headers.get("sec-fetch-site")
-    return site is None or site in ("same-origin", "none")
+    if site is not None and site != "same-origin":
+        return False
+    origin = request.headers.get("origin")
+    if origin is None or (origin == "null" and site == "same-origin"):
+        return True
+    return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
 class _Page:
@@ -93,7 +98,7 @@ class _Page:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>{_e(title)} · telco-mcp</title>
 <link rel="stylesheet" href="/approvals/static/page.css">
 </head>

@@ -1,7 +1,9 @@
 """Deterministic seed data for both providers.
 
 Everything is derived from ``random.Random(seed)`` and a fixed reference time, so two sandboxes
-built with the same seed hold byte-identical data. Phone numbers are fictional: German numbers use
+built with the same seed hold byte-identical data (data added later, such as the conference
+recordings and the anonymous call, draws from its own derived generator so that the data seeded
+before it stays as it was). Phone numbers are fictional: German numbers use
 the ranges the Bundesnetzagentur keeps for film and TV (e.g. 030 23125 xxx in Berlin), US numbers
 use 555-01xx.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,7 +37,8 @@ from telco_mcp.sandbox.tokens import decode_claims
 
 # "Now" as far as the seed data is concerned. Fixed so that seeded timestamps never drift.
 SEED_REFERENCE_TIME = datetime(2026, 11, 1, 9, 0, 0, tzinfo=UTC)
-RECORDING_COUNT = 1250
+RECORDING_COUNT = 1250  # recordings of single call legs (PSTN, SIP, WebRTC)
+CONFERENCE_RECORDING_COUNT = 30  # recordings of whole conferences (``ConferenceRecording``)
 HISTORY_COUNT = 80
 
 SIPGATE_MAIN_NUMBER = "+492111234567"
@@ -85,6 +89,7 @@ def build_state(seed: int) -> SandboxState:
         "default_send_as": "+15550100100",
     }
     _seed_recordings(state)
+    _seed_conference_recordings(state)
     _seed_calls(state)
     _seed_history(state)
     return state
@@ -277,6 +282,41 @@ def _seed_recordings(state: SandboxState) -> None:
     state.signalwire.recordings = {r["id"]: r for r in recordings}
 
 
+def _extra_rng(state: SandboxState, what: str) -> random.Random:
+    """A generator of its own for data added to the seed later, so the data before it keeps its values."""
+    return random.Random(f"telco-mcp-sandbox:{state.seed}:{what}")
+
+
+def _seed_conference_recordings(state: SandboxState) -> None:
+    """Recordings of whole conferences: the spec's ``ConferenceRecording`` (no leg id, a conference id)."""
+    rng = _extra_rng(state, "conference-recordings")
+    recordings = list(state.signalwire.recordings.values())
+    conferences = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(8)]
+    for _ in range(CONFERENCE_RECORDING_COUNT):
+        created = SEED_REFERENCE_TIME - timedelta(seconds=rng.randint(3600, 365 * 86400))
+        duration = max(60, min(14400, int(rng.lognormvariate(7.0, 0.7))))
+        recording_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        recordings.append(
+            {
+                "id": recording_id,
+                "project_id": SIGNALWIRE_PROJECT_ID,
+                "created_at": iso(created),
+                "updated_at": iso(created + timedelta(seconds=duration + rng.randint(1, 5))),
+                "duration_in_seconds": duration,
+                "price": round(math.ceil(duration / 60) * 0.0025, 4),
+                "price_unit": "USD",
+                "status": "completed",
+                "url": f"https://files.signalwire.com/{SIGNALWIRE_PROJECT_ID}/recordings/{recording_id}.mp3",
+                "stereo": False,
+                "byte_size": duration * 8000,
+                "track": "both",
+                "relay_conference_id": rng.choice(conferences),
+            }
+        )
+    recordings.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
+    state.signalwire.recordings = {r["id"]: r for r in recordings}
+
+
 # --------------------------------------------------------------------------------------------- sipgate
 
 
@@ -326,6 +366,19 @@ def _seed_calls(state: SandboxState) -> None:
         )
         sipgate.calls[call.call_id] = call
         sipgate.call_index[call.call_id] = call
+
+    # An anonymous caller (number withheld): sipgate lists the participant with an empty phoneNumber.
+    rng = _extra_rng(state, "anonymous-call")
+    ids = [f"{rng.getrandbits(64):016X}" for _ in range(3)]
+    anonymous = RunningCall(
+        call_id=ids[0],
+        participants=[
+            Participant(participant_id=ids[1], phone_number=sipgate.main_number, owner=True),
+            Participant(participant_id=ids[2], phone_number=""),
+        ],
+    )
+    sipgate.calls[anonymous.call_id] = anonymous
+    sipgate.call_index[anonymous.call_id] = anonymous
 
 
 _CONTACTS: list[tuple[str, str]] = [

@@ -1,8 +1,13 @@
 """SignalWire REST routes: Fabric SIP credentials and gateways, Relay REST SIP profile and recordings.
 
-Error shapes follow the upstream spec: 401/404 are ``{"error": ...}``; Fabric 422s are
-``{"errors": [{type, code, message, attribute, url}]}``; Relay REST 422s are
-``{"errors": [{detail, status, title, code}]}``. Malformed JSON is 400 ``{"error": "Bad Request"}``.
+Every answer is one the upstream spec declares for the operation, in the declared shape, except
+the few the live API is known to give otherwise (``deviations.py``): 401/404 are ``{"error": ...}``;
+the gateway update's 422 is ``{"errors": [{type, code, message, attribute, url}]}`` and the Relay
+REST 422s are ``{"errors": [{detail, status, title, code}]}``. The Fabric lists declare no 422, so
+a page that cannot be served (a wrong or missing page token) is 404 there; the recordings list
+declares 422 and uses it. Links (``links.self`` and the rest) name the canonical host
+``https://{space}.signalwire.com``, as the real API does, whatever host the request came to.
+Malformed JSON is 400 ``{"error": "Bad Request"}``.
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ NonEmpty = Annotated[str, Field(min_length=1, max_length=255)]
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ERROR_DOCS = "https://developer.signalwire.com/rest/overview/error-codes"
+CANONICAL_ORIGIN = f"https://{SIGNALWIRE_SPACE}.signalwire.com"
+"""Where the real API's links point: the space's own host, not the host a request came to."""
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
@@ -60,16 +67,16 @@ class SipGatewayRequestUpdate(NoNullModel):
     uri: NonEmpty | None = None
     encryption: Literal["required", "optional", "default"] | None = None
     ciphers: list[Cipher] | None = None
-    codecs: Annotated[list[Codec], Field(min_length=1)] | None = None
+    codecs: list[Codec] | None = None  # the spec sets no minimum: [] is a valid update
 
 
 class UpdateSipProfileRequest(StrictModel):
     """All fields optional; present fields replace the stored ones (the rest are kept)."""
 
     domain_identifier: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] | None = None
-    # The spec types these as plain strings; the sandbox accepts the Codecs/Ciphers enum values.
-    default_codecs: list[Codec] | None = None
-    default_ciphers: list[Cipher] | None = None
+    # The spec types these as plain strings (its descriptions list today's values, not an enum).
+    default_codecs: list[Annotated[str, Field(min_length=1)]] | None = None
+    default_ciphers: list[Annotated[str, Field(min_length=1)]] | None = None
     default_encryption: Literal["required", "optional"] | None = None
     # "Specify null or an empty string to randomly choose a purchased or verified number".
     default_send_as: Annotated[str, Field(pattern=r"^(\+[1-9][0-9]{6,14})?$")] | None = None
@@ -141,21 +148,20 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int, i
 
 
 def paginate(request: Request, items: list[JSONDict], *, resource: str, seed: int, style: ErrorStyle) -> JSONResponse:
+    """One page of ``items``; a page that cannot be served is 422 where the list declares it, else 404."""
     issues: list[Issue] = []
     page_size = _int_param(request, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, issues)
     page_number = _int_param(request, "page_number", 0, 0, 10**9, issues)
-    if issues:
-        return unprocessable(style, issues)
-
     token = request.query_params.get("page_token")
-    if page_number > 0 and not token:
-        return unprocessable(
-            style, [("page_token_required", "page_token is required when page_number is greater than 0", "page_token")]
-        )
-    if token is not None and token != _page_token(seed, resource, page_number, page_size):
-        return unprocessable(style, [("invalid_parameter", "page_token is invalid for this page", "page_token")])
+    if not issues and page_number > 0 and not token:
+        required = "page_token is required when page_number is greater than 0"
+        issues.append(("page_token_required", required, "page_token"))
+    if not issues and token is not None and token != _page_token(seed, resource, page_number, page_size):
+        issues.append(("invalid_parameter", "page_token is invalid for this page", "page_token"))
+    if issues:
+        return unprocessable(style, issues) if style == "relay" else not_found()
 
-    base = f"{request.url.scheme}://{request.url.netloc}{request.url.path}"
+    base = f"{CANONICAL_ORIGIN}{request.url.path}"
 
     def link(number: int) -> str:
         query: dict[str, str | int] = {"page_number": number, "page_size": page_size}

@@ -2,14 +2,17 @@
 
 Behaviour worth knowing (see also the package docstring):
 
+* Only statuses the spec declares, or that the live API is known to give (``deviations.py``), and
+  no error ever has a body: none of these operations declares one.
 * RTCM operations answer 204 with no body; an unknown or ended call is 404 with no body.
-* Body validation failures are 422 and malformed JSON is 400, both with sipgate's ``ErrorResponse``
-  shape ``{"errors": [{detail, source: {pointer}, status, title}]}``.
-* A bearer token lacking the operation's scope gets 403 with no body.
+* A request the spec's schema refuses (a missing or mistyped field, malformed JSON, a bad query
+  parameter) is 400 with no body, the status sipgate declares for invalid input on
+  ``/sessions/calls``.
+* A bearer token lacking the operation's scope gets 403 with no body; so does another user's id.
 * Blind transfer (``attended: false``): the remote party's number becomes the target and the call
   gets a new callId. Attended transfer: the target joins as a new participant; callId unchanged.
-* ``POST /sessions/sms``: unknown ``smsId`` is 403; ``sendAt`` must be an integer (else 422), not in
-  the past and at most 30 days ahead (else 400). Every accepted SMS lands in the outbox and in
+* ``POST /sessions/sms`` answers 204 like the live API: unknown ``smsId`` is 403; ``sendAt`` must
+  be an integer, not in the past and at most 30 days ahead (else 400). Every accepted SMS lands in the outbox and in
   the history as an OUTGOING SMS entry.
 * ``GET /history``: without ``archived`` (or with ``archived=false``) archived entries are hidden;
   ``archived=true`` shows only archived ones. ``from``/``to`` are inclusive bounds on ``created``.
@@ -17,6 +20,7 @@ Behaviour worth knowing (see also the package docstring):
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -36,6 +40,7 @@ from telco_mcp.sandbox.state import AccessToken, JSONDict, Participant, RunningC
 from telco_mcp.sandbox.tokens import make_access_token
 
 M = TypeVar("M", bound=StrictModel)
+logger = logging.getLogger(__name__)
 
 ACCESS_TOKEN_LIFETIME = 300
 REFRESH_TOKEN_LIFETIME = 2592000
@@ -47,7 +52,6 @@ HISTORY_STARRED = ("STARRED", "UNSTARRED")
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()/\-]{2,30}$")
 _DEVICE = re.compile(r"^[a-z][0-9]+$")
-_TITLES = {400: "Bad Request", 422: "Unprocessable Entity"}
 
 RTCM_READ = ("rtcm:read",)
 RTCM_WRITE = ("rtcm:write",)
@@ -104,14 +108,10 @@ def _empty(status: int) -> Response:
     return Response(status_code=status)
 
 
-def _errors(status: int, found: list[Problem]) -> JSONResponse:
-    title = _TITLES.get(status, "Error")
-    errors = [{"detail": p.message, "source": {"pointer": p.pointer}, "status": status, "title": title} for p in found]
-    return JSONResponse({"errors": errors}, status_code=status)
-
-
-def _error(status: int, message: str, pointer: str = "/") -> JSONResponse:
-    return _errors(status, [Problem(attribute=None, pointer=pointer, message=message, kind="invalid")])
+def _invalid(why: str) -> Response:
+    """A request sipgate refuses as invalid: 400 without a body (``why`` is only logged)."""
+    logger.info("sandbox sipgate 400: %s", why)
+    return _empty(400)
 
 
 def _is_phone(value: str) -> bool:
@@ -188,9 +188,9 @@ class SipgateApi:
         try:
             data = await read_json(request)
         except MalformedJSONError as exc:
-            return _error(400, f"Malformed JSON: {exc}")
+            return _invalid(f"malformed JSON: {exc}")
         result = validate_body(model, data)
-        return _errors(422, result) if isinstance(result, list) else result
+        return _invalid("; ".join(p.message for p in result)) if isinstance(result, list) else result
 
     def _call(self, request: Request) -> RunningCall | None:
         return self._state.calls.get(request.path_params["call_id"])
@@ -223,7 +223,7 @@ class SipgateApi:
         if denied := self._denied(request, ("sms:read",)):
             return denied
         if request.path_params["user_id"] != self._state.userinfo["sub"]:
-            return _empty(404)
+            return _empty(403)  # another user's SMS extensions
         return JSONResponse({"items": self._state.sms_extensions})
 
     # ---- running calls (RTCM)
@@ -334,21 +334,21 @@ class SipgateApi:
             return body
         devices = self._state.devices
         if not _is_phone(body.callee):
-            return _error(400, "User supplied invalid callee number", "/callee")
+            return _invalid("User supplied invalid callee number")
         if _DEVICE.fullmatch(body.caller):
             device_id = body.caller
             owner_number = devices.get(device_id)
         elif _is_phone(body.caller):
             if not body.deviceId:
-                return _error(400, "DeviceId is required if caller is a phone number", "/deviceId")
+                return _invalid("DeviceId is required if caller is a phone number")
             device_id = body.deviceId
             owner_number = body.caller if device_id in devices else None
         else:
-            return _error(400, "User supplied invalid caller number", "/caller")
+            return _invalid("User supplied invalid caller number")
         if owner_number is None:
             return _empty(403)  # not one of this user's devices
         if body.callerId is not None and not _is_phone(body.callerId):
-            return _error(400, "User supplied invalid callerId", "/callerId")
+            return _invalid("User supplied invalid callerId")
 
         state = self.sb.state
         session_id = state.new_hex(32)
@@ -383,15 +383,15 @@ class SipgateApi:
         if extension is None:
             return _empty(403)  # sipgate: invalid SMS extension
         if not _is_phone(body.recipient):
-            return _error(400, "Invalid recipient number", "/recipient")
+            return _invalid("Invalid recipient number")
         if not body.message.strip():
-            return _error(400, "Message must not be empty", "/message")
+            return _invalid("Message must not be empty")
         now = self.sb.clock()
         if body.sendAt is not None:
             if body.sendAt < int(now):
-                return _error(400, "sendAt must not be in the past", "/sendAt")
+                return _invalid("sendAt must not be in the past")
             if body.sendAt > now + SMS_MAX_SCHEDULE_SECONDS:
-                return _error(400, "sendAt must be at most 30 days in the future", "/sendAt")
+                return _invalid("sendAt must be at most 30 days in the future")
 
         state = self.sb.state
         created = iso_from_timestamp(now)
@@ -482,7 +482,7 @@ class SipgateApi:
             problem("archived", "archived must be true or false")
         phonenumber = params.get("phonenumber")
         if found:
-            return _errors(422, found)
+            return _invalid("; ".join(p.message for p in found))
 
         wanted_number = normalize_number(phonenumber) if phonenumber else ""
 

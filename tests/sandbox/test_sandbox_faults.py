@@ -84,7 +84,7 @@ async def test_latency_fault_delays_then_handles(client: httpx2.AsyncClient, sb:
     started = anyio.current_time()
     response = await client.get("/v2/calls", auth=PAT_AUTH)
     assert anyio.current_time() - started >= 0.15
-    assert response.status_code == 200 and len(response.json()["data"]) == 3
+    assert response.status_code == 200 and len(response.json()["data"]) == 4
     started = anyio.current_time()
     await client.get("/v2/calls", auth=PAT_AUTH)
     assert anyio.current_time() - started < 0.15
@@ -264,7 +264,7 @@ async def test_summary_and_create_app() -> None:
     app = create_app()
     async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=BASE_URL) as client:
         summary = (await client.get("/_sandbox/summary")).json()
-    assert (summary["sip_endpoints"], summary["sip_gateways"], summary["recordings"]) == (8, 5, 1250)
+    assert (summary["sip_endpoints"], summary["sip_gateways"], summary["recordings"]) == (8, 5, 1280)
     assert len(summary["gateways_with_g729"]) == 2
 
 

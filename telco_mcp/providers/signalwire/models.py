@@ -8,6 +8,7 @@ field we cannot do without is missing or the payload has the wrong shape.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, TypeVar
@@ -16,10 +17,11 @@ from uuid import UUID
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from telco_mcp.models import Page, PageInput, Result, StrictInput
-from telco_mcp.phone import to_e164
+from telco_mcp.phone import possible_e164
 from telco_mcp.providers import payload as p
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------------------
 # Enums
@@ -150,7 +152,7 @@ class UpdateSipProfileInput(StrictInput):
         # No national-format guessing here: phone.py assumes German numbers, SignalWire projects are global.
         if not value.startswith("+"):
             raise ValueError(f"default_send_as {value!r} must be an international number starting with +")
-        return to_e164(value)
+        return possible_e164(value)  # shown as the caller, never dialled: a possible number suffices
 
     @model_validator(mode="after")
     def _something_to_change(self) -> UpdateSipProfileInput:
@@ -193,6 +195,7 @@ class SipCredential(Result):
     """A SIP credential (fabric SIP endpoint). Only non-null call_* routing fields are present."""
 
     id: str
+    type: str | None = Field(default=None, description='Resource type, "sip_endpoint".')
     username: str
     caller_id: str | None = None
     send_as: str | None = Field(default=None, description='Number used for PSTN calls, or "random".')
@@ -223,9 +226,13 @@ class SipCredentialPage(Page):
 
 
 class SipGateway(Result):
-    """A SIP gateway (flattened)."""
+    """A SIP gateway (flattened): the fabric resource and its inner ``sip_gateway`` block."""
 
-    id: str
+    id: str = Field(description="Fabric resource id: what the other gateway tools take.")
+    sip_gateway_id: str | None = Field(default=None, description="Id of the inner SIP gateway object.")
+    project_id: str | None = None
+    type: str | None = Field(default=None, description='Resource type, "sip_gateway".')
+    display_name: str | None = Field(default=None, description="The resource's display name.")
     name: str | None = None
     uri: str | None = None
     encryption: str | None = None
@@ -254,6 +261,7 @@ class Recording(Result):
     """A call recording."""
 
     id: str
+    project_id: str | None = None
     leg_type: LegType = Field(description="What was recorded: a PSTN, SIP or WebRTC call leg, or a conference.")
     leg_id: str = Field(description="Id of that leg or conference.")
     conference_id: str | None = Field(default=None, description="Conference the leg belonged to.")
@@ -291,10 +299,14 @@ def _list_page(payload: object, what: str, item: Callable[[Any], T]) -> tuple[li
     if data is None:
         raise p.PayloadShapeError(f"{what}: field 'data' should be an array, got {p.kind(body.get('data'))}")
     items = [item(entry) for entry in data]
+    # The items are the page; a link of an odd shape only means there is no usable next page.
     links = body.get("links")
-    if links is None:
-        return items, None
-    return items, p.opt_str(p.obj(links, f"{what} links"), "next", f"{what} links") or None
+    nxt = links.get("next") if isinstance(links, Mapping) else None
+    if links is not None and not isinstance(nxt, str | None):
+        logger.warning("%s: links.next is %s, not a URL; paging stops here", what, p.kind(nxt))
+    elif links is not None and not isinstance(links, Mapping):
+        logger.warning("%s: links is %s, not an object; paging stops here", what, p.kind(links))
+    return items, nxt if isinstance(nxt, str) and nxt else None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -303,12 +315,13 @@ def _list_page(payload: object, what: str, item: Callable[[Any], T]) -> tuple[li
 
 
 def sip_credential_from_api(payload: Any) -> SipCredential:
-    """``SipEndpointResponse`` -> ``SipCredential`` (drops ``type`` and null routing fields)."""
+    """``SipEndpointResponse`` -> ``SipCredential`` (drops null routing fields)."""
     what = "SIP credential"
     data = p.obj(payload, what)
     routing = {key: p.opt_str(data, key, what) for key in _CALL_ROUTING_FIELDS}
     return SipCredential(
         id=p.req_str(data, "id", what),
+        type=p.opt_str(data, "type", what),
         username=p.req_str(data, "username", what),
         caller_id=p.opt_str(data, "caller_id", what),
         send_as=p.opt_str(data, "send_as", what),
@@ -347,6 +360,10 @@ def sip_gateway_from_api(payload: Any) -> SipGateway:
     inner = p.obj(data["sip_gateway"], f"{what} sip_gateway")
     return SipGateway(
         id=p.req_str(data, "id", what),
+        sip_gateway_id=p.opt_str(inner, "id", what),
+        project_id=p.opt_str(data, "project_id", what),
+        type=p.opt_str(data, "type", what),
+        display_name=p.opt_str(data, "display_name", what),
         name=p.opt_str(inner, "name", what) or p.opt_str(data, "display_name", what),
         uri=p.opt_str(inner, "uri", what),
         encryption=p.opt_str(inner, "encryption", what),
@@ -407,6 +424,7 @@ def recording_from_api(payload: Any) -> Recording:
     conference_id = p.opt_str(data, "relay_conference_id", what) if leg_type != "conference" else None
     return Recording(
         id=p.req_str(data, "id", what),
+        project_id=p.opt_str(data, "project_id", what),
         leg_type=leg_type,
         leg_id=leg_id,
         conference_id=conference_id,

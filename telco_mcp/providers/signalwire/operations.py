@@ -1,7 +1,9 @@
 """SignalWire operations: SIP credentials, SIP gateways, the SIP profile and recordings.
 
 Base `https://{space}.signalwire.com`, Basic auth `project_id:api_token`. Lists follow the
-provider's `links.next`, wrapped in an opaque cursor that can only point back at the same list.
+provider's `links.next`: its query (page number, size and token) becomes an opaque cursor, and the
+next page is always requested at the tool's own path on the configured base URL, never at the
+link's host or path (a proxy, a path prefix or a different host spelling must not break paging).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import httpx2
 from pydantic import BaseModel
 
 from telco_mcp.http import CallContext
+from telco_mcp.models import MAX_LIMIT
 from telco_mcp.operation import Operation, WriteSubject
 from telco_mcp.phone import pretty
 from telco_mcp.providers.signalwire import models as m
@@ -29,7 +32,8 @@ RECORDINGS = "/api/relay/rest/recordings"
 def _list_request(path: str) -> Callable[[Any, CallContext], Any]:
     async def prepare(args: m.ListSipCredentialsInput, ctx: CallContext) -> PreparedRequest:
         if args.cursor:
-            return PreparedRequest("GET", path, tuple(decode_cursor(args.cursor, path)))
+            query = decode_cursor(args.cursor, path, size="page_size", max_size=MAX_LIMIT)
+            return PreparedRequest("GET", path, tuple(query))
         return PreparedRequest("GET", path, (("page_size", str(args.limit)),))
 
     return prepare
@@ -40,7 +44,7 @@ def _list_result(
 ) -> Callable[..., Any]:
     async def interpret(response: httpx2.Response, args: Any, ctx: CallContext) -> BaseModel:
         items, next_url = parse(response_json(response))
-        return page(items=items, next_cursor=next_page(ctx.client.base_url, next_url, path))
+        return page(items=items, next_cursor=next_page(next_url, path))
 
     return interpret
 
@@ -86,7 +90,8 @@ async def _summarize_delete(args: m.DeleteRecordingInput, ctx: CallContext) -> s
     rec = m.recording_from_api(await ctx.client.read("signalwire_delete_recording", f"{RECORDINGS}/{args.id}"))
     when = f" from {_fmt(rec.created_at)}" if rec.created_at else ""
     length = f", {rec.duration_in_seconds} s" if rec.duration_in_seconds is not None else ""
-    return f"Permanently delete recording {args.id} ({_fmt(rec.leg_type)} leg{when}{length})"
+    what = f"conference {_fmt(rec.leg_id)}" if rec.leg_type == "conference" else f"{_fmt(rec.leg_type)} leg"
+    return f"Permanently delete recording {args.id} ({what}{when}{length})"
 
 
 async def _deleted(response: httpx2.Response, args: m.DeleteRecordingInput, ctx: CallContext) -> BaseModel:

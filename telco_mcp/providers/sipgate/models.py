@@ -13,10 +13,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from telco_mcp.models import Page, PageInput, Result, StrictInput
-from telco_mcp.phone import PhoneNumber, to_e164
+from telco_mcp.phone import PhoneNumber, ShownNumber, to_e164
 from telco_mcp.providers import payload as p
 
 T = TypeVar("T")
@@ -43,6 +51,8 @@ def is_phone_caller(caller: str) -> bool:
 
 
 DeviceId = Annotated[str, Field(max_length=16, pattern=_DEVICE_ID.pattern)]
+
+ConnectionId = Annotated[str, Field(max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
 
 HistoryType = Literal["CALL", "VOICEMAIL", "SMS", "FAX"]
 HistoryDirection = Literal["INCOMING", "OUTGOING", "MISSED_INCOMING", "MISSED_OUTGOING"]
@@ -131,7 +141,7 @@ class TransferCallInput(_Input):
     call_id: CallId
     phone_number: PhoneNumber
     attended: bool = Field(default=False, description="true = attended, false = blind.")
-    caller_id: PhoneNumber | None = Field(default=None, description="Number shown to the target.")
+    caller_id: ShownNumber | None = Field(default=None, description="Number shown to the target.")
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"attended": self.attended, "phoneNumber": self.phone_number}
@@ -189,7 +199,7 @@ class StartCallInput(_Input):
     callee: PhoneNumber
     caller: str = Field(max_length=32, description="Device id (e0, p0, x0) or phone number.")
     device_id: DeviceId | None = Field(default=None, description="Device to use; needed if caller is a number.")
-    caller_id: PhoneNumber | None = Field(default=None, description="Number shown to the callee.")
+    caller_id: ShownNumber | None = Field(default=None, description="Number shown to the callee.")
 
     @field_validator("caller")
     @classmethod
@@ -220,11 +230,24 @@ class SendSmsInput(StrictInput):
     """Send an SMS, now or scheduled."""
 
     recipient: PhoneNumber
-    message: str = Field(min_length=1, max_length=1600, description="Text, up to 1600 characters.")
+    # Sent exactly as written: the inputs' whitespace stripping does not apply to the text.
+    message: Annotated[str, StringConstraints(strip_whitespace=False)] = Field(
+        min_length=1, max_length=1600, description="Text, up to 1600 characters."
+    )
     sms_id: str | None = Field(
         default=None, pattern=r"^s[0-9]+$", max_length=16, description="SMS sender id (s0...); default: first."
     )
     send_at: datetime | None = Field(default=None, description="Send later (ISO 8601 with offset, max 30 days).")
+    # The sender this call resolved (one read of the sender list per send: the confirmation
+    # summary and the request both need it). Private: never part of the schema or the arguments.
+    _resolved_sender: Any = PrivateAttr(default=None)
+
+    @field_validator("message")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("message has no visible text")
+        return value
 
     @field_validator("send_at", mode="before")
     @classmethod
@@ -265,7 +288,12 @@ class ListHistoryInput(PageInput):
     directions: Annotated[list[HistoryDirection], AfterValidator(p.unique)] | None = Field(
         default=None, min_length=1, description="Only these directions."
     )
-    phonenumber: PhoneNumber | None = Field(default=None, description="Only entries with this number.")
+    phonenumber: ShownNumber | None = Field(default=None, description="Only entries with this number.")
+    connection_ids: Annotated[list[ConnectionId], AfterValidator(p.unique)] | None = Field(
+        default=None, min_length=1, max_length=50, description="Only these extensions, e.g. p0."
+    )
+    archived: bool | None = Field(default=None, description="true = archived only (else unarchived).")
+    starred: bool | None = Field(default=None, description="true = starred, false = unstarred.")
     start: datetime | None = Field(default=None, description="Not before (ISO 8601 with offset).")
     end: datetime | None = Field(default=None, description="Not after (ISO 8601 with offset).")
 
@@ -296,6 +324,11 @@ class ListHistoryInput(PageInput):
         params = [("offset", str(offset)), ("limit", str(self.limit))]
         params += [("types", value) for value in self.types or ()]
         params += [("directions", value) for value in self.directions or ()]
+        params += [("connectionIds", value) for value in self.connection_ids or ()]
+        if self.archived is not None:
+            params.append(("archived", "true" if self.archived else "false"))
+        if self.starred is not None:
+            params.append(("starred", "STARRED" if self.starred else "UNSTARRED"))
         if self.phonenumber is not None:
             params.append(("phonenumber", self.phonenumber))
         if self.start is not None:
@@ -369,6 +402,14 @@ class SentSms(Result):
     status: Literal["accepted", "scheduled"]
 
 
+class HistoryEndpoint(Result):
+    """Where a history entry went: forwarded to, routed to or picked up by an extension."""
+
+    type: str | None = Field(default=None, description="FORWARDED, ROUTED or PICKUP.")
+    extension: str | None = Field(default=None, description="Extension id, e.g. e0, y0, v0.")
+    extension_type: str | None = Field(default=None, description="Kind of extension, e.g. REGISTER, MOBILE.")
+
+
 class HistoryEntry(Result):
     id: str
     type: str
@@ -385,6 +426,7 @@ class HistoryEntry(Result):
     read: bool | None = None
     archived: bool | None = None
     note: str | None = None
+    endpoints: list[HistoryEndpoint] | None = Field(default=None, description="Where the entry was routed.")
     starred: bool | None = None
     labels: list[str] | None = None
     recording_url: str | None = None
@@ -480,8 +522,21 @@ def sms_sender_list_from_api(payload: Any) -> SmsSenderList:
     )
 
 
+def history_endpoint_from_api(payload: Any) -> HistoryEndpoint:
+    """``RoutedEndpointResponse {type, endpoint: {extension, type}}`` -> ``HistoryEndpoint`` (flattened)."""
+    what = "history endpoint"
+    data = p.obj(payload, what)
+    inner = data.get("endpoint")
+    endpoint = p.obj(inner, f"{what} endpoint") if inner is not None else {}
+    return HistoryEndpoint(
+        type=p.opt_str(data, "type", what),
+        extension=p.opt_str(endpoint, "extension", what),
+        extension_type=p.opt_str(endpoint, "type", what),
+    )
+
+
 def history_entry_from_api(payload: Any) -> HistoryEntry:
-    """``HistoryEntryResponse`` -> ``HistoryEntry`` (``endpoints`` is dropped)."""
+    """``HistoryEntryResponse`` -> ``HistoryEntry``."""
     what = "history entry"
     data = p.obj(payload, what)
     return HistoryEntry(
@@ -500,6 +555,7 @@ def history_entry_from_api(payload: Any) -> HistoryEntry:
         read=p.opt_bool(data, "read", what),
         archived=p.opt_bool(data, "archived", what),
         note=p.opt_str(data, "note", what),
+        endpoints=p.items(data, "endpoints", what, history_endpoint_from_api) if "endpoints" in data else None,
         starred=p.opt_bool(data, "starred", what),
         labels=p.opt_str_list(data, "labels", what),
         recording_url=p.opt_str(data, "recordingUrl", what),

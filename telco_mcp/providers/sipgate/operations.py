@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from telco_mcp.errors import InvalidInput, NotFound
 from telco_mcp.http import CallContext
+from telco_mcp.models import MAX_LIMIT
 from telco_mcp.operation import Operation, WriteSubject
 from telco_mcp.phone import pretty, same_number
 from telco_mcp.providers.sipgate import models as m
@@ -137,6 +138,14 @@ async def _list_senders(args: Any, ctx: CallContext) -> PreparedRequest:
 
 
 async def _sender(args: m.SendSmsInput, ctx: CallContext) -> m.SmsSender:
+    """The sender of this send, read once: the summary and the request of one call share it."""
+    if isinstance(args._resolved_sender, m.SmsSender):
+        return args._resolved_sender
+    args._resolved_sender = sender = await _lookup_sender(args, ctx)
+    return sender
+
+
+async def _lookup_sender(args: m.SendSmsInput, ctx: CallContext) -> m.SmsSender:
     path = await _user_path(ctx, "sipgate_send_sms")
     senders = m.sms_sender_list_from_api(await ctx.client.read("sipgate_send_sms", path)).items
     if not senders:
@@ -192,7 +201,8 @@ async def _summarize_start(args: m.StartCallInput, ctx: CallContext) -> str:
 async def _prepare_history(args: m.ListHistoryInput, ctx: CallContext) -> PreparedRequest:
     """The first page from the filters; later pages from the cursor, which keeps the first page's query."""
     if args.cursor:
-        return PreparedRequest("GET", "/history", tuple(decode_cursor(args.cursor, "/history")))
+        query = decode_cursor(args.cursor, "/history", size="limit", max_size=MAX_LIMIT)
+        return PreparedRequest("GET", "/history", tuple(query))
     return PreparedRequest("GET", "/history", tuple(args.query(0)))
 
 

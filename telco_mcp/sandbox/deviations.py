@@ -1,0 +1,133 @@
+"""Where the sandbox follows the live API instead of its published spec: the one reviewed list.
+
+Every answer the sandbox gives for a covered operation is one that the provider's OpenAPI document
+in ``../shared/specs`` declares, in the declared shape; ``tests/sandbox/test_sandbox_contract.py``
+validates each of them with openapi-core (the current SignalWire REST document, and sipgate's own
+Swagger 2.0 document as converted to OpenAPI 3 by openapi-generator). The only exceptions are the
+entries below: cases where the live API is known to answer otherwise. Each entry cites the section
+of ``../shared/notes/upstream-apis.md`` it rests on. An answer that is neither declared by the spec
+nor listed here fails the validation test, and so does an entry here that no answer uses any more.
+
+Add an entry only with such a citation: the sandbox is only worth testing against while it answers
+like the providers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+NOTES = "../shared/notes/upstream-apis.md"
+
+Answer = Literal["no-body", "error-object", "one-object-not-array"]
+"""What the sandbox sends instead of what the spec declares:
+
+* ``no-body``: the status, with an empty body.
+* ``error-object``: the status, with SignalWire's error body ``{"error": "<reason>"}``.
+* ``one-object-not-array``: the declared status, but one list object where the spec declares an
+  array of them; the object itself must match the spec's item schema.
+"""
+
+
+@dataclass(frozen=True)
+class Deviation:
+    provider: Literal["signalwire", "sipgate"]
+    method: str  # HTTP method, or "*": every covered operation of the provider
+    path: str  # the spec's path template, or "*"
+    status: int
+    answer: Answer
+    live: str  # what the live API does, in words
+    source: str  # the section of NOTES it rests on
+
+    def covers(self, provider: str, method: str, path: str, status: int) -> bool:
+        return (
+            self.provider == provider
+            and self.method in ("*", method.upper())
+            and self.path in ("*", path)
+            and self.status == status
+        )
+
+
+DEVIATIONS: tuple[Deviation, ...] = (
+    Deviation(
+        provider="sipgate",
+        method="POST",
+        path="/sessions/sms",
+        status=204,
+        answer="no-body",
+        live="An accepted SMS is answered 204 No Content; the spec declares no 2xx at all (only 402).",
+        source=f"{NOTES} §1.3 (POST /sessions/sms row)",
+    ),
+    Deviation(
+        provider="sipgate",
+        method="*",
+        path="*",
+        status=401,
+        answer="no-body",
+        live=(
+            "Missing or bad credentials (PAT, Basic or Bearer) are 401. The spec models only OAuth2 security "
+            "and declares 401 on /authorization/userinfo alone, and declares no error bodies."
+        ),
+        source=f"{NOTES} §1.2 (the spec does not describe Basic/PAT) and §1.5 (clients branch on 401)",
+    ),
+    Deviation(
+        provider="sipgate",
+        method="*",
+        path="*",
+        status=403,
+        answer="no-body",
+        live=(
+            "A token without the operation's scope, a feature the account lacks, another user's resources or an "
+            "invalid smsId are 403, with no body."
+        ),
+        source=f"{NOTES} §1.5 (403 is a missing scope, a missing feature, or an invalid smsId) and §1.3",
+    ),
+    Deviation(
+        provider="sipgate",
+        method="*",
+        path="*",
+        status=400,
+        answer="no-body",
+        live=(
+            "A request sipgate cannot accept (a field missing or of the wrong type, malformed JSON, a bad query "
+            "parameter, a recipient that is no number, sendAt in the past) is refused with 400, the status the "
+            "spec declares for invalid input on POST /sessions/calls; no operation here declares an error body."
+        ),
+        source=f"{NOTES} §1.3 (POST /sessions/calls: 400 for invalid callee or caller) and §1.5 (no error bodies)",
+    ),
+    Deviation(
+        provider="signalwire",
+        method="PATCH",
+        path="/api/fabric/resources/sip_gateways/{id}",
+        status=400,
+        answer="error-object",
+        live="Malformed JSON is 400 (the docs' error-codes page), although the operation does not declare it.",
+        source=f"{NOTES} §2.3 (Error formats: 400 for malformed JSON)",
+    ),
+    Deviation(
+        provider="signalwire",
+        method="PUT",
+        path="/api/relay/rest/sip_profile",
+        status=400,
+        answer="error-object",
+        live="Malformed JSON is 400 (the docs' error-codes page), although the operation does not declare it.",
+        source=f"{NOTES} §2.3 (Error formats: 400 for malformed JSON)",
+    ),
+    Deviation(
+        provider="signalwire",
+        method="GET",
+        path="/api/fabric/resources/sip_endpoints",
+        status=200,
+        answer="one-object-not-array",
+        live=(
+            "The list is one {links, data} object, as SignalWire's own SDK reads it; the spec declares an array "
+            "of such objects (a spec bug present in the seed and upstream)."
+        ),
+        source=f"{NOTES} §2.2 (Spec bug in list_sip_credentials)",
+    ),
+)
+
+
+def deviation_for(provider: str, method: str, path: str, status: int) -> Deviation | None:
+    """The listed deviation for an answer, if there is one."""
+    return next((d for d in DEVIATIONS if d.covers(provider, method, path, status)), None)

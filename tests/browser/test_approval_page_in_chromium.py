@@ -1,0 +1,140 @@
+"""The approval page in a real browser: Debian's Chromium, driven by Playwright, against a real
+`telco-mcp serve` over stdio whose `$BROWSER` hands the launch link to the test.
+
+The write reaches the (sandboxed) provider exactly once after a click on Approve, and not at all
+after Deny. The page passes axe-core's WCAG 2.1 A/AA checks (labels, contrast) and a screenshot is
+kept under test-artifacts/. Chromium is installed by `make test` (Debian's `chromium`); under CI a
+missing browser fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+from tests.clients.conftest import TELCO_MCP, applied_writes, clean_env
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AXE = ROOT / "tools" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+ARTIFACTS = Path(os.environ.get("TELCO_MCP_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+SMS = {"recipient": "+4915799912345", "message": "Trunk to Frankfurt is down"}
+LAUNCH = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+          "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+pytestmark = pytest.mark.anyio
+
+
+def _require_browser() -> None:
+    missing = [str(p) for p in (Path(CHROMIUM), AXE) if not p.exists()]
+    if missing:
+        message = f"needs {', '.join(missing)}: run `make test` (it installs Debian's chromium and the Node tools)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@asynccontextmanager
+async def served(tmp_path: Path) -> AsyncIterator[tuple[Client, Path, Path]]:
+    """`telco-mcp serve` over stdio (sandbox) with a recording $BROWSER; yields the client, its log and the state dir."""
+    state = tmp_path / "state"
+    log = tmp_path / "browser.log"
+    script = tmp_path / "browser.sh"
+    script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{log}"\n')
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    params = StdioServerParameters(
+        command=str(TELCO_MCP), args=["serve"], env=clean_env(state, BROWSER=str(script)), cwd=str(tmp_path)
+    )
+    with (tmp_path / "stderr.log").open("w") as errlog:
+        async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:
+            yield client, log, state
+
+
+def _link(log: Path) -> str:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if log.exists() and log.read_text().strip():
+            return log.read_text().split()[-1]
+        time.sleep(0.05)
+    raise AssertionError("the server did not hand a link to $BROWSER")
+
+
+async def _open(playwright: Any, link: str) -> tuple[Any, Any]:
+    browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH)
+    context = await browser.new_context(bypass_csp=True, viewport={"width": 390, "height": 844})  # a phone
+    page = await context.new_page()
+    await page.goto(link)
+    return browser, page
+
+
+async def test_a_person_approves_in_chromium_and_the_write_is_sent_once(tmp_path: Path) -> None:
+    _require_browser()
+    from playwright.async_api import async_playwright
+
+    async with served(tmp_path) as (client, log, state):
+        pending = (await client.call_tool("sipgate_send_sms", SMS)).structured_content
+        assert pending["status"] == "approval_pending"
+        link = _link(log)
+        async with async_playwright() as p:
+            browser, page = await _open(p, link)
+            try:
+                assert "code=" not in page.url, "the launch code is swapped for a cookie and dropped from the URL"
+                assert await page.locator("h1").inner_text() == "Approve this write?"
+                assert "+4915799912345" in await page.content()
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                await page.screenshot(path=str(ARTIFACTS / "approval-page.png"), full_page=True)
+                await page.add_script_tag(path=str(AXE))
+                report = await page.evaluate(
+                    """async () => await axe.run(document, {runOnly: {type: 'tag',
+                        values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"""
+                )
+                violations = [(v["id"], [n["target"] for n in v["nodes"]]) for v in report["violations"]]
+                assert violations == [], json.dumps(violations)
+                assert len(report["passes"]) > 5, "axe ran its checks"
+                await page.get_by_role("button", name="Approve").click()
+                await page.wait_for_load_state()
+                assert await page.locator("h1").inner_text() == "Approved"
+                await page.screenshot(path=str(ARTIFACTS / "approval-page-approved.png"))
+            finally:
+                await browser.close()
+        with anyio.fail_after(30):
+            applied = await client.call_tool("sipgate_send_sms", SMS | {"approval_id": pending["approval_id"]})
+            replay = await client.call_tool("sipgate_send_sms", SMS | {"approval_id": pending["approval_id"]})
+    assert applied.structured_content["status"] == "applied"
+    assert replay.is_error
+    records = applied_writes(state, "sipgate_send_sms")
+    assert len(records) == 1 and records[0]["confirmed_by"] == "approval-page"
+
+
+async def test_a_person_denies_in_chromium_and_nothing_is_sent(tmp_path: Path) -> None:
+    _require_browser()
+    from playwright.async_api import async_playwright
+
+    async with served(tmp_path) as (client, log, state):
+        pending = (await client.call_tool("sipgate_send_sms", SMS)).structured_content
+        async with async_playwright() as p:
+            browser, page = await _open(p, _link(log))
+            try:
+                await page.get_by_role("button", name="Deny").click()
+                await page.wait_for_load_state()
+                assert await page.locator("h1").inner_text() == "Denied"
+                again = await browser.new_page()  # a second visit of the used link: no way back in
+                await again.goto(_link(log))
+                assert "used" in await again.content()
+            finally:
+                await browser.close()
+        declined = await client.call_tool("sipgate_send_sms", SMS | {"approval_id": pending["approval_id"]})
+    assert declined.structured_content["status"] == "declined"
+    assert applied_writes(state, "sipgate_send_sms") == []
