@@ -48,7 +48,7 @@ def _require_browser() -> None:
 
 @asynccontextmanager
 async def served(tmp_path: Path) -> AsyncIterator[tuple[Client, Path, Path]]:
-    """`telco-mcp serve` over stdio (sandbox) with a recording $BROWSER; yields the client, its log and the state dir."""
+    """`telco-mcp serve` over stdio (sandbox) with a recording $BROWSER: the client, its browser log, its state."""
     state = tmp_path / "state"
     log = tmp_path / "browser.log"
     script = tmp_path / "browser.sh"
