@@ -162,10 +162,12 @@ async def test_a_full_session_leaves_one_attempt_line_per_attempt_with_the_right
         await client.call_tool("sipgate_start_call", {"callee": "+49 30 12345678", "caller": "e0"})
 
     assert outcomes(audit_path) == [
+        ("signalwire_update_sip_gateway", "previewed", "token"),  # the preview with its token: nothing sent
         ("signalwire_update_sip_gateway", "applied", "token"),
         ("signalwire_update_sip_gateway", "refused", "token"),  # replayed token
         ("sipgate_send_sms", "refused", "token"),  # forged token
         ("sipgate_send_sms", "refused", "none"),  # premium-rate guardrail, before anyone was asked
+        ("sipgate_send_sms", "dry_run", "none"),  # a dry run is on record too
         ("sipgate_send_sms", "failed", "elicitation"),  # upstream 422
         ("sipgate_send_sms", "unknown", "off"),  # the request went out, no answer came back
         ("sipgate_start_call", "applied", "off"),
@@ -274,6 +276,7 @@ async def test_refused_declined_and_dry_run_calls_write_no_intent_line(audit_pat
     assert outcomes(audit_path) == [
         ("sipgate_send_sms", "declined", "elicitation"),
         ("sipgate_send_sms", "refused", "none"),
+        ("sipgate_send_sms", "dry_run", "none"),
     ]
     assert "rule block_premium" in attempts(audit_path)[1]["detail"]
     assert writes(fake) == []
@@ -439,6 +442,7 @@ async def test_the_audit_file_holds_no_secret_and_no_confirmation_token(
     assert applied.structured_content["status"] == "applied"
     assert replayed.is_error
     assert [(a["outcome"], a["confirmed_by"]) for a in attempts(audit_path)] == [
+        ("previewed", "token"),
         ("applied", "token"),
         ("refused", "token"),
         ("applied", "elicitation"),

@@ -129,7 +129,7 @@ async def test_after_an_unknown_outcome_the_spent_confirm_token_cannot_send_the_
     assert "already used" in text_of(repeat)
     assert len(fake.sent("POST", path)) == 1
     outcomes = [line.get("outcome") for line in audit_lines(audit_path) if line["event"] == "attempt"]
-    assert outcomes == ["unknown", "refused"]
+    assert outcomes == ["previewed", "unknown", "refused"]
 
 
 @MODES

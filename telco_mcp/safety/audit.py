@@ -33,7 +33,9 @@ from telco_mcp.phone import mask
 
 logger = logging.getLogger(__name__)
 
-Outcome = Literal["applied", "declined", "refused", "failed", "unknown"]
+# dry_run: previewed with dry_run=true; previewed: a token preview was handed out; pending: an approval
+# was opened for a human to decide. None of these sent anything.
+Outcome = Literal["applied", "declined", "refused", "failed", "unknown", "dry_run", "previewed", "pending"]
 ConfirmedBy = Literal["elicitation", "approval-page", "cli", "token", "off", "none"]
 _NUMBER = re.compile(r"\+[1-9][0-9]{5,14}")
 

@@ -56,7 +56,7 @@ from telco_mcp.approval.notify import open_browser, post_webhook
 from telco_mcp.approval.store import Approval, arguments_digest, new_id
 from telco_mcp.errors import ConfirmationError, SafetyRefusal, TelcoError
 from telco_mcp.results import preview, success, write_result
-from telco_mcp.safety.audit import ConfirmedBy
+from telco_mcp.safety.audit import ConfirmedBy, Outcome
 from telco_mcp.write import policy
 from telco_mcp.write.call import WriteCall
 
@@ -79,6 +79,8 @@ class Granted:
 @dataclass(frozen=True)
 class Pending:
     result: CallToolResult | InputRequiredResult
+    recorded: Outcome | None = None  # what the audit log says of it: a preview handed out, an approval opened
+    approval: str | None = None
 
 
 @dataclass(frozen=True)
@@ -226,7 +228,7 @@ class TokenConsent(Consent):
             f"Not sent yet. Ask the user to confirm: {summary}. Only if they agree, call {call.op.name} again with "
             f"the same arguments and confirm_token set to the token below (valid {tokens.ttl // 60} min, once)."
         )
-        return Pending(success(call.op, out, sandbox=call.sandbox, lead=lead))
+        return Pending(success(call.op, out, sandbox=call.sandbox, lead=lead), recorded="previewed")
 
 
 # ------------------------------------------------------------------ the approval channel
@@ -288,7 +290,9 @@ class ApprovalConsent(Consent):
                 return Pending(
                     InputRequiredResult(
                         input_requests={APPROVAL_KEY: ElicitRequest(params=params)}, request_state=state
-                    )
+                    ),
+                    recorded="pending",
+                    approval=approval.id,
                 )
             outcome = await call.ctx.elicit_url(message, url, approval.id)
             if not isinstance(outcome, AcceptedUrlElicitation):
@@ -296,7 +300,7 @@ class ApprovalConsent(Consent):
             where.append("your MCP client showed the user the approval page (approver PIN)")
         elif service.local_page and open_browser(service.launch_url(approval)):
             where.append("the approval page was opened in the user's browser")
-        return Pending(self._pending(call, approval, where))
+        return Pending(self._pending(call, approval, where), recorded="pending", approval=approval.id)
 
     def _after_url_round(self, call: WriteCall) -> Decision:
         """The retry after a URL-mode elicitation (2026-07-28): the user saw the link, or declined it."""

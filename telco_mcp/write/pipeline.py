@@ -37,6 +37,8 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
     except TelcoError as exc:
         return failure(exc, sandbox=call.sandbox)
     if isinstance(decision, consent.Pending):
+        if decision.recorded is not None:  # a preview or an approval request: nothing sent, but on record
+            _record(call, new_attempt_id(), chosen.channel, decision.recorded, approval=decision.approval)
         return decision.result
     if isinstance(decision, consent.Declined):
         _record(call, new_attempt_id(), decision.channel, "declined", detail=f"user {decision.how}")
@@ -117,6 +119,7 @@ async def dry_run(call: WriteCall) -> CallToolResult:
     except TelcoError as exc:
         return failure(exc, sandbox=call.sandbox)
     verdict = policy.verdict(call)
+    _record(call, new_attempt_id(), "none", "dry_run", detail=verdict)
     out = write_result(
         call.op,
         status="dry_run",

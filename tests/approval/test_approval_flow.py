@@ -328,3 +328,18 @@ async def test_the_webhook_gets_a_notice_whose_link_carries_no_secret(audit_path
     assert notice["approval_id"] == pending["approval_id"] and notice["summary"] == pending["summary"]
     assert notice["url"].endswith(f"/approvals/a/{pending['approval_id']}") and "code" not in notice["url"]
     assert writes(server) == []
+
+
+async def test_dry_runs_previews_and_opened_approvals_are_on_record(audit_path: Path, browser: Browser) -> None:
+    """Nothing is sent by any of them, and none writes an intent line; each leaves one attempt line."""
+    server = server_for(audit_path)
+    async with client(server) as c:
+        await c.call_tool("sipgate_send_sms", SMS | {"dry_run": True})
+        pending = (await c.call_tool("sipgate_send_sms", SMS)).structured_content
+    lines = [json.loads(line) for line in audit_path.read_text().splitlines()]
+    assert [(r["event"], r["outcome"], r["confirmed_by"]) for r in lines] == [
+        ("attempt", "dry_run", "none"),
+        ("attempt", "pending", "approval-page"),
+    ]
+    assert lines[1]["approval"] == pending["approval_id"]
+    assert writes(server) == []
