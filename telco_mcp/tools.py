@@ -50,7 +50,7 @@ def _gated_model(op: Operation) -> type[BaseModel]:
         ),
         approval_id=(
             str | None,
-            Field(None, exclude=True, max_length=128, description="From approval_pending, once a human approved."),
+            Field(None, exclude=True, max_length=128, description="Once a human approved it."),
         ),
     )
 

@@ -343,3 +343,34 @@ async def test_dry_runs_previews_and_opened_approvals_are_on_record(audit_path: 
     ]
     assert lines[1]["approval"] == pending["approval_id"]
     assert writes(server) == []
+
+
+async def test_telco_mcp_approval_port_fixes_the_pages_loopback_port(audit_path: Path, browser: Browser) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = server_for(audit_path, telco_mcp_approval_port=port)
+    async with client(server) as c:
+        await c.call_tool("sipgate_send_sms", SMS)
+        link = browser.links()[0]
+        assert link.startswith(f"http://127.0.0.1:{port}/approvals/a/apr_")
+        decided = await decide_in_browser(link)
+    assert "Approved" in decided.text
+
+
+async def test_under_http_the_links_use_telco_mcp_public_url(audit_path: Path) -> None:
+    """The page is mounted in the server's own HTTP app; a link that leaves the machine names the public URL."""
+    from telco_mcp.transports import http_app
+
+    public = "https://telco.example.com"
+    server = server_for(
+        audit_path, telco_mcp_confirm="approval", telco_mcp_approver_pin="246810", telco_mcp_public_url=public
+    )
+    http_app(server, server.telco_runtime.settings, transport="http", host="127.0.0.1", port=8765)
+    asked = Asked()
+    async with client(server, elicitation_callback=asked) as c:
+        result = await c.call_tool("sipgate_send_sms", SMS)
+    approval_id = result.structured_content["approval_id"]
+    assert asked.params[0].url == f"{public}/approvals/a/{approval_id}"  # type: ignore[union-attr]
