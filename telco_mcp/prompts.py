@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from telco_mcp.runtime import Runtime
 
 _GATE = (
-    "Every write asks the user for confirmation before anything is sent (or returns a preview with a "
-    "confirm_token: show the user the summary and only call again with the token if they agree). "
+    "Every write needs a human's yes before anything is sent: the client asks the user, or the result is "
+    "approval_pending (tell the user, and call again with approval_id once they approved it outside the chat) "
+    "or, under the token mode, a preview with confirm_token (call again with it only if the user agrees). "
     "Never retry a write whose result says 'outcome unknown' before checking the current state."
 )
 

@@ -160,6 +160,25 @@ def approval_service(settings: Settings) -> ApprovalService:
     )
 
 
+_APPROVAL_RULE = (
+    "or, if it cannot, the first call returns approval_pending with an approval_id: tell the user what you want "
+    "to do and why, and once they have approved it outside this conversation (approval page or terminal), call "
+    "the tool again with the same arguments plus approval_id. You cannot approve anything yourself."
+)
+CONSENT_RULES = {
+    "auto": "Every write is approved by a human before anything is sent: the client asks the user directly, "
+    + _APPROVAL_RULE,
+    "approval": "Every write is approved by a human outside this conversation: the first call returns "
+    "approval_pending with an approval_id; once approved, call the tool again with the same arguments plus "
+    "approval_id. You cannot approve anything yourself.",
+    "elicit": "Every write is confirmed by the user when the client asks them; without that, writes are refused.",
+    "token": "Every write is confirmed by a human before anything is sent: the user is asked directly, or the first "
+    "call returns a preview with confirm_token; show the user the summary and call again with the same "
+    "arguments plus confirm_token only if they agree.",
+    "off": "Writes are sent without asking anyone (TELCO_MCP_CONFIRM=off): say exactly what you will do first.",
+}
+
+
 def instructions(runtime: Runtime) -> str:
     names = {op.name for op in runtime.exposed}
     providers = sorted({op.provider for op in runtime.exposed})
@@ -176,10 +195,9 @@ def instructions(runtime: Runtime) -> str:
         "Lists are paged: pass next_cursor back as cursor; stop when it is absent.",
     ]
     if any(op.is_write for op in runtime.exposed):
+        lines.append(CONSENT_RULES[runtime.settings.telco_mcp_confirm])
         lines.append(
-            "Every write is confirmed by a human before anything is sent: the user is asked directly, or the first "
-            "call returns a preview with confirm_token; show the user the summary and call again with the same "
-            "arguments plus confirm_token only if they agree. dry_run=true previews the exact request. "
+            "dry_run=true previews the exact request. "
             "If a result says 'outcome unknown', check the state before repeating anything."
         )
     else:

@@ -137,7 +137,10 @@ async def test_instructions_name_the_providers_and_the_confirmation_rules(audit_
     server_instructions = build_server(signalwire_settings(audit_path, telco_mcp_allow_writes=True)).instructions
     assert server_instructions is not None
     assert "signalwire" in server_instructions and "sipgate" not in server_instructions.split(".")[0]
-    assert "confirm_token" in server_instructions and "next_cursor" in server_instructions
+    assert "approval_id" in server_instructions and "next_cursor" in server_instructions
+    assert "confirm_token" not in server_instructions, "the default mode takes no token"
+    tokens = build_server(signalwire_settings(audit_path, telco_mcp_allow_writes=True, telco_mcp_confirm="token"))
+    assert "confirm_token" in (tokens.instructions or "")
     read_only = build_server(signalwire_settings(audit_path)).instructions or ""
     assert "read-only" in read_only
 
