@@ -9,6 +9,7 @@ retry with the same tool, arguments and client sends the write exactly once.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -374,3 +375,23 @@ async def test_under_http_the_links_use_telco_mcp_public_url(audit_path: Path) -
         result = await c.call_tool("sipgate_send_sms", SMS)
     approval_id = result.structured_content["approval_id"]
     assert asked.params[0].url == f"{public}/approvals/a/{approval_id}"  # type: ignore[union-attr]
+
+
+def test_without_browser_or_display_no_console_browser_is_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A console browser on PATH would read the stdio protocol's stdin: it is never a fallback."""
+    from telco_mcp.approval.notify import browser_commands, open_browser
+
+    for name in ("www-browser", "lynx", "w3m", "links", "elinks", "xdg-open"):
+        fake = tmp_path / name
+        fake.write_text(f"#!/bin/sh\ntouch {tmp_path}/started-{name}\n")
+        fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    assert browser_commands("http://127.0.0.1:1/approvals/") == []
+    assert open_browser("http://127.0.0.1:1/approvals/") is False
+    assert not list(tmp_path.glob("started-*"))
+    monkeypatch.setenv("DISPLAY", ":0")  # a graphical session: xdg-open, never a console browser
+    assert browser_commands("http://x/") == [["xdg-open", "http://x/"]]
+    monkeypatch.setenv("BROWSER", f"firefox %s{os.pathsep}chromium")
+    assert browser_commands("http://x/") == [["firefox", "http://x/"], ["chromium", "http://x/"]]

@@ -52,7 +52,9 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[Client, Path, Path]]:
     state = tmp_path / "state"
     log = tmp_path / "browser.log"
     script = tmp_path / "browser.sh"
-    script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{log}"\n')
+    # The browser must never touch the protocol's pipes: this one writes to stdout and reads stdin, and
+    # the session below would break if they were the server's own.
+    script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{log}"\necho "not json"\nhead -c 64 >/dev/null\n')
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     params = StdioServerParameters(
         command=str(TELCO_MCP), args=["serve"], env=clean_env(state, BROWSER=str(script)), cwd=str(tmp_path)
