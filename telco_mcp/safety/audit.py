@@ -2,9 +2,12 @@
 
 For every attempt that reaches the provider an `intent` line is appended and flushed to disk
 before the request is sent (so a crash mid-write still leaves a record), and exactly one `attempt`
-line records the outcome: `applied`, `declined`, `refused`, `failed` or `unknown`. Phone numbers
-are masked to their last four digits unless configured otherwise. Nothing secret is written:
-arguments are the tool's own (credentials never are), and confirmation tokens are left out.
+line records the outcome: `applied`, `declined`, `refused`, `failed` or `unknown`. A call that sent
+nothing but is worth a record leaves one `attempt` line too: `dry_run`, `previewed` (a token preview)
+or `pending` (an approval opened for a person). `confirmed_by` names the consent channel and
+`approval` the approval a write used. Phone numbers are masked keeping the country code, the service
+prefix and the last four digits (`+49 900 ***4567`) unless configured otherwise. Nothing secret is
+written: arguments are the tool's own (credentials never are), and tokens are left out.
 
 One record is one line, whatever the text in it: line and paragraph separators (U+2028, U+2029),
 C0/C1 controls, bidirectional and other invisible format characters from SMS text or provider

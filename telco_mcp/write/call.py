@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,8 +42,9 @@ class WriteCall:
             approval_id=getattr(gated, "approval_id", None),
         )
 
-    @property
+    @functools.cached_property
     def hooks(self) -> CallContext:
+        """One per call, so an operation's hooks can keep what they looked up for the rest of the call."""
         return CallContext(self.client)
 
     @property
