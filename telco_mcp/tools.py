@@ -29,6 +29,7 @@ from telco_mcp.operation import Operation
 from telco_mcp.results import WriteResult, failure, success
 from telco_mcp.runtime import AppState, Runtime
 from telco_mcp.write.call import WriteCall
+from telco_mcp.write.consent import CONSENT_FIELD
 from telco_mcp.write.pipeline import run_write
 
 # ------------------------------------------------------------------ schemas
@@ -55,14 +56,9 @@ def _gated_model(op: Operation) -> type[BaseModel]:
     )
 
 
-def consent_fields(mode: str) -> frozenset[str]:
-    """The consent fields a write tool publishes under `TELCO_MCP_CONFIRM=mode` (besides `dry_run`)."""
-    return frozenset({"auto": {"approval_id"}, "approval": {"approval_id"}, "token": {"confirm_token"}}.get(mode, ()))
-
-
 def for_mode(input_schema: dict[str, Any], mode: str) -> dict[str, Any]:
-    """`input_schema` with only the consent fields `mode` uses: a field a mode ignores is not offered."""
-    unused = {"confirm_token", "approval_id"} - consent_fields(mode)
+    """`input_schema` with only the consent field `mode` uses: a field a mode ignores is not offered."""
+    unused = {"confirm_token", "approval_id"} - {CONSENT_FIELD.get(mode)}
     properties = {k: v for k, v in input_schema.get("properties", {}).items() if k not in unused}
     return {**input_schema, "properties": properties}
 

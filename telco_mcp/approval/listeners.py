@@ -39,9 +39,14 @@ class ThreadListeners:
         service = self.service
         if not service.mounted_base:
             page_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            page_socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            page_socket.bind(("127.0.0.1", service.page_port))
-            page_socket.listen(64)
+            try:
+                page_socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                page_socket.bind(("127.0.0.1", service.page_port))
+                page_socket.listen(64)
+            except OSError:
+                page_socket.close()
+                self._loop.close()  # never started: its own self-pipe must not leak
+                raise
             self.page_port = page_socket.getsockname()[1]
             self._sockets.append(page_socket)
             self._servers.append(
@@ -106,7 +111,14 @@ class ThreadListeners:
             self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.close()
 
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def submit(self, coro: Any) -> None:
+        if self._loop.is_closed() or not self.alive():
+            coro.close()
+            logger.warning("approval listeners are not running: a webhook notice was not sent")
+            return
         asyncio.run_coroutine_threadsafe(coro, self._loop)
 
     def stop(self) -> None:

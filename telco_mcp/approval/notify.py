@@ -29,7 +29,11 @@ def browser_commands(url: str) -> list[list[str]]:
     configured = os.environ.get("BROWSER", "")
     commands: list[list[str]] = []
     for entry in (e for e in configured.split(os.pathsep) if e.strip()):
-        parts = shlex.split(entry)
+        try:
+            parts = shlex.split(entry)
+        except ValueError:
+            logger.warning("ignoring a $BROWSER entry that is not a command line: %r", entry)
+            continue
         commands.append([p.replace("%s", url) for p in parts] if "%s" in entry else [*parts, url])
     if commands:
         return commands

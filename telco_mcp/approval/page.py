@@ -3,7 +3,7 @@
 Page (`/approvals/...`, Starlette, plain HTML forms, no JavaScript, no third-party assets):
     GET  /approvals/                    sign in with the approver PIN, then every pending approval
     GET  /approvals/a/{id}?code=...     a launch link: swaps the single-use code for a cookie bound
-                                        to this one approval, then redirects to the clean URL
+                                        to this one approval, then refreshes to the clean URL
     GET  /approvals/a/{id}              exactly what will be sent, with Approve and Deny
     POST /approvals/a/{id}/decide       approve (optionally with a grant) or deny
     POST /approvals/bulk                approve the selected approvals, or deny everything pending
@@ -92,14 +92,14 @@ class _Page:
         self.allowed_hosts = allowed_hosts
 
     # ---------------------------------------------------------------- plumbing
-    def _respond(self, body: str, status: int = 200, *, title: str = "Approvals") -> HTMLResponse:
+    def _respond(self, body: str, status: int = 200, *, title: str = "Approvals", head: str = "") -> HTMLResponse:
         page = f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="same-origin">
-<title>{_e(title)} · telco-mcp</title>
+{head}<title>{_e(title)} · telco-mcp</title>
 <link rel="stylesheet" href="/approvals/static/page.css">
 </head>
 <body>
@@ -214,7 +214,7 @@ class _Page:
         if not _same_origin(request) or not pre or form.get("csrf", [""])[0] != pre:
             return self._message("Refused", "This form was not sent from the approval page.", 403)
         try:
-            self.service.check_pin(form.get("pin", [""])[0])
+            self.service.check_pin(form.get("pin", [""])[0], source=request.client.host if request.client else "")
         except ConfirmationError as exc:
             return self._signin_page(request, next_path=next_path, error=f"Not signed in: {exc}.")
         response = RedirectResponse(next_path, status_code=303, headers=SECURITY_HEADERS)
@@ -237,7 +237,15 @@ class _Page:
                     "Launch links work once. Sign in with the approver PIN or use `telco-mcp approvals`.",
                     403,
                 )
-            response = RedirectResponse(f"/approvals/a/{approval_id}", status_code=303, headers=SECURITY_HEADERS)
+            # Not a redirect: a browser that arrives from the launch file (or any other site) would not send a
+            # SameSite=Strict cookie along the redirect chain. This page's own refresh is a same-site
+            # navigation, which does.
+            clean = f"/approvals/a/{_e(approval_id)}"
+            response = self._respond(
+                f'<h1>Opening the approval</h1>\n<p class="lead"><a href="{clean}">Continue to the approval</a></p>',
+                title="Opening the approval",
+                head=f'<meta http-equiv="refresh" content="0;url={clean}">',
+            )
             response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="strict", path="/approvals/")
             return response
         session = self._session(request)
@@ -380,11 +388,21 @@ def _as_json(approval: Approval) -> dict[str, Any]:
 
 
 def api_app(service: ApprovalService) -> Starlette:
-    def authorized(request: Request) -> JSONResponse | None:
+    def authorized(request: Request, *, approving: bool = False) -> JSONResponse | None:
         if service.pin is None:
-            return None
+            if not approving:
+                return None
+            # Without a PIN anyone running as this user could approve, a coding agent's model included.
+            return JSONResponse(
+                {
+                    "error": "pin",
+                    "message": "approving from a terminal needs an approver PIN: set TELCO_MCP_APPROVER_PIN on the "
+                    "server (its hash from `telco-mcp approvals hash-pin`), or approve on the approval page",
+                },
+                status_code=403,
+            )
         try:
-            service.check_pin(request.headers.get("x-approver-pin"))
+            service.check_pin(request.headers.get("x-approver-pin"), source="terminal")
         except ConfirmationError as exc:
             return JSONResponse({"error": "pin", "message": str(exc)}, status_code=401)
         return None
@@ -403,8 +421,6 @@ def api_app(service: ApprovalService) -> Starlette:
         return JSONResponse(_as_json(approval))
 
     async def decide(request: Request) -> Response:
-        if (refused := authorized(request)) is not None:
-            return refused
         try:
             payload = json.loads(await request.body() or b"{}")
             approve = payload["approve"]
@@ -413,6 +429,8 @@ def api_app(service: ApprovalService) -> Starlette:
                 raise TypeError
         except (ValueError, KeyError, TypeError):
             return JSONResponse({"error": "bad_request"}, status_code=400)
+        if (refused := authorized(request, approving=approve)) is not None:
+            return refused
         approval_id = request.path_params["approval_id"]
         if service.store.get(approval_id) is None:
             return JSONResponse({"error": "not_found"}, status_code=404)

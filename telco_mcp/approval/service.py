@@ -1,9 +1,12 @@
 """`ApprovalService`: the store, the PIN, the links and the listeners, in one place.
 
-Links: a link handed to the local browser carries a short-lived, single-use launch code; the first
-GET swaps it for an HttpOnly, SameSite=Strict cookie bound to that one approval and redirects to a
-clean URL. Every other link (URL-mode elicitation, the webhook, the pending list) carries no
-secret: the approver signs in with the approver PIN there.
+Links: without an approver PIN, the link handed to the local browser carries a short-lived,
+single-use launch code; the first GET swaps it for an HttpOnly, SameSite=Strict cookie bound to that
+one approval and redirects to a clean URL. The code never appears on a command line (any local user
+can read those): the browser is handed a 0600 file in the 0700 state directory that redirects to
+it, and the file is deleted once the code is used. With an approver PIN every link, the browser's
+included, carries no secret and the approver signs in with the PIN: a model that runs commands as
+the same user (a coding agent) could read a launch code out of that file, but not the PIN.
 
 Listeners (`listeners.py`), started on the first approval (nothing at startup):
 - the page: under the HTTP transports it is mounted in the server's own app under `/approvals/`;
@@ -14,6 +17,7 @@ Listeners (`listeners.py`), started on the first approval (nothing at startup):
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 import secrets
@@ -23,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from telco_mcp.access import is_loopback
 from telco_mcp.approval.pin import ApproverPin
@@ -32,6 +37,7 @@ from telco_mcp.errors import ConfirmationError
 logger = logging.getLogger(__name__)
 
 GRANTABLE_HINT = "hold, mute and DTMF"
+MAX_PENDING_PER_CLIENT = 10
 
 
 @dataclass
@@ -55,15 +61,31 @@ class ApprovalService:
     _codes: dict[str, tuple[str, float]] = field(default_factory=dict)  # launch code -> approval, expiry
     _sessions: dict[str, Session] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _start_lock: threading.Lock = field(default_factory=threading.Lock)
     serve: Callable[[ApprovalService], Listeners] | None = None  # starts the listeners (see listeners.py)
     _listeners: Listeners | None = None
 
     # ---------------------------------------------------------------- approvals
-    def create(self, approval: Approval) -> Approval:
+    def create(self, approval: Approval) -> tuple[Approval, bool]:
+        """Open an approval, or return the one still pending for the same tool, arguments and client.
+
+        Asking again never opens a second approval (nor another browser tab) for the same write, and
+        one client may keep at most `MAX_PENDING_PER_CLIENT` approvals waiting: a model cannot wear
+        the person down with a flood of requests.
+        """
+        self.start()  # a page that cannot be served is an error now, not a dead link later
+        waiting = [a for a in self.store.pending() if a.client == approval.client]
+        same = next((a for a in waiting if a.tool == approval.tool and a.digest == approval.digest), None)
+        if same is not None:
+            return same, False
+        if len(waiting) >= MAX_PENDING_PER_CLIENT:
+            raise ConfirmationError(
+                f"{len(waiting)} approvals of this client are still waiting for a person: ask them to decide "
+                "those first (or let them expire). Nothing was sent"
+            )
         self.store.add(approval)
-        self.start()
         logger.info("approval %s pending: %s (%s)", approval.id, approval.tool, approval.client_label)
-        return approval
+        return approval, True
 
     def decide(self, approval_id: str, approve: bool, by: DecidedBy, grant_minutes: int | None = None) -> Approval:
         decided = self.store.decide(approval_id, approve, by)
@@ -111,8 +133,7 @@ class ApprovalService:
         """Whether the page is served on this machine's loopback (so a local browser can reach it)."""
         if not self.mounted_base:
             return True
-        host = self.mounted_base.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
-        return is_loopback(host)
+        return is_loopback(urlsplit(self.mounted_base).hostname or "")
 
     def page_url(self, approval_id: str) -> str:
         return f"{self.base_url}/approvals/a/{approval_id}"
@@ -120,14 +141,35 @@ class ApprovalService:
     def list_url(self) -> str:
         return f"{self.base_url}/approvals/"
 
-    def launch_url(self, approval: Approval) -> str:
-        """The page URL with a fresh single-use launch code: for the local browser only, never the model."""
+    def browser_link(self, approval: Approval) -> str:
+        """What the local browser is handed: never a secret on a command line.
+
+        With a PIN, the clean page URL (the approver signs in). Without, a `file://` URL of a 0600
+        file that redirects to the page with a fresh single-use launch code.
+        """
+        if self.pin is not None:
+            return self.page_url(approval.id)
         code = secrets.token_urlsafe(24)
         with self._lock:
             now = self.clock()
             self._codes = {c: v for c, v in self._codes.items() if v[1] > now}
             self._codes[code] = (approval.id, min(approval.expires, now + self.ttl))
-        return f"{self.page_url(approval.id)}?code={code}"
+        target = html.escape(f"{self.page_url(approval.id)}?code={code}", quote=True)
+        launch = self._launch_file(approval.id)
+        fd = os.open(launch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(
+                '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+                f'<meta http-equiv="refresh" content="0;url={target}"><title>telco-mcp approval</title></head>'
+                f'<body><p><a href="{target}">Open the approval page</a></p></body></html>\n'
+            )
+        return launch.as_uri()
+
+    def _launch_file(self, approval_id: str) -> Path:
+        folder = self.state_dir / "approvals"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(folder, 0o700)
+        return folder / f"launch-{approval_id}.html"
 
     def redeem_code(self, approval_id: str, code: str) -> str | None:
         """Swap a launch code for a session bound to its approval; None when it is not valid (once)."""
@@ -135,6 +177,7 @@ class ApprovalService:
             entry = self._codes.pop(code, None)
         if entry is None or entry[0] != approval_id or entry[1] <= self.clock():
             return None
+        self._launch_file(approval_id).unlink(missing_ok=True)  # the used code is gone from disk too
         return self.new_session(approval_id)
 
     def new_session(self, approval_id: str | None) -> str:
@@ -159,15 +202,17 @@ class ApprovalService:
     def may_act(self, session: Session | None, approval_id: str) -> bool:
         return session is not None and (session.approval is None or session.approval == approval_id)
 
-    def check_pin(self, attempt: str | None) -> None:
-        """Raise `ConfirmationError` unless the PIN is configured and `attempt` is right."""
+    def check_pin(self, attempt: str | None, source: str = "") -> None:
+        """Raise `ConfirmationError` unless the PIN is configured and `attempt` (from `source`) is right."""
         if self.pin is None:
             raise ConfirmationError(
                 "this server has no approver PIN (TELCO_MCP_APPROVER_PIN), so it cannot be used here"
             )
-        if self.pin.locked_for() > 0:
-            raise ConfirmationError(f"too many wrong PINs: try again in {int(self.pin.locked_for() // 60) + 1} min")
-        if not attempt or not self.pin.check(attempt):
+        if self.pin.locked_for(source) > 0:
+            raise ConfirmationError(
+                f"too many wrong PINs: try again in {int(self.pin.locked_for(source) // 60) + 1} min"
+            )
+        if not attempt or not self.pin.check(attempt, source):
             raise ConfirmationError("wrong PIN")
 
     # ---------------------------------------------------------------- listeners
@@ -176,12 +221,23 @@ class ApprovalService:
         return self.state_dir / "approvals" / f"{os.getpid()}.sock"
 
     def start(self) -> None:
-        """Start the listeners once (the page unless the server mounts it, and the CLI's socket)."""
-        with self._lock:
-            if self._listeners is not None or self.serve is None:
+        """Start the listeners once (the page unless the server mounts it, and the CLI's socket).
+
+        Raises `ConfirmationError` when the page cannot listen (e.g. TELCO_MCP_APPROVAL_PORT in use);
+        listeners whose thread has died are started again.
+        """
+        with self._start_lock:
+            if self.serve is None or (self._listeners is not None and self._listeners.alive()):
                 return
-            self._listeners = self.serve(self)
-        self._listeners.start()
+            listeners = self.serve(self)
+            try:
+                listeners.start()
+            except OSError as exc:
+                raise ConfirmationError(
+                    f"the approval page cannot listen on 127.0.0.1:{self.page_port} ({exc.strerror}): free the port "
+                    "or change TELCO_MCP_APPROVAL_PORT. Nothing was sent"
+                ) from None
+            self._listeners = listeners
 
     def stop_when_idle(self) -> None:
         """Stop the listeners unless an approval still waits for a decision."""
@@ -209,5 +265,6 @@ class Listeners(Protocol):
     page_port: int
 
     def start(self) -> None: ...
+    def alive(self) -> bool: ...
     def stop(self) -> None: ...
     def submit(self, coro: Any) -> None: ...

@@ -27,10 +27,10 @@ or raises `ConsentRefused` when this mode cannot accept the call at all.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import secrets
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -156,7 +156,7 @@ class ElicitationConsent(Consent):
 
     def _ask(self, call: WriteCall, message: str) -> InputRequiredResult:
         # The SDK seals request_state and binds it to this tool and these exact arguments.
-        state = json.dumps({"q": self._digest(message), "n": secrets.token_urlsafe(12)})
+        state = json.dumps({"q": self._digest(message), "n": secrets.token_urlsafe(12), "t": int(time.time())})
         params = ElicitRequestFormParams(message=message, requested_schema=render_elicitation_schema(Confirm))
         return InputRequiredResult(input_requests={ELICIT_KEY: ElicitRequest(params=params)}, request_state=state)
 
@@ -167,11 +167,13 @@ class ElicitationConsent(Consent):
             return None
         try:
             state = json.loads(raw_state)
-            asked, nonce = state["q"], state["n"]
+            asked, nonce, issued = state["q"], state["n"], float(state["t"])
         except (ValueError, KeyError, TypeError):
             return None
         if asked != self._digest(message):
             return None  # the question changed since it was asked (e.g. the call's parties): ask again
+        if not 0 <= time.time() - issued <= call.runtime.settings.telco_mcp_confirm_ttl:
+            return None  # an answer older than a confirmation may live: ask again
         answer = responses[ELICIT_KEY]
         try:
             result = (
@@ -181,7 +183,10 @@ class ElicitationConsent(Consent):
             )
         except ValidationError:
             return None
-        if not call.runtime.tokens.use_once("elicit:" + nonce):
+        # Remembered for longer than any answer is accepted (above), so no answer works twice.
+        if not call.runtime.tokens.use_once(
+            "elicit:" + nonce, time.time() + 2 * call.runtime.settings.telco_mcp_confirm_ttl
+        ):
             raise ConsentRefused(
                 ConfirmationError("this confirmation was already used for a write. Nothing was sent again."),
                 "elicitation",
@@ -252,26 +257,31 @@ class ApprovalConsent(Consent):
         request = await call.op.build_request(call.args, call.hooks)
         shown = preview(call.client.base_url, request, call.client.auth_scheme)
         now = service.clock()
-        approval = service.create(
-            Approval(
-                id=new_id(),
-                tool=call.op.name,
-                digest=digest,
-                client=client,
-                client_label=label,
-                summary=await call.summary(),
-                provider=call.op.provider,
-                method=shown.method,
-                url=shown.url,
-                body=shown.body,
-                verdict=policy.verdict(call),
-                created=now,
-                expires=now + service.ttl,
-                effect=call.op.effect,
-                grant_target=call.subject.target if call.op.grantable else None,
-                sandbox=call.sandbox,
+        try:
+            approval, new = service.create(
+                Approval(
+                    id=new_id(),
+                    tool=call.op.name,
+                    digest=digest,
+                    client=client,
+                    client_label=label,
+                    summary=await call.summary(),
+                    provider=call.op.provider,
+                    method=shown.method,
+                    url=shown.url,
+                    body=shown.body,
+                    verdict=policy.verdict(call),
+                    created=now,
+                    expires=now + service.ttl,
+                    effect=call.op.effect,
+                    grant_target=call.subject.target if call.op.grantable else None,
+                    sandbox=call.sandbox,
+                )
             )
-        )
+        except ConfirmationError as exc:
+            raise ConsentRefused(exc, "approval-page") from None
+        if not new:  # asked again before anyone decided: the same approval, no second page or notice
+            return Pending(self._pending(call, approval, self._where(call), still=True))
         return await self._deliver(call, approval)
 
     async def _deliver(self, call: WriteCall, approval: Approval) -> Decision:
@@ -298,7 +308,7 @@ class ApprovalConsent(Consent):
             if not isinstance(outcome, AcceptedUrlElicitation):
                 return self._declined_link(call, approval)
             where.append("your MCP client showed the user the approval page (approver PIN)")
-        elif service.local_page and open_browser(service.launch_url(approval)):
+        elif service.local_page and open_browser(service.browser_link(approval)):
             where.append("the approval page was opened in the user's browser")
         return Pending(self._pending(call, approval, where), recorded="pending", approval=approval.id)
 
@@ -324,10 +334,12 @@ class ApprovalConsent(Consent):
             self._pending(call, approval, ["your MCP client showed the user the approval page (approver PIN)"])
         )
 
-    @staticmethod
-    def _declined_link(call: WriteCall, approval: Approval) -> Decision:
-        with contextlib.suppress(ConfirmationError):  # someone decided it meanwhile
+    def _declined_link(self, call: WriteCall, approval: Approval) -> Decision:
+        try:
             call.runtime.approvals.decide(approval.id, False, "client")
+        except ConfirmationError:  # a person decided it meanwhile, on the page or in a terminal
+            current = call.runtime.approvals.store.get(approval.id) or approval
+            return Pending(self._pending(call, current, [], still=current.status == "pending"))
         return Declined("approval-page", "declined to open the approval page")
 
     def _redeem(self, call: WriteCall, approval_id: str, digest: str, client: str) -> Decision:
@@ -353,10 +365,22 @@ class ApprovalConsent(Consent):
         return Pending(self._pending(call, approval, [], still=True))
 
     @staticmethod
+    def _where(call: WriteCall) -> list[str]:
+        """The places that always work: the terminal (PIN only: without one, a model with a shell could
+        approve its own write there) and the page's pending list."""
+        service = call.runtime.approvals
+        if service.pin is None:
+            return []
+        return [
+            f"or on the pending list at {service.list_url()} (approver PIN)",
+            "or in a terminal: telco-mcp approvals approve <id> (approver PIN)",
+        ]
+
+    @staticmethod
     def _pending(call: WriteCall, approval: Approval, where: list[str], *, still: bool = False) -> CallToolResult:
         service = call.runtime.approvals
         minutes = max(1, int((approval.expires - service.clock()) // 60))
-        places = [*where, f"or in a terminal: telco-mcp approvals approve {approval.id}"]
+        places = [*where, *ApprovalConsent._where(call)]
         if still:
             lead = (
                 f"Still pending: nobody has approved {approval.id} yet, nothing was sent and nothing was used up. "
@@ -392,15 +416,15 @@ def client_can_open_url(call: WriteCall) -> bool:
 
 
 # ------------------------------------------------------------------ choosing one
-_MODE_FIELDS = {"auto": "approval_id", "approval": "approval_id", "token": "confirm_token"}
+CONSENT_FIELD = {"auto": "approval_id", "approval": "approval_id", "token": "confirm_token"}  # per mode
 
 
 def choose(call: WriteCall) -> Consent:
     """The consent channel for this call under `TELCO_MCP_CONFIRM` (see the table above)."""
     mode = call.runtime.settings.telco_mcp_confirm
     for name in ("confirm_token", "approval_id"):
-        if getattr(call, name) and _MODE_FIELDS.get(mode) != name:
-            uses = _MODE_FIELDS.get(mode)
+        if getattr(call, name) and CONSENT_FIELD.get(mode) != name:
+            uses = CONSENT_FIELD.get(mode)
             raise ConsentRefused(
                 ConfirmationError(
                     f"{name} is not used when TELCO_MCP_CONFIRM={mode}"

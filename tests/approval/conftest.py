@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import stat
@@ -54,7 +55,8 @@ class Browser:
         self.script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{self.log}"\n')
         self.script.chmod(self.script.stat().st_mode | stat.S_IXUSR)
 
-    def links(self, at_least: int = 1, timeout: float = 5.0) -> list[str]:
+    def handed(self, at_least: int = 1, timeout: float = 5.0) -> list[str]:
+        """The arguments the browser was started with, as they were (what any local user could read)."""
         deadline = time.monotonic() + timeout
         lines: list[str] = []
         while time.monotonic() < deadline:
@@ -64,8 +66,21 @@ class Browser:
             time.sleep(0.02)
         raise AssertionError(f"the browser was started {len(lines)} times, expected {at_least}")
 
+    def links(self, at_least: int = 1, timeout: float = 5.0) -> list[str]:
+        """The pages the browser ends up on: a handed `file://` launch file is followed to its target."""
+        return [follow_launch_file(arg) for arg in self.handed(at_least, timeout)]
+
     def opened(self) -> int:
         return len(self.log.read_text().split()) if self.log.exists() else 0
+
+
+def follow_launch_file(arg: str) -> str:
+    if not arg.startswith("file://"):
+        return arg
+    page = Path(arg.removeprefix("file://")).read_text()
+    found = re.search(r'http-equiv="refresh" content="0;url=([^"]+)"', page)
+    assert found, page
+    return html.unescape(found.group(1))
 
 
 @pytest.fixture
@@ -115,10 +130,19 @@ def csrf_of(page: str) -> str:
     return found.group(1)
 
 
+async def follow(http: httpx2.AsyncClient, link: str) -> httpx2.Response:
+    """GET `link` like a browser: redirects, and a page's own `<meta http-equiv="refresh">`."""
+    page = await http.get(link)
+    found = re.search(r'http-equiv="refresh" content="0;url=([^"]+)"', page.text)
+    if found:
+        page = await http.get(str(page.url.join(html.unescape(found.group(1)))))
+    return page
+
+
 async def decide_in_browser(link: str, decision: str = "approve", **extra: str) -> httpx2.Response:
     """A person opening the launch link and pressing Approve or Deny, as their browser sends it."""
     async with httpx2.AsyncClient(follow_redirects=True, timeout=10) as http:
-        page = await http.get(link)
+        page = await follow(http, link)
         assert page.status_code == 200, page.text
         origin = f"{page.url.scheme}://{page.url.netloc.decode()}"
         return await http.post(

@@ -42,11 +42,17 @@ async def test_a_client_without_elicitation_gets_an_approval_at_once_and_nothing
     assert not result.is_error and data["status"] == "approval_pending"
     assert data["approval_id"].startswith("apr_") and data["expires_at"]
     assert writes(server) == []
+    handed = browser.handed()[0]
+    assert handed.startswith("file://") and "code=" not in handed, "no launch code on a command line"
+    launch_file = Path(handed.removeprefix("file://"))
+    assert launch_file.stat().st_mode & 0o777 == 0o600
     link = browser.links()[0]
     code = link.split("code=", 1)[1]
     assert f"/approvals/a/{data['approval_id']}?code=" in link
     assert code not in everything(result), "nothing that approves reaches the model"
-    assert "telco-mcp approvals approve " + data["approval_id"] in everything(result)
+    assert "telco-mcp approvals" not in everything(result), "without a PIN the terminal cannot approve"
+    await decide_in_browser(link)
+    assert not launch_file.exists(), "a used launch code leaves no file behind"
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -395,3 +401,80 @@ def test_without_browser_or_display_no_console_browser_is_started(
     assert browser_commands("http://x/") == [["xdg-open", "http://x/"]]
     monkeypatch.setenv("BROWSER", f"firefox %s{os.pathsep}chromium")
     assert browser_commands("http://x/") == [["firefox", "http://x/"], ["chromium", "http://x/"]]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_with_a_pin_the_browser_gets_the_sign_in_page_and_the_model_is_told_about_the_terminal(
+    mode: str, audit_path: Path, browser: Browser
+) -> None:
+    server = server_for(audit_path, telco_mcp_approver_pin="246810")
+    async with client(server, mode=mode) as c:
+        result = await c.call_tool("sipgate_send_sms", SMS)
+    approval_id = result.structured_content["approval_id"]
+    assert browser.handed() == [f"{server.telco_runtime.approvals.page_url(approval_id)}"]
+    assert "telco-mcp approvals approve <id> (approver PIN)" in everything(result)
+
+
+async def test_asking_again_reuses_the_pending_approval_and_a_flood_is_refused(
+    audit_path: Path, browser: Browser
+) -> None:
+    server = server_for(audit_path)
+    async with client(server) as c:
+        first = (await c.call_tool("sipgate_send_sms", SMS)).structured_content
+        again = (await c.call_tool("sipgate_send_sms", SMS)).structured_content
+        assert again["approval_id"] == first["approval_id"] and browser.opened() == 1
+        for n in range(9):
+            await c.call_tool("sipgate_send_sms", SMS | {"message": f"message {n}"})
+        flooded = await c.call_tool("sipgate_send_sms", SMS | {"message": "one too many"})
+    assert flooded.is_error and "still waiting for a person" in everything(flooded)
+    assert len(server.telco_runtime.approvals.store.pending()) == 10
+    assert writes(server) == []
+
+
+async def test_a_page_port_in_use_is_a_clear_error_and_no_dead_link(audit_path: Path, browser: Browser) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        server = server_for(audit_path, telco_mcp_approval_port=taken.getsockname()[1])
+        async with client(server) as c:
+            result = await c.call_tool("sipgate_send_sms", SMS)
+    assert result.is_error and "TELCO_MCP_APPROVAL_PORT" in everything(result)
+    assert browser.opened() == 0 and server.telco_runtime.approvals.store.pending() == []
+
+
+def test_an_unparsable_browser_setting_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from telco_mcp.approval.notify import browser_commands
+
+    monkeypatch.setenv("BROWSER", f"firefox 'unbalanced{os.pathsep}chromium")
+    assert browser_commands("http://x/") == [["chromium", "http://x/"]]
+
+
+async def test_one_elicited_yes_sends_one_write_however_often_its_answer_is_replayed(audit_path: Path) -> None:
+    """2026-07-28: the answer rides a retry with the sealed request_state; re-sending that retry (a client
+    retry, a replaying proxy) must not send the write again, at once or later."""
+    from mcp.types import CallToolResult, ElicitResult, InputRequiredResult, InputResponses
+
+    server = server_for(audit_path)
+
+    async def unused(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        raise AssertionError("answered by hand below")
+
+    async with client(server, elicitation_callback=unused) as c:
+        session = c.session
+        first = await session.call_tool("sipgate_send_sms", SMS, allow_input_required=True)
+        assert isinstance(first, InputRequiredResult)
+        yes: InputResponses = {"telco_mcp:confirm": ElicitResult(action="accept", content={"confirm": True})}
+        results = [
+            await session.call_tool(
+                "sipgate_send_sms", SMS, input_responses=yes, request_state=first.request_state,
+                allow_input_required=True,
+            )
+            for _ in range(3)
+        ]  # fmt: skip
+    assert all(isinstance(r, CallToolResult) for r in results), "no round asks again"
+    assert results[0].structured_content["status"] == "applied"  # type: ignore[union-attr]
+    for replay in results[1:]:
+        assert replay.is_error and "already used" in everything(replay)  # type: ignore[union-attr]
+    assert writes(server) == [("POST", "/v2/sessions/sms")]

@@ -18,7 +18,7 @@ import anyio
 import httpx2
 import pytest
 
-from .conftest import SMS, Browser, client, csrf_of, decide_in_browser, first_call_id, server_for, writes
+from .conftest import SMS, Browser, client, csrf_of, decide_in_browser, first_call_id, follow, server_for, writes
 
 pytestmark = pytest.mark.anyio
 PIN = "418-2093"
@@ -54,7 +54,8 @@ async def test_every_page_is_uncacheable_unframable_and_locked_to_its_own_origin
         await pending_sms(c)
         link = browser.links()[0]
         async with httpx2.AsyncClient(follow_redirects=True) as http:
-            page = await http.get(link)
+            launch = await http.get(link)
+            page = await follow(http, link.split("?")[0])
             css = await http.get(page_base(link) + "/approvals/static/page.css")
             evil_host = await http.get(str(page.url), headers={"Host": "evil.example"})
     for response in (page, css):
@@ -65,7 +66,8 @@ async def test_every_page_is_uncacheable_unframable_and_locked_to_its_own_origin
     assert "<script" not in page.text
     assert not re.search(r'(?:src|href|action)="(?:https?:)?//', page.text), "no third-party assets or targets"
     assert 'lang="en"' in page.text and 'name="viewport"' in page.text
-    cookie = next(v for k, v in page.history[0].headers.multi_items() if k == "set-cookie")
+    assert page.status_code == 200 and "Approve" in page.text
+    cookie = launch.headers["set-cookie"]
     assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
     assert evil_host.status_code == 421
 
@@ -75,7 +77,7 @@ async def test_the_page_shows_exactly_what_will_be_sent(audit_path: Path, browse
     async with client(server, name="ops-desk") as c:
         pending = await pending_sms(c)
         async with httpx2.AsyncClient(follow_redirects=True) as http:
-            page = (await http.get(browser.links()[0])).text
+            page = (await follow(http, browser.links()[0])).text
     assert html.escape(pending["summary"], quote=True) in page
     assert "POST" in page and "/v2/sessions/sms" in page
     assert "+4915799912345" in page, "destinations in full"
@@ -92,7 +94,8 @@ async def test_a_launch_link_works_once(audit_path: Path, browser: Browser) -> N
         await pending_sms(c)
         link = browser.links()[0]
         async with httpx2.AsyncClient() as first, httpx2.AsyncClient() as second:
-            assert (await first.get(link)).status_code == 303
+            opened = await first.get(link)
+            assert opened.status_code == 200 and "set-cookie" in opened.headers
             again = await second.get(link)
     assert again.status_code == 403 and "used" in again.text
 
@@ -123,7 +126,7 @@ async def test_a_decision_needs_the_sessions_csrf_token_and_the_pages_origin(
     async with client(server) as c:
         pending = await pending_sms(c)
         async with httpx2.AsyncClient(follow_redirects=True) as http:
-            page = await http.get(browser.links()[0])
+            page = await follow(http, browser.links()[0])
             decide = str(page.url) + "/decide"
             origin = f"http://{page.url.netloc.decode()}"
             wrong_csrf = await http.post(
@@ -150,7 +153,7 @@ async def test_a_launch_cookie_is_bound_to_its_one_approval(audit_path: Path, br
         first = await pending_sms(c)
         second = (await c.call_tool("sipgate_send_sms", SMS | {"message": "another"})).structured_content
         async with httpx2.AsyncClient(follow_redirects=True) as http:
-            page = await http.get(browser.links(2)[0])
+            page = await follow(http, browser.links(2)[0])
             base = page_base(str(page.url))
             other = await http.get(f"{base}/approvals/a/{second['approval_id']}")
             listing = await http.get(f"{base}/approvals/")
@@ -224,17 +227,36 @@ async def test_wrong_pins_lock_the_sign_in_even_for_the_right_pin(audit_path: Pa
     assert locked.status_code == 401 and "too many wrong PINs" in locked.text
 
 
-async def test_the_terminal_approves_from_a_second_process(audit_path: Path) -> None:
+async def test_without_a_pin_the_terminal_may_deny_but_never_approve(audit_path: Path) -> None:
+    """A coding agent's model runs commands as the user: without a PIN the terminal cannot say yes."""
     server = server_for(audit_path)
     async with client(server) as c:
+        first = await pending_sms(c)
+        second = (await c.call_tool("sipgate_send_sms", SMS | {"message": "second"})).structured_content
+        refused = await anyio.to_thread.run_sync(approvals_cli, "approve", first["approval_id"])
+        denied = await anyio.to_thread.run_sync(approvals_cli, "deny", second["approval_id"])
+        after = await c.call_tool("sipgate_send_sms", SMS | {"approval_id": first["approval_id"]})
+    assert refused.returncode != 0 and "TELCO_MCP_APPROVER_PIN" in refused.stderr
+    assert denied.returncode == 0, denied.stderr
+    assert after.structured_content["status"] == "approval_pending"
+    assert writes(server) == []
+
+
+def with_pin(*args: str) -> subprocess.CompletedProcess[str]:
+    return approvals_cli(*args, "--pin-stdin", stdin=PIN + "\n")
+
+
+async def test_the_terminal_approves_from_a_second_process(audit_path: Path) -> None:
+    server = server_for(audit_path, telco_mcp_approver_pin=PIN)
+    async with client(server) as c:
         pending = await pending_sms(c)
-        listed = await anyio.to_thread.run_sync(approvals_cli, "list", "--json")
+        listed = await anyio.to_thread.run_sync(with_pin, "list", "--json")
         assert [item["id"] for item in json.loads(listed.stdout)] == [pending["approval_id"]]
-        shown = await anyio.to_thread.run_sync(approvals_cli, "show", pending["approval_id"])
+        shown = await anyio.to_thread.run_sync(with_pin, "show", pending["approval_id"])
         assert "POST" in shown.stdout and "+4915799912345" in shown.stdout
-        done = await anyio.to_thread.run_sync(approvals_cli, "approve", pending["approval_id"])
+        done = await anyio.to_thread.run_sync(with_pin, "approve", pending["approval_id"])
         assert done.returncode == 0, done.stderr
-        again = await anyio.to_thread.run_sync(approvals_cli, "deny", pending["approval_id"])
+        again = await anyio.to_thread.run_sync(with_pin, "deny", pending["approval_id"])
         assert again.returncode == 1 and "already decided" in again.stderr
         applied = await c.call_tool("sipgate_send_sms", SMS | {"approval_id": pending["approval_id"]})
     assert applied.structured_content["status"] == "applied"
@@ -263,12 +285,12 @@ async def test_with_a_pin_the_terminal_asks_for_it_and_refuses_a_wrong_one(audit
 
 
 async def test_the_terminal_can_grant_call_control_for_a_few_minutes(audit_path: Path) -> None:
-    server = server_for(audit_path)
+    server = server_for(audit_path, telco_mcp_approver_pin=PIN)
     async with client(server) as c:
         call_id = await first_call_id(c)
         pending = (await c.call_tool("sipgate_hold_call", {"call_id": call_id, "value": True})).structured_content
         done = await anyio.to_thread.run_sync(
-            lambda: approvals_cli("approve", pending["approval_id"], "--grant-minutes", "10")
+            lambda: with_pin("approve", pending["approval_id"], "--grant-minutes", "10")
         )
         assert done.returncode == 0, done.stderr
         await c.call_tool(

@@ -19,7 +19,7 @@ import pytest
 from mcp.client import ClientRequestContext
 from mcp.types import ElicitRequestParams, ElicitResult
 
-from .conftest import SMS, Browser, client, csrf_of, decide_in_browser, server_for, writes
+from .conftest import SMS, Browser, client, csrf_of, server_for, writes
 
 pytestmark = pytest.mark.anyio
 PIN = "972-5531"
@@ -90,10 +90,10 @@ async def test_a_write_reaches_the_provider_only_after_a_humans_yes(
             if status == "approval_pending":
                 approval_id = data["approval_id"]
                 if answer in ("yes", "no"):
-                    if browser.opened():
-                        await decide_in_browser(browser.links()[0], "approve" if answer == "yes" else "deny")
-                    else:  # the link went through the client (URL-mode elicitation) and carries no code
-                        await decide_with_pin(human.asked[-1].url, answer == "yes")  # type: ignore[union-attr]
+                    # With a PIN no link carries a launch code: the browser's (or, for an eliciting client
+                    # under `approval`, the one URL-mode elicitation showed) leads to the PIN sign-in.
+                    link = browser.links()[0] if browser.opened() else human.asked[-1].url  # type: ignore[union-attr]
+                    await decide_with_pin(link, answer == "yes")
                 await c.call_tool("sipgate_send_sms", SMS | {"approval_id": approval_id})
             elif status == "confirmation_required" and answer == "yes":  # token mode: the model relays the yes
                 await c.call_tool("sipgate_send_sms", SMS | {"confirm_token": data["confirm_token"]})

@@ -38,6 +38,7 @@ STOP_TIMEOUT = 10.0
 SANDBOX_META = "io.github.telco-mcp/sandbox"
 
 HttpTransport = Literal["http", "sse"]
+APPROVER_PIN = "clients-test-pin-4711"
 
 
 # ------------------------------------------------------------------ environment
@@ -49,6 +50,7 @@ def clean_env(state_home: Path, home: Path | None = None, **extra: str) -> dict[
         "LANG": "C.UTF-8",
         "XDG_STATE_HOME": str(state_home),
         "TELCO_MCP_LOG_LEVEL": "WARNING",
+        "TELCO_MCP_APPROVER_PIN": APPROVER_PIN,  # approving from a terminal needs one
         "NO_COLOR": "1",
     }
     env.update(extra)
@@ -278,12 +280,13 @@ def run_bounded(cmd: Sequence[str | Path], *, env: Mapping[str, str], cwd: Path,
     return Completed(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
 
 
-def approvals_cli(state_home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """`telco-mcp approvals ...` as a second process of the same user (the same state directory)."""
+def approvals_cli(state_home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`telco-mcp approvals ...` as a second process of the same user (the same state directory), by a
+    person who knows the approver PIN."""
     return subprocess.run(
-        [str(TELCO_MCP), "approvals", *args],
+        [str(TELCO_MCP), "approvals", *args, "--pin-stdin"],
         env=clean_env(state_home),
-        input=stdin,
+        input=APPROVER_PIN + "\n",
         capture_output=True,
         text=True,
         timeout=60,

@@ -382,7 +382,7 @@ def test_the_approval_page_has_its_own_rule_while_the_mcp_path_keeps_the_token(
 ) -> None:
     """One access layer, a rule per route: a person's browser has no bearer token, the page has its own sign-in."""
     page = http.get(f"{token_server.base}/approvals/")
-    assert page.status_code == 401 and "Sign-in is not available" in page.text
+    assert page.status_code == 401 and 'type="password"' in page.text  # the approver PIN's sign-in
     assert page.headers["cache-control"] == "no-store" and "www-authenticate" not in page.headers
     assert http.get(f"{token_server.base}/approvals/", headers={"Host": "evil.example"}).status_code == 421
     assert initialize(http, token_server.url).status_code == 401

@@ -156,7 +156,7 @@ def test_inspector_write_returns_a_pending_approval_and_writes_nothing(inspector
     assert pending["approval_id"].startswith("apr_")
     assert "confirm_token" not in pending and "request" not in pending
     assert "Not sent yet" in _sandbox_text(result)
-    assert "telco-mcp approvals approve " + pending["approval_id"] in _sandbox_text(result)
+    assert "telco-mcp approvals approve <id> (approver PIN)" in _sandbox_text(result)
     assert len(_writes(inspector.state_home, "sipgate_send_sms")) == before, "asking must not write"
 
 
