@@ -16,6 +16,7 @@ from typing import Any, Literal
 import pytest
 
 from .conftest import (
+    APPROVER_PIN,
     SANDBOX_META,
     TELCO_MCP,
     Completed,
@@ -55,6 +56,8 @@ class Inspector:
             f"XDG_STATE_HOME={self.state_home}",
             "-e",
             "TELCO_MCP_LOG_LEVEL=WARNING",
+            "-e",
+            f"TELCO_MCP_APPROVER_PIN={APPROVER_PIN}",
             "-e",  # one key for every spawned server, so a token from one run is valid in the next
             f"TELCO_MCP_CONFIRM_SECRET={CONFIRM_SECRET}",
             "--cwd",
