@@ -281,7 +281,7 @@ class ApprovalConsent(Consent):
         except ConfirmationError as exc:
             raise ConsentRefused(exc, "approval-page") from None
         if not new:  # asked again before anyone decided: the same approval, no second page or notice
-            return Pending(self._pending(call, approval, self._where(call), still=True))
+            return Pending(self._pending(call, approval, [], still=True))
         return await self._deliver(call, approval)
 
     async def _deliver(self, call: WriteCall, approval: Approval) -> Decision:
@@ -381,6 +381,12 @@ class ApprovalConsent(Consent):
         service = call.runtime.approvals
         minutes = max(1, int((approval.expires - service.clock()) // 60))
         places = [*where, *ApprovalConsent._where(call)]
+        if not places:  # nothing could reach a person (no browser here, no PIN, no webhook): say how to fix it
+            places = [
+                "no approval channel could reach a person from here: there is no browser to open, so the "
+                "operator must set TELCO_MCP_APPROVER_PIN (then the page's pending list and `telco-mcp "
+                "approvals` work) or TELCO_MCP_APPROVAL_WEBHOOK"
+            ]
         if still:
             lead = (
                 f"Still pending: nobody has approved {approval.id} yet, nothing was sent and nothing was used up. "

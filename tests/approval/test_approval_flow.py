@@ -478,3 +478,14 @@ async def test_one_elicited_yes_sends_one_write_however_often_its_answer_is_repl
     for replay in results[1:]:
         assert replay.is_error and "already used" in everything(replay)  # type: ignore[union-attr]
     assert writes(server) == [("POST", "/v2/sessions/sms")]
+
+
+async def test_with_no_channel_to_a_person_the_result_says_how_to_make_one(audit_path: Path) -> None:
+    """No $BROWSER, no display, no PIN, no webhook (a headless box): the approval would wait for nobody."""
+    server = server_for(audit_path)
+    async with client(server) as c:
+        result = await c.call_tool("sipgate_send_sms", SMS)
+    assert result.structured_content["status"] == "approval_pending"
+    text = everything(result)
+    assert "no approval channel could reach a person" in text and "TELCO_MCP_APPROVER_PIN" in text
+    assert writes(server) == []
