@@ -121,11 +121,15 @@ def cmd_tools(args: argparse.Namespace) -> int:
     decisions = decide(settings)
     mode = "sandbox" if settings.use_sandbox else "live"
     print(f"telco-mcp {__version__} ({mode}); writes {'enabled' if settings.writes_enabled else 'disabled'}")
+    print(f"toolsets: {', '.join(settings.toolsets)} (TELCO_MCP_TOOLSETS)")
     width = max(len(d.operation.name) for d in decisions)
-    for d in decisions:
-        mark = "exposed" if d.exposed else "hidden "
-        detail = d.operation.effect if d.exposed else d.reason
-        print(f"  {mark}  {d.operation.name:<{width}}  {detail}")
+    for toolset in dict.fromkeys(d.operation.toolset for d in decisions):
+        members = [d for d in decisions if d.operation.toolset == toolset]
+        print(f"{toolset}  ({sum(d.exposed for d in members)} of {len(members)} exposed)")
+        for d in members:
+            mark = "exposed" if d.exposed else "hidden "
+            detail = d.operation.effect if d.exposed else d.reason
+            print(f"  {mark}  {d.operation.name:<{width}}  {detail}")
     print(f"{sum(d.exposed for d in decisions)} of {len(decisions)} tools exposed")
     return 0
 

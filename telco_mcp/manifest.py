@@ -55,16 +55,24 @@ def render_schemas() -> str:
 
 
 def render_table() -> str:
-    rows = [
-        "| tool | provider | upstream | effect | scope | what it does |",
-        "|---|---|---|---|---|---|",
-    ]
-    for op in CATALOGUE:
-        effect = op.effect + (", idempotent" if op.is_write and op.idempotent else "")
-        rows.append(
-            f"| `{op.name}` | {op.provider} | `{op.method} {op.path}` | {effect} | `{op.scope}` | {op.description} |"
-        )
-    return "\n".join(rows)
+    """The README tool table, one table per toolset (`TELCO_MCP_TOOLSETS` names them)."""
+    out: list[str] = []
+    for toolset in dict.fromkeys(op.toolset for op in CATALOGUE):
+        members = [op for op in CATALOGUE if op.toolset == toolset]
+        out += [
+            f"**`{toolset}`**",
+            "",
+            "| tool | default | upstream | effect | scope | what it does |",
+            "|---|---|---|---|---|---|",
+        ]
+        for op in members:
+            effect = op.effect + (", idempotent" if op.is_write and op.idempotent else "")
+            listed = "yes" if op.default else "no"
+            out.append(
+                f"| `{op.name}` | {listed} | `{op.method} {op.path}` | {effect} | `{op.scope}` | {op.description} |"
+            )
+        out.append("")
+    return "\n".join(out).rstrip()
 
 
 def render_server_json() -> str:

@@ -77,6 +77,9 @@ class Operation:
     # Low-risk call control an approver may allow for one call for a few minutes (a grant): hold, mute, DTMF.
     # The grant covers the call named by `subject(args).target`.
     grantable: bool = False
+    # Part of the default exposure (TELCO_MCP_TOOLSETS=default): the everyday tools. Others are listed only
+    # when their toolset is enabled by name (or `all`).
+    default: bool = True
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -95,6 +98,11 @@ class Operation:
     @property
     def is_write(self) -> bool:
         return self.effect != "read"
+
+    @property
+    def toolset(self) -> str:
+        """The toolset this tool belongs to: its scope's `<provider>:<resource>` (one vocabulary for both)."""
+        return self.scope.rsplit(":", 1)[0]
 
     @property
     def retry_safe(self) -> bool:

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         None, description="Register write tools (default: off, except in the sandbox)."
     )
     telco_mcp_scopes: str = Field("*", description="Granted scopes, comma separated; wildcards like sipgate:*:read.")
+    telco_mcp_toolsets: str = Field(
+        "default", description="Toolsets to list, comma separated: default, all, or names like sipgate:rtcm."
+    )
     telco_mcp_confirm: Literal["auto", "elicit", "approval", "token", "off"] = Field(
         "auto", description="How a human confirms writes."
     )
@@ -140,6 +143,10 @@ class Settings(BaseSettings):
         if self.telco_mcp_allow_writes is not None:
             return self.telco_mcp_allow_writes
         return self.use_sandbox
+
+    @property
+    def toolsets(self) -> list[str]:
+        return split_list(self.telco_mcp_toolsets) or ["default"]
 
     @property
     def scope_patterns(self) -> list[str]:

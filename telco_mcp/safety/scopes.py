@@ -1,4 +1,9 @@
-"""Which tools are exposed, decided in a fixed order: configured providers, granted scopes, read-only.
+"""Which tools are exposed, decided in a fixed order: configured providers, enabled toolsets, granted
+scopes, read-only.
+
+A toolset is a scope's `<provider>:<resource>` part (`sipgate:rtcm`, `signalwire:sip_gateways`), so
+one vocabulary serves both. `TELCO_MCP_TOOLSETS` lists the enabled ones: `default` (the everyday
+tools the catalogue marks so), `all`, or toolset names; an unknown name stops startup.
 
 A scope is `<provider>:<resource>:<action>` (for sipgate its own OAuth scope names, e.g.
 `sipgate:rtcm:write`). `TELCO_MCP_SCOPES` grants patterns with `*` wildcards (`sipgate:*:read`,
@@ -75,6 +80,24 @@ def scope_pattern_problem(pattern: str) -> str | None:
     )
 
 
+TOOLSETS: tuple[str, ...] = tuple(dict.fromkeys(op.toolset for op in CATALOGUE))
+
+
+def check_toolsets(names: list[str]) -> None:
+    """Raise `ConfigError` naming every TELCO_MCP_TOOLSETS entry that is not a toolset."""
+    unknown = [n for n in names if n not in ("default", "all") and n not in TOOLSETS]
+    if unknown:
+        raise ConfigError(
+            "Invalid configuration:\n  - "
+            + "\n  - ".join(f"TELCO_MCP_TOOLSETS: {n!r} is not a toolset (default, all, {', '.join(TOOLSETS)})"
+                            for n in unknown)
+        )  # fmt: skip
+
+
+def toolset_enabled(op: Operation, names: list[str]) -> bool:
+    return "all" in names or op.toolset in names or ("default" in names and op.default)
+
+
 def check_scope_patterns(patterns: list[str]) -> None:
     """Raise `ConfigError` naming every TELCO_MCP_SCOPES entry that grants nothing."""
     problems = [p for p in map(scope_pattern_problem, patterns) if p]
@@ -95,6 +118,8 @@ def decide(settings: Settings) -> list[Exposure]:
     Raises `ConfigError` when a TELCO_MCP_SCOPES entry grants no declared scope (a typo).
     """
     check_scope_patterns(settings.scope_patterns)
+    toolsets = settings.toolsets
+    check_toolsets(toolsets)
     sandbox = settings.use_sandbox
     configured = {
         "signalwire": sandbox or settings.signalwire_configured,
@@ -106,6 +131,8 @@ def decide(settings: Settings) -> list[Exposure]:
     for op in CATALOGUE:
         if not configured[op.provider]:
             reason = f"{op.provider} is not configured"
+        elif not toolset_enabled(op, toolsets):
+            reason = f"toolset {op.toolset} is not enabled (TELCO_MCP_TOOLSETS)"
         elif not scope_granted(op.scope, patterns):
             reason = f"scope {op.scope} is not granted by TELCO_MCP_SCOPES"
         elif op.provider == "sipgate" and not token_allows(op.scope, token_scopes):
