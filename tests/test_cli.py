@@ -104,7 +104,10 @@ EXE = Path(sys.executable).with_name("telco-mcp")
 
 
 def child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNALWIRE_", "SIPGATE_", "TELCO_MCP_"))}
+    # Not the provider settings, and not the make variables of a `make test` this suite may run under: an
+    # MCP client starts `make serve` itself, at make level 0 (a sub-make always announces its directory).
+    skip = ("SIGNALWIRE_", "SIPGATE_", "TELCO_MCP_", "MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
     return env | {"XDG_STATE_HOME": str(tmp_path / "state")} | extra
 
 
