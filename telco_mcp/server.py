@@ -143,7 +143,7 @@ def _secret(value: str) -> Any:
     return SecretStr(value)
 
 
-def approval_service(settings: Settings) -> ApprovalService:
+def approval_service(settings: Settings, audit: AuditLog | None = None) -> ApprovalService:
     """The out-of-band approval machinery; nothing listens until the first approval is created."""
     from telco_mcp.approval.listeners import ThreadListeners
     from telco_mcp.approval.pin import ApproverPin
@@ -157,6 +157,7 @@ def approval_service(settings: Settings) -> ApprovalService:
         page_port=settings.telco_mcp_approval_port,
         grantable_tools=frozenset(op.name for op in CATALOGUE if op.grantable),
         serve=ThreadListeners,
+        audit=audit,
     )
 
 
@@ -227,6 +228,7 @@ def build_server(
         client_settings = sandbox_settings(settings)
     decisions = scopes.decide(settings)
     exposed = [d.operation for d in decisions if d.exposed]
+    audit = AuditLog(settings.audit_path, mask_phone_numbers=not settings.telco_mcp_audit_unmasked)
     if not exposed:
         reasons = sorted({d.reason for d in decisions})
         logger.warning(
@@ -243,8 +245,8 @@ def build_server(
             ttl=settings.telco_mcp_confirm_ttl,
         ),
         guardrails=Guardrails(settings),
-        audit=AuditLog(settings.audit_path, mask_phone_numbers=not settings.telco_mcp_audit_unmasked),
-        approvals=approval_service(settings),
+        audit=audit,
+        approvals=approval_service(settings, audit),
         sandbox=sandbox,
         providers=tuple(p for p in ("signalwire", "sipgate") if any(op.provider == p for op in exposed)),
     )

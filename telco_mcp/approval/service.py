@@ -33,6 +33,7 @@ from telco_mcp.access import is_loopback
 from telco_mcp.approval.pin import ApproverPin
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval, ApprovalStore, DecidedBy, Grant, MemoryApprovalStore
 from telco_mcp.errors import ConfirmationError
+from telco_mcp.safety.audit import AuditLog
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class ApprovalService:
     _sessions: dict[str, Session] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _start_lock: threading.Lock = field(default_factory=threading.Lock)
+    audit: AuditLog | None = None  # decisions and grants are recorded there
     serve: Callable[[ApprovalService], Listeners] | None = None  # starts the listeners (see listeners.py)
     _listeners: Listeners | None = None
 
@@ -89,18 +91,29 @@ class ApprovalService:
 
     def decide(self, approval_id: str, approve: bool, by: DecidedBy, grant_minutes: int | None = None) -> Approval:
         decided = self.store.decide(approval_id, approve, by)
+        grant: Grant | None = None
         if approve and grant_minutes and decided.grant_target:
             minutes = max(1, min(MAX_GRANT_MINUTES, grant_minutes))
-            self.store.add_grant(
-                Grant(
-                    id="grt_" + secrets.token_urlsafe(9),
-                    target=decided.grant_target,
-                    client=decided.client,
-                    tools=self.grantable_tools,
-                    until=self.clock() + 60 * minutes,
-                    decided_by=by,
-                    approval=decided.id,
-                )
+            grant = Grant(
+                id="grt_" + secrets.token_urlsafe(9),
+                target=decided.grant_target,
+                client=decided.client,
+                tools=self.grantable_tools,
+                until=self.clock() + 60 * minutes,
+                decided_by=by,
+                approval=decided.id,
+            )
+            self.store.add_grant(grant)
+        if self.audit is not None:
+            self.audit.decision(
+                approval=decided.id,
+                tool=decided.tool,
+                status=decided.status,
+                decided_by=by,
+                grant=None
+                if grant is None
+                else {"id": grant.id, "call": grant.target, "tools": sorted(grant.tools), "until": grant.until},
+                sandbox=decided.sandbox,
             )
         logger.info("approval %s %s by %s", approval_id, decided.status, by)
         return decided

@@ -33,6 +33,11 @@ def arguments_digest(tool: str, arguments: dict[str, Any]) -> str:
     return hashlib.sha256(f"{tool}\n{canonical(arguments)}".encode()).hexdigest()
 
 
+def request_digest(method: str, url: str, body: Any) -> str:
+    """A digest of an upstream request as the approver saw it (method, URL, JSON body)."""
+    return hashlib.sha256(canonical({"m": method, "u": url, "b": body}).encode()).hexdigest()
+
+
 def new_id() -> str:
     return "apr_" + secrets.token_urlsafe(16)
 
@@ -53,6 +58,7 @@ class Approval:
     created: float
     expires: float
     effect: str = "write"
+    request_digest: str | None = None  # of the request shown to the approver: what is sent must match
     grant_target: str | None = None  # the call a grant would cover, for grantable tools
     status: Status = "pending"
     decided_by: DecidedBy | None = None

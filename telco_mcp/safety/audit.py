@@ -148,6 +148,7 @@ class AuditLog:
         confirmed_by: ConfirmedBy,
         request: dict[str, Any],
         approval: str | None = None,
+        grant: str | None = None,
     ) -> None:
         record = {
             "time": datetime.now(UTC).isoformat(),
@@ -157,6 +158,7 @@ class AuditLog:
             "arguments": self._args(arguments),
             "confirmed_by": confirmed_by,
             "approval": approval,
+            "grant": grant,
             "request": mask_numbers(request) if self.mask else request,
         }
         self._write({k: v for k, v in record.items() if v is not None})
@@ -174,6 +176,7 @@ class AuditLog:
         detail: str | None = None,
         sandbox: bool = False,
         approval: str | None = None,
+        grant: str | None = None,
     ) -> None:
         record = {
             "time": datetime.now(UTC).isoformat(),
@@ -183,6 +186,7 @@ class AuditLog:
             "arguments": self._args(arguments),
             "confirmed_by": confirmed_by,
             "approval": approval,
+            "grant": grant,
             "outcome": outcome,
             "status": status,
             "provider_id": provider_id,
@@ -190,6 +194,29 @@ class AuditLog:
         }
         if sandbox:
             record["sandbox"] = True
+        self._write({k: v for k, v in record.items() if v is not None})
+
+    def decision(
+        self,
+        *,
+        approval: str,
+        tool: str,
+        status: str,
+        decided_by: str,
+        grant: dict[str, Any] | None = None,
+        sandbox: bool = False,
+    ) -> None:
+        """A person's decision on an approval (and the grant given with it), as the page or terminal took it."""
+        record = {
+            "time": datetime.now(UTC).isoformat(),
+            "event": "decision",
+            "approval": approval,
+            "tool": tool,
+            "status": status,
+            "decided_by": decided_by,
+            "grant": grant,
+            "sandbox": True if sandbox else None,
+        }
         self._write({k: v for k, v in record.items() if v is not None})
 
     def unwritable(self, exc: OSError) -> None:

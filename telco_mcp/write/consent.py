@@ -53,7 +53,7 @@ from mcp.types.version import is_version_at_least
 from pydantic import BaseModel, Field, ValidationError
 
 from telco_mcp.approval.notify import open_browser, post_webhook
-from telco_mcp.approval.store import Approval, arguments_digest, new_id
+from telco_mcp.approval.store import Approval, arguments_digest, new_id, request_digest
 from telco_mcp.errors import ConfirmationError, SafetyRefusal, TelcoError
 from telco_mcp.results import preview, success, write_result
 from telco_mcp.safety.audit import ConfirmedBy, Outcome
@@ -74,6 +74,8 @@ class Confirm(BaseModel):
 class Granted:
     channel: ConfirmedBy
     approval: str | None = None  # the approval (or the approval a grant was given with)
+    grant: str | None = None  # the grant that covered this write, if one did
+    approved_request: str | None = None  # digest of the request the person approved: what is sent must match
 
 
 @dataclass(frozen=True)
@@ -253,7 +255,8 @@ class ApprovalConsent(Consent):
         if call.op.grantable and (target := call.subject.target):
             grant = service.store.find_grant(call.op.name, target, client)
             if grant is not None:
-                return Granted("cli" if grant.decided_by == "cli" else "approval-page", approval=grant.approval)
+                channel: ConfirmedBy = "cli" if grant.decided_by == "cli" else "approval-page"
+                return Granted(channel, approval=grant.approval, grant=grant.id)
         request = await call.op.build_request(call.args, call.hooks)
         shown = preview(call.client.base_url, request, call.client.auth_scheme)
         now = service.clock()
@@ -274,6 +277,7 @@ class ApprovalConsent(Consent):
                     created=now,
                     expires=now + service.ttl,
                     effect=call.op.effect,
+                    request_digest=request_digest(shown.method, shown.url, shown.body),
                     grant_target=call.subject.target if call.op.grantable else None,
                     sandbox=call.sandbox,
                 )
@@ -350,7 +354,7 @@ class ApprovalConsent(Consent):
             raise ConsentRefused(exc, "approval-page") from None
         channel: ConfirmedBy = "cli" if approval.decided_by == "cli" else "approval-page"
         if approval.status == "approved":
-            return Granted(channel, approval=approval.id)
+            return Granted(channel, approval=approval.id, approved_request=approval.request_digest)
         if approval.status == "denied":
             where = {"cli": "in the terminal", "client": "when their client offered the link"}
             return Declined(channel, f"denied it {where.get(approval.decided_by or '', 'on the approval page')}")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from mcp.types import CallToolResult, InputRequiredResult
 
-from telco_mcp.errors import OutcomeUnknown, ProviderError, SafetyRefusal, TelcoError
+from telco_mcp.approval.store import request_digest
+from telco_mcp.errors import ConfirmationError, OutcomeUnknown, ProviderError, SafetyRefusal, TelcoError
 from telco_mcp.results import failure, preview, success, write_result
 from telco_mcp.safety.audit import ConfirmedBy, Outcome, new_attempt_id
 from telco_mcp.write import consent, policy
@@ -49,12 +50,20 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
         return success(
             call.op, out, sandbox=call.sandbox, lead=f"Not sent: the user {decision.how}. Do not retry unless asked."
         )
-    granted, approval = decision.channel, decision.approval
+    granted, approval, grant = decision.channel, decision.approval, decision.grant
     attempt = new_attempt_id()
     try:
         request = await call.op.build_request(call.args, call.hooks)
+        if decision.approved_request is not None:
+            shown = preview(call.client.base_url, request, call.client.auth_scheme)
+            if request_digest(shown.method, shown.url, shown.body) != decision.approved_request:
+                raise ConfirmationError(
+                    f"what {call.op.name} would send now differs from what was approved (the provider's state "
+                    "changed since, e.g. a looked-up sender or resource). Nothing was sent. Call the tool without "
+                    "approval_id to ask again"
+                )
         policy.consume(call)  # counted against the hourly caps right before it leaves
-    except SafetyRefusal as exc:
+    except (SafetyRefusal, ConfirmationError) as exc:
         return _stopped(call, exc, channel=granted, attempt=attempt, approval=approval)
     except TelcoError as exc:
         _record(
@@ -70,6 +79,7 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
             arguments=call.arguments,
             confirmed_by=granted,
             approval=approval,
+            grant=grant,
             request={"method": request.method, "url": call.client.url_for(request), "body": request.json},
         )
     except OSError as exc:
@@ -99,7 +109,7 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
     try:
         _record(
             call, attempt, granted, "applied", status=response.status_code,
-            provider_id=provider_id(answer.result), approval=approval,
+            provider_id=provider_id(answer.result), approval=approval, grant=grant,
         )  # fmt: skip
     except OSError as exc:
         call.runtime.audit.unwritable(exc)
@@ -151,6 +161,7 @@ def _record(
     provider_id: str | None = None,
     detail: str | None = None,
     approval: str | None = None,
+    grant: str | None = None,
 ) -> None:
     call.runtime.audit.attempt(
         attempt=attempt,
@@ -163,4 +174,5 @@ def _record(
         detail=detail,
         sandbox=call.sandbox,
         approval=approval,
+        grant=grant,
     )

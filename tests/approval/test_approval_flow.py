@@ -489,3 +489,38 @@ async def test_with_no_channel_to_a_person_the_result_says_how_to_make_one(audit
     text = everything(result)
     assert "no approval channel could reach a person" in text and "TELCO_MCP_APPROVER_PIN" in text
     assert writes(server) == []
+
+
+async def test_what_is_sent_must_be_what_was_approved(audit_path: Path, browser: Browser) -> None:
+    """The SMS sender is looked up again when the write is sent; if the provider's answer changed since the
+    person approved, the request would differ from the one they saw: it is refused, not sent."""
+    server = server_for(audit_path)
+    async with client(server) as c:
+        pending = (await c.call_tool("sipgate_send_sms", SMS)).structured_content
+        await decide_in_browser(browser.links()[0])
+        senders = server.telco_runtime.sandbox.state.sipgate.sms_extensions
+        senders.insert(0, {**senders[0], "id": "s9", "alias": "Another sender"})  # the provider's state changes
+        result = await c.call_tool("sipgate_send_sms", SMS | {"approval_id": pending["approval_id"]})
+    assert result.is_error and "differs from what was approved" in everything(result)
+    assert writes(server) == []
+
+
+async def test_decisions_and_grants_are_on_record_and_writes_under_a_grant_name_it(
+    audit_path: Path, browser: Browser
+) -> None:
+    server = server_for(audit_path)
+    async with client(server) as c:
+        call_id = await first_call_id(c)
+        first = (await c.call_tool("sipgate_hold_call", {"call_id": call_id, "value": True})).structured_content
+        await decide_in_browser(browser.links()[0], grant="1", grant_minutes="5")
+        await c.call_tool("sipgate_hold_call", {"call_id": call_id, "value": True, "approval_id": first["approval_id"]})
+        await c.call_tool("sipgate_mute_call", {"call_id": call_id, "value": True})
+    lines = [json.loads(line) for line in audit_path.read_text().splitlines()]
+    [decision] = [r for r in lines if r["event"] == "decision"]
+    assert (decision["approval"], decision["status"], decision["decided_by"]) == (
+        first["approval_id"], "approved", "approval-page",
+    )  # fmt: skip
+    assert decision["grant"]["call"] == call_id and "sipgate_mute_call" in decision["grant"]["tools"]
+    applied = [r for r in lines if r.get("outcome") == "applied"]
+    assert [r["tool"] for r in applied] == ["sipgate_hold_call", "sipgate_mute_call"]
+    assert "grant" not in applied[0] and applied[1]["grant"] == decision["grant"]["id"]
