@@ -31,6 +31,8 @@ class Runtime:
     sandbox: Sandbox | None = None
     providers: tuple[Provider, ...] = field(default=())
 
+    available: list[Operation] = field(default_factory=list)  # what dynamic toolsets may enable (else: exposed)
+
     def is_exposed(self, op: Operation) -> bool:
         return op in self.exposed
 

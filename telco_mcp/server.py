@@ -17,6 +17,7 @@ from typing import Any
 import anyio
 import httpx2
 from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
 
@@ -32,6 +33,7 @@ from telco_mcp.safety.confirm import ConfirmationTokens
 from telco_mcp.safety.guardrails import Guardrails
 from telco_mcp.settings import Settings, load_settings
 from telco_mcp.tools import make_tool
+from telco_mcp.toolsets import discovery_tools
 from telco_mcp.wire import Provider
 
 logger = logging.getLogger(__name__)
@@ -102,7 +104,23 @@ class _SharedState:
 
 
 class TelcoServer(MCPServer):
-    """The SDK server, answering a bad `prompts/get` as the protocol says: -32602, no traceback."""
+    """The SDK server, answering a bad `prompts/get` as the protocol says: -32602, no traceback, and
+    listing (and calling) only the catalogue tools exposed now: with dynamic toolsets that list grows."""
+
+    def _listed(self, name: str) -> bool:
+        from telco_mcp.catalogue import BY_NAME
+
+        op = BY_NAME.get(name)
+        runtime = getattr(self, "telco_runtime", None)
+        return op is None or runtime is None or runtime.is_exposed(op)
+
+    async def list_tools(self) -> Any:
+        return [tool for tool in await super().list_tools() if self._listed(tool.name)]
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        if not self._listed(name):
+            raise ToolError(f"Unknown tool: {name}")
+        return await super().call_tool(name, arguments, context)
 
     async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, context: Any = None) -> Any:
         if name not in {prompt.name for prompt in await self.list_prompts()}:
@@ -111,6 +129,25 @@ class TelcoServer(MCPServer):
             return await super().get_prompt(name, arguments, context)
         except ValueError as exc:  # the SDK's wrapping of a prompt's argument errors
             raise MCPError(code=INVALID_PARAMS, message=f"Invalid arguments for prompt {name!r}: {exc}") from None
+
+
+def _announce_tool_list_changes(server: MCPServer) -> None:
+    """Advertise `tools.listChanged` on 2025-11-25 sessions too (MCPServer has no switch for it).
+
+    The low-level server derives the handshake era's flags from the `NotificationOptions` it is given;
+    the 2026-07-28 era derives them from `subscriptions/listen` being served, and is left as it is.
+    """
+    from mcp.server.lowlevel.server import NotificationOptions
+
+    lowlevel = server._lowlevel_server  # pyright: ignore[reportPrivateUsage]
+    derive = lowlevel.get_capabilities
+
+    def get_capabilities(notification_options: Any = None, *args: Any, **kwargs: Any) -> Any:
+        options = notification_options or NotificationOptions()
+        options.tools_changed = True
+        return derive(options, *args, **kwargs)
+
+    lowlevel.get_capabilities = get_capabilities  # type: ignore[method-assign]
 
 
 def sandbox_settings(settings: Settings) -> Settings:
@@ -228,6 +265,10 @@ def build_server(
         client_settings = sandbox_settings(settings)
     decisions = scopes.decide(settings)
     exposed = [d.operation for d in decisions if d.exposed]
+    available = exposed
+    if settings.telco_mcp_dynamic_toolsets:  # every toolset the model may enable later, within scopes/read-only
+        everything = scopes.decide(settings.model_copy(update={"telco_mcp_toolsets": "all"}))
+        available = [d.operation for d in everything if d.exposed]
     audit = AuditLog(settings.audit_path, mask_phone_numbers=not settings.telco_mcp_audit_unmasked)
     if not exposed:
         reasons = sorted({d.reason for d in decisions})
@@ -248,7 +289,8 @@ def build_server(
         audit=audit,
         approvals=approval_service(settings, audit),
         sandbox=sandbox,
-        providers=tuple(p for p in ("signalwire", "sipgate") if any(op.provider == p for op in exposed)),
+        providers=tuple(p for p in ("signalwire", "sipgate") if any(op.provider == p for op in available)),
+        available=list(available),
     )
 
     def client_for(provider: Provider) -> ProviderClient:
@@ -294,8 +336,11 @@ def build_server(
         instructions=instructions(runtime),
         website_url="https://github.com/telco-mcp/telco-mcp",
         lifespan=lifespan,
-        tools=[make_tool(op, runtime) for op in exposed],
+        tools=[make_tool(op, runtime) for op in available]
+        + (discovery_tools(runtime) if settings.telco_mcp_dynamic_toolsets else []),
     )
+    if settings.telco_mcp_dynamic_toolsets:
+        _announce_tool_list_changes(server)
     for prompt in PROMPTS:
         prompt.register(server, runtime)
     resources.register(server, runtime)

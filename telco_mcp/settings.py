@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         None, description="Register write tools (default: off, except in the sandbox)."
     )
     telco_mcp_scopes: str = Field("*", description="Granted scopes, comma separated; wildcards like sipgate:*:read.")
+    telco_mcp_dynamic_toolsets: bool = Field(
+        False, description="Start with the selected toolsets plus two tools to list and enable others (stdio)."
+    )
     telco_mcp_toolsets: str = Field(
         "default", description="Toolsets to list, comma separated: default, all, or names like sipgate:rtcm."
     )

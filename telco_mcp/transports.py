@@ -109,6 +109,11 @@ def http_app(
     from telco_mcp.approval.page import page_app
 
     check_network_settings(settings, host)
+    if settings.telco_mcp_dynamic_toolsets:
+        raise ConfigError(
+            "TELCO_MCP_DYNAMIC_TOOLSETS=1 serves stdio only: an enabled toolset applies to the whole process, and "
+            "the HTTP transports cannot yet tell callers apart. Use --transport stdio, or TELCO_MCP_TOOLSETS"
+        )
     security = security_settings(settings, host, port)
     mcp: ASGIApp
     if transport == "http":

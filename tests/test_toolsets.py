@@ -6,14 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from conftest import client_for, make_settings, sipgate_settings
+from mcp import Client
 
 from telco_mcp.catalogue import CATALOGUE
 from telco_mcp.errors import ConfigError
 from telco_mcp.safety.scopes import TOOLSETS, decide
 
 pytestmark = pytest.mark.anyio
+DISCOVERY = {"telco_list_toolsets", "telco_enable_toolset"}
 
 
 def exposed(**overrides: Any) -> set[str]:
@@ -56,3 +59,78 @@ async def test_the_listed_tools_follow_the_toolsets(audit_path: Path) -> None:
     async with client_for(make_settings(audit_path, telco_mcp_toolsets="signalwire:sip_profile")) as c:
         names = {t.name for t in (await c.list_tools()).tools}
     assert names == {"signalwire_get_sip_profile", "signalwire_update_sip_profile"}
+
+
+# ------------------------------------------------------------------ dynamic toolsets
+def dynamic(audit_path: Path, **overrides: Any) -> Any:
+    from telco_mcp.server import build_server
+
+    return build_server(make_settings(audit_path, telco_mcp_dynamic_toolsets=True, **overrides))
+
+
+async def test_dynamic_mode_starts_with_the_default_set_and_two_discovery_tools(audit_path: Path) -> None:
+    async with Client(dynamic(audit_path, telco_mcp_toolsets="signalwire:sip_profile")) as c:
+        names = {t.name for t in (await c.list_tools()).tools}
+        listing = await c.call_tool("telco_list_toolsets", {})
+        hidden = await c.call_tool("sipgate_list_calls", {})
+    assert names == {"signalwire_get_sip_profile", "signalwire_update_sip_profile", *DISCOVERY}
+    text = listing.content[0].text  # type: ignore[union-attr]
+    assert "signalwire:sip_profile (enabled)" in text and "sipgate:rtcm (off): list_calls, hold_call" in text
+    assert hidden.is_error, "a tool of a toolset that is off cannot be called either"
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_enabling_a_toolset_lists_its_tools_and_announces_the_change(audit_path: Path, mode: str) -> None:
+    from mcp.types import ToolListChangedNotification
+
+    seen: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        if isinstance(getattr(message, "root", message), ToolListChangedNotification):
+            seen.append("list_changed")
+
+    server = dynamic(audit_path, telco_mcp_toolsets="signalwire:sip_profile")
+    async with Client(server, mode=mode, message_handler=on_message) as c:
+        if mode == "legacy":
+            caps = c.server_capabilities
+            assert caps is not None and caps.tools is not None and caps.tools.list_changed is True
+            enabled = await c.call_tool("telco_enable_toolset", {"toolset": "sipgate:rtcm"})
+            with anyio.fail_after(5):
+                while not seen:
+                    await anyio.sleep(0.01)
+        else:
+            async with c.listen(tools_list_changed=True) as sub:
+                enabled = await c.call_tool("telco_enable_toolset", {"toolset": "sipgate:rtcm"})
+                with anyio.fail_after(5):
+                    async for _event in sub:
+                        seen.append("list_changed")
+                        break
+        names = {t.name for t in (await c.list_tools()).tools}
+        calls = await c.call_tool("sipgate_list_calls", {})
+    assert not enabled.is_error and seen and set(seen) == {"list_changed"}
+    assert {"sipgate_list_calls", "sipgate_hangup_call"} <= names
+    assert not calls.is_error
+
+
+async def test_enabling_respects_scopes_and_read_only(audit_path: Path) -> None:
+    server = dynamic(audit_path, telco_mcp_toolsets="signalwire:sip_profile", telco_mcp_allow_writes=False)
+    async with Client(server) as c:
+        await c.call_tool("telco_enable_toolset", {"toolset": "sipgate:rtcm"})
+        unknown = await c.call_tool("telco_enable_toolset", {"toolset": "sipgate:nope"})
+        names = {t.name for t in (await c.list_tools()).tools}
+    assert names == {"signalwire_get_sip_profile", "sipgate_list_calls", *DISCOVERY}
+    assert unknown.is_error and "not a toolset this server can offer" in unknown.content[0].text  # type: ignore[union-attr]
+
+
+def test_dynamic_toolsets_are_refused_on_http_where_callers_are_not_told_apart(audit_path: Path) -> None:
+    from telco_mcp.transports import http_app
+
+    server = dynamic(audit_path)
+    with pytest.raises(ConfigError, match="serves stdio only"):
+        http_app(server, server.telco_runtime.settings, transport="http", host="127.0.0.1", port=8000)
+
+
+async def test_without_dynamic_mode_there_are_no_discovery_tools(audit_path: Path) -> None:
+    async with client_for(make_settings(audit_path)) as c:
+        names = {t.name for t in (await c.list_tools()).tools}
+    assert not names & DISCOVERY
