@@ -26,6 +26,7 @@ import secrets
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -72,7 +73,7 @@ def _host_allowed(request: Request, allowed: list[str]) -> bool:
     return False
 
 
-def _same_origin(request: Request) -> bool:
+def _same_origin(request: Request, public: str | None = None) -> bool:
     """A browser's POST must come from this page: its fetch metadata and its Origin must say so.
 
     A client without either (a script, `curl`) still needs the session cookie and its CSRF token.
@@ -83,6 +84,10 @@ def _same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
     if origin is None or (origin == "null" and site == "same-origin"):
         return True
+    if public:  # behind a TLS proxy the page's own origin is the public one
+        parts = urlsplit(public)
+        if origin == f"{parts.scheme}://{parts.netloc}":
+            return True
     return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
@@ -124,17 +129,25 @@ class _Page:
         return None
 
     async def _form(self, request: Request) -> dict[str, list[str]]:
-        if int(request.headers.get("content-length") or 0) > 16_384:
+        """The posted form (urlencoded), read up to 16 KiB whatever Content-Length says; else empty."""
+        if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
             return {}
-        form = await request.form()
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > 16_384:
+                return {}
         out: dict[str, list[str]] = {}
-        for key, value in form.multi_items():
-            if isinstance(value, str):
-                out.setdefault(key, []).append(value)
+        for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+            out.setdefault(key, []).append(value)
         return out
 
+    def _secure(self, request: Request) -> bool:
+        """Cookies are `Secure` wherever the page is reached over https (directly or behind a TLS proxy)."""
+        return request.url.scheme == "https" or (self.service.mounted_base or "").startswith("https://")
+
     def _post_refused(self, request: Request, session: Session | None, form: dict[str, list[str]]) -> Response | None:
-        if not _same_origin(request):
+        if not _same_origin(request, self.service.mounted_base):
             return self._message("Refused", "This form was not sent from the approval page.", 403)
         if session is None or form.get("csrf", [""])[0] != session.csrf:
             return self._message("Refused", "This form has expired. Open the approval page again.", 403)
@@ -200,7 +213,9 @@ class _Page:
 <button type="submit" class="approve">Sign in</button>
 </form>"""
         response = self._respond(body, 401, title="Sign in")
-        response.set_cookie(PRE_CSRF_COOKIE, pre, httponly=True, samesite="strict", path="/approvals/")
+        response.set_cookie(
+            PRE_CSRF_COOKIE, pre, httponly=True, samesite="strict", path="/approvals/", secure=self._secure(request)
+        )
         return response
 
     async def signin(self, request: Request) -> Response:
@@ -211,7 +226,7 @@ class _Page:
         if not next_path.startswith("/approvals/") or "//" in next_path:
             next_path = "/approvals/"
         pre = request.cookies.get(PRE_CSRF_COOKIE)
-        if not _same_origin(request) or not pre or form.get("csrf", [""])[0] != pre:
+        if not _same_origin(request, self.service.mounted_base) or not pre or form.get("csrf", [""])[0] != pre:
             return self._message("Refused", "This form was not sent from the approval page.", 403)
         try:
             self.service.check_pin(form.get("pin", [""])[0], source=request.client.host if request.client else "")
@@ -219,7 +234,12 @@ class _Page:
             return self._signin_page(request, next_path=next_path, error=f"Not signed in: {exc}.")
         response = RedirectResponse(next_path, status_code=303, headers=SECURITY_HEADERS)
         response.set_cookie(
-            SESSION_COOKIE, self.service.new_session(None), httponly=True, samesite="strict", path="/approvals/"
+            SESSION_COOKIE,
+            self.service.new_session(None),
+            httponly=True,
+            samesite="strict",
+            path="/approvals/",
+            secure=self._secure(request),
         )
         response.delete_cookie(PRE_CSRF_COOKIE, path="/approvals/")
         return response
@@ -246,7 +266,9 @@ class _Page:
                 title="Opening the approval",
                 head=f'<meta http-equiv="refresh" content="0;url={clean}">',
             )
-            response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="strict", path="/approvals/")
+            response.set_cookie(
+                SESSION_COOKIE, sid, httponly=True, samesite="strict", path="/approvals/", secure=self._secure(request)
+            )
             return response
         session = self._session(request)
         if not self.service.may_act(session, approval_id):

@@ -317,3 +317,48 @@ async def test_the_approved_page_says_what_happens_next(audit_path: Path, browse
         await pending_sms(c)
         done = await decide_in_browser(browser.links()[0])
     assert re.search(r"<h1>Approved</h1>", done.text) and "send this once" in done.text
+
+
+async def test_an_oversized_or_chunked_form_is_not_read_and_decides_nothing(audit_path: Path, browser: Browser) -> None:
+    server = server_for(audit_path)
+    async with client(server) as c:
+        pending = await pending_sms(c)
+        async with httpx2.AsyncClient(follow_redirects=True) as http:
+            page = await follow(http, browser.links()[0])
+            origin = f"http://{page.url.netloc.decode()}"
+            form = f"csrf={csrf_of(page.text)}&decision=approve&pad={'x' * 20_000}".encode()
+
+            async def chunked() -> Any:  # no Content-Length: only the stream says how long it is
+                for start in range(0, len(form), 4096):
+                    yield form[start : start + 4096]
+
+            answer = await http.post(
+                str(page.url) + "/decide",
+                content=chunked(),
+                headers={"Origin": origin, "Content-Type": "application/x-www-form-urlencoded"},
+            )
+    assert answer.status_code == 403
+    assert server.telco_runtime.approvals.store.get(pending["approval_id"]).status == "pending"
+
+
+async def test_behind_a_tls_proxy_the_cookies_are_secure_and_the_public_origin_is_accepted(audit_path: Path) -> None:
+    """Under HTTP with TELCO_MCP_PUBLIC_URL=https://…, the page is reached through a proxy that speaks TLS."""
+    from starlette.testclient import TestClient
+
+    from telco_mcp.transports import http_app
+
+    public = "https://telco.example.com"
+    server = server_for(audit_path, telco_mcp_approver_pin=PIN, telco_mcp_public_url=public)
+    app = http_app(server, server.telco_runtime.settings, transport="http", host="127.0.0.1", port=8765)
+    async with client(server) as c:
+        pending = await pending_sms(c)
+    with TestClient(app, base_url="https://127.0.0.1:8765") as http:  # the browser speaks TLS to the proxy
+        signin = http.get(f"/approvals/a/{pending['approval_id']}")
+        assert "secure" in signin.headers["set-cookie"].lower()
+        page = http.post(
+            "/approvals/signin",
+            data={"csrf": csrf_of(signin.text), "pin": PIN, "next": f"/approvals/a/{pending['approval_id']}"},
+            headers={"Origin": public},
+            follow_redirects=False,
+        )
+    assert page.status_code == 303 and "secure" in page.headers["set-cookie"].lower()
