@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -328,7 +329,7 @@ async def test_an_oversized_or_chunked_form_is_not_read_and_decides_nothing(audi
             origin = f"http://{page.url.netloc.decode()}"
             form = f"csrf={csrf_of(page.text)}&decision=approve&pad={'x' * 20_000}".encode()
 
-            async def chunked() -> Any:  # no Content-Length: only the stream says how long it is
+            async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: only the stream says how long
                 for start in range(0, len(form), 4096):
                     yield form[start : start + 4096]
 
