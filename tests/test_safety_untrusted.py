@@ -150,7 +150,10 @@ def both(audit: Path, **overrides: Any) -> Any:
     from conftest import signalwire_settings
 
     return signalwire_settings(
-        audit, sipgate_token_id="token-CANARY", sipgate_token="canary-sipgate-pat-2b9e6c1d", **overrides
+        audit,
+        sipgate_token_id="token-CANARY",
+        sipgate_token="canary-sipgate-pat-2b9e6c1d",
+        **({"telco_mcp_toolsets": "all"} | overrides),
     )
 
 
@@ -201,6 +204,23 @@ def planted_upstream(evil: str) -> FakeUpstream:
     fake.route("POST /v2/sessions/sms", response(204))
     history = [entry("h1", note=evil, sourceAlias=evil, targetAlias=evil, source=evil, labels=[evil])]
     fake.route("GET /v2/history", response(200, {"items": history, "totalCount": 1}))
+    routing = [{"id": evil, "alias": evil}]
+    fake.route("GET /v2/users", response(200, {"items": [{"id": evil, "firstname": evil, "lastname": evil,
+        "email": evil, "defaultDevice": evil, "timezone": evil, "directDialIds": [evil]}]}))  # fmt: skip
+    device = {"id": evil, "alias": evil, "type": evil, "activePhonelines": routing, "activeGroups": routing}
+    fake.route("GET /v2/w0/devices", response(200, {"items": [device]}))
+    fake.route("GET /v2/w0/phonelines", response(200, {"items": [{"id": evil, "alias": evil}]}))
+    number = {"id": evil, "number": evil, "localized": evil, "type": evil, "endpointId": evil, "endpointAlias": evil}
+    fake.route("GET /v2/numbers", response(200, {"items": [number]}))
+    fake.route("GET /v2/balance", response(200, {"amount": 1, "currency": evil}))
+    contact = {"id": evil, "name": evil, "scope": evil, "emails": [{"email": evil}], "organization": [[evil]],
+               "numbers": [{"number": evil, "type": [evil]}]}  # fmt: skip
+    fake.route("GET /v2/contacts", response(200, {"items": [contact], "totalCount": 1}))
+    forwarding = {"alias": evil, "destination": evil, "timeout": 5, "active": True}
+    fake.route("GET /v2/w0/phonelines/p0/forwardings", response(200, {"items": [forwarding]}))
+    box = {"id": evil, "alias": evil, "belongsToEndpoint": {"extension": evil, "type": evil}}
+    fake.route("GET /v2/voicemails", response(200, {"items": [box]}))
+    fake.route("GET /v2/blacklist/incoming", response(200, {"items": [{"phoneNumber": evil, "isBlock": True}]}))
     return fake
 
 
@@ -215,6 +235,15 @@ CALLS = [
     ("sipgate_list_calls", {}),
     ("sipgate_list_sms_senders", {}),
     ("sipgate_list_history", {}),
+    ("sipgate_list_users", {}),
+    ("sipgate_list_devices", {}),
+    ("sipgate_list_phonelines", {}),
+    ("sipgate_list_numbers", {}),
+    ("sipgate_get_balance", {}),
+    ("sipgate_list_contacts", {}),
+    ("sipgate_get_forwardings", {"phoneline_id": "p0"}),
+    ("sipgate_list_voicemails", {}),
+    ("sipgate_list_blocked_numbers", {}),
     ("signalwire_update_sip_gateway", {"id": SW_GW, "codecs": ["PCMU"]}),
     ("signalwire_update_sip_profile", {"default_codecs": ["PCMU"]}),
     ("signalwire_delete_recording", {"id": SW_REC}),

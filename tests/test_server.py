@@ -29,7 +29,7 @@ def both(audit, **kw):
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_tools_list_is_the_catalogue_with_explicit_truthful_annotations(audit_path, mode):
-    async with client_for(both(audit_path, telco_mcp_allow_writes=True), mode=mode) as c:
+    async with client_for(both(audit_path, telco_mcp_allow_writes=True, telco_mcp_toolsets="all"), mode=mode) as c:
         tools = {t.name: t for t in (await c.list_tools()).tools}
     assert set(tools) == {op.name for op in CATALOGUE}
     for op in CATALOGUE:
@@ -56,7 +56,7 @@ async def test_served_schemas_are_the_ones_the_models_give(audit_path):
     """Startup reads the schemas from telco_mcp/schemas.json; they must be what the models derive today."""
     from telco_mcp.tools import for_mode, live_schemas
 
-    async with client_for(both(audit_path, telco_mcp_allow_writes=True)) as c:
+    async with client_for(both(audit_path, telco_mcp_allow_writes=True, telco_mcp_toolsets="all")) as c:
         tools = (await c.list_tools()).tools
     assert len(tools) == len(CATALOGUE)
     for tool in tools:
@@ -68,8 +68,9 @@ async def test_served_schemas_are_the_ones_the_models_give(audit_path):
 
 
 async def test_input_schemas_are_compact(audit_path):
-    async with client_for(both(audit_path, telco_mcp_allow_writes=True)) as c:
+    async with client_for(both(audit_path, telco_mcp_allow_writes=True, telco_mcp_toolsets="all")) as c:
         tools = (await c.list_tools()).tools
+    assert len(tools) == len(CATALOGUE), "every tool is measured"
     for tool in tools:
         text = json.dumps(tool.input_schema)
         assert '"title"' not in text
@@ -83,7 +84,7 @@ async def test_read_only_is_the_default_for_real_credentials(audit_path, fake):
     async with client_for(both(audit_path), fake) as c:
         names = {t.name for t in (await c.list_tools()).tools}
         forced = await c.call_tool("sipgate_hangup_call", {"call_id": "ABC"})
-    assert names == {op.name for op in CATALOGUE if not op.is_write}
+    assert names == {op.name for op in CATALOGUE if not op.is_write and op.default}
     assert forced.is_error
     assert fake.requests == []
 
@@ -153,7 +154,8 @@ async def test_unknown_tools_are_errors(audit_path):
 
 def test_the_catalogue_invariants_hold():
     names = [op.name for op in CATALOGUE]
-    assert len(names) == len(set(names)) == 22
+    assert len(names) == len(set(names))
+    assert sum(op.default for op in CATALOGUE) == 22, "the default exposure is today's 22 tools"
     for op in CATALOGUE:
         assert len(op.name) <= 64 and op.description.endswith(".")
         assert op.scope.count(":") >= 2

@@ -25,7 +25,10 @@ from telco_mcp.errors import ConfigError
 from telco_mcp.settings import Settings
 
 # sipgate umbrella scopes that also grant narrower ones
-_SIPGATE_IMPLIED = {"sessions:write": ("sessions:sms:write", "sessions:calls:write")}
+_SIPGATE_IMPLIED = {
+    "sessions:write": ("sessions:sms:write", "sessions:calls:write"),
+    "phonelines:read": ("phonelines:forwardings:read",),  # the spec accepts either on GET .../forwardings
+}
 
 
 def scope_granted(scope: str, patterns: list[str]) -> bool:

@@ -23,6 +23,14 @@ SIPGATE_ALL_SCOPES: tuple[str, ...] = (
     "sessions:sms:write",
     "sms:read",
     "history:read",
+    "users:read",
+    "devices:read",
+    "phonelines:read",
+    "numbers:read",
+    "balance:read",
+    "contacts:read",
+    "voicemails:read",
+    "blacklist:read",
 )
 # Valid until 2100-01-01 unless the sandbox is told to expire it or a refresh replaces it.
 SIPGATE_ACCESS_TOKEN = make_access_token(

@@ -92,6 +92,7 @@ def build_state(seed: int) -> SandboxState:
     _seed_conference_recordings(state)
     _seed_calls(state)
     _seed_history(state)
+    _seed_directory(state)
     return state
 
 
@@ -462,6 +463,113 @@ def _history_status(rng: random.Random, entry_type: str, direction: str) -> tupl
     if entry_type == "VOICEMAIL":
         return "PICKUP", [endpoint("ROUTED", "v0", "VOICEMAIL")]
     return "PICKUP", []
+
+
+_PEOPLE: tuple[tuple[str, str, str], ...] = (
+    ("w0", "Anna", "Schneider"),
+    ("w1", "Ben", "Fischer"),
+    ("w2", "Clara", "Wagner"),
+)
+_ORGANIZATIONS = ("Kanzlei Weber", "Hafenlogistik Nord", "Berliner Stadtwerke", "Müller & Söhne", "")
+_CONTACT_COUNT = 45
+
+
+def _seed_directory(state: SandboxState) -> None:
+    """Users, devices, phonelines, forwardings, numbers, contacts, voicemails and blocked numbers.
+
+    Draws from its own generator (added after the rest of the seed, which stays as it was).
+    """
+    rng = _extra_rng(state, "sipgate-directory")
+    sipgate = state.sipgate
+    for index, (user_id, first, last) in enumerate(_PEOPLE):
+        device = "e0" if index == 0 else f"e{index + 1}"
+        phoneline = f"p{index}"
+        name = f"{first} {last}"
+        sipgate.users.append(
+            {
+                "id": user_id,
+                "firstname": first,
+                "lastname": last,
+                "email": f"{first.lower()}.{last.lower()}@sandbox-telefonie.example",
+                "defaultDevice": device,
+                "busyOnBusy": rng.random() < 0.3,
+                "addressId": "13",
+                "directDialIds": [str(10 + index)],
+                "timezone": "Europe/Berlin",
+                "admin": index == 0,
+            }
+        )
+        line = [{"id": phoneline, "alias": f"Leitung {name}"}]
+        sipgate.phonelines[user_id] = [dict(item) for item in line]
+        if index == 0:
+            devices = [
+                {"id": "e0", "alias": "Tischtelefon Empfang", "type": "REGISTER"},
+                {"id": "e1", "alias": "Softphone Laptop", "type": "REGISTER"},
+                {"id": "y0", "alias": f"Mobil {name}", "type": "MOBILE"},
+            ]
+        else:
+            devices = [{"id": device, "alias": f"Tischtelefon {name}", "type": "REGISTER"}]
+        sipgate.user_devices[user_id] = [
+            d | {"online": rng.random() < 0.7, "dnd": rng.random() < 0.1, "activePhonelines": line, "activeGroups": []}
+            for d in devices
+        ]
+        sipgate.forwardings[phoneline] = (
+            [{"alias": f"Mobil {name}", "destination": "+4915228895456", "timeout": 20, "active": True}]
+            if index == 0
+            else []
+        )
+        sipgate.voicemails.append(
+            {
+                "id": f"v{index}",
+                "alias": f"Mailbox {name}",
+                "belongsToEndpoint": {"extension": phoneline, "type": "PHONELINE"},
+            }
+        )
+    sipgate.numbers = [
+        {
+            "id": str(1000 + index),
+            "number": number,
+            "localized": local,
+            "type": kind,
+            "endpointId": endpoint,
+            "endpointAlias": alias,
+            "endpointUrl": f"https://api.sipgate.com/v2/w0/phonelines/{endpoint}",
+        }
+        for index, (number, local, kind, endpoint, alias) in enumerate(
+            [
+                (SIPGATE_MAIN_NUMBER, "0211 1234567", "LANDLINE", "p0", "Leitung Anna Schneider"),
+                ("+492111234568", "0211 1234568", "LANDLINE", "p1", "Leitung Ben Fischer"),
+                ("+492111234569", "0211 1234569", "LANDLINE", "p2", "Leitung Clara Wagner"),
+                ("+4915228817386", "01522 8817386", "MOBILE", "p0", "Leitung Anna Schneider"),
+                ("+4915228895456", "01522 8895456", "MOBILE", "p0", "Leitung Anna Schneider"),
+            ]
+        )
+    ]
+    sipgate.balance = {"amount": rng.randint(5_000, 500_000) * 100, "currency": "EUR"}
+    contacts: list[JSONDict] = []
+    for index in range(_CONTACT_COUNT):
+        # The history's named callers first (so a number in the history finds its contact), then more.
+        number, alias = _CONTACTS[index] if index < 9 else (f"+49302312{5500 + index}", "")
+        name = alias or f"Kontakt {index + 1}"
+        organization = rng.choice(_ORGANIZATIONS)
+        contacts.append(
+            {
+                "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "name": name,
+                "picture": "",
+                "emails": [{"email": f"kontakt{index + 1}@example.com", "type": ["work"]}],
+                "numbers": [{"number": number, "type": [rng.choice(("work", "cell", "home"))]}],
+                "addresses": [],
+                "organization": [[organization]] if organization else [],
+                "scope": rng.choice(("PRIVATE", "SHARED", "SHARED")),
+            }
+        )
+    sipgate.contacts = contacts
+    sipgate.blacklist = [
+        {"phoneNumber": "+4990012345678", "isBlock": False},
+        {"phoneNumber": "+49137", "isBlock": True},
+        {"phoneNumber": "+493023125499", "isBlock": False},
+    ]
 
 
 def describe(state: SandboxState) -> dict[str, Any]:

@@ -168,8 +168,17 @@ class SipgateApi:
             Route(f"{calls}/announcements", self.announce, methods=["POST"]),
             Route("/v2/sessions/calls", self.new_call, methods=["POST"]),
             Route("/v2/sessions/sms", self.send_sms, methods=["POST"]),
+            Route("/v2/users", self.get_users, methods=["GET"]),
+            Route("/v2/numbers", self.get_numbers, methods=["GET"]),
+            Route("/v2/balance", self.get_balance, methods=["GET"]),
+            Route("/v2/contacts", self.get_contacts, methods=["GET"]),
+            Route("/v2/voicemails", self.get_voicemails, methods=["GET"]),
+            Route("/v2/blacklist/incoming", self.get_blacklist, methods=["GET"]),
             # Last: "/v2/{user_id}/sms" would otherwise also match "/v2/sessions/sms".
             Route("/v2/{user_id}/sms", self.get_sms_extensions, methods=["GET"]),
+            Route("/v2/{user_id}/devices", self.get_devices, methods=["GET"]),
+            Route("/v2/{user_id}/phonelines", self.get_phonelines, methods=["GET"]),
+            Route("/v2/{user_id}/phonelines/{phoneline_id}/forwardings", self.get_forwardings, methods=["GET"]),
         ]
 
     # ---- plumbing
@@ -225,6 +234,86 @@ class SipgateApi:
         if request.path_params["user_id"] != self._state.userinfo["sub"]:
             return _empty(403)  # another user's SMS extensions
         return JSONResponse({"items": self._state.sms_extensions})
+
+    # ---- the account's directory (read-only)
+
+    def _user(self, request: Request) -> str | None:
+        """The path's user id if the account has that user (another account's id or an unknown one: None)."""
+        user_id = request.path_params["user_id"]
+        return user_id if any(user["id"] == user_id for user in self._state.users) else None
+
+    def _page(self, request: Request, items: list[JSONDict], default_limit: int) -> list[JSONDict] | Response:
+        """``offset``/``limit`` applied to ``items``; a value that is no int32 >= 0 is 400."""
+        bounds: list[int] = []
+        for name, default in (("offset", 0), ("limit", default_limit)):
+            raw = request.query_params.get(name)
+            if raw is not None and (not re.fullmatch(r"[0-9]{1,10}", raw) or int(raw) > 2**31 - 1):
+                return _invalid(f"{name} must be a non-negative integer")
+            bounds.append(default if raw is None else int(raw))
+        offset, limit = bounds
+        return items[offset : offset + limit]
+
+    async def get_users(self, request: Request) -> Response:
+        if denied := self._denied(request, ("users:read",)):
+            return denied
+        return JSONResponse({"items": self._state.users})
+
+    async def get_devices(self, request: Request) -> Response:
+        if denied := self._denied(request, ("devices:read",)):
+            return denied
+        user_id = self._user(request)
+        if user_id is None:
+            return _empty(403)  # not a user of this account
+        return JSONResponse({"items": self._state.user_devices.get(user_id, [])})
+
+    async def get_phonelines(self, request: Request) -> Response:
+        if denied := self._denied(request, ("phonelines:read",)):
+            return denied
+        user_id = self._user(request)
+        if user_id is None:
+            return _empty(403)
+        return JSONResponse({"items": self._state.phonelines.get(user_id, [])})
+
+    async def get_forwardings(self, request: Request) -> Response:
+        if denied := self._denied(request, ("phonelines:read", "phonelines:forwardings:read")):
+            return denied
+        user_id = self._user(request)
+        phoneline_id = request.path_params["phoneline_id"]
+        lines = self._state.phonelines.get(user_id or "", [])
+        if not any(line["id"] == phoneline_id for line in lines):
+            return _empty(403)  # another user's or an unknown phoneline
+        return JSONResponse({"items": self._state.forwardings.get(phoneline_id, [])})
+
+    async def get_numbers(self, request: Request) -> Response:
+        if denied := self._denied(request, ("numbers:read",)):
+            return denied
+        page = self._page(request, self._state.numbers, 2**31 - 1)
+        return page if isinstance(page, Response) else JSONResponse({"items": page})
+
+    async def get_balance(self, request: Request) -> Response:
+        if denied := self._denied(request, ("balance:read",)):
+            return denied
+        return JSONResponse(self._state.balance)
+
+    async def get_contacts(self, request: Request) -> Response:
+        if denied := self._denied(request, ("contacts:read",)):
+            return denied
+        contacts = self._state.contacts
+        wanted = {normalize_number(n) for n in request.query_params.getlist("phonenumbers") if n.strip()}
+        if wanted:
+            contacts = [c for c in contacts if any(normalize_number(n["number"]) in wanted for n in c["numbers"])]
+        page = self._page(request, contacts, 5000)
+        return page if isinstance(page, Response) else JSONResponse({"items": page, "totalCount": len(contacts)})
+
+    async def get_voicemails(self, request: Request) -> Response:
+        if denied := self._denied(request, ("voicemails:read",)):
+            return denied
+        return JSONResponse({"items": self._state.voicemails})
+
+    async def get_blacklist(self, request: Request) -> Response:
+        if denied := self._denied(request, ("blacklist:read",)):
+            return denied
+        return JSONResponse({"items": self._state.blacklist})
 
     # ---- running calls (RTCM)
 

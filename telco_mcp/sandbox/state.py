@@ -109,6 +109,16 @@ class SipgateState:
     # Every call id ever used (including hung-up calls and ids replaced by a transfer) -> the call,
     # so the admin surface can show events for any id a client has seen.
     call_index: dict[str, RunningCall] = field(default_factory=dict[str, RunningCall])
+    # The account's directory (issue 13), in sipgate's response shapes.
+    users: list[JSONDict] = field(default_factory=list[JSONDict])
+    user_devices: dict[str, list[JSONDict]] = field(default_factory=dict[str, list[JSONDict]])  # by user id
+    phonelines: dict[str, list[JSONDict]] = field(default_factory=dict[str, list[JSONDict]])  # by user id
+    forwardings: dict[str, list[JSONDict]] = field(default_factory=dict[str, list[JSONDict]])  # by phoneline id
+    numbers: list[JSONDict] = field(default_factory=list[JSONDict])
+    balance: JSONDict = field(default_factory=dict[str, Any])
+    contacts: list[JSONDict] = field(default_factory=list[JSONDict])
+    voicemails: list[JSONDict] = field(default_factory=list[JSONDict])
+    blacklist: list[JSONDict] = field(default_factory=list[JSONDict])
 
     def sms_extension(self, sms_id: str) -> JSONDict | None:
         return next((ext for ext in self.sms_extensions if ext["id"] == sms_id), None)

@@ -70,6 +70,15 @@ COVERED: tuple[tuple[str, str, str], ...] = (
     ("sipgate", "POST", "/sessions/calls"),
     ("sipgate", "POST", "/sessions/sms"),
     ("sipgate", "GET", "/history"),
+    ("sipgate", "GET", "/users"),
+    ("sipgate", "GET", "/{userId}/devices"),
+    ("sipgate", "GET", "/{userId}/phonelines"),
+    ("sipgate", "GET", "/{userId}/phonelines/{phonelineId}/forwardings"),
+    ("sipgate", "GET", "/numbers"),
+    ("sipgate", "GET", "/balance"),
+    ("sipgate", "GET", "/contacts"),
+    ("sipgate", "GET", "/voicemails"),
+    ("sipgate", "GET", "/blacklist/incoming"),
 )
 
 
@@ -320,6 +329,30 @@ async def _sipgate(r: Recorder) -> None:
     await send("GET", "/history", "/history", auth=NO_AUTH)
     await send("GET", "/history", "/history", **narrow)
 
+    for template in ("/users", "/balance", "/voicemails", "/blacklist/incoming"):
+        await send("GET", template, template)
+        await send("GET", template, template, auth=NO_AUTH)
+        await send("GET", template, template, **narrow)
+    for template, route in (("/{userId}/devices", "devices"), ("/{userId}/phonelines", "phonelines")):
+        await send("GET", template, f"/w0/{route}")
+        await send("GET", template, f"/w1/{route}")
+        await send("GET", template, f"/w9/{route}")
+        await send("GET", template, f"/w0/{route}", auth=NO_AUTH)
+        await send("GET", template, f"/w0/{route}", **narrow)
+    forwardings = "/{userId}/phonelines/{phonelineId}/forwardings"
+    await send("GET", forwardings, "/w0/phonelines/p0/forwardings")
+    await send("GET", forwardings, "/w1/phonelines/p1/forwardings")
+    await send("GET", forwardings, "/w0/phonelines/p1/forwardings")
+    await send("GET", forwardings, "/w0/phonelines/p0/forwardings", auth=NO_AUTH)
+    await send("GET", forwardings, "/w0/phonelines/p0/forwardings", **narrow)
+    for template in ("/numbers", "/contacts"):
+        await send("GET", template, template)
+        await send("GET", template, template, params={"offset": 2, "limit": 2})
+        await send("GET", template, template, params={"limit": "many"})
+        await send("GET", template, template, auth=NO_AUTH)
+        await send("GET", template, template, **narrow)
+    await send("GET", "/contacts", "/contacts", params={"phonenumbers": ["+493023125420", "+4915228817399"]})
+
     await send("DELETE", "/calls/{callId}", f"/calls/{call}", auth=NO_AUTH)
     await send("DELETE", "/calls/{callId}", f"/calls/{call}", **narrow)
     await send("DELETE", "/calls/{callId}", f"/calls/{call}")
@@ -421,13 +454,14 @@ def test_the_sandbox_serves_exactly_the_covered_operations() -> None:
             if method != "HEAD" and (path.startswith("/api/") or path.startswith("/v2/")):
                 served.add((method, path))
     covered = {
-        (method, PREFIX[provider] + re.sub(r"\{(callId|userId)\}", lambda m: "{" + _ROUTE_NAMES[m[1]] + "}", t))
+        (method, PREFIX[provider] + re.sub(_SPEC_NAMES, lambda m: "{" + _ROUTE_NAMES[m[1]] + "}", t))
         for provider, method, t in COVERED
     }
     assert served == covered
 
 
-_ROUTE_NAMES = {"callId": "call_id", "userId": "user_id"}
+_SPEC_NAMES = r"\{(callId|userId|phonelineId)\}"
+_ROUTE_NAMES = {"callId": "call_id", "userId": "user_id", "phonelineId": "phoneline_id"}
 
 
 def test_every_deviation_cites_a_section_of_the_notes() -> None:

@@ -593,7 +593,7 @@ async def test_refresh_accepts_client_credentials_via_basic(client: httpx2.Async
         ({"client_secret": "wrong"}, "invalid_grant"),
         ({"client_id": "someone-else"}, "invalid_grant"),
         ({"grant_type": "password"}, "unsupported_grant_type"),
-        ({"scope": "account:read balance:read"}, "invalid_scope"),
+        ({"scope": "account:read addresses:read"}, "invalid_scope"),
     ],
 )
 async def test_refresh_failures_are_400(client: httpx2.AsyncClient, form: dict[str, str], error: str) -> None:

@@ -583,3 +583,349 @@ def userinfo_from_api(payload: Any) -> Userinfo:
         master_sip_id=p.opt_str(data, "masterSipId", what),
         locale=p.opt_str(data, "locale", what),
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Directory reads (users, devices, phonelines, numbers, balance, contacts, forwardings, voicemails,
+# blocked numbers): inputs, results, transforms
+# --------------------------------------------------------------------------------------------------
+
+UserId = Annotated[str, Field(max_length=16, pattern=r"^[a-z][0-9]+$", description="User id, e.g. w0; default: you.")]
+"""A sipgate user id (``w0``); the pattern also keeps it a safe URL path segment."""
+
+
+class ListUsersInput(_Input):
+    """List the account's users."""
+
+
+class GetBalanceInput(_Input):
+    """Get the account balance."""
+
+
+class ListVoicemailsInput(_Input):
+    """List the voicemail boxes."""
+
+
+class ListBlockedNumbersInput(_Input):
+    """List the incoming blacklist."""
+
+
+class UserScopedInput(_Input):
+    """A list of one user's resources; the authenticated user by default."""
+
+    user_id: UserId | None = None
+
+
+class GetForwardingsInput(UserScopedInput):
+    """Get a phoneline's forwardings."""
+
+    phoneline_id: str = Field(max_length=16, pattern=r"^p[0-9]+$", description="Phoneline id, e.g. p0.")
+
+
+class ListNumbersInput(PageInput):
+    """List the account's phone numbers."""
+
+    def body(self) -> None:
+        return None
+
+
+class ListContactsInput(PageInput):
+    """List contacts."""
+
+    phonenumber: ShownNumber | None = Field(default=None, description="Only contacts with this number.")
+
+    def body(self) -> None:
+        return None
+
+
+class User(Result):
+    id: str
+    firstname: str | None = None
+    lastname: str | None = None
+    email: str | None = None
+    default_device: str | None = None
+    admin: bool | None = None
+    busy_on_busy: bool | None = None
+    timezone: str | None = None
+    direct_dial_ids: list[str] | None = None
+
+
+class UserList(Result):
+    items: list[User]
+
+
+class Routing(Result):
+    id: str | None = None
+    alias: str | None = None
+
+
+class Device(Result):
+    id: str
+    alias: str | None = None
+    type: str | None = Field(default=None, description="REGISTER, MOBILE or EXTERNAL.")
+    online: bool | None = None
+    dnd: bool | None = Field(default=None, description="Do not disturb.")
+    active_phonelines: list[Routing] | None = None
+    active_groups: list[Routing] | None = None
+
+
+class DeviceList(Result):
+    items: list[Device]
+
+
+class Phoneline(Result):
+    id: str
+    alias: str | None = None
+
+
+class PhonelineList(Result):
+    items: list[Phoneline]
+
+
+class Number(Result):
+    id: str | None = None
+    number: str
+    localized: str | None = None
+    type: str | None = None
+    endpoint_id: str | None = Field(default=None, description="Where calls go, e.g. p0.")
+    endpoint_alias: str | None = None
+
+
+class NumberPage(Page):
+    items: list[Number]
+
+
+class Balance(Result):
+    amount: int | None = Field(default=None, description="As sipgate reports it, in its integer unit.")
+    currency: str | None = None
+
+
+class ContactNumber(Result):
+    number: str
+    type: list[str] | None = None
+
+
+class Contact(Result):
+    id: str
+    name: str | None = None
+    emails: list[str] | None = None
+    numbers: list[ContactNumber] | None = None
+    organization: list[list[str]] | None = None
+    scope: str | None = Field(default=None, description="PRIVATE, SHARED or INTERNAL.")
+
+
+class ContactPage(Page):
+    items: list[Contact]
+    total_count: int | None = Field(default=None, description="Matching contacts in all pages.")
+
+
+class Forwarding(Result):
+    destination: str | None = Field(default=None, description="Number or extension, e.g. p1.")
+    alias: str | None = None
+    timeout: int | None = Field(default=None, description="Seconds before it rings.")
+    active: bool | None = None
+
+
+class ForwardingList(Result):
+    phoneline_id: str
+    items: list[Forwarding]
+
+
+class Voicemail(Result):
+    id: str
+    alias: str | None = None
+    extension: str | None = Field(default=None, description="The extension it belongs to, e.g. p0.")
+    extension_type: str | None = None
+
+
+class VoicemailList(Result):
+    items: list[Voicemail]
+
+
+class BlockedNumber(Result):
+    phone_number: str
+    prefix: bool | None = Field(default=None, description="Blocks every number starting with it.")
+
+
+class BlockedNumberList(Result):
+    items: list[BlockedNumber]
+
+
+def _item_list(payload: Any, what: str, item: Any) -> list[Any]:
+    """``{items: [...]}`` -> the converted items."""
+    return p.items(p.obj(payload, what), "items", what, item)
+
+
+def user_from_api(payload: Any) -> User:
+    """``UserResponse`` -> ``User``."""
+    what = "user"
+    data = p.obj(payload, what)
+    return User(
+        id=p.req_str(data, "id", what),
+        firstname=p.opt_str(data, "firstname", what),
+        lastname=p.opt_str(data, "lastname", what),
+        email=p.opt_str(data, "email", what),
+        default_device=p.opt_str(data, "defaultDevice", what),
+        admin=p.opt_bool(data, "admin", what),
+        busy_on_busy=p.opt_bool(data, "busyOnBusy", what),
+        timezone=p.opt_str(data, "timezone", what),
+        direct_dial_ids=p.opt_str_list(data, "directDialIds", what),
+    )
+
+
+def user_list_from_api(payload: Any) -> UserList:
+    """``UsersResponse {items}`` -> ``UserList``."""
+    return UserList(items=_item_list(payload, "user list", user_from_api))
+
+
+def routing_from_api(payload: Any) -> Routing:
+    """``ActiveRouting {id, alias}`` -> ``Routing``."""
+    what = "active routing"
+    data = p.obj(payload, what)
+    return Routing(id=p.opt_str(data, "id", what), alias=p.opt_str(data, "alias", what))
+
+
+def device_from_api(payload: Any) -> Device:
+    """``DeviceResponse`` -> ``Device``."""
+    what = "device"
+    data = p.obj(payload, what)
+    return Device(
+        id=p.req_str(data, "id", what),
+        alias=p.opt_str(data, "alias", what),
+        type=p.opt_str(data, "type", what),
+        online=p.opt_bool(data, "online", what),
+        dnd=p.opt_bool(data, "dnd", what),
+        active_phonelines=p.items(data, "activePhonelines", what, routing_from_api)
+        if "activePhonelines" in data
+        else None,
+        active_groups=p.items(data, "activeGroups", what, routing_from_api) if "activeGroups" in data else None,
+    )
+
+
+def device_list_from_api(payload: Any) -> DeviceList:
+    """``DevicesResponse {items}`` -> ``DeviceList``."""
+    return DeviceList(items=_item_list(payload, "device list", device_from_api))
+
+
+def phoneline_from_api(payload: Any) -> Phoneline:
+    """``SimplePhonelineResponse`` -> ``Phoneline`` (the links to sub-resources are left out)."""
+    what = "phoneline"
+    data = p.obj(payload, what)
+    return Phoneline(id=p.req_str(data, "id", what), alias=p.opt_str(data, "alias", what))
+
+
+def phoneline_list_from_api(payload: Any) -> PhonelineList:
+    """``SimplePhonelinesResponse {items}`` -> ``PhonelineList``."""
+    return PhonelineList(items=_item_list(payload, "phoneline list", phoneline_from_api))
+
+
+def number_from_api(payload: Any) -> Number:
+    """``NumberResponseWithEndpoint`` -> ``Number``."""
+    what = "number"
+    data = p.obj(payload, what)
+    return Number(
+        id=p.opt_str(data, "id", what),
+        number=p.req_str(data, "number", what),
+        localized=p.opt_str(data, "localized", what),
+        type=p.opt_str(data, "type", what),
+        endpoint_id=p.opt_str(data, "endpointId", what),
+        endpoint_alias=p.opt_str(data, "endpointAlias", what),
+    )
+
+
+def number_list_from_api(payload: Any) -> list[Number]:
+    """``NumbersResponse {items}`` -> the numbers (the response has no total count)."""
+    return _item_list(payload, "number list", number_from_api)
+
+
+def balance_from_api(payload: Any) -> Balance:
+    """``BalanceResponse {amount, currency}`` -> ``Balance``."""
+    what = "balance"
+    data = p.obj(payload, what)
+    return Balance(amount=p.opt_int(data, "amount", what), currency=p.opt_str(data, "currency", what))
+
+
+def contact_number_from_api(payload: Any) -> ContactNumber:
+    what = "contact number"
+    data = p.obj(payload, what)
+    return ContactNumber(number=p.req_str(data, "number", what), type=p.opt_str_list(data, "type", what))
+
+
+def _email(payload: Any) -> str:
+    return p.req_str(p.obj(payload, "contact email"), "email", "contact email")
+
+
+def _organization(payload: Any) -> list[str]:
+    items = p.array(payload)
+    if items is None or not all(isinstance(item, str) for item in items):
+        raise p.PayloadShapeError(f"contact: field 'organization' should hold arrays of strings, got {p.kind(payload)}")
+    return [str(item) for item in items]
+
+
+def contact_from_api(payload: Any) -> Contact:
+    """``ContactResponse`` -> ``Contact`` (the picture and postal addresses are left out)."""
+    what = "contact"
+    data = p.obj(payload, what)
+    return Contact(
+        id=p.req_str(data, "id", what),
+        name=p.opt_str(data, "name", what),
+        emails=p.items(data, "emails", what, _email) if "emails" in data else None,
+        numbers=p.items(data, "numbers", what, contact_number_from_api) if "numbers" in data else None,
+        organization=p.items(data, "organization", what, _organization) if "organization" in data else None,
+        scope=p.opt_str(data, "scope", what),
+    )
+
+
+def contact_page_from_api(payload: Any) -> tuple[list[Contact], int | None]:
+    """``ContactsResponse {items, totalCount}`` -> (items, total count if given)."""
+    what = "contact list"
+    data = p.obj(payload, what)
+    return p.items(data, "items", what, contact_from_api), p.opt_int(data, "totalCount", what)
+
+
+def forwarding_from_api(payload: Any) -> Forwarding:
+    """``ForwardingResponse`` -> ``Forwarding``."""
+    what = "forwarding"
+    data = p.obj(payload, what)
+    return Forwarding(
+        destination=p.opt_str(data, "destination", what),
+        alias=p.opt_str(data, "alias", what),
+        timeout=p.opt_int(data, "timeout", what),
+        active=p.opt_bool(data, "active", what),
+    )
+
+
+def forwarding_list_from_api(payload: Any) -> list[Forwarding]:
+    """``ForwardingsResponse {items}`` -> the forwardings."""
+    return _item_list(payload, "forwarding list", forwarding_from_api)
+
+
+def voicemail_from_api(payload: Any) -> Voicemail:
+    """``SimpleVoicemailResponse {id, alias, belongsToEndpoint {extension, type}}`` -> ``Voicemail`` (flattened)."""
+    what = "voicemail"
+    data = p.obj(payload, what)
+    inner = data.get("belongsToEndpoint")
+    endpoint = p.obj(inner, f"{what} belongsToEndpoint") if inner is not None else {}
+    return Voicemail(
+        id=p.req_str(data, "id", what),
+        alias=p.opt_str(data, "alias", what),
+        extension=p.opt_str(endpoint, "extension", what),
+        extension_type=p.opt_str(endpoint, "type", what),
+    )
+
+
+def voicemail_list_from_api(payload: Any) -> VoicemailList:
+    """``VoicemailsResponse {items}`` -> ``VoicemailList``."""
+    return VoicemailList(items=_item_list(payload, "voicemail list", voicemail_from_api))
+
+
+def blocked_number_from_api(payload: Any) -> BlockedNumber:
+    """``IncomingEntry {phoneNumber, isBlock}`` -> ``BlockedNumber``."""
+    what = "blacklist entry"
+    data = p.obj(payload, what)
+    return BlockedNumber(phone_number=p.req_str(data, "phoneNumber", what), prefix=p.opt_bool(data, "isBlock", what))
+
+
+def blocked_number_list_from_api(payload: Any) -> BlockedNumberList:
+    """``IncomingEntries {items}`` -> ``BlockedNumberList``."""
+    return BlockedNumberList(items=_item_list(payload, "blacklist", blocked_number_from_api))

@@ -124,13 +124,18 @@ class _UserPath(BaseModel):
     user_id: str
 
 
-async def _user_path(ctx: CallContext, operation: str) -> str:
-    """`/{userId}/sms` for the authenticated user (`sub` of `/authorization/userinfo`, cached)."""
+async def _own_user_id(ctx: CallContext, operation: str) -> str:
+    """The authenticated user's id (`sub` of `/authorization/userinfo`, cached)."""
     user_id = ctx.client.cache.get("user_id")
     if user_id is None:
         user_id = m.userinfo_from_api(await ctx.client.read(operation, "/authorization/userinfo")).sub
         ctx.client.cache["user_id"] = user_id
-    return fill_path("/{user_id}/sms", _UserPath(user_id=user_id))
+    return user_id
+
+
+async def _user_path(ctx: CallContext, operation: str) -> str:
+    """`/{userId}/sms` for the authenticated user."""
+    return fill_path("/{user_id}/sms", _UserPath(user_id=await _own_user_id(ctx, operation)))
 
 
 async def _list_senders(args: Any, ctx: CallContext) -> PreparedRequest:
@@ -215,6 +220,121 @@ async def _history(response: httpx2.Response, args: m.ListHistoryInput, ctx: Cal
     if items and end < total:
         cursor = encode_cursor("/history", [(k, str(end) if k == "offset" else v) for k, v in query])
     return m.HistoryPage(items=items, total_count=total, next_cursor=cursor)
+
+
+# ------------------------------------------------------------------ directory reads (issue 13)
+class _UserLine(BaseModel):
+    user_id: str
+    phoneline_id: str = ""
+
+
+async def _user_fields(args: Any, ctx: CallContext, operation: str) -> dict[str, str]:
+    """The path values of a per-user list: the given user, or the authenticated one."""
+    user_id = args.user_id or await _own_user_id(ctx, operation)
+    return {"user_id": user_id, "phoneline_id": getattr(args, "phoneline_id", "")}
+
+
+def _per_user(template: str, operation: str) -> Callable[..., Any]:
+    async def prepare(args: Any, ctx: CallContext) -> PreparedRequest:
+        fields = await _user_fields(args, ctx, operation)
+        path = fill_path(template, _UserLine(**fields))
+        return PreparedRequest("GET", path, fields={k: v for k, v in fields.items() if v})
+
+    return prepare
+
+
+def _paged(path: str, query: Callable[[Any], list[tuple[str, str]]]) -> Callable[..., Any]:
+    """An offset/limit list: the first page from the arguments, later pages from the cursor."""
+
+    async def prepare(args: Any, ctx: CallContext) -> PreparedRequest:
+        if args.cursor:
+            pairs = decode_cursor(args.cursor, path, size="limit", max_size=MAX_LIMIT)
+            if not any(key == "limit" for key, _ in pairs):
+                raise InvalidInput("cursor is not one this server issued; pass next_cursor unchanged")
+            return PreparedRequest("GET", path, tuple(pairs))
+        return PreparedRequest("GET", path, (("offset", "0"), ("limit", str(args.limit)), *query(args)))
+
+    return prepare
+
+
+def _next_cursor(response: httpx2.Response, path: str, count: int, total: int | None) -> str | None:
+    """The cursor after this page: by the total when sipgate gives one, else while pages come back full."""
+    query = response.request.url.params.multi_items()
+    params = dict(query)
+    offset, limit = int(params.get("offset", "0")), int(params.get("limit", "0"))
+    end = offset + count
+    more = end < total if total is not None else count >= limit > 0
+    if not count or not more:
+        return None
+    return encode_cursor(path, [(k, str(end) if k == "offset" else v) for k, v in query])
+
+
+async def _numbers(response: httpx2.Response, args: Any, ctx: CallContext) -> BaseModel:
+    items = m.number_list_from_api(response_json(response))
+    return m.NumberPage(items=items, next_cursor=_next_cursor(response, "/numbers", len(items), None))
+
+
+async def _contacts(response: httpx2.Response, args: Any, ctx: CallContext) -> BaseModel:
+    items, total = m.contact_page_from_api(response_json(response))
+    cursor = _next_cursor(response, "/contacts", len(items), total)
+    return m.ContactPage(items=items, total_count=total, next_cursor=cursor)
+
+
+async def _forwardings(response: httpx2.Response, args: Any, ctx: CallContext) -> BaseModel:
+    items = m.forwarding_list_from_api(response_json(response))
+    return m.ForwardingList(phoneline_id=args.phoneline_id, items=items)
+
+
+def _read(
+    name: str,
+    title: str,
+    description: str,
+    path: str,
+    scope: str,
+    input: type[BaseModel],
+    output: type[BaseModel],
+    **hooks: Any,
+) -> Operation:
+    """A read-only directory tool, outside the default exposure (listed with its toolset or `all`)."""
+    return Operation(
+        name=name, title=title, description=description, provider="sipgate", method="GET", path=path,
+        input=input, output=output, scope=f"sipgate:{scope}", effect="read", idempotent=True, default=False,
+        **hooks,
+    )  # fmt: skip
+
+
+DIRECTORY: tuple[Operation, ...] = (
+    _read("sipgate_list_users", "List users", "List the account's users (id, name, email, default device).",
+          "/users", "users:read", m.ListUsersInput, m.UserList, interpret=_json(m.user_list_from_api)),
+    _read("sipgate_list_devices", "List devices", "List a user's devices (phones, mobiles) and what rings them.",
+          "/{user_id}/devices", "devices:read", m.UserScopedInput, m.DeviceList,
+          prepare=_per_user("/{user_id}/devices", "sipgate_list_devices"), interpret=_json(m.device_list_from_api),
+          not_found="No sipgate user {user_id}."),
+    _read("sipgate_list_phonelines", "List phonelines", "List a user's phonelines, e.g. p0.",
+          "/{user_id}/phonelines", "phonelines:read", m.UserScopedInput, m.PhonelineList,
+          prepare=_per_user("/{user_id}/phonelines", "sipgate_list_phonelines"),
+          interpret=_json(m.phoneline_list_from_api), not_found="No sipgate user {user_id}."),
+    _read("sipgate_list_numbers", "List phone numbers", "List the account's numbers and where each routes.",
+          "/numbers", "numbers:read", m.ListNumbersInput, m.NumberPage,
+          prepare=_paged("/numbers", lambda a: []), interpret=_numbers),
+    _read("sipgate_get_balance", "Get the balance", "Get the account's credit balance.",
+          "/balance", "balance:read", m.GetBalanceInput, m.Balance, interpret=_json(m.balance_from_api)),
+    _read("sipgate_list_contacts", "List contacts", "List contacts, optionally only those with a number.",
+          "/contacts", "contacts:read", m.ListContactsInput, m.ContactPage,
+          prepare=_paged("/contacts", lambda a: [("phonenumbers", a.phonenumber)] if a.phonenumber else []),
+          interpret=_contacts),
+    _read("sipgate_get_forwardings", "Get forwardings", "Get where a phoneline forwards calls, after how long.",
+          "/{user_id}/phonelines/{phoneline_id}/forwardings", "phonelines:forwardings:read",
+          m.GetForwardingsInput, m.ForwardingList,
+          prepare=_per_user("/{user_id}/phonelines/{phoneline_id}/forwardings", "sipgate_get_forwardings"),
+          interpret=_forwardings, not_found="No phoneline {phoneline_id} for user {user_id}."),
+    _read("sipgate_list_voicemails", "List voicemail boxes", "List the voicemail boxes and their extensions.",
+          "/voicemails", "voicemails:read", m.ListVoicemailsInput, m.VoicemailList,
+          interpret=_json(m.voicemail_list_from_api)),
+    _read("sipgate_list_blocked_numbers", "List blocked numbers", "List the numbers blocked for incoming calls.",
+          "/blacklist/incoming", "blacklist:read", m.ListBlockedNumbersInput, m.BlockedNumberList,
+          interpret=_json(m.blocked_number_list_from_api)),
+)  # fmt: skip
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -404,4 +524,5 @@ OPERATIONS: tuple[Operation, ...] = (
         prepare=_prepare_history,
         interpret=_history,
     ),
+    *DIRECTORY,
 )
