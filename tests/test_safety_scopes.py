@@ -60,6 +60,15 @@ SG_RTCM_WRITES = {
 SG_SESSION_WRITES = {"sipgate_start_call", "sipgate_send_sms"}
 SG_WRITES = SG_RTCM_WRITES | SG_SESSION_WRITES
 ALL_TOOLS = SW_READS | SW_WRITES | SG_READS | SG_WRITES
+# Reads outside the default exposure (issue 13): listed only when their toolset is enabled.
+SW_TOOLSET_READS = {
+    "signalwire_get_sip_gateway",
+    "signalwire_list_phone_numbers",
+    "signalwire_get_phone_number",
+    "signalwire_list_voice_logs",
+    "signalwire_get_voice_log",
+    "signalwire_list_messaging_logs",
+}
 
 
 def both_providers(audit: Path, **overrides: Any) -> Settings:
@@ -347,7 +356,7 @@ def run_tools_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, 
     rows: dict[str, tuple[str, str]] = {}
     for line in out.splitlines():
         parts = line.split(None, 2)
-        if len(parts) == 3 and parts[0] in ("exposed", "hidden") and parts[1] in ALL_TOOLS:
+        if len(parts) == 3 and parts[0] in ("exposed", "hidden") and parts[1] in ALL_TOOLS | SW_TOOLSET_READS:
             rows[parts[1]] = (parts[0], parts[2])
     return int(exited.value.code or 0), rows, out
 
@@ -366,14 +375,16 @@ def test_tools_cli_prints_every_tool_with_a_reason_for_each_hidden_one(
     code, rows, out = run_tools_cli(capsys)
 
     assert code == 0
-    assert set(rows) == ALL_TOOLS
+    assert set(rows) == ALL_TOOLS | SW_TOOLSET_READS
     assert {name for name, (state, _) in rows.items() if state == "exposed"} == SW_READS
+    for name in SW_TOOLSET_READS:
+        assert rows[name][0] == "hidden" and "TELCO_MCP_TOOLSETS" in rows[name][1]
     for name in SW_WRITES:
         assert rows[name][0] == "hidden"
         assert "read-only" in rows[name][1] and "TELCO_MCP_ALLOW_WRITES" in rows[name][1]
     for name in SG_READS | SG_WRITES:
         assert rows[name] == ("hidden", "sipgate is not configured")
-    assert f"{len(SW_READS)} of {len(ALL_TOOLS)} tools exposed" in out
+    assert f"{len(SW_READS)} of {len(ALL_TOOLS | SW_TOOLSET_READS)} tools exposed" in out
     for canary in CANARIES:
         assert canary not in out
 

@@ -15,6 +15,8 @@ MODES = ["auto", "legacy"]
 
 
 def both(audit, **kw):
+    """Both providers with every toolset listed (the default exposure has its own tests in test_toolsets.py)."""
+    kw = {"telco_mcp_toolsets": "all"} | kw
     return Settings(
         _env_file=None,  # pyright: ignore[reportCallIssue]
         telco_mcp_audit_log=audit,
@@ -153,7 +155,8 @@ async def test_unknown_tools_are_errors(audit_path):
 
 def test_the_catalogue_invariants_hold():
     names = [op.name for op in CATALOGUE]
-    assert len(names) == len(set(names)) == 22
+    assert len(names) == len(set(names))
+    assert sum(op.default for op in CATALOGUE) == 22, "the default exposure is today's 22 tools"
     for op in CATALOGUE:
         assert len(op.name) <= 64 and op.description.endswith(".")
         assert op.scope.count(":") >= 2

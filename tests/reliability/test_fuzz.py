@@ -70,7 +70,9 @@ class Fuzzed:
 @pytest.fixture
 def fuzzed(audit_path: Path) -> Iterator[Fuzzed]:
     """The whole server in sandbox mode, writes on, a client that confirms everything."""
-    server = build_server(make_settings(audit_path, telco_mcp_sandbox=True, telco_mcp_allow_writes=True))
+    server = build_server(
+        make_settings(audit_path, telco_mcp_sandbox=True, telco_mcp_allow_writes=True, telco_mcp_toolsets="all")
+    )
     sandbox = server.telco_runtime.sandbox  # pyright: ignore[reportAttributeAccessIssue]
     with (
         start_blocking_portal(backend="asyncio") as portal,
