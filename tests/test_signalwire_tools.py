@@ -612,3 +612,36 @@ async def test_the_new_reads_report_upstream_errors(fake, audit_path, tool, path
     async with client_for(signalwire_settings(audit_path, telco_mcp_toolsets="all"), fake) as c:
         result = await c.call_tool(tool, args)
     assert result.is_error and text_of(result).startswith(category), text_of(result)
+
+
+async def test_the_new_reads_against_the_sandbox_page_to_the_end_and_read_back(audit_path):
+    """Seeded numbers, voice and messaging logs, paged with the cursor and read back one by one."""
+    from conftest import make_settings
+
+    async def everything(c: Any, tool: str) -> list[dict[str, Any]]:
+        items, args = [], {"limit": 100}
+        while True:
+            result = await c.call_tool(tool, args)
+            assert not result.is_error, text_of(result)
+            items += result.structured_content["items"]
+            if "next_cursor" not in result.structured_content:
+                return items
+            args = {"cursor": result.structured_content["next_cursor"]}
+
+    async with client_for(make_settings(audit_path, telco_mcp_toolsets="all")) as c:
+        numbers = await everything(c, "signalwire_list_phone_numbers")
+        logs = await everything(c, "signalwire_list_voice_logs")
+        messages = await everything(c, "signalwire_list_messaging_logs")
+        number = await c.call_tool("signalwire_get_phone_number", {"id": numbers[0]["id"]})
+        log = await c.call_tool("signalwire_get_voice_log", {"id": logs[-1]["id"]})
+        gateways = (await c.call_tool("signalwire_list_sip_gateways", {})).structured_content["items"]
+        gateway = await c.call_tool("signalwire_get_sip_gateway", {"id": gateways[0]["id"]})
+        missing = await c.call_tool("signalwire_get_voice_log", {"id": NUM_ID})
+    assert len(numbers) == len({n["id"] for n in numbers}) >= 5
+    assert all("call_handler" in n for n in numbers if n.get("name"))  # every named number is routed
+    assert number.structured_content == numbers[0]
+    assert len(logs) > 100 and log.structured_content == logs[-1]
+    assert any("discarded_at" in g for g in logs)
+    assert messages and all(m["kind"] in ("sms", "mms") for m in messages)
+    assert gateway.structured_content == gateways[0]
+    assert missing.is_error and "[not_found]" in text_of(missing)
