@@ -60,6 +60,15 @@ SG_RTCM_WRITES = {
 SG_SESSION_WRITES = {"sipgate_start_call", "sipgate_send_sms"}
 SG_WRITES = SG_RTCM_WRITES | SG_SESSION_WRITES
 ALL_TOOLS = SW_READS | SW_WRITES | SG_READS | SG_WRITES
+# Reads outside the default exposure (issue 13): listed only when their toolset is enabled.
+SW_TOOLSET_READS = {
+    "signalwire_get_sip_gateway",
+    "signalwire_list_phone_numbers",
+    "signalwire_get_phone_number",
+    "signalwire_list_voice_logs",
+    "signalwire_get_voice_log",
+    "signalwire_list_messaging_logs",
+}
 
 
 def both_providers(audit: Path, **overrides: Any) -> Settings:
@@ -369,6 +378,8 @@ def test_tools_cli_prints_every_tool_with_a_reason_for_each_hidden_one(
     assert code == 0
     assert set(rows) == every and every >= ALL_TOOLS
     assert {name for name, (state, _) in rows.items() if state == "exposed"} == SW_READS
+    for name in SW_TOOLSET_READS:
+        assert rows[name][0] == "hidden" and "TELCO_MCP_TOOLSETS" in rows[name][1]
     for name in SW_WRITES:
         assert rows[name][0] == "hidden"
         assert "read-only" in rows[name][1] and "TELCO_MCP_ALLOW_WRITES" in rows[name][1]

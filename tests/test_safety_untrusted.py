@@ -144,11 +144,14 @@ QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 SW_GW = "0823a606-0aff-4c90-9eba-f88ba118fe05"
 SW_REC = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
 SW_CRED = "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
+SW_NUM = "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
+SW_LOG = "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a"
 
 
 def both(audit: Path, **overrides: Any) -> Any:
     from conftest import signalwire_settings
 
+    overrides = {"telco_mcp_toolsets": "all"} | overrides  # every tool, the ones outside the default too
     return signalwire_settings(
         audit,
         sipgate_token_id="token-CANARY",
@@ -184,6 +187,15 @@ def planted_upstream(evil: str) -> FakeUpstream:
     fake.route("GET /api/relay/rest/recordings", response(200, {"data": [recording], "links": {}}))
     fake.route(f"GET /api/relay/rest/recordings/{SW_REC}", response(200, recording))
     fake.route(f"DELETE /api/relay/rest/recordings/{SW_REC}", response(204))
+    number = {"id": SW_NUM, "number": evil, "name": evil, "capabilities": [evil], "number_type": evil}
+    number |= {"call_handler": evil, "call_request_url": evil, "message_relay_context": evil, "country_code": evil}
+    fake.route("GET /api/relay/rest/phone_numbers", response(200, {"data": [number], "links": {}}))
+    fake.route(f"GET /api/relay/rest/phone_numbers/{SW_NUM}", response(200, number))
+    log = {"id": SW_LOG, "from": evil, "to": evil, "status": evil, "type": evil, "parent_id": evil, "url": evil}
+    fake.route("GET /api/voice/logs", response(200, {"data": [log], "links": {}}))
+    fake.route(f"GET /api/voice/logs/{SW_LOG}", response(200, log))
+    message = {"id": SW_LOG, "from": evil, "to": evil, "kind": evil, "error_message": evil, "error_code": evil}
+    fake.route("GET /api/messaging/logs", response(200, {"data": [message], "links": {}}))
     profile = {"domain": evil, "domain_identifier": evil, "default_send_as": evil, "default_codecs": ["OPUS"]}
     fake.route("GET /api/relay/rest/sip_profile", response(200, profile))
     fake.route("PUT /api/relay/rest/sip_profile", response(200, profile))
@@ -231,6 +243,12 @@ CALLS = [
     ("signalwire_get_sip_profile", {}),
     ("signalwire_list_recordings", {}),
     ("signalwire_get_recording", {"id": SW_REC}),
+    ("signalwire_get_sip_gateway", {"id": SW_GW}),
+    ("signalwire_list_phone_numbers", {}),
+    ("signalwire_get_phone_number", {"id": SW_NUM}),
+    ("signalwire_list_voice_logs", {}),
+    ("signalwire_get_voice_log", {"id": SW_LOG}),
+    ("signalwire_list_messaging_logs", {}),
     ("sipgate_get_account", {}),
     ("sipgate_list_calls", {}),
     ("sipgate_list_sms_senders", {}),

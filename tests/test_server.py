@@ -15,6 +15,8 @@ MODES = ["auto", "legacy"]
 
 
 def both(audit, **kw):
+    """Both providers with every toolset listed (the default exposure has its own tests in test_toolsets.py)."""
+    kw = {"telco_mcp_toolsets": "all"} | kw
     return Settings(
         _env_file=None,  # pyright: ignore[reportCallIssue]
         telco_mcp_audit_log=audit,
@@ -84,7 +86,7 @@ async def test_read_only_is_the_default_for_real_credentials(audit_path, fake):
     async with client_for(both(audit_path), fake) as c:
         names = {t.name for t in (await c.list_tools()).tools}
         forced = await c.call_tool("sipgate_hangup_call", {"call_id": "ABC"})
-    assert names == {op.name for op in CATALOGUE if not op.is_write and op.default}
+    assert names == {op.name for op in CATALOGUE if not op.is_write}  # every toolset listed, no write
     assert forced.is_error
     assert fake.requests == []
 

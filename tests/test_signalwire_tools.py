@@ -402,21 +402,36 @@ async def test_no_credential_appears_in_results_errors_or_logs(fake, audit_path,
 
 
 async def test_each_tool_is_requested_exactly_as_declared(fake: FakeUpstream, audit_path):
-    """Every read tool sends one GET to its declared path with Basic auth."""
+    """Every read tool (in every toolset) sends one GET to its declared path with Basic auth."""
     from telco_mcp.catalogue import CATALOGUE
 
     fake.route(f"GET /api/fabric/resources/sip_endpoints/{CRED_ID}", response(200, credential()))
+    fake.route(f"GET /api/fabric/resources/sip_gateways/{GW_ID}", response(200, gateway()))
     fake.route(f"GET /api/relay/rest/recordings/{REC_ID}", response(200, recording()))
-    fake.route("GET /api/fabric/resources/sip_endpoints", response(200, page([], SW_BASE)))
-    fake.route("GET /api/fabric/resources/sip_gateways", response(200, page([], SW_BASE)))
-    fake.route("GET /api/relay/rest/recordings", response(200, page([], SW_BASE)))
+    fake.route(f"GET /api/relay/rest/phone_numbers/{NUM_ID}", response(200, phone_number()))
+    fake.route(f"GET /api/voice/logs/{LOG_ID}", response(200, voice_log()))
+    for path in (
+        "/api/fabric/resources/sip_endpoints",
+        "/api/fabric/resources/sip_gateways",
+        "/api/relay/rest/recordings",
+        "/api/relay/rest/phone_numbers",
+        "/api/voice/logs",
+        "/api/messaging/logs",
+    ):
+        fake.route(f"GET {path}", response(200, page([], SW_BASE + path)))
     fake.route("GET /api/relay/rest/sip_profile", response(200, {"domain": "acme.sip.signalwire.com"}))
-    ids = {"signalwire_get_sip_credential": CRED_ID, "signalwire_get_recording": REC_ID}
-    async with client_for(signalwire_settings(audit_path), fake) as c:
+    ids = {
+        "signalwire_get_sip_credential": CRED_ID,
+        "signalwire_get_sip_gateway": GW_ID,
+        "signalwire_get_recording": REC_ID,
+        "signalwire_get_phone_number": NUM_ID,
+        "signalwire_get_voice_log": LOG_ID,
+    }
+    async with client_for(signalwire_settings(audit_path, telco_mcp_toolsets="all"), fake) as c:
         for op in CATALOGUE:
             if op.provider != "signalwire" or op.is_write:
                 continue
-            args = {"id": ids[op.name]} if op.name in ids else {}
+            args = {"id": ids[op.name]} if "{id}" in op.path else {}
             before = len(fake.requests)
             result = await c.call_tool(op.name, args)
             assert not result.is_error, text_of(result)
@@ -424,3 +439,209 @@ async def test_each_tool_is_requested_exactly_as_declared(fake: FakeUpstream, au
             assert sent.method == op.method
             assert sent.url.path == op.path.format(id=args.get("id", ""))
             assert sent.headers["authorization"] == BASIC
+
+
+# ------------------------------------------------------------------ phone numbers, voice and messaging logs
+NUM_ID = "5e1f0a3c-2b4d-4e6f-8a9b-0c1d2e3f4a5b"
+LOG_ID = "6f2a1b4d-3c5e-4f70-9a8b-1c2d3e4f5a6b"
+MSG_ID = "7a3b2c5e-4d6f-4081-8b9c-2d3e4f5a6b7c"
+NUMBER_ROUTING = [
+    "calling_handler_resource_id",
+    "call_request_method",
+    "call_fallback_url",
+    "call_fallback_method",
+    "call_status_callback_url",
+    "call_status_callback_method",
+    "call_laml_application_id",
+    "call_dialogflow_agent_id",
+    "call_relay_topic",
+    "call_relay_topic_status_callback_url",
+    "call_relay_script_url",
+    "call_relay_context",
+    "call_relay_context_status_callback_url",
+    "call_relay_application",
+    "call_relay_connector_id",
+    "call_sip_endpoint_id",
+    "call_verto_resource",
+    "call_video_room_id",
+    "messaging_handler_resource_id",
+    "message_request_method",
+    "message_fallback_url",
+    "message_fallback_method",
+    "message_laml_application_id",
+    "message_relay_topic",
+    "message_relay_context",
+]
+
+
+def phone_number(nid: str = NUM_ID) -> dict[str, Any]:
+    return {
+        "id": nid,
+        "number": "+15550100101",
+        "name": "Support hotline",
+        "capabilities": ["voice", "sms"],
+        "number_type": "longcode",
+        "e911_address_id": None,
+        "e911_status": None,
+        "created_at": "2026-01-02T03:04:05Z",
+        "updated_at": "2026-01-02T03:04:05Z",
+        "next_billed_at": None,
+        "call_receive_mode": "voice",
+        "country_code": "US",
+        **dict.fromkeys(NUMBER_ROUTING),
+        "call_handler": "laml_webhooks",
+        "call_request_url": "https://hooks.example.com/laml/support",
+        "message_handler": "laml_webhooks",
+        "message_request_url": "https://hooks.example.com/laml/sms",
+    }
+
+
+def voice_log(lid: str = LOG_ID) -> dict[str, Any]:
+    return {
+        "id": lid,
+        "from": "+15550100150",
+        "to": "+15550100101",
+        "source": "realtime_api",
+        "charge": 0.017,
+        "charge_details": [{"description": "Voice minutes", "charge": 0.017}],
+        "created_at": "2026-10-31T22:15:00Z",
+        "type": "relay_pstn_call",
+        "url": None,
+        "direction": "inbound",
+        "status": "completed",
+        "duration": 95,
+        "duration_ms": 95000,
+        "billing_ms": 120000,
+        "parent_id": None,
+    }
+
+
+def messaging_log(mid: str = MSG_ID) -> dict[str, Any]:
+    return {
+        "id": mid,
+        "from": "+15550100101",
+        "to": "+15550100160",
+        "status": "undelivered",
+        "direction": "outbound-api",
+        "kind": "sms",
+        "source": "laml",
+        "type": "laml_message",
+        "url": f"{SW_BASE}/api/laml/2010-04-01/Accounts/{SW_PROJECT}/Messages/{mid}",
+        "number_of_segments": 2,
+        "charge": 0.0158,
+        "charge_details": [{"description": "SMS segments", "charge": 0.0158}],
+        "created_at": "2026-10-31T22:20:00Z",
+        "error_message": "Unknown destination handset",
+        "error_code": "30005",
+    }
+
+
+async def test_phone_numbers_show_their_call_and_message_routing_and_page(fake, audit_path):
+    path = "/api/relay/rest/phone_numbers"
+    nxt = f"https://acme.signalwire.com{path}?page_number=1&page_size=2&page_token=PAxyz"
+    pages = iter([page([phone_number()], SW_BASE + path, nxt), page([phone_number(GW_ID)], SW_BASE + path)])
+    fake.route(f"GET {path}", lambda request: response(200, next(pages)))
+    async with client_for(signalwire_settings(audit_path, telco_mcp_toolsets="signalwire:phone_numbers"), fake) as c:
+        first = await c.call_tool("signalwire_list_phone_numbers", {"limit": 2})
+        second = await c.call_tool("signalwire_list_phone_numbers", {"cursor": first.structured_content["next_cursor"]})
+    assert [r.url.query for r in fake.requests] == [b"page_size=2", b"page_number=1&page_size=2&page_token=PAxyz"]
+    item = first.structured_content["items"][0]
+    assert item["number"] == "+15550100101" and item["call_handler"] == "laml_webhooks"
+    assert item["call_request_url"] == "https://hooks.example.com/laml/support"
+    assert item["message_request_url"] == "https://hooks.example.com/laml/sms"
+    assert "call_relay_context" not in item  # null routing fields are dropped
+    assert second.structured_content["items"][0]["id"] == GW_ID and "next_cursor" not in second.structured_content
+
+
+async def test_get_phone_number_and_voice_log_put_the_uuid_in_the_path(fake, audit_path):
+    fake.route(f"GET /api/relay/rest/phone_numbers/{NUM_ID}", response(200, phone_number()))
+    fake.route(f"GET /api/voice/logs/{LOG_ID}", response(200, voice_log()))
+    async with client_for(signalwire_settings(audit_path, telco_mcp_toolsets="all"), fake) as c:
+        number = await c.call_tool("signalwire_get_phone_number", {"id": NUM_ID})
+        log = await c.call_tool("signalwire_get_voice_log", {"id": LOG_ID})
+        bad = await c.call_tool("signalwire_get_voice_log", {"id": "not-a-uuid"})
+    assert number.structured_content["name"] == "Support hotline"
+    assert log.structured_content == {
+        "id": LOG_ID,
+        "type": "relay_pstn_call",
+        "source": "realtime_api",
+        "direction": "inbound",
+        "status": "completed",
+        "from_number": "+15550100150",
+        "to_number": "+15550100101",
+        "created_at": "2026-10-31T22:15:00Z",
+        "duration": 95,
+        "billing_ms": 120000,
+        "charge": 0.017,
+    }
+    assert bad.is_error and len(fake.requests) == 2
+
+
+async def test_a_discarded_voice_log_and_a_failed_message_are_read(fake, audit_path):
+    discarded = {"id": LOG_ID, "discarded_at": "2026-10-02T00:00:00Z", "created_at": "2026-10-01T00:00:00Z"}
+    fake.route("GET /api/voice/logs", response(200, page([discarded, voice_log(GW_ID)], SW_BASE)))
+    fake.route("GET /api/messaging/logs", response(200, page([messaging_log()], SW_BASE)))
+    async with client_for(signalwire_settings(audit_path, telco_mcp_toolsets="all"), fake) as c:
+        logs = await c.call_tool("signalwire_list_voice_logs", {})
+        messages = await c.call_tool("signalwire_list_messaging_logs", {"limit": 100})
+    assert logs.structured_content["items"][0] == discarded
+    assert logs.structured_content["items"][1]["from_number"] == "+15550100150"
+    (msg,) = messages.structured_content["items"]
+    assert (msg["status"], msg["error_code"], msg["number_of_segments"]) == ("undelivered", "30005", 2)
+    assert fake.requests[1].url.query == b"page_size=100"
+
+
+@pytest.mark.parametrize(
+    ("tool", "path", "args"),
+    [
+        ("signalwire_get_phone_number", f"/api/relay/rest/phone_numbers/{NUM_ID}", {"id": NUM_ID}),
+        ("signalwire_get_sip_gateway", f"/api/fabric/resources/sip_gateways/{GW_ID}", {"id": GW_ID}),
+        ("signalwire_list_messaging_logs", "/api/messaging/logs", {}),
+    ],
+)
+@pytest.mark.parametrize(
+    ("status", "body", "category"),
+    [
+        (404, {"error": "Not Found"}, "[not_found]"),
+        (200, {"data": "nope"}, "[unexpected_response]"),
+        (200, {"id": NUM_ID}, "[unexpected_response]"),
+    ],
+)
+async def test_the_new_reads_report_upstream_errors(fake, audit_path, tool, path, args, status, body, category):
+    fake.route(f"GET {path}", response(status, body))
+    async with client_for(signalwire_settings(audit_path, telco_mcp_toolsets="all"), fake) as c:
+        result = await c.call_tool(tool, args)
+    assert result.is_error and text_of(result).startswith(category), text_of(result)
+
+
+async def test_the_new_reads_against_the_sandbox_page_to_the_end_and_read_back(audit_path):
+    """Seeded numbers, voice and messaging logs, paged with the cursor and read back one by one."""
+    from conftest import make_settings
+
+    async def everything(c: Any, tool: str) -> list[dict[str, Any]]:
+        items, args = [], {"limit": 100}
+        while True:
+            result = await c.call_tool(tool, args)
+            assert not result.is_error, text_of(result)
+            items += result.structured_content["items"]
+            if "next_cursor" not in result.structured_content:
+                return items
+            args = {"cursor": result.structured_content["next_cursor"]}
+
+    async with client_for(make_settings(audit_path, telco_mcp_toolsets="all")) as c:
+        numbers = await everything(c, "signalwire_list_phone_numbers")
+        logs = await everything(c, "signalwire_list_voice_logs")
+        messages = await everything(c, "signalwire_list_messaging_logs")
+        number = await c.call_tool("signalwire_get_phone_number", {"id": numbers[0]["id"]})
+        log = await c.call_tool("signalwire_get_voice_log", {"id": logs[-1]["id"]})
+        gateways = (await c.call_tool("signalwire_list_sip_gateways", {})).structured_content["items"]
+        gateway = await c.call_tool("signalwire_get_sip_gateway", {"id": gateways[0]["id"]})
+        missing = await c.call_tool("signalwire_get_voice_log", {"id": NUM_ID})
+    assert len(numbers) == len({n["id"] for n in numbers}) >= 5
+    assert all("call_handler" in n for n in numbers if n.get("name"))  # every named number is routed
+    assert number.structured_content == numbers[0]
+    assert len(logs) > 100 and log.structured_content == logs[-1]
+    assert any("discarded_at" in g for g in logs)
+    assert messages and all(m["kind"] in ("sms", "mms") for m in messages)
+    assert gateway.structured_content == gateways[0]
+    assert missing.is_error and "[not_found]" in text_of(missing)

@@ -134,3 +134,26 @@ async def test_without_dynamic_mode_there_are_no_discovery_tools(audit_path: Pat
     async with client_for(make_settings(audit_path)) as c:
         names = {t.name for t in (await c.list_tools()).tools}
     assert not names & DISCOVERY
+
+
+ISSUE13_SIGNALWIRE_READS = {
+    "signalwire:sip_gateways": {"signalwire_get_sip_gateway"},
+    "signalwire:phone_numbers": {"signalwire_list_phone_numbers", "signalwire_get_phone_number"},
+    "signalwire:voice_logs": {"signalwire_list_voice_logs", "signalwire_get_voice_log"},
+    "signalwire:messaging_logs": {"signalwire_list_messaging_logs"},
+}
+
+
+def test_the_new_signalwire_reads_join_their_toolsets_not_the_default() -> None:
+    new = set().union(*ISSUE13_SIGNALWIRE_READS.values())
+    assert not new & exposed() and not new & exposed(telco_mcp_toolsets="default")
+    assert new <= exposed(telco_mcp_toolsets="all")
+    for toolset, names in ISSUE13_SIGNALWIRE_READS.items():
+        assert names <= exposed(telco_mcp_toolsets=toolset), toolset
+    assert exposed(telco_mcp_toolsets="signalwire:voice_logs") == ISSUE13_SIGNALWIRE_READS["signalwire:voice_logs"]
+    assert {op.scope for op in CATALOGUE if op.name in new} == {
+        "signalwire:sip_gateways:read",
+        "signalwire:phone_numbers:read",
+        "signalwire:voice_logs:read",
+        "signalwire:messaging_logs:read",
+    }

@@ -40,6 +40,8 @@ SEED_REFERENCE_TIME = datetime(2026, 11, 1, 9, 0, 0, tzinfo=UTC)
 RECORDING_COUNT = 1250  # recordings of single call legs (PSTN, SIP, WebRTC)
 CONFERENCE_RECORDING_COUNT = 30  # recordings of whole conferences (``ConferenceRecording``)
 HISTORY_COUNT = 80
+VOICE_LOG_COUNT = 140
+MESSAGING_LOG_COUNT = 90
 
 SIPGATE_MAIN_NUMBER = "+492111234567"
 SIPGATE_USER_ID = "w0"
@@ -93,6 +95,9 @@ def build_state(seed: int) -> SandboxState:
     _seed_calls(state)
     _seed_history(state)
     _seed_directory(state)
+    _seed_phone_numbers(state)
+    _seed_voice_logs(state)
+    _seed_messaging_logs(state)
     return state
 
 
@@ -316,6 +321,197 @@ def _seed_conference_recordings(state: SandboxState) -> None:
         )
     recordings.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
     state.signalwire.recordings = {r["id"]: r for r in recordings}
+
+
+# Every field of the spec's ``PhoneNumber`` that says where calls and messages go (all required, nullable).
+_NUMBER_ROUTING: tuple[str, ...] = (
+    "call_handler",
+    "calling_handler_resource_id",
+    "call_request_url",
+    "call_request_method",
+    "call_fallback_url",
+    "call_fallback_method",
+    "call_status_callback_url",
+    "call_status_callback_method",
+    "call_laml_application_id",
+    "call_dialogflow_agent_id",
+    "call_relay_topic",
+    "call_relay_topic_status_callback_url",
+    "call_relay_script_url",
+    "call_relay_context",
+    "call_relay_context_status_callback_url",
+    "call_relay_application",
+    "call_relay_connector_id",
+    "call_sip_endpoint_id",
+    "call_verto_resource",
+    "call_video_room_id",
+    "message_handler",
+    "messaging_handler_resource_id",
+    "message_request_url",
+    "message_request_method",
+    "message_fallback_url",
+    "message_fallback_method",
+    "message_laml_application_id",
+    "message_relay_topic",
+    "message_relay_context",
+)
+
+
+def _new_id(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _seed_phone_numbers(state: SandboxState) -> None:
+    """The project's numbers (``PhoneNumber``), each routed somewhere else, newest first."""
+    rng = _extra_rng(state, "phone-numbers")
+    endpoint = next(iter(state.signalwire.sip_endpoints))
+    gateway = next(iter(state.signalwire.sip_gateways))
+    laml = {"message_handler": "laml_webhooks", "message_request_url": "https://hooks.example.com/laml/sms"}
+    templates: list[tuple[str, str | None, str, JSONDict]] = [
+        ("+15550100100", "Main line", "longcode", {"call_handler": "relay_context", "call_relay_context": "office"}),
+        (
+            "+15550100101",
+            "Support hotline",
+            "longcode",
+            {
+                "call_handler": "laml_webhooks",
+                "call_request_url": "https://hooks.example.com/laml/support",
+                "call_request_method": "POST",
+                "call_fallback_url": "https://hooks.example.com/laml/fallback",
+                "call_fallback_method": "POST",
+                "call_status_callback_url": "https://hooks.example.com/laml/status",
+                "call_status_callback_method": "POST",
+            }
+            | laml
+            | {"message_request_method": "POST"},
+        ),
+        (
+            "+15550100102",
+            "Reception desk",
+            "longcode",
+            {"call_handler": "relay_sip_endpoint", "call_sip_endpoint_id": endpoint},
+        ),
+        (
+            "+15550100103",
+            "PBX trunk",
+            "longcode",
+            {"call_handler": "sip_gateway", "calling_handler_resource_id": gateway},
+        ),
+        (
+            "+18005550104",
+            "Sales (toll-free)",
+            "toll-free",
+            {"call_handler": "relay_topic", "call_relay_topic": "sales"}
+            | {"message_handler": "relay_context", "message_relay_context": "sales-sms"},
+        ),
+        ("+15550100105", None, "longcode", {}),
+    ]
+    numbers: list[JSONDict] = []
+    for index, (number, name, number_type, routing) in enumerate(templates):
+        created = SEED_REFERENCE_TIME - timedelta(days=500 - 70 * index, hours=rng.randint(0, 23))
+        updated = created + timedelta(days=rng.randint(1, 40))
+        entry: JSONDict = {
+            "id": _new_id(rng),
+            "number": number,
+            "name": name,
+            "capabilities": ["voice", "sms", "mms"] if number_type == "longcode" else ["voice", "sms"],
+            "number_type": number_type,
+            "e911_address_id": None,
+            "e911_status": None,
+            "created_at": iso(created),
+            "updated_at": iso(updated),
+            "next_billed_at": iso(SEED_REFERENCE_TIME + timedelta(days=rng.randint(1, 30))),
+            "call_receive_mode": "voice",
+            "country_code": "US",
+        }
+        entry |= dict.fromkeys(_NUMBER_ROUTING) | routing
+        numbers.append(entry)
+    numbers.sort(key=lambda n: (n["created_at"], n["id"]), reverse=True)
+    state.signalwire.phone_numbers = {n["id"]: n for n in numbers}
+
+
+_CALLERS = ("+15550100150", "+15550100151", "+15550100152", "+15550100153", "+493023125420")
+
+
+def _seed_voice_logs(state: SandboxState) -> None:
+    """Voice logs (``Voice.VoiceLog``): Relay and LaML call legs to and from the numbers, one discarded."""
+    rng = _extra_rng(state, "voice-logs")
+    ours = [n["number"] for n in state.signalwire.phone_numbers.values()]
+    logs: list[JSONDict] = []
+    for index in range(VOICE_LOG_COUNT):
+        created = SEED_REFERENCE_TIME - timedelta(seconds=rng.randint(600, 90 * 86400))
+        log_id = _new_id(rng)
+        if index == 0:
+            discarded = created + timedelta(days=1)
+            logs.append({"id": log_id, "discarded_at": iso(discarded), "created_at": iso(created)})
+            continue
+        inbound = rng.random() < 0.6
+        status = rng.choices(("completed", "no-answer", "busy", "failed"), weights=(80, 10, 6, 4))[0]
+        seconds = max(1, int(rng.lognormvariate(4.0, 1.0))) if status == "completed" else 0
+        laml = rng.random() < 0.4
+        caller, callee = rng.choice(_CALLERS), rng.choice(ours)
+        log: JSONDict = {
+            "id": log_id,
+            "from": caller if inbound else callee,
+            "to": callee if inbound else caller,
+            "source": "laml" if laml else "realtime_api",
+            "charge": round(math.ceil(seconds / 60) * 0.0085, 4),
+            "charge_details": [{"description": "Voice minutes", "charge": round(math.ceil(seconds / 60) * 0.0085, 4)}],
+            "created_at": iso(created),
+            "type": "laml_call" if laml else "relay_pstn_call",
+            "url": f"{_LAML_ACCOUNT}/Calls/{log_id}" if laml else None,
+            "direction": "inbound" if inbound else "outbound-api",
+            "status": status,
+            "duration": seconds,
+            "duration_ms": seconds * 1000,
+            "billing_ms": math.ceil(seconds / 60) * 60000,
+            "parent_id": None,
+        }
+        logs.append(log)
+    logs.sort(key=lambda g: (g["created_at"], g["id"]), reverse=True)
+    state.signalwire.voice_logs = {g["id"]: g for g in logs}
+
+
+_LAML_ACCOUNT = f"https://{SIGNALWIRE_SPACE}.signalwire.com/api/laml/2010-04-01/Accounts/{SIGNALWIRE_PROJECT_ID}"
+_TEXTERS = ("+15550100160", "+15550100161", "+15550100162")
+
+
+def _seed_messaging_logs(state: SandboxState) -> None:
+    """Messaging logs (``Message.MessageLog``): SMS and MMS sent from and to the numbers."""
+    rng = _extra_rng(state, "messaging-logs")
+    ours = [n["number"] for n in state.signalwire.phone_numbers.values() if "sms" in n["capabilities"]]
+    logs: list[JSONDict] = []
+    for _ in range(MESSAGING_LOG_COUNT):
+        created = SEED_REFERENCE_TIME - timedelta(seconds=rng.randint(600, 60 * 86400))
+        log_id = _new_id(rng)
+        inbound = rng.random() < 0.5
+        kind = "mms" if rng.random() < 0.1 else "sms"
+        failed = not inbound and rng.random() < 0.08
+        segments = 1 if kind == "mms" else rng.choice((1, 1, 1, 2, 3))
+        laml = rng.random() < 0.5
+        charge = round(segments * (0.02 if kind == "mms" else 0.0079), 4)
+        texter, ours_one = rng.choice(_TEXTERS), rng.choice(ours)
+        logs.append(
+            {
+                "id": log_id,
+                "from": texter if inbound else ours_one,
+                "to": ours_one if inbound else texter,
+                "status": "received" if inbound else ("undelivered" if failed else "delivered"),
+                "direction": "inbound" if inbound else "outbound-api",
+                "kind": kind,
+                "source": "laml" if laml else "realtime_api",
+                "type": "laml_message" if laml else "relay_message",
+                "url": f"{_LAML_ACCOUNT}/Messages/{log_id}" if laml else None,
+                "number_of_segments": segments,
+                "charge": charge,
+                "charge_details": [{"description": f"{kind.upper()} segments", "charge": charge}],
+                "created_at": iso(created),
+                "error_message": "Unknown destination handset" if failed else None,
+                "error_code": "30005" if failed else None,
+            }
+        )
+    logs.sort(key=lambda g: (g["created_at"], g["id"]), reverse=True)
+    state.signalwire.messaging_logs = {g["id"]: g for g in logs}
 
 
 # --------------------------------------------------------------------------------------------- sipgate
@@ -580,6 +776,9 @@ def describe(state: SandboxState) -> dict[str, Any]:
         "sip_gateways": len(state.signalwire.sip_gateways),
         "gateways_with_g729": [g["id"] for g in gateways if "G729" in g["sip_gateway"]["codecs"]],
         "recordings": len(state.signalwire.recordings),
+        "phone_numbers": len(state.signalwire.phone_numbers),
+        "voice_logs": len(state.signalwire.voice_logs),
+        "messaging_logs": len(state.signalwire.messaging_logs),
         "calls": [c.to_api() for c in state.sipgate.calls.values()],
         "history": len(state.sipgate.history),
     }

@@ -1,11 +1,14 @@
-"""SignalWire REST routes: Fabric SIP credentials and gateways, Relay REST SIP profile and recordings.
+"""SignalWire REST routes: Fabric SIP credentials and gateways; Relay REST SIP profile, recordings and
+phone numbers; voice and messaging logs.
 
 Every answer is one the upstream spec declares for the operation, in the declared shape, except
 the few the live API is known to give otherwise (``deviations.py``): 401/404 are ``{"error": ...}``;
 the gateway update's 422 is ``{"errors": [{type, code, message, attribute, url}]}`` and the Relay
 REST 422s are ``{"errors": [{detail, status, title, code}]}``. The Fabric lists declare no 422, so
 a page that cannot be served (a wrong or missing page token) is 404 there; the recordings list
-declares 422 and uses it. Links (``links.self`` and the rest) name the canonical host
+declares 422 and uses it; so do the voice and messaging log lists, in the Fabric error style their
+spec gives them. The phone number list declares neither 404 nor 422: a page it cannot serve is its
+declared 400 ``{"error": "Bad Request"}``. Links (``links.self`` and the rest) name the canonical host
 ``https://{space}.signalwire.com``, as the real API does, whatever host the request came to.
 Malformed JSON is 400 ``{"error": "Bad Request"}``.
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -147,8 +150,17 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int, i
     return int(raw)
 
 
-def paginate(request: Request, items: list[JSONDict], *, resource: str, seed: int, style: ErrorStyle) -> JSONResponse:
-    """One page of ``items``; a page that cannot be served is 422 where the list declares it, else 404."""
+def paginate(
+    request: Request,
+    items: list[JSONDict],
+    *,
+    resource: str,
+    seed: int,
+    style: ErrorStyle,
+    refuse: Callable[[list[Issue]], JSONResponse] | None = None,
+) -> JSONResponse:
+    """One page of ``items``; a page that cannot be served is ``refuse(issues)`` when given, else 422
+    where the list declares it (the Relay REST lists) and 404 where it does not (the Fabric lists)."""
     issues: list[Issue] = []
     page_size = _int_param(request, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, issues)
     page_number = _int_param(request, "page_number", 0, 0, 10**9, issues)
@@ -159,6 +171,8 @@ def paginate(request: Request, items: list[JSONDict], *, resource: str, seed: in
     if not issues and token is not None and token != _page_token(seed, resource, page_number, page_size):
         issues.append(("invalid_parameter", "page_token is invalid for this page", "page_token"))
     if issues:
+        if refuse is not None:
+            return refuse(issues)
         return unprocessable(style, issues) if style == "relay" else not_found()
 
     base = f"{CANONICAL_ORIGIN}{request.url.path}"
@@ -206,6 +220,11 @@ class SignalWireApi:
             Route(f"{relay}/recordings", self.list_recordings, methods=["GET"]),
             Route(f"{relay}/recordings/{{id}}", self.get_recording, methods=["GET"]),
             Route(f"{relay}/recordings/{{id}}", self.delete_recording, methods=["DELETE"]),
+            Route(f"{relay}/phone_numbers", self.list_phone_numbers, methods=["GET"]),
+            Route(f"{relay}/phone_numbers/{{id}}", self.get_phone_number, methods=["GET"]),
+            Route("/api/voice/logs", self.list_voice_logs, methods=["GET"]),
+            Route("/api/voice/logs/{id}", self.get_voice_log, methods=["GET"]),
+            Route("/api/messaging/logs", self.list_messaging_logs, methods=["GET"]),
         ]
 
     def _now(self) -> str:
@@ -288,3 +307,35 @@ class SignalWireApi:
             return not_found()
         del self.sb.state.signalwire.recordings[recording["id"]]
         return Response(status_code=204)
+
+    # ---- phone numbers
+
+    async def list_phone_numbers(self, request: Request) -> Response:
+        items = list(self.sb.state.signalwire.phone_numbers.values())
+        return paginate(
+            request, items, resource="phone_numbers", seed=self.sb.seed, style="relay", refuse=lambda _: bad_request()
+        )
+
+    async def get_phone_number(self, request: Request) -> Response:
+        number = _lookup(self.sb.state.signalwire.phone_numbers, request.path_params["id"])
+        return not_found() if number is None else JSONResponse(number)
+
+    # ---- voice and messaging logs (their 422s are in the Fabric style: {errors: [{type, code, ...}]})
+
+    async def list_voice_logs(self, request: Request) -> Response:
+        items = list(self.sb.state.signalwire.voice_logs.values())
+        return paginate(request, items, resource="voice_logs", seed=self.sb.seed, style="fabric", refuse=_fabric_422)
+
+    async def get_voice_log(self, request: Request) -> Response:
+        log = _lookup(self.sb.state.signalwire.voice_logs, request.path_params["id"])
+        return not_found() if log is None else JSONResponse(log)
+
+    async def list_messaging_logs(self, request: Request) -> Response:
+        items = list(self.sb.state.signalwire.messaging_logs.values())
+        return paginate(
+            request, items, resource="messaging_logs", seed=self.sb.seed, style="fabric", refuse=_fabric_422
+        )
+
+
+def _fabric_422(issues: list[Issue]) -> JSONResponse:
+    return unprocessable("fabric", issues)

@@ -1,6 +1,7 @@
 """The simulator's mutable state: containers and the operations that change them.
 
-Resources that are returned verbatim (SignalWire SIP endpoints, gateways, profile, recordings;
+Resources that are returned verbatim (SignalWire SIP endpoints, gateways, profile, recordings, phone
+numbers, voice and messaging logs;
 sipgate history entries) are kept as JSON-shaped dicts in their API form. Running sipgate calls
 are dataclasses, because operations change them in ways the API shape does not show (events,
 previous call ids).
@@ -35,6 +36,9 @@ class SignalWireState:
     sip_gateways: dict[str, JSONDict]
     sip_profile: JSONDict
     recordings: dict[str, JSONDict]  # newest first
+    phone_numbers: dict[str, JSONDict] = field(default_factory=dict[str, JSONDict])  # newest first
+    voice_logs: dict[str, JSONDict] = field(default_factory=dict[str, JSONDict])  # newest first
+    messaging_logs: dict[str, JSONDict] = field(default_factory=dict[str, JSONDict])  # newest first
 
 
 # --------------------------------------------------------------------------------------------- sipgate

@@ -153,6 +153,8 @@ def seeded_ids(sandbox: Sandbox) -> dict[str, list[str]]:
         "sip_endpoint": list(state.signalwire.sip_endpoints),
         "sip_gateway": list(state.signalwire.sip_gateways),
         "recording": list(state.signalwire.recordings)[:20],
+        "phone_number": list(state.signalwire.phone_numbers),
+        "voice_log": list(state.signalwire.voice_logs)[:20],
         "call": list(state.sipgate.calls),
         "sms": [str(ext["id"]) for ext in state.sipgate.sms_extensions],
         "device": list(state.sipgate.devices),
@@ -163,6 +165,9 @@ def seeded_ids(sandbox: Sandbox) -> dict[str, list[str]]:
 ID_FIELDS: dict[tuple[str, str], str] = {
     ("signalwire_get_sip_credential", "id"): "sip_endpoint",
     ("signalwire_update_sip_gateway", "id"): "sip_gateway",
+    ("signalwire_get_sip_gateway", "id"): "sip_gateway",
+    ("signalwire_get_phone_number", "id"): "phone_number",
+    ("signalwire_get_voice_log", "id"): "voice_log",
     ("signalwire_get_recording", "id"): "recording",
     ("signalwire_delete_recording", "id"): "recording",
     ("sipgate_send_sms", "sms_id"): "sms",

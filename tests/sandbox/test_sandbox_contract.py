@@ -1,7 +1,8 @@
 """Every sandbox answer, success and error, for every covered operation, against the providers' OpenAPI.
 
 The documents are read from ``../shared/specs`` beside the repository (CI has a read-only copy):
-the current SignalWire REST document (its telephony subset, content unchanged) and sipgate's own
+the current SignalWire REST document (cut down here to the covered paths and the components they
+reference, content unchanged: the full document is slow to load) and sipgate's own
 Swagger 2.0 document as openapi-generator converted it to OpenAPI 3. openapi-core validates each
 answer's status, media type and body. The only answers allowed to differ from the documents are the
 ones listed, with their sources, in ``telco_mcp/sandbox/deviations.py``; an entry there that no
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.anyio
 REPO = Path(__file__).resolve().parents[2]
 SPECS = REPO.parent / "shared" / "specs"
 NOTES_FILE = (REPO / NOTES).resolve()
-SIGNALWIRE_SPEC = SPECS / "signalwire" / "signalwire-rest-subset-telephony.yaml"
+SIGNALWIRE_SPEC = SPECS / "signalwire" / "signalwire-rest-openapi.yaml"
 SIPGATE_SPEC = SPECS / "sipgate" / "sipgate-v2-openapi3-generator-normalized.yaml"
 HOSTS = {"signalwire": "https://sandbox.signalwire.com", "sipgate": "https://api.sipgate.com"}
 PREFIX = {"signalwire": "", "sipgate": "/v2"}
@@ -56,6 +57,11 @@ COVERED: tuple[tuple[str, str, str], ...] = (
     ("signalwire", "GET", f"{RELAY}/recordings"),
     ("signalwire", "GET", f"{RELAY}/recordings/{{id}}"),
     ("signalwire", "DELETE", f"{RELAY}/recordings/{{id}}"),
+    ("signalwire", "GET", f"{RELAY}/phone_numbers"),
+    ("signalwire", "GET", f"{RELAY}/phone_numbers/{{id}}"),
+    ("signalwire", "GET", "/api/voice/logs"),
+    ("signalwire", "GET", "/api/voice/logs/{id}"),
+    ("signalwire", "GET", "/api/messaging/logs"),
     ("sipgate", "GET", "/account"),
     ("sipgate", "GET", "/authorization/userinfo"),
     ("sipgate", "GET", "/{userId}/sms"),
@@ -114,10 +120,35 @@ def _without_generator_artefacts(node: Any) -> Any:
     return node
 
 
+def _covered_part(raw: dict[str, Any], provider: str) -> dict[str, Any]:
+    """`raw` with only the covered paths and every component they reach; nothing inside is changed."""
+    paths = {t for p, _, t in COVERED if p == provider}
+    out = dict(raw, paths={t: raw["paths"][t] for t in paths}, components={})
+    pending = [out["paths"], raw.get("security", [])]
+    seen: set[str] = set()
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/components/") and ref not in seen:
+                seen.add(ref)
+                _, _, kind, name = ref.split("/", 3)
+                target = raw["components"][kind][name]
+                out["components"].setdefault(kind, {})[name] = target
+                pending.append(target)
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    out["components"]["securitySchemes"] = raw["components"].get("securitySchemes", {})
+    return out
+
+
 @pytest.fixture(scope="module")
 def documents() -> dict[str, tuple[OpenAPI, dict[str, Any]]]:
     _shared(SPECS)
-    raw_sw = yaml.safe_load(SIGNALWIRE_SPEC.read_text())
+    raw_sw = _covered_part(
+        yaml.load(SIGNALWIRE_SPEC.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), "signalwire"
+    )
     raw_sg = _without_generator_artefacts(yaml.safe_load(SIPGATE_SPEC.read_text()))
     return {
         "signalwire": (OpenAPI.from_dict(raw_sw), raw_sw),
@@ -247,6 +278,32 @@ async def _signalwire(r: Recorder) -> None:
     await send("DELETE", rec, f"{recordings}/{leg}")
     await send("DELETE", rec, f"{recordings}/{conference}")
     await send("DELETE", rec, f"{recordings}/{leg}")
+
+    numbers = f"{RELAY}/phone_numbers"
+    number = next(iter(sw.phone_numbers))
+    first = await send("GET", numbers, numbers, params={"page_size": 2})
+    await send("GET", numbers, first.json()["links"]["next"].partition(".com")[2])
+    await send("GET", numbers, numbers)
+    await send("GET", numbers, numbers, params={"page_number": 1, "page_token": "PAforged"})
+    await send("GET", numbers, numbers, auth=NO_AUTH)
+    num = f"{numbers}/{{id}}"
+    await send("GET", num, f"{numbers}/{number}")
+    await send("GET", num, f"{numbers}/{UNKNOWN_UUID}")
+    await send("GET", num, f"{numbers}/{number}", auth=NO_AUTH)
+
+    for logs in ("/api/voice/logs", "/api/messaging/logs"):
+        first = await send("GET", logs, logs, params={"page_size": 20})
+        await send("GET", logs, first.json()["links"]["next"].partition(".com")[2])
+        await send("GET", logs, logs, params={"page_size": 1000})
+        await send("GET", logs, logs, params={"page_number": 1})
+        await send("GET", logs, logs, params={"page_size": 0})
+        await send("GET", logs, logs, auth=NO_AUTH)
+    log = "/api/voice/logs/{id}"
+    discarded = next(i for i, g in sw.voice_logs.items() if "discarded_at" in g)
+    for log_id in [*list(sw.voice_logs)[:3], discarded]:
+        await send("GET", log, f"/api/voice/logs/{log_id}")
+    await send("GET", log, f"/api/voice/logs/{UNKNOWN_UUID}")
+    await send("GET", log, f"/api/voice/logs/{discarded}", auth=NO_AUTH)
 
 
 async def _sipgate(r: Recorder) -> None:

@@ -445,3 +445,245 @@ def recording_from_api(payload: Any) -> Recording:
 def recording_page_from_api(payload: Any) -> tuple[list[Recording], str | None]:
     """``RecordingListResponse`` -> (items, ``links.next`` URL or None)."""
     return _list_page(payload, "recording list", recording_from_api)
+
+
+# --------------------------------------------------------------------------------------------------
+# Phone numbers, voice logs and messaging logs (read-only)
+# --------------------------------------------------------------------------------------------------
+
+
+class GetSipGatewayInput(StrictInput):
+    """Get one SIP gateway."""
+
+    id: UUID = Field(description="SIP gateway id.")
+
+
+class ListPhoneNumbersInput(PageInput):
+    """List the project's phone numbers."""
+
+
+class GetPhoneNumberInput(StrictInput):
+    """Get one phone number."""
+
+    id: UUID = Field(description="Phone number id.")
+
+
+class ListVoiceLogsInput(PageInput):
+    """List voice logs."""
+
+
+class GetVoiceLogInput(StrictInput):
+    """Get one voice log."""
+
+    id: UUID = Field(description="Voice log id.")
+
+
+class ListMessagingLogsInput(PageInput):
+    """List messaging logs."""
+
+
+# What runs a number's inbound calls and messages: the handler, its resource and every routing field.
+_NUMBER_ROUTING_FIELDS = (
+    "call_handler",
+    "calling_handler_resource_id",
+    "call_receive_mode",
+    "call_request_url",
+    "call_request_method",
+    "call_fallback_url",
+    "call_fallback_method",
+    "call_status_callback_url",
+    "call_status_callback_method",
+    "call_laml_application_id",
+    "call_dialogflow_agent_id",
+    "call_relay_topic",
+    "call_relay_topic_status_callback_url",
+    "call_relay_script_url",
+    "call_relay_context",
+    "call_relay_context_status_callback_url",
+    "call_relay_application",
+    "call_relay_connector_id",
+    "call_sip_endpoint_id",
+    "call_verto_resource",
+    "call_video_room_id",
+    "message_handler",
+    "messaging_handler_resource_id",
+    "message_request_url",
+    "message_request_method",
+    "message_fallback_url",
+    "message_fallback_method",
+    "message_laml_application_id",
+    "message_relay_topic",
+    "message_relay_context",
+)
+
+
+class PhoneNumber(Result):
+    """A phone number and where its calls and messages go. Only non-null routing fields are present."""
+
+    id: str
+    number: str
+    name: str | None = None
+    number_type: str | None = None
+    country_code: str | None = None
+    capabilities: list[str] | None = None
+    e911_status: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    next_billed_at: str | None = None
+    call_handler: str | None = Field(default=None, description="What handles inbound calls.")
+    calling_handler_resource_id: str | None = None
+    call_receive_mode: str | None = None
+    call_request_url: str | None = None
+    call_request_method: str | None = None
+    call_fallback_url: str | None = None
+    call_fallback_method: str | None = None
+    call_status_callback_url: str | None = None
+    call_status_callback_method: str | None = None
+    call_laml_application_id: str | None = None
+    call_dialogflow_agent_id: str | None = None
+    call_relay_topic: str | None = None
+    call_relay_topic_status_callback_url: str | None = None
+    call_relay_script_url: str | None = None
+    call_relay_context: str | None = None
+    call_relay_context_status_callback_url: str | None = None
+    call_relay_application: str | None = None
+    call_relay_connector_id: str | None = None
+    call_sip_endpoint_id: str | None = None
+    call_verto_resource: str | None = None
+    call_video_room_id: str | None = None
+    message_handler: str | None = Field(default=None, description="What handles inbound messages.")
+    messaging_handler_resource_id: str | None = None
+    message_request_url: str | None = None
+    message_request_method: str | None = None
+    message_fallback_url: str | None = None
+    message_fallback_method: str | None = None
+    message_laml_application_id: str | None = None
+    message_relay_topic: str | None = None
+    message_relay_context: str | None = None
+
+
+class PhoneNumberPage(Page):
+    items: list[PhoneNumber]
+
+
+class VoiceLog(Result):
+    """One call leg's log. A discarded log has only id, created_at and discarded_at."""
+
+    id: str
+    type: str | None = None
+    source: str | None = None
+    direction: str | None = None
+    status: str | None = None
+    from_number: str | None = None
+    to_number: str | None = None
+    created_at: str | None = None
+    duration: int | None = Field(default=None, description="Seconds.")
+    billing_ms: int | None = None
+    charge: float | None = Field(default=None, description="USD.")
+    parent_id: str | None = None
+    url: str | None = None
+    discarded_at: str | None = None
+
+
+class VoiceLogPage(Page):
+    items: list[VoiceLog]
+
+
+class MessagingLog(Result):
+    """One SMS or MMS log."""
+
+    id: str
+    kind: str | None = None
+    type: str | None = None
+    source: str | None = None
+    direction: str | None = None
+    status: str | None = None
+    from_number: str | None = None
+    to_number: str | None = None
+    created_at: str | None = None
+    number_of_segments: int | None = None
+    charge: float | None = Field(default=None, description="USD.")
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class MessagingLogPage(Page):
+    items: list[MessagingLog]
+
+
+def phone_number_from_api(payload: Any) -> PhoneNumber:
+    """``PhoneNumber`` / ``PhoneNumberResponse`` -> ``PhoneNumber`` (drops null routing fields)."""
+    what = "phone number"
+    data = p.obj(payload, what)
+    routing = {key: p.opt_str(data, key, what) for key in _NUMBER_ROUTING_FIELDS}
+    return PhoneNumber(
+        id=p.req_str(data, "id", what),
+        number=p.req_str(data, "number", what),
+        name=p.opt_str(data, "name", what),
+        number_type=p.opt_str(data, "number_type", what),
+        country_code=p.opt_str(data, "country_code", what),
+        capabilities=p.opt_str_list(data, "capabilities", what),
+        e911_status=p.opt_str(data, "e911_status", what),
+        created_at=p.opt_str(data, "created_at", what),
+        updated_at=p.opt_str(data, "updated_at", what),
+        next_billed_at=p.opt_str(data, "next_billed_at", what),
+        **routing,
+    )
+
+
+def phone_number_page_from_api(payload: Any) -> tuple[list[PhoneNumber], str | None]:
+    """``PhoneNumberListResponse`` -> (items, ``links.next`` URL or None)."""
+    return _list_page(payload, "phone number list", phone_number_from_api)
+
+
+def voice_log_from_api(payload: Any) -> VoiceLog:
+    """``Voice.VoiceLog`` (any of its variants, a discarded one too) -> ``VoiceLog``."""
+    what = "voice log"
+    data = p.obj(payload, what)
+    return VoiceLog(
+        id=p.req_str(data, "id", what),
+        type=p.opt_str(data, "type", what),
+        source=p.opt_str(data, "source", what),
+        direction=p.opt_str(data, "direction", what),
+        status=p.opt_str(data, "status", what),
+        from_number=p.opt_str(data, "from", what),
+        to_number=p.opt_str(data, "to", what),
+        created_at=p.opt_str(data, "created_at", what),
+        duration=p.opt_int(data, "duration", what),
+        billing_ms=p.opt_int(data, "billing_ms", what),
+        charge=p.opt_float(data, "charge", what),
+        parent_id=p.opt_str(data, "parent_id", what),
+        url=p.opt_str(data, "url", what),
+        discarded_at=p.opt_str(data, "discarded_at", what),
+    )
+
+
+def voice_log_page_from_api(payload: Any) -> tuple[list[VoiceLog], str | None]:
+    """``Voice.LogListResponse`` -> (items, ``links.next`` URL or None)."""
+    return _list_page(payload, "voice log list", voice_log_from_api)
+
+
+def messaging_log_from_api(payload: Any) -> MessagingLog:
+    """``Message.MessageLog`` -> ``MessagingLog``."""
+    what = "messaging log"
+    data = p.obj(payload, what)
+    return MessagingLog(
+        id=p.req_str(data, "id", what),
+        kind=p.opt_str(data, "kind", what),
+        type=p.opt_str(data, "type", what),
+        source=p.opt_str(data, "source", what),
+        direction=p.opt_str(data, "direction", what),
+        status=p.opt_str(data, "status", what),
+        from_number=p.opt_str(data, "from", what),
+        to_number=p.opt_str(data, "to", what),
+        created_at=p.opt_str(data, "created_at", what),
+        number_of_segments=p.opt_int(data, "number_of_segments", what),
+        charge=p.opt_float(data, "charge", what),
+        error_code=p.opt_str(data, "error_code", what),
+        error_message=p.opt_str(data, "error_message", what),
+    )
+
+
+def messaging_log_page_from_api(payload: Any) -> tuple[list[MessagingLog], str | None]:
+    """``Message.LogListResponse`` -> (items, ``links.next`` URL or None)."""
+    return _list_page(payload, "messaging log list", messaging_log_from_api)

@@ -1,4 +1,4 @@
-"""SignalWire operations: SIP credentials, SIP gateways, the SIP profile and recordings.
+"""SignalWire operations: SIP credentials and gateways, the SIP profile, recordings, numbers and logs.
 
 Base `https://{space}.signalwire.com`, Basic auth `project_id:api_token`. Lists follow the
 provider's `links.next`: its query (page number, size and token) becomes an opaque cursor, and the
@@ -26,6 +26,9 @@ CREDENTIALS = "/api/fabric/resources/sip_endpoints"
 GATEWAYS = "/api/fabric/resources/sip_gateways"
 PROFILE = "/api/relay/rest/sip_profile"
 RECORDINGS = "/api/relay/rest/recordings"
+NUMBERS = "/api/relay/rest/phone_numbers"
+VOICE_LOGS = "/api/voice/logs"
+MESSAGING_LOGS = "/api/messaging/logs"
 
 
 # ------------------------------------------------------------------ lists
@@ -100,6 +103,51 @@ async def _deleted(response: httpx2.Response, args: m.DeleteRecordingInput, ctx:
 
 def _target(args: Any) -> WriteSubject:
     return WriteSubject(target=str(getattr(args, "id", "sip_profile")))
+
+
+def _read(
+    name: str,
+    title: str,
+    description: str,
+    path: str,
+    input: type[BaseModel],
+    output: type[BaseModel],
+    *,
+    scope: str,
+    **hooks: Any,
+) -> Operation:
+    """A read outside the default exposure: listed with `all` or its toolset's name."""
+    return Operation(
+        name=name,
+        title=title,
+        description=description,
+        provider="signalwire",
+        method="GET",
+        path=path,
+        input=input,
+        output=output,
+        scope=scope,
+        effect="read",
+        idempotent=True,
+        default=False,
+        **hooks,
+    )
+
+
+def _list(
+    name: str,
+    title: str,
+    description: str,
+    path: str,
+    input: type[BaseModel],
+    output: type[BaseModel],
+    parse: Callable[[Any], tuple[list[Any], str | None]],
+    *,
+    scope: str,
+) -> Operation:
+    """A paged read: `limit` and `cursor` in, the provider's `links.next` out as `next_cursor`."""
+    prepare, interpret = _list_request(path), _list_result(path, parse, output)
+    return _read(name, title, description, path, input, output, scope=scope, prepare=prepare, interpret=interpret)
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -237,5 +285,65 @@ OPERATIONS: tuple[Operation, ...] = (
         interpret=_deleted,
         summarize=_summarize_delete,
         subject=_target,
+    ),
+    _read(
+        "signalwire_get_sip_gateway",
+        "Get a SIP gateway",
+        "Get one SIP gateway by id: name, URI, codecs and encryption.",
+        GATEWAYS + "/{id}",
+        m.GetSipGatewayInput,
+        m.SipGateway,
+        scope="signalwire:sip_gateways:read",
+        interpret=_one(m.sip_gateway_from_api),
+    ),
+    _list(
+        "signalwire_list_phone_numbers",
+        "List phone numbers",
+        "List the project's phone numbers with where their calls and messages are routed.",
+        NUMBERS,
+        m.ListPhoneNumbersInput,
+        m.PhoneNumberPage,
+        m.phone_number_page_from_api,
+        scope="signalwire:phone_numbers:read",
+    ),
+    _read(
+        "signalwire_get_phone_number",
+        "Get a phone number",
+        "Get one phone number by id with its call and message routing.",
+        NUMBERS + "/{id}",
+        m.GetPhoneNumberInput,
+        m.PhoneNumber,
+        scope="signalwire:phone_numbers:read",
+        interpret=_one(m.phone_number_from_api),
+    ),
+    _list(
+        "signalwire_list_voice_logs",
+        "List voice logs",
+        "List call logs (from, to, status, duration, charge), newest first.",
+        VOICE_LOGS,
+        m.ListVoiceLogsInput,
+        m.VoiceLogPage,
+        m.voice_log_page_from_api,
+        scope="signalwire:voice_logs:read",
+    ),
+    _read(
+        "signalwire_get_voice_log",
+        "Get a voice log",
+        "Get one call log by id.",
+        VOICE_LOGS + "/{id}",
+        m.GetVoiceLogInput,
+        m.VoiceLog,
+        scope="signalwire:voice_logs:read",
+        interpret=_one(m.voice_log_from_api),
+    ),
+    _list(
+        "signalwire_list_messaging_logs",
+        "List messaging logs",
+        "List SMS and MMS logs (from, to, status, segments, charge), newest first.",
+        MESSAGING_LOGS,
+        m.ListMessagingLogsInput,
+        m.MessagingLogPage,
+        m.messaging_log_page_from_api,
+        scope="signalwire:messaging_logs:read",
     ),
 )
