@@ -23,6 +23,7 @@ SIPGATE_ALL_SCOPES: tuple[str, ...] = (
     "sessions:sms:write",
     "sms:read",
     "history:read",
+    "history:write",
     "users:read",
     "devices:read",
     "phonelines:read",
@@ -31,6 +32,7 @@ SIPGATE_ALL_SCOPES: tuple[str, ...] = (
     "contacts:read",
     "voicemails:read",
     "blacklist:read",
+    "blacklist:write",
 )
 # Valid until 2100-01-01 unless the sandbox is told to expire it or a refresh replaces it.
 SIPGATE_ACCESS_TOKEN = make_access_token(

@@ -96,6 +96,18 @@ DEVIATIONS: tuple[Deviation, ...] = (
         source=f"{NOTES} §1.3 (POST /sessions/calls: 400 for invalid callee or caller) and §1.5 (no error bodies)",
     ),
     Deviation(
+        provider="sipgate",
+        method="GET",
+        path="/history/{entryId}",
+        status=404,
+        answer="no-body",
+        live=(
+            "An unknown history entry id is 404 with no body; the spec declares only 200 here. Clients branch on "
+            '404 as "no such resource", and no history operation declares an error body.'
+        ),
+        source=f"{NOTES} §1.5 (clients branch on the status code; none of our operations declares an error body)",
+    ),
+    Deviation(
         provider="signalwire",
         method="PATCH",
         path="/api/fabric/resources/sip_gateways/{id}",

@@ -16,6 +16,10 @@ Behaviour worth knowing (see also the package docstring):
   the history as an OUTGOING SMS entry.
 * ``GET /history``: without ``archived`` (or with ``archived=false``) archived entries are hidden;
   ``archived=true`` shows only archived ones. ``from``/``to`` are inclusive bounds on ``created``.
+* The incoming blacklist is the one family declaring error bodies: a bad number is 400, a second
+  entry for a number 409, an unknown one 404, each with ``ErrorResponse``; a new entry is 201.
+* ``PUT /history/{entryId}`` resets a flag left out to false (the spec's defaults); a missing note stays.
+  An unknown entry is 404 without a body, on ``GET`` (a listed deviation), ``PUT`` and ``DELETE``.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ HISTORY_TYPES = ("CALL", "VOICEMAIL", "SMS", "FAX")
 HISTORY_DIRECTIONS = ("INCOMING", "OUTGOING", "MISSED_INCOMING", "MISSED_OUTGOING")
 HISTORY_STARRED = ("STARRED", "UNSTARRED")
 
+BLACKLIST_NUMBER = r"^\+?[1-9]\d{1,14}$"  # IncomingEntry.phoneNumber's pattern
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()/\-]{2,30}$")
 _DEVICE = re.compile(r"^[a-z][0-9]+$")
 
@@ -90,6 +95,18 @@ class NewCallRequest(StrictModel):
     callerId: str | None = None
 
 
+class IncomingEntryRequest(StrictModel):
+    phoneNumber: Annotated[str, Field(pattern=BLACKLIST_NUMBER)]
+    isBlock: bool = False
+
+
+class UpdateHistoryEntryRequest(StrictModel):
+    note: str | None = None
+    archived: bool = False
+    read: bool = False
+    starred: bool = False
+
+
 class SendWebSmsRequest(StrictModel):
     smsId: Annotated[str, Field(min_length=1)]
     recipient: str
@@ -112,6 +129,11 @@ def _invalid(why: str) -> Response:
     """A request sipgate refuses as invalid: 400 without a body (``why`` is only logged)."""
     logger.info("sandbox sipgate 400: %s", why)
     return _empty(400)
+
+
+def _blacklist_error(status: int, title: str, detail: str) -> JSONResponse:
+    """The blacklist operations are the only ones declaring an error body: ``ErrorResponse``."""
+    return JSONResponse({"errors": [{"status": status, "title": title, "detail": detail}]}, status_code=status)
 
 
 def _is_phone(value: str) -> bool:
@@ -174,6 +196,11 @@ class SipgateApi:
             Route("/v2/contacts", self.get_contacts, methods=["GET"]),
             Route("/v2/voicemails", self.get_voicemails, methods=["GET"]),
             Route("/v2/blacklist/incoming", self.get_blacklist, methods=["GET"]),
+            Route("/v2/blacklist/incoming", self.block, methods=["POST"]),
+            Route("/v2/blacklist/incoming/{phone_number}", self.unblock, methods=["DELETE"]),
+            Route("/v2/history/{entry_id}", self.get_history_entry, methods=["GET"]),
+            Route("/v2/history/{entry_id}", self.update_history_entry, methods=["PUT"]),
+            Route("/v2/history/{entry_id}", self.delete_history_entry, methods=["DELETE"]),
             # Last: "/v2/{user_id}/sms" would otherwise also match "/v2/sessions/sms".
             Route("/v2/{user_id}/sms", self.get_sms_extensions, methods=["GET"]),
             Route("/v2/{user_id}/devices", self.get_devices, methods=["GET"]),
@@ -314,6 +341,71 @@ class SipgateApi:
         if denied := self._denied(request, ("blacklist:read",)):
             return denied
         return JSONResponse({"items": self._state.blacklist})
+
+    async def block(self, request: Request) -> Response:
+        if denied := self._denied(request, ("blacklist:write",)):
+            return denied
+        try:
+            data = await read_json(request)
+        except MalformedJSONError as exc:
+            return _blacklist_error(400, "Bad Request", f"malformed JSON: {exc}")
+        body = validate_body(IncomingEntryRequest, data)
+        if isinstance(body, list):
+            return _blacklist_error(400, "Bad Request", "Invalid phoneNumber supplied")
+        if any(normalize_number(e["phoneNumber"]) == normalize_number(body.phoneNumber) for e in self._state.blacklist):
+            return _blacklist_error(409, "Conflict", "IncomingEntry already exists")
+        entry = {"phoneNumber": body.phoneNumber, "isBlock": body.isBlock}
+        self._state.blacklist.append(entry)
+        return JSONResponse(dict(entry), status_code=201)
+
+    async def unblock(self, request: Request) -> Response:
+        if denied := self._denied(request, ("blacklist:write",)):
+            return denied
+        number = request.path_params["phone_number"]
+        if not re.fullmatch(BLACKLIST_NUMBER, number):
+            return _blacklist_error(400, "Bad Request", "Invalid phoneNumber supplied")
+        kept = [e for e in self._state.blacklist if normalize_number(e["phoneNumber"]) != normalize_number(number)]
+        if len(kept) == len(self._state.blacklist):
+            return _blacklist_error(404, "Not Found", "IncomingEntry not found")
+        self._state.blacklist = kept
+        return _no_content()
+
+    # ---- one history entry (404 without a body for an unknown id)
+
+    def _history_entry(self, request: Request) -> JSONDict | None:
+        entry_id = request.path_params["entry_id"]
+        return next((e for e in self._state.history if e["id"] == entry_id), None)
+
+    async def get_history_entry(self, request: Request) -> Response:
+        if denied := self._denied(request, ("history:read",)):
+            return denied
+        entry = self._history_entry(request)
+        return _empty(404) if entry is None else JSONResponse(entry)
+
+    async def update_history_entry(self, request: Request) -> Response:
+        """PUT: a flag left out is reset to its default (false), as the spec's defaults say; a missing note stays."""
+        if denied := self._denied(request, ("history:write",)):
+            return denied
+        body = await self._body(request, UpdateHistoryEntryRequest)
+        if isinstance(body, Response):
+            return body
+        entry = self._history_entry(request)
+        if entry is None:
+            return _empty(404)
+        entry.update(archived=body.archived, read=body.read, starred=body.starred)
+        if body.note is not None:
+            entry["note"] = body.note
+        entry["lastModified"] = iso_from_timestamp(self.sb.clock())
+        return _no_content()
+
+    async def delete_history_entry(self, request: Request) -> Response:
+        if denied := self._denied(request, ("history:write",)):
+            return denied
+        entry = self._history_entry(request)
+        if entry is None:
+            return _empty(404)
+        self._state.history.remove(entry)
+        return _no_content()
 
     # ---- running calls (RTCM)
 
