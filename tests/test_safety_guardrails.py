@@ -467,6 +467,11 @@ WRITE_TOOLS: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
         {"callee": "dialled", "caller": "dialled", "caller_id": "shown"},
     ),
     "sipgate_send_sms": ({"recipient": MOBILE, "message": "hi"}, {"recipient": "dialled"}),
+    # Blocking is not dialling: the number is only shown (in the question) and matched.
+    "sipgate_block_number": ({"phone_number": BERLIN}, {"phone_number": "shown"}),
+    "sipgate_unblock_number": ({"phone_number": BERLIN}, {"phone_number": "shown"}),
+    "sipgate_update_history_entry": ({"entry_id": "h1", "archived": True}, {}),
+    "sipgate_delete_history_entry": ({"entry_id": "h1"}, {}),
 }
 DIALLED = [(tool, f) for tool, (_, fields) in WRITE_TOOLS.items() for f, how in fields.items() if how == "dialled"]
 NUMBER_FIELDS = [(tool, field) for tool, (_, fields) in WRITE_TOOLS.items() for field in fields]
@@ -475,6 +480,7 @@ NUMBER_FIELDS = [(tool, field) for tool, (_, fields) in WRITE_TOOLS.items() for 
 def both_settings(audit: Path, **overrides: Any) -> Settings:
     from conftest import SW_PROJECT, SW_TOKEN
 
+    overrides = {"telco_mcp_toolsets": "all"} | overrides  # the write tools outside the default set too
     return settings_for(
         audit, signalwire_space="acme", signalwire_project_id=SW_PROJECT, signalwire_api_token=SW_TOKEN, **overrides
     )
@@ -488,6 +494,8 @@ def all_routes(fake: FakeUpstream) -> FakeUpstream:
         f"GET /api/relay/rest/recordings/{SW_RECORDING_ID}",
         response(200, {"id": SW_RECORDING_ID, "leg_type": "pstn", "status": "completed"}),
     )
+    fake.route("GET /v2/blacklist/incoming", response(200, {"items": [{"phoneNumber": "+498912345678"}]}))
+    fake.route("GET /v2/history/h1", response(200, {"id": "h1", "type": "SMS", "direction": "OUTGOING"}))
     return fake
 
 

@@ -232,7 +232,14 @@ def planted_upstream(evil: str) -> FakeUpstream:
     fake.route("GET /v2/w0/phonelines/p0/forwardings", response(200, {"items": [forwarding]}))
     box = {"id": evil, "alias": evil, "belongsToEndpoint": {"extension": evil, "type": evil}}
     fake.route("GET /v2/voicemails", response(200, {"items": [box]}))
-    fake.route("GET /v2/blacklist/incoming", response(200, {"items": [{"phoneNumber": evil, "isBlock": True}]}))
+    blocked = [{"phoneNumber": evil, "isBlock": True}, {"phoneNumber": "+4990012345", "isBlock": True}]
+    fake.route("GET /v2/blacklist/incoming", response(200, {"items": blocked}))
+    fake.route("POST /v2/blacklist/incoming", response(201, {"phoneNumber": evil, "isBlock": True}))
+    fake.route("DELETE /v2/blacklist/incoming/+4990012345", response(204))
+    planted = entry("h1", note=evil, sourceAlias=evil, targetAlias=evil, source=evil, target=evil, created=evil)
+    fake.route("GET /v2/history/h1", response(200, planted | {"type": evil, "direction": evil}))
+    fake.route("PUT /v2/history/h1", response(204))
+    fake.route("DELETE /v2/history/h1", response(204))
     return fake
 
 
@@ -274,6 +281,10 @@ CALLS = [
     ("sipgate_hangup_call", {"call_id": "c1"}),
     ("sipgate_start_call", {"callee": "+49 30 12345678", "caller": "e0"}),
     ("sipgate_send_sms", {"recipient": "+49 1579 9912345", "message": "hi"}),
+    ("sipgate_block_number", {"phone_number": "+49 900", "prefix": True}),
+    ("sipgate_unblock_number", {"phone_number": "+49 900 12345"}),
+    ("sipgate_update_history_entry", {"entry_id": "h1", "starred": True, "note": "seen"}),
+    ("sipgate_delete_history_entry", {"entry_id": "h1"}),
 ]
 
 

@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from telco_mcp.models import Page, PageInput, Result, StrictInput
-from telco_mcp.phone import PhoneNumber, ShownNumber, to_e164
+from telco_mcp.phone import PhoneNumber, ShownNumber, possible_e164, to_e164
 from telco_mcp.providers import payload as p
 
 T = TypeVar("T")
@@ -636,6 +636,96 @@ class ListContactsInput(PageInput):
 
     def body(self) -> None:
         return None
+
+
+# Writes of issue 13: the incoming blacklist and history entries ----------------------------------
+
+
+def blacklist_number(value: str) -> str:
+    """A number or the start of numbers as sipgate's blacklist stores it, ``+<digits>``: ``0900 1`` -> ``+499001``.
+
+    Only its shape and country code are checked: a prefix is no whole number. National numbers are German.
+    """
+    import phonenumbers
+
+    text = re.sub(r"[\s()/.-]", "", value)
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    elif text.startswith("0"):
+        text = "+49" + text[1:]
+    if not re.fullmatch(r"\+[1-9][0-9]{1,14}", text):
+        raise ValueError(f"{value!r} is no number or prefix: write it as +<country code><digits>, e.g. +49 900")
+    if not any(int(text[1:n]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE for n in (2, 3, 4)):
+        raise ValueError(f"{value!r} starts with no country code")
+    return text
+
+
+def _blocked(value: str, info: ValidationInfo) -> str:
+    return blacklist_number(value) if info.data.get("prefix") else possible_e164(value)
+
+
+class BlockNumberInput(_Input):
+    """Block a number (or every number starting with a prefix) for incoming calls."""
+
+    prefix: bool = Field(default=False, description="Block every number starting with phone_number.")
+    phone_number: str = Field(max_length=40, description="Number, or the prefix, e.g. +49 900.")
+
+    @field_validator("phone_number")
+    @classmethod
+    def _normal(cls, value: str, info: ValidationInfo) -> str:
+        return _blocked(value, info)
+
+    def body(self) -> dict[str, Any]:
+        return {"phoneNumber": self.phone_number, "isBlock": self.prefix}
+
+
+class UnblockNumberInput(_Input):
+    """Remove one blacklist entry."""
+
+    phone_number: Annotated[str, AfterValidator(blacklist_number)] = Field(
+        max_length=40, description="The entry as sipgate_list_blocked_numbers lists it."
+    )
+    _entry: Any = PrivateAttr(default=None)  # the listed entry, read once for summary and request
+
+
+HistoryId = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="History entry id.")
+]
+
+
+class UpdateHistoryEntryInput(_Input):
+    """Archive, star, mark read or annotate a history entry; fields left out keep their value."""
+
+    entry_id: HistoryId
+    archived: bool | None = None
+    starred: bool | None = None
+    read: bool | None = None
+    note: str | None = Field(default=None, max_length=1000)
+    _entry: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> UpdateHistoryEntryInput:
+        if (self.archived, self.starred, self.read, self.note) == (None, None, None, None):
+            raise ValueError("give at least one of archived, starred, read, note")
+        return self
+
+
+class DeleteHistoryEntryInput(_Input):
+    """Delete a history entry."""
+
+    entry_id: HistoryId
+    _entry: Any = PrivateAttr(default=None)
+
+
+class UnblockedNumber(Result):
+    phone_number: str
+    prefix: bool | None = None
+    unblocked: bool
+
+
+class DeletedHistoryEntry(Result):
+    id: str
+    deleted: bool
 
 
 class User(Result):

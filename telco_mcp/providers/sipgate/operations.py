@@ -8,6 +8,7 @@ calls; a call that is not there is reported as "not found or already ended".
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ from telco_mcp.operation import Operation, WriteSubject
 from telco_mcp.phone import pretty, same_number
 from telco_mcp.providers.sipgate import models as m
 from telco_mcp.untrusted import inline, quote
-from telco_mcp.wire import PreparedRequest, decode_cursor, encode_cursor, fill_path, response_json
+from telco_mcp.wire import PreparedRequest, decode_cursor, encode_cursor, encode_segment, fill_path, response_json
 
 CALL_GONE = "Call {call_id} was not found or has already ended. List running calls with sipgate_list_calls."
 
@@ -337,6 +338,169 @@ DIRECTORY: tuple[Operation, ...] = (
 )  # fmt: skip
 
 
+# ------------------------------------------------------------------ blacklist and history writes (issue 13)
+BLACKLIST = "/blacklist/incoming"
+
+
+def _shown(number: str, prefix: bool | None) -> str:
+    """A whole number as people read it; a prefix as its digits (no formatting fits part of a number)."""
+    if not prefix:
+        return pretty(number)
+    return number if re.fullmatch(r"\+?[0-9]{1,16}", number) else quote(number)  # provider text: quoted
+
+
+def _blocked_words(number: str, prefix: bool | None) -> str:
+    return f"every number starting with {_shown(number, True)}" if prefix else pretty(number)
+
+
+async def _summarize_block(args: m.BlockNumberInput, ctx: CallContext) -> str:
+    return f"Block incoming calls from {_blocked_words(args.phone_number, args.prefix)}"
+
+
+async def _listed_entry(args: m.UnblockNumberInput, ctx: CallContext) -> m.BlockedNumber:
+    """The blacklist entry to remove, as sipgate lists it; not listed: refused before anything is sent."""
+    if isinstance(args._entry, m.BlockedNumber):
+        return args._entry
+    listed = m.blocked_number_list_from_api(await ctx.client.read("sipgate_unblock_number", BLACKLIST)).items
+    digits = args.phone_number.lstrip("+")
+    for entry in listed:
+        if "".join(c for c in entry.phone_number if c.isdigit()) == digits:
+            args._entry = entry
+            return entry
+    raise NotFound(f"{pretty(args.phone_number)} is not on the incoming blacklist (see sipgate_list_blocked_numbers). "
+                   "Nothing was sent.", provider="sipgate", operation="sipgate_unblock_number")  # fmt: skip
+
+
+async def _prepare_unblock(args: m.UnblockNumberInput, ctx: CallContext) -> PreparedRequest:
+    entry = await _listed_entry(args, ctx)
+    path = f"{BLACKLIST}/{encode_segment(entry.phone_number)}"
+    return PreparedRequest("DELETE", path, fields={"phone_number": entry.phone_number})
+
+
+async def _summarize_unblock(args: m.UnblockNumberInput, ctx: CallContext) -> str:
+    entry = await _listed_entry(args, ctx)
+    kind = "prefix entry" if entry.prefix else "entry"
+    return (f"Remove the blacklist {kind} {_shown(entry.phone_number, entry.prefix)}: calls from "
+            f"{_blocked_words(entry.phone_number, entry.prefix)} ring again")  # fmt: skip
+
+
+async def _unblocked(response: httpx2.Response, args: m.UnblockNumberInput, ctx: CallContext) -> BaseModel:
+    entry = await _listed_entry(args, ctx)
+    return m.UnblockedNumber(phone_number=entry.phone_number, prefix=entry.prefix, unblocked=True)
+
+
+HISTORY_ENTRY = "/history/{entry_id}"
+
+
+async def _history_entry(args: Any, ctx: CallContext, operation: str) -> m.HistoryEntry:
+    """The entry a history write touches (read once per call): the question names it and shows old -> new."""
+    if isinstance(args._entry, m.HistoryEntry):
+        return args._entry
+    path = fill_path(HISTORY_ENTRY, args)
+    try:
+        args._entry = entry = m.history_entry_from_api(await ctx.client.read(operation, path))
+    except NotFound:
+        raise NotFound(f"No sipgate history entry {args.entry_id}. Nothing was sent.",
+                       provider="sipgate", operation=operation) from None  # fmt: skip
+    return entry
+
+
+def _entry_words(entry: m.HistoryEntry) -> str:
+    """`CALL, INCOMING, from +49 30 ... ("Ada"), 2026-05-04T09:30:00Z` with the provider's text quoted."""
+    incoming = entry.incoming if entry.incoming is not None else (entry.direction or "").endswith("INCOMING")
+    number, alias = (entry.source, entry.source_alias) if incoming else (entry.target, entry.target_alias)
+    party = ("from " if incoming else "to ") + pretty(number) + (f" ({quote(alias)})" if alias else "")
+    parts = [quote(entry.type), quote(entry.direction) if entry.direction else None, party,
+             quote(entry.created) if entry.created else None]  # fmt: skip
+    return ", ".join(p for p in parts if p)
+
+
+_FLAGS = ("archived", "starred", "read")
+
+
+def _history_changes(args: m.UpdateHistoryEntryInput, entry: m.HistoryEntry) -> dict[str, Any]:
+    """The full PUT body: sipgate resets a field left out to its default, so unchanged fields are sent as they are."""
+    body: dict[str, Any] = {flag: bool(getattr(entry, flag)) for flag in _FLAGS}
+    body |= {flag: getattr(args, flag) for flag in _FLAGS if getattr(args, flag) is not None}
+    body["note"] = args.note if args.note is not None else (entry.note or "")
+    return body
+
+
+async def _prepare_update_history(args: m.UpdateHistoryEntryInput, ctx: CallContext) -> PreparedRequest:
+    entry = await _history_entry(args, ctx, "sipgate_update_history_entry")
+    body = _history_changes(args, entry)
+    return PreparedRequest("PUT", fill_path(HISTORY_ENTRY, args), json=body, fields={"entry_id": args.entry_id})
+
+
+def _yes(value: bool | None) -> str:
+    return "yes" if value else "no"
+
+
+async def _summarize_update_history(args: m.UpdateHistoryEntryInput, ctx: CallContext) -> str:
+    entry = await _history_entry(args, ctx, "sipgate_update_history_entry")
+    new = _history_changes(args, entry)
+    changes = [f"{flag} {_yes(getattr(entry, flag))} → {_yes(new[flag])}" for flag in _FLAGS
+               if getattr(args, flag) is not None]  # fmt: skip
+    if args.note is not None:
+        changes.append(f"note {quote(entry.note or '')} → {quote(args.note)}")
+    return f"Update history entry {args.entry_id} ({_entry_words(entry)}): " + "; ".join(changes)
+
+
+async def _updated_history(response: httpx2.Response, args: Any, ctx: CallContext) -> BaseModel:
+    return m.history_entry_from_api(
+        await ctx.client.read("sipgate_update_history_entry", fill_path(HISTORY_ENTRY, args))
+    )
+
+
+async def _prepare_delete_history(args: m.DeleteHistoryEntryInput, ctx: CallContext) -> PreparedRequest:
+    await _history_entry(args, ctx, "sipgate_delete_history_entry")
+    return PreparedRequest("DELETE", fill_path(HISTORY_ENTRY, args), fields={"entry_id": args.entry_id})
+
+
+async def _summarize_delete_history(args: m.DeleteHistoryEntryInput, ctx: CallContext) -> str:
+    entry = await _history_entry(args, ctx, "sipgate_delete_history_entry")
+    return f"Permanently delete history entry {args.entry_id} ({_entry_words(entry)}). This cannot be undone"
+
+
+async def _deleted_history(response: httpx2.Response, args: Any, ctx: CallContext) -> BaseModel:
+    return m.DeletedHistoryEntry(id=args.entry_id, deleted=True)
+
+
+def _write(name: str, title: str, description: str, method: Any, path: str, scope: str, effect: Any,
+           input: type[BaseModel], output: type[BaseModel], idempotent: bool = False,
+           **hooks: Any) -> Operation:  # fmt: skip
+    """A write outside the default exposure (listed with its toolset or `all`); never repeated by the client."""
+    return Operation(
+        name=name, title=title, description=description, provider="sipgate", method=method, path=path,
+        input=input, output=output, scope=f"sipgate:{scope}", effect=effect, idempotent=idempotent, default=False,
+        **hooks,
+    )  # fmt: skip
+
+
+WRITES: tuple[Operation, ...] = (
+    _write("sipgate_block_number", "Block a number", "Block incoming calls from a number or a prefix.",
+           "POST", BLACKLIST, "blacklist:write", "write", m.BlockNumberInput, m.BlockedNumber,
+           interpret=_json(m.blocked_number_from_api), summarize=_summarize_block,
+           subject=lambda a: WriteSubject(target=a.phone_number)),
+    _write("sipgate_unblock_number", "Unblock a number", "Remove an entry from the incoming blacklist.",
+           "DELETE", BLACKLIST + "/{phone_number}", "blacklist:write", "destructive", m.UnblockNumberInput,
+           m.UnblockedNumber, prepare=_prepare_unblock, interpret=_unblocked, summarize=_summarize_unblock,
+           subject=lambda a: WriteSubject(target=a.phone_number),
+           not_found="{phone_number} is not on the incoming blacklist."),
+    _write("sipgate_update_history_entry", "Update a history entry", "Archive, star, mark read or note an entry.",
+           "PUT", HISTORY_ENTRY, "history:write", "write", m.UpdateHistoryEntryInput, m.HistoryEntry,
+           idempotent=True, prepare=_prepare_update_history, interpret=_updated_history,
+           summarize=_summarize_update_history, subject=lambda a: WriteSubject(target=a.entry_id),
+           not_found="No sipgate history entry {entry_id}."),
+    _write("sipgate_delete_history_entry", "Delete a history entry",
+           "Permanently delete a call, SMS, fax or voicemail entry.",
+           "DELETE", HISTORY_ENTRY, "history:write", "destructive", m.DeleteHistoryEntryInput,
+           m.DeletedHistoryEntry, prepare=_prepare_delete_history, interpret=_deleted_history,
+           summarize=_summarize_delete_history, subject=lambda a: WriteSubject(target=a.entry_id),
+           not_found="No sipgate history entry {entry_id}."),
+)  # fmt: skip
+
+
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         name="sipgate_get_account",
@@ -525,4 +689,5 @@ OPERATIONS: tuple[Operation, ...] = (
         interpret=_history,
     ),
     *DIRECTORY,
+    *WRITES,
 )
