@@ -13,6 +13,7 @@ import email.utils
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -224,10 +225,17 @@ class ProviderClient:
 
 
 class CallContext:
-    """What an operation's hooks may use: the provider's shared client."""
+    """What an operation's hooks may use: the provider's shared client, and lookups kept for one tool call."""
 
     def __init__(self, client: ProviderClient) -> None:
         self.client = client
+        self._once: dict[str, Any] = {}
+
+    async def once(self, key: str, lookup: Callable[[], Awaitable[Any]]) -> Any:
+        """`lookup()`'s result, read once per tool call: a write's summary and its request share it."""
+        if key not in self._once:
+            self._once[key] = await lookup()
+        return self._once[key]
 
 
 def make_http_client(

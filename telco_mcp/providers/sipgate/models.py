@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     Field,
-    PrivateAttr,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -238,9 +237,6 @@ class SendSmsInput(StrictInput):
         default=None, pattern=r"^s[0-9]+$", max_length=16, description="SMS sender id (s0...); default: first."
     )
     send_at: datetime | None = Field(default=None, description="Send later (ISO 8601 with offset, max 30 days).")
-    # The sender this call resolved (one read of the sender list per send: the confirmation
-    # summary and the request both need it). Private: never part of the schema or the arguments.
-    _resolved_sender: Any = PrivateAttr(default=None)
 
     @field_validator("message")
     @classmethod
@@ -685,7 +681,6 @@ class UnblockNumberInput(_Input):
     phone_number: Annotated[str, AfterValidator(blacklist_number)] = Field(
         max_length=40, description="The entry as sipgate_list_blocked_numbers lists it."
     )
-    _entry: Any = PrivateAttr(default=None)  # the listed entry, read once for summary and request
 
 
 HistoryId = Annotated[
@@ -701,7 +696,6 @@ class UpdateHistoryEntryInput(_Input):
     starred: bool | None = None
     read: bool | None = None
     note: str | None = Field(default=None, max_length=1000)
-    _entry: Any = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _changes_something(self) -> UpdateHistoryEntryInput:
@@ -714,7 +708,6 @@ class DeleteHistoryEntryInput(_Input):
     """Delete a history entry."""
 
     entry_id: HistoryId
-    _entry: Any = PrivateAttr(default=None)
 
 
 class UnblockedNumber(Result):

@@ -145,10 +145,7 @@ async def _list_senders(args: Any, ctx: CallContext) -> PreparedRequest:
 
 async def _sender(args: m.SendSmsInput, ctx: CallContext) -> m.SmsSender:
     """The sender of this send, read once: the summary and the request of one call share it."""
-    if isinstance(args._resolved_sender, m.SmsSender):
-        return args._resolved_sender
-    args._resolved_sender = sender = await _lookup_sender(args, ctx)
-    return sender
+    return await ctx.once("sms-sender", lambda: _lookup_sender(args, ctx))
 
 
 async def _lookup_sender(args: m.SendSmsInput, ctx: CallContext) -> m.SmsSender:
@@ -358,14 +355,16 @@ async def _summarize_block(args: m.BlockNumberInput, ctx: CallContext) -> str:
 
 
 async def _listed_entry(args: m.UnblockNumberInput, ctx: CallContext) -> m.BlockedNumber:
-    """The blacklist entry to remove, as sipgate lists it; not listed: refused before anything is sent."""
-    if isinstance(args._entry, m.BlockedNumber):
-        return args._entry
+    """The blacklist entry to remove, as sipgate lists it (read once per call)."""
+    return await ctx.once("blacklist-entry", lambda: _find_listed_entry(args, ctx))
+
+
+async def _find_listed_entry(args: m.UnblockNumberInput, ctx: CallContext) -> m.BlockedNumber:
+    """Not listed: refused before anything is sent."""
     listed = m.blocked_number_list_from_api(await ctx.client.read("sipgate_unblock_number", BLACKLIST)).items
     digits = args.phone_number.lstrip("+")
     for entry in listed:
         if "".join(c for c in entry.phone_number if c.isdigit()) == digits:
-            args._entry = entry
             return entry
     raise NotFound(f"{pretty(args.phone_number)} is not on the incoming blacklist (see sipgate_list_blocked_numbers). "
                    "Nothing was sent.", provider="sipgate", operation="sipgate_unblock_number")  # fmt: skip
@@ -394,15 +393,15 @@ HISTORY_ENTRY = "/history/{entry_id}"
 
 async def _history_entry(args: Any, ctx: CallContext, operation: str) -> m.HistoryEntry:
     """The entry a history write touches (read once per call): the question names it and shows old -> new."""
-    if isinstance(args._entry, m.HistoryEntry):
-        return args._entry
-    path = fill_path(HISTORY_ENTRY, args)
-    try:
-        args._entry = entry = m.history_entry_from_api(await ctx.client.read(operation, path))
-    except NotFound:
-        raise NotFound(f"No sipgate history entry {args.entry_id}. Nothing was sent.",
-                       provider="sipgate", operation=operation) from None  # fmt: skip
-    return entry
+
+    async def lookup() -> m.HistoryEntry:
+        try:
+            return m.history_entry_from_api(await ctx.client.read(operation, fill_path(HISTORY_ENTRY, args)))
+        except NotFound:
+            raise NotFound(f"No sipgate history entry {args.entry_id}. Nothing was sent.",
+                           provider="sipgate", operation=operation) from None  # fmt: skip
+
+    return await ctx.once("history-entry", lookup)
 
 
 def _entry_words(entry: m.HistoryEntry) -> str:
