@@ -60,6 +60,18 @@ DEVIATIONS: tuple[Deviation, ...] = (
     ),
     Deviation(
         provider="sipgate",
+        method="PUT",
+        path="/{userId}/phonelines/{phonelineId}/forwardings",
+        status=204,
+        answer="no-body",
+        live=(
+            "Accepted forwardings are answered 204 No Content; like sendWebSms, the spec declares no 2xx at all "
+            "(only 400 and 403)."
+        ),
+        source=f"{NOTES} §1.3 (the POST /sessions/sms row: sipgate's writes answer 204 where no 2xx is declared)",
+    ),
+    Deviation(
+        provider="sipgate",
         method="*",
         path="*",
         status=401,

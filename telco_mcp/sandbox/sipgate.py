@@ -107,6 +107,16 @@ class UpdateHistoryEntryRequest(StrictModel):
     starred: bool = False
 
 
+class ForwardingRequest(StrictModel):
+    destination: str
+    timeout: Annotated[int, Field(ge=-(2**31), le=600)] | None = None
+    active: bool = False
+
+
+class SetForwardingsRequest(StrictModel):
+    forwardings: Annotated[list[ForwardingRequest], Field(max_length=3)] | None = None
+
+
 class SendWebSmsRequest(StrictModel):
     smsId: Annotated[str, Field(min_length=1)]
     recipient: str
@@ -206,6 +216,7 @@ class SipgateApi:
             Route("/v2/{user_id}/devices", self.get_devices, methods=["GET"]),
             Route("/v2/{user_id}/phonelines", self.get_phonelines, methods=["GET"]),
             Route("/v2/{user_id}/phonelines/{phoneline_id}/forwardings", self.get_forwardings, methods=["GET"]),
+            Route("/v2/{user_id}/phonelines/{phoneline_id}/forwardings", self.set_forwardings, methods=["PUT"]),
         ]
 
     # ---- plumbing
@@ -304,12 +315,42 @@ class SipgateApi:
     async def get_forwardings(self, request: Request) -> Response:
         if denied := self._denied(request, ("phonelines:read", "phonelines:forwardings:read")):
             return denied
-        user_id = self._user(request)
-        phoneline_id = request.path_params["phoneline_id"]
-        lines = self._state.phonelines.get(user_id or "", [])
-        if not any(line["id"] == phoneline_id for line in lines):
+        phoneline_id = self._own_phoneline(request)
+        if phoneline_id is None:
             return _empty(403)  # another user's or an unknown phoneline
         return JSONResponse({"items": self._state.forwardings.get(phoneline_id, [])})
+
+    def _own_phoneline(self, request: Request) -> str | None:
+        """The path's phoneline if it belongs to the path's user of this account; else None (sipgate: 403)."""
+        phoneline_id = request.path_params["phoneline_id"]
+        lines = self._state.phonelines.get(self._user(request) or "", [])
+        return phoneline_id if any(line["id"] == phoneline_id for line in lines) else None
+
+    async def set_forwardings(self, request: Request) -> Response:
+        """PUT replaces the whole list (an empty or missing one removes every forwarding); 204 as live."""
+        if denied := self._denied(request, ("phonelines:write", "phonelines:forwardings:write")):
+            return denied
+        body = await self._body(request, SetForwardingsRequest)
+        if isinstance(body, Response):
+            return body
+        phoneline_id = self._own_phoneline(request)
+        if phoneline_id is None:
+            return _empty(403)
+        aliases = {e["id"]: e.get("alias") for lines in self._state.phonelines.values() for e in lines}
+        aliases |= {box["id"]: box.get("alias") for box in self._state.voicemails}
+        items: list[JSONDict] = []
+        for forwarding in body.forwardings or []:
+            target = forwarding.destination
+            if target in aliases:
+                alias = aliases[target]
+            elif re.fullmatch(r"\+?[1-9][0-9]{5,15}", target):
+                target, alias = "+" + target.lstrip("+"), None
+            else:
+                return _invalid(f"destination {target!r} is no phone number or extension of this account")
+            entry: JSONDict = {"destination": target, "timeout": forwarding.timeout or 0, "active": forwarding.active}
+            items.append(entry | ({"alias": alias} if alias else {}))
+        self._state.forwardings[phoneline_id] = items
+        return _no_content()
 
     async def get_numbers(self, request: Request) -> Response:
         if denied := self._denied(request, ("numbers:read",)):

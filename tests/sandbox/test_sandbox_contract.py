@@ -80,6 +80,7 @@ COVERED: tuple[tuple[str, str, str], ...] = (
     ("sipgate", "GET", "/{userId}/devices"),
     ("sipgate", "GET", "/{userId}/phonelines"),
     ("sipgate", "GET", "/{userId}/phonelines/{phonelineId}/forwardings"),
+    ("sipgate", "PUT", "/{userId}/phonelines/{phonelineId}/forwardings"),
     ("sipgate", "GET", "/numbers"),
     ("sipgate", "GET", "/balance"),
     ("sipgate", "GET", "/contacts"),
@@ -407,6 +408,16 @@ async def _sipgate(r: Recorder) -> None:
     await send("GET", forwardings, "/w0/phonelines/p1/forwardings")
     await send("GET", forwardings, "/w0/phonelines/p0/forwardings", auth=NO_AUTH)
     await send("GET", forwardings, "/w0/phonelines/p0/forwardings", **narrow)
+    new = {"forwardings": [{"destination": "+4915799912345", "timeout": 20, "active": True}, {"destination": "v0"}]}
+    await send("PUT", forwardings, "/w0/phonelines/p0/forwardings", json=new)
+    await send("GET", forwardings, "/w0/phonelines/p0/forwardings")
+    await send("PUT", forwardings, "/w0/phonelines/p0/forwardings", json={"forwardings": []})
+    await send("PUT", forwardings, "/w0/phonelines/p0/forwardings", json={"forwardings": [{"destination": "x"}] * 4})
+    await send("PUT", forwardings, "/w0/phonelines/p0/forwardings", json={"forwardings": [{"destination": "nowhere"}]})
+    await send("PUT", forwardings, "/w0/phonelines/p0/forwardings", json={"forwardings": [{"timeout": 700}]})
+    await send("PUT", forwardings, "/w0/phonelines/p1/forwardings", json=new)
+    await send("PUT", forwardings, "/w0/phonelines/p0/forwardings", json=new, auth=NO_AUTH)
+    await send("PUT", forwardings, "/w0/phonelines/p0/forwardings", json=new, **narrow)
     for template in ("/numbers", "/contacts"):
         await send("GET", template, template)
         await send("GET", template, template, params={"offset": 2, "limit": 2})

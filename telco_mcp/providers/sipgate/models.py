@@ -710,6 +710,44 @@ class DeleteHistoryEntryInput(_Input):
     entry_id: HistoryId
 
 
+_EXTENSION = re.compile(r"^[a-z][0-9]{1,6}$")
+
+
+def forwarding_destination(value: str) -> str:
+    """A forwarding target: an extension of the account (``p1``, ``g0``, ``v0``) or a dialable number (E.164)."""
+    text = value.strip()
+    if _EXTENSION.match(text):
+        return text
+    try:
+        return to_e164(text)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (or give an extension of this account, e.g. p1 or v0)") from None
+
+
+class ForwardingTarget(StrictInput):
+    """One forwarding: where calls go, after how long, and whether it is on."""
+
+    destination: Annotated[str, AfterValidator(forwarding_destination)] = Field(
+        max_length=40, description="Number (+49 ...) or extension (p1, v0)."
+    )
+    timeout: int = Field(default=0, ge=0, le=600, description="Seconds of ringing first; 0 = at once.")
+    active: bool = True
+
+    @property
+    def is_number(self) -> bool:
+        return self.destination.startswith("+")
+
+
+class SetForwardingsInput(UserScopedInput):
+    """Replace a phoneline's forwardings; an empty list removes them all."""
+
+    phoneline_id: str = Field(max_length=16, pattern=r"^p[0-9]+$", description="Phoneline id, e.g. p0.")
+    forwardings: list[ForwardingTarget] = Field(max_length=3, description="The new list (at most 3).")
+
+    def body(self) -> dict[str, Any]:
+        return {"forwardings": [f.model_dump(mode="json") for f in self.forwardings]}
+
+
 class UnblockedNumber(Result):
     phone_number: str
     prefix: bool | None = None

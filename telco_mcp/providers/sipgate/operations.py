@@ -465,6 +465,53 @@ async def _deleted_history(response: httpx2.Response, args: Any, ctx: CallContex
     return m.DeletedHistoryEntry(id=args.entry_id, deleted=True)
 
 
+FORWARDINGS = "/{user_id}/phonelines/{phoneline_id}/forwardings"
+
+
+async def _forwarding_line(args: m.SetForwardingsInput, ctx: CallContext) -> tuple[str, list[m.Forwarding]]:
+    """The phoneline's path and its forwardings now (read once per call): the question shows old -> new."""
+
+    async def lookup() -> tuple[str, list[m.Forwarding]]:
+        fields = await _user_fields(args, ctx, "sipgate_set_forwardings")
+        path = fill_path(FORWARDINGS, _UserLine(**fields))
+        return path, m.forwarding_list_from_api(await ctx.client.read("sipgate_set_forwardings", path))
+
+    return await ctx.once("forwardings", lookup)
+
+
+def _forwarding_words(destination: str | None, timeout: int | None, active: bool | None, alias: str | None) -> str:
+    where = pretty(destination) if destination else "(no destination)"  # pretty() quotes what is no number
+    when = "at once" if not timeout else f"after {timeout} s"
+    named = f" ({quote(alias)})" if alias else ""
+    return f"{where}{named} {when}" + ("" if active else " (inactive)")
+
+
+async def _prepare_forwardings(args: m.SetForwardingsInput, ctx: CallContext) -> PreparedRequest:
+    path, _ = await _forwarding_line(args, ctx)
+    return PreparedRequest("PUT", path, json=args.body(), fields={"phoneline_id": args.phoneline_id})
+
+
+async def _summarize_forwardings(args: m.SetForwardingsInput, ctx: CallContext) -> str:
+    _, now = await _forwarding_line(args, ctx)
+    old = "; ".join(_forwarding_words(f.destination, f.timeout, f.active, f.alias) for f in now) or "none"
+    new = "; ".join(_forwarding_words(f.destination, f.timeout, f.active, None) for f in args.forwardings)
+    if not new:
+        new = "none (calls to this line are no longer forwarded)"
+    return f"Replace all forwardings of phoneline {args.phoneline_id}: {old} → {new}"
+
+
+async def _forwardings_after(response: httpx2.Response, args: m.SetForwardingsInput, ctx: CallContext) -> BaseModel:
+    path, _ = await _forwarding_line(args, ctx)
+    items = m.forwarding_list_from_api(await ctx.client.read("sipgate_set_forwardings", path))
+    return m.ForwardingList(phoneline_id=args.phoneline_id, items=items)
+
+
+def _forwarding_subject(args: m.SetForwardingsInput) -> WriteSubject:
+    """Every number calls are forwarded to is dialled by sipgate: each passes the number rules."""
+    numbers = tuple(f.destination for f in args.forwardings if f.is_number)
+    return WriteSubject(destinations=numbers, target=args.phoneline_id)
+
+
 def _write(name: str, title: str, description: str, method: Any, path: str, scope: str, effect: Any,
            input: type[BaseModel], output: type[BaseModel], idempotent: bool = False,
            **hooks: Any) -> Operation:  # fmt: skip
@@ -486,6 +533,12 @@ WRITES: tuple[Operation, ...] = (
            m.UnblockedNumber, prepare=_prepare_unblock, interpret=_unblocked, summarize=_summarize_unblock,
            subject=lambda a: WriteSubject(target=a.phone_number),
            not_found="{phone_number} is not on the incoming blacklist."),
+    _write("sipgate_set_forwardings", "Set forwardings",
+           "Replace a phoneline's call forwardings (up to 3); an empty list removes them.",
+           "PUT", FORWARDINGS, "phonelines:forwardings:write", "destructive", m.SetForwardingsInput,
+           m.ForwardingList, idempotent=True, prepare=_prepare_forwardings, interpret=_forwardings_after,
+           summarize=_summarize_forwardings, subject=_forwarding_subject,
+           not_found="No phoneline {phoneline_id} for user {user_id}."),
     _write("sipgate_update_history_entry", "Update a history entry", "Archive, star, mark read or note an entry.",
            "PUT", HISTORY_ENTRY, "history:write", "write", m.UpdateHistoryEntryInput, m.HistoryEntry,
            idempotent=True, prepare=_prepare_update_history, interpret=_updated_history,
