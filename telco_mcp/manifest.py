@@ -41,7 +41,7 @@ def _default_exposure(op: Operation) -> dict[str, Any]:
     """The schemas as listed under the default `TELCO_MCP_CONFIRM=auto` (other modes swap the consent field)."""
     schemas = live_schemas(op)
     if op.is_write:
-        schemas["inputSchema"] = for_mode(schemas["inputSchema"], "auto")
+        schemas["inputSchema"] = for_mode(op, schemas["inputSchema"], "auto")
     return schemas
 
 

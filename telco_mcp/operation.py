@@ -53,6 +53,7 @@ Interpret = Callable[[Any, Any, CallContext], Awaitable[BaseModel]]
 Summarize = Callable[[Any, CallContext], Awaitable[str]]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+SECRET_PLACEHOLDER = "(typed by the approver on the approval page)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +81,11 @@ class Operation:
     # Part of the default exposure (TELCO_MCP_TOOLSETS=default): the everyday tools. Others are listed only
     # when their toolset is enabled by name (or `all`).
     default: bool = True
+    # A secret only a person may type or see (a SIP password): `secret(args)` names the body field that carries
+    # it in this call, or None when this call sets none. The model never fills it: the request holds
+    # `SECRET_PLACEHOLDER` there, the approver types the value (or has one generated and shown once) on the
+    # approval page, and the pipeline puts it in right before the request leaves. Never in a result.
+    secret: Callable[[Any], str | None] | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -94,10 +100,16 @@ class Operation:
             raise ValueError(f"{self.name}: a write needs a plain-words summary for its confirmation")
         if self.grantable and self.effect != "write":
             raise ValueError(f"{self.name}: only non-destructive writes can be covered by a grant")
+        if self.secret is not None and (self.grantable or not self.is_write):
+            raise ValueError(f"{self.name}: a secret is set by a write, and each one needs its own approval")
 
     @property
     def is_write(self) -> bool:
         return self.effect != "read"
+
+    def secret_field(self, args: BaseModel) -> str | None:
+        """The body field of this call that a person fills on the approval page, if any."""
+        return self.secret(args) if self.secret is not None else None
 
     @property
     def toolset(self) -> str:

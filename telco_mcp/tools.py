@@ -29,7 +29,7 @@ from telco_mcp.operation import Operation
 from telco_mcp.results import WriteResult, failure, success
 from telco_mcp.runtime import AppState, Runtime
 from telco_mcp.write.call import WriteCall
-from telco_mcp.write.consent import CONSENT_FIELD
+from telco_mcp.write.consent import consent_field
 from telco_mcp.write.pipeline import run_write
 
 # ------------------------------------------------------------------ schemas
@@ -56,9 +56,9 @@ def _gated_model(op: Operation) -> type[BaseModel]:
     )
 
 
-def for_mode(input_schema: dict[str, Any], mode: str) -> dict[str, Any]:
+def for_mode(op: Operation, input_schema: dict[str, Any], mode: str) -> dict[str, Any]:
     """`input_schema` with only the consent field `mode` uses: a field a mode ignores is not offered."""
-    unused = {"confirm_token", "approval_id"} - {CONSENT_FIELD.get(mode)}
+    unused = {"confirm_token", "approval_id"} - {consent_field(op, mode)}
     properties = {k: v for k, v in input_schema.get("properties", {}).items() if k not in unused}
     return {**input_schema, "properties": properties}
 
@@ -93,9 +93,29 @@ def compact_schema(model: type[BaseModel]) -> dict[str, Any]:
 
     Every token of the tool list is paid on every turn; validation still uses the full model.
     """
-    schema = compact(model.model_json_schema())
+    schema = inline_refs(compact(model.model_json_schema()))
     schema.pop("description", None)  # the tool's own description says it already
     return schema
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with each `$ref` to its `$defs` replaced by the definition: an input schema stays one flat,
+    self-contained object (no client has to resolve references; the inputs' models are never recursive)."""
+    defs: dict[str, Any] = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            target = resolve(defs[ref.removeprefix("#/$defs/")])
+            target.pop("description", None)  # a nested model's docstring: the field's own description says it
+            return {**target, **{k: resolve(v) for k, v in node.items() if k != "$ref"}}
+        return {key: resolve(value) for key, value in node.items() if key != "$defs"}
+
+    return resolve(schema)
 
 
 def compact(schema: dict[str, Any]) -> dict[str, Any]:
@@ -154,7 +174,7 @@ def make_tool(op: Operation, runtime: Runtime) -> Tool:
     assert isinstance(tool, CatalogueTool)
     schemas = published_schemas(op)
     tool.fn_metadata.output_schema = schemas["outputSchema"]
-    tool.parameters = for_mode(schemas["inputSchema"], mode) if op.is_write else schemas["inputSchema"]
+    tool.parameters = for_mode(op, schemas["inputSchema"], mode) if op.is_write else schemas["inputSchema"]
     tool.operation = op
     return tool
 

@@ -64,7 +64,7 @@ async def test_served_schemas_are_the_ones_the_models_give(audit_path):
     for tool in tools:
         op = BY_NAME[tool.name]
         live = live_schemas(op)
-        expected = for_mode(live["inputSchema"], "auto") if op.is_write else live["inputSchema"]
+        expected = for_mode(op, live["inputSchema"], "auto") if op.is_write else live["inputSchema"]
         assert tool.input_schema == expected, tool.name
         assert tool.output_schema == live["outputSchema"], tool.name
 

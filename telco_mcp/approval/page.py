@@ -33,7 +33,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from telco_mcp.approval.service import GRANTABLE_HINT, ApprovalService, Session
+from telco_mcp.approval.service import (
+    GRANTABLE_HINT,
+    SECRET_MAX,
+    SECRET_MIN,
+    ApprovalService,
+    Session,
+    check_typed_secret,
+    generate_secret,
+)
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval
 from telco_mcp.errors import ConfirmationError
 
@@ -313,12 +321,41 @@ class _Page:
 {facts}
 <form method="post" action="/approvals/a/{_e(approval.id)}/decide">
 <input type="hidden" name="csrf" value="{_e(session.csrf)}">
-{grant}
+{grant}{self._secret_fields(approval)}
 <div class="actions">
 <button type="submit" name="decision" value="approve" class="approve">Approve</button>
 <button type="submit" name="decision" value="deny" class="deny">Deny</button>
 </div>
 </form>"""
+
+    @staticmethod
+    def _secret_fields(approval: Approval) -> str:
+        """The secret this write sets (a SIP password): generated here by default, or typed by the approver."""
+        if not approval.secret_field:
+            return ""
+        name = _e(approval.secret_field)
+        return f"""<fieldset class="secret">
+<legend>The new {name}</legend>
+<p class="hint">Only you see it: the assistant never does, and it is not stored or logged.</p>
+<div class="choice"><input type="radio" id="secret_generate" name="secret_mode" value="generate" checked>
+<label for="secret_generate">Generate a strong {name} (shown to you once, after you approve)</label></div>
+<div class="choice"><input type="radio" id="secret_typed" name="secret_mode" value="typed">
+<label for="secret_typed">Use the {name} I type here</label></div>
+<label for="secret">{name.capitalize()} ({SECRET_MIN} to {SECRET_MAX} characters)</label>
+<input type="password" id="secret" name="secret" autocomplete="new-password" maxlength="{SECRET_MAX}">
+<label for="secret_repeat">Repeat it</label>
+<input type="password" id="secret_repeat" name="secret_repeat" autocomplete="new-password" maxlength="{SECRET_MAX}">
+</fieldset>"""
+
+    @staticmethod
+    def _secret_from(approval: Approval, form: dict[str, list[str]]) -> tuple[str | None, bool]:
+        """The secret an approval is approved with, and whether it was generated; raises for a bad typed one."""
+        if not approval.secret_field:
+            return None, False
+        if form.get("secret_mode", ["generate"])[0] == "typed":
+            check_typed_secret(form.get("secret", [""])[0], form.get("secret_repeat", [""])[0])
+            return form["secret"][0], False
+        return generate_secret(), True
 
     async def decide(self, request: Request) -> Response:
         if (refused := self._guard(request)) is not None:
@@ -339,14 +376,33 @@ class _Page:
                 minutes = int(form.get("grant_minutes", ["0"])[0])
             except ValueError:
                 minutes = None
+        approval = self.service.store.get(approval_id)
+        secret, generated = None, False
+        if decision == "approve" and approval is not None:
+            try:
+                secret, generated = self._secret_from(approval, form)
+            except ConfirmationError as exc:
+                return self._message("Not approved", f"Nothing was decided: {exc}. Go back and try again.", 400)
         try:
-            decided = self.service.decide(approval_id, decision == "approve", "approval-page", grant_minutes=minutes)
+            decided = self.service.decide(
+                approval_id, decision == "approve", "approval-page", grant_minutes=minutes, secret=secret
+            )
         except ConfirmationError as exc:
             return self._message("Not decided", f"{exc}.", 409)
         if decided.status == "approved":
             extra = f" For {minutes} minutes, {GRANTABLE_HINT} on this call need no new approval." if minutes else ""
+            if generated and secret and decided.secret_field:
+                return self._shown_once(decided.secret_field, secret)
             return self._message("Approved", f"Tell your assistant to go ahead: it can now send this once.{extra}")
         return self._message("Denied", "Nothing will be sent. Your assistant will be told you said no.")
+
+    def _shown_once(self, field: str, secret: str) -> HTMLResponse:
+        body = f"""<h1>Approved</h1>
+<p class="lead">Tell your assistant to go ahead: it can now send this once.</p>
+<p>The new {_e(field)}, shown this once (copy it into the phone or PBX now; it is not stored and the assistant
+never sees it):</p>
+<p class="shown-secret"><code id="secret_value">{_e(secret)}</code></p>"""
+        return self._respond(body, title="Approved")
 
     async def bulk(self, request: Request) -> Response:
         if (refused := self._guard(request)) is not None:

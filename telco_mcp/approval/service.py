@@ -21,6 +21,7 @@ import html
 import logging
 import os
 import secrets
+import string
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +40,23 @@ logger = logging.getLogger(__name__)
 
 GRANTABLE_HINT = "hold, mute and DTMF"
 MAX_PENDING_PER_CLIENT = 10
+SECRET_MIN, SECRET_MAX = 12, 128
+_ALPHABET = string.ascii_letters + string.digits  # no punctuation: every SIP phone's keypad and config takes it
+
+
+def generate_secret() -> str:
+    """A strong password (24 letters and digits, about 143 bits)."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(24))
+
+
+def check_typed_secret(secret: str, repeated: str) -> None:
+    """Raise `ConfirmationError` unless a typed password is usable; the message never contains it."""
+    if secret != repeated:
+        raise ConfirmationError("the two passwords differ")
+    if not SECRET_MIN <= len(secret) <= SECRET_MAX:
+        raise ConfirmationError(f"a password needs {SECRET_MIN} to {SECRET_MAX} characters")
+    if any(ch.isspace() or not ch.isprintable() for ch in secret):
+        raise ConfirmationError("a password cannot contain spaces or control characters")
 
 
 @dataclass
@@ -61,6 +79,9 @@ class ApprovalService:
     mounted_base: str | None = None  # set by the HTTP transports: the page is served by the server itself
     _codes: dict[str, tuple[str, float]] = field(default_factory=dict)  # launch code -> approval, expiry
     _sessions: dict[str, Session] = field(default_factory=dict)
+    # Secrets typed (or generated) on the page, held in this process only until the write is sent: never in the
+    # store (shared state) or the audit log, taken once.
+    _secrets: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _start_lock: threading.Lock = field(default_factory=threading.Lock)
     audit: AuditLog | None = None  # decisions and grants are recorded there
@@ -89,8 +110,28 @@ class ApprovalService:
         logger.info("approval %s pending: %s (%s)", approval.id, approval.tool, approval.client_label)
         return approval, True
 
-    def decide(self, approval_id: str, approve: bool, by: DecidedBy, grant_minutes: int | None = None) -> Approval:
+    def decide(
+        self,
+        approval_id: str,
+        approve: bool,
+        by: DecidedBy,
+        grant_minutes: int | None = None,
+        *,
+        secret: str | None = None,
+    ) -> Approval:
+        """Approve or deny, once. An approval whose write sets a secret is approved only with that secret, which
+        only the approval page takes (a terminal or an API would put it in a shell history or a log)."""
+        current = self.store.get(approval_id)
+        if approve and current is not None and current.secret_field and not secret:
+            raise ConfirmationError(
+                f"approval {approval_id} sets a {current.secret_field}: approve it on the approval page, where the "
+                f"{current.secret_field} is typed or generated"
+            )
         decided = self.store.decide(approval_id, approve, by)
+        if decided.status == "approved" and decided.secret_field and secret:
+            with self._lock:
+                self._secrets[decided.id] = secret
+        self._forget_unused_secrets()
         grant: Grant | None = None
         if approve and grant_minutes and decided.grant_target:
             minutes = max(1, min(MAX_GRANT_MINUTES, grant_minutes))
@@ -117,6 +158,22 @@ class ApprovalService:
             )
         logger.info("approval %s %s by %s", approval_id, decided.status, by)
         return decided
+
+    def _forget_unused_secrets(self) -> None:
+        """Drop the secrets of approvals that expired (a redeemed one's is taken by its write at once)."""
+        now = self.clock()
+        with self._lock:
+            held = list(self._secrets)
+        for approval_id in held:
+            approval = self.store.get(approval_id)
+            if approval is None or approval.status == "denied" or approval.expired(now):
+                with self._lock:
+                    self._secrets.pop(approval_id, None)
+
+    def take_secret(self, approval_id: str) -> str | None:
+        """The secret given with an approval, once (the write that uses it is about to be sent)."""
+        with self._lock:
+            return self._secrets.pop(approval_id, None)
 
     def notice(self, approval: Approval) -> dict[str, Any]:
         """The webhook's JSON: what is asked and where to decide it. The link carries no secret."""

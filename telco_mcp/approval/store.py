@@ -60,6 +60,7 @@ class Approval:
     effect: str = "write"
     request_digest: str | None = None  # of the request shown to the approver: what is sent must match
     grant_target: str | None = None  # the call a grant would cover, for grantable tools
+    secret_field: str | None = None  # a secret the approver types (or has generated) here, e.g. "password"
     status: Status = "pending"
     decided_by: DecidedBy | None = None
     decided_at: float | None = None

@@ -24,6 +24,7 @@ from telco_mcp.sandbox.credentials import (
     SIPGATE_REFRESH_TOKEN,
 )
 from telco_mcp.sandbox.state import (
+    NULL_HANDLER_FIELDS,
     AccessToken,
     JSONDict,
     Participant,
@@ -51,25 +52,6 @@ SIPGATE_DEVICES: dict[str, str] = {
     "y0": "+4915228895456",  # mobile
 }
 BERLIN_REMOTE_NUMBER = "+493023125420"
-
-_NULL_HANDLER_FIELDS: tuple[str, ...] = (
-    "calling_handler_resource_id",
-    "call_request_url",
-    "call_request_method",
-    "call_fallback_url",
-    "call_fallback_method",
-    "call_status_callback_url",
-    "call_status_callback_method",
-    "call_laml_application_id",
-    "call_dialogflow_agent_id",
-    "call_relay_topic",
-    "call_relay_topic_status_callback_url",
-    "call_relay_context",
-    "call_relay_context_status_callback_url",
-    "call_relay_application",
-    "call_video_room_id",
-    "call_relay_script_url",
-)
 
 
 def build_state(seed: int) -> SandboxState:
@@ -201,7 +183,7 @@ def _seed_sip_endpoints(state: SandboxState) -> None:
     ]
     for template in templates:
         endpoint: JSONDict = {"type": "sip_endpoint", "id": state.new_uuid()}
-        endpoint.update(dict.fromkeys(_NULL_HANDLER_FIELDS))
+        endpoint.update(dict.fromkeys(NULL_HANDLER_FIELDS))
         for key, value in template.items():
             endpoint[key] = state.new_uuid() if value == "<uuid>" else value
         state.signalwire.sip_endpoints[endpoint["id"]] = endpoint

@@ -30,7 +30,7 @@ from starlette.routing import Route
 from telco_mcp.sandbox.bodies import MalformedJSONError, NoNullModel, Problem, StrictModel, read_json, validate_body
 from telco_mcp.sandbox.core import SandboxCore
 from telco_mcp.sandbox.credentials import SIGNALWIRE_SPACE
-from telco_mcp.sandbox.state import JSONDict, iso
+from telco_mcp.sandbox.state import NULL_HANDLER_FIELDS, JSONDict, iso
 
 ErrorStyle = Literal["fabric", "relay"]
 Issue = tuple[str, str, str | None]  # (error code, message, attribute)
@@ -71,6 +71,38 @@ class SipGatewayRequestUpdate(NoNullModel):
     encryption: Literal["required", "optional", "default"] | None = None
     ciphers: list[Cipher] | None = None
     codecs: list[Codec] | None = None  # the spec sets no minimum: [] is a valid update
+
+
+CallHandler = Literal["default", "passthrough", "block-pstn", "resource"]
+SipUsername = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\s@]+$")]
+
+
+Password = Annotated[str, Field(min_length=8, max_length=128)]
+
+
+class _SipEndpointFields(StrictModel):
+    caller_id: str | None = None
+    send_as: str | None = None
+    ciphers: list[Cipher] | None = None
+    codecs: list[Codec] | None = None
+    encryption: Literal["required", "optional", "default"] | None = None
+    call_handler: CallHandler | None = None
+    calling_handler_resource_id: str | None = None
+
+
+class SipEndpointCreate(_SipEndpointFields):
+    """`SipEndpointCreateRequest` less the `id` the server assigns, plus `password`: the live API takes it, the
+    fabric spec omits it (notes §2.2: only its sibling SIP endpoint requests document it)."""
+
+    username: SipUsername
+    password: Password
+
+
+class SipEndpointUpdate(_SipEndpointFields):
+    """`SipEndpointUpdateRequest`, plus `password` (as above)."""
+
+    username: SipUsername | None = None
+    password: Password | None = None
 
 
 class UpdateSipProfileRequest(StrictModel):
@@ -211,7 +243,10 @@ class SignalWireApi:
         relay = "/api/relay/rest"
         return [
             Route(f"{fabric}/sip_endpoints", self.list_sip_endpoints, methods=["GET"]),
+            Route(f"{fabric}/sip_endpoints", self.create_sip_endpoint, methods=["POST"]),
             Route(f"{fabric}/sip_endpoints/{{id}}", self.get_sip_endpoint, methods=["GET"]),
+            Route(f"{fabric}/sip_endpoints/{{id}}", self.update_sip_endpoint, methods=["PUT"]),
+            Route(f"{fabric}/sip_endpoints/{{id}}", self.delete_sip_endpoint, methods=["DELETE"]),
             Route(f"{fabric}/sip_gateways", self.list_sip_gateways, methods=["GET"]),
             Route(f"{fabric}/sip_gateways/{{id}}", self.get_sip_gateway, methods=["GET"]),
             Route(f"{fabric}/sip_gateways/{{id}}", self.update_sip_gateway, methods=["PATCH"]),
@@ -240,6 +275,71 @@ class SignalWireApi:
     async def get_sip_endpoint(self, request: Request) -> Response:
         endpoint = _lookup(self.sb.state.signalwire.sip_endpoints, request.path_params["id"])
         return not_found() if endpoint is None else JSONResponse(endpoint)
+
+    def _taken(self, username: str, other_than: str | None = None) -> JSONResponse | None:
+        """422 when another credential of the project already has this username (usernames are unique)."""
+        for endpoint in self.sb.state.signalwire.sip_endpoints.values():
+            if endpoint["username"] == username and endpoint["id"] != other_than:
+                issue = ("username_taken", "Username has already been taken", "username")
+                return unprocessable("fabric", [issue])
+        return None
+
+    async def create_sip_endpoint(self, request: Request) -> Response:
+        try:
+            data = await read_json(request)
+        except MalformedJSONError:
+            return bad_request()
+        body = validate_body(SipEndpointCreate, data)
+        if isinstance(body, list):
+            return body_unprocessable("fabric", body)
+        if (taken := self._taken(body.username)) is not None:
+            return taken
+        state = self.sb.state.signalwire
+        endpoint: JSONDict = {"type": "sip_endpoint", "id": self.sb.state.new_uuid()}
+        endpoint.update(dict.fromkeys(NULL_HANDLER_FIELDS))
+        fields = body.model_dump(exclude={"password"})
+        profile = state.sip_profile
+        endpoint.update(
+            username=body.username,
+            caller_id=fields["caller_id"],
+            send_as=fields["send_as"] or "random",
+            ciphers=fields["ciphers"] if fields["ciphers"] is not None else list(profile.get("default_ciphers") or []),
+            codecs=fields["codecs"] if fields["codecs"] is not None else list(profile.get("default_codecs") or []),
+            encryption=fields["encryption"] or "default",
+            call_handler=fields["call_handler"] or "default",
+            calling_handler_resource_id=fields["calling_handler_resource_id"],
+        )
+        state.sip_endpoints = {endpoint["id"]: endpoint, **state.sip_endpoints}
+        state.sip_passwords[endpoint["id"]] = body.password
+        return JSONResponse(endpoint)
+
+    async def update_sip_endpoint(self, request: Request) -> Response:
+        endpoint = _lookup(self.sb.state.signalwire.sip_endpoints, request.path_params["id"])
+        if endpoint is None:
+            return not_found()
+        try:
+            data = await read_json(request)
+        except MalformedJSONError:
+            return bad_request()
+        body = validate_body(SipEndpointUpdate, data)
+        if isinstance(body, list):
+            return body_unprocessable("fabric", body)
+        if body.username is not None and (taken := self._taken(body.username, endpoint["id"])) is not None:
+            return taken
+        changes = body.model_dump(exclude_unset=True, exclude={"password"})
+        endpoint.update(changes)
+        if body.password is not None:
+            self.sb.state.signalwire.sip_passwords[endpoint["id"]] = body.password
+        return JSONResponse(endpoint)
+
+    async def delete_sip_endpoint(self, request: Request) -> Response:
+        state = self.sb.state.signalwire
+        endpoint = _lookup(state.sip_endpoints, request.path_params["id"])
+        if endpoint is None:
+            return not_found()
+        del state.sip_endpoints[endpoint["id"]]
+        state.sip_passwords.pop(endpoint["id"], None)
+        return Response(status_code=204)
 
     # ---- SIP gateways
 

@@ -30,6 +30,27 @@ def iso_from_timestamp(ts: float) -> str:
 # --------------------------------------------------------------------------------------------- SignalWire
 
 
+# A SIP credential's routing fields, null unless its call handler uses them.
+NULL_HANDLER_FIELDS: tuple[str, ...] = (
+    "calling_handler_resource_id",
+    "call_request_url",
+    "call_request_method",
+    "call_fallback_url",
+    "call_fallback_method",
+    "call_status_callback_url",
+    "call_status_callback_method",
+    "call_laml_application_id",
+    "call_dialogflow_agent_id",
+    "call_relay_topic",
+    "call_relay_topic_status_callback_url",
+    "call_relay_context",
+    "call_relay_context_status_callback_url",
+    "call_relay_application",
+    "call_video_room_id",
+    "call_relay_script_url",
+)
+
+
 @dataclass
 class SignalWireState:
     sip_endpoints: dict[str, JSONDict]
@@ -39,6 +60,8 @@ class SignalWireState:
     phone_numbers: dict[str, JSONDict] = field(default_factory=dict[str, JSONDict])  # newest first
     voice_logs: dict[str, JSONDict] = field(default_factory=dict[str, JSONDict])  # newest first
     messaging_logs: dict[str, JSONDict] = field(default_factory=dict[str, JSONDict])  # newest first
+    # SIP passwords by credential id: write-only, as on the real API (never in an answer).
+    sip_passwords: dict[str, str] = field(default_factory=dict[str, str])
 
 
 # --------------------------------------------------------------------------------------------- sipgate

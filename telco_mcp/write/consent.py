@@ -55,6 +55,7 @@ from pydantic import BaseModel, Field, ValidationError
 from telco_mcp.approval.notify import open_browser, post_webhook
 from telco_mcp.approval.store import Approval, arguments_digest, new_id, request_digest
 from telco_mcp.errors import ConfirmationError, SafetyRefusal, TelcoError
+from telco_mcp.operation import Operation
 from telco_mcp.results import preview, success, write_result
 from telco_mcp.safety.audit import ConfirmedBy, Outcome
 from telco_mcp.write import policy
@@ -279,6 +280,7 @@ class ApprovalConsent(Consent):
                     effect=call.op.effect,
                     request_digest=request_digest(shown.method, shown.url, shown.body),
                     grant_target=call.subject.target if call.op.grantable else None,
+                    secret_field=call.op.secret_field(call.args),
                     sandbox=call.sandbox,
                 )
             )
@@ -425,16 +427,52 @@ def client_can_open_url(call: WriteCall) -> bool:
     return _modern(call) or bool(call.ctx.session.can_send_request)
 
 
+def _secret_channel(call: WriteCall, mode: str, secret: str) -> Consent:
+    """A write that sets a secret (a SIP password) needs a channel a person reads and the model does not.
+
+    The MCP spec forbids secrets in form elicitation, and a token, or no confirmation at all, would leave the
+    model to fill the field: only the approval page takes it, reached directly (auto, approval) or through a
+    URL-mode elicitation (elicit; its link carries no secret, so the approver signs in with the PIN).
+    """
+    if mode in ("auto", "approval"):
+        return ApprovalConsent()
+    if mode == "elicit" and client_can_open_url(call) and call.runtime.approvals.pin is not None:
+        return ApprovalConsent()
+    why = {
+        "elicit": "this client offers no URL-mode elicitation (or the server has no TELCO_MCP_APPROVER_PIN to sign "
+        "in on the page it would open)",
+        "token": "a confirmation token would leave the model to fill it",
+        "off": "nobody is asked, so nobody could type it",
+    }[mode]
+    raise ConsentRefused(
+        SafetyRefusal(
+            f"{call.op.name} sets a {secret}, which only a person may type or see: it needs the approval page "
+            f"(TELCO_MCP_CONFIRM=auto or approval) or URL-mode elicitation, and TELCO_MCP_CONFIRM={mode} offers "
+            f"neither: {why}.",
+            rule="confirm_mode",
+        ),
+        "none",
+    )
+
+
 # ------------------------------------------------------------------ choosing one
 CONSENT_FIELD = {"auto": "approval_id", "approval": "approval_id", "token": "confirm_token"}  # per mode
+
+
+def consent_field(op: Operation, mode: str) -> str | None:
+    """The consent field a tool takes under `mode`: a tool that may set a secret goes through the approval page
+    in every mode that has one (elicit reaches it by URL-mode elicitation)."""
+    if op.secret is not None:
+        return "approval_id" if mode in ("auto", "approval", "elicit") else None
+    return CONSENT_FIELD.get(mode)
 
 
 def choose(call: WriteCall) -> Consent:
     """The consent channel for this call under `TELCO_MCP_CONFIRM` (see the table above)."""
     mode = call.runtime.settings.telco_mcp_confirm
     for name in ("confirm_token", "approval_id"):
-        if getattr(call, name) and CONSENT_FIELD.get(mode) != name:
-            uses = CONSENT_FIELD.get(mode)
+        if getattr(call, name) and consent_field(call.op, mode) != name:
+            uses = consent_field(call.op, mode)
             raise ConsentRefused(
                 ConfirmationError(
                     f"{name} is not used when TELCO_MCP_CONFIRM={mode}"
@@ -443,6 +481,8 @@ def choose(call: WriteCall) -> Consent:
                 ),
                 "none",
             )
+    if (secret := call.op.secret_field(call.args)) is not None:
+        return _secret_channel(call, mode, secret)
     if mode == "off":
         return OffConsent()
     if mode != "approval" and client_can_elicit(call):

@@ -7,12 +7,16 @@ call that got past the preview: `applied`, `declined`, `refused`, `failed` or `u
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mcp.types import CallToolResult, InputRequiredResult
 
 from telco_mcp.approval.store import request_digest
 from telco_mcp.errors import ConfirmationError, OutcomeUnknown, ProviderError, SafetyRefusal, TelcoError
+from telco_mcp.operation import SECRET_PLACEHOLDER
 from telco_mcp.results import failure, preview, success, write_result
 from telco_mcp.safety.audit import ConfirmedBy, Outcome, new_attempt_id
+from telco_mcp.wire import PreparedRequest
 from telco_mcp.write import consent, policy
 from telco_mcp.write.call import WriteCall
 from telco_mcp.write.send import interpret, provider_id, send
@@ -90,16 +94,24 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
             sandbox=call.sandbox,
         )
 
-    # 4. send, once
+    # 4. send, once (with the secret a person gave on the approval page, put in only now: never audited)
+    secret: str | None = None
+    if (secret_field := call.op.secret_field(call.args)) is not None:
+        secret = call.runtime.approvals.take_secret(approval) if approval else None
+        if secret is None:
+            error = ConfirmationError(
+                f"the {secret_field} given on the approval page is no longer held by this server (it restarted, or "
+                "the approval was decided on another replica). Nothing was sent. Call the tool without approval_id "
+                "to ask again"
+            )
+            return _stopped(call, error, channel=granted, attempt=attempt, approval=approval)
+        request = with_secret(request, secret_field, secret)
     try:
         response = await send(call, request)
-    except OutcomeUnknown as exc:
-        _record(call, attempt, granted, "unknown", status=exc.status, detail=exc.message, approval=approval)
-        return failure(exc, sandbox=call.sandbox)
-    except ProviderError as exc:
-        outcome: Outcome = "unknown" if exc.changed is None else "failed"
-        _record(call, attempt, granted, outcome, status=exc.status, detail=exc.message, approval=approval)
-        return failure(exc, sandbox=call.sandbox)
+    except TelcoError as exc:
+        if secret:
+            exc.message = exc.message.replace(secret, "********")  # a provider that echoes the body cannot leak it
+        return _send_failed(call, exc, attempt, granted, approval)
 
     # 5. interpret
     answer = await interpret(call, response)
@@ -119,6 +131,26 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
         call.op, status="applied", summary=summary, result=answer.result, budget=call.budget(), note=note
     )
     return success(call.op, out, sandbox=call.sandbox, lead=f"Done: {summary}")
+
+
+def with_secret(request: PreparedRequest, field: str, secret: str) -> PreparedRequest:
+    """`request` with the secret in its body field (where the placeholder the approver saw stands)."""
+    if not isinstance(request.json, dict) or request.json.get(field) != SECRET_PLACEHOLDER:
+        raise AssertionError(f"the request has no {field} placeholder to fill")  # a declaration bug: send nothing
+    return replace(request, json={**request.json, field: secret})
+
+
+def _send_failed(
+    call: WriteCall, exc: TelcoError, attempt: str, granted: ConfirmedBy, approval: str | None
+) -> CallToolResult:
+    if isinstance(exc, OutcomeUnknown):
+        _record(call, attempt, granted, "unknown", status=exc.status, detail=exc.message, approval=approval)
+    elif isinstance(exc, ProviderError):
+        outcome: Outcome = "unknown" if exc.changed is None else "failed"
+        _record(call, attempt, granted, outcome, status=exc.status, detail=exc.message, approval=approval)
+    else:
+        raise exc
+    return failure(exc, sandbox=call.sandbox)
 
 
 async def dry_run(call: WriteCall) -> CallToolResult:

@@ -48,7 +48,7 @@ def _require_browser() -> None:
 
 
 @asynccontextmanager
-async def served(tmp_path: Path) -> AsyncIterator[tuple[Client, Path, Path]]:
+async def served(tmp_path: Path, **extra_env: str) -> AsyncIterator[tuple[Client, Path, Path]]:
     """`telco-mcp serve` over stdio (sandbox) with a recording $BROWSER: the client, its browser log, its state."""
     state = tmp_path / "state"
     log = tmp_path / "browser.log"
@@ -57,7 +57,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[Client, Path, Path]]:
     # the session below would break if they were the server's own.
     script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{log}"\necho "not json"\nhead -c 64 >/dev/null\n')
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    env = clean_env(state, BROWSER=str(script))
+    env = clean_env(state, BROWSER=str(script)) | extra_env
     del env["TELCO_MCP_APPROVER_PIN"]  # Claude Desktop's setup: no PIN, the browser gets a launch file
     params = StdioServerParameters(command=str(TELCO_MCP), args=["serve"], env=env, cwd=str(tmp_path))
     with (tmp_path / "stderr.log").open("w") as errlog:
@@ -72,6 +72,16 @@ def _link(log: Path) -> str:
             return log.read_text().split()[-1]
         time.sleep(0.05)
     raise AssertionError("the server did not hand a link to $BROWSER")
+
+
+async def _axe_violations(page: Any) -> list[Any]:
+    await page.add_script_tag(path=str(AXE))
+    report = await page.evaluate(
+        """async () => await axe.run(document, {runOnly: {type: 'tag',
+            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"""
+    )
+    assert len(report["passes"]) > 5, "axe ran its checks"
+    return [(v["id"], [n["target"] for n in v["nodes"]]) for v in report["violations"]]
 
 
 async def _open(playwright: Any, link: str) -> tuple[Any, Any]:
@@ -103,14 +113,8 @@ async def test_a_person_approves_in_chromium_and_the_write_is_sent_once(tmp_path
                 assert "+4915799912345" in await page.content()
                 ARTIFACTS.mkdir(parents=True, exist_ok=True)
                 await page.screenshot(path=str(ARTIFACTS / "approval-page.png"), full_page=True)
-                await page.add_script_tag(path=str(AXE))
-                report = await page.evaluate(
-                    """async () => await axe.run(document, {runOnly: {type: 'tag',
-                        values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"""
-                )
-                violations = [(v["id"], [n["target"] for n in v["nodes"]]) for v in report["violations"]]
+                violations = await _axe_violations(page)
                 assert violations == [], json.dumps(violations)
-                assert len(report["passes"]) > 5, "axe ran its checks"
                 await page.get_by_role("button", name="Approve").click()
                 await page.wait_for_load_state()
                 assert await page.locator("h1").inner_text() == "Approved"
@@ -145,3 +149,40 @@ async def test_a_person_denies_in_chromium_and_nothing_is_sent(tmp_path: Path) -
         declined = await client.call_tool("sipgate_send_sms", SMS | {"approval_id": pending["approval_id"]})
     assert declined.structured_content["status"] == "declined"
     assert applied_writes(state, "sipgate_send_sms") == []
+
+
+async def test_a_person_types_a_sip_password_in_chromium_that_only_the_provider_gets(tmp_path: Path) -> None:
+    _require_browser()
+    from playwright.async_api import async_playwright
+
+    create = {"username": "anna-desk"}
+    typed = "Corr3ct-h0rse-battery"
+    async with served(tmp_path, TELCO_MCP_TOOLSETS="all") as (client, log, state):
+        pending = (await client.call_tool("signalwire_create_sip_credential", create)).structured_content
+        assert pending["status"] == "approval_pending"
+        async with async_playwright() as p:
+            browser, page = await _open(p, _link(log))
+            try:
+                violations = await _axe_violations(page)
+                assert violations == [], json.dumps(violations)
+                await page.get_by_label("Use the password I type here").check()
+                await page.get_by_label("Password (12 to 128 characters)").fill(typed)
+                await page.get_by_label("Repeat it").fill(typed)
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                await page.screenshot(path=str(ARTIFACTS / "approval-page-password.png"), full_page=True)
+                await page.get_by_role("button", name="Approve").click()
+                await page.wait_for_load_state()
+                assert await page.locator("h1").inner_text() == "Approved"
+                assert typed not in await page.content()
+            finally:
+                await browser.close()
+        with anyio.fail_after(30):
+            applied = await client.call_tool(
+                "signalwire_create_sip_credential", create | {"approval_id": pending["approval_id"]}
+            )
+    assert applied.structured_content["status"] == "applied"
+    assert typed not in json.dumps(applied.structured_content) + "".join(
+        getattr(b, "text", "") for b in applied.content
+    )
+    records = applied_writes(state, "signalwire_create_sip_credential")
+    assert len(records) == 1 and typed not in json.dumps(records)

@@ -93,11 +93,19 @@ def arguments(schema: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
     assert schema.get("type") == "object" and schema.get("additionalProperties") is False, schema
     properties: dict[str, Any] = schema.get("properties", {})
     required = set(schema.get("required", []))
-    strategy = {name: from_schema(prop, custom_formats=CUSTOM_FORMATS) for name, prop in properties.items()}
+    strategy = {name: _property(prop) for name, prop in properties.items()}
     return st.fixed_dictionaries(
         {name: s for name, s in strategy.items() if name in required},
         optional={name: s for name, s in strategy.items() if name not in required},
     )
+
+
+def _property(prop: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """One property's values; a list of objects (e.g. forwardings) is built object by object, as above."""
+    items = prop.get("items")
+    if prop.get("type") == "array" and isinstance(items, dict) and items.get("type") == "object":
+        return st.lists(arguments(items), min_size=prop.get("minItems", 0), max_size=prop.get("maxItems", 5))
+    return from_schema(prop, custom_formats=CUSTOM_FORMATS)
 
 
 def wrong_type(prop: dict[str, Any]) -> st.SearchStrategy[Any]:

@@ -168,6 +168,67 @@ class UpdateSipProfileInput(StrictInput):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+# SIP credential writes (issue 13). The password is never an argument: see `Operation.secret`.
+SipUsername = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="SIP username."),
+]
+CredentialEncryption = Literal["required", "optional", "default"]
+
+
+def _send_as(value: str | None) -> str | None:
+    if value is None or value == "random":
+        return value
+    if not value.startswith("+"):
+        raise ValueError(f"send_as {value!r} must be an international number starting with +, or random")
+    return possible_e164(value)  # shown as the caller, never dialled
+
+
+SendAs = Annotated[str, AfterValidator(_send_as)]
+
+
+class CreateSipCredentialInput(StrictInput):
+    """Create a SIP credential; its password is set by a person on the approval page."""
+
+    username: SipUsername
+    caller_id: str | None = Field(default=None, max_length=64, description="Name shown to callees; default: username.")
+    send_as: SendAs | None = Field(default=None, max_length=32, description='E.164 for PSTN calls; default "random".')
+    codecs: Codecs | None = Field(default=None, description="Default: the SIP profile's.")
+    ciphers: Ciphers | None = Field(default=None, description="Default: the SIP profile's.")
+    encryption: CredentialEncryption = "default"
+
+
+class UpdateSipCredentialInput(StrictInput):
+    """Change a SIP credential; fields left out keep their value."""
+
+    id: UUID = Field(description="SIP credential id.")
+    username: SipUsername | None = None
+    caller_id: str | None = Field(default=None, max_length=64)
+    send_as: SendAs | None = Field(default=None, max_length=32, description='E.164, or "random".')
+    codecs: Codecs | None = None
+    ciphers: Ciphers | None = None
+    encryption: CredentialEncryption | None = None
+    new_password: bool = Field(default=False, description="Replace the password (set by a person, never by you).")
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> UpdateSipCredentialInput:
+        if not self.changes() and not self.new_password:
+            raise ValueError(
+                "nothing to change: give at least one of username, caller_id, send_as, codecs, ciphers, encryption, "
+                "new_password"
+            )
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True, exclude={"id", "new_password"})
+
+
+class DeleteSipCredentialInput(StrictInput):
+    """Delete a SIP credential."""
+
+    id: UUID = Field(description="SIP credential id.")
+
+
 # --------------------------------------------------------------------------------------------------
 # Results
 # --------------------------------------------------------------------------------------------------
@@ -284,6 +345,12 @@ class RecordingPage(Page):
 
 class DeletedRecording(Result):
     id: str
+    deleted: bool = True
+
+
+class DeletedSipCredential(Result):
+    id: str
+    username: str
     deleted: bool = True
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from telco_mcp.http import CallContext
 from telco_mcp.models import MAX_LIMIT
-from telco_mcp.operation import Operation, WriteSubject
+from telco_mcp.operation import SECRET_PLACEHOLDER, Operation, WriteSubject
 from telco_mcp.phone import pretty
 from telco_mcp.providers.signalwire import models as m
 from telco_mcp.untrusted import quote
@@ -148,6 +148,179 @@ def _list(
     """A paged read: `limit` and `cursor` in, the provider's `links.next` out as `next_cursor`."""
     prepare, interpret = _list_request(path), _list_result(path, parse, output)
     return _read(name, title, description, path, input, output, scope=scope, prepare=prepare, interpret=interpret)
+
+
+# ------------------------------------------------------------------ SIP credential writes (issue 13)
+# The password never passes through the model: the request carries SECRET_PLACEHOLDER, a person types the
+# password (or has a strong one generated and shown once) on the approval page, and the write pipeline puts it
+# in right before the request leaves. The fabric spec omits `password` from these bodies; the live API takes it
+# (notes §2.2: every sibling SIP endpoint request documents it).
+def _password(args: Any) -> str | None:
+    return "password" if getattr(args, "new_password", True) else None
+
+
+async def _profile_defaults(ctx: CallContext) -> m.SipProfile:
+    """The project's SIP profile: a new credential takes its codecs and ciphers unless told otherwise."""
+
+    async def lookup() -> m.SipProfile:
+        return m.sip_profile_from_api(await ctx.client.read("signalwire_create_sip_credential", PROFILE))
+
+    return await ctx.once("sip-profile", lookup)
+
+
+async def _create_body(args: m.CreateSipCredentialInput, ctx: CallContext) -> dict[str, Any]:
+    profile = await _profile_defaults(ctx)
+    return {
+        "username": args.username,
+        "password": SECRET_PLACEHOLDER,
+        "caller_id": args.caller_id or args.username,
+        "send_as": args.send_as or "random",
+        "ciphers": args.ciphers or profile.default_ciphers or [],
+        "codecs": args.codecs or profile.default_codecs or [],
+        "encryption": args.encryption,
+        "call_handler": "default",
+        "calling_handler_resource_id": None,
+    }
+
+
+async def _prepare_create_credential(args: m.CreateSipCredentialInput, ctx: CallContext) -> PreparedRequest:
+    return PreparedRequest("POST", CREDENTIALS, json=await _create_body(args, ctx))
+
+
+def _shown_settings(body: dict[str, Any]) -> str:
+    send_as = body.get("send_as")
+    shown = {
+        "caller ID": _fmt(body.get("caller_id")),
+        "send as": "a random project number" if send_as in (None, "random") else pretty(send_as),
+        "codecs": _fmt(body.get("codecs")),
+        "ciphers": _fmt(body.get("ciphers")),
+        "encryption": _fmt(body.get("encryption")),
+    }
+    return ", ".join(f"{key} {value}" for key, value in shown.items())
+
+
+async def _summarize_create_credential(args: m.CreateSipCredentialInput, ctx: CallContext) -> str:
+    body = await _create_body(args, ctx)
+    return (
+        f"Create SIP credential {_fmt(args.username)} ({_shown_settings(body)}). Its password is set by you on the "
+        "approval page (typed, or generated and shown to you once)"
+    )
+
+
+async def _credential(args: Any, ctx: CallContext, operation: str) -> m.SipCredential:
+    """The credential a write touches, read once per call (the question names it and shows old -> new)."""
+
+    async def lookup() -> m.SipCredential:
+        return m.sip_credential_from_api(await ctx.client.read(operation, f"{CREDENTIALS}/{args.id}"))
+
+    return await ctx.once("credential", lookup)
+
+
+async def _update_body(args: m.UpdateSipCredentialInput, ctx: CallContext) -> dict[str, Any]:
+    """The PUT body: the changed fields, and the `calling_handler_resource_id` the spec requires, kept as it is
+    (the call handler itself is left out: the API lists handlers, e.g. call_flow, that its update refuses)."""
+    current = await _credential(args, ctx, "signalwire_update_sip_credential")
+    body = args.changes() | {"calling_handler_resource_id": current.calling_handler_resource_id}
+    if args.new_password:
+        body["password"] = SECRET_PLACEHOLDER
+    return body
+
+
+async def _prepare_update_credential(args: m.UpdateSipCredentialInput, ctx: CallContext) -> PreparedRequest:
+    return PreparedRequest("PUT", f"{CREDENTIALS}/{args.id}", json=await _update_body(args, ctx))
+
+
+async def _summarize_update_credential(args: m.UpdateSipCredentialInput, ctx: CallContext) -> str:
+    current = (await _credential(args, ctx, "signalwire_update_sip_credential")).model_dump()
+    changes = [f"{key}: {_fmt(current.get(key))} -> {_fmt(value)}" for key, value in args.changes().items()]
+    if args.new_password:
+        changes.append("password: replaced by one you set on the approval page (phones using the old one stop "
+                       "registering)")  # fmt: skip
+    return f"Update SIP credential {_fmt(current['username'])} ({args.id}): " + "; ".join(changes)
+
+
+async def _numbers_routed_to(credential_id: str, ctx: CallContext) -> list[m.PhoneNumber]:
+    """Phone numbers whose calls go to this credential, over the first pages (what the provider lets us see)."""
+    found: list[m.PhoneNumber] = []
+    query: tuple[tuple[str, str], ...] = (("page_size", str(MAX_LIMIT)),)
+    for _ in range(5):
+        items, next_url = m.phone_number_page_from_api(
+            await ctx.client.read("signalwire_delete_sip_credential", NUMBERS, query)
+        )
+        found += [n for n in items if n.call_sip_endpoint_id == credential_id]
+        cursor = next_page(next_url, NUMBERS)
+        if cursor is None:
+            break
+        query = tuple(decode_cursor(cursor, NUMBERS, size="page_size", max_size=MAX_LIMIT))
+    return found
+
+
+async def _summarize_delete_credential(args: m.DeleteSipCredentialInput, ctx: CallContext) -> str:
+    credential = await _credential(args, ctx, "signalwire_delete_sip_credential")
+    routed = await _numbers_routed_to(str(args.id), ctx)
+    words = (
+        f"Permanently delete SIP credential {_fmt(credential.username)} ({args.id}): phones and PBXs registered "
+        "with it can no longer register or call. This cannot be undone"
+    )
+    if routed:
+        words += ". IN USE: the calls of " + ", ".join(pretty(n.number) for n in routed) + " are routed to it"
+    return words
+
+
+async def _deleted_credential(response: httpx2.Response, args: Any, ctx: CallContext) -> BaseModel:
+    credential = await _credential(args, ctx, "signalwire_delete_sip_credential")
+    return m.DeletedSipCredential(id=str(args.id), username=credential.username)
+
+
+async def _prepare_delete_credential(args: m.DeleteSipCredentialInput, ctx: CallContext) -> PreparedRequest:
+    await _credential(args, ctx, "signalwire_delete_sip_credential")  # an unknown id stops before anyone is asked
+    return PreparedRequest("DELETE", f"{CREDENTIALS}/{args.id}", fields={"id": str(args.id)})
+
+
+def _credential_write(name: str, title: str, description: str, method: Any, path: str, **hooks: Any) -> Operation:
+    return Operation(
+        name=name, title=title, description=description, provider="signalwire", method=method, path=path,
+        output=m.SipCredential, scope="signalwire:sip_credentials:write", idempotent=False, default=False,
+        not_found="No SIP credential {id}.", **hooks,
+    )  # fmt: skip
+
+
+CREDENTIAL_WRITES: tuple[Operation, ...] = (
+    _credential_write(
+        "signalwire_create_sip_credential", "Create a SIP credential",
+        "Create a SIP credential for a phone or PBX; a person sets its password on the approval page.",
+        "POST", CREDENTIALS, input=m.CreateSipCredentialInput, effect="write",
+        prepare=_prepare_create_credential, interpret=_one(m.sip_credential_from_api),
+        summarize=_summarize_create_credential, subject=lambda a: WriteSubject(target=a.username),
+        secret=_password,
+    ),
+    _credential_write(
+        "signalwire_update_sip_credential", "Update a SIP credential",
+        "Change a SIP credential's settings, or have a person set a new password (new_password).",
+        "PUT", CREDENTIALS + "/{id}", input=m.UpdateSipCredentialInput, effect="write",
+        prepare=_prepare_update_credential, interpret=_one(m.sip_credential_from_api),
+        summarize=_summarize_update_credential, subject=_target, secret=_password,
+    ),
+)  # fmt: skip
+DELETE_CREDENTIAL = Operation(
+    name="signalwire_delete_sip_credential",
+    title="Delete a SIP credential",
+    description="Permanently delete a SIP credential; phones using it stop working.",
+    provider="signalwire",
+    method="DELETE",
+    path=CREDENTIALS + "/{id}",
+    input=m.DeleteSipCredentialInput,
+    output=m.DeletedSipCredential,
+    scope="signalwire:sip_credentials:write",
+    effect="destructive",
+    idempotent=False,
+    default=False,
+    prepare=_prepare_delete_credential,
+    interpret=_deleted_credential,
+    summarize=_summarize_delete_credential,
+    subject=_target,
+    not_found="No SIP credential {id}.",
+)
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -346,4 +519,6 @@ OPERATIONS: tuple[Operation, ...] = (
         m.messaging_log_page_from_api,
         scope="signalwire:messaging_logs:read",
     ),
+    *CREDENTIAL_WRITES,
+    DELETE_CREDENTIAL,
 )
