@@ -42,6 +42,7 @@ def _default_exposure(op: Operation) -> dict[str, Any]:
     schemas = live_schemas(op)
     if op.is_write:
         schemas["inputSchema"] = for_mode(op, schemas["inputSchema"], "auto")
+        schemas["outputSchema"] = for_mode(op, schemas["outputSchema"], "auto")
     return schemas
 
 

@@ -124,8 +124,7 @@ class Operation:
     @property
     def annotations(self) -> ToolAnnotations:
         """All four hints, set explicitly from the declared effect (hints only, never the gate)."""
-        return ToolAnnotations(
-            title=self.title,
+        return ToolAnnotations(  # no title: the tool's own `title` says it (the tool list is paid every turn)
             read_only_hint=self.effect == "read",
             destructive_hint=self.effect == "destructive",
             idempotent_hint=self.effect == "read" or self.idempotent,

@@ -57,7 +57,7 @@ def _gated_model(op: Operation) -> type[BaseModel]:
 
 
 def for_mode(op: Operation, input_schema: dict[str, Any], mode: str) -> dict[str, Any]:
-    """`input_schema` with only the consent field `mode` uses: a field a mode ignores is not offered."""
+    """A write's input or output schema with only the consent field `mode` uses: one it ignores is not offered."""
     unused = {"confirm_token", "approval_id"} - {consent_field(op, mode)}
     properties = {k: v for k, v in input_schema.get("properties", {}).items() if k not in unused}
     return {**input_schema, "properties": properties}
@@ -66,7 +66,7 @@ def for_mode(op: Operation, input_schema: dict[str, Any], mode: str) -> dict[str
 def live_schemas(op: Operation) -> dict[str, dict[str, Any]]:
     """The tool's inputSchema and outputSchema, derived from its models (pydantic's schema generation)."""
     output = WriteResult[op.output] if op.is_write else op.output  # type: ignore[name-defined]
-    return {"inputSchema": compact_schema(_gated_model(op)), "outputSchema": compact(output.model_json_schema())}
+    return {"inputSchema": compact_schema(_gated_model(op)), "outputSchema": lean_output(output.model_json_schema())}
 
 
 @functools.cache
@@ -144,6 +144,55 @@ def compact(schema: dict[str, Any]) -> dict[str, Any]:
     return clean(schema)
 
 
+def lean_output(schema: dict[str, Any]) -> dict[str, Any]:
+    """An output schema with the contract only: every field, its type, what is required, and no more.
+
+    Output schemas were two thirds of the tool list, paid on every turn. A client reads a result by its
+    fields and types; descriptions (the tool's own description and the field names say it), defaults (a
+    result is dumped in full), `additionalProperties: true` (JSON Schema's default) and titles go, and a
+    definition used once is inlined where it is used.
+    """
+    schema = compact(schema)
+    defs: dict[str, Any] = schema.get("$defs", {})
+    uses: dict[str, int] = {}
+
+    def count(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                uses[ref] = uses.get(ref, 0) + 1
+            for value in node.values():
+                count(value)
+        elif isinstance(node, list):
+            for value in node:
+                count(value)
+
+    def lean(node: Any, in_properties: bool = False) -> Any:
+        if isinstance(node, list):
+            return [lean(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if in_properties:
+            return {key: lean(value) for key, value in node.items()}
+        ref = node.get("$ref")
+        if isinstance(ref, str) and uses.get(ref) == 1:
+            return lean({**defs[ref.removeprefix("#/$defs/")], **{k: v for k, v in node.items() if k != "$ref"}})
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in ("description", "default") or (key == "additionalProperties" and value is True):
+                continue
+            if key == "$defs":
+                shared = {name: lean(d) for name, d in value.items() if uses.get(f"#/$defs/{name}", 0) > 1}
+                if shared:
+                    out[key] = shared
+                continue
+            out[key] = lean(value, in_properties=key == "properties")
+        return out
+
+    count(schema)
+    return lean(schema)
+
+
 def describe_validation_error(op: Operation, exc: ValidationError) -> str:
     problems = []
     for err in exc.errors(include_url=False):
@@ -173,8 +222,12 @@ def make_tool(op: Operation, runtime: Runtime) -> Tool:
     )
     assert isinstance(tool, CatalogueTool)
     schemas = published_schemas(op)
-    tool.fn_metadata.output_schema = schemas["outputSchema"]
-    tool.parameters = for_mode(op, schemas["inputSchema"], mode) if op.is_write else schemas["inputSchema"]
+    if op.is_write:  # the consent field a mode does not use is neither taken nor returned
+        tool.fn_metadata.output_schema = for_mode(op, schemas["outputSchema"], mode)
+        tool.parameters = for_mode(op, schemas["inputSchema"], mode)
+    else:
+        tool.fn_metadata.output_schema = schemas["outputSchema"]
+        tool.parameters = schemas["inputSchema"]
     tool.operation = op
     return tool
 

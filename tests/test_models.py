@@ -273,8 +273,10 @@ def test_sip_credential_keeps_identity_media_and_non_null_routing() -> None:
         "ciphers": ["AEAD_AES_256_GCM_8"],
         "call_handler": "relay_topic",
         "calling_handler_resource_id": "fe4093d9-58c2-4931-b4b9-5679f82652c6",
-        "call_relay_topic": "office",
-        "call_relay_topic_status_callback_url": "https://myapplication/handle_relay_callbacks",
+        "routing": {
+            "call_relay_topic": "office",
+            "call_relay_topic_status_callback_url": "https://myapplication/handle_relay_callbacks",
+        },
     }
 
 

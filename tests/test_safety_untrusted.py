@@ -184,6 +184,8 @@ def planted_upstream(evil: str) -> FakeUpstream:
     fake.route(f"PATCH /api/fabric/resources/sip_gateways/{SW_GW}", response(200, gateway))
     fake.route("GET /api/fabric/resources/sip_endpoints", response(200, {"data": [credential], "links": {}}))
     fake.route(f"GET /api/fabric/resources/sip_endpoints/{SW_CRED}", response(200, credential))
+    fake.route(f"PUT /api/fabric/resources/sip_endpoints/{SW_CRED}", response(200, credential))
+    fake.route(f"DELETE /api/fabric/resources/sip_endpoints/{SW_CRED}", response(204))
     fake.route("GET /api/relay/rest/recordings", response(200, {"data": [recording], "links": {}}))
     fake.route(f"GET /api/relay/rest/recordings/{SW_REC}", response(200, recording))
     fake.route(f"DELETE /api/relay/rest/recordings/{SW_REC}", response(204))
@@ -230,6 +232,7 @@ def planted_upstream(evil: str) -> FakeUpstream:
     fake.route("GET /v2/contacts", response(200, {"items": [contact], "totalCount": 1}))
     forwarding = {"alias": evil, "destination": evil, "timeout": 5, "active": True}
     fake.route("GET /v2/w0/phonelines/p0/forwardings", response(200, {"items": [forwarding]}))
+    fake.route("PUT /v2/w0/phonelines/p0/forwardings", response(204))
     box = {"id": evil, "alias": evil, "belongsToEndpoint": {"extension": evil, "type": evil}}
     fake.route("GET /v2/voicemails", response(200, {"items": [box]}))
     blocked = [{"phoneNumber": evil, "isBlock": True}, {"phoneNumber": "+4990012345", "isBlock": True}]
@@ -285,6 +288,10 @@ CALLS = [
     ("sipgate_unblock_number", {"phone_number": "+49 900 12345"}),
     ("sipgate_update_history_entry", {"entry_id": "h1", "starred": True, "note": "seen"}),
     ("sipgate_delete_history_entry", {"entry_id": "h1"}),
+    ("sipgate_set_forwardings", {"phoneline_id": "p0", "forwardings": [{"destination": "+49 30 123456"}]}),
+    ("signalwire_create_sip_credential", {"username": "anna-desk", "dry_run": True}),  # its password: the page
+    ("signalwire_update_sip_credential", {"id": SW_CRED, "caller_id": "Anna"}),
+    ("signalwire_delete_sip_credential", {"id": SW_CRED}),
 ]
 
 

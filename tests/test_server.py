@@ -66,7 +66,8 @@ async def test_served_schemas_are_the_ones_the_models_give(audit_path):
         live = live_schemas(op)
         expected = for_mode(op, live["inputSchema"], "auto") if op.is_write else live["inputSchema"]
         assert tool.input_schema == expected, tool.name
-        assert tool.output_schema == live["outputSchema"], tool.name
+        expected_out = for_mode(op, live["outputSchema"], "auto") if op.is_write else live["outputSchema"]
+        assert tool.output_schema == expected_out, tool.name
 
 
 async def test_input_schemas_are_compact(audit_path):

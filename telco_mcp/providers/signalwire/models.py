@@ -253,7 +253,7 @@ _CALL_ROUTING_FIELDS = (
 
 
 class SipCredential(Result):
-    """A SIP credential (fabric SIP endpoint). Only non-null call_* routing fields are present."""
+    """A SIP credential (fabric SIP endpoint)."""
 
     id: str
     type: str | None = Field(default=None, description='Resource type, "sip_endpoint".')
@@ -265,21 +265,9 @@ class SipCredential(Result):
     ciphers: list[str] | None = None
     call_handler: str | None = Field(default=None, description="What handles inbound calls.")
     calling_handler_resource_id: str | None = None
-    call_request_url: str | None = None
-    call_request_method: str | None = None
-    call_fallback_url: str | None = None
-    call_fallback_method: str | None = None
-    call_status_callback_url: str | None = None
-    call_status_callback_method: str | None = None
-    call_laml_application_id: str | None = None
-    call_dialogflow_agent_id: str | None = None
-    call_relay_topic: str | None = None
-    call_relay_topic_status_callback_url: str | None = None
-    call_relay_context: str | None = None
-    call_relay_context_status_callback_url: str | None = None
-    call_relay_application: str | None = None
-    call_video_room_id: str | None = None
-    call_relay_script_url: str | None = None
+    routing: dict[str, str] | None = Field(
+        default=None, description="The call handler's own settings, e.g. call_relay_topic (set ones only)."
+    )
 
 
 class SipCredentialPage(Page):
@@ -385,7 +373,7 @@ def sip_credential_from_api(payload: Any) -> SipCredential:
     """``SipEndpointResponse`` -> ``SipCredential`` (drops null routing fields)."""
     what = "SIP credential"
     data = p.obj(payload, what)
-    routing = {key: p.opt_str(data, key, what) for key in _CALL_ROUTING_FIELDS}
+    routing = {key: value for key in _CALL_ROUTING_FIELDS if (value := p.opt_str(data, key, what)) is not None}
     return SipCredential(
         id=p.req_str(data, "id", what),
         type=p.opt_str(data, "type", what),
@@ -397,7 +385,7 @@ def sip_credential_from_api(payload: Any) -> SipCredential:
         ciphers=p.opt_str_list(data, "ciphers", what),
         call_handler=p.opt_str(data, "call_handler", what),
         calling_handler_resource_id=p.opt_str(data, "calling_handler_resource_id", what),
-        **routing,
+        routing=routing or None,
     )
 
 
