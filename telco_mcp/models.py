@@ -6,9 +6,10 @@ Inputs are strict (unknown fields are an error the model can correct); results a
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from telco_mcp.untrusted import TRUSTED
 
@@ -45,3 +46,22 @@ class Page(Result):
     next_cursor: Annotated[str | None, TRUSTED] = Field(
         default=None, description="Pass as cursor to get the next page; absent at the end."
     )
+
+
+def _iso_text(value: object) -> object:
+    """Times are ISO 8601 strings: a bare number would silently be read as Unix seconds."""
+    if value is not None and not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 date-time string such as 2026-05-04T09:30:00+02:00")
+    return value
+
+
+def _zoned(value: datetime) -> datetime:
+    if value.utcoffset() is None:
+        raise ValueError("has no timezone: add an offset, e.g. 2026-05-04T09:30:00+02:00 or ...Z for UTC")
+    if not 2000 <= value.year <= 2100:  # before any UTC arithmetic can overflow
+        raise ValueError("must be between the years 2000 and 2100")
+    return value.astimezone(UTC)
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_zoned)]
+"""A time the model gives: ISO 8601 text with a zone, in this century, held in UTC."""

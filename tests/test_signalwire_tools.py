@@ -645,3 +645,51 @@ async def test_the_new_reads_against_the_sandbox_page_to_the_end_and_read_back(a
     assert messages and all(m["kind"] in ("sms", "mms") for m in messages)
     assert gateway.structured_content == gateways[0]
     assert missing.is_error and "[not_found]" in text_of(missing)
+
+
+@pytest.mark.parametrize("tool", ["signalwire_list_voice_logs", "signalwire_list_messaging_logs"])
+async def test_a_log_window_is_sent_and_kept_across_pages(tool: str, audit_path: Any) -> None:
+    """ "Who called last night": only the logs of the window, on every page, against the sandbox."""
+    from datetime import datetime
+
+    from conftest import make_settings
+
+    async with client_for(make_settings(audit_path, telco_mcp_toolsets="all")) as c:
+        everything = (await c.call_tool(tool, {"limit": 100})).structured_content["items"]
+        stamps = sorted(i["created_at"] for i in everything if "created_at" in i)
+        after, before = stamps[len(stamps) // 4], stamps[len(stamps) // 2]
+        window: list[dict[str, Any]] = []
+        args: dict[str, Any] = {"limit": 5, "created_after": after, "created_before": before}
+        pages = 0
+        while True:
+            result = await c.call_tool(tool, args)
+            assert not result.is_error, text_of(result)
+            window += result.structured_content["items"]
+            pages += 1
+            if "next_cursor" not in result.structured_content:
+                break
+            args = {"cursor": result.structured_content["next_cursor"]}
+    assert pages > 1, "the window spans several pages, so the cursor had to keep it"
+
+    def when(value: str) -> datetime:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+    assert window and all(when(after) < when(i["created_at"]) < when(before) for i in window)
+    inside = [i for i in everything if when(after) < when(i["created_at"]) < when(before)]
+    assert [i["id"] for i in window] == [i["id"] for i in inside]
+
+
+async def test_a_log_window_is_sent_as_utc_and_a_reversed_one_sends_nothing(fake, audit_path):
+    fake.route("GET /api/voice/logs", response(200, page([], "https://acme.signalwire.com/api/voice/logs")))
+    async with client_for(signalwire_settings(audit_path, telco_mcp_toolsets="all"), fake) as c:
+        ok = await c.call_tool("signalwire_list_voice_logs", {"created_after": "2026-11-28T18:00:00+01:00"})
+        reversed_ = await c.call_tool(
+            "signalwire_list_voice_logs",
+            {"created_after": "2026-11-29T06:00:00Z", "created_before": "2026-11-28T18:00:00Z"},
+        )
+        naive = await c.call_tool("signalwire_list_voice_logs", {"created_after": "2026-11-28T18:00:00"})
+    assert not ok.is_error, text_of(ok)
+    (sent,) = fake.requests
+    assert sent.url.params["created_after"] == "2026-11-28T17:00:00Z"
+    assert reversed_.is_error and "created_after must be earlier than created_before" in text_of(reversed_)
+    assert naive.is_error and "created_after" in text_of(naive)  # a time without a zone is ambiguous

@@ -182,6 +182,35 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int, i
     return int(raw)
 
 
+_KEPT_FILTERS = ("created_after", "created_before", "created_on", "include_deleted")  # carried into the links
+
+
+def created_window(request: Request, items: list[JSONDict]) -> list[JSONDict] | JSONResponse:
+    """The logs' `created_after` / `created_before` / `created_on` filters (dates or ISO 8601 times; 422 else)."""
+    bounds: dict[str, datetime] = {}
+    for name in ("created_after", "created_before", "created_on"):
+        raw = request.query_params.get(name)
+        if raw is None:
+            continue
+        try:
+            when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            return unprocessable("fabric", [("invalid_parameter", f"{name} must be a date or an ISO 8601 time", name)])
+        bounds[name] = when if when.tzinfo else when.replace(tzinfo=UTC)
+
+    def created(item: JSONDict) -> datetime:
+        return datetime.fromisoformat(str(item["created_at"]).replace("Z", "+00:00"))
+
+    kept = items
+    if "created_after" in bounds:
+        kept = [i for i in kept if created(i) > bounds["created_after"]]
+    if "created_before" in bounds:
+        kept = [i for i in kept if created(i) < bounds["created_before"]]
+    if "created_on" in bounds:
+        kept = [i for i in kept if created(i).date() == bounds["created_on"].date()]
+    return kept
+
+
 def paginate(
     request: Request,
     items: list[JSONDict],
@@ -210,7 +239,8 @@ def paginate(
     base = f"{CANONICAL_ORIGIN}{request.url.path}"
 
     def link(number: int) -> str:
-        query: dict[str, str | int] = {"page_number": number, "page_size": page_size}
+        query: dict[str, str | int] = {k: v for k, v in request.query_params.items() if k in _KEPT_FILTERS}
+        query |= {"page_number": number, "page_size": page_size}
         if number > 0:
             query["page_token"] = _page_token(seed, resource, number, page_size)
         return f"{base}?{urlencode(query)}"
@@ -306,7 +336,9 @@ class SignalWireApi:
             ciphers=fields["ciphers"] if fields["ciphers"] is not None else list(profile.get("default_ciphers") or []),
             codecs=fields["codecs"] if fields["codecs"] is not None else list(profile.get("default_codecs") or []),
             encryption=fields["encryption"] or "default",
-            call_handler=fields["call_handler"] or "default",
+            # The request's call_handler is the OUTBOUND policy (default, passthrough, ...); the answer's field of
+            # the same name is the INBOUND handler (relay_script, ...), of which a new credential has none.
+            call_handler=None,
             calling_handler_resource_id=fields["calling_handler_resource_id"],
         )
         state.sip_endpoints = {endpoint["id"]: endpoint, **state.sip_endpoints}
@@ -326,7 +358,8 @@ class SignalWireApi:
             return body_unprocessable("fabric", body)
         if body.username is not None and (taken := self._taken(body.username, endpoint["id"])) is not None:
             return taken
-        changes = body.model_dump(exclude_unset=True, exclude={"password"})
+        # call_handler: the outbound policy, not the inbound handler the answer lists under that name (see above)
+        changes = body.model_dump(exclude_unset=True, exclude={"password", "call_handler"})
         endpoint.update(changes)
         if body.password is not None:
             self.sb.state.signalwire.sip_passwords[endpoint["id"]] = body.password
@@ -423,7 +456,9 @@ class SignalWireApi:
     # ---- voice and messaging logs (their 422s are in the Fabric style: {errors: [{type, code, ...}]})
 
     async def list_voice_logs(self, request: Request) -> Response:
-        items = list(self.sb.state.signalwire.voice_logs.values())
+        items = created_window(request, list(self.sb.state.signalwire.voice_logs.values()))
+        if isinstance(items, JSONResponse):
+            return items
         return paginate(request, items, resource="voice_logs", seed=self.sb.seed, style="fabric", refuse=_fabric_422)
 
     async def get_voice_log(self, request: Request) -> Response:
@@ -431,7 +466,9 @@ class SignalWireApi:
         return not_found() if log is None else JSONResponse(log)
 
     async def list_messaging_logs(self, request: Request) -> Response:
-        items = list(self.sb.state.signalwire.messaging_logs.values())
+        items = created_window(request, list(self.sb.state.signalwire.messaging_logs.values()))
+        if isinstance(items, JSONResponse):
+            return items
         return paginate(
             request, items, resource="messaging_logs", seed=self.sb.seed, style="fabric", refuse=_fabric_422
         )

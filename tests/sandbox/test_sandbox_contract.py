@@ -49,6 +49,9 @@ TOKEN_URL = "/login/third-party/protocol/openid-connect/token"
 COVERED: tuple[tuple[str, str, str], ...] = (
     ("signalwire", "GET", f"{FABRIC}/sip_endpoints"),
     ("signalwire", "GET", f"{FABRIC}/sip_endpoints/{{id}}"),
+    ("signalwire", "POST", f"{FABRIC}/sip_endpoints"),
+    ("signalwire", "PUT", f"{FABRIC}/sip_endpoints/{{id}}"),
+    ("signalwire", "DELETE", f"{FABRIC}/sip_endpoints/{{id}}"),
     ("signalwire", "GET", f"{FABRIC}/sip_gateways"),
     ("signalwire", "GET", f"{FABRIC}/sip_gateways/{{id}}"),
     ("signalwire", "PATCH", f"{FABRIC}/sip_gateways/{{id}}"),
@@ -235,6 +238,20 @@ async def _signalwire(r: Recorder) -> None:
     await send("GET", one, f"{endpoints}/{endpoint}")
     await send("GET", one, f"{endpoints}/{UNKNOWN_UUID}")
     await send("GET", one, f"{endpoints}/{endpoint}", auth=NO_AUTH)
+    new = {"username": "anna-desk", "password": "a-long-secret-1", "caller_id": "Anna", "send_as": "random",
+           "ciphers": ["AEAD_AES_256_GCM_8"], "codecs": ["OPUS"], "encryption": "default", "call_handler": "default",
+           "calling_handler_resource_id": None}  # fmt: skip
+    created = (await send("POST", endpoints, endpoints, json=new)).json()["id"]
+    await send("POST", endpoints, endpoints, json=new)  # the username is taken: 422
+    await send("POST", endpoints, endpoints, json={"username": "no-password"})
+    await send("POST", endpoints, endpoints, json=new, auth=NO_AUTH)
+    await send("PUT", one, f"{endpoints}/{created}", json={"codecs": ["PCMA"], "calling_handler_resource_id": None})
+    await send("PUT", one, f"{endpoints}/{created}", json={"encryption": "always", "calling_handler_resource_id": None})
+    await send("PUT", one, f"{endpoints}/{UNKNOWN_UUID}", json={"calling_handler_resource_id": None})
+    await send("PUT", one, f"{endpoints}/{created}", json={"calling_handler_resource_id": None}, auth=NO_AUTH)
+    await send("DELETE", one, f"{endpoints}/{created}", auth=NO_AUTH)
+    await send("DELETE", one, f"{endpoints}/{created}")
+    await send("DELETE", one, f"{endpoints}/{created}")  # gone: 404
 
     await send("GET", gateways, gateways, params={"page_size": 2})
     await send("GET", gateways, gateways, params={"page_number": 2})
@@ -303,6 +320,11 @@ async def _signalwire(r: Recorder) -> None:
         await send("GET", logs, logs, params={"page_size": 1000})
         await send("GET", logs, logs, params={"page_number": 1})
         await send("GET", logs, logs, params={"page_size": 0})
+        window = {"created_after": "2026-01-01T00:00:00Z", "created_before": "2026-12-31T00:00:00Z", "page_size": 3}
+        first = await send("GET", logs, logs, params=window)
+        if "next" in first.json()["links"]:
+            await send("GET", logs, first.json()["links"]["next"].partition(".com")[2])
+        await send("GET", logs, logs, params={"created_after": "last night"})
         await send("GET", logs, logs, auth=NO_AUTH)
     log = "/api/voice/logs/{id}"
     discarded = next(i for i, g in sw.voice_logs.items() if "discarded_at" in g)

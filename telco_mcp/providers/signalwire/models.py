@@ -16,7 +16,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from telco_mcp.models import Page, PageInput, Result, StrictInput
+from telco_mcp.models import IsoTime, Page, PageInput, Result, StrictInput
 from telco_mcp.phone import possible_e164
 from telco_mcp.providers import payload as p
 
@@ -523,7 +523,28 @@ class GetPhoneNumberInput(StrictInput):
     id: UUID = Field(description="Phone number id.")
 
 
-class ListVoiceLogsInput(PageInput):
+class _LogWindow(PageInput):
+    """Logs of a time window: "who called last night" without paging through the whole history."""
+
+    created_after: IsoTime | None = Field(default=None, description="Only after this time (ISO 8601).")
+    created_before: IsoTime | None = Field(default=None, description="Only before this time.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _LogWindow:
+        if self.created_after and self.created_before and self.created_after >= self.created_before:
+            raise ValueError("created_after must be earlier than created_before")
+        return self
+
+    def filters(self) -> list[tuple[str, str]]:
+        """The window as SignalWire's query (UTC, ISO 8601)."""
+        return [
+            (name, value.isoformat(timespec="seconds").replace("+00:00", "Z"))
+            for name, value in (("created_after", self.created_after), ("created_before", self.created_before))
+            if value is not None
+        ]
+
+
+class ListVoiceLogsInput(_LogWindow):
     """List voice logs."""
 
 
@@ -533,7 +554,7 @@ class GetVoiceLogInput(StrictInput):
     id: UUID = Field(description="Voice log id.")
 
 
-class ListMessagingLogsInput(PageInput):
+class ListMessagingLogsInput(_LogWindow):
     """List messaging logs."""
 
 

@@ -33,11 +33,12 @@ MESSAGING_LOGS = "/api/messaging/logs"
 
 # ------------------------------------------------------------------ lists
 def _list_request(path: str) -> Callable[[Any, CallContext], Any]:
-    async def prepare(args: m.ListSipCredentialsInput, ctx: CallContext) -> PreparedRequest:
+    async def prepare(args: Any, ctx: CallContext) -> PreparedRequest:
         if args.cursor:
             query = decode_cursor(args.cursor, path, size="page_size", max_size=MAX_LIMIT)
             return PreparedRequest("GET", path, tuple(query))
-        return PreparedRequest("GET", path, (("page_size", str(args.limit)),))
+        filters = args.filters() if hasattr(args, "filters") else []  # a log list's time window
+        return PreparedRequest("GET", path, (("page_size", str(args.limit)), *filters))
 
     return prepare
 
