@@ -3,9 +3,10 @@
 Tokens are estimated as characters / 4 of compact JSON (no spaces, non-ASCII kept), the method of
 the peer comparison in ../shared/notes/peers.md section 3. Figures:
 
-* (a) name + description + inputSchema per tool, averaged over all tools (the peers' measure);
-* (b) the whole tools/list result as the server sends it: titles, output schemas, annotations;
-* (c) (b) for the default exposure with real credentials, which is read-only;
+* (a) name + description + inputSchema per tool, averaged over all tools of every toolset (the peers' measure);
+* (b) the whole tools/list result as the server sends it (titles, output schemas, annotations), per tool;
+* (c), (d) (b) for the default exposures (the sandbox with writes; real credentials, read-only), against
+  the same figures when issue 13 was filed: the default exposure may not grow while the catalogue does;
 * the text content of a typical list result page (the default 20 items), against the provider's own
   JSON for the same page, which a thin pass-through server would hand the model.
 """
@@ -29,6 +30,9 @@ from telco_mcp.settings import Settings
 # peers.md section 3, measured the same way (compact JSON of name, description and inputSchema)
 GITHUB_ALL_TOOLSETS = (136_950, 117)  # characters, tools
 PUBLIC_SERVER_MEDIAN_TOKENS = 1_679  # median across 29 public servers (Softeria/ms-365-mcp-server#579)
+# The default exposures' whole tools/list when issue 13 was filed (commit 62c6186, measured as below):
+# the budgets say the default exposure may not grow while the catalogue does.
+BASELINE_62C6186 = {"read-only": (3_462, 10), "sandbox": (11_434, 22)}
 LIST_PAGES = (("signalwire_list_recordings", "signalwire"), ("sipgate_list_history", "sipgate"))
 
 
@@ -56,11 +60,15 @@ def _read_only_default(audit: Any) -> Settings:
     )
 
 
-async def _tool_lists(audit: Any) -> tuple[ListToolsResult, ListToolsResult]:
-    everything = build_server(_settings(telco_mcp_audit_log=audit, telco_mcp_sandbox=True, telco_mcp_allow_writes=True))
+async def _tool_lists(audit: Any) -> tuple[ListToolsResult, ListToolsResult, ListToolsResult]:
+    """Every tool (all toolsets), the sandbox's default exposure (writes on), the read-only default."""
+    sandbox = {"telco_mcp_audit_log": audit, "telco_mcp_sandbox": True, "telco_mcp_allow_writes": True}
+    everything = build_server(_settings(**sandbox, telco_mcp_toolsets="all"))
+    default = build_server(_settings(**sandbox))
     read_only = build_server(_read_only_default(audit))
     return (
         ListToolsResult(tools=await everything.list_tools()),
+        ListToolsResult(tools=await default.list_tools()),
         ListToolsResult(tools=await read_only.list_tools()),
     )
 
@@ -108,16 +116,17 @@ def _peer_measure(result: ListToolsResult) -> float:
 def run() -> list[Row]:
     with state_dir() as tmp:
         audit = tmp / "audit.jsonl"
-        everything, read_only = anyio.run(_tool_lists, audit)
+        everything, default, read_only = anyio.run(_tool_lists, audit)
         pages = anyio.run(_list_pages, audit)
-    n_all, n_ro = len(everything.tools), len(read_only.tools)
+    n_all, n_default, n_ro = len(everything.tools), len(default.tools), len(read_only.tools)
     per_tool = _peer_measure(everything) / n_all
     github = GITHUB_ALL_TOOLSETS[0] / 4 / GITHUB_ALL_TOOLSETS[1]
     whole = tokens(_as_sent(everything))
-    whole_ro = tokens(_as_sent(read_only))
+    whole_default, whole_ro = tokens(_as_sent(default)), tokens(_as_sent(read_only))
+    base_ro, base_default = BASELINE_62C6186["read-only"][0], BASELINE_62C6186["sandbox"][0]
     rows = [
         Row(
-            figure=f"Tokens (a): name+description+inputSchema per tool, average of {n_all} tools",
+            figure=f"Tokens (a): name+description+inputSchema per tool, average of all {n_all} tools",
             unit="tokens",
             ours=Stat.of([per_tool]),
             reference=Stat.of([github]),
@@ -126,28 +135,39 @@ def run() -> list[Row]:
             max_value=150,
         ),
         Row(
-            figure=f"Tokens (b): whole tools/list as sent, {n_all} tools incl. output schemas and annotations",
+            figure=f"Tokens (b): whole tools/list as sent per tool, all {n_all} tools (output schemas, annotations)",
             unit="tokens",
-            ours=Stat.of([whole]),
-            reference=Stat.of([_peer_measure(everything)]),
+            ours=Stat.of([whole / n_all]),
+            reference=Stat.of([_peer_measure(everything) / n_all]),
             reference_label="measure (a) for the same tools",
             ratio=Stat.of([whole / _peer_measure(everything)]),
+            max_value=300,
         ),
         Row(
-            figure=f"Tokens (c): default read-only exposure, whole tools/list as sent, {n_ro} tools",
+            figure=f"Tokens (c): default exposure, sandbox with writes, whole tools/list, {n_default} tools",
+            unit="tokens",
+            ours=Stat.of([whole_default]),
+            reference=Stat.of([float(base_default)]),
+            reference_label="the same at commit 62c6186 (22 tools), when issue 13 was filed",
+            ratio=Stat.of([whole_default / base_default]),
+            max_value=base_default,
+        ),
+        Row(
+            figure=f"Tokens (d): default exposure with real credentials (read-only), whole tools/list, {n_ro} tools",
+            unit="tokens",
+            ours=Stat.of([whole_ro]),
+            reference=Stat.of([float(base_ro)]),
+            reference_label="the same at commit 62c6186 (10 tools)",
+            ratio=Stat.of([whole_ro / base_ro]),
+            max_value=base_ro,
+        ),
+        Row(
+            figure=f"  (d) against the public servers: whole tools/list, {n_ro} read tools",
             unit="tokens",
             ours=Stat.of([whole_ro]),
             reference=Stat.of([float(PUBLIC_SERVER_MEDIAN_TOKENS)]),
             reference_label="median of 29 public MCP servers (peers.md §3)",
             ratio=Stat.of([whole_ro / PUBLIC_SERVER_MEDIAN_TOKENS]),
-        ),
-        Row(
-            figure=f"  (c) measured as (a): name+description+inputSchema, {n_ro} read tools",
-            unit="tokens",
-            ours=Stat.of([_peer_measure(read_only)]),
-            reference=Stat.of([float(PUBLIC_SERVER_MEDIAN_TOKENS)]),
-            reference_label="median of 29 public MCP servers",
-            ratio=Stat.of([_peer_measure(read_only) / PUBLIC_SERVER_MEDIAN_TOKENS]),
         ),
     ]
     for tool, ours, upstream in pages:
