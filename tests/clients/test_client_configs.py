@@ -39,6 +39,11 @@ def json_snippets() -> list[dict[str, Any]]:
     return [json.loads(text) for text in [*blocks, *inline]]
 
 
+def claude_mcp_add_lines() -> list[list[str]]:
+    """The section's `claude mcp add ...` lines, split as a shell would."""
+    return [shlex.split(line) for line in re.findall(r"`(claude mcp add [^`]+)`", SECTION)]
+
+
 def resolve(command: str) -> str:
     """The command as a reader's shell finds it after the README's install (here: this venv first)."""
     found = shutil.which(command, path=f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin")
@@ -85,10 +90,9 @@ def test_every_json_snippet_parses_and_names_an_installed_command() -> None:
 
 
 def test_every_claude_mcp_add_line_names_an_installed_command() -> None:
-    lines = re.findall(r"`(claude mcp add [^`]+)`", SECTION)
+    lines = claude_mcp_add_lines()
     assert len(lines) == 2, lines
-    for line in lines:
-        words = shlex.split(line)
+    for words in lines:
         if "--" in words:
             command, *args = words[words.index("--") + 1 :]
             assert_runs(command, args)
