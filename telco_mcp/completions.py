@@ -10,12 +10,14 @@ separator characters are removed, each value must match its argument's pattern (
 the toolset-name shape), anything longer than `MAX_LENGTH` is dropped, not cut, and at most
 `MAX_VALUES` are returned (`total` and `hasMore` say how many matched). A value that fails a check is
 left out, never repaired. An unknown prompt or resource template is `-32602`, as for `prompts/get`.
+A client may ask on every keystroke: the running calls are read at most once per `CALLS_TTL` seconds.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 import unicodedata
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -45,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 MAX_VALUES = 20  # the protocol allows 100; a person scans a short list
 MAX_LENGTH = 40
+CALLS_TTL = 2.0  # seconds a read of the running calls serves further completions
 E164 = re.compile(r"\+[1-9][0-9]{5,14}")
 TOOLSET_NAME = re.compile(r"[a-z][a-z0-9_]*(?::[a-z0-9_]+){0,4}")
 _INVISIBLE = {"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"}  # control, format (bidi, zero-width, tags), unassigned...
@@ -94,6 +97,15 @@ async def running_call_numbers(client: ProviderClient) -> list[str]:
 def register(server: MCPServer, runtime: Runtime) -> None:
     """Serve `completion/complete` (and so declare the `completions` capability)."""
     empty = CompleteResult(completion=Completion(values=[], total=0, has_more=False))
+    recent: dict[str, tuple[float, list[str]]] = {}  # "calls" -> (when read, numbers)
+
+    async def caller_numbers(client: ProviderClient) -> list[str]:
+        now = time.monotonic()
+        if "calls" in recent and now - recent["calls"][0] < CALLS_TTL:
+            return recent["calls"][1]
+        numbers = await running_call_numbers(client)
+        recent["calls"] = (time.monotonic(), numbers)
+        return numbers
 
     async def complete(ctx: ServerRequestContext[Any], params: CompleteRequestParams) -> CompleteResult:
         ref, argument = params.ref, params.argument
@@ -106,7 +118,7 @@ def register(server: MCPServer, runtime: Runtime) -> None:
             if client is None or not runtime.is_exposed(BY_NAME["sipgate_list_calls"]):
                 return empty
             try:
-                numbers = await running_call_numbers(client)
+                numbers = await caller_numbers(client)
             except TelcoError as exc:  # a convenience: no suggestions rather than an error in the user's input box
                 logger.warning("completion of handle_live_call.caller: the running calls could not be read: %s", exc)
                 return empty

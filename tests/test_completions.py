@@ -100,6 +100,17 @@ async def test_caller_values_from_the_provider_are_sanitised_and_capped(fake: Fa
 
 
 @pytest.mark.anyio
+async def test_keystrokes_do_not_each_read_the_running_calls(fake: FakeUpstream, audit_path) -> None:
+    fake.route("GET /v2/calls", response(200, calls_payload("+4930123456", "+4940123456")))
+    server = build_server(sipgate_settings(audit_path), transports={"sipgate": fake.transport})
+    async with Client(server) as client:
+        for typed in ("+", "+4", "+49", "+493", "+4930"):
+            await values(client, CALLER, "caller", typed)
+        assert (await values(client, CALLER, "caller", "+4930"))[0] == ["+4930123456"]
+    assert len(fake.sent("GET", "/v2/calls")) == 1
+
+
+@pytest.mark.anyio
 async def test_caller_completion_is_empty_when_the_provider_fails(fake: FakeUpstream, audit_path) -> None:
     fake.route("GET /v2/calls", response(500, {"message": "boom"}))
     server = build_server(sipgate_settings(audit_path), transports={"sipgate": fake.transport})
