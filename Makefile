@@ -48,8 +48,9 @@ browser:
 	    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2; \
 	  else echo "the approval-page test needs Debian's chromium: sudo apt-get install chromium" >&2; fi; }
 
-# The MCP Bundle (server type `uv`): the generated bundle/manifest.json, the icon, pyproject.toml and the
-# package source; Claude Desktop's uv installs the dependencies on the user's machine at first start.
+# The MCP Bundle (server type `uv`): the generated bundle/manifest.json, the icon, pyproject.toml, the
+# package source and a uv.lock resolved now; Claude Desktop's uv installs exactly those versions
+# (`uv run --frozen`) on the user's machine at first start.
 BUNDLE ?= dist/telco-mcp.mcpb
 BUNDLE_STAGE ?= build/bundle
 MCPB := tools/node/node_modules/.bin/mcpb
@@ -60,6 +61,7 @@ bundle: $(BIN)/.installed node
 	mkdir -p $(BUNDLE_STAGE) $(dir $(BUNDLE))
 	cp bundle/manifest.json bundle/icon.png bundle/.mcpbignore pyproject.toml README.md LICENSE $(BUNDLE_STAGE)/
 	cp -R telco_mcp $(BUNDLE_STAGE)/telco_mcp
+	$(BIN)/uv lock --quiet --directory $(BUNDLE_STAGE)
 	$(MCPB) validate $(BUNDLE_STAGE)/manifest.json
 	$(MCPB) pack $(BUNDLE_STAGE) $(BUNDLE)
 

@@ -101,6 +101,10 @@ def test_bundle_holds_the_generated_manifest_the_icon_and_the_project(bundle_fil
     assert server["type"] == "uv" and (unpacked / server["entry_point"]).is_file()
     assert (unpacked / manifest["icon"]).read_bytes().startswith(b"\x89PNG")
     assert (unpacked / "pyproject.toml").read_bytes() == (ROOT / "pyproject.toml").read_bytes()
+    # the dependency versions resolved when the bundle was built, installed as they are (`uv run --frozen`)
+    lock = (unpacked / "uv.lock").read_text()
+    assert 'name = "telco-mcp"' in lock and 'name = "mcp"' in lock and 'name = "pydantic-core"' in lock
+    assert "--frozen" in server["mcp_config"]["args"]
     source = {p.relative_to(ROOT).as_posix() for p in (ROOT / "telco_mcp").rglob("*") if p.is_file()}
     source = {name for name in source if "__pycache__" not in name}
     with zipfile.ZipFile(bundle_file) as zf:
