@@ -2,6 +2,7 @@
 #   make serve   run the MCP server (streamable HTTP on 127.0.0.1:8000; the sandbox when no credentials are set)
 #   make test    lint, type-check, check generated files, and run the whole test suite
 #   make bench   the benchmarks (bench/README.md), written to bench/results/latest.md
+#   make bundle  the MCP Bundle for Claude Desktop: dist/telco-mcp.mcpb (validated and packed with the pinned mcpb)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -12,7 +13,7 @@ PORT ?= 8000
 # command is echoed and the install steps write to stderr. (From another directory, make's own
 # "Entering directory" lines need `--no-print-directory`: `make --no-print-directory -C DIR serve`.)
 
-.PHONY: serve test lint node browser bench clean
+.PHONY: serve test lint node browser bench bundle clean
 
 $(BIN)/.installed: pyproject.toml
 	@echo "installing telco-mcp and its test tools into $(VENV)" >&2
@@ -47,6 +48,23 @@ browser:
 	    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2; \
 	  else echo "the approval-page test needs Debian's chromium: sudo apt-get install chromium" >&2; fi; }
 
+# The MCP Bundle (server type `uv`): the generated bundle/manifest.json, the icon, pyproject.toml, the
+# package source and a uv.lock resolved now; Claude Desktop's uv installs exactly those versions
+# (`uv run --frozen`) on the user's machine at first start.
+BUNDLE ?= dist/telco-mcp.mcpb
+BUNDLE_STAGE ?= build/bundle
+MCPB := tools/node/node_modules/.bin/mcpb
+
+bundle: $(BIN)/.installed node
+	$(BIN)/telco-mcp manifest --check
+	rm -rf $(BUNDLE_STAGE)
+	mkdir -p $(BUNDLE_STAGE) $(dir $(BUNDLE))
+	cp bundle/manifest.json bundle/icon.png bundle/.mcpbignore pyproject.toml README.md LICENSE $(BUNDLE_STAGE)/
+	cp -R telco_mcp $(BUNDLE_STAGE)/telco_mcp
+	$(BIN)/uv lock --quiet --directory $(BUNDLE_STAGE)
+	$(MCPB) validate $(BUNDLE_STAGE)/manifest.json
+	$(MCPB) pack $(BUNDLE_STAGE) $(BUNDLE)
+
 test: lint node browser
 	$(BIN)/python -m pytest -q
 
@@ -54,4 +72,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache $(BUNDLE_STAGE)

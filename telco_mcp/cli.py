@@ -145,7 +145,10 @@ def cmd_manifest(args: argparse.Namespace) -> int:
             for problem in problems:
                 print(f"  {problem}", file=sys.stderr)
             return 1
-        print("tool manifests, telco_mcp/schemas.json, README tool table and server.json match the catalogue")
+        print(
+            "tool manifests, telco_mcp/schemas.json, README tool table, server.json and bundle/manifest.json "
+            "match the catalogue"
+        )
         return 0
     changed = manifest.write(root)
     print("\n".join(f"wrote {c}" for c in changed) or "nothing to change")

@@ -1,5 +1,7 @@
 """Generated artefacts, all from the catalogue: `tool_manifests/*.json`, `telco_mcp/schemas.json` (the
-schemas the server serves, so it need not derive them at startup), the README tool table, `server.json`.
+schemas the server serves, so it need not derive them at startup), the README tool table, `server.json`,
+and the MCP Bundle's `bundle/manifest.json` (its hand-written `bundle/manifest.template.json` plus the
+version, tools and prompts).
 
 `telco-mcp manifest` writes them; `telco-mcp manifest --check` fails when any differs from what the
 catalogue says, so every change to a tool's public contract shows up as a reviewable diff.
@@ -7,6 +9,7 @@ catalogue says, so every change to a tool's public contract shows up as a review
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,8 @@ from telco_mcp.tools import SCHEMAS_FILE, for_mode, live_schemas
 ROOT = Path(__file__).resolve().parent.parent
 README_START = "<!-- START GENERATED TOOLS (telco-mcp manifest) -->"
 README_END = "<!-- END GENERATED TOOLS -->"
+BUNDLE_TEMPLATE = Path("bundle") / "manifest.template.json"
+BUNDLE_MANIFEST = Path("bundle") / "manifest.json"
 BASE_URLS = {"signalwire": "https://{space}.signalwire.com", "sipgate": "https://api.sipgate.com/v2"}
 
 
@@ -113,6 +118,31 @@ def render_server_json() -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
+def render_bundle_manifest(root: Path = ROOT) -> str:
+    """`bundle/manifest.json` (MCPB 0.4): the template with this version, every catalogue tool and every prompt.
+
+    The tools a running server lists depend on the user's settings (providers, scopes, toolsets,
+    writes), hence `tools_generated`; the list here is everything the bundle can offer.
+    """
+    from telco_mcp.prompts import PROMPTS
+
+    doc = json.loads((root / BUNDLE_TEMPLATE).read_text(encoding="utf-8"))
+    doc["version"] = __version__
+    doc["tools"] = [{"name": op.name, "description": op.description} for op in CATALOGUE]
+    doc["tools_generated"] = True
+    doc["prompts"] = [
+        {
+            "name": prompt.fn.__name__,
+            "description": prompt.description,
+            "arguments": list(inspect.signature(prompt.fn).parameters),
+            "text": f"{prompt.title} (the server renders the full prompt: prompts/get {prompt.fn.__name__})",
+        }
+        for prompt in PROMPTS
+    ]
+    doc["prompts_generated"] = True
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
 def _readme_with_table(readme: str) -> str:
     start, end = readme.find(README_START), readme.find(README_END)
     if start == -1 or end == -1:
@@ -123,6 +153,7 @@ def _readme_with_table(readme: str) -> str:
 def expected_files(root: Path = ROOT) -> dict[Path, str]:
     files = {root / "tool_manifests" / name: text for name, text in render_manifests().items()}
     files[root / "server.json"] = render_server_json()
+    files[root / BUNDLE_MANIFEST] = render_bundle_manifest(root)
     files[root / "telco_mcp" / SCHEMAS_FILE.name] = render_schemas()
     readme = root / "README.md"
     files[readme] = _readme_with_table(readme.read_text(encoding="utf-8"))

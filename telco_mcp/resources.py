@@ -3,7 +3,8 @@
 `telco-mcp://configuration` is the effective configuration (mode, providers, scopes, confirmation,
 guardrails, audit, limits) with every exposed tool and every hidden one with its reason: what an
 operator asks first when a tool is missing. Secrets are reported only as "set" or "not set", and
-URLs lose any user:password part.
+URLs lose any user:password part. `telco-mcp://toolsets/{toolset}` is the same answer for one toolset
+(its exposed and hidden tools); `completion/complete` offers the toolset names.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from telco_mcp.runtime import Runtime
 
 CONFIGURATION_URI = "telco-mcp://configuration"
+TOOLSET_TEMPLATE = "telco-mcp://toolsets/{toolset}"
 
 
 def _url(url: str) -> str:
@@ -105,3 +107,22 @@ def register(server: MCPServer, runtime: Runtime) -> None:
         "which tools are exposed or hidden and why. No secrets.",
         mime_type="application/json",
     )(read_configuration)
+
+    def read_toolset(toolset: str) -> str:
+        from telco_mcp.catalogue import CATALOGUE
+        from telco_mcp.safety.scopes import TOOLSETS
+
+        if toolset not in TOOLSETS:
+            raise ValueError(f"{toolset!r} is not a toolset ({', '.join(TOOLSETS)})")
+        members = {op.name for op in CATALOGUE if op.toolset == toolset}
+        tools = configuration(settings, runtime)["tools"]
+        view = {kind: [t for t in tools[kind] if t["name"] in members] for kind in ("exposed", "hidden")}
+        return json.dumps({"toolset": toolset, **view}, indent=1, ensure_ascii=False)
+
+    server.resource(
+        TOOLSET_TEMPLATE,
+        name="toolset",
+        title="telco-mcp toolset",
+        description="One toolset's tools: which are exposed, and why each other one is hidden.",
+        mime_type="application/json",
+    )(read_toolset)

@@ -21,7 +21,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
 
-from telco_mcp import __version__, phone, resources
+from telco_mcp import __version__, completions, phone, resources
 from telco_mcp.approval.service import ApprovalService
 from telco_mcp.catalogue import CATALOGUE
 from telco_mcp.http import ProviderClient
@@ -344,5 +344,6 @@ def build_server(
     for prompt in PROMPTS:
         prompt.register(server, runtime)
     resources.register(server, runtime)
+    completions.register(server, runtime)
     server.telco_runtime = runtime  # type: ignore[attr-defined]
     return server

@@ -35,7 +35,10 @@ def _default_state_dir() -> Path:
 class Settings(BaseSettings):
     """Every setting, with its environment variable (the field name in upper case)."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
+    # An empty variable is unset: an MCP Bundle host passes "" for every optional field left blank.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     # --- SignalWire --- (identifiers are repr=False too: a swapped id and secret must not be printed)
     signalwire_space: str | None = Field(None, description="Space name: the NAME in NAME.signalwire.com.")

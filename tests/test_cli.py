@@ -83,8 +83,14 @@ def test_manifest_check_passes_on_the_repository_and_fails_on_drift(capsys, tmp_
     schemas["sipgate_hangup_call"]["inputSchema"]["properties"].pop("call_id")
     (copy / "telco_mcp").mkdir()
     (copy / "telco_mcp" / "schemas.json").write_text(json.dumps(schemas, indent=1) + "\n")
+    # the MCP Bundle's tools list: a tool missing from it is drift as well
+    (copy / "bundle").mkdir()
+    (copy / "bundle" / "manifest.template.json").write_text((REPO / "bundle" / "manifest.template.json").read_text())
+    bundle = json.loads((REPO / "bundle" / "manifest.json").read_text())
+    bundle["tools"] = [tool for tool in bundle["tools"] if tool["name"] != "sipgate_hangup_call"]
+    (copy / "bundle" / "manifest.json").write_text(json.dumps(bundle, indent=2) + "\n")
     code, _, err = run(["manifest", "--check", "--root", str(copy)], capsys)
-    assert code == 1 and "tool_manifests/sipgate_send_sms.json" in err
+    assert code == 1 and "tool_manifests/sipgate_send_sms.json" in err and "bundle/manifest.json" in err
     assert "telco_mcp/schemas.json" in err and "server.json" not in err.replace("schemas.json", "")
 
 

@@ -97,3 +97,23 @@ def test_telco_mcp_log_level_decides_what_reaches_stderr(tmp_path: Path, level: 
     assert done.returncode == 0, done.stderr
     assert ("INFO telco_mcp: telco-mcp " in done.stderr) is info_shown, done.stderr
     assert ("SANDBOX MODE" in done.stderr) is (level != "error"), "a warning shows at WARNING, not at ERROR"
+
+
+# ------------------------------------------------------------------ an empty variable is unset
+def test_empty_environment_variables_are_treated_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Claude Desktop passes "" for every optional MCP Bundle field the user left blank."""
+    from telco_mcp.settings import Settings
+
+    defaults = load_settings().model_dump()  # the test environment sets none of them
+    for name in Settings.model_fields:
+        monkeypatch.setenv(name.upper(), "")
+    blank = load_settings().check()  # no "invalid boolean/integer/choice" for the blanks
+    assert blank.model_dump() == defaults
+    assert blank.use_sandbox and blank.telco_mcp_confirm == "auto" and blank.telco_mcp_scopes == "*"
+    assert blank.telco_mcp_block_premium is True and blank.telco_mcp_sms_per_hour is None
+
+    # a value next to the blanks still counts
+    monkeypatch.setenv("TELCO_MCP_CONFIRM", "approval")
+    monkeypatch.setenv("TELCO_MCP_ALLOW_WRITES", "false")
+    set_one = load_settings()
+    assert set_one.telco_mcp_confirm == "approval" and set_one.writes_enabled is False

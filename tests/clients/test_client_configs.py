@@ -1,0 +1,128 @@
+"""The README's client section: every JSON config snippet and `claude mcp add` line is well formed and
+names a command that is installed and accepts its arguments, and the client matrix names a test for
+every row it says was run or parsed.
+
+These are the rows for clients that cannot run on this machine (Claude Desktop by hand, Claude Code,
+VS Code, Cursor): their configuration is what a reader copies, so it is what is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from telco_mcp.settings import Settings
+
+from .conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+SECTION = README[README.index("## Connecting clients") :]
+SECTION = SECTION[: SECTION.index("\n## ", 1)]
+VENV_BIN = Path(sys.executable).parent
+LOCAL_URL = "http://127.0.0.1:8000/mcp"  # what `make serve` serves
+SECRET_PLACEHOLDERS = re.compile(r"(scrypt\$)?…|\$\{input:[a-z0-9-]+\}")
+
+
+def json_snippets() -> list[dict[str, Any]]:
+    """Every ```json block of the section, and every inline `{...}` config."""
+    blocks = re.findall(r"```json\n(.*?)\n```", SECTION, flags=re.DOTALL)
+    inline = re.findall(r"`(\{\"(?:mcpServers|servers)\".*?\})`", SECTION)
+    return [json.loads(text) for text in [*blocks, *inline]]
+
+
+def claude_mcp_add_lines() -> list[list[str]]:
+    """The section's `claude mcp add ...` lines, split as a shell would."""
+    return [shlex.split(line) for line in re.findall(r"`(claude mcp add [^`]+)`", SECTION)]
+
+
+def resolve(command: str) -> str:
+    """The command as a reader's shell finds it after the README's install (here: this venv first)."""
+    found = shutil.which(command, path=f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin")
+    assert found, f"{command!r} is not installed"
+    return found
+
+
+def assert_runs(command: str, args: list[str]) -> None:
+    """The command exists and takes these arguments (`--help` after them: nothing is started)."""
+    done = subprocess.run([resolve(command), *args, "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, f"{command} {' '.join(args)} --help -> {done.returncode}\n{done.stderr}"
+
+
+def assert_settings(env: dict[str, str], declared_inputs: frozenset[str] = frozenset()) -> None:
+    fields = Settings.model_fields
+    for name, value in env.items():
+        assert name.lower() in fields, f"{name} is not a telco-mcp setting"
+        if SecretStr in typing.get_args(fields[name.lower()].annotation):
+            assert SECRET_PLACEHOLDERS.fullmatch(value), f"{name}: a README shows a placeholder, not {value!r}"
+        for ref in re.findall(r"\$\{input:([a-z0-9-]+)\}", value):
+            assert ref in declared_inputs, f"{name} uses ${{input:{ref}}}, which is not declared in inputs"
+
+
+def test_every_json_snippet_parses_and_names_an_installed_command() -> None:
+    snippets = json_snippets()
+    assert len(snippets) >= 4, "Claude Desktop, VS Code, Cursor and the HTTP form"
+    shapes = set()
+    for doc in snippets:
+        key = "mcpServers" if "mcpServers" in doc else "servers"
+        servers = doc[key]
+        assert servers, doc
+        inputs = frozenset(item["id"] for item in doc.get("inputs", []))
+        for entry in servers.values():
+            if "url" in entry:
+                assert entry == {"type": "http", "url": LOCAL_URL}, entry
+                shapes.add((key, "http"))
+                continue
+            assert entry.get("type", "stdio") == "stdio", entry
+            assert_runs(entry["command"], entry["args"])
+            assert not [a for a in entry["args"] if "TOKEN" in a.upper() or "=" in a], "secrets go in env"
+            assert_settings(entry.get("env", {}), inputs)
+            shapes.add((key, "stdio"))
+    assert shapes == {("mcpServers", "stdio"), ("servers", "stdio"), ("servers", "http")}
+
+
+def test_every_claude_mcp_add_line_names_an_installed_command() -> None:
+    lines = claude_mcp_add_lines()
+    assert len(lines) == 2, lines
+    for words in lines:
+        if "--" in words:
+            command, *args = words[words.index("--") + 1 :]
+            assert_runs(command, args)
+            env = dict(w.split("=", 1) for w in words[words.index("--env") : words.index("--")] if "=" in w)
+            assert_settings(env)
+            assert env.get("TELCO_MCP_APPROVER_PIN", "").startswith("scrypt$")  # the hash, never the PIN
+        else:
+            assert words[3:] == ["--transport", "http", "telco", LOCAL_URL], words
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^PORT \?= 8000$", makefile, flags=re.MULTILINE), "make serve's port moved: update the README"
+
+
+def test_client_matrix_names_a_test_for_every_row() -> None:
+    start, end = SECTION.index("<!-- START CLIENT MATRIX"), SECTION.index("<!-- END CLIENT MATRIX -->")
+    rows = [line for line in SECTION[start:end].splitlines() if line.startswith("| ") and "---" not in line][1:]
+    clients = [row.split(" | ")[0].lstrip("| ") for row in rows]
+    for wanted in (
+        "Claude Desktop, bundle",
+        "Claude Desktop, by hand",
+        "Claude Code",
+        "VS Code",
+        "Cursor",
+        "MCP Inspector",
+        "TypeScript SDK 1.x",
+        "TypeScript client 2.x",
+        "a remote HTTP client",
+    ):
+        assert any(client.startswith(wanted) for client in clients), f"no row for {wanted}"
+    for row in rows:
+        checked = row.rstrip(" |").split(" | ")[-1]
+        assert checked.startswith(("run", "parsed")), row
+        tests = re.findall(r"`(tests/[^`]+\.py)`", checked)
+        assert tests and all((ROOT / t).is_file() for t in tests), row
