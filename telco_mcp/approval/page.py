@@ -287,12 +287,18 @@ class _Page:
             else '<p class="ok">The guardrails allow it.</p>'
         )
         body = json.dumps(approval.body, indent=2, ensure_ascii=False) if approval.body is not None else "(no body)"
+        four_eyes = (
+            "\n<dt>Approver</dt><dd>another authenticated person, through the approval API "
+            "(<code>telco-mcp approvals --url</code>): four eyes</dd>"
+            if approval.four_eyes
+            else ""
+        )
         facts = f"""<dl class="facts">
 <dt>Provider</dt><dd>{_e(approval.provider)}{" (sandbox: simulated)" if approval.sandbox else ""}</dd>
 <dt>Request</dt><dd><code>{_e(approval.method)} {_e(approval.url)}</code></dd>
 <dt>Body</dt><dd><pre>{_e(body)}</pre></dd>
 <dt>Tool</dt><dd><code>{_e(approval.tool)}</code> ({_e(approval.effect)})</dd>
-<dt>Asked by</dt><dd>{_e(approval.client_label)}</dd>
+<dt>Asked by</dt><dd>{_e(approval.client_label)}</dd>{four_eyes}
 <dt>Expires</dt><dd>{_when(approval.expires)}</dd>
 </dl>"""
         head = f'<h1>Approve this write?</h1>\n<p class="summary lead">{_e(approval.summary)}</p>\n{verdict}'
@@ -391,7 +397,7 @@ def page_app(service: ApprovalService, *, allowed_hosts: list[str]) -> Starlette
 
 
 # ------------------------------------------------------------------ the CLI's API (Unix socket only)
-def _as_json(approval: Approval) -> dict[str, Any]:
+def approval_json(approval: Approval) -> dict[str, Any]:
     return {
         "id": approval.id,
         "tool": approval.tool,
@@ -406,6 +412,9 @@ def _as_json(approval: Approval) -> dict[str, Any]:
         "expires_at": approval.expires,
         "grant_target": approval.grant_target,
         "sandbox": approval.sandbox,
+        "caller": approval.caller,
+        "four_eyes": approval.four_eyes,
+        "approver": approval.approver,
     }
 
 
@@ -432,7 +441,7 @@ def api_app(service: ApprovalService) -> Starlette:
     async def listing(request: Request) -> Response:
         if (refused := authorized(request)) is not None:
             return refused
-        return JSONResponse({"pid": _pid(), "approvals": [_as_json(a) for a in service.store.pending()]})
+        return JSONResponse({"pid": _pid(), "approvals": [approval_json(a) for a in service.store.pending()]})
 
     async def show(request: Request) -> Response:
         if (refused := authorized(request)) is not None:
@@ -440,7 +449,7 @@ def api_app(service: ApprovalService) -> Starlette:
         approval = service.store.get(request.path_params["approval_id"])
         if approval is None:
             return JSONResponse({"error": "not_found"}, status_code=404)
-        return JSONResponse(_as_json(approval))
+        return JSONResponse(approval_json(approval))
 
     async def decide(request: Request) -> Response:
         try:
@@ -460,7 +469,7 @@ def api_app(service: ApprovalService) -> Starlette:
             decided = service.decide(approval_id, approve, "cli", grant_minutes=minutes)
         except ConfirmationError as exc:
             return JSONResponse({"error": "conflict", "message": str(exc)}, status_code=409)
-        return JSONResponse(_as_json(decided))
+        return JSONResponse(approval_json(decided))
 
     return Starlette(
         routes=[

@@ -33,12 +33,17 @@ from telco_mcp.access import is_loopback
 from telco_mcp.approval.pin import ApproverPin
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval, ApprovalStore, DecidedBy, Grant, MemoryApprovalStore
 from telco_mcp.errors import ConfirmationError
+from telco_mcp.identity import Caller
 from telco_mcp.safety.audit import AuditLog
 
 logger = logging.getLogger(__name__)
 
 GRANTABLE_HINT = "hold, mute and DTMF"
 MAX_PENDING_PER_CLIENT = 10
+
+
+class FourEyesRefused(ConfirmationError):
+    """An approval under TELCO_MCP_FOUR_EYES that this approver may not give (no identity, or their own)."""
 
 
 @dataclass
@@ -89,8 +94,34 @@ class ApprovalService:
         logger.info("approval %s pending: %s (%s)", approval.id, approval.tool, approval.client_label)
         return approval, True
 
-    def decide(self, approval_id: str, approve: bool, by: DecidedBy, grant_minutes: int | None = None) -> Approval:
-        decided = self.store.decide(approval_id, approve, by)
+    def decide(
+        self,
+        approval_id: str,
+        approve: bool,
+        by: DecidedBy,
+        grant_minutes: int | None = None,
+        approver: Caller | None = None,
+    ) -> Approval:
+        """Record a person's decision (and any grant with it). `approver` is the authenticated person who
+        decided, when the decision came through the authenticated approval API.
+
+        Under four eyes (`Approval.four_eyes`) only an authenticated person other than the caller may
+        approve; anyone who can reach the approval may deny it.
+        """
+        current = self.store.get(approval_id)
+        if approve and current is not None and current.four_eyes:
+            if approver is None:
+                raise FourEyesRefused(
+                    f"approval {approval_id} needs a second person (TELCO_MCP_FOUR_EYES): approve it through the "
+                    "authenticated approval API, `telco-mcp approvals approve <id> --url <server>`, with your own "
+                    "access token"
+                )
+            if current.client == approver.key:
+                raise FourEyesRefused(
+                    f"approval {approval_id} needs a second person (TELCO_MCP_FOUR_EYES): you asked for this write "
+                    "yourself, so someone else must approve it"
+                )
+        decided = self.store.decide(approval_id, approve, by, approver.audit() if approver is not None else None)
         grant: Grant | None = None
         if approve and grant_minutes and decided.grant_target:
             minutes = max(1, min(MAX_GRANT_MINUTES, grant_minutes))
@@ -110,12 +141,15 @@ class ApprovalService:
                 tool=decided.tool,
                 status=decided.status,
                 decided_by=by,
+                approver=decided.approver,
+                caller=decided.caller,
                 grant=None
                 if grant is None
                 else {"id": grant.id, "call": grant.target, "tools": sorted(grant.tools), "until": grant.until},
                 sandbox=decided.sandbox,
             )
-        logger.info("approval %s %s by %s", approval_id, decided.status, by)
+        who = f" ({approver.label})" if approver is not None else ""
+        logger.info("approval %s %s by %s%s", approval_id, decided.status, by, who)
         return decided
 
     def notice(self, approval: Approval) -> dict[str, Any]:

@@ -76,6 +76,7 @@ class Granted:
     approval: str | None = None  # the approval (or the approval a grant was given with)
     grant: str | None = None  # the grant that covered this write, if one did
     approved_request: str | None = None  # digest of the request the person approved: what is sent must match
+    approver: dict[str, str] | None = None  # the authenticated person who approved it, when one did
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class Pending:
 class Declined:
     channel: ConfirmedBy
     how: str  # "answered no", "declined", "cancelled"
+    approver: dict[str, str] | None = None
 
 
 Decision = Granted | Pending | Declined
@@ -215,13 +217,13 @@ class TokenConsent(Consent):
         tokens = call.runtime.tokens
         if call.confirm_token:
             try:
-                tokens.redeem(call.op.name, call.arguments, call.confirm_token)
+                tokens.redeem(call.op.name, call.arguments, call.confirm_token, call.caller_key)
             except ConfirmationError as exc:
                 raise ConsentRefused(exc, "token") from None
             return Granted("token")
         summary = await call.summary()
         request = await call.op.build_request(call.args, call.hooks)
-        token, expiry = tokens.issue(call.op.name, call.arguments)
+        token, expiry = tokens.issue(call.op.name, call.arguments, call.caller_key)
         out = write_result(
             call.op,
             status="confirmation_required",
@@ -255,8 +257,7 @@ class ApprovalConsent(Consent):
         if call.op.grantable and (target := call.subject.target):
             grant = service.store.find_grant(call.op.name, target, client)
             if grant is not None:
-                channel: ConfirmedBy = "cli" if grant.decided_by == "cli" else "approval-page"
-                return Granted(channel, approval=grant.approval, grant=grant.id)
+                return Granted(_channel(grant.decided_by), approval=grant.approval, grant=grant.id)
         request = await call.op.build_request(call.args, call.hooks)
         shown = preview(call.client.base_url, request, call.client.auth_scheme)
         now = service.clock()
@@ -280,6 +281,8 @@ class ApprovalConsent(Consent):
                     request_digest=request_digest(shown.method, shown.url, shown.body),
                     grant_target=call.subject.target if call.op.grantable else None,
                     sandbox=call.sandbox,
+                    caller=call.caller_audit,
+                    four_eyes=four_eyes(call),
                 )
             )
         except ConfirmationError as exc:
@@ -295,7 +298,8 @@ class ApprovalConsent(Consent):
         if service.webhook:
             service.run_soon(post_webhook(service.webhook, service.notice(approval)))
             where.append("a notice went to the team's approval channel")
-        if client_can_open_url(call) and service.pin is not None:
+        second_person = four_eyes(call)  # the caller's own browser or client cannot approve it
+        if not second_person and client_can_open_url(call) and service.pin is not None:
             message = f"Approve or deny on the approval page: {approval.summary}"
             url = service.page_url(approval.id)
             if _modern(call):
@@ -312,7 +316,7 @@ class ApprovalConsent(Consent):
             if not isinstance(outcome, AcceptedUrlElicitation):
                 return self._declined_link(call, approval)
             where.append("your MCP client showed the user the approval page (approver PIN)")
-        elif service.local_page and open_browser(service.browser_link(approval)):
+        elif not second_person and service.local_page and open_browser(service.browser_link(approval)):
             where.append("the approval page was opened in the user's browser")
         return Pending(self._pending(call, approval, where), recorded="pending", approval=approval.id)
 
@@ -352,12 +356,23 @@ class ApprovalConsent(Consent):
             approval = service.store.redeem(approval_id, call.op.name, digest, client)
         except ConfirmationError as exc:
             raise ConsentRefused(exc, "approval-page") from None
-        channel: ConfirmedBy = "cli" if approval.decided_by == "cli" else "approval-page"
+        channel = _channel(approval.decided_by)
         if approval.status == "approved":
-            return Granted(channel, approval=approval.id, approved_request=approval.request_digest)
+            return Granted(
+                channel, approval=approval.id, approved_request=approval.request_digest, approver=approval.approver
+            )
         if approval.status == "denied":
-            where = {"cli": "in the terminal", "client": "when their client offered the link"}
-            return Declined(channel, f"denied it {where.get(approval.decided_by or '', 'on the approval page')}")
+            where = {
+                "cli": "in the terminal",
+                "client": "when their client offered the link",
+                "approval-api": "through the approval API",
+            }
+            who = f" ({approval.approver['sub']})" if approval.approver else ""
+            return Declined(
+                channel,
+                f"denied it {where.get(approval.decided_by or '', 'on the approval page')}{who}",
+                approver=approval.approver,
+            )
         if approval.expired(service.clock()):
             raise ConsentRefused(
                 ConfirmationError(
@@ -371,8 +386,13 @@ class ApprovalConsent(Consent):
     @staticmethod
     def _where(call: WriteCall) -> list[str]:
         """The places that always work: the terminal (PIN only: without one, a model with a shell could
-        approve its own write there) and the page's pending list."""
+        approve its own write there) and the page's pending list; under four eyes, the approval API."""
         service = call.runtime.approvals
+        if four_eyes(call):
+            return [
+                "another person of the team must approve it with their own access token: "
+                f"telco-mcp approvals approve <id> --url {service.base_url}"
+            ]
         if service.pin is None:
             return []
         return [
@@ -425,6 +445,20 @@ def client_can_open_url(call: WriteCall) -> bool:
     return _modern(call) or bool(call.ctx.session.can_send_request)
 
 
+def _channel(decided_by: str | None) -> ConfirmedBy:
+    if decided_by == "cli":
+        return "cli"
+    if decided_by == "approval-api":
+        return "approval-api"
+    return "approval-page"
+
+
+def four_eyes(call: WriteCall) -> bool:
+    """Whether TELCO_MCP_FOUR_EYES asks a second person to approve this write."""
+    rule = call.runtime.settings.telco_mcp_four_eyes
+    return rule == "writes" or (rule == "destructive" and call.op.effect == "destructive")
+
+
 # ------------------------------------------------------------------ choosing one
 CONSENT_FIELD = {"auto": "approval_id", "approval": "approval_id", "token": "confirm_token"}  # per mode
 
@@ -445,6 +479,16 @@ def choose(call: WriteCall) -> Consent:
             )
     if mode == "off":
         return OffConsent()
+    if four_eyes(call):  # the caller's own yes (elicitation, a token) is not a second person's
+        if call.confirm_token:
+            raise ConsentRefused(
+                ConfirmationError(
+                    f"{call.op.name} needs a second person's approval (TELCO_MCP_FOUR_EYES), not a confirm_token. "
+                    "Nothing was sent. Call the tool without it to ask for an approval."
+                ),
+                "none",
+            )
+        return ApprovalConsent()
     if mode != "approval" and client_can_elicit(call):
         return ElicitationConsent()
     if mode == "elicit":
