@@ -29,7 +29,6 @@ import anyio
 import jwt
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
-from pydantic import AnyHttpUrl
 
 from telco_mcp.settings import Settings, split_list
 
@@ -115,9 +114,13 @@ def _reason(exc: Exception) -> str:
 def auth_settings(settings: Settings) -> AuthSettings:
     """The SDK's resource-server settings: PRM document, 401/403 answers, required scopes."""
     required = split_list(settings.telco_mcp_oauth_required_scopes)
-    return AuthSettings(
-        issuer_url=AnyHttpUrl(settings.telco_mcp_oauth_issuer or ""),
-        resource_server_url=AnyHttpUrl(settings.telco_mcp_oauth_resource or ""),
-        required_scopes=required or None,
-        validate_token_resource=True,
+    # Validated from strings, so the URLs keep their exact spelling (no added trailing slash): clients
+    # compare the PRM's authorization server with the issuer's own metadata character by character.
+    return AuthSettings.model_validate(
+        {
+            "issuer_url": settings.telco_mcp_oauth_issuer,
+            "resource_server_url": settings.telco_mcp_oauth_resource,
+            "required_scopes": required or None,
+            "validate_token_resource": True,
+        }
     )
