@@ -418,6 +418,19 @@ def approval_json(approval: Approval) -> dict[str, Any]:
     }
 
 
+def decision_of(body: bytes) -> tuple[bool, int | None] | None:
+    """`{"approve": bool, "grant_minutes": int?}` as (approve, minutes); None when malformed."""
+    try:
+        payload = json.loads(body or b"{}")
+        approve = payload["approve"]
+        minutes = payload.get("grant_minutes")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not isinstance(approve, bool) or not (minutes is None or isinstance(minutes, int)):
+        return None
+    return approve, minutes
+
+
 def api_app(service: ApprovalService) -> Starlette:
     def authorized(request: Request, *, approving: bool = False) -> JSONResponse | None:
         if service.pin is None:
@@ -452,14 +465,10 @@ def api_app(service: ApprovalService) -> Starlette:
         return JSONResponse(approval_json(approval))
 
     async def decide(request: Request) -> Response:
-        try:
-            payload = json.loads(await request.body() or b"{}")
-            approve = payload["approve"]
-            minutes = payload.get("grant_minutes")
-            if not isinstance(approve, bool) or not (minutes is None or isinstance(minutes, int)):
-                raise TypeError
-        except (ValueError, KeyError, TypeError):
+        decision = decision_of(await request.body())
+        if decision is None:
             return JSONResponse({"error": "bad_request"}, status_code=400)
+        approve, minutes = decision
         if (refused := authorized(request, approving=approve)) is not None:
             return refused
         approval_id = request.path_params["approval_id"]

@@ -17,7 +17,6 @@ with both people.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser, BearerAuthBackend, RequireAuthMiddleware
@@ -31,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from telco_mcp.approval.page import approval_json
+from telco_mcp.approval.page import approval_json, decision_of
 from telco_mcp.approval.service import ApprovalService, FourEyesRefused
 from telco_mcp.approval.store import Approval
 from telco_mcp.catalogue import BY_NAME
@@ -76,17 +75,13 @@ def remote_api_app(service: ApprovalService, settings: Settings, verifier: Token
         who = approver(request)
         if who is None:
             return JSONResponse({"error": "invalid_token"}, status_code=401)
-        try:
-            payload = json.loads(await request.body() or b"{}")
-            approve = payload["approve"]
-            minutes = payload.get("grant_minutes")
-            if not isinstance(approve, bool) or not (minutes is None or isinstance(minutes, int)):
-                raise TypeError
-        except (ValueError, KeyError, TypeError):
+        decision = decision_of(await request.body())
+        if decision is None:
             return JSONResponse(
                 {"error": "bad_request", "message": 'send {"approve": true|false, "grant_minutes": n?}'},
                 status_code=400,
             )
+        approve, minutes = decision
         approval = service.store.get(request.path_params["approval_id"])
         if approval is None:
             return JSONResponse({"error": "not_found"}, status_code=404)

@@ -219,18 +219,21 @@ async def test_jwks_min_refresh_limits_refetches_for_unknown_keys(tmp_path: Path
 
 
 # ------------------------------------------------------------------ per-person tools
-async def tool_names(server: OAuthServer, token: str) -> set[str]:
-    async with server.client(token) as client:
+async def tool_names(server: OAuthServer, token: str, mode: str = "auto") -> set[str]:
+    async with server.client(token, mode=mode) as client:
         return {t.name for t in (await client.list_tools()).tools}
 
 
-async def test_each_person_lists_and_calls_only_what_their_token_grants(server: OAuthServer, issuer: Issuer) -> None:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # 2026-07-28, and a 2025-11-25 session
+async def test_each_person_lists_and_calls_only_what_their_token_grants(
+    server: OAuthServer, issuer: Issuer, mode: str
+) -> None:
     reader = issuer.mint("rita", audience=server.resource, scope="sipgate:account:read")
     operator = issuer.mint("otto", audience=server.resource, scope="sipgate:*")
     with anyio.fail_after(60):
-        assert await tool_names(server, reader) == {"sipgate_get_account"}
-        assert "sipgate_send_sms" in await tool_names(server, operator)
-        async with server.client(reader) as client:
+        assert await tool_names(server, reader, mode) == {"sipgate_get_account"}
+        assert "sipgate_send_sms" in await tool_names(server, operator, mode)
+        async with server.client(reader, mode=mode) as client:
             refused = await client.call_tool("sipgate_send_sms", SMS)
             allowed = await client.call_tool("sipgate_get_account", {})
     assert refused.is_error and "insufficient_scope" in text_of(refused)
@@ -292,22 +295,23 @@ def approve_over_api(server: OAuthServer, token: str, approval_id: str, approve:
         )
 
 
-async def test_user_as_approval_cannot_complete_user_bs_call(tmp_path: Path, issuer: Issuer) -> None:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_user_as_approval_cannot_complete_user_bs_call(tmp_path: Path, issuer: Issuer, mode: str) -> None:
     with oauth_server(tmp_path, issuer, telco_mcp_confirm="approval") as server:
         alice = issuer.mint("alice", audience=server.resource, name="Alice Ops")
         bob = issuer.mint("bob", audience=server.resource, name="Bob Ops")
         approver = issuer.mint("carol", audience=server.resource, name="Carol Lead")
         with anyio.fail_after(60):
-            async with server.client(alice) as client:
+            async with server.client(alice, mode=mode) as client:
                 pending = await client.call_tool("sipgate_send_sms", SMS)
             assert pending.structured_content is not None, text_of(pending)
             approval_id = pending.structured_content["approval_id"]
             assert approve_over_api(server, approver, approval_id).status_code == 200
-            async with server.client(bob) as client:
+            async with server.client(bob, mode=mode) as client:
                 stolen = await client.call_tool("sipgate_send_sms", SMS | {"approval_id": approval_id})
             assert stolen.is_error and "does not belong to this call" in text_of(stolen)
             assert server.fake.sent("POST", "/v2/sessions/sms") == []
-            async with server.client(alice) as client:
+            async with server.client(alice, mode=mode) as client:
                 sent = await client.call_tool("sipgate_send_sms", SMS | {"approval_id": approval_id})
         assert not sent.is_error and sent.structured_content is not None, text_of(sent)
         assert sent.structured_content["status"] == "applied"
@@ -436,8 +440,15 @@ async def test_an_approver_decides_only_writes_their_own_token_grants(tmp_path: 
         answer = approve_over_api(server, reader, approval_id)
         assert answer.status_code == 403 and answer.json()["error"] == "insufficient_scope"
         with httpx2.Client(timeout=15) as http:
-            listed = http.get(server.base + "/api/approvals", headers={"Authorization": f"Bearer {reader}"})
+            auth = {"Authorization": f"Bearer {reader}"}
+            listed = http.get(server.base + "/api/approvals", headers=auth)
+            malformed = http.post(
+                f"{server.base}/api/approvals/{approval_id}/decide",
+                content=b'{"approve": "yes"}',
+                headers={"Authorization": f"Bearer {alice}"},
+            )
         assert listed.status_code == 200 and listed.json()["approvals"] == []
+        assert malformed.status_code == 400 and malformed.json()["error"] == "bad_request"
         assert server.fake.sent("POST") == []
 
 
@@ -468,3 +479,16 @@ async def test_the_approval_page_shows_the_caller_and_cannot_be_the_second_perso
             still = await client.call_tool("sipgate_send_sms", SMS | {"approval_id": approval_id})
         assert still.structured_content is not None and still.structured_content["status"] == "approval_pending"
         assert server.fake.sent("POST") == []
+
+
+async def test_the_configuration_resource_shows_the_oauth_settings_and_the_reader(
+    server: OAuthServer, issuer: Issuer
+) -> None:
+    reader = issuer.mint("rita", audience=server.resource, scope="sipgate:account:read", name="Rita")
+    async with server.client(reader) as client:
+        contents = (await client.read_resource("telco-mcp://configuration")).contents
+    config = json.loads(getattr(contents[0], "text", ""))
+    oauth = config["http"]["oauth"]
+    assert oauth["issuer"] == issuer.url and oauth["resource"] == server.resource
+    assert oauth["caller"] == {"sub": "rita", "name": "Rita", "scopes": ["sipgate:account:read"]}
+    assert reader not in json.dumps(config)
