@@ -286,6 +286,12 @@ class Settings(BaseSettings):
                     )
                 elif not _is_http_url(value):
                     out.append(f"{name.upper()} must be an http(s) URL, got {value!r}")
+            jwks = self.telco_mcp_oauth_jwks_url
+            if jwks and _is_http_url(jwks) and not _https_or_loopback(jwks):
+                out.append(
+                    "TELCO_MCP_OAUTH_JWKS_URL must be https (plain http only on loopback): whoever could alter the "
+                    "keys in transit could sign their own tokens"
+                )
             if self.telco_mcp_http_token is not None:
                 out.append(
                     "TELCO_MCP_HTTP_TOKEN and TELCO_MCP_OAUTH_ISSUER are both set: choose the static bearer token or "
@@ -392,6 +398,19 @@ def _scope_map(value: str) -> dict[str, list[str]]:
             raise ValueError(f"{key!r} must map to a scope pattern or a list of them")
         out[key] = listed
     return out
+
+
+def _https_or_loopback(value: str) -> bool:
+    import ipaddress
+
+    parts = urlsplit(value)
+    if parts.scheme == "https":
+        return True
+    host = parts.hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _is_http_url(value: str) -> bool:

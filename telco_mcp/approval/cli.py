@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
 
+from telco_mcp.access import is_loopback
 from telco_mcp.approval.pin import hash_pin
 from telco_mcp.errors import ConfigError
 
@@ -61,6 +63,12 @@ def _base_url(url: str) -> str:
         base = base.removesuffix(suffix)
     if not base.startswith(("http://", "https://")):
         raise ConfigError(f"approvals --url: {url!r} is not an http(s) URL")
+    host = urlsplit(base).hostname or ""
+    if base.startswith("http://") and not is_loopback(host):
+        raise ConfigError(
+            f"approvals --url: {url!r} is plain http: your access token would cross the network unencrypted; "
+            "use the server's https URL"
+        )
     return base
 
 

@@ -107,3 +107,23 @@ def test_approvals_url_needs_a_token_from_the_environment_or_a_file(tmp_path: Pa
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert run.returncode == 2 and "TELCO_MCP_APPROVER_TOKEN" in run.stderr and "--token-file" in run.stderr
+
+
+def test_the_jwks_comes_over_https_unless_it_is_on_loopback() -> None:
+    plain = problems(**(OAUTH | {"telco_mcp_oauth_jwks_url": "http://id.example.com/certs"}))
+    assert any("TELCO_MCP_OAUTH_JWKS_URL must be https" in p for p in plain)
+    assert problems(**(OAUTH | {"telco_mcp_oauth_jwks_url": "http://127.0.0.1:8080/certs"})) == []
+
+
+def test_approvals_url_refuses_plain_http_off_loopback(tmp_path: Path) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "XDG_STATE_HOME": str(tmp_path),
+        "TELCO_MCP_APPROVER_TOKEN": "eyJ.some.token",
+    }
+    run = subprocess.run(
+        [str(TELCO_MCP), "approvals", "list", "--url", "http://mcp.example.com/mcp"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert run.returncode == 2 and "plain http" in run.stderr and "eyJ.some.token" not in run.stderr
