@@ -77,6 +77,11 @@ class JwtVerifier(TokenVerifier):
             logger.info("access token refused: %s", _reason(exc))  # never the token itself
             return None
 
+    async def signing_key_ids(self) -> list[str]:
+        """The key ids the issuer publishes now (fetched afresh); raises `jwt.PyJWTError` when it cannot."""
+        keys = await anyio.to_thread.run_sync(lambda: self._jwks.get_signing_keys(refresh=True))
+        return [str(key.key_id) for key in keys]
+
     def _verify(self, token: str) -> AccessToken:
         header = jwt.get_unverified_header(token)
         if header.get("alg") not in ALGORITHMS:

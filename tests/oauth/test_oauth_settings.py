@@ -127,3 +127,26 @@ def test_approvals_url_refuses_plain_http_off_loopback(tmp_path: Path) -> None:
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert run.returncode == 2 and "plain http" in run.stderr and "eyJ.some.token" not in run.stderr
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("reachable", [True, False])
+async def test_doctor_checks_the_issuers_keys(tmp_path: Path, issuer: Any, reachable: bool) -> None:
+    from telco_mcp.doctor import run_doctor
+
+    jwks = issuer.jwks_url if reachable else issuer.url + "/no-such-jwks.json"
+    settings = Settings(
+        _env_file=None,  # pyright: ignore[reportCallIssue]
+        telco_mcp_sandbox=True,
+        telco_mcp_audit_log=tmp_path / "audit.jsonl",
+        telco_mcp_oauth_issuer=issuer.url,
+        telco_mcp_oauth_resource="http://127.0.0.1:8000/mcp",
+        telco_mcp_oauth_jwks_url=jwks,
+    )
+    lines: list[str] = []
+    code = await run_doctor(settings, lines.append)
+    (line,) = [x for x in lines if x.startswith("oauth:")]
+    if reachable:
+        assert code == 0 and line.startswith("oauth: OK (1 signing key from") and issuer.fetches == 1
+    else:
+        assert code == 1 and "oauth: FAILED" in line and "TELCO_MCP_OAUTH_JWKS_URL" in line
