@@ -18,6 +18,11 @@ One `Consent` abstraction, chosen per call by `TELCO_MCP_CONFIRM` and what the c
 Nothing the model sends (a token, an approval id) skips the question to an eliciting client, and a
 consent field another mode uses is refused with a `[confirmation]` error naming the mode.
 
+Under `TELCO_MCP_FOUR_EYES` (OAuth only) a write it covers always takes `ApprovalConsent`, whatever
+the client can do: the caller's own yes is not a second person's, so the approval is opened for
+another authenticated person, who decides it through the approval API (`approval/remote.py`).
+With OAuth, approvals and tokens are bound to the authenticated caller (`WriteCall.caller`).
+
 `Consent.obtain` answers with one of
     Granted(channel)    a human agreed (or the operator chose `off`): send it
     Pending(result)     not yet: return `result` (a question, a preview) and send nothing
