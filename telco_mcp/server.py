@@ -29,7 +29,7 @@ from telco_mcp.identity import Caller, current_caller
 from telco_mcp.prompts import PROMPTS
 from telco_mcp.runtime import AppState, Runtime
 from telco_mcp.safety import scopes
-from telco_mcp.safety.audit import AuditLog
+from telco_mcp.safety.audit import AuditLog, new_attempt_id
 from telco_mcp.safety.confirm import ConfirmationTokens
 from telco_mcp.safety.guardrails import Guardrails
 from telco_mcp.settings import Settings, load_settings
@@ -132,10 +132,22 @@ class TelcoServer(MCPServer):
         if not self._listed(name, None):
             raise ToolError(f"Unknown tool: {name}")
         if not self._listed(name, caller):
-            raise ToolError(
-                f"insufficient_scope: {name} needs the scope {BY_NAME[name].scope}, which your access token does "
-                "not grant. Nothing was sent"
+            op = BY_NAME[name]
+            message = (
+                f"insufficient_scope: {name} needs the scope {op.scope}, which your access token does not grant. "
+                "Nothing was sent"
             )
+            if op.is_write and caller is not None:  # who tried to write beyond their scopes is worth a record
+                self.telco_runtime.audit.attempt(  # type: ignore[attr-defined]
+                    attempt=new_attempt_id(),
+                    tool=name,
+                    arguments={},  # unvalidated and unnormalised: numbers in them would escape the mask
+                    confirmed_by="none",
+                    outcome="refused",
+                    detail=message,
+                    caller=caller.audit(),
+                )
+            raise ToolError(message)
         return await super().call_tool(name, arguments, context)
 
     async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, context: Any = None) -> Any:

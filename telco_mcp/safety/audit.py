@@ -7,10 +7,11 @@ nothing but is worth a record leaves one `attempt` line too: `dry_run`, `preview
 or `pending` (an approval opened for a person). `confirmed_by` names the consent channel and
 `approval` the approval a write used. With OAuth every line names the authenticated `caller` (`sub`
 and a display name where the token has one), and a write approved through the authenticated approval
-API names its `approver` as well (a decision line names both). Phone numbers are masked keeping
-the country code, the service prefix and the last four digits (`+49 900 ***4567`) unless
-configured otherwise. Nothing secret is written: arguments are the tool's own (credentials never
-are), and tokens are left out.
+API names its `approver` as well (a decision line names both); a write tool called beyond the
+caller's own scopes leaves a `refused` line (without its arguments, which were never validated).
+Phone numbers are masked keeping the country code, the service prefix and the last four digits
+(`+49 900 ***4567`) unless configured otherwise. Nothing secret is written: arguments are the
+tool's own (credentials never are), and tokens are left out.
 
 One record is one line, whatever the text in it: line and paragraph separators (U+2028, U+2029),
 C0/C1 controls, bidirectional and other invisible format characters from SMS text or provider

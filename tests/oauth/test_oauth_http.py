@@ -240,6 +240,9 @@ async def test_each_person_lists_and_calls_only_what_their_token_grants(
     assert "sipgate:sessions:sms:write" in text_of(refused)
     assert not allowed.is_error
     assert server.fake.sent("POST") == []
+    (line,) = server.audit()  # the attempt beyond her scopes is on record, with who tried
+    assert line["outcome"] == "refused" and line["caller"] == {"sub": "rita"} and line["tool"] == "sipgate_send_sms"
+    assert "9912345" not in json.dumps(line)  # the unvalidated arguments are not written
 
 
 async def test_a_token_never_widens_the_servers_own_scopes(tmp_path: Path, issuer: Issuer) -> None:
