@@ -2,7 +2,11 @@
 
     /approvals/   the approval page: its own rule (launch-code cookie or approver PIN, CSRF-checked
                   same-origin form POSTs), so no bearer token: a person's browser has none
-    everything    the MCP transports (/mcp, /sse, /messages/): the bearer token, when one is set
+    /api/approvals  with OAuth only: the authenticated approval API, each approver with their own
+                  access token (`approval/remote.py`)
+    everything    the MCP transports (/mcp, /sse, /messages/): the static bearer token when one is set;
+                  with OAuth the SDK's middleware inside the MCP app checks the access token and serves
+                  the Protected Resource Metadata (`oauth.py`)
 
 Later routes (webhooks behind a secret path, health and metrics) are added as entries here, not
 as another middleware around the whole app. The longest matching prefix wins; lifespan events go

@@ -63,6 +63,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from telco_mcp.transports import check_network_settings, listen, serve
 
     settings = _settings(args).check()
+    if args.transport == "stdio" and settings.telco_mcp_four_eyes != "off":
+        raise ConfigError(
+            f"TELCO_MCP_FOUR_EYES={settings.telco_mcp_four_eyes} needs the HTTP transports with OAuth: over stdio "
+            "nobody is authenticated, so no second person can be told apart (use --transport http)"
+        )
     sock = None
     if args.transport != "stdio":  # the port is taken (or refused) before anything is announced
         check_network_settings(settings, args.host)
@@ -169,7 +174,9 @@ def cmd_approvals(args: argparse.Namespace) -> int:
     from telco_mcp.approval.cli import run
 
     _configure_logging("WARNING")
-    return run(args, load_settings().state_dir)
+    settings = load_settings()
+    token = settings.telco_mcp_approver_token
+    return run(args, settings.state_dir, token.get_secret_value() if token is not None else None)
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

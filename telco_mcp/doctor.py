@@ -1,4 +1,5 @@
-"""`telco-mcp doctor`: check each configured provider with one cheap read, print what is exposed.
+"""`telco-mcp doctor`: check each configured provider with one cheap read (and, with OAuth, that the
+issuer's signing keys can be fetched), print what is exposed.
 
 The reads go through the real server and its shared clients (an in-memory MCP client calls the
 provider's cheapest read tool), so what works here works for an MCP client. No secret is printed.
@@ -7,6 +8,7 @@ provider's cheapest read tool), so what works here works for an MCP client. No s
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from telco_mcp.settings import SIPGATE_DEFAULT_BASE_URL, Settings
@@ -80,6 +82,8 @@ async def run_doctor(settings: Settings, out: Callable[[str], None]) -> int:
             else:
                 auth = settings.sipgate_auth_mode if provider == "sipgate" and runtime.sandbox is None else None
                 out(f"{provider}: OK ({tool}{', auth ' + auth if auth else ''})")
+    if runtime.token_verifier is not None:
+        failures += await _check_oauth(runtime.token_verifier, settings, out)
     out(f"granted scopes (TELCO_MCP_SCOPES): {', '.join(settings.scope_patterns)}")
     token_scopes = settings.sipgate_token_scopes()
     if token_scopes is not None:
@@ -89,3 +93,23 @@ async def run_doctor(settings: Settings, out: Callable[[str], None]) -> int:
         state = "exposed" if decision.exposed else f"hidden: {decision.reason}"
         out(f"  {decision.operation.name}: {state}")
     return 1 if failures else 0
+
+
+async def _check_oauth(verifier: Any, settings: Settings, out: Callable[[str], None]) -> int:
+    """Fetch the issuer's JWKS once, as the HTTP transports will: 1 on failure, else 0."""
+    import jwt
+
+    try:
+        kids = await verifier.signing_key_ids()
+    except jwt.PyJWTError as exc:
+        out(
+            f"oauth: FAILED: the signing keys at {_shown(settings.telco_mcp_oauth_jwks_url or '')} could not be read "
+            f"({type(exc).__name__}: {exc}). Check TELCO_MCP_OAUTH_JWKS_URL and that the issuer is up"
+        )
+        return 1
+    out(
+        f"oauth: OK ({len(kids)} signing key{'s' if len(kids) != 1 else ''} from "
+        f"{_shown(settings.telco_mcp_oauth_jwks_url or '')}; tokens from {settings.telco_mcp_oauth_issuer} "
+        f"for {settings.telco_mcp_oauth_resource}; four eyes: {settings.telco_mcp_four_eyes})"
+    )
+    return 0

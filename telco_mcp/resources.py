@@ -62,6 +62,7 @@ def configuration(settings: Settings, runtime: Runtime) -> dict[str, Any]:
             "mode": settings.telco_mcp_confirm,
             "token_ttl_seconds": settings.telco_mcp_confirm_ttl,
             "token_key": "configured" if settings.telco_mcp_confirm_secret else "random per process",
+            "four_eyes": settings.telco_mcp_four_eyes,
         },
         "guardrails": {
             "block_premium": settings.telco_mcp_block_premium,
@@ -81,6 +82,7 @@ def configuration(settings: Settings, runtime: Runtime) -> dict[str, Any]:
             "bearer_token": _is_set(settings.telco_mcp_http_token),
             "allowed_hosts": split_list(settings.telco_mcp_allowed_hosts),
             "allowed_origins": split_list(settings.telco_mcp_allowed_origins),
+            "oauth": _oauth(settings),
         },
         "tools": {
             "exposed": [
@@ -90,6 +92,24 @@ def configuration(settings: Settings, runtime: Runtime) -> dict[str, Any]:
             ],
             "hidden": [{"name": d.operation.name, "reason": d.reason} for d in decisions if not d.exposed],
         },
+    }
+
+
+def _oauth(settings: Settings) -> dict[str, Any] | None:
+    """The OAuth resource-server settings, and who is reading this (their token's server scopes)."""
+    if not settings.oauth_enabled:
+        return None
+    from telco_mcp.identity import current_caller
+
+    caller = current_caller(settings)
+    return {
+        "issuer": settings.telco_mcp_oauth_issuer,
+        "resource": settings.telco_mcp_oauth_resource,
+        "jwks_url": settings.telco_mcp_oauth_jwks_url,
+        "required_scopes": split_list(settings.telco_mcp_oauth_required_scopes),
+        "scope_claim": settings.telco_mcp_oauth_scope_claim,
+        "scope_map": settings.oauth_scope_map or None,
+        "caller": None if caller is None else caller.audit() | {"scopes": list(caller.scopes)},
     }
 
 

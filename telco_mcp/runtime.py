@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mcp.server.auth.provider import TokenVerifier
+
 from telco_mcp.approval.service import ApprovalService
 from telco_mcp.operation import Operation
 from telco_mcp.safety.audit import AuditLog
@@ -32,6 +34,7 @@ class Runtime:
     providers: tuple[Provider, ...] = field(default=())
 
     available: list[Operation] = field(default_factory=list)  # what dynamic toolsets may enable (else: exposed)
+    token_verifier: TokenVerifier | None = None  # OAuth access tokens, on the HTTP transports (oauth.py)
 
     def is_exposed(self, op: Operation) -> bool:
         return op in self.exposed

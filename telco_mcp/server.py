@@ -25,10 +25,11 @@ from telco_mcp import __version__, completions, phone, resources
 from telco_mcp.approval.service import ApprovalService
 from telco_mcp.catalogue import CATALOGUE
 from telco_mcp.http import ProviderClient
+from telco_mcp.identity import Caller, current_caller
 from telco_mcp.prompts import PROMPTS
 from telco_mcp.runtime import AppState, Runtime
 from telco_mcp.safety import scopes
-from telco_mcp.safety.audit import AuditLog
+from telco_mcp.safety.audit import AuditLog, new_attempt_id
 from telco_mcp.safety.confirm import ConfirmationTokens
 from telco_mcp.safety.guardrails import Guardrails
 from telco_mcp.settings import Settings, load_settings
@@ -107,19 +108,46 @@ class TelcoServer(MCPServer):
     """The SDK server, answering a bad `prompts/get` as the protocol says: -32602, no traceback, and
     listing (and calling) only the catalogue tools exposed now: with dynamic toolsets that list grows."""
 
-    def _listed(self, name: str) -> bool:
+    def _listed(self, name: str, caller: Caller | None) -> bool:
         from telco_mcp.catalogue import BY_NAME
 
         op = BY_NAME.get(name)
         runtime = getattr(self, "telco_runtime", None)
-        return op is None or runtime is None or runtime.is_exposed(op)
+        if op is None or runtime is None:
+            return True
+        return runtime.is_exposed(op) and (caller is None or caller.may(op.scope))
+
+    def _caller(self) -> Caller | None:
+        runtime = getattr(self, "telco_runtime", None)
+        return current_caller(runtime.settings) if runtime is not None else None
 
     async def list_tools(self) -> Any:
-        return [tool for tool in await super().list_tools() if self._listed(tool.name)]
+        caller = self._caller()  # per request: each person lists only what their token allows
+        return [tool for tool in await super().list_tools() if self._listed(tool.name, caller)]
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
-        if not self._listed(name):
+        from telco_mcp.catalogue import BY_NAME
+
+        caller = self._caller()
+        if not self._listed(name, None):
             raise ToolError(f"Unknown tool: {name}")
+        if not self._listed(name, caller):
+            op = BY_NAME[name]
+            message = (
+                f"insufficient_scope: {name} needs the scope {op.scope}, which your access token does not grant. "
+                "Nothing was sent"
+            )
+            if op.is_write and caller is not None:  # who tried to write beyond their scopes is worth a record
+                self.telco_runtime.audit.attempt(  # type: ignore[attr-defined]
+                    attempt=new_attempt_id(),
+                    tool=name,
+                    arguments={},  # unvalidated and unnormalised: numbers in them would escape the mask
+                    confirmed_by="none",
+                    outcome="refused",
+                    detail=message,
+                    caller=caller.audit(),
+                )
+            raise ToolError(message)
         return await super().call_tool(name, arguments, context)
 
     async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, context: Any = None) -> Any:
@@ -329,6 +357,12 @@ def build_server(
         finally:
             await shared.release()
 
+    oauth: dict[str, Any] = {}
+    if settings.oauth_enabled:  # the HTTP transports then take OAuth access tokens (see oauth.py)
+        from telco_mcp.oauth import JwtVerifier, auth_settings
+
+        runtime.token_verifier = JwtVerifier(settings)
+        oauth = {"token_verifier": runtime.token_verifier, "auth": auth_settings(settings)}
     server = TelcoServer(
         SERVER_NAME,
         version=__version__,
@@ -338,6 +372,7 @@ def build_server(
         lifespan=lifespan,
         tools=[make_tool(op, runtime) for op in available]
         + (discovery_tools(runtime) if settings.telco_mcp_dynamic_toolsets else []),
+        **oauth,
     )
     if settings.telco_mcp_dynamic_toolsets:
         _announce_tool_list_changes(server)

@@ -102,6 +102,31 @@ class Settings(BaseSettings):
     telco_mcp_calls_per_hour: int | None = Field(None, ge=0, description="Calls the server may start per hour.")
     telco_mcp_default_region: str = Field("DE", description="Region for national phone numbers (ISO 3166).")
     telco_mcp_http_token: SecretStr | None = Field(None, description="Bearer token required on HTTP transports.")
+    telco_mcp_oauth_issuer: str | None = Field(
+        None, description="OAuth 2.1 on the HTTP transports: the authorization server (the tokens' `iss`)."
+    )
+    telco_mcp_oauth_resource: str | None = Field(
+        None, description="This server's resource URL, e.g. https://mcp.example.com/mcp (the tokens' `aud`)."
+    )
+    telco_mcp_oauth_jwks_url: str | None = Field(None, description="The issuer's JWKS (its signing keys).")
+    telco_mcp_oauth_jwks_min_refresh: float = Field(
+        30.0, ge=0, le=3600, description="Least seconds between two JWKS fetches for a token with an unknown key."
+    )
+    telco_mcp_oauth_required_scopes: str = Field(
+        "", description="Token scopes every request needs (else 403 insufficient_scope), comma separated."
+    )
+    telco_mcp_oauth_scope_claim: str = Field(
+        "scope", description="The claim holding the token's scopes or roles (dotted path, e.g. realm_access.roles)."
+    )
+    telco_mcp_oauth_scope_map: str = Field(
+        "", description='JSON: token scope -> server scope patterns, e.g. {"telco.ops": ["sipgate:*"]}.'
+    )
+    telco_mcp_approver_token: SecretStr | None = Field(
+        None, description="Your own access token, for `telco-mcp approvals --url` (or --token-file)."
+    )
+    telco_mcp_four_eyes: Literal["off", "destructive", "writes"] = Field(
+        "off", description="Who approves: a different authenticated person for destructive writes, or all writes."
+    )
     telco_mcp_allowed_hosts: str = Field("", description="Extra Host values accepted on HTTP transports.")
     telco_mcp_allowed_origins: str = Field("", description="Extra Origin values accepted on HTTP transports.")
     telco_mcp_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
@@ -157,6 +182,19 @@ class Settings(BaseSettings):
     @property
     def scope_patterns(self) -> list[str]:
         return [p.strip() for p in self.telco_mcp_scopes.split(",") if p.strip()]
+
+    @property
+    def oauth_enabled(self) -> bool:
+        """OAuth 2.1 protects the HTTP transports (JWT access tokens from TELCO_MCP_OAUTH_ISSUER)."""
+        return bool(self.telco_mcp_oauth_issuer)
+
+    @property
+    def oauth_scope_map(self) -> dict[str, list[str]]:
+        """TELCO_MCP_OAUTH_SCOPE_MAP parsed: token scope -> server scope patterns ({} when unset or invalid)."""
+        try:
+            return _scope_map(self.telco_mcp_oauth_scope_map)
+        except ValueError:
+            return {}
 
     @property
     def audit_path(self) -> Path:
@@ -221,6 +259,7 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if value and not _is_http_url(value):
                 out.append(f"{name.upper()} must be an http(s) URL, got {value!r}")
+        out += self._oauth_problems()
         if self.telco_mcp_confirm == "off" and not self.telco_mcp_confirm_off_acknowledged:
             out.append(
                 "TELCO_MCP_CONFIRM=off also needs TELCO_MCP_CONFIRM_OFF_ACKNOWLEDGED=1 "
@@ -232,6 +271,47 @@ class Settings(BaseSettings):
                     out.append(f"{name.upper()}: {prefix!r} is not an E.164 prefix like +49 or +4930")
         if not re.fullmatch(r"[A-Z]{2}", self.telco_mcp_default_region):
             out.append("TELCO_MCP_DEFAULT_REGION must be a two-letter region code such as DE")
+        return out
+
+    def _oauth_problems(self) -> list[str]:
+        out: list[str] = []
+        oauth = {
+            "telco_mcp_oauth_issuer": self.telco_mcp_oauth_issuer,
+            "telco_mcp_oauth_resource": self.telco_mcp_oauth_resource,
+            "telco_mcp_oauth_jwks_url": self.telco_mcp_oauth_jwks_url,
+        }
+        if any(oauth.values()):
+            for name, value in oauth.items():
+                if not value:
+                    out.append(
+                        f"{name.upper()} is missing (OAuth needs the issuer, this server's resource URL and the "
+                        "JWKS URL)"
+                    )
+                elif not _is_http_url(value):
+                    out.append(f"{name.upper()} must be an http(s) URL, got {value!r}")
+            jwks = self.telco_mcp_oauth_jwks_url
+            if jwks and _is_http_url(jwks) and not _https_or_loopback(jwks):
+                out.append(
+                    "TELCO_MCP_OAUTH_JWKS_URL must be https (plain http only on loopback): whoever could alter the "
+                    "keys in transit could sign their own tokens"
+                )
+            if self.telco_mcp_http_token is not None:
+                out.append(
+                    "TELCO_MCP_HTTP_TOKEN and TELCO_MCP_OAUTH_ISSUER are both set: choose the static bearer token or "
+                    "OAuth access tokens, not both"
+                )
+        try:
+            _scope_map(self.telco_mcp_oauth_scope_map)
+        except ValueError as exc:
+            out.append(f"TELCO_MCP_OAUTH_SCOPE_MAP: {exc}")
+        if self.telco_mcp_four_eyes != "off":
+            if not self.oauth_enabled:
+                out.append(
+                    f"TELCO_MCP_FOUR_EYES={self.telco_mcp_four_eyes} needs OAuth (TELCO_MCP_OAUTH_ISSUER, "
+                    "TELCO_MCP_OAUTH_RESOURCE, TELCO_MCP_OAUTH_JWKS_URL): only authenticated people can be told apart"
+                )
+            if self.telco_mcp_confirm == "off":
+                out.append(f"TELCO_MCP_FOUR_EYES={self.telco_mcp_four_eyes} contradicts TELCO_MCP_CONFIRM=off")
         return out
 
     def _signalwire_problems(self) -> list[str]:
@@ -302,6 +382,38 @@ class Settings(BaseSettings):
 def split_list(value: str) -> list[str]:
     """A comma-separated setting as a list, blanks dropped."""
     return [p.strip() for p in value.split(",") if p.strip()]
+
+
+def _scope_map(value: str) -> dict[str, list[str]]:
+    """`{"token scope": ["server:scope:pattern", ...]}` (a single pattern may be a string); ValueError says why not."""
+    if not value.strip():
+        return {}
+    try:
+        raw = json.loads(value)
+    except ValueError:
+        raise ValueError('not JSON: write an object such as {"telco.ops": ["sipgate:*"]}') from None
+    if not isinstance(raw, dict):
+        raise ValueError('must be a JSON object such as {"telco.ops": ["sipgate:*"]}')
+    out: dict[str, list[str]] = {}
+    for key, patterns in raw.items():
+        listed = [patterns] if isinstance(patterns, str) else patterns
+        if not isinstance(listed, list) or not all(isinstance(p, str) and p for p in listed):
+            raise ValueError(f"{key!r} must map to a scope pattern or a list of them")
+        out[key] = listed
+    return out
+
+
+def _https_or_loopback(value: str) -> bool:
+    import ipaddress
+
+    parts = urlsplit(value)
+    if parts.scheme == "https":
+        return True
+    host = parts.hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _is_http_url(value: str) -> bool:

@@ -91,8 +91,11 @@ def check_network_settings(settings: Settings, host: str) -> None:
         return
     problems = []
     token = settings.telco_mcp_http_token
-    if token is None or not token.get_secret_value().strip():
-        problems.append(f"binding {host} (not loopback) requires TELCO_MCP_HTTP_TOKEN (a bearer token)")
+    if (token is None or not token.get_secret_value().strip()) and not settings.oauth_enabled:
+        problems.append(
+            f"binding {host} (not loopback) requires TELCO_MCP_HTTP_TOKEN (a bearer token) or OAuth "
+            "(TELCO_MCP_OAUTH_ISSUER, TELCO_MCP_OAUTH_RESOURCE, TELCO_MCP_OAUTH_JWKS_URL)"
+        )
     if not split_list(settings.telco_mcp_allowed_hosts):
         problems.append(
             f"binding {host} (not loopback) requires TELCO_MCP_ALLOWED_HOSTS, e.g. mcp.example.com,mcp.example.com:*"
@@ -124,12 +127,15 @@ def http_app(
     runtime = server.telco_runtime  # type: ignore[attr-defined]
     runtime.approvals.mounted_base = settings.telco_mcp_public_url or f"http://{_host_entry(host)}:{port}"
     approvals = page_app(runtime.approvals, allowed_hosts=list(security.allowed_hosts))
-    return AccessRouter(
-        [
-            Entry("/approvals/", approvals, OwnAuth()),
-            Entry("", mcp, BearerToken(token.get_secret_value()) if token is not None else OwnAuth()),
-        ]
-    )
+    entries = [Entry("/approvals/", approvals, OwnAuth())]
+    if runtime.token_verifier is not None:
+        # OAuth: the SDK's middleware inside the MCP app checks every token (and serves the PRM document);
+        # the approval API checks the approver's token the same way.
+        from telco_mcp.approval.remote import remote_api_app
+
+        remote = remote_api_app(runtime.approvals, settings, runtime.token_verifier)
+        return AccessRouter([*entries, Entry("/api/approvals", remote, OwnAuth()), Entry("", mcp, OwnAuth())])
+    return AccessRouter([*entries, Entry("", mcp, BearerToken(token.get_secret_value()) if token else OwnAuth())])
 
 
 def serve(
@@ -155,9 +161,15 @@ def serve(
     shown = _host_entry(host)
     logger.info("serving %s on http://%s:%d%s", "streamable HTTP" if transport == "http" else "SSE", shown, port, path)
     security = security_settings(settings, host, port)
+    if settings.oauth_enabled:
+        auth = f"OAuth: access tokens from {settings.telco_mcp_oauth_issuer} for {settings.telco_mcp_oauth_resource}"
+    elif settings.telco_mcp_http_token is not None:
+        auth = "bearer token: required"
+    else:
+        auth = "bearer token: not configured (loopback only)"
     logger.info(
-        "bearer token: %s; allowed hosts: %s; allowed origins: %s",
-        "required" if settings.telco_mcp_http_token is not None else "not configured (loopback only)",
+        "%s; allowed hosts: %s; allowed origins: %s",
+        auth,
         ", ".join(security.allowed_hosts),
         ", ".join(security.allowed_origins) or "none (browsers refused)",
     )

@@ -295,12 +295,18 @@ class _Page:
             else '<p class="ok">The guardrails allow it.</p>'
         )
         body = json.dumps(approval.body, indent=2, ensure_ascii=False) if approval.body is not None else "(no body)"
+        four_eyes = (
+            "\n<dt>Approver</dt><dd>another authenticated person, through the approval API "
+            "(<code>telco-mcp approvals --url</code>): four eyes</dd>"
+            if approval.four_eyes
+            else ""
+        )
         facts = f"""<dl class="facts">
 <dt>Provider</dt><dd>{_e(approval.provider)}{" (sandbox: simulated)" if approval.sandbox else ""}</dd>
 <dt>Request</dt><dd><code>{_e(approval.method)} {_e(approval.url)}</code></dd>
 <dt>Body</dt><dd><pre>{_e(body)}</pre></dd>
 <dt>Tool</dt><dd><code>{_e(approval.tool)}</code> ({_e(approval.effect)})</dd>
-<dt>Asked by</dt><dd>{_e(approval.client_label)}</dd>
+<dt>Asked by</dt><dd>{_e(approval.client_label)}</dd>{four_eyes}
 <dt>Expires</dt><dd>{_when(approval.expires)}</dd>
 </dl>"""
         head = f'<h1>Approve this write?</h1>\n<p class="summary lead">{_e(approval.summary)}</p>\n{verdict}'
@@ -447,7 +453,7 @@ def page_app(service: ApprovalService, *, allowed_hosts: list[str]) -> Starlette
 
 
 # ------------------------------------------------------------------ the CLI's API (Unix socket only)
-def _as_json(approval: Approval) -> dict[str, Any]:
+def approval_json(approval: Approval) -> dict[str, Any]:
     return {
         "id": approval.id,
         "tool": approval.tool,
@@ -462,7 +468,23 @@ def _as_json(approval: Approval) -> dict[str, Any]:
         "expires_at": approval.expires,
         "grant_target": approval.grant_target,
         "sandbox": approval.sandbox,
+        "caller": approval.caller,
+        "four_eyes": approval.four_eyes,
+        "approver": approval.approver,
     }
+
+
+def decision_of(body: bytes) -> tuple[bool, int | None] | None:
+    """`{"approve": bool, "grant_minutes": int?}` as (approve, minutes); None when malformed."""
+    try:
+        payload = json.loads(body or b"{}")
+        approve = payload["approve"]
+        minutes = payload.get("grant_minutes")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not isinstance(approve, bool) or not (minutes is None or isinstance(minutes, int)):
+        return None
+    return approve, minutes
 
 
 def api_app(service: ApprovalService) -> Starlette:
@@ -488,7 +510,7 @@ def api_app(service: ApprovalService) -> Starlette:
     async def listing(request: Request) -> Response:
         if (refused := authorized(request)) is not None:
             return refused
-        return JSONResponse({"pid": _pid(), "approvals": [_as_json(a) for a in service.store.pending()]})
+        return JSONResponse({"pid": _pid(), "approvals": [approval_json(a) for a in service.store.pending()]})
 
     async def show(request: Request) -> Response:
         if (refused := authorized(request)) is not None:
@@ -496,17 +518,13 @@ def api_app(service: ApprovalService) -> Starlette:
         approval = service.store.get(request.path_params["approval_id"])
         if approval is None:
             return JSONResponse({"error": "not_found"}, status_code=404)
-        return JSONResponse(_as_json(approval))
+        return JSONResponse(approval_json(approval))
 
     async def decide(request: Request) -> Response:
-        try:
-            payload = json.loads(await request.body() or b"{}")
-            approve = payload["approve"]
-            minutes = payload.get("grant_minutes")
-            if not isinstance(approve, bool) or not (minutes is None or isinstance(minutes, int)):
-                raise TypeError
-        except (ValueError, KeyError, TypeError):
+        decision = decision_of(await request.body())
+        if decision is None:
             return JSONResponse({"error": "bad_request"}, status_code=400)
+        approve, minutes = decision
         if (refused := authorized(request, approving=approve)) is not None:
             return refused
         approval_id = request.path_params["approval_id"]
@@ -516,7 +534,7 @@ def api_app(service: ApprovalService) -> Starlette:
             decided = service.decide(approval_id, approve, "cli", grant_minutes=minutes)
         except ConfirmationError as exc:
             return JSONResponse({"error": "conflict", "message": str(exc)}, status_code=409)
-        return JSONResponse(_as_json(decided))
+        return JSONResponse(approval_json(decided))
 
     return Starlette(
         routes=[

@@ -34,6 +34,7 @@ from telco_mcp.access import is_loopback
 from telco_mcp.approval.pin import ApproverPin
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval, ApprovalStore, DecidedBy, Grant, MemoryApprovalStore
 from telco_mcp.errors import ConfirmationError
+from telco_mcp.identity import Caller
 from telco_mcp.safety.audit import AuditLog
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,10 @@ def check_typed_secret(secret: str, repeated: str) -> None:
         raise ConfirmationError(f"a password needs {SECRET_MIN} to {SECRET_MAX} characters")
     if any(ch.isspace() or not ch.isprintable() for ch in secret):
         raise ConfirmationError("a password cannot contain spaces or control characters")
+
+
+class FourEyesRefused(ConfirmationError):
+    """An approval under TELCO_MCP_FOUR_EYES that this approver may not give (no identity, or their own)."""
 
 
 @dataclass
@@ -116,18 +121,37 @@ class ApprovalService:
         approve: bool,
         by: DecidedBy,
         grant_minutes: int | None = None,
+        approver: Caller | None = None,
         *,
         secret: str | None = None,
     ) -> Approval:
-        """Approve or deny, once. An approval whose write sets a secret is approved only with that secret, which
-        only the approval page takes (a terminal or an API would put it in a shell history or a log)."""
+        """Record a person's decision (and any grant with it). `approver` is the authenticated person who
+        decided, when the decision came through the authenticated approval API.
+
+        Under four eyes (`Approval.four_eyes`) only an authenticated person other than the caller may
+        approve; anyone who can reach the approval may deny it. An approval whose write sets a secret is
+        approved only with that secret, which only the approval page takes (a terminal or an API would put
+        it in a shell history or a log).
+        """
         current = self.store.get(approval_id)
         if approve and current is not None and current.secret_field and not secret:
             raise ConfirmationError(
                 f"approval {approval_id} sets a {current.secret_field}: approve it on the approval page, where the "
                 f"{current.secret_field} is typed or generated"
             )
-        decided = self.store.decide(approval_id, approve, by)
+        if approve and current is not None and current.four_eyes:
+            if approver is None:
+                raise FourEyesRefused(
+                    f"approval {approval_id} needs a second person (TELCO_MCP_FOUR_EYES): approve it through the "
+                    "authenticated approval API, `telco-mcp approvals approve <id> --url <server>`, with your own "
+                    "access token"
+                )
+            if current.client == approver.key:
+                raise FourEyesRefused(
+                    f"approval {approval_id} needs a second person (TELCO_MCP_FOUR_EYES): you asked for this write "
+                    "yourself, so someone else must approve it"
+                )
+        decided = self.store.decide(approval_id, approve, by, approver.audit() if approver is not None else None)
         if decided.status == "approved" and decided.secret_field and secret:
             with self._lock:
                 self._secrets[decided.id] = secret
@@ -151,12 +175,15 @@ class ApprovalService:
                 tool=decided.tool,
                 status=decided.status,
                 decided_by=by,
+                approver=decided.approver,
+                caller=decided.caller,
                 grant=None
                 if grant is None
                 else {"id": grant.id, "call": grant.target, "tools": sorted(grant.tools), "until": grant.until},
                 sandbox=decided.sandbox,
             )
-        logger.info("approval %s %s by %s", approval_id, decided.status, by)
+        who = f" ({approver.label})" if approver is not None else ""
+        logger.info("approval %s %s by %s%s", approval_id, decided.status, by, who)
         return decided
 
     def _forget_unused_secrets(self) -> None:

@@ -1,7 +1,8 @@
 """Pending approvals and grants, behind one small interface.
 
-An `Approval` is bound to the tool, a digest of the canonical arguments, the client that asked and
-an expiry. It is decided once (approved or denied, by the page or the CLI) and redeemed once: the
+An `Approval` is bound to the tool, a digest of the canonical arguments, the client that asked (with
+OAuth: the authenticated caller, whatever client they use) and an expiry. It is decided once
+(approved or denied, by the page, the CLI or the authenticated approval API) and redeemed once: the
 model's retry with the same tool, arguments and client sends the write exactly once.
 
 A `Grant` lets the same client repeat low-risk, idempotent call-control actions (hold, mute, DTMF)
@@ -25,7 +26,8 @@ from telco_mcp.errors import ConfirmationError
 from telco_mcp.safety.confirm import canonical
 
 Status = Literal["pending", "approved", "denied", "used"]
-DecidedBy = Literal["approval-page", "cli", "client"]  # client: the user declined the link in their MCP client
+# client: the user declined the link in their MCP client; approval-api: an authenticated person over HTTP
+DecidedBy = Literal["approval-page", "approval-api", "cli", "client"]
 MAX_GRANT_MINUTES = 60
 
 
@@ -65,6 +67,9 @@ class Approval:
     decided_by: DecidedBy | None = None
     decided_at: float | None = None
     sandbox: bool = False
+    caller: dict[str, str] | None = None  # the authenticated person who asked (OAuth): sub and name
+    four_eyes: bool = False  # only a different authenticated person may approve it (TELCO_MCP_FOUR_EYES)
+    approver: dict[str, str] | None = None  # the authenticated person who decided it, when one did
 
     def expired(self, now: float) -> bool:
         return now >= self.expires
@@ -87,7 +92,9 @@ class ApprovalStore(Protocol):
     def add(self, approval: Approval) -> None: ...
     def get(self, approval_id: str) -> Approval | None: ...
     def pending(self) -> list[Approval]: ...
-    def decide(self, approval_id: str, approve: bool, by: DecidedBy) -> Approval: ...
+    def decide(
+        self, approval_id: str, approve: bool, by: DecidedBy, approver: dict[str, str] | None = None
+    ) -> Approval: ...
     def redeem(self, approval_id: str, tool: str, digest: str, client: str) -> Approval: ...
     def add_grant(self, grant: Grant) -> None: ...
     def find_grant(self, tool: str, target: str, client: str) -> Grant | None: ...
@@ -117,7 +124,9 @@ class MemoryApprovalStore:
                 key=lambda a: a.created,
             )
 
-    def decide(self, approval_id: str, approve: bool, by: DecidedBy) -> Approval:
+    def decide(
+        self, approval_id: str, approve: bool, by: DecidedBy, approver: dict[str, str] | None = None
+    ) -> Approval:
         """Approve or deny a pending approval, once; raises `ConfirmationError` otherwise."""
         now = self.clock()
         with self._lock:
@@ -128,7 +137,13 @@ class MemoryApprovalStore:
                 raise ConfirmationError(f"approval {approval_id} was already decided ({approval.status})")
             if approval.expired(now):
                 raise ConfirmationError(f"approval {approval_id} has expired")
-            decided = replace(approval, status="approved" if approve else "denied", decided_by=by, decided_at=now)
+            decided = replace(
+                approval,
+                status="approved" if approve else "denied",
+                decided_by=by,
+                decided_at=now,
+                approver=approver,
+            )
             self._items[approval_id] = decided
             return decided
 

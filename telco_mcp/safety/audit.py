@@ -5,9 +5,13 @@ before the request is sent (so a crash mid-write still leaves a record), and exa
 line records the outcome: `applied`, `declined`, `refused`, `failed` or `unknown`. A call that sent
 nothing but is worth a record leaves one `attempt` line too: `dry_run`, `previewed` (a token preview)
 or `pending` (an approval opened for a person). `confirmed_by` names the consent channel and
-`approval` the approval a write used. Phone numbers are masked keeping the country code, the service
-prefix and the last four digits (`+49 900 ***4567`) unless configured otherwise. Nothing secret is
-written: arguments are the tool's own (credentials never are), and tokens are left out.
+`approval` the approval a write used. With OAuth every line names the authenticated `caller` (`sub`
+and a display name where the token has one), and a write approved through the authenticated approval
+API names its `approver` as well (a decision line names both); a write tool called beyond the
+caller's own scopes leaves a `refused` line (without its arguments, which were never validated).
+Phone numbers are masked keeping the country code, the service prefix and the last four digits
+(`+49 900 ***4567`) unless configured otherwise. Nothing secret is written: arguments are the
+tool's own (credentials never are), and tokens are left out.
 
 One record is one line, whatever the text in it: line and paragraph separators (U+2028, U+2029),
 C0/C1 controls, bidirectional and other invisible format characters from SMS text or provider
@@ -39,7 +43,7 @@ logger = logging.getLogger(__name__)
 # dry_run: previewed with dry_run=true; previewed: a token preview was handed out; pending: an approval
 # was opened for a human to decide. None of these sent anything.
 Outcome = Literal["applied", "declined", "refused", "failed", "unknown", "dry_run", "previewed", "pending"]
-ConfirmedBy = Literal["elicitation", "approval-page", "cli", "token", "off", "none"]
+ConfirmedBy = Literal["elicitation", "approval-page", "approval-api", "cli", "token", "off", "none"]
 _NUMBER = re.compile(r"\+[1-9][0-9]{5,14}")
 
 
@@ -149,14 +153,18 @@ class AuditLog:
         request: dict[str, Any],
         approval: str | None = None,
         grant: str | None = None,
+        caller: dict[str, str] | None = None,
+        approver: dict[str, str] | None = None,
     ) -> None:
         record = {
             "time": datetime.now(UTC).isoformat(),
             "event": "intent",
             "attempt": attempt,
             "tool": tool,
+            "caller": caller,
             "arguments": self._args(arguments),
             "confirmed_by": confirmed_by,
+            "approver": approver,
             "approval": approval,
             "grant": grant,
             "request": mask_numbers(request) if self.mask else request,
@@ -177,14 +185,18 @@ class AuditLog:
         sandbox: bool = False,
         approval: str | None = None,
         grant: str | None = None,
+        caller: dict[str, str] | None = None,
+        approver: dict[str, str] | None = None,
     ) -> None:
         record = {
             "time": datetime.now(UTC).isoformat(),
             "event": "attempt",
             "attempt": attempt,
             "tool": tool,
+            "caller": caller,
             "arguments": self._args(arguments),
             "confirmed_by": confirmed_by,
+            "approver": approver,
             "approval": approval,
             "grant": grant,
             "outcome": outcome,
@@ -203,6 +215,8 @@ class AuditLog:
         tool: str,
         status: str,
         decided_by: str,
+        approver: dict[str, str] | None = None,
+        caller: dict[str, str] | None = None,
         grant: dict[str, Any] | None = None,
         sandbox: bool = False,
     ) -> None:
@@ -212,8 +226,10 @@ class AuditLog:
             "event": "decision",
             "approval": approval,
             "tool": tool,
+            "caller": caller,
             "status": status,
             "decided_by": decided_by,
+            "approver": approver,
             "grant": grant,
             "sandbox": True if sandbox else None,
         }

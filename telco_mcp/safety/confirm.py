@@ -1,8 +1,9 @@
 """Confirmation tokens for clients that cannot elicit.
 
 The first call of a write returns a preview and a token; the write happens only when the same tool
-is called again with identical arguments plus that token. A token is `v1.<expiry>.<nonce>.<mac>`:
-an HMAC-SHA256 over the tool name, the canonical JSON of the arguments, the expiry and a nonce. It
+is called again with identical arguments plus that token, by the same caller. A token is
+`v1.<expiry>.<nonce>.<mac>`: an HMAC-SHA256 over the tool name, the canonical JSON of the arguments,
+the expiry, a nonce and (with OAuth) the authenticated caller, so another person cannot redeem it. It
 expires after a few minutes, works once, and fails for changed arguments, another tool, or a forged
 or replayed token.
 """
@@ -46,29 +47,30 @@ class ConfirmationTokens:
         self._used: dict[str, float] = {}  # nonce -> expiry, so a token works once
         self._lock = threading.Lock()
 
-    def _mac(self, tool: str, args: str, expiry: int, nonce: str) -> str:
-        msg = "\n".join((_VERSION, tool, args, str(expiry), nonce)).encode()
-        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()
+    def _mac(self, tool: str, args: str, expiry: int, nonce: str, caller: str) -> str:
+        parts = (_VERSION, tool, args, str(expiry), nonce) + ((caller,) if caller else ())
+        return hmac.new(self._key, "\n".join(parts).encode(), hashlib.sha256).hexdigest()
 
-    def issue(self, tool: str, arguments: dict[str, Any]) -> tuple[str, int]:
+    def issue(self, tool: str, arguments: dict[str, Any], caller: str = "") -> tuple[str, int]:
+        """A token for this tool, these arguments and this caller (`Caller.key`; "" without OAuth)."""
         expiry = int(self._clock()) + self.ttl
         nonce = secrets.token_urlsafe(12)
-        mac = self._mac(tool, canonical(arguments), expiry, nonce)
+        mac = self._mac(tool, canonical(arguments), expiry, nonce, caller)
         return f"{_VERSION}.{expiry}.{nonce}.{mac}", expiry
 
-    def redeem(self, tool: str, arguments: dict[str, Any], token: str) -> None:
-        """Accept `token` for exactly this tool and these arguments once, or raise `ConfirmationError`."""
+    def redeem(self, tool: str, arguments: dict[str, Any], token: str, caller: str = "") -> None:
+        """Accept `token` for exactly this tool, these arguments and this caller once, or raise `ConfirmationError`."""
         match = _TOKEN.fullmatch(token)
         if match is None:
             raise ConfirmationError(_MALFORMED)
         expiry_text, nonce, mac = match.groups()
         expiry = int(expiry_text)
-        expected = self._mac(tool, canonical(arguments), expiry, nonce)
+        expected = self._mac(tool, canonical(arguments), expiry, nonce, caller)
         if not hmac.compare_digest(expected, mac):
             raise ConfirmationError(
-                "confirm_token does not match: it was issued for another tool or other arguments, or it was "
-                "not issued by this server. Nothing was sent. Call the tool without confirm_token for a new preview "
-                "and ask the user again."
+                "confirm_token does not match: it was issued for another tool, other arguments or another "
+                "caller, or it was not issued by this server. Nothing was sent. Call the tool without "
+                "confirm_token for a new preview and ask the user again."
             )
         now = self._clock()
         if expiry > now + self.ttl:  # signed with this key, yet beyond any lifetime this server gives

@@ -10,6 +10,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel
 
 from telco_mcp.http import CallContext, ProviderClient
+from telco_mcp.identity import Caller, current_caller
 from telco_mcp.operation import Operation, WriteSubject
 from telco_mcp.runtime import Runtime
 
@@ -69,17 +70,29 @@ class WriteCall:
     def budget(self) -> dict[str, int] | None:
         return self.runtime.guardrails.budget() or None
 
+    @functools.cached_property
+    def caller(self) -> Caller | None:
+        """The authenticated person making this call (OAuth on HTTP), else None."""
+        return current_caller(self.runtime.settings)
+
+    @property
+    def caller_audit(self) -> dict[str, str] | None:
+        return self.caller.audit() if self.caller is not None else None
+
+    @property
+    def caller_key(self) -> str:
+        """What confirmation tokens are bound to: the authenticated caller, or nobody in particular."""
+        return self.caller.key if self.caller is not None else ""
+
     def client_identity(self) -> tuple[str, str]:
         """Who asks: a key approvals are bound to, and the same for people to read.
 
-        The MCP client's declared name and version, and on HTTP with OAuth the authenticated caller.
+        With OAuth the authenticated caller (whatever client they use); otherwise the MCP client's
+        declared name and version.
         """
-        from mcp.server.auth.middleware.auth_context import get_access_token
-
         params = self.ctx.session.client_params
         info = params.client_info if params is not None else None
         client = f"{info.name} {info.version}" if info is not None else "an unnamed MCP client"
-        token = get_access_token()
-        caller = token.client_id if token is not None else None
-        label = client + (f" for {caller}" if caller else "")
-        return f"{client}|{caller or ''}", label
+        if self.caller is not None:
+            return self.caller.key, f"{self.caller.label} via {client}"
+        return f"{client}|", client

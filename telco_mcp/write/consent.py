@@ -18,6 +18,11 @@ One `Consent` abstraction, chosen per call by `TELCO_MCP_CONFIRM` and what the c
 Nothing the model sends (a token, an approval id) skips the question to an eliciting client, and a
 consent field another mode uses is refused with a `[confirmation]` error naming the mode.
 
+Under `TELCO_MCP_FOUR_EYES` (OAuth only) a write it covers always takes `ApprovalConsent`, whatever
+the client can do: the caller's own yes is not a second person's, so the approval is opened for
+another authenticated person, who decides it through the approval API (`approval/remote.py`).
+With OAuth, approvals and tokens are bound to the authenticated caller (`WriteCall.caller`).
+
 `Consent.obtain` answers with one of
     Granted(channel)    a human agreed (or the operator chose `off`): send it
     Pending(result)     not yet: return `result` (a question, a preview) and send nothing
@@ -77,6 +82,7 @@ class Granted:
     approval: str | None = None  # the approval (or the approval a grant was given with)
     grant: str | None = None  # the grant that covered this write, if one did
     approved_request: str | None = None  # digest of the request the person approved: what is sent must match
+    approver: dict[str, str] | None = None  # the authenticated person who approved it, when one did
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,7 @@ class Pending:
 class Declined:
     channel: ConfirmedBy
     how: str  # "answered no", "declined", "cancelled"
+    approver: dict[str, str] | None = None
 
 
 Decision = Granted | Pending | Declined
@@ -216,13 +223,13 @@ class TokenConsent(Consent):
         tokens = call.runtime.tokens
         if call.confirm_token:
             try:
-                tokens.redeem(call.op.name, call.arguments, call.confirm_token)
+                tokens.redeem(call.op.name, call.arguments, call.confirm_token, call.caller_key)
             except ConfirmationError as exc:
                 raise ConsentRefused(exc, "token") from None
             return Granted("token")
         summary = await call.summary()
         request = await call.op.build_request(call.args, call.hooks)
-        token, expiry = tokens.issue(call.op.name, call.arguments)
+        token, expiry = tokens.issue(call.op.name, call.arguments, call.caller_key)
         out = write_result(
             call.op,
             status="confirmation_required",
@@ -256,8 +263,7 @@ class ApprovalConsent(Consent):
         if call.op.grantable and (target := call.subject.target):
             grant = service.store.find_grant(call.op.name, target, client)
             if grant is not None:
-                channel: ConfirmedBy = "cli" if grant.decided_by == "cli" else "approval-page"
-                return Granted(channel, approval=grant.approval, grant=grant.id)
+                return Granted(_channel(grant.decided_by), approval=grant.approval, grant=grant.id)
         request = await call.op.build_request(call.args, call.hooks)
         shown = preview(call.client.base_url, request, call.client.auth_scheme)
         now = service.clock()
@@ -282,6 +288,8 @@ class ApprovalConsent(Consent):
                     grant_target=call.subject.target if call.op.grantable else None,
                     secret_field=call.op.secret_field(call.args),
                     sandbox=call.sandbox,
+                    caller=call.caller_audit,
+                    four_eyes=four_eyes(call),
                 )
             )
         except ConfirmationError as exc:
@@ -297,7 +305,8 @@ class ApprovalConsent(Consent):
         if service.webhook:
             service.run_soon(post_webhook(service.webhook, service.notice(approval)))
             where.append("a notice went to the team's approval channel")
-        if client_can_open_url(call) and service.pin is not None:
+        second_person = four_eyes(call)  # the caller's own browser or client cannot approve it
+        if not second_person and client_can_open_url(call) and service.pin is not None:
             message = f"Approve or deny on the approval page: {approval.summary}"
             url = service.page_url(approval.id)
             if _modern(call):
@@ -314,7 +323,7 @@ class ApprovalConsent(Consent):
             if not isinstance(outcome, AcceptedUrlElicitation):
                 return self._declined_link(call, approval)
             where.append("your MCP client showed the user the approval page (approver PIN)")
-        elif service.local_page and open_browser(service.browser_link(approval)):
+        elif not second_person and service.local_page and open_browser(service.browser_link(approval)):
             where.append("the approval page was opened in the user's browser")
         return Pending(self._pending(call, approval, where), recorded="pending", approval=approval.id)
 
@@ -354,12 +363,23 @@ class ApprovalConsent(Consent):
             approval = service.store.redeem(approval_id, call.op.name, digest, client)
         except ConfirmationError as exc:
             raise ConsentRefused(exc, "approval-page") from None
-        channel: ConfirmedBy = "cli" if approval.decided_by == "cli" else "approval-page"
+        channel = _channel(approval.decided_by)
         if approval.status == "approved":
-            return Granted(channel, approval=approval.id, approved_request=approval.request_digest)
+            return Granted(
+                channel, approval=approval.id, approved_request=approval.request_digest, approver=approval.approver
+            )
         if approval.status == "denied":
-            where = {"cli": "in the terminal", "client": "when their client offered the link"}
-            return Declined(channel, f"denied it {where.get(approval.decided_by or '', 'on the approval page')}")
+            where = {
+                "cli": "in the terminal",
+                "client": "when their client offered the link",
+                "approval-api": "through the approval API",
+            }
+            who = f" ({approval.approver['sub']})" if approval.approver else ""
+            return Declined(
+                channel,
+                f"denied it {where.get(approval.decided_by or '', 'on the approval page')}{who}",
+                approver=approval.approver,
+            )
         if approval.expired(service.clock()):
             raise ConsentRefused(
                 ConfirmationError(
@@ -373,8 +393,13 @@ class ApprovalConsent(Consent):
     @staticmethod
     def _where(call: WriteCall) -> list[str]:
         """The places that always work: the terminal (PIN only: without one, a model with a shell could
-        approve its own write there) and the page's pending list."""
+        approve its own write there) and the page's pending list; under four eyes, the approval API."""
         service = call.runtime.approvals
+        if four_eyes(call):
+            return [
+                "another person of the team must approve it with their own access token: "
+                f"telco-mcp approvals approve <id> --url {service.base_url}"
+            ]
         if service.pin is None:
             return []
         return [
@@ -427,6 +452,20 @@ def client_can_open_url(call: WriteCall) -> bool:
     return _modern(call) or bool(call.ctx.session.can_send_request)
 
 
+def _channel(decided_by: str | None) -> ConfirmedBy:
+    if decided_by == "cli":
+        return "cli"
+    if decided_by == "approval-api":
+        return "approval-api"
+    return "approval-page"
+
+
+def four_eyes(call: WriteCall) -> bool:
+    """Whether TELCO_MCP_FOUR_EYES asks a second person to approve this write."""
+    rule = call.runtime.settings.telco_mcp_four_eyes
+    return rule == "writes" or (rule == "destructive" and call.op.effect == "destructive")
+
+
 def _secret_channel(call: WriteCall, mode: str, secret: str) -> Consent:
     """A write that sets a secret (a SIP password) needs a channel a person reads and the model does not.
 
@@ -434,6 +473,16 @@ def _secret_channel(call: WriteCall, mode: str, secret: str) -> Consent:
     model to fill the field: only the approval page takes it, reached directly (auto, approval) or through a
     URL-mode elicitation (elicit; its link carries no secret, so the approver signs in with the PIN).
     """
+    if four_eyes(call):
+        raise ConsentRefused(
+            SafetyRefusal(
+                f"{call.op.name} sets a {secret}, which only the approval page takes, and TELCO_MCP_FOUR_EYES needs "
+                "a second person signed in with their own token, which that page does not know. Set it without "
+                "four eyes for this tool's scope, or in SignalWire's dashboard.",
+                rule="four_eyes",
+            ),
+            "none",
+        )
     if mode in ("auto", "approval"):
         return ApprovalConsent()
     if mode == "elicit" and client_can_open_url(call) and call.runtime.approvals.pin is not None:
@@ -485,6 +534,16 @@ def choose(call: WriteCall) -> Consent:
         return _secret_channel(call, mode, secret)
     if mode == "off":
         return OffConsent()
+    if four_eyes(call):  # the caller's own yes (elicitation, a token) is not a second person's
+        if call.confirm_token:
+            raise ConsentRefused(
+                ConfirmationError(
+                    f"{call.op.name} needs a second person's approval (TELCO_MCP_FOUR_EYES), not a confirm_token. "
+                    "Nothing was sent. Call the tool without it to ask for an approval."
+                ),
+                "none",
+            )
+        return ApprovalConsent()
     if mode != "approval" and client_can_elicit(call):
         return ElicitationConsent()
     if mode == "elicit":

@@ -46,7 +46,10 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
             _record(call, new_attempt_id(), chosen.channel, decision.recorded, approval=decision.approval)
         return decision.result
     if isinstance(decision, consent.Declined):
-        _record(call, new_attempt_id(), decision.channel, "declined", detail=f"user {decision.how}")
+        _record(
+            call, new_attempt_id(), decision.channel, "declined", detail=f"user {decision.how}",
+            approver=decision.approver,
+        )  # fmt: skip
         out = write_result(
             call.op, status="declined", summary=await call.summary(), note=f"The user {decision.how}.",
             budget=call.budget(),
@@ -54,7 +57,7 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
         return success(
             call.op, out, sandbox=call.sandbox, lead=f"Not sent: the user {decision.how}. Do not retry unless asked."
         )
-    granted, approval, grant = decision.channel, decision.approval, decision.grant
+    granted, approval, grant, approver = decision.channel, decision.approval, decision.grant, decision.approver
     attempt = new_attempt_id()
     try:
         request = await call.op.build_request(call.args, call.hooks)
@@ -84,6 +87,8 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
             confirmed_by=granted,
             approval=approval,
             grant=grant,
+            caller=call.caller_audit,
+            approver=approver,
             request={"method": request.method, "url": call.client.url_for(request), "body": request.json},
         )
     except OSError as exc:
@@ -111,7 +116,7 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
     except TelcoError as exc:
         if secret:
             exc.message = exc.message.replace(secret, "********")  # a provider that echoes the body cannot leak it
-        return _send_failed(call, exc, attempt, granted, approval)
+        return _send_failed(call, exc, attempt, granted, approval, approver)
 
     # 5. interpret
     answer = await interpret(call, response)
@@ -121,7 +126,7 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
     try:
         _record(
             call, attempt, granted, "applied", status=response.status_code,
-            provider_id=provider_id(answer.result), approval=approval, grant=grant,
+            provider_id=provider_id(answer.result), approval=approval, grant=grant, approver=approver,
         )  # fmt: skip
     except OSError as exc:
         call.runtime.audit.unwritable(exc)
@@ -141,13 +146,24 @@ def with_secret(request: PreparedRequest, field: str, secret: str) -> PreparedRe
 
 
 def _send_failed(
-    call: WriteCall, exc: TelcoError, attempt: str, granted: ConfirmedBy, approval: str | None
+    call: WriteCall,
+    exc: TelcoError,
+    attempt: str,
+    granted: ConfirmedBy,
+    approval: str | None,
+    approver: dict[str, str] | None,
 ) -> CallToolResult:
     if isinstance(exc, OutcomeUnknown):
-        _record(call, attempt, granted, "unknown", status=exc.status, detail=exc.message, approval=approval)
+        _record(
+            call, attempt, granted, "unknown", status=exc.status, detail=exc.message, approval=approval,
+            approver=approver,
+        )  # fmt: skip
     elif isinstance(exc, ProviderError):
         outcome: Outcome = "unknown" if exc.changed is None else "failed"
-        _record(call, attempt, granted, outcome, status=exc.status, detail=exc.message, approval=approval)
+        _record(
+            call, attempt, granted, outcome, status=exc.status, detail=exc.message, approval=approval,
+            approver=approver,
+        )  # fmt: skip
     else:
         raise exc
     return failure(exc, sandbox=call.sandbox)
@@ -194,6 +210,7 @@ def _record(
     detail: str | None = None,
     approval: str | None = None,
     grant: str | None = None,
+    approver: dict[str, str] | None = None,
 ) -> None:
     call.runtime.audit.attempt(
         attempt=attempt,
@@ -207,4 +224,6 @@ def _record(
         sandbox=call.sandbox,
         approval=approval,
         grant=grant,
+        caller=call.caller_audit,
+        approver=approver,
     )
