@@ -36,8 +36,12 @@ class Runtime:
     available: list[Operation] = field(default_factory=list)  # what dynamic toolsets may enable (else: exposed)
     token_verifier: TokenVerifier | None = None  # OAuth access tokens, on the HTTP transports (oauth.py)
 
-    def is_exposed(self, op: Operation) -> bool:
-        return op in self.exposed
+    # Dynamic toolsets on HTTP with OAuth: what each caller (`Caller.key`) enabled, on top of `exposed`.
+    enabled_by: dict[str, set[str]] = field(default_factory=dict)
+
+    def is_exposed(self, op: Operation, caller_key: str | None = None) -> bool:
+        """Listed and callable: for everyone, or (dynamic toolsets over HTTP) for this caller."""
+        return op in self.exposed or (caller_key is not None and op.name in self.enabled_by.get(caller_key, ()))
 
 
 @dataclass

@@ -108,14 +108,22 @@ class TelcoServer(MCPServer):
     """The SDK server, answering a bad `prompts/get` as the protocol says: -32602, no traceback, and
     listing (and calling) only the catalogue tools exposed now: with dynamic toolsets that list grows."""
 
-    def _listed(self, name: str, caller: Caller | None) -> bool:
+    def _exposed(self, name: str, caller: Caller | None) -> bool:
+        """A catalogue tool exposed now: to everyone, or (dynamic toolsets over OAuth) enabled by this caller."""
         from telco_mcp.catalogue import BY_NAME
 
         op = BY_NAME.get(name)
         runtime = getattr(self, "telco_runtime", None)
         if op is None or runtime is None:
             return True
-        return runtime.is_exposed(op) and (caller is None or caller.may(op.scope))
+        return runtime.is_exposed(op, caller.key if caller is not None else None)
+
+    def _listed(self, name: str, caller: Caller | None) -> bool:
+        from telco_mcp.catalogue import BY_NAME
+
+        op = BY_NAME.get(name)
+        in_scope = op is None or caller is None or caller.may(op.scope)
+        return self._exposed(name, caller) and in_scope
 
     def _caller(self) -> Caller | None:
         runtime = getattr(self, "telco_runtime", None)
@@ -129,7 +137,7 @@ class TelcoServer(MCPServer):
         from telco_mcp.catalogue import BY_NAME
 
         caller = self._caller()
-        if not self._listed(name, None):
+        if not self._exposed(name, caller):
             raise ToolError(f"Unknown tool: {name}")
         if not self._listed(name, caller):
             op = BY_NAME[name]

@@ -6,8 +6,9 @@ from now on and announces the change: `notifications/tools/list_changed` on 2025
 `subscriptions/listen` on 2026-07-28). Providers, scopes and read-only mode still decide which of a
 toolset's tools can be listed at all.
 
-Enabled toolsets apply to the whole process, so dynamic mode serves stdio only (one client per
-process); the HTTP transports refuse it until callers are told apart.
+On stdio an enabled toolset applies to the process (one client). Over HTTP it applies to the
+authenticated caller who enabled it (OAuth: `Caller.key`), and the HTTP transports refuse dynamic mode
+without OAuth, where callers cannot be told apart. Per-caller choices live in this process's memory.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from telco_mcp.catalogue import CATALOGUE
+from telco_mcp.identity import current_caller
 from telco_mcp.runtime import Runtime
 from telco_mcp.safety.scopes import TOOLSETS
 
@@ -34,27 +36,36 @@ def _text(text: str, *, error: bool = False) -> CallToolResult:
 def discovery_tools(runtime: Runtime) -> list[Tool]:
     available = {op.name for op in runtime.available}
 
-    def describe(toolset: str) -> str:
+    def describe(toolset: str, key: str | None) -> str:
         ops = [op for op in runtime.available if op.toolset == toolset]
-        state = "enabled" if all(runtime.is_exposed(op) for op in ops) else "off"
+        state = "enabled" if all(runtime.is_exposed(op, key) for op in ops) else "off"
         return f"{toolset} ({state}): " + ", ".join(op.name.split("_", 1)[1] for op in ops)
 
     async def telco_list_toolsets() -> CallToolResult:
         """List the toolsets, one line each: enabled or off, and the tools each holds."""
         toolsets = [t for t in TOOLSETS if any(op.toolset == t for op in runtime.available)]
-        return _text("\n".join(describe(t) for t in toolsets))
+        caller = current_caller(runtime.settings)
+        return _text("\n".join(describe(t, caller.key if caller else None) for t in toolsets))
 
     async def telco_enable_toolset(
         toolset: Annotated[str, Field(description="A name from telco_list_toolsets, e.g. sipgate:rtcm.")],
         ctx: Context,
     ) -> CallToolResult:
         """Enable a toolset: its tools are listed from now on."""
-        ops = [op for op in CATALOGUE if op.toolset == toolset and op.name in available]
+        caller = current_caller(runtime.settings)
+        ops = [
+            op for op in CATALOGUE
+            if op.toolset == toolset and op.name in available and (caller is None or caller.may(op.scope))
+        ]  # fmt: skip
         if not ops:
             known = ", ".join(t for t in TOOLSETS if any(op.toolset == t for op in runtime.available))
             return _text(f"[invalid_input] {toolset!r} is not a toolset this server can offer ({known}).", error=True)
-        added = [op for op in ops if not runtime.is_exposed(op)]
-        runtime.exposed.extend(added)
+        key = caller.key if caller is not None else None
+        added = [op for op in ops if not runtime.is_exposed(op, key)]
+        if key is None:  # stdio: the one client of this process
+            runtime.exposed.extend(added)
+        else:  # HTTP with OAuth: this person only
+            runtime.enabled_by.setdefault(key, set()).update(op.name for op in added)
         if added:
             await _announce(ctx)
         return _text(

@@ -112,10 +112,11 @@ def http_app(
     from telco_mcp.approval.page import page_app
 
     check_network_settings(settings, host)
-    if settings.telco_mcp_dynamic_toolsets:
+    if settings.telco_mcp_dynamic_toolsets and not settings.oauth_enabled:
         raise ConfigError(
-            "TELCO_MCP_DYNAMIC_TOOLSETS=1 serves stdio only: an enabled toolset applies to the whole process, and "
-            "the HTTP transports cannot yet tell callers apart. Use --transport stdio, or TELCO_MCP_TOOLSETS"
+            "TELCO_MCP_DYNAMIC_TOOLSETS=1 over HTTP needs OAuth (TELCO_MCP_OAUTH_ISSUER and the rest): an enabled "
+            "toolset applies to the person who enabled it, and without OAuth callers cannot be told apart. Use "
+            "--transport stdio, OAuth, or TELCO_MCP_TOOLSETS"
         )
     security = security_settings(settings, host, port)
     mcp: ASGIApp

@@ -123,10 +123,11 @@ async def test_enabling_respects_scopes_and_read_only(audit_path: Path) -> None:
 
 
 def test_dynamic_toolsets_are_refused_on_http_where_callers_are_not_told_apart(audit_path: Path) -> None:
+    """Without OAuth nobody is told apart over HTTP; with it, see tests/oauth (per-person toolsets)."""
     from telco_mcp.transports import http_app
 
     server = dynamic(audit_path)
-    with pytest.raises(ConfigError, match="serves stdio only"):
+    with pytest.raises(ConfigError, match="needs OAuth"):
         http_app(server, server.telco_runtime.settings, transport="http", host="127.0.0.1", port=8000)
 
 

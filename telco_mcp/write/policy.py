@@ -13,7 +13,8 @@ from telco_mcp.write.call import WriteCall
 
 def check(call: WriteCall) -> None:
     """Raise `SafetyRefusal` when policy forbids the write. Changes nothing."""
-    if not call.runtime.is_exposed(call.op):  # defensive: an ungranted tool is not even registered
+    caller = call.caller
+    if not call.runtime.is_exposed(call.op, caller.key if caller is not None else None):  # defensive: not listed
         raise SafetyRefusal(f"{call.op.name} is not granted on this server.", rule="exposure")
     call.runtime.guardrails.check(call.subject)
 

@@ -495,3 +495,35 @@ async def test_the_configuration_resource_shows_the_oauth_settings_and_the_reade
     assert oauth["issuer"] == issuer.url and oauth["resource"] == server.resource
     assert oauth["caller"] == {"sub": "rita", "name": "Rita", "scopes": ["sipgate:account:read"]}
     assert reader not in json.dumps(config)
+
+
+async def test_a_dynamically_enabled_toolset_applies_to_the_person_who_enabled_it(
+    tmp_path: Path, issuer: Issuer
+) -> None:
+    """Dynamic toolsets over HTTP: one person's `telco_enable_toolset` grows their list, not a colleague's."""
+    with oauth_server(
+        tmp_path, issuer, telco_mcp_dynamic_toolsets=True, telco_mcp_toolsets="sipgate:account"
+    ) as server:
+        anna = issuer.mint("anna", audience=server.resource, scope="sipgate:*")
+        ben = issuer.mint("ben", audience=server.resource, scope="sipgate:*")
+        rita = issuer.mint("rita", audience=server.resource, scope="sipgate:account:read")
+        server.fake.route("GET /v2/history", httpx2.Response(200, json={"items": [], "totalCount": 0}))
+        with anyio.fail_after(60):
+            before = await tool_names(server, anna)
+            async with server.client(anna) as client:
+                enabled = await client.call_tool("telco_enable_toolset", {"toolset": "sipgate:history"})
+                listed = await client.call_tool("telco_list_toolsets", {})
+                calls = await client.call_tool("sipgate_list_history", {})
+            anna_after = await tool_names(server, anna)  # a new session: still hers
+            ben_after = await tool_names(server, ben)
+            async with server.client(ben) as client:
+                ben_calls = await client.call_tool("sipgate_list_history", {})
+            async with server.client(rita) as client:  # a toolset beyond her scopes is not hers to enable
+                rita_enable = await client.call_tool("telco_enable_toolset", {"toolset": "sipgate:history"})
+    assert "sipgate_list_history" not in before and not enabled.is_error, text_of(enabled)
+    assert "sipgate:history (enabled)" in text_of(listed)
+    assert not calls.is_error, text_of(calls)
+    assert "sipgate_list_history" in anna_after
+    assert "sipgate_list_history" not in ben_after
+    assert ben_calls.is_error and "Unknown tool" in text_of(ben_calls)
+    assert rita_enable.is_error and "not a toolset this server can offer" in text_of(rita_enable)
