@@ -814,8 +814,8 @@ def _international(value: str) -> str:
 class SendMessageInput(StrictInput):
     """Send an SMS from one of the project's numbers."""
 
-    to_number: Annotated[str, AfterValidator(_international), AfterValidator(to_e164)] = Field(
-        max_length=32, description="Recipient, e.g. +1 202 555 0123."
+    to_number: Annotated[str, AfterValidator(to_e164)] = Field(
+        max_length=40, description="Recipient, e.g. +1 202 555 0123."
     )
     from_number: Annotated[str, AfterValidator(_international), AfterValidator(possible_e164)] = Field(
         max_length=32, description="One of the project's SMS numbers."

@@ -8,6 +8,7 @@ link's host or path (a proxy, a path prefix or a different host spelling must no
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -523,47 +524,19 @@ async def _summarize_send(args: m.SendMessageInput, ctx: CallContext) -> str:
     return f"Send SMS from {origin} to {pretty(args.to_number)}: {quote(args.body)}"
 
 
-def _write(
-    name: str,
-    title: str,
-    description: str,
-    method: Any,
-    path: str,
-    input: type[BaseModel],
-    output: type[BaseModel],
-    *,
-    scope: str,
-    effect: Any,
-    idempotent: bool,
-    **hooks: Any,
-) -> Operation:
-    """A write outside the default exposure (listed with its toolset or `all`)."""
-    return Operation(
-        name=name,
-        title=title,
-        description=description,
-        provider="signalwire",
-        method=method,
-        path=path,
-        input=input,
-        output=output,
-        scope=scope,
-        effect=effect,
-        idempotent=idempotent,
-        default=False,
-        **hooks,
-    )
+# A write outside the default exposure (listed with its toolset or `all`).
+_write = functools.partial(Operation, provider="signalwire", default=False)
 
 
 WRITES: tuple[Operation, ...] = (
     _write(
-        "signalwire_create_sip_gateway",
-        "Create a SIP gateway",
-        "Create a SIP gateway (trunk); encryption, ciphers and codecs default to the SIP profile's.",
-        "POST",
-        GATEWAYS,
-        m.CreateSipGatewayInput,
-        m.SipGateway,
+        name="signalwire_create_sip_gateway",
+        title="Create a SIP gateway",
+        description="Create a SIP gateway (trunk); encryption, ciphers and codecs default to the SIP profile's.",
+        method="POST",
+        path=GATEWAYS,
+        input=m.CreateSipGatewayInput,
+        output=m.SipGateway,
         scope="signalwire:sip_gateways:write",
         effect="write",
         idempotent=False,
@@ -572,13 +545,13 @@ WRITES: tuple[Operation, ...] = (
         summarize=_summarize_create_gateway,
     ),
     _write(
-        "signalwire_delete_sip_gateway",
-        "Delete a SIP gateway",
-        "Permanently delete a SIP gateway; numbers still routed to it are named first.",
-        "DELETE",
-        GATEWAYS + "/{id}",
-        m.DeleteSipGatewayInput,
-        m.DeletedSipGateway,
+        name="signalwire_delete_sip_gateway",
+        title="Delete a SIP gateway",
+        description="Permanently delete a SIP gateway; numbers still routed to it are named first.",
+        method="DELETE",
+        path=GATEWAYS + "/{id}",
+        input=m.DeleteSipGatewayInput,
+        output=m.DeletedSipGateway,
         scope="signalwire:sip_gateways:write",
         effect="destructive",
         idempotent=False,
@@ -589,13 +562,13 @@ WRITES: tuple[Operation, ...] = (
         not_found="No SIP gateway {id}.",
     ),
     _write(
-        "signalwire_update_phone_number",
-        "Route a phone number",
-        "Change where a number's calls and messages go (handler, URLs, apps); other fields stay.",
-        "PUT",
-        NUMBERS + "/{id}",
-        m.UpdatePhoneNumberInput,
-        m.PhoneNumber,
+        name="signalwire_update_phone_number",
+        title="Route a phone number",
+        description="Change where a number's calls and messages go (handler, URLs, apps); other fields stay.",
+        method="PUT",
+        path=NUMBERS + "/{id}",
+        input=m.UpdatePhoneNumberInput,
+        output=m.PhoneNumber,
         scope="signalwire:phone_numbers:write",
         effect="destructive",
         idempotent=True,
@@ -606,13 +579,13 @@ WRITES: tuple[Operation, ...] = (
         not_found="No phone number {id} in this project.",
     ),
     _write(
-        "signalwire_send_message",
-        "Send an SMS",
-        "Send an SMS from one of the project's numbers.",
-        "POST",
-        MESSAGES,
-        m.SendMessageInput,
-        m.SentMessage,
+        name="signalwire_send_message",
+        title="Send an SMS",
+        description="Send an SMS from one of the project's numbers.",
+        method="POST",
+        path=MESSAGES,
+        input=m.SendMessageInput,
+        output=m.SentMessage,
         scope="signalwire:messages:write",
         effect="write",
         idempotent=False,
