@@ -348,6 +348,7 @@ def test_routing_hosts_must_be_host_names() -> None:
     [
         ({"call_request_url": "https://user:hunter2pw@acme.signalwire.com/x"}, "call_request_url"),
         ({"message_fallback_url": "ftp://acme.signalwire.com/x"}, "message_fallback_url"),
+        ({"call_fallback_url": "https://evil.example%2f.signalwire.com/x"}, "call_fallback_url"),
         ({"call_handler": "sip_gateway"}, "call_handler"),  # only the Fabric API may set it
         ({"call_request_method": "PATCH"}, "call_request_method"),
         ({}, "nothing to change"),
@@ -643,3 +644,26 @@ def test_the_document_check_would_catch_a_wrong_body(
                        data=json.dumps(body).encode())  # fmt: skip
     with pytest.raises(Exception, match="validat|Invalid|invalid"):
         signalwire_document.validate_request(mock)
+
+
+async def test_telco_mcp_allowed_routing_hosts_is_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, fake: FakeUpstream
+) -> None:
+    from conftest import SW_TOKEN
+
+    from telco_mcp.settings import load_settings
+
+    env = {"SIGNALWIRE_SPACE": "acme", "SIGNALWIRE_PROJECT_ID": SW_PROJECT, "SIGNALWIRE_API_TOKEN": SW_TOKEN,
+           "TELCO_MCP_ALLOW_WRITES": "1", "TELCO_MCP_TOOLSETS": "signalwire:phone_numbers",
+           "TELCO_MCP_ALLOWED_ROUTING_HOSTS": "hooks.example.com"}  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    args = {"id": NUM_ID, "call_request_url": "https://hooks.example.com/new"}
+    async with client_for(load_settings(), serve(fake), elicitation_callback=accept) as c:
+        allowed = await c.call_tool("signalwire_update_phone_number", args)
+        refused = await c.call_tool(
+            "signalwire_update_phone_number", args | {"call_request_url": "https://x.example.com"}
+        )
+    assert allowed.structured_content["status"] == "applied", text(allowed)
+    assert refused.is_error and "rule allowed_routing_hosts" in text(refused)
+    assert [body_of(r) for r in writes(fake)] == [{"call_request_url": "https://hooks.example.com/new"}]

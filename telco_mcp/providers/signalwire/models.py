@@ -739,6 +739,8 @@ def _routing_url(value: str) -> str:
         raise ValueError(f"{value!r} is not an absolute https:// URL with a host")
     if "@" in parts.netloc:
         raise ValueError("credentials in a URL (user:password@host) are refused: a secret must not be a tool argument")
+    if not re.fullmatch(rf"{_HOST}(?::[0-9]{{1,5}})?", parts.netloc):
+        raise ValueError(f"{value!r} has an unusual host: give a plain host name or IP address")
     return value
 
 
