@@ -365,6 +365,29 @@ async def test_invalid_routing_names_the_field_and_sends_nothing(
     assert fake.requests == []
 
 
+@pytest.mark.parametrize(
+    ("arguments", "applied"),
+    [
+        ({"call_handler": "relay_topic"}, False),  # the number has no call_relay_topic: its calls would go nowhere
+        ({"call_handler": "relay_topic", "call_relay_topic": "office"}, True),
+        ({"call_handler": "laml_webhooks"}, True),  # its call_request_url is already set
+        ({"message_handler": "laml_application"}, False),
+    ],
+)
+async def test_a_handler_needs_somewhere_to_send(
+    arguments: dict[str, Any], applied: bool, fake: FakeUpstream, audit_path: Path
+) -> None:
+    async with client_for(settings(audit_path), serve(fake), elicitation_callback=accept) as c:
+        result = await c.call_tool("signalwire_update_phone_number", {"id": NUM_ID} | arguments)
+    if applied:
+        assert result.structured_content["status"] == "applied", text(result)
+        assert body_of(writes(fake)[0]) == arguments
+    else:
+        handler, value = next(iter(arguments.items()))
+        assert result.is_error and f"{handler} {value} needs" in text(result), text(result)
+        assert writes(fake) == []
+
+
 async def test_updating_an_unknown_number_sends_nothing(fake: FakeUpstream, audit_path: Path) -> None:
     other = "00000000-0000-4000-8000-000000000000"
     fake.route(f"GET {RELAY}/phone_numbers/{other}", response(404, {"error": "Not Found"}))

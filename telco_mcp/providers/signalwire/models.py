@@ -758,6 +758,28 @@ ROUTING_URL_FIELDS = (
 )
 """Every field whose value is a URL SignalWire will send the number's calls or messages (or their status) to."""
 
+# The field that says where each handler sends the calls or messages: without it a number goes quiet.
+HANDLER_TARGETS: dict[str, dict[str, str]] = {
+    "call_handler": {
+        "relay_topic": "call_relay_topic",
+        "relay_script": "call_relay_script_url",
+        "relay_application": "call_relay_application",
+        "relay_connector": "call_relay_connector_id",
+        "relay_sip_endpoint": "call_sip_endpoint_id",
+        "relay_verto_endpoint": "call_verto_resource",
+        "laml_webhooks": "call_request_url",
+        "laml_application": "call_laml_application_id",
+        "dialogflow": "call_dialogflow_agent_id",
+        "video_room": "call_video_room_id",
+    },
+    "message_handler": {
+        "relay_topic": "message_relay_topic",
+        "relay_application": "message_relay_application",
+        "laml_webhooks": "message_request_url",
+        "laml_application": "message_laml_application_id",
+    },
+}
+
 
 class UpdatePhoneNumberInput(StrictInput):
     """Change a phone number's name or call and message routing; only the given fields change."""

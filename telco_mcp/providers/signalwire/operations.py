@@ -477,9 +477,20 @@ async def _number_now(args: m.UpdatePhoneNumberInput, ctx: CallContext) -> dict[
             raise NotFound(f"No phone number {args.id} in this project. Nothing was sent.", provider="signalwire",
                            operation="signalwire_update_phone_number") from None  # fmt: skip
         m.phone_number_from_api(raw)  # the shape is checked: a number and an id
-        return dict(p.obj(raw, "phone number"))
+        now = dict(p.obj(raw, "phone number"))
+        _check_targets(args, now)
+        return now
 
     return await ctx.once("phone-number", lookup)
+
+
+def _check_targets(args: m.UpdatePhoneNumberInput, now: dict[str, Any]) -> None:
+    """A handler chosen without where it should send (given now or already set) would leave the number dead."""
+    for key, targets in m.HANDLER_TARGETS.items():
+        handler = getattr(args, key)
+        target = targets.get(handler or "")
+        if target and getattr(args, target) is None and not now.get(target):
+            raise InvalidInput(f"{key} {handler} needs {target}: give it too (the number has none yet)")
 
 
 async def _prepare_update_number(args: m.UpdatePhoneNumberInput, ctx: CallContext) -> PreparedRequest:
@@ -564,7 +575,7 @@ WRITES: tuple[Operation, ...] = (
     _write(
         name="signalwire_update_phone_number",
         title="Route a phone number",
-        description="Change where a number's calls and messages go (handler, URLs, apps); other fields stay.",
+        description="Change where a number's calls and messages go; URLs: https on an allowed host. Others stay.",
         method="PUT",
         path=NUMBERS + "/{id}",
         input=m.UpdatePhoneNumberInput,
