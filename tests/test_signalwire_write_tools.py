@@ -516,6 +516,21 @@ async def test_a_dry_run_sends_nothing_and_shows_the_request(tool: str, fake: Fa
     assert writes(fake) == []
 
 
+@pytest.mark.parametrize("tool", sorted(CALLS))
+async def test_a_confirmation_token_sends_the_write_exactly_once(
+    tool: str, fake: FakeUpstream, audit_path: Path
+) -> None:
+    async with client_for(settings(audit_path, telco_mcp_confirm="token"), serve(fake)) as c:
+        preview = await c.call_tool(tool, CALLS[tool])
+        token = preview.structured_content["confirm_token"]
+        assert writes(fake) == []
+        result = await c.call_tool(tool, CALLS[tool] | {"confirm_token": token})
+        again = await c.call_tool(tool, CALLS[tool] | {"confirm_token": token})
+    assert result.structured_content["status"] == "applied", text(result)
+    assert again.is_error  # single use
+    assert len(writes(fake)) == 1 and token not in writes(fake)[0].content.decode()
+
+
 # ------------------------------------------------------------------ against the sandbox, read back
 async def test_a_created_gateway_is_listed_and_a_deleted_one_is_gone(audit_path: Path) -> None:
     async with client_for(sandbox(audit_path), elicitation_callback=accept) as c:

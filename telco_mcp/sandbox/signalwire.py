@@ -11,6 +11,12 @@ spec gives them. The phone number list declares neither 404 nor 422: a page it c
 declared 400 ``{"error": "Bad Request"}``. Links (``links.self`` and the rest) name the canonical host
 ``https://{space}.signalwire.com``, as the real API does, whatever host the request came to.
 Malformed JSON is 400 ``{"error": "Bad Request"}``.
+
+The writes are stateful: a created gateway is listed and can be read, changed and deleted; a deleted
+one is gone; a phone number's new routing is read back; a sent message (201 ``Message.Message``,
+``queued``) is the newest messaging log. A gateway create's 422 is in the Fabric style, a phone number
+update's in the Relay REST style, and a message's in the Fabric style (``invalid_from_number`` when
+``from`` is not an SMS-capable number of the project), each as the spec declares.
 """
 
 from __future__ import annotations
