@@ -187,11 +187,19 @@ async def test_omitted_media_settings_come_from_the_sip_profile_and_say_so(
     assert 'codecs ["PCMU", "PCMA"] (the SIP profile\'s default)' in asked.messages[0]
 
 
-async def test_a_profile_without_a_default_refuses_naming_the_field(fake: FakeUpstream, audit_path: Path) -> None:
-    serve(fake).route(f"GET {RELAY}/sip_profile", response(200, PROFILE | {"default_ciphers": []}))
+@pytest.mark.parametrize(
+    ("profile", "why"),
+    [({"default_ciphers": []}, "give ciphers: the project's SIP profile has no default_ciphers"),
+     ({"default_codecs": ["OPUS", "AV1"]}, "give codecs: the SIP profile's default_codecs has values a gateway does "
+                                           'not take: <untrusted-data source="signalwire">["AV1"]')],
+)  # fmt: skip
+async def test_a_profile_default_a_gateway_cannot_use_is_refused_naming_the_field(
+    profile: dict[str, Any], why: str, fake: FakeUpstream, audit_path: Path
+) -> None:
+    serve(fake).route(f"GET {RELAY}/sip_profile", response(200, PROFILE | profile))
     async with client_for(settings(audit_path), fake, elicitation_callback=accept) as c:
         result = await c.call_tool("signalwire_create_sip_gateway", {"name": "Min", "uri": "pbx.example.com"})
-    assert result.is_error and "give ciphers" in text(result) and "Nothing was sent" in text(result)
+    assert result.is_error and why in text(result) and "Nothing was sent" in text(result), text(result)
     assert writes(fake) == []
 
 

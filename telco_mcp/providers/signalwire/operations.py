@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
 import httpx2
 from pydantic import BaseModel
@@ -377,6 +377,12 @@ async def _every(
 
 # ---- create a SIP gateway
 _MEDIA = (("encryption", "default_encryption"), ("ciphers", "default_ciphers"), ("codecs", "default_codecs"))
+# What a gateway accepts: the profile's defaults are plain strings upstream, so each is checked before it is used.
+_GATEWAY_VALUES = {
+    "encryption": set(get_args(m.GatewayEncryption)),
+    "ciphers": set(get_args(m.Cipher)),
+    "codecs": set(get_args(m.Codec)),
+}
 
 
 async def _gateway_body(args: m.CreateSipGatewayInput, ctx: CallContext) -> tuple[dict[str, Any], list[str]]:
@@ -395,6 +401,10 @@ async def _gateway_body(args: m.CreateSipGatewayInput, ctx: CallContext) -> tupl
             value = getattr(profile, default)
             if not value:
                 raise InvalidInput(f"give {key}: the project's SIP profile has no {default} to use instead")
+            unusable = [v for v in ([value] if isinstance(value, str) else value) if v not in _GATEWAY_VALUES[key]]
+            if unusable:
+                raise InvalidInput(f"give {key}: the SIP profile's {default} has values a gateway does not take: "
+                                   + inline(unusable, "signalwire"))  # fmt: skip
             body[key] = value
     return body, missing
 
