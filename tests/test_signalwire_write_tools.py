@@ -249,6 +249,30 @@ async def test_delete_names_the_gateway_what_is_lost_and_what_still_routes_to_it
     assert result.structured_content["result"] == {"id": GW_ID, "deleted": True}
 
 
+async def test_a_long_list_of_routed_numbers_is_cut_and_counted(fake: FakeUpstream, audit_path: Path) -> None:
+    numbers = [trunk_number() | {"id": f"{i:08d}-0000-4000-8000-000000000000", "number": f"+155501002{i:02d}",
+                                 "name": f"Line {i}"} for i in range(14)]  # fmt: skip
+    serve(fake).route(f"GET {RELAY}/phone_numbers", response(200, page(numbers, "https://a/x")))
+    asked = Asked(decline)
+    async with client_for(settings(audit_path), fake, elicitation_callback=asked) as c:
+        await c.call_tool("signalwire_delete_sip_gateway", {"id": GW_ID})
+    question = asked.messages[0]
+    assert '"Line 9"' in question and '"Line 10"' not in question
+    assert "and 5 more" in question  # 4 numbers and the routed SIP credential
+
+
+async def test_the_routing_check_pages_through_and_says_when_it_stopped(fake: FakeUpstream, audit_path: Path) -> None:
+    more = f"https://acme.signalwire.com{RELAY}/phone_numbers?page_number=1&page_size=1000&page_token=PAnext"
+    serve(fake).route(f"GET {RELAY}/phone_numbers", response(200, page([phone_number()], "https://a/x", more)))
+    asked = Asked(decline)
+    # legacy: one round (a 2026-07-28 client asks in a second round, which looks everything up again)
+    async with client_for(settings(audit_path), fake, mode="legacy", elicitation_callback=asked) as c:
+        await c.call_tool("signalwire_delete_sip_gateway", {"id": GW_ID})
+    pages = fake.sent("GET", f"{RELAY}/phone_numbers")
+    assert len(pages) == 5 and pages[1].url.params["page_token"] == "PAnext"
+    assert "(only the first 5000 numbers and credentials were checked)" in asked.messages[0]
+
+
 async def test_a_gateway_nothing_routes_to_is_not_called_routed(fake: FakeUpstream, audit_path: Path) -> None:
     serve(fake).route(f"GET {RELAY}/phone_numbers", response(200, page([phone_number()], "https://a/x")))
     fake.route(f"GET {FABRIC}/sip_endpoints", response(200, page([credential()], "https://a/x")))

@@ -356,6 +356,7 @@ OPERATIONS: tuple[Operation, ...] = (
 MESSAGES = "/api/messaging/messages"
 LOOKUP_PAGE_SIZE = 1000
 LOOKUP_PAGES = 5
+ROUTED_SHOWN = 10  # a question names this many of what still routes to a gateway, then counts the rest
 """A write's supporting list reads stop after this many pages (5000 items); the question says when they did."""
 
 
@@ -451,6 +452,8 @@ async def _routed_through(gateway: m.SipGateway, ctx: CallContext) -> list[str]:
     ]
     routed += [f"SIP credential {_fmt(c.username)}" for c in credentials
                if (c.calling_handler_resource_id or "").lower() in ids]  # fmt: skip
+    if len(routed) > ROUTED_SHOWN:
+        routed[ROUTED_SHOWN:] = [f"and {len(routed) - ROUTED_SHOWN} more"]
     if not (all_numbers and all_credentials):
         routed.append(f"(only the first {LOOKUP_PAGE_SIZE * LOOKUP_PAGES} numbers and credentials were checked)")
     return routed
