@@ -580,16 +580,24 @@ async def test_a_created_gateway_is_listed_and_a_deleted_one_is_gone(audit_path:
     assert gone.is_error and again.is_error and f"No SIP gateway {new_id}" in text(again)
 
 
-async def test_the_sandbox_names_the_number_still_routed_to_a_gateway(audit_path: Path) -> None:
+async def test_the_sandbox_names_the_number_still_routed_to_a_gateway_until_it_is_rerouted(
+    audit_path: Path,
+) -> None:
     asked = Asked(decline)
     async with client_for(sandbox(audit_path), elicitation_callback=asked) as c:
         numbers = (await c.call_tool("signalwire_list_phone_numbers", {})).structured_content["items"]
         trunk = next(n for n in numbers if n.get("call_handler") == "sip_gateway")
-        await c.call_tool("signalwire_delete_sip_gateway", {"id": trunk["calling_handler_resource_id"]})
-    assert (
-        'STILL ROUTED to this gateway, their calls will fail: phone number +1 555-010-0103 ("PBX trunk")'
-        in (asked.messages[0])
-    )
+        gateway = {"id": trunk["calling_handler_resource_id"]}
+        await c.call_tool("signalwire_delete_sip_gateway", gateway)
+        asked.answer = accept
+        rerouted = {"id": trunk["id"], "call_handler": "relay_topic", "call_relay_topic": "pbx-fallback"}
+        applied = await c.call_tool("signalwire_update_phone_number", rerouted)
+        asked.answer = decline
+        await c.call_tool("signalwire_delete_sip_gateway", gateway)
+    assert applied.structured_content["status"] == "applied", text(applied)
+    routed = 'STILL ROUTED to this gateway, their calls will fail: phone number +1 555-010-0103 ("PBX trunk")'
+    assert routed in asked.messages[0]
+    assert "STILL ROUTED" not in asked.messages[-1]
 
 
 async def test_a_routed_number_reads_back_its_new_routing(audit_path: Path) -> None:

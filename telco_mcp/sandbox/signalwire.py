@@ -438,7 +438,13 @@ class SignalWireApi:
         update = validate_body(UpdatePhoneNumberRequest, data)
         if isinstance(update, list):
             return body_unprocessable("relay", update)
-        number.update(update.model_dump(exclude_unset=True))
+        changes = update.model_dump(exclude_unset=True)
+        # A new handler replaces the Fabric resource that handled the number's calls or messages.
+        if "call_handler" in changes:
+            number["calling_handler_resource_id"] = None
+        if "message_handler" in changes:
+            number["messaging_handler_resource_id"] = None
+        number.update(changes)
         number["updated_at"] = self._now()
         return JSONResponse(number)
 
