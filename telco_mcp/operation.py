@@ -46,6 +46,9 @@ class WriteSubject:
     kind: Literal["sms", "call", "transfer"] | None = None  # counted against per-hour caps (transfer: calls)
     text: str | None = None  # SMS body, for segment limits
     target: str | None = None  # the resource id acted on
+    # (input field, URL) the provider will send a number's calls or messages to: checked against the
+    # routing-host allow-list (TELCO_MCP_ALLOWED_ROUTING_HOSTS)
+    urls: tuple[tuple[str, str], ...] = ()
 
 
 Prepare = Callable[[Any, CallContext], Awaitable[PreparedRequest]]

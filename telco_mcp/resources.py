@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from telco_mcp import __version__
+from telco_mcp.safety.guardrails import PROVIDER_ROUTING_HOSTS
 from telco_mcp.safety.scopes import decide
 from telco_mcp.settings import Settings, split_list
 
@@ -71,6 +72,7 @@ def configuration(settings: Settings, runtime: Runtime) -> dict[str, Any]:
             "max_sms_segments": settings.telco_mcp_max_sms_segments,
             "sms_per_hour": settings.telco_mcp_sms_per_hour,
             "calls_per_hour": settings.telco_mcp_calls_per_hour,
+            "allowed_routing_hosts": [*PROVIDER_ROUTING_HOSTS, *split_list(settings.telco_mcp_allowed_routing_hosts)],
             "default_region": settings.telco_mcp_default_region,
         },
         "audit": {

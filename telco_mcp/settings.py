@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     telco_mcp_block_premium: bool = Field(True, description="Refuse premium-rate and shared-cost destinations.")
     telco_mcp_allowed_prefixes: str = Field("", description="Only these E.164 prefixes may be called or texted.")
     telco_mcp_denied_prefixes: str = Field("", description="These E.164 prefixes may never be called or texted.")
+    telco_mcp_allowed_routing_hosts: str = Field(
+        "", description="Hosts a number's calls and messages may be routed to (default: *.signalwire.com only)."
+    )
     telco_mcp_max_sms_segments: int | None = Field(None, ge=1, le=10, description="Longest SMS, in segments.")
     telco_mcp_sms_per_hour: int | None = Field(None, ge=0, description="SMS the server may send per hour.")
     telco_mcp_calls_per_hour: int | None = Field(None, ge=0, description="Calls the server may start per hour.")
@@ -269,6 +272,12 @@ class Settings(BaseSettings):
             for prefix in split_list(getattr(self, name)):
                 if not re.fullmatch(r"\+[0-9]{1,15}", prefix):
                     out.append(f"{name.upper()}: {prefix!r} is not an E.164 prefix like +49 or +4930")
+        for host in split_list(self.telco_mcp_allowed_routing_hosts):
+            if not re.fullmatch(r"(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", host):
+                out.append(
+                    f"TELCO_MCP_ALLOWED_ROUTING_HOSTS: {host!r} is not a host name like hooks.example.com or "
+                    "*.example.com (no scheme, port or path)"
+                )
         if not re.fullmatch(r"[A-Z]{2}", self.telco_mcp_default_region):
             out.append("TELCO_MCP_DEFAULT_REGION must be a two-letter region code such as DE")
         return out

@@ -44,7 +44,7 @@ def _gated_model(op: Operation) -> type[BaseModel]:
         op.input.__name__ + "Gated",
         __base__=op.input,
         # exclude=True: the consent fields never reach a body, a summary or the audit log
-        dry_run=(bool, Field(False, exclude=True, description="Preview only; sends nothing.")),
+        dry_run=(bool, Field(False, exclude=True, description="Preview; send nothing.")),
         confirm_token=(
             str | None,
             Field(None, exclude=True, description="From the preview, once the user agreed."),

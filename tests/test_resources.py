@@ -35,6 +35,7 @@ async def test_the_configuration_resource_says_what_is_exposed_and_why_the_rest_
         telco_mcp_confirm_ttl=120,
         telco_mcp_denied_prefixes="+4990",
         telco_mcp_default_region="AT",
+        telco_mcp_allowed_routing_hosts="hooks.example.com",
     )
     config, tools, _ = await read_configuration(settings, mode)
     assert {t["name"] for t in config["tools"]["exposed"]} == tools
@@ -54,6 +55,7 @@ async def test_the_configuration_resource_says_what_is_exposed_and_why_the_rest_
     assert config["confirmation"]["token_ttl_seconds"] == 120
     assert config["guardrails"]["denied_prefixes"] == ["+4990"]
     assert config["guardrails"]["default_region"] == "AT"
+    assert config["guardrails"]["allowed_routing_hosts"] == ["*.signalwire.com", "hooks.example.com"]
     assert config["audit"] == {"log": str(audit_path), "phone_numbers": "masked"}
 
 

@@ -443,6 +443,9 @@ async def test_every_write_result_shows_the_remaining_hourly_budget(audit_path: 
 # ================================================================== every number, in every field of every write tool
 SW_GATEWAY_ID = "0823a606-0aff-4c90-9eba-f88ba118fe05"
 SW_RECORDING_ID = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
+SW_NUMBER_ID = "8d7c6b5a-4f3e-4d2c-9b1a-0f9e8d7c6b5a"
+SW_CREDENTIAL_ID = "5b0c2d1e-3f4a-4b5c-8d6e-7f8091a2b3c4"
+SW_SENDER = "+1 202 555 0100"
 
 # Every write tool with arguments that pass validation, and what each of its phone-number fields is:
 # "dialled" (the provider dials or texts it: every number rule applies) or "shown" (displayed to the
@@ -452,6 +455,23 @@ WRITE_TOOLS: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     "signalwire_update_sip_gateway": ({"id": SW_GATEWAY_ID, "name": "Trunk B"}, {}),
     "signalwire_update_sip_profile": ({"default_send_as": BERLIN}, {"default_send_as": "shown"}),
     "signalwire_delete_recording": ({"id": SW_RECORDING_ID}, {}),
+    "signalwire_create_sip_gateway": (
+        {
+            "name": "Trunk C",
+            "uri": "sip:gw.example",
+            "encryption": "optional",
+            "ciphers": ["AEAD_AES_256_GCM_8"],
+            "codecs": ["PCMU"],
+        },
+        {},
+    ),  # fmt: skip
+    "signalwire_delete_sip_gateway": ({"id": SW_GATEWAY_ID}, {}),
+    "signalwire_update_phone_number": ({"id": SW_NUMBER_ID, "name": "Hotline"}, {}),
+    # The sender is one of the project's own numbers: shown to the recipient, matched, never dialled.
+    "signalwire_send_message": (
+        {"to_number": MOBILE, "from_number": SW_SENDER, "body": "hi"},
+        {"to_number": "dialled", "from_number": "shown"},
+    ),
     "sipgate_hold_call": ({"call_id": "c1", "value": True}, {}),
     "sipgate_mute_call": ({"call_id": "c1", "value": True}, {}),
     "sipgate_record_call": ({"call_id": "c1", "value": True}, {}),
@@ -472,9 +492,17 @@ WRITE_TOOLS: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     "sipgate_unblock_number": ({"phone_number": BERLIN}, {"phone_number": "shown"}),
     "sipgate_update_history_entry": ({"entry_id": "h1", "archived": True}, {}),
     "sipgate_delete_history_entry": ({"entry_id": "h1"}, {}),
+    # The forwarding targets are nested (each checked, see tests/test_sipgate_forwardings.py); none is top-level.
+    "sipgate_set_forwardings": ({"phoneline_id": "p0", "forwardings": [{"destination": "p1"}]}, {}),
+    # A credential's send_as is shown to callees as its caller number, never dialled.
+    "signalwire_create_sip_credential": ({"username": "anna-desk"}, {"send_as": "shown"}),
+    "signalwire_update_sip_credential": ({"id": SW_CREDENTIAL_ID, "caller_id": "Anna"}, {"send_as": "shown"}),
+    "signalwire_delete_sip_credential": ({"id": SW_CREDENTIAL_ID}, {}),
 }
+SECRET_SETTING = {"signalwire_create_sip_credential"}  # its question is on the approval page (tests/approval)
 DIALLED = [(tool, f) for tool, (_, fields) in WRITE_TOOLS.items() for f, how in fields.items() if how == "dialled"]
 NUMBER_FIELDS = [(tool, field) for tool, (_, fields) in WRITE_TOOLS.items() for field in fields]
+ASKED_NUMBER_FIELDS = [(tool, field) for tool, field in NUMBER_FIELDS if tool not in SECRET_SETTING]
 
 
 def both_settings(audit: Path, **overrides: Any) -> Settings:
@@ -496,6 +524,14 @@ def all_routes(fake: FakeUpstream) -> FakeUpstream:
     )
     fake.route("GET /v2/blacklist/incoming", response(200, {"items": [{"phoneNumber": "+498912345678"}]}))
     fake.route("GET /v2/history/h1", response(200, {"id": "h1", "type": "SMS", "direction": "OUTGOING"}))
+    # The project's numbers: the SignalWire SMS sender (and the probe number of the question test) are among them.
+    numbers = [{"id": SW_NUMBER_ID, "number": n, "capabilities": ["sms"]} for n in ("+12025550100", "+498912345678")]
+    fake.route("GET /api/relay/rest/phone_numbers", response(200, {"data": numbers, "links": {}}))
+    fake.route(f"GET /api/relay/rest/phone_numbers/{SW_NUMBER_ID}", response(200, numbers[0]))
+    fake.route("GET /api/fabric/resources/sip_endpoints", response(200, {"data": [], "links": {}}))
+    credential = {"id": SW_CREDENTIAL_ID, "username": "anna-desk", "send_as": "random"}
+    fake.route(f"GET /api/fabric/resources/sip_endpoints/{SW_CREDENTIAL_ID}", response(200, credential))
+    fake.route("POST /api/messaging/messages", response(201, {"id": "m1", "status": "queued"}))
     return fake
 
 
@@ -531,7 +567,7 @@ async def test_a_premium_number_is_refused_in_every_dialled_field_in_every_spell
     tool: str, field: str, spelling: str, audit_path: Path
 ) -> None:
     args = WRITE_TOOLS[tool][0] | {field: spelling}
-    text = await refused(settings_for(audit_path), tool, args, "block_premium", mode="auto")
+    text = await refused(both_settings(audit_path), tool, args, "block_premium", mode="auto")
     assert "+49 900 ***4567 is a premium-rate number" in text
 
 
@@ -539,14 +575,14 @@ async def test_a_premium_number_is_refused_in_every_dialled_field_in_every_spell
 @pytest.mark.parametrize(("tool", "field"), DIALLED)
 async def test_the_prefix_rules_apply_to_every_dialled_field(tool: str, field: str, audit_path: Path) -> None:
     args = WRITE_TOOLS[tool][0] | {field: LONDON}
-    denied = settings_for(audit_path, telco_mcp_denied_prefixes="+44")
+    denied = both_settings(audit_path, telco_mcp_denied_prefixes="+44")
     await refused(denied, tool, args, "denied_prefixes", mode="auto")
-    only_germany = settings_for(audit_path, telco_mcp_allowed_prefixes="+49")
+    only_germany = both_settings(audit_path, telco_mcp_allowed_prefixes="+49")
     await refused(only_germany, tool, args, "allowed_prefixes", mode="legacy", eliciting=False)
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("tool", "field"), NUMBER_FIELDS)
+@pytest.mark.parametrize(("tool", "field"), ASKED_NUMBER_FIELDS)
 async def test_every_number_a_write_dials_or_shows_is_in_the_question_the_human_reads(
     tool: str, field: str, audit_path: Path
 ) -> None:
@@ -614,7 +650,7 @@ async def test_satellite_international_network_and_personal_numbers_are_refused_
     tool: str, field: str, number: str, why: str, audit_path: Path
 ) -> None:
     args = WRITE_TOOLS[tool][0] | {field: number}
-    text = await refused(settings_for(audit_path), tool, args, "block_premium", mode="auto")
+    text = await refused(both_settings(audit_path), tool, args, "block_premium", mode="auto")
     assert why in text, text
 
 

@@ -168,7 +168,8 @@ def planted_upstream(evil: str) -> FakeUpstream:
         "display_name": evil,
         "sip_gateway": {"id": SW_GW, "name": evil, "uri": "sip:gw.example.com", "codecs": ["OPUS"]},
     }
-    credential = {"id": SW_CRED, "username": evil, "caller_id": evil, "send_as": evil, "codecs": ["OPUS"]}
+    credential = {"id": SW_CRED, "username": evil, "caller_id": evil, "send_as": evil, "codecs": ["OPUS"],
+                  "calling_handler_resource_id": SW_GW}  # fmt: skip
     recording = {
         "id": SW_REC,
         "relay_pstn_leg_id": evil,
@@ -191,8 +192,14 @@ def planted_upstream(evil: str) -> FakeUpstream:
     fake.route(f"DELETE /api/relay/rest/recordings/{SW_REC}", response(204))
     number = {"id": SW_NUM, "number": evil, "name": evil, "capabilities": [evil], "number_type": evil}
     number |= {"call_handler": evil, "call_request_url": evil, "message_relay_context": evil, "country_code": evil}
-    fake.route("GET /api/relay/rest/phone_numbers", response(200, {"data": [number], "links": {}}))
+    number |= {"calling_handler_resource_id": SW_GW}  # still routed to the gateway: named when it is deleted
+    sender = {"id": SW_LOG, "number": "+15550100101", "name": evil, "capabilities": ["sms"]}
+    fake.route("GET /api/relay/rest/phone_numbers", response(200, {"data": [number, sender], "links": {}}))
     fake.route(f"GET /api/relay/rest/phone_numbers/{SW_NUM}", response(200, number))
+    fake.route(f"PUT /api/relay/rest/phone_numbers/{SW_NUM}", response(200, number))
+    fake.route("POST /api/fabric/resources/sip_gateways", response(201, gateway))
+    fake.route(f"DELETE /api/fabric/resources/sip_gateways/{SW_GW}", response(204))
+    fake.route("POST /api/messaging/messages", response(201, {"id": SW_LOG, "from": evil, "to": evil, "status": evil}))
     log = {"id": SW_LOG, "from": evil, "to": evil, "status": evil, "type": evil, "parent_id": evil, "url": evil}
     fake.route("GET /api/voice/logs", response(200, {"data": [log], "links": {}}))
     fake.route(f"GET /api/voice/logs/{SW_LOG}", response(200, log))
@@ -275,6 +282,13 @@ CALLS = [
     ("signalwire_update_sip_gateway", {"id": SW_GW, "codecs": ["PCMU"]}),
     ("signalwire_update_sip_profile", {"default_codecs": ["PCMU"]}),
     ("signalwire_delete_recording", {"id": SW_REC}),
+    (
+        "signalwire_create_sip_gateway",
+        {"name": "Trunk Z", "uri": "sip:gw.example.com", "encryption": "optional", "ciphers": ["AEAD_AES_256_GCM_8"]},
+    ),  # codecs: the planted profile's
+    ("signalwire_delete_sip_gateway", {"id": SW_GW}),
+    ("signalwire_update_phone_number", {"id": SW_NUM, "name": "Desk"}),
+    ("signalwire_send_message", {"to_number": "+49 1579 9912345", "from_number": "+15550100101", "body": "hi"}),
     ("sipgate_hold_call", {"call_id": "c1", "value": True}),
     ("sipgate_mute_call", {"call_id": "c1", "value": True}),
     ("sipgate_record_call", {"call_id": "c1", "value": True}),

@@ -74,6 +74,11 @@ async def test_create_takes_the_profile_defaults_and_holds_a_placeholder_for_the
     }
     assert 'codecs ["OPUS", "G722"]' in data["summary"] and "send as a random project number" in data["summary"]
     assert fake.sent("POST") == []
+    async with client_for(settings(audit_path), serve(fake)) as c:
+        shown = await c.call_tool(
+            "signalwire_create_sip_credential", {"username": "anna", "send_as": "+49 89 12345678", "dry_run": True}
+        )
+    assert "send as +49 89 12345678" in shown.structured_content["summary"]  # the number callees will see
 
 
 async def test_update_sends_the_changes_and_the_required_handler_id_only(fake: FakeUpstream, audit_path: Path) -> None:
@@ -88,7 +93,7 @@ async def test_update_sends_the_changes_and_the_required_handler_id_only(fake: F
         "password": SECRET_PLACEHOLDER,
     }
     assert '"desk-101"' in data["summary"] and 'codecs: ["OPUS", "PCMA"] -> ["PCMA"]' in data["summary"]
-    assert 'send_as: "+4930123456" -> "random"' in data["summary"]
+    assert 'send_as: +49 30 123456 -> "random"' in data["summary"]
 
 
 async def test_delete_names_the_credential_and_the_numbers_routed_to_it(fake: FakeUpstream, audit_path: Path) -> None:

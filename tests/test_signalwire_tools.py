@@ -547,8 +547,8 @@ async def test_phone_numbers_show_their_call_and_message_routing_and_page(fake, 
     assert [r.url.query for r in fake.requests] == [b"page_size=2", b"page_number=1&page_size=2&page_token=PAxyz"]
     item = first.structured_content["items"][0]
     assert item["number"] == "+15550100101" and item["call_handler"] == "laml_webhooks"
-    assert item["call_request_url"] == "https://hooks.example.com/laml/support"
-    assert item["message_request_url"] == "https://hooks.example.com/laml/sms"
+    assert item["routing"]["call_request_url"] == "https://hooks.example.com/laml/support"
+    assert item["routing"]["message_request_url"] == "https://hooks.example.com/laml/sms"
     assert "call_relay_context" not in item  # null routing fields are dropped
     assert second.structured_content["items"][0]["id"] == GW_ID and "next_cursor" not in second.structured_content
 

@@ -5,6 +5,10 @@ Rules (all but the first are off by default): refuse premium-rate and other high
 length in segments; per-hour caps on SMS sent and on calls started or transferred. A refusal names
 the rule that fired.
 
+Routing URLs (where a provider sends a number's calls and messages) must be https and on a host of
+`TELCO_MCP_ALLOWED_ROUTING_HOSTS` or the provider's own (`*.signalwire.com`): repointing a number at
+another host is a hijack path. Only the sandbox accepts plain http, and only to a loopback host.
+
 The number rules apply to every number a provider will dial or text, whatever the field: the
 operation declares them as `WriteSubject.destinations` (a click-to-dial's `caller` number rings
 first, so it is one too).
@@ -12,10 +16,12 @@ first, so it is one too).
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from telco_mcp.errors import SafetyRefusal
 from telco_mcp.operation import WriteSubject
@@ -30,6 +36,26 @@ _GSM7_EXT = set("^{}\\[~]|€\f")
 _HOUR = 3600.0
 # Which hourly budget a write kind draws on: a transfer makes the provider dial out like a new call.
 _BUDGET = {"sms": "sms", "call": "call", "transfer": "call"}
+PROVIDER_ROUTING_HOSTS = ("*.signalwire.com",)
+"""The providers' own hosts (their script bins and apps): always allowed as routing targets."""
+
+
+def _host_allowed(host: str, allowed: list[str]) -> bool:
+    host = host.lower().rstrip(".")
+    for entry in allowed:
+        entry = entry.lower()
+        if entry.startswith("*.") and host.endswith(entry[1:]) or host == entry:
+            return True
+    return False
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def sms_segments(text: str) -> int:
@@ -49,6 +75,8 @@ class Guardrails:
         self.allowed = split_list(settings.telco_mcp_allowed_prefixes)
         self.denied = split_list(settings.telco_mcp_denied_prefixes)
         self.max_segments = settings.telco_mcp_max_sms_segments
+        self.routing_hosts = [*PROVIDER_ROUTING_HOSTS, *split_list(settings.telco_mcp_allowed_routing_hosts)]
+        self.sandbox = settings.use_sandbox
         self.caps = {"sms": settings.telco_mcp_sms_per_hour, "call": settings.telco_mcp_calls_per_hour}
         self._sent: dict[str, deque[float]] = {"sms": deque(), "call": deque()}
         self._clock = clock
@@ -58,6 +86,8 @@ class Guardrails:
         """Raise `SafetyRefusal` if any rule forbids this write. Changes nothing."""
         for number in subject.destinations:
             self._check_destination(number)
+        for name, url in subject.urls:
+            self._check_routing_url(name, url)
         if subject.kind == "sms" and subject.text is not None and self.max_segments is not None:
             segments = sms_segments(subject.text)
             if segments > self.max_segments:
@@ -86,6 +116,29 @@ class Guardrails:
                 f"Refused by rule allowed_prefixes: {mask(number)} is not under any allowed prefix "
                 f"({', '.join(self.allowed)}).",
                 rule="allowed_prefixes",
+            )
+
+    def _check_routing_url(self, name: str, url: str) -> None:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.username is not None or parts.password is not None:
+            raise SafetyRefusal(
+                f"Refused by rule allowed_routing_hosts: {name} carries credentials (user:password@); "
+                "a secret must not pass through a tool argument.",
+                rule="allowed_routing_hosts",
+            )
+        scheme = parts.scheme.lower()
+        if scheme != "https" and not (self.sandbox and scheme == "http" and _loopback(host)):
+            raise SafetyRefusal(
+                f"Refused by rule allowed_routing_hosts: {name} must be an https:// URL (plain http only to a "
+                "loopback host in the sandbox).",
+                rule="allowed_routing_hosts",
+            )
+        if not _host_allowed(host, self.routing_hosts):
+            raise SafetyRefusal(
+                f"Refused by rule allowed_routing_hosts: {name} points at {host!r}, which is not an allowed routing "
+                f"host ({', '.join(self.routing_hosts)}). Add it to TELCO_MCP_ALLOWED_ROUTING_HOSTS to allow it.",
+                rule="allowed_routing_hosts",
             )
 
     def _window(self, kind: str) -> deque[float]:

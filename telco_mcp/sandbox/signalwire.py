@@ -11,6 +11,12 @@ spec gives them. The phone number list declares neither 404 nor 422: a page it c
 declared 400 ``{"error": "Bad Request"}``. Links (``links.self`` and the rest) name the canonical host
 ``https://{space}.signalwire.com``, as the real API does, whatever host the request came to.
 Malformed JSON is 400 ``{"error": "Bad Request"}``.
+
+The writes are stateful: a created gateway is listed and can be read, changed and deleted; a deleted
+one is gone; a phone number's new routing is read back; a sent message (201 ``Message.Message``,
+``queued``) is the newest messaging log. A gateway create's 422 is in the Fabric style, a phone number
+update's in the Relay REST style, and a message's in the Fabric style (``invalid_from_number`` when
+``from`` is not an SMS-capable number of the project), each as the spec declares.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from starlette.routing import Route
 
 from telco_mcp.sandbox.bodies import MalformedJSONError, NoNullModel, Problem, StrictModel, read_json, validate_body
 from telco_mcp.sandbox.core import SandboxCore
-from telco_mcp.sandbox.credentials import SIGNALWIRE_SPACE
+from telco_mcp.sandbox.credentials import SIGNALWIRE_PROJECT_ID, SIGNALWIRE_SPACE
 from telco_mcp.sandbox.state import NULL_HANDLER_FIELDS, JSONDict, iso
 
 ErrorStyle = Literal["fabric", "relay"]
@@ -122,6 +128,75 @@ class UpdateSipProfileRequest(StrictModel):
         if value is None:
             raise ValueError("must not be null")
         return value
+
+
+class SipGatewayRequest(StrictModel):
+    """``SipGatewayRequest``: all five fields are required."""
+
+    name: NonEmpty
+    uri: NonEmpty
+    encryption: Literal["required", "optional", "default"]
+    ciphers: list[Cipher]
+    codecs: list[Codec]
+
+
+HttpMethod = Literal["GET", "POST"]
+
+
+class UpdatePhoneNumberRequest(NoNullModel):
+    """``UpdatePhoneNumberRequest``: every field optional; present fields replace the stored ones."""
+
+    name: str | None = None
+    call_handler: (
+        Literal[
+            "relay_context", "relay_topic", "relay_script", "relay_application", "relay_connector",
+            "relay_sip_endpoint", "relay_verto_endpoint", "laml_webhooks", "laml_application", "dialogflow",
+            "video_room",
+        ]
+        | None
+    ) = None  # fmt: skip
+    call_receive_mode: str | None = None
+    call_request_url: str | None = None
+    call_request_method: HttpMethod | None = None
+    call_fallback_url: str | None = None
+    call_fallback_method: HttpMethod | None = None
+    call_status_callback_url: str | None = None
+    call_status_callback_method: HttpMethod | None = None
+    call_laml_application_id: str | None = None
+    call_dialogflow_agent_id: str | None = None
+    call_relay_topic: str | None = None
+    call_relay_topic_status_callback_url: str | None = None
+    call_relay_script_url: str | None = None
+    call_relay_context: str | None = None
+    call_relay_context_status_callback_url: str | None = None
+    call_relay_application: str | None = None
+    call_relay_connector_id: str | None = None
+    call_sip_endpoint_id: str | None = None
+    call_verto_resource: str | None = None
+    call_video_room_id: Annotated[str, Field(pattern=_UUID.pattern)] | None = None
+    message_handler: (
+        Literal["relay_context", "relay_topic", "relay_application", "laml_webhooks", "laml_application"] | None
+    ) = None
+    message_request_url: str | None = None
+    message_request_method: HttpMethod | None = None
+    message_fallback_url: str | None = None
+    message_fallback_method: HttpMethod | None = None
+    message_laml_application_id: str | None = None
+    message_relay_topic: str | None = None
+    message_relay_context: str | None = None
+    message_relay_application: str | None = None
+
+
+class CreateMessageRequest(StrictModel):
+    """``Message.CreateMessageRequest`` (SMS and MMS)."""
+
+    to: Annotated[str, Field(pattern=r"^\+?[0-9]{3,17}$")]
+    from_: Annotated[str, Field(alias="from", min_length=1)]
+    body: str | None = None
+    media: Annotated[list[Annotated[str, Field(pattern=r"^https?://")]], Field(max_length=8)] | None = None
+    send_as_mms: bool | None = None
+    status_callback: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    custom_variables: Annotated[dict[str, str], Field(max_length=20)] | None = None
 
 
 # --------------------------------------------------------------------------------------------- responses
@@ -278,8 +353,10 @@ class SignalWireApi:
             Route(f"{fabric}/sip_endpoints/{{id}}", self.update_sip_endpoint, methods=["PUT"]),
             Route(f"{fabric}/sip_endpoints/{{id}}", self.delete_sip_endpoint, methods=["DELETE"]),
             Route(f"{fabric}/sip_gateways", self.list_sip_gateways, methods=["GET"]),
+            Route(f"{fabric}/sip_gateways", self.create_sip_gateway, methods=["POST"]),
             Route(f"{fabric}/sip_gateways/{{id}}", self.get_sip_gateway, methods=["GET"]),
             Route(f"{fabric}/sip_gateways/{{id}}", self.update_sip_gateway, methods=["PATCH"]),
+            Route(f"{fabric}/sip_gateways/{{id}}", self.delete_sip_gateway, methods=["DELETE"]),
             Route(f"{relay}/sip_profile", self.get_sip_profile, methods=["GET"]),
             Route(f"{relay}/sip_profile", self.update_sip_profile, methods=["PUT"]),
             Route(f"{relay}/recordings", self.list_recordings, methods=["GET"]),
@@ -287,9 +364,11 @@ class SignalWireApi:
             Route(f"{relay}/recordings/{{id}}", self.delete_recording, methods=["DELETE"]),
             Route(f"{relay}/phone_numbers", self.list_phone_numbers, methods=["GET"]),
             Route(f"{relay}/phone_numbers/{{id}}", self.get_phone_number, methods=["GET"]),
+            Route(f"{relay}/phone_numbers/{{id}}", self.update_phone_number, methods=["PUT"]),
             Route("/api/voice/logs", self.list_voice_logs, methods=["GET"]),
             Route("/api/voice/logs/{id}", self.get_voice_log, methods=["GET"]),
             Route("/api/messaging/logs", self.list_messaging_logs, methods=["GET"]),
+            Route("/api/messaging/messages", self.send_message, methods=["POST"]),
         ]
 
     def _now(self) -> str:
@@ -402,6 +481,34 @@ class SignalWireApi:
         gateway["updated_at"] = self._now()
         return JSONResponse(gateway)
 
+    async def create_sip_gateway(self, request: Request) -> Response:
+        try:
+            data = await read_json(request)
+        except MalformedJSONError:
+            return bad_request()
+        create = validate_body(SipGatewayRequest, data)
+        if isinstance(create, list):
+            return body_unprocessable("fabric", create)
+        now, resource_id = self._now(), self.sb.state.new_uuid()
+        gateway: JSONDict = {
+            "id": resource_id,
+            "project_id": SIGNALWIRE_PROJECT_ID,
+            "display_name": create.name,
+            "type": "sip_gateway",
+            "created_at": now,
+            "updated_at": now,
+            "sip_gateway": {"id": self.sb.state.new_uuid()} | create.model_dump(),
+        }
+        self.sb.state.signalwire.sip_gateways[resource_id] = gateway
+        return JSONResponse(gateway, status_code=201)
+
+    async def delete_sip_gateway(self, request: Request) -> Response:
+        gateway = _lookup(self.sb.state.signalwire.sip_gateways, request.path_params["id"])
+        if gateway is None:
+            return not_found()
+        del self.sb.state.signalwire.sip_gateways[gateway["id"]]
+        return Response(status_code=204)
+
     # ---- SIP profile
 
     async def get_sip_profile(self, request: Request) -> Response:
@@ -453,6 +560,82 @@ class SignalWireApi:
         number = _lookup(self.sb.state.signalwire.phone_numbers, request.path_params["id"])
         return not_found() if number is None else JSONResponse(number)
 
+    async def update_phone_number(self, request: Request) -> Response:
+        number = _lookup(self.sb.state.signalwire.phone_numbers, request.path_params["id"])
+        if number is None:
+            return not_found()
+        try:
+            data = await read_json(request)
+        except MalformedJSONError:
+            return bad_request()
+        update = validate_body(UpdatePhoneNumberRequest, data)
+        if isinstance(update, list):
+            return body_unprocessable("relay", update)
+        changes = update.model_dump(exclude_unset=True)
+        # A new handler replaces the Fabric resource that handled the number's calls or messages.
+        if "call_handler" in changes:
+            number["calling_handler_resource_id"] = None
+        if "message_handler" in changes:
+            number["messaging_handler_resource_id"] = None
+        number.update(changes)
+        number["updated_at"] = self._now()
+        return JSONResponse(number)
+
+    # ---- messages (SMS and MMS; the 422s are in the Fabric style, as the spec declares)
+
+    async def send_message(self, request: Request) -> Response:
+        try:
+            data = await read_json(request)
+        except MalformedJSONError:
+            return bad_request()
+        message = validate_body(CreateMessageRequest, data)
+        if isinstance(message, list):
+            return body_unprocessable("fabric", message)
+        if not message.body and not message.media:
+            return _fabric_422([("missing_required_parameter", "Body is required when no media is given", "body")])
+        ours = next((n for n in self.sb.state.signalwire.phone_numbers.values() if n["number"] == message.from_), None)
+        if ours is None or "sms" not in ours["capabilities"]:
+            issue = (
+                "From must be a valid purchased phone number or WhatsApp business number from your SignalWire project."
+            )
+            return _fabric_422([("invalid_from_number", issue, "from")])
+        kind = "mms" if message.media or message.send_as_mms else "sms"
+        segments = 1 if kind == "mms" else _segments(message.body or "")
+        now, message_id = self._now(), self.sb.state.new_uuid()
+        sent: JSONDict = {
+            "id": message_id,
+            "from": message.from_,
+            "to": message.to,
+            "body": message.body or "",
+            "status": "queued",
+            "direction": "outbound",
+            "kind": kind,
+            "media": message.media or [],
+            "number_of_segments": segments,
+            "error_code": None,
+            "error_message": None,
+            "created_at": now,
+            "project_id": SIGNALWIRE_PROJECT_ID,
+            "status_callback_url": message.status_callback,
+            "message_uri": f"/api/messaging/logs/{message_id}",
+        }
+        charge = round(segments * (0.02 if kind == "mms" else 0.0079), 4)
+        log: JSONDict = {
+            key: sent[key] for key in ("id", "from", "to", "status", "kind", "number_of_segments", "created_at")
+        } | {
+            "direction": "outbound-api",
+            "source": "realtime_api",
+            "type": "relay_message",
+            "url": None,
+            "charge": charge,
+            "charge_details": [{"description": f"{kind.upper()} segments", "charge": charge}],
+            "error_message": None,
+            "error_code": None,
+        }
+        logs = self.sb.state.signalwire
+        logs.messaging_logs = {message_id: log} | logs.messaging_logs  # newest first
+        return JSONResponse(sent, status_code=201)
+
     # ---- voice and messaging logs (their 422s are in the Fabric style: {errors: [{type, code, ...}]})
 
     async def list_voice_logs(self, request: Request) -> Response:
@@ -472,6 +655,12 @@ class SignalWireApi:
         return paginate(
             request, items, resource="messaging_logs", seed=self.sb.seed, style="fabric", refuse=_fabric_422
         )
+
+
+def _segments(text: str) -> int:
+    """SMS segments: GSM-7 (160, 153 per part) for plain ASCII, else UCS-2 (70, 67 per part)."""
+    single, part = (160, 153) if text.isascii() else (70, 67)
+    return 1 if len(text) <= single else -(-len(text) // part)
 
 
 def _fabric_422(issues: list[Issue]) -> JSONResponse:

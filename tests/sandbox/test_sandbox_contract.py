@@ -65,6 +65,10 @@ COVERED: tuple[tuple[str, str, str], ...] = (
     ("signalwire", "GET", "/api/voice/logs"),
     ("signalwire", "GET", "/api/voice/logs/{id}"),
     ("signalwire", "GET", "/api/messaging/logs"),
+    ("signalwire", "POST", f"{FABRIC}/sip_gateways"),
+    ("signalwire", "DELETE", f"{FABRIC}/sip_gateways/{{id}}"),
+    ("signalwire", "PUT", f"{RELAY}/phone_numbers/{{id}}"),
+    ("signalwire", "POST", "/api/messaging/messages"),
     ("sipgate", "GET", "/account"),
     ("sipgate", "GET", "/authorization/userinfo"),
     ("sipgate", "GET", "/{userId}/sms"),
@@ -332,6 +336,45 @@ async def _signalwire(r: Recorder) -> None:
         await send("GET", log, f"/api/voice/logs/{log_id}")
     await send("GET", log, f"/api/voice/logs/{UNKNOWN_UUID}")
     await send("GET", log, f"/api/voice/logs/{discarded}", auth=NO_AUTH)
+
+    # the writes of issue 13
+    created = await send("POST", gateways, gateways, json=full)
+    await send("POST", gateways, gateways, json={"name": "half", "uri": "gw@pbx.example.com"})
+    await send("POST", gateways, gateways, json=full | {"encryption": "bogus", "extra": 1})
+    await send("POST", gateways, gateways, json=full | {"name": None})
+    await send("POST", gateways, gateways, content=b"{not json", headers={"content-type": "application/json"})
+    await send("POST", gateways, gateways, json=full, auth=NO_AUTH)
+    new_gateway = created.json()["id"]
+    await send("DELETE", gw, f"{gateways}/{new_gateway}", auth=NO_AUTH)
+    await send("DELETE", gw, f"{gateways}/{new_gateway}")
+    await send("DELETE", gw, f"{gateways}/{new_gateway}")
+    await send("DELETE", gw, f"{gateways}/not-a-uuid")
+
+    routing = {"call_handler": "laml_webhooks", "call_request_url": "https://hooks.example.com/in",
+               "call_request_method": "POST", "message_handler": "laml_webhooks", "name": "Hotline"}  # fmt: skip
+    await send("PUT", num, f"{numbers}/{number}", json=routing)
+    await send("PUT", num, f"{numbers}/{number}", json={"call_video_room_id": UNKNOWN_UUID})
+    await send("PUT", num, f"{numbers}/{number}", json={"call_handler": "sip_gateway"})
+    await send("PUT", num, f"{numbers}/{number}", json={"call_request_method": "PATCH", "bogus": True})
+    await send("PUT", num, f"{numbers}/{number}", json={"name": None})
+    await send("PUT", num, f"{numbers}/{number}", content=b"{not json", headers={"content-type": "application/json"})
+    await send("PUT", num, f"{numbers}/{UNKNOWN_UUID}", json={"name": "x"})
+    await send("PUT", num, f"{numbers}/{number}", json={"name": "x"}, auth=NO_AUTH)
+
+    messages = "/api/messaging/messages"
+    ours = next(n["number"] for n in sw.phone_numbers.values() if "sms" in n["capabilities"])
+    await send("POST", messages, messages, json={"to": "+12025550123", "from": ours, "body": "Shipped"})
+    await send("POST", messages, messages, json={"to": "+12025550123", "from": ours, "body": "é" * 200})
+    await send("POST", messages, messages, json={"to": "+12025550123", "from": ours,
+                                                 "media": ["https://example.com/a.png"]})  # fmt: skip
+    await send("POST", messages, messages, json={"to": "+12025550123", "from": "+15559999999", "body": "x"})
+    await send("POST", messages, messages, json={"to": "+12025550123", "from": ours})
+    await send("POST", messages, messages, json={"to": "call me", "from": ours, "body": "x", "bogus": 1})
+    await send("POST", messages, messages, json={"from": ours, "body": "x"})
+    await send("POST", messages, messages, content=b"{not json", headers={"content-type": "application/json"})
+    await send("POST", messages, messages, json={"to": "+12025550123", "from": ours, "body": "x"}, auth=NO_AUTH)
+    # a sent message is in the messaging logs, newest first
+    await send("GET", "/api/messaging/logs", "/api/messaging/logs", params={"page_size": 3})
 
 
 async def _sipgate(r: Recorder) -> None:

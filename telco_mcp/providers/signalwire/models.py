@@ -12,12 +12,13 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 from uuid import UUID
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
 from telco_mcp.models import IsoTime, Page, PageInput, Result, StrictInput
-from telco_mcp.phone import possible_e164
+from telco_mcp.phone import possible_e164, to_e164
 from telco_mcp.providers import payload as p
 
 T = TypeVar("T")
@@ -593,8 +594,11 @@ _NUMBER_ROUTING_FIELDS = (
 )
 
 
+_NUMBER_HANDLERS = ("call_handler", "calling_handler_resource_id", "message_handler", "messaging_handler_resource_id")
+
+
 class PhoneNumber(Result):
-    """A phone number and where its calls and messages go. Only non-null routing fields are present."""
+    """A phone number and where its calls and messages go."""
 
     id: str
     number: str
@@ -608,34 +612,11 @@ class PhoneNumber(Result):
     next_billed_at: str | None = None
     call_handler: str | None = Field(default=None, description="What handles inbound calls.")
     calling_handler_resource_id: str | None = None
-    call_receive_mode: str | None = None
-    call_request_url: str | None = None
-    call_request_method: str | None = None
-    call_fallback_url: str | None = None
-    call_fallback_method: str | None = None
-    call_status_callback_url: str | None = None
-    call_status_callback_method: str | None = None
-    call_laml_application_id: str | None = None
-    call_dialogflow_agent_id: str | None = None
-    call_relay_topic: str | None = None
-    call_relay_topic_status_callback_url: str | None = None
-    call_relay_script_url: str | None = None
-    call_relay_context: str | None = None
-    call_relay_context_status_callback_url: str | None = None
-    call_relay_application: str | None = None
-    call_relay_connector_id: str | None = None
-    call_sip_endpoint_id: str | None = None
-    call_verto_resource: str | None = None
-    call_video_room_id: str | None = None
     message_handler: str | None = Field(default=None, description="What handles inbound messages.")
     messaging_handler_resource_id: str | None = None
-    message_request_url: str | None = None
-    message_request_method: str | None = None
-    message_fallback_url: str | None = None
-    message_fallback_method: str | None = None
-    message_laml_application_id: str | None = None
-    message_relay_topic: str | None = None
-    message_relay_context: str | None = None
+    routing: dict[str, str] | None = Field(
+        default=None, description="The handlers' own settings, e.g. call_request_url (set ones only)."
+    )
 
 
 class PhoneNumberPage(Page):
@@ -691,7 +672,8 @@ def phone_number_from_api(payload: Any) -> PhoneNumber:
     """``PhoneNumber`` / ``PhoneNumberResponse`` -> ``PhoneNumber`` (drops null routing fields)."""
     what = "phone number"
     data = p.obj(payload, what)
-    routing = {key: p.opt_str(data, key, what) for key in _NUMBER_ROUTING_FIELDS}
+    routing = {key: value for key in _NUMBER_ROUTING_FIELDS if (value := p.opt_str(data, key, what)) is not None}
+    handlers = {key: routing.pop(key, None) for key in _NUMBER_HANDLERS}
     return PhoneNumber(
         id=p.req_str(data, "id", what),
         number=p.req_str(data, "number", what),
@@ -703,7 +685,8 @@ def phone_number_from_api(payload: Any) -> PhoneNumber:
         created_at=p.opt_str(data, "created_at", what),
         updated_at=p.opt_str(data, "updated_at", what),
         next_billed_at=p.opt_str(data, "next_billed_at", what),
-        **routing,
+        **handlers,
+        routing=routing or None,
     )
 
 
@@ -763,3 +746,199 @@ def messaging_log_from_api(payload: Any) -> MessagingLog:
 def messaging_log_page_from_api(payload: Any) -> tuple[list[MessagingLog], str | None]:
     """``Message.LogListResponse`` -> (items, ``links.next`` URL or None)."""
     return _list_page(payload, "messaging log list", messaging_log_from_api)
+
+
+# --------------------------------------------------------------------------------------------------
+# Writes of issue 13: create and delete a SIP gateway, route a phone number, send an SMS
+# --------------------------------------------------------------------------------------------------
+
+
+class CreateSipGatewayInput(StrictInput):
+    """Create a SIP gateway; omitted media settings come from the project's SIP profile."""
+
+    name: str = Field(min_length=1, max_length=100, description="Display name.")
+    uri: Annotated[str, AfterValidator(_check_sip_uri)] = Field(max_length=256, description="sip:host[:port] or host.")
+    encryption: GatewayEncryption | None = Field(default=None, description="SRTP requirement; default: profile's.")
+    ciphers: Ciphers | None = None
+    codecs: Codecs | None = None
+
+
+class DeleteSipGatewayInput(StrictInput):
+    """Delete one SIP gateway."""
+
+    id: UUID = Field(description="SIP gateway id.")
+
+
+class DeletedSipGateway(Result):
+    id: str
+    deleted: bool = True
+
+
+HTTP_METHOD = Literal["GET", "POST"]
+PhoneCallHandler = Literal[
+    "relay_topic",
+    "relay_script",
+    "relay_application",
+    "relay_connector",
+    "relay_sip_endpoint",
+    "relay_verto_endpoint",
+    "laml_webhooks",
+    "laml_application",
+    "dialogflow",
+    "video_room",
+]
+PhoneMessageHandler = Literal["relay_topic", "relay_application", "laml_webhooks", "laml_application"]
+
+
+def _routing_url(value: str) -> str:
+    """An absolute http(s) URL with a host and no user:password@ (a secret must not be a tool argument)."""
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("https", "http") or not parts.hostname or any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not an absolute https:// URL with a host")
+    if "@" in parts.netloc:
+        raise ValueError("credentials in a URL (user:password@host) are refused: a secret must not be a tool argument")
+    if not re.fullmatch(rf"{_HOST}(?::[0-9]{{1,5}})?", parts.netloc):
+        raise ValueError(f"{value!r} has an unusual host: give a plain host name or IP address")
+    return value
+
+
+RoutingUrl = Annotated[str, AfterValidator(_routing_url), Field(max_length=2048)]
+Ident = Annotated[str, Field(min_length=1, max_length=255)]
+
+ROUTING_URL_FIELDS = (
+    "call_request_url",
+    "call_fallback_url",
+    "call_status_callback_url",
+    "call_relay_topic_status_callback_url",
+    "call_relay_script_url",
+    "message_request_url",
+    "message_fallback_url",
+)
+"""Every field whose value is a URL SignalWire will send the number's calls or messages (or their status) to."""
+
+# The field that says where each handler sends the calls or messages: without it a number goes quiet.
+HANDLER_TARGETS: dict[str, dict[str, str]] = {
+    "call_handler": {
+        "relay_topic": "call_relay_topic",
+        "relay_script": "call_relay_script_url",
+        "relay_application": "call_relay_application",
+        "relay_connector": "call_relay_connector_id",
+        "relay_sip_endpoint": "call_sip_endpoint_id",
+        "relay_verto_endpoint": "call_verto_resource",
+        "laml_webhooks": "call_request_url",
+        "laml_application": "call_laml_application_id",
+        "dialogflow": "call_dialogflow_agent_id",
+        "video_room": "call_video_room_id",
+    },
+    "message_handler": {
+        "relay_topic": "message_relay_topic",
+        "relay_application": "message_relay_application",
+        "laml_webhooks": "message_request_url",
+        "laml_application": "message_laml_application_id",
+    },
+}
+
+
+class UpdatePhoneNumberInput(StrictInput):
+    """Change a phone number's name or call and message routing; only the given fields change."""
+
+    id: UUID = Field(description="Phone number id.")
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    call_handler: PhoneCallHandler | None = None
+    call_receive_mode: Literal["voice", "fax"] | None = None
+    call_request_url: RoutingUrl | None = None
+    call_request_method: HTTP_METHOD | None = None
+    call_fallback_url: RoutingUrl | None = None
+    call_fallback_method: HTTP_METHOD | None = None
+    call_status_callback_url: RoutingUrl | None = None
+    call_status_callback_method: HTTP_METHOD | None = None
+    call_laml_application_id: Ident | None = None
+    call_dialogflow_agent_id: Ident | None = None
+    call_relay_topic: Ident | None = None
+    call_relay_topic_status_callback_url: RoutingUrl | None = None
+    call_relay_script_url: RoutingUrl | None = None
+    call_relay_application: Ident | None = None
+    call_relay_connector_id: Ident | None = None
+    call_sip_endpoint_id: UUID | None = None
+    call_verto_resource: Ident | None = None
+    call_video_room_id: UUID | None = None
+    message_handler: PhoneMessageHandler | None = None
+    message_request_url: RoutingUrl | None = None
+    message_request_method: HTTP_METHOD | None = None
+    message_fallback_url: RoutingUrl | None = None
+    message_fallback_method: HTTP_METHOD | None = None
+    message_laml_application_id: Ident | None = None
+    message_relay_topic: Ident | None = None
+    message_relay_application: Ident | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> UpdatePhoneNumberInput:
+        if not self.body():
+            raise ValueError("nothing to change: give a name or at least one call_* or message_* routing field")
+        return self
+
+    def body(self) -> dict[str, Any]:
+        """The PUT body: only the fields that were given, JSON-ready."""
+        return self.model_dump(mode="json", exclude_none=True, exclude={"id"})
+
+    def routing_urls(self) -> tuple[tuple[str, str], ...]:
+        """(field, URL) for every routing URL given: each must pass the routing-host allow-list."""
+        return tuple((key, url) for key in ROUTING_URL_FIELDS if (url := getattr(self, key)) is not None)
+
+
+def _international(value: str) -> str:
+    # No national-format guessing: phone.py assumes German numbers, SignalWire projects are global.
+    if not value.startswith("+"):
+        raise ValueError(f"{value!r} must be an international number starting with +")
+    return value
+
+
+class SendMessageInput(StrictInput):
+    """Send an SMS from one of the project's numbers."""
+
+    to_number: Annotated[str, AfterValidator(to_e164)] = Field(
+        max_length=40, description="Recipient, e.g. +1 202 555 0123."
+    )
+    from_number: Annotated[str, AfterValidator(_international), AfterValidator(possible_e164)] = Field(
+        max_length=32, description="One of the project's SMS numbers."
+    )
+    # Sent exactly as written: the inputs' whitespace stripping does not apply to the text.
+    body: Annotated[str, StringConstraints(strip_whitespace=False)] = Field(
+        min_length=1, max_length=1600, description="Text, up to 1600 characters."
+    )
+
+    @field_validator("body")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("body has no visible text")
+        return value
+
+    def payload(self) -> dict[str, Any]:
+        """The POST body (``Message.CreateMessageRequest``, SMS: no media)."""
+        return {"to": self.to_number, "from": self.from_number, "body": self.body}
+
+
+class SentMessage(Result):
+    """An SMS SignalWire accepted (queued for delivery)."""
+
+    id: str
+    status: str | None = None
+    from_number: str | None = None
+    to_number: str | None = None
+    number_of_segments: int | None = None
+    created_at: str | None = None
+
+
+def sent_message_from_api(payload: Any) -> SentMessage:
+    """``Message.Message`` (201) -> ``SentMessage``; the body is not echoed back."""
+    what = "message"
+    data = p.obj(payload, what)
+    return SentMessage(
+        id=p.req_str(data, "id", what),
+        status=p.opt_str(data, "status", what),
+        from_number=p.opt_str(data, "from", what),
+        to_number=p.opt_str(data, "to", what),
+        number_of_segments=p.opt_int(data, "number_of_segments", what),
+        created_at=p.opt_str(data, "created_at", what),
+    )

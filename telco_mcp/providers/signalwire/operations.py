@@ -8,19 +8,22 @@ link's host or path (a proxy, a path prefix or a different host spelling must no
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
 import httpx2
 from pydantic import BaseModel
 
+from telco_mcp.errors import InvalidInput, NotFound
 from telco_mcp.http import CallContext
 from telco_mcp.models import MAX_LIMIT
 from telco_mcp.operation import SECRET_PLACEHOLDER, Operation, WriteSubject
 from telco_mcp.phone import pretty
+from telco_mcp.providers import payload as p
 from telco_mcp.providers.signalwire import models as m
-from telco_mcp.untrusted import quote
-from telco_mcp.wire import PreparedRequest, decode_cursor, next_page, response_json
+from telco_mcp.untrusted import inline, quote
+from telco_mcp.wire import PreparedRequest, decode_cursor, fill_path, next_page, response_json
 
 CREDENTIALS = "/api/fabric/resources/sip_endpoints"
 GATEWAYS = "/api/fabric/resources/sip_gateways"
@@ -160,17 +163,17 @@ def _password(args: Any) -> str | None:
     return "password" if getattr(args, "new_password", True) else None
 
 
-async def _profile_defaults(ctx: CallContext) -> m.SipProfile:
-    """The project's SIP profile: a new credential takes its codecs and ciphers unless told otherwise."""
+async def _profile_defaults(ctx: CallContext, operation: str) -> m.SipProfile:
+    """The project's SIP profile (read once per call): a new credential or gateway takes its defaults."""
 
     async def lookup() -> m.SipProfile:
-        return m.sip_profile_from_api(await ctx.client.read("signalwire_create_sip_credential", PROFILE))
+        return m.sip_profile_from_api(await ctx.client.read(operation, PROFILE))
 
     return await ctx.once("sip-profile", lookup)
 
 
 async def _create_body(args: m.CreateSipCredentialInput, ctx: CallContext) -> dict[str, Any]:
-    profile = await _profile_defaults(ctx)
+    profile = await _profile_defaults(ctx, "signalwire_create_sip_credential")
     return {
         "username": args.username,
         "password": SECRET_PLACEHOLDER,
@@ -233,7 +236,11 @@ async def _prepare_update_credential(args: m.UpdateSipCredentialInput, ctx: Call
 
 async def _summarize_update_credential(args: m.UpdateSipCredentialInput, ctx: CallContext) -> str:
     current = (await _credential(args, ctx, "signalwire_update_sip_credential")).model_dump()
-    changes = [f"{key}: {_fmt(current.get(key))} -> {_fmt(value)}" for key, value in args.changes().items()]
+
+    def shown(key: str, value: Any) -> str:  # a send_as number as people read it (callees see it)
+        return pretty(value) if key == "send_as" and isinstance(value, str) and value.startswith("+") else _fmt(value)
+
+    changes = [f"{key}: {shown(key, current.get(key))} -> {shown(key, value)}" for key, value in args.changes().items()]
     if args.new_password:
         changes.append("password: replaced by one you set on the approval page (phones using the old one stop "
                        "registering)")  # fmt: skip
@@ -241,19 +248,9 @@ async def _summarize_update_credential(args: m.UpdateSipCredentialInput, ctx: Ca
 
 
 async def _numbers_routed_to(credential_id: str, ctx: CallContext) -> list[m.PhoneNumber]:
-    """Phone numbers whose calls go to this credential, over the first pages (what the provider lets us see)."""
-    found: list[m.PhoneNumber] = []
-    query: tuple[tuple[str, str], ...] = (("page_size", str(MAX_LIMIT)),)
-    for _ in range(5):
-        items, next_url = m.phone_number_page_from_api(
-            await ctx.client.read("signalwire_delete_sip_credential", NUMBERS, query)
-        )
-        found += [n for n in items if n.call_sip_endpoint_id == credential_id]
-        cursor = next_page(next_url, NUMBERS)
-        if cursor is None:
-            break
-        query = tuple(decode_cursor(cursor, NUMBERS, size="page_size", max_size=MAX_LIMIT))
-    return found
+    """Phone numbers whose calls go to this credential (what the provider lets us see)."""
+    numbers, _ = await _every(ctx, "signalwire_delete_sip_credential", NUMBERS, m.phone_number_page_from_api)
+    return [n for n in numbers if (n.routing or {}).get("call_sip_endpoint_id") == credential_id]
 
 
 async def _summarize_delete_credential(args: m.DeleteSipCredentialInput, ctx: CallContext) -> str:
@@ -523,3 +520,271 @@ OPERATIONS: tuple[Operation, ...] = (
     *CREDENTIAL_WRITES,
     DELETE_CREDENTIAL,
 )
+
+
+# ------------------------------------------------------------------ writes of issue 13
+MESSAGES = "/api/messaging/messages"
+LOOKUP_PAGE_SIZE = 1000
+LOOKUP_PAGES = 5
+ROUTED_SHOWN = 10  # a question names this many of what still routes to a gateway, then counts the rest
+"""A write's supporting list reads stop after this many pages (5000 items); the question says when they did."""
+
+
+async def _every(
+    ctx: CallContext, operation: str, path: str, parse: Callable[[Any], tuple[list[Any], str | None]]
+) -> tuple[list[Any], bool]:
+    """Every item of a list (its pages followed on the configured base), and whether the list was read to its end."""
+    items: list[Any] = []
+    query: tuple[tuple[str, str], ...] = (("page_size", str(LOOKUP_PAGE_SIZE)),)
+    for _ in range(LOOKUP_PAGES):
+        page, next_url = parse(await ctx.client.read(operation, path, query))
+        items += page
+        cursor = next_page(next_url, path)
+        if cursor is None:
+            return items, True
+        query = tuple(decode_cursor(cursor, path, size="page_size", max_size=LOOKUP_PAGE_SIZE))
+    return items, False
+
+
+# ---- create a SIP gateway
+_MEDIA = (("encryption", "default_encryption"), ("ciphers", "default_ciphers"), ("codecs", "default_codecs"))
+# What a gateway accepts: the profile's defaults are plain strings upstream, so each is checked before it is used.
+_GATEWAY_VALUES = {
+    "encryption": set(get_args(m.GatewayEncryption)),
+    "ciphers": set(get_args(m.Cipher)),
+    "codecs": set(get_args(m.Codec)),
+}
+
+
+async def _gateway_body(args: m.CreateSipGatewayInput, ctx: CallContext) -> tuple[dict[str, Any], list[str]]:
+    """The POST body (all five fields, as the API requires them) and which came from the SIP profile."""
+    body = args.model_dump(mode="json", exclude_none=True)
+    missing = [key for key, _ in _MEDIA if key not in body]
+    if not missing:
+        return body, []
+
+    profile = await _profile_defaults(ctx, "signalwire_create_sip_gateway")
+    for key, default in _MEDIA:
+        if key in missing:
+            value = getattr(profile, default)
+            if not value:
+                raise InvalidInput(f"give {key}: the project's SIP profile has no {default} to use instead")
+            unusable = [v for v in ([value] if isinstance(value, str) else value) if v not in _GATEWAY_VALUES[key]]
+            if unusable:
+                raise InvalidInput(f"give {key}: the SIP profile's {default} has values a gateway does not take: "
+                                   + inline(unusable, "signalwire"))  # fmt: skip
+            body[key] = value
+    return body, missing
+
+
+async def _prepare_create_gateway(args: m.CreateSipGatewayInput, ctx: CallContext) -> PreparedRequest:
+    body, _ = await _gateway_body(args, ctx)
+    return PreparedRequest("POST", GATEWAYS, json=body)
+
+
+async def _summarize_create_gateway(args: m.CreateSipGatewayInput, ctx: CallContext) -> str:
+    body, defaulted = await _gateway_body(args, ctx)
+    media = "; ".join(
+        f"{key} {_fmt(body[key])}" + (" (the SIP profile's default)" if key in defaulted else "") for key, _ in _MEDIA
+    )
+    return f"Create SIP gateway {_fmt(args.name)} to {_fmt(args.uri)}: {media}"
+
+
+# ---- delete a SIP gateway
+async def _gateway(args: m.DeleteSipGatewayInput, ctx: CallContext) -> m.SipGateway:
+    """The gateway to delete, read once per call; an unknown id is refused before anything is sent."""
+
+    async def lookup() -> m.SipGateway:
+        try:
+            return m.sip_gateway_from_api(
+                await ctx.client.read("signalwire_delete_sip_gateway", f"{GATEWAYS}/{args.id}")
+            )
+        except NotFound:
+            raise NotFound(f"No SIP gateway {args.id}. Nothing was sent.", provider="signalwire",
+                           operation="signalwire_delete_sip_gateway") from None  # fmt: skip
+
+    return await ctx.once("sip-gateway", lookup)
+
+
+async def _routed_through(gateway: m.SipGateway, ctx: CallContext) -> list[str]:
+    """What still sends calls to the gateway: numbers and SIP credentials whose handler resource is it."""
+    ids = {i.lower() for i in (gateway.id, gateway.sip_gateway_id) if i}
+    name = "signalwire_delete_sip_gateway"
+    numbers, all_numbers = await _every(ctx, name, NUMBERS, m.phone_number_page_from_api)
+    credentials, all_credentials = await _every(ctx, name, CREDENTIALS, m.sip_credential_page_from_api)
+    routed = [
+        f"phone number {pretty(n.number)}" + (f" ({_fmt(n.name)})" if n.name else "")
+        for n in numbers
+        if (n.calling_handler_resource_id or "").lower() in ids
+    ]
+    routed += [f"SIP credential {_fmt(c.username)}" for c in credentials
+               if (c.calling_handler_resource_id or "").lower() in ids]  # fmt: skip
+    if len(routed) > ROUTED_SHOWN:
+        routed[ROUTED_SHOWN:] = [f"and {len(routed) - ROUTED_SHOWN} more"]
+    if not (all_numbers and all_credentials):
+        routed.append(f"(only the first {LOOKUP_PAGE_SIZE * LOOKUP_PAGES} numbers and credentials were checked)")
+    return routed
+
+
+async def _prepare_delete_gateway(args: m.DeleteSipGatewayInput, ctx: CallContext) -> PreparedRequest:
+    await _gateway(args, ctx)
+    return PreparedRequest("DELETE", fill_path(GATEWAYS + "/{id}", args), fields={"id": str(args.id)})
+
+
+async def _summarize_delete_gateway(args: m.DeleteSipGatewayInput, ctx: CallContext) -> str:
+    gateway = await _gateway(args, ctx)
+    name = f"{_fmt(gateway.name)} " if gateway.name else ""
+    uri = f" to {_fmt(gateway.uri)}" if gateway.uri else ""
+    summary = f"Permanently delete SIP gateway {name}({args.id}){uri}: calls can no longer be sent through it"
+    routed = await _routed_through(gateway, ctx)
+    if routed:
+        summary += ". STILL ROUTED to this gateway, their calls will fail: " + ", ".join(routed)
+    return summary + ". This cannot be undone"
+
+
+async def _deleted_gateway(response: httpx2.Response, args: m.DeleteSipGatewayInput, ctx: CallContext) -> BaseModel:
+    return m.DeletedSipGateway(id=str(args.id), deleted=True)
+
+
+# ---- route a phone number
+async def _number_now(args: m.UpdatePhoneNumberInput, ctx: CallContext) -> dict[str, Any]:
+    """The number as SignalWire has it now (read once per call), for the old -> new question."""
+
+    async def lookup() -> dict[str, Any]:
+        try:
+            raw = await ctx.client.read("signalwire_update_phone_number", f"{NUMBERS}/{args.id}")
+        except NotFound:
+            raise NotFound(f"No phone number {args.id} in this project. Nothing was sent.", provider="signalwire",
+                           operation="signalwire_update_phone_number") from None  # fmt: skip
+        m.phone_number_from_api(raw)  # the shape is checked: a number and an id
+        now = dict(p.obj(raw, "phone number"))
+        _check_targets(args, now)
+        return now
+
+    return await ctx.once("phone-number", lookup)
+
+
+def _check_targets(args: m.UpdatePhoneNumberInput, now: dict[str, Any]) -> None:
+    """A handler chosen without where it should send (given now or already set) would leave the number dead."""
+    for key, targets in m.HANDLER_TARGETS.items():
+        handler = getattr(args, key)
+        target = targets.get(handler or "")
+        if target and getattr(args, target) is None and not now.get(target):
+            raise InvalidInput(f"{key} {handler} needs {target}: give it too (the number has none yet)")
+
+
+async def _prepare_update_number(args: m.UpdatePhoneNumberInput, ctx: CallContext) -> PreparedRequest:
+    await _number_now(args, ctx)
+    return PreparedRequest("PUT", fill_path(NUMBERS + "/{id}", args), json=args.body(), fields={"id": str(args.id)})
+
+
+async def _summarize_update_number(args: m.UpdatePhoneNumberInput, ctx: CallContext) -> str:
+    now = await _number_now(args, ctx)
+    name = f" ({_fmt(now.get('name'))})" if now.get("name") else ""
+    changes = "; ".join(f"{key}: {_fmt(now.get(key))} -> {_fmt(value)}" for key, value in args.body().items())
+    return f"Change the routing of {pretty(str(now.get('number')))}{name}: {changes}"
+
+
+# ---- send an SMS
+async def _sms_number(args: m.SendMessageInput, ctx: CallContext) -> m.PhoneNumber:
+    """The project's number the SMS is sent from (read once per call): not ours or not SMS-capable is refused."""
+
+    async def lookup() -> m.PhoneNumber:
+        numbers, _ = await _every(ctx, "signalwire_send_message", NUMBERS, m.phone_number_page_from_api)
+        digits = args.from_number.lstrip("+")
+        ours = next((n for n in numbers if "".join(c for c in n.number if c.isdigit()) == digits), None)
+        if ours is None:
+            raise InvalidInput(f"from_number {pretty(args.from_number)} is not one of this project's numbers: "
+                               + inline([n.number for n in numbers][:10], "signalwire"))  # fmt: skip
+        if ours.capabilities is not None and "sms" not in ours.capabilities:
+            raise InvalidInput(f"from_number {pretty(args.from_number)} cannot send SMS (its capabilities: "
+                               + inline(ours.capabilities, "signalwire") + ")")  # fmt: skip
+        return ours
+
+    return await ctx.once("sms-number", lookup)
+
+
+async def _prepare_send(args: m.SendMessageInput, ctx: CallContext) -> PreparedRequest:
+    ours = await _sms_number(args, ctx)
+    return PreparedRequest("POST", MESSAGES, json=args.payload() | {"from": ours.number})
+
+
+async def _summarize_send(args: m.SendMessageInput, ctx: CallContext) -> str:
+    ours = await _sms_number(args, ctx)
+    origin = pretty(ours.number) + (f" ({_fmt(ours.name)})" if ours.name else "")
+    return f"Send SMS from {origin} to {pretty(args.to_number)}: {quote(args.body)}"
+
+
+# A write outside the default exposure (listed with its toolset or `all`).
+_write = functools.partial(Operation, provider="signalwire", default=False)
+
+
+WRITES: tuple[Operation, ...] = (
+    _write(
+        name="signalwire_create_sip_gateway",
+        title="Create a SIP gateway",
+        description="Create a SIP gateway (trunk); encryption, ciphers and codecs default to the SIP profile's.",
+        method="POST",
+        path=GATEWAYS,
+        input=m.CreateSipGatewayInput,
+        output=m.SipGateway,
+        scope="signalwire:sip_gateways:write",
+        effect="write",
+        idempotent=False,
+        prepare=_prepare_create_gateway,
+        interpret=_one(m.sip_gateway_from_api),
+        summarize=_summarize_create_gateway,
+    ),
+    _write(
+        name="signalwire_delete_sip_gateway",
+        title="Delete a SIP gateway",
+        description="Permanently delete a SIP gateway; numbers still routed to it are named first.",
+        method="DELETE",
+        path=GATEWAYS + "/{id}",
+        input=m.DeleteSipGatewayInput,
+        output=m.DeletedSipGateway,
+        scope="signalwire:sip_gateways:write",
+        effect="destructive",
+        idempotent=False,
+        prepare=_prepare_delete_gateway,
+        interpret=_deleted_gateway,
+        summarize=_summarize_delete_gateway,
+        subject=_target,
+        not_found="No SIP gateway {id}.",
+    ),
+    _write(
+        name="signalwire_update_phone_number",
+        title="Route a phone number",
+        description="Change where a number's calls and messages go; URLs: https on an allowed host. Others stay.",
+        method="PUT",
+        path=NUMBERS + "/{id}",
+        input=m.UpdatePhoneNumberInput,
+        output=m.PhoneNumber,
+        scope="signalwire:phone_numbers:write",
+        effect="destructive",
+        idempotent=True,
+        prepare=_prepare_update_number,
+        interpret=_one(m.phone_number_from_api),
+        summarize=_summarize_update_number,
+        subject=lambda a: WriteSubject(target=str(a.id), urls=a.routing_urls()),
+        not_found="No phone number {id} in this project.",
+    ),
+    _write(
+        name="signalwire_send_message",
+        title="Send an SMS",
+        description="Send an SMS from one of the project's numbers.",
+        method="POST",
+        path=MESSAGES,
+        input=m.SendMessageInput,
+        output=m.SentMessage,
+        scope="signalwire:messages:write",
+        effect="write",
+        idempotent=False,
+        prepare=_prepare_send,
+        interpret=_one(m.sent_message_from_api),
+        summarize=_summarize_send,
+        subject=lambda a: WriteSubject(destinations=(a.to_number,), kind="sms", text=a.body),
+    ),
+)
+
+OPERATIONS = (*OPERATIONS, *WRITES)
