@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SG_BASE, client_for, response, signalwire_settings, sipgate_settings, text_of
+from conftest import SG_BASE, client_for, make_settings, response, signalwire_settings, sipgate_settings, text_of
 
 from telco_mcp.catalogue import BY_NAME, CATALOGUE
 from telco_mcp.settings import Settings
@@ -81,6 +81,27 @@ async def test_input_schemas_are_compact(audit_path):
     footprint = sum(len(json.dumps({"name": t.name, "description": t.description,
                                     "inputSchema": t.input_schema}, separators=(",", ":"))) for t in tools)  # fmt: skip
     assert footprint / 4 / len(tools) <= 150, "tokens per tool (chars/4)"
+
+
+@pytest.mark.parametrize(
+    ("exposure", "tools", "at_issue_13"),
+    [("sandbox", 22, 11_434), ("read-only", 10, 3_462)],  # whole tools/list, chars / 4, at commit 62c6186
+)
+async def test_a_default_exposure_is_no_larger_than_before_the_catalogue_grew(exposure, tools, at_issue_13, audit_path):
+    """The default tool list, paid on every turn, may not grow while toolsets add tools outside it."""
+    from mcp.types import ListToolsResult
+
+    from telco_mcp.server import build_server
+
+    settings = (
+        make_settings(audit_path, telco_mcp_sandbox=True, telco_mcp_allow_writes=True)
+        if exposure == "sandbox"
+        else both(audit_path, telco_mcp_toolsets="default")
+    )
+    listed = ListToolsResult(tools=await build_server(settings).list_tools())
+    sent = json.dumps(listed.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":"))
+    assert len(listed.tools) == tools
+    assert len(sent) / 4 <= at_issue_13
 
 
 async def test_read_only_is_the_default_for_real_credentials(audit_path, fake):
