@@ -5,6 +5,11 @@ is called again with identical arguments plus that token. A token is `v1.<expiry
 an HMAC-SHA256 over the tool name, the canonical JSON of the arguments, the expiry and a nonce. It
 expires after a few minutes, works once, and fails for changed arguments, another tool, or a forged
 or replayed token.
+
+The MAC key derives from `TELCO_MCP_CONFIRM_SECRET` (`telco_mcp.state.keys`): the newest secret
+signs, every listed one verifies, so replicas sharing the setting accept each other's tokens and a
+secret can be rotated without refusing the tokens in flight. Used nonces live in a `NonceStore`
+(in memory, or Redis for replicas), so a token works once across every replica.
 """
 
 from __future__ import annotations
@@ -14,11 +19,15 @@ import hmac
 import json
 import re
 import secrets
-import threading
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from telco_mcp.errors import ConfirmationError
+from telco_mcp.state.keys import TOKENS, derive
+
+if TYPE_CHECKING:
+    from telco_mcp.state import NonceStore
 
 _VERSION = "v1"
 # `v1.<expiry: Unix seconds>.<nonce: token_urlsafe(12)>.<mac: hex SHA-256>`, ASCII only. Anything else
@@ -39,16 +48,29 @@ def canonical(arguments: dict[str, Any]) -> str:
 
 
 class ConfirmationTokens:
-    def __init__(self, secret: bytes | None = None, *, ttl: int = 300, clock: Any = time.time) -> None:
-        self._key = secret or secrets.token_bytes(32)
+    """`secret`: one secret or several, newest first (default: a random key for this process only)."""
+
+    def __init__(
+        self,
+        secret: bytes | Sequence[bytes] | None = None,
+        *,
+        ttl: int = 300,
+        clock: Any = time.time,
+        nonces: NonceStore | None = None,
+    ) -> None:
+        ring = [secret] if isinstance(secret, bytes) else list(secret or [])
+        self._keys = [derive(s, TOKENS) for s in ring] or [secrets.token_bytes(32)]
         self.ttl = ttl
         self._clock = clock
-        self._used: dict[str, float] = {}  # nonce -> expiry, so a token works once
-        self._lock = threading.Lock()
+        if nonces is None:
+            from telco_mcp.state.memory import MemoryNonces
 
-    def _mac(self, tool: str, args: str, expiry: int, nonce: str) -> str:
+            nonces = MemoryNonces(clock=clock)
+        self._nonces = nonces
+
+    def _mac(self, tool: str, args: str, expiry: int, nonce: str, key: bytes | None = None) -> str:
         msg = "\n".join((_VERSION, tool, args, str(expiry), nonce)).encode()
-        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()
+        return hmac.new(key or self._keys[0], msg, hashlib.sha256).hexdigest()
 
     def issue(self, tool: str, arguments: dict[str, Any]) -> tuple[str, int]:
         expiry = int(self._clock()) + self.ttl
@@ -63,8 +85,8 @@ class ConfirmationTokens:
             raise ConfirmationError(_MALFORMED)
         expiry_text, nonce, mac = match.groups()
         expiry = int(expiry_text)
-        expected = self._mac(tool, canonical(arguments), expiry, nonce)
-        if not hmac.compare_digest(expected, mac):
+        args = canonical(arguments)
+        if not any(hmac.compare_digest(self._mac(tool, args, expiry, nonce, key), mac) for key in self._keys):
             raise ConfirmationError(
                 "confirm_token does not match: it was issued for another tool or other arguments, or it was "
                 "not issued by this server. Nothing was sent. Call the tool without confirm_token for a new preview "
@@ -87,11 +109,8 @@ class ConfirmationTokens:
             )
 
     def use_once(self, nonce: str, expiry: float | None = None) -> bool:
-        """Record `nonce` as used until `expiry` (default: one lifetime); False if it already was."""
-        now = self._clock()
-        with self._lock:
-            self._used = {n: e for n, e in self._used.items() if e >= now}
-            if nonce in self._used:
-                return False
-            self._used[nonce] = expiry if expiry is not None else now + self.ttl
-            return True
+        """Record `nonce` as used until `expiry` (default: one lifetime); False if it already was.
+
+        Raises `StateUnavailable` when the shared state cannot be reached: then nothing may be sent.
+        """
+        return self._nonces.use_once(nonce, expiry if expiry is not None else self._clock() + self.ttl)
