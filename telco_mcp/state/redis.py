@@ -108,8 +108,8 @@ def _reachable(what: str) -> Iterator[None]:
     except redis.RedisError as exc:
         logger.warning("shared state unavailable while trying to %s: %s", what, type(exc).__name__)
         raise StateUnavailable(
-            f"the shared state (TELCO_MCP_STATE_URL) cannot be reached, so this server cannot {what}. Writes are "
-            "refused until it is back; nothing was sent. Reads keep working"
+            f"the shared state (TELCO_MCP_STATE_URL) cannot be reached, so this server cannot {what}. Nothing was "
+            "sent: writes are refused until it is back, reads keep working"
         ) from None
 
 
