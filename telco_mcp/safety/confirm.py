@@ -103,14 +103,15 @@ class ConfirmationTokens:
                 "confirm_token has expired. Nothing was sent. Call the tool without it for a new preview and ask "
                 "the user again."
             )
-        if not self.use_once(nonce, expiry):
+        if not self.use_once(nonce, expiry, issued=expiry - self.ttl):
             raise ConfirmationError(
                 "confirm_token was already used: each confirmation allows one write. Nothing was sent again."
             )
 
-    def use_once(self, nonce: str, expiry: float | None = None) -> bool:
+    def use_once(self, nonce: str, expiry: float | None = None, *, issued: float | None = None) -> bool:
         """Record `nonce` as used until `expiry` (default: one lifetime); False if it already was.
 
-        Raises `StateUnavailable` when the shared state cannot be reached: then nothing may be sent.
+        Raises `StateUnavailable` when the shared state cannot be reached, and `ConfirmationError` for a
+        confirmation `issued` before the shared state was reset: then nothing may be sent.
         """
-        return self._nonces.use_once(nonce, expiry if expiry is not None else self._clock() + self.ttl)
+        return self._nonces.use_once(nonce, expiry if expiry is not None else self._clock() + self.ttl, issued)

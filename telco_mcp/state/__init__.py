@@ -28,8 +28,13 @@ if TYPE_CHECKING:  # the stores import this package's keys; their types are only
 
 
 class NonceStore(Protocol):
-    def use_once(self, nonce: str, expiry: float) -> bool:
-        """Record `nonce` as used until `expiry` (Unix seconds); False if it already was."""
+    def use_once(self, nonce: str, expiry: float, issued: float | None = None) -> bool:
+        """Record `nonce` as used until `expiry` (Unix seconds); False if it already was.
+
+        `issued`: when the confirmation was handed out. A shared store that lost its data since (a Redis
+        restarted without persistence) cannot know which nonces were used, so it raises
+        `ConfirmationError` for anything issued before it was reset, rather than accept a replay.
+        """
         ...
 
 

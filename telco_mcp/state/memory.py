@@ -20,7 +20,7 @@ class MemoryNonces:
     _used: dict[str, float] = field(default_factory=dict)  # nonce -> until
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def use_once(self, nonce: str, expiry: float) -> bool:
+    def use_once(self, nonce: str, expiry: float, issued: float | None = None) -> bool:
         now = self.clock()
         with self._lock:
             self._used = {n: e for n, e in self._used.items() if e >= now}

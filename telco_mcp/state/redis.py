@@ -8,14 +8,16 @@ Layout, every key under `telco-mcp:` (use a Redis database or ACL of its own per
     approvals:pending       sorted set of ids still waiting, scored by creation time
     grants:<sha256>         sorted set of grants (JSON) for one client and one call, scored by expiry
     nonce:<nonce>           a used token or elicitation nonce, until its token could no longer be valid
+    epoch                   when this Redis began remembering used nonces (see `RedisNonces`)
     cap:<kind>              sorted set of writes counted in the last hour, scored by Redis's own clock
 
 Every check-and-change is one Lua script, so Redis runs it atomically: deciding an approval,
 redeeming it (two replicas racing: exactly one wins, the other sees "already used"), counting a
 write against an hourly cap (20 concurrent sends over three replicas with a cap of 5: exactly 5).
-Marking a nonce used is a single `SET NX`. The caps use Redis's clock (`TIME`), so replicas with
-skewed clocks still share one window. Nothing secret is stored: approvals hold what the approver is
-shown, nonces are public halves of tokens whose MAC key never leaves the replicas' configuration.
+Marking a nonce used is one script too (a `SET NX` behind the epoch check). The caps use Redis's
+clock (`TIME`), so replicas with skewed clocks still share one window. Nothing secret is stored:
+approvals hold what the approver is shown, nonces are public halves of tokens whose MAC key never
+leaves the replicas' configuration.
 
 The client is redis-py's synchronous client with short timeouts: the stores answer the same
 synchronous calls as the in-memory ones, and a loopback round trip is a fraction of a millisecond.
@@ -42,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "telco-mcp:"
 PENDING = PREFIX + "approvals:pending"
+EPOCH = PREFIX + "epoch"
 _KEEP_AFTER_EXPIRY = 3600  # seconds an approval stays readable after it expired (as in memory)
 
 _DECIDE = """
@@ -62,6 +65,17 @@ if f[4] == 'approved' and tonumber(ARGV[4]) >= tonumber(f[5]) then return 'expir
 if f[4] ~= 'approved' then return f[4] end
 redis.call('HSET', KEYS[1], 'status', 'used')
 return 'redeemed'
+"""
+
+_USE_ONCE = """
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  redis.call('SET', KEYS[2], ARGV[3])
+  epoch = ARGV[3]
+end
+if ARGV[2] ~= '' and tonumber(ARGV[2]) < tonumber(epoch) then return -1 end
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 1 end
+return 0
 """
 
 _TAKE = """
@@ -251,14 +265,44 @@ class RedisApprovalStore:
 
 
 class RedisNonces:
+    """Used nonces, and the time this Redis started remembering them (`epoch`).
+
+    A Redis that restarts without persistence forgets which tokens were used; a token handed out before
+    that could then be replayed. So the first replica to find the data gone writes a new epoch, and a
+    confirmation issued before the epoch is refused (ask again) instead of trusted.
+    """
+
     def __init__(self, client: Any, clock: Callable[[], float] = time.time) -> None:
         self._r = client
         self.clock = clock
+        self._use = client.register_script(_USE_ONCE)
 
-    def use_once(self, nonce: str, expiry: float) -> bool:
-        ttl_ms = max(1000, int((expiry - self.clock()) * 1000))
+    def mark_epoch(self) -> None:
+        """At startup: note when this deployment's memory of used nonces begins (if nobody has)."""
+        with _reachable("reach the shared state at startup"):
+            self._r.set(EPOCH, self._epoch_now(), nx=True)
+
+    def _epoch_now(self) -> str:
+        # Tokens carry whole seconds (their expiry), so the epoch is too, with one second's margin.
+        return str(int(self.clock()) - 1)
+
+    def use_once(self, nonce: str, expiry: float, issued: float | None = None) -> bool:
+        now = self.clock()
+        ttl_ms = max(1000, int((expiry - now) * 1000))
         with _reachable("check that a confirmation is used only once"):
-            return bool(self._r.set(f"{PREFIX}nonce:{nonce}", b"1", nx=True, px=ttl_ms))
+            answer = int(
+                self._use(
+                    keys=[f"{PREFIX}nonce:{nonce}", EPOCH],
+                    args=[ttl_ms, "" if issued is None else repr(issued), self._epoch_now()],
+                )
+            )
+        if answer < 0:
+            raise ConfirmationError(
+                "this confirmation was issued before the shared state (TELCO_MCP_STATE_URL) was reset, so this "
+                "server cannot tell whether it was already used. Nothing was sent. Call the tool again without it "
+                "and ask the user again"
+            )
+        return answer == 1
 
 
 class RedisCaps:
@@ -278,6 +322,9 @@ class RedisCaps:
 
 def redis_state(url: str) -> SharedState:
     client = _connect(url)
-    return SharedState(
-        backend="redis", approvals=RedisApprovalStore(client), nonces=RedisNonces(client), caps=RedisCaps(client)
-    )
+    nonces = RedisNonces(client)
+    try:
+        nonces.mark_epoch()
+    except StateUnavailable:  # serve anyway: reads work, and every write is refused until Redis is back
+        logger.warning("the shared state (TELCO_MCP_STATE_URL) cannot be reached at startup: writes are refused")
+    return SharedState(backend="redis", approvals=RedisApprovalStore(client), nonces=nonces, caps=RedisCaps(client))

@@ -186,9 +186,13 @@ class ElicitationConsent(Consent):
         except ValidationError:
             return None
         # Remembered for longer than any answer is accepted (above), so no answer works twice.
-        if not call.runtime.tokens.use_once(
-            "elicit:" + nonce, time.time() + 2 * call.runtime.settings.telco_mcp_confirm_ttl
-        ):
+        try:
+            first = call.runtime.tokens.use_once(
+                "elicit:" + nonce, time.time() + 2 * call.runtime.settings.telco_mcp_confirm_ttl, issued=issued
+            )
+        except ConfirmationError as exc:  # asked before the shared state lost its memory of used answers
+            raise ConsentRefused(exc, "elicitation") from None
+        if not first:
             raise ConsentRefused(
                 ConfirmationError("this confirmation was already used for a write. Nothing was sent again."),
                 "elicitation",

@@ -324,19 +324,38 @@ async def test_no_key_material_is_stored_in_redis(audit_path: Path, redis_server
 async def test_with_redis_down_writes_are_refused_and_reads_keep_working(
     audit_path: Path, redis_server: RedisServer
 ) -> None:
+    """Redis goes away mid-run and comes back empty (no persistence): nothing is sent while it is away,
+    and a token handed out before it lost its memory of used tokens is refused rather than trusted."""
     cfg = settings(audit_path, redis_server, telco_mcp_confirm="token", telco_mcp_sms_per_hour=5)
     server = build_server(cfg)
     async with client(server) as c:
         token = (await c.call_tool("sipgate_send_sms", SMS)).structured_content["confirm_token"]  # type: ignore[index]
+        sent = await c.call_tool("sipgate_send_sms", SMS | {"confirm_token": token})
+        other = (await c.call_tool("sipgate_send_sms", SMS | {"message": "second"})).structured_content
         redis_server.stop()
-        write = await c.call_tool("sipgate_send_sms", SMS | {"confirm_token": token})
+        write = await c.call_tool(
+            "sipgate_send_sms", SMS | {"message": "second", "confirm_token": other["confirm_token"]}
+        )  # type: ignore[index]
         read = await c.call_tool("sipgate_list_calls", {})
         preview = await c.call_tool("sipgate_send_sms", SMS)
-        redis_server.start()  # back: the token was never used, so it works now, once
-        later = await c.call_tool("sipgate_send_sms", SMS | {"confirm_token": token})
+        time.sleep(2.1)  # tokens carry whole seconds: let the reset fall clearly after both were issued
+        redis_server.start()  # back, and empty
+        replayed = await c.call_tool("sipgate_send_sms", SMS | {"confirm_token": token})
+        stale = await c.call_tool(
+            "sipgate_send_sms", SMS | {"message": "second", "confirm_token": other["confirm_token"]}
+        )  # type: ignore[index]
+        fresh = (await c.call_tool("sipgate_send_sms", SMS | {"message": "third"})).structured_content
+        later = await c.call_tool(
+            "sipgate_send_sms", SMS | {"message": "third", "confirm_token": fresh["confirm_token"]}
+        )  # type: ignore[index]
+    assert sent.structured_content["status"] == "applied"  # type: ignore[index]
     assert write.is_error and "cannot be reached" in write.content[0].text  # type: ignore[union-attr]
     assert "Nothing was sent" in write.content[0].text  # type: ignore[union-attr]
     assert not read.is_error and read.structured_content is not None
     assert preview.is_error and "cannot be reached" in preview.content[0].text  # type: ignore[union-attr]
+    for refused in (replayed, stale):
+        assert refused.is_error and "was reset" in refused.content[0].text  # type: ignore[union-attr]
     assert later.structured_content["status"] == "applied"  # type: ignore[index]
-    assert writes(server) == [("POST", "/v2/sessions/sms")]
+    assert (
+        writes(server) == [("POST", "/v2/sessions/sms")] * 2
+    )  # the first token once, the fresh one once: nothing twice, nothing while Redis was away
