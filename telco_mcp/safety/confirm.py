@@ -72,7 +72,12 @@ class ConfirmationTokens:
         msg = "\n".join((_VERSION, tool, args, str(expiry), nonce)).encode()
         return hmac.new(key or self._keys[0], msg, hashlib.sha256).hexdigest()
 
+    def mark_epoch(self) -> None:
+        """Before handing out a confirmation: make sure the nonce store knows since when it remembers."""
+        self._nonces.mark_epoch()
+
     def issue(self, tool: str, arguments: dict[str, Any]) -> tuple[str, int]:
+        self.mark_epoch()
         expiry = int(self._clock()) + self.ttl
         nonce = secrets.token_urlsafe(12)
         mac = self._mac(tool, canonical(arguments), expiry, nonce)

@@ -28,6 +28,10 @@ if TYPE_CHECKING:  # the stores import this package's keys; their types are only
 
 
 class NonceStore(Protocol):
+    def mark_epoch(self) -> None:
+        """Note when this store began remembering used nonces, unless it already knows (before issuing)."""
+        ...
+
     def use_once(self, nonce: str, expiry: float, issued: float | None = None) -> bool:
         """Record `nonce` as used until `expiry` (Unix seconds); False if it already was.
 

@@ -20,6 +20,9 @@ class MemoryNonces:
     _used: dict[str, float] = field(default_factory=dict)  # nonce -> until
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def mark_epoch(self) -> None:
+        """Nothing to note: this memory begins and ends with the process."""
+
     def use_once(self, nonce: str, expiry: float, issued: float | None = None) -> bool:
         now = self.clock()
         with self._lock:

@@ -268,8 +268,9 @@ class RedisNonces:
     """Used nonces, and the time this Redis started remembering them (`epoch`).
 
     A Redis that restarts without persistence forgets which tokens were used; a token handed out before
-    that could then be replayed. So the first replica to find the data gone writes a new epoch, and a
-    confirmation issued before the epoch is refused (ask again) instead of trusted.
+    that could then be replayed. So the first replica to find the data gone (handing out or checking a
+    confirmation) writes a new epoch, and one issued before the epoch is refused (ask again) instead
+    of trusted.
     """
 
     def __init__(self, client: Any, clock: Callable[[], float] = time.time) -> None:
@@ -278,8 +279,10 @@ class RedisNonces:
         self._use = client.register_script(_USE_ONCE)
 
     def mark_epoch(self) -> None:
-        """At startup: note when this deployment's memory of used nonces begins (if nobody has)."""
-        with _reachable("reach the shared state at startup"):
+        """At startup and before each confirmation is handed out: note when this Redis's memory of used
+        nonces begins, if nobody has (so a confirmation issued after a reset is never mistaken for an
+        older one)."""
+        with _reachable("hand out a confirmation"):
             self._r.set(EPOCH, self._epoch_now(), nx=True)
 
     def _epoch_now(self) -> str:

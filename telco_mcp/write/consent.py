@@ -158,6 +158,7 @@ class ElicitationConsent(Consent):
 
     def _ask(self, call: WriteCall, message: str) -> InputRequiredResult:
         # The SDK seals request_state and binds it to this tool and these exact arguments.
+        call.runtime.tokens.mark_epoch()  # the answer's nonce must be checkable when it comes back
         state = json.dumps({"q": self._digest(message), "n": secrets.token_urlsafe(12), "t": int(time.time())})
         params = ElicitRequestFormParams(message=message, requested_schema=render_elicitation_schema(Confirm))
         return InputRequiredResult(input_requests={ELICIT_KEY: ElicitRequest(params=params)}, request_state=state)
