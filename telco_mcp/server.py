@@ -26,12 +26,12 @@ from telco_mcp.catalogue import CATALOGUE
 from telco_mcp.http import ProviderClient
 from telco_mcp.prompts import PROMPTS
 from telco_mcp.runtime import AppState, Runtime
-from telco_mcp.safety import scopes
+from telco_mcp.safety import keys, scopes
 from telco_mcp.safety.audit import AuditLog
 from telco_mcp.safety.confirm import ConfirmationTokens
 from telco_mcp.safety.guardrails import Guardrails
 from telco_mcp.settings import Settings, load_settings
-from telco_mcp.state import SharedState, keys, open_state
+from telco_mcp.state import SharedState, open_state
 from telco_mcp.tools import make_tool
 from telco_mcp.toolsets import discovery_tools
 from telco_mcp.wire import Provider

@@ -238,7 +238,7 @@ class Settings(BaseSettings):
         return out
 
     def _state_problems(self) -> list[str]:
-        from telco_mcp.state import keys
+        from telco_mcp.safety import keys
 
         out = keys.problems(self.telco_mcp_confirm_secret)
         url = self.telco_mcp_state_url

@@ -6,7 +6,7 @@ an HMAC-SHA256 over the tool name, the canonical JSON of the arguments, the expi
 expires after a few minutes, works once, and fails for changed arguments, another tool, or a forged
 or replayed token.
 
-The MAC key derives from `TELCO_MCP_CONFIRM_SECRET` (`telco_mcp.state.keys`): the newest secret
+The MAC key derives from `TELCO_MCP_CONFIRM_SECRET` (`telco_mcp.safety.keys`): the newest secret
 signs, every listed one verifies, so replicas sharing the setting accept each other's tokens and a
 secret can be rotated without refusing the tokens in flight. Used nonces live in a `NonceStore`
 (in memory, or Redis for replicas), so a token works once across every replica.
@@ -19,15 +19,14 @@ import hmac
 import json
 import re
 import secrets
+import threading
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from telco_mcp.errors import ConfirmationError
-from telco_mcp.state.keys import TOKENS, derive
-
-if TYPE_CHECKING:
-    from telco_mcp.state import NonceStore
+from telco_mcp.safety.keys import TOKENS, derive
 
 _VERSION = "v1"
 # `v1.<expiry: Unix seconds>.<nonce: token_urlsafe(12)>.<mac: hex SHA-256>`, ASCII only. Anything else
@@ -47,6 +46,42 @@ def canonical(arguments: dict[str, Any]) -> str:
     return json.dumps(clean, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+class NonceStore(Protocol):
+    """Used nonces: in this process (`MemoryNonces`), or shared by replicas (`telco_mcp.state.redis`)."""
+
+    def mark_epoch(self) -> None:
+        """Note when this store began remembering used nonces, unless it already knows (before issuing)."""
+        ...
+
+    def use_once(self, nonce: str, expiry: float, issued: float | None = None) -> bool:
+        """Record `nonce` as used until `expiry` (Unix seconds); False if it already was.
+
+        `issued`: when the confirmation was handed out. A shared store that lost its data since (a Redis
+        restarted without persistence) cannot know which nonces were used, so it raises
+        `ConfirmationError` for anything issued before it was reset, rather than accept a replay.
+        """
+        ...
+
+
+@dataclass
+class MemoryNonces:
+    clock: Callable[[], float] = time.time
+    _used: dict[str, float] = field(default_factory=dict)  # nonce -> until
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def mark_epoch(self) -> None:
+        """Nothing to note: this memory begins and ends with the process."""
+
+    def use_once(self, nonce: str, expiry: float, issued: float | None = None) -> bool:
+        now = self.clock()
+        with self._lock:
+            self._used = {n: e for n, e in self._used.items() if e >= now}
+            if nonce in self._used:
+                return False
+            self._used[nonce] = expiry
+            return True
+
+
 class ConfirmationTokens:
     """`secret`: one secret or several, newest first (default: a random key for this process only)."""
 
@@ -62,11 +97,7 @@ class ConfirmationTokens:
         self._keys = [derive(s, TOKENS) for s in ring] or [secrets.token_bytes(32)]
         self.ttl = ttl
         self._clock = clock
-        if nonces is None:
-            from telco_mcp.state.memory import MemoryNonces
-
-            nonces = MemoryNonces(clock=clock)
-        self._nonces = nonces
+        self._nonces: NonceStore = nonces if nonces is not None else MemoryNonces(clock=clock)
 
     def _mac(self, tool: str, args: str, expiry: int, nonce: str, key: bytes | None = None) -> str:
         msg = "\n".join((_VERSION, tool, args, str(expiry), nonce)).encode()

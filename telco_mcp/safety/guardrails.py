@@ -13,26 +13,24 @@ first, so it is one too).
 
 from __future__ import annotations
 
-import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from telco_mcp.errors import SafetyRefusal, StateUnavailable
 from telco_mcp.operation import WriteSubject
 from telco_mcp.phone import costly_kind, mask
 from telco_mcp.settings import Settings, split_list
 
-if TYPE_CHECKING:
-    from telco_mcp.state import CapCounter
-
-logger = logging.getLogger(__name__)
-
 _GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
     "¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 _GSM7_EXT = set("^{}\\[~]|€\f")
+_HOUR = 3600.0
 # Which hourly budget a write kind draws on: a transfer makes the provider dial out like a new call.
 _BUDGET = {"sms": "sms", "call": "call", "transfer": "call"}
 
@@ -48,6 +46,45 @@ def sms_segments(text: str) -> int:
     return 1 if units <= single else -(-units // part)
 
 
+class CapCounter(Protocol):
+    """Sliding one-hour windows, one per budget (`sms`, `call`): in this process (`MemoryCaps`) or
+    shared by replicas (`telco_mcp.state.redis`)."""
+
+    def count(self, kind: str) -> int:
+        """Writes counted in the last hour."""
+        ...
+
+    def take(self, kind: str, cap: int) -> bool:
+        """Count one write if fewer than `cap` were counted in the last hour; False (nothing counted) if not."""
+        ...
+
+
+@dataclass
+class MemoryCaps:
+    clock: Callable[[], float] = time.monotonic
+    _sent: dict[str, deque[float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _window(self, kind: str) -> deque[float]:
+        sent = self._sent.setdefault(kind, deque())
+        horizon = self.clock() - _HOUR
+        while sent and sent[0] <= horizon:
+            sent.popleft()
+        return sent
+
+    def count(self, kind: str) -> int:
+        with self._lock:
+            return len(self._window(kind))
+
+    def take(self, kind: str, cap: int) -> bool:
+        with self._lock:
+            window = self._window(kind)
+            if len(window) >= cap:
+                return False
+            window.append(self.clock())
+            return True
+
+
 class Guardrails:
     def __init__(
         self, settings: Settings, *, clock: Callable[[], float] = time.monotonic, counter: CapCounter | None = None
@@ -57,11 +94,7 @@ class Guardrails:
         self.denied = split_list(settings.telco_mcp_denied_prefixes)
         self.max_segments = settings.telco_mcp_max_sms_segments
         self.caps = {"sms": settings.telco_mcp_sms_per_hour, "call": settings.telco_mcp_calls_per_hour}
-        if counter is None:
-            from telco_mcp.state.memory import MemoryCaps
-
-            counter = MemoryCaps(clock=clock)
-        self._counter = counter
+        self._counter: CapCounter = counter if counter is not None else MemoryCaps(clock=clock)
 
     def check(self, subject: WriteSubject) -> None:
         """Raise `SafetyRefusal` if any rule forbids this write. Changes nothing."""

@@ -2,7 +2,11 @@
 
     ApprovalStore   pending approvals and grants, decided once and redeemed once (`approval/store.py`)
     NonceStore      the nonces of used confirmation tokens and answered elicitations: each works once
+                    (`safety/confirm.py`)
     CapCounter      the hourly caps' sliding windows: a check-and-count that is exact under concurrency
+                    (`safety/guardrails.py`)
+
+Each Protocol, and its in-process implementation, lives next to the code that uses it.
 
 Two backends, chosen here and nowhere else (`open_state`):
 
@@ -11,7 +15,7 @@ Two backends, chosen here and nowhere else (`open_state`):
                 redemption and every count is one atomic Lua script, so two replicas can never
                 both redeem one approval and a cap of 5 sends exactly 5
 
-Keys are configuration, not state (`keys.py`): every replica derives the same token and
+Keys are configuration, not state (`safety/keys.py`): every replica derives the same token and
 request-state keys from `TELCO_MCP_CONFIRM_SECRET`; nothing secret is ever written to Redis.
 If Redis cannot be reached, every operation raises `StateUnavailable`: writes are refused before
 anything is sent (fail closed), reads never touch this state and keep working.
@@ -20,38 +24,11 @@ anything is sent (fail closed), reads never touch this state and keep working.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
 
-if TYPE_CHECKING:  # the stores import this package's keys; their types are only annotations here
-    from telco_mcp.approval.store import ApprovalStore
-    from telco_mcp.settings import Settings
-
-
-class NonceStore(Protocol):
-    def mark_epoch(self) -> None:
-        """Note when this store began remembering used nonces, unless it already knows (before issuing)."""
-        ...
-
-    def use_once(self, nonce: str, expiry: float, issued: float | None = None) -> bool:
-        """Record `nonce` as used until `expiry` (Unix seconds); False if it already was.
-
-        `issued`: when the confirmation was handed out. A shared store that lost its data since (a Redis
-        restarted without persistence) cannot know which nonces were used, so it raises
-        `ConfirmationError` for anything issued before it was reset, rather than accept a replay.
-        """
-        ...
-
-
-class CapCounter(Protocol):
-    """Sliding one-hour windows, one per budget (`sms`, `call`)."""
-
-    def count(self, kind: str) -> int:
-        """Writes counted in the last hour."""
-        ...
-
-    def take(self, kind: str, cap: int) -> bool:
-        """Count one write if fewer than `cap` were counted in the last hour; False (nothing counted) if not."""
-        ...
+from telco_mcp.approval.store import ApprovalStore
+from telco_mcp.safety.confirm import NonceStore
+from telco_mcp.safety.guardrails import CapCounter
+from telco_mcp.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, InputRe
 
 from telco_mcp.approval.store import Approval, Grant
 from telco_mcp.errors import ConfigError, ConfirmationError, StateUnavailable
+from telco_mcp.safety import keys
 from telco_mcp.safety.confirm import ConfirmationTokens
 from telco_mcp.server import build_server
 from telco_mcp.settings import Settings
-from telco_mcp.state import keys
 from telco_mcp.state.redis import RedisApprovalStore, RedisCaps, RedisNonces, redis_state
 from tests.approval.conftest import client, writes
 from tests.state.conftest import RedisServer
