@@ -118,10 +118,6 @@ async def _upstream(sandbox_url: str, runs: int) -> Runs:
     return out
 
 
-def _paired_ratio(a: list[float], b: list[float]) -> Stat:
-    return Stat.of([x / y for x, y in zip(a, b, strict=True)])
-
-
 def run(runs: int) -> list[Row]:
     with state_dir() as tmp, standalone_sandbox(tmp) as sandbox_url:
         httpx2.put(sandbox_url + "/_sandbox/latency", json={"ms": LATENCY_MS}, timeout=5).raise_for_status()
@@ -135,47 +131,44 @@ def run(runs: int) -> list[Row]:
             wait_http(floor_url, floor_process)
             ours, floor = anyio.run(_paired, ours_url, ours_pid, floor_url, floor_process.pid, runs)
             upstream = anyio.run(_upstream, sandbox_url, runs)
+    one_call = f"one call (median of {SINGLES})"
     return [
-        Row(
-            figure=f"Concurrency: {CONCURRENT} concurrent read calls over streamable HTTP, upstream +{LATENCY_MS} ms",
-            unit="ms",
-            ours=Stat.of(ours.walls),
-            reference=Stat.of(floor.walls),
-            reference_label="the same burst against the SDK minimal MCPServer making the same upstream GET "
-            "with httpx2, interleaved",
-            ratio=_paired_ratio(ours.walls, floor.walls),
+        _row(
+            f"Concurrency: {CONCURRENT} concurrent read calls over streamable HTTP, upstream +{LATENCY_MS} ms",
+            ours.walls,
+            floor.walls,
+            "the same burst against the SDK minimal MCPServer making the same upstream GET with httpx2, interleaved",
             max_ratio=1.3,
         ),
-        Row(
-            figure="  same burst against one such call (the former target, ≤ 3x)",
-            unit="ms",
-            ours=Stat.of(ours.walls),
-            reference=Stat.of(ours.singles),
-            reference_label=f"one call (median of {SINGLES})",
-            ratio=_paired_ratio(ours.walls, ours.singles),
+        _row("  same burst against one such call (the former target, ≤ 3x)", ours.walls, ours.singles, one_call),
+        _row(
+            "  the minimal server's burst against one of its calls (what the SDK and the machine allow)",
+            floor.walls,
+            floor.singles,
+            one_call,
         ),
-        Row(
-            figure="  the minimal server's burst against one of its calls (what the SDK and the machine allow)",
-            unit="ms",
-            ours=Stat.of(floor.walls),
-            reference=Stat.of(floor.singles),
-            reference_label=f"one call (median of {SINGLES})",
-            ratio=_paired_ratio(floor.walls, floor.singles),
+        _row(
+            f"  the upstream leg alone: {CONCURRENT} concurrent GETs (+{LATENCY_MS} ms) with httpx2",
+            upstream.walls,
+            upstream.singles,
+            "one such GET",
         ),
-        Row(
-            figure=f"  the upstream leg alone: {CONCURRENT} concurrent GETs (+{LATENCY_MS} ms) with httpx2",
-            unit="ms",
-            ours=Stat.of(upstream.walls),
-            reference=Stat.of(upstream.singles),
-            reference_label="one such GET",
-            ratio=_paired_ratio(upstream.walls, upstream.singles),
-        ),
-        Row(
-            figure=f"  server CPU per call during the {CONCURRENT} concurrent calls",
-            unit="ms",
-            ours=Stat.of(ours.cpu_per_call),
-            reference=Stat.of(floor.cpu_per_call),
-            reference_label="the SDK minimal server, same client, same upstream GET",
-            ratio=_paired_ratio(ours.cpu_per_call, floor.cpu_per_call),
+        _row(
+            f"  server CPU per call during the {CONCURRENT} concurrent calls",
+            ours.cpu_per_call,
+            floor.cpu_per_call,
+            "the SDK minimal server, same client, same upstream GET",
         ),
     ]
+
+
+def _row(figure: str, ours: list[float], reference: list[float], label: str, max_ratio: float | None = None) -> Row:
+    return Row(
+        figure=figure,
+        unit="ms",
+        ours=Stat.of(ours),
+        reference=Stat.of(reference),
+        reference_label=label,
+        ratio=Stat.of([o / r for o, r in zip(ours, reference, strict=True)]),
+        max_ratio=max_ratio,
+    )
