@@ -25,7 +25,8 @@ SLEEP = int(os.environ.get("BENCH_ECHO_SLEEP_MS", "0")) / 1000
 UPSTREAM = os.environ.get("BENCH_UPSTREAM_URL", "")
 PATH = "/api/relay/rest/sip_profile"
 
-mcp = MCPServer("bench-minimal")
+# WARNING: no log line per request (uvicorn's access log, httpx2's request log), as ours at its default.
+mcp = MCPServer("bench-minimal", log_level="WARNING")
 _client: httpx2.AsyncClient | None = None
 
 
