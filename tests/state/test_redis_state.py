@@ -359,3 +359,18 @@ async def test_with_redis_down_writes_are_refused_and_reads_keep_working(
     assert (
         writes(server) == [("POST", "/v2/sessions/sms")] * 2
     )  # the first token once, the fresh one once: nothing twice, nothing while Redis was away
+
+
+async def test_a_replica_that_starts_while_redis_is_away_serves_reads_and_refuses_writes(audit_path: Path) -> None:
+    from tests.state.conftest import free_port
+
+    cfg = settings(
+        audit_path, None, telco_mcp_state_url=f"redis://127.0.0.1:{free_port()}/0", telco_mcp_confirm="token"
+    )
+    server = build_server(cfg)  # starts anyway: Redis may come later, and reads never need it
+    async with client(server) as c:
+        read = await c.call_tool("sipgate_list_calls", {})
+        write = await c.call_tool("sipgate_send_sms", SMS)
+    assert not read.is_error
+    assert write.is_error and "cannot be reached" in write.content[0].text  # type: ignore[union-attr]
+    assert writes(server) == []
