@@ -310,7 +310,7 @@ async def test_with_redis_stopped_writes_are_refused_reads_work_and_nothing_is_s
     assert topology.sms_sent() == 1
 
 
-def test_the_replicas_logged_no_secret_and_say_where_state_lives(topology: Topology) -> None:
+def test_the_replicas_logged_no_secret(topology: Topology) -> None:
     logs = [path.read_text(errors="replace") for path in sorted(topology.folder.glob("replica-*.log"))]
     assert len(logs) == 3
     for log in logs:
