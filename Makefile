@@ -13,7 +13,7 @@ PORT ?= 8000
 # command is echoed and the install steps write to stderr. (From another directory, make's own
 # "Entering directory" lines need `--no-print-directory`: `make --no-print-directory -C DIR serve`.)
 
-.PHONY: serve test lint node browser bench bundle clean
+.PHONY: serve test lint node browser replicas bench bundle clean
 
 $(BIN)/.installed: pyproject.toml
 	@echo "installing telco-mcp and its test tools into $(VENV)" >&2
@@ -65,7 +65,16 @@ bundle: $(BIN)/.installed node
 	$(MCPB) validate $(BUNDLE_STAGE)/manifest.json
 	$(MCPB) pack $(BUNDLE_STAGE) $(BUNDLE)
 
-test: lint node browser
+# Debian's redis-server and haproxy for the shared-state and replica tests (TELCO_MCP_STATE_URL): installed
+# with apt-get where we are root (CI); otherwise the tests say how to install them (and fail under CI=true).
+replicas:
+	@{ command -v redis-server && command -v haproxy; } >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's redis-server and haproxy for the replica tests" >&2; \
+	    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server haproxy >&2; \
+	  else echo "the replica tests need Debian's redis-server and haproxy: sudo apt-get install redis-server haproxy" >&2; fi; }
+
+test: lint node browser replicas
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/.installed

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import cold_start, concurrency, memory, per_call, report, tokens
+from bench import cold_start, concurrency, memory, per_call, replicas, report, tokens
 from bench.harness import HERE
 from bench.report import Row
 
@@ -26,10 +26,11 @@ class Plan:
     calls: int
     concurrency_runs: int
     memory_runs: int
+    replica_runs: int
 
 
-FULL = Plan(cold_runs=15, call_runs=5, calls=200, concurrency_runs=5, memory_runs=3)
-QUICK = Plan(cold_runs=3, call_runs=3, calls=60, concurrency_runs=2, memory_runs=1)
+FULL = Plan(cold_runs=15, call_runs=5, calls=200, concurrency_runs=5, memory_runs=3, replica_runs=4)
+QUICK = Plan(cold_runs=3, call_runs=3, calls=60, concurrency_runs=2, memory_runs=1, replica_runs=2)
 
 
 def figures(plan: Plan) -> dict[str, Callable[[], list[Row]]]:
@@ -39,13 +40,16 @@ def figures(plan: Plan) -> dict[str, Callable[[], list[Row]]]:
         "concurrency": lambda: concurrency.run(plan.concurrency_runs),
         "tokens": tokens.run,
         "memory": lambda: memory.run(plan.memory_runs),
+        "replicas": lambda: replicas.run(plan.replica_runs),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (about a minute)")
-    parser.add_argument("--only", default="", help="comma-separated subset of: cold, call, concurrency, tokens, memory")
+    parser.add_argument(
+        "--only", default="", help="comma-separated subset of: cold, call, concurrency, tokens, memory, replicas"
+    )
     parser.add_argument("--output", type=Path, default=HERE / "results" / "latest.md", help="where to write the table")
     args = parser.parse_args(argv)
 

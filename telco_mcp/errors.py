@@ -5,6 +5,7 @@
     ├── SafetyRefusal               a scope, policy or guardrail said no; nothing was sent
     ├── ConfirmationError           a confirmation token was missing, forged, expired or reused
     ├── InvalidInput                the caller's input is wrong in a way only a lookup could tell
+    ├── StateUnavailable            the shared state (Redis) is unreachable: writes fail closed
     └── ProviderError               the upstream API (or the way to it) failed
         ├── AuthError               401: the credentials were rejected
         ├── PermissionDenied        403: the credentials lack a scope or feature
@@ -71,6 +72,12 @@ class InvalidInput(TelcoError):
 
     def __init__(self, message: str) -> None:
         super().__init__(f"{message}. Nothing was sent.")
+
+
+class StateUnavailable(TelcoError):
+    """The shared state (Redis) cannot be reached: writes fail closed, nothing was sent."""
+
+    category = "unavailable"
 
 
 @dataclass(frozen=True)

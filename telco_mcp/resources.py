@@ -65,6 +65,7 @@ def configuration(settings: Settings, runtime: Runtime) -> dict[str, Any]:
             "token_key": "configured" if settings.telco_mcp_confirm_secret else "random per process",
             "four_eyes": settings.telco_mcp_four_eyes,
         },
+        "shared_state": "redis (TELCO_MCP_STATE_URL)" if settings.telco_mcp_state_url else "in this process",
         "guardrails": {
             "block_premium": settings.telco_mcp_block_premium,
             "allowed_prefixes": split_list(settings.telco_mcp_allowed_prefixes),

@@ -9,7 +9,6 @@ an in-process ASGI transport, and every result says so.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -28,11 +27,12 @@ from telco_mcp.http import ProviderClient
 from telco_mcp.identity import Caller, current_caller
 from telco_mcp.prompts import PROMPTS
 from telco_mcp.runtime import AppState, Runtime
-from telco_mcp.safety import scopes
+from telco_mcp.safety import keys, scopes
 from telco_mcp.safety.audit import AuditLog, new_attempt_id
 from telco_mcp.safety.confirm import ConfirmationTokens
 from telco_mcp.safety.guardrails import Guardrails
 from telco_mcp.settings import Settings, load_settings
+from telco_mcp.state import SharedState, open_state
 from telco_mcp.tools import make_tool
 from telco_mcp.toolsets import discovery_tools
 from telco_mcp.wire import Provider
@@ -216,10 +216,13 @@ def _secret(value: str) -> Any:
     return SecretStr(value)
 
 
-def approval_service(settings: Settings, audit: AuditLog | None = None) -> ApprovalService:
+def approval_service(
+    settings: Settings, audit: AuditLog | None = None, state: SharedState | None = None
+) -> ApprovalService:
     """The out-of-band approval machinery; nothing listens until the first approval is created."""
     from telco_mcp.approval.listeners import ThreadListeners
     from telco_mcp.approval.pin import ApproverPin
+    from telco_mcp.approval.store import MemoryApprovalStore
 
     pin = settings.telco_mcp_approver_pin
     return ApprovalService(
@@ -231,7 +234,22 @@ def approval_service(settings: Settings, audit: AuditLog | None = None) -> Appro
         grantable_tools=frozenset(op.name for op in CATALOGUE if op.grantable),
         serve=ThreadListeners,
         audit=audit,
+        store=state.approvals if state is not None else MemoryApprovalStore(),
     )
+
+
+def request_state_security(settings: Settings) -> Any:
+    """The SDK's request-state keys, derived from TELCO_MCP_CONFIRM_SECRET (None: the SDK's per-process key).
+
+    With the same secret and the same server name on every replica, a 2026-07-28 multi-round call
+    started on one replica is answered on any other.
+    """
+    from mcp.server.request_state import RequestStateSecurity
+
+    ring = keys.secrets_of(settings.telco_mcp_confirm_secret)
+    if not ring:
+        return None
+    return RequestStateSecurity(keys=[keys.derive(s, keys.REQUEST_STATE) for s in ring])
 
 
 _APPROVAL_RULE = (
@@ -313,17 +331,18 @@ def build_server(
             "%s. Run `telco-mcp tools` to see each tool's reason.",
             "; ".join(reasons),
         )
-    secret = settings.telco_mcp_confirm_secret
+    state = open_state(settings)
     runtime = Runtime(
         settings=settings,
         exposed=exposed,
         tokens=ConfirmationTokens(
-            secret.get_secret_value().encode() if secret else secrets.token_bytes(32),
+            keys.secrets_of(settings.telco_mcp_confirm_secret),
             ttl=settings.telco_mcp_confirm_ttl,
+            nonces=state.nonces,
         ),
-        guardrails=Guardrails(settings),
+        guardrails=Guardrails(settings, counter=state.caps),
         audit=audit,
-        approvals=approval_service(settings, audit),
+        approvals=approval_service(settings, audit, state),
         sandbox=sandbox,
         providers=tuple(p for p in ("signalwire", "sipgate") if any(op.provider == p for op in available)),
         available=list(available),
@@ -378,6 +397,7 @@ def build_server(
         instructions=instructions(runtime),
         website_url="https://github.com/telco-mcp/telco-mcp",
         lifespan=lifespan,
+        request_state_security=request_state_security(settings),
         tools=[make_tool(op, runtime) for op in available]
         + (discovery_tools(runtime) if settings.telco_mcp_dynamic_toolsets else []),
         **oauth,

@@ -81,7 +81,12 @@ class Settings(BaseSettings):
         False, description="Must be set together with TELCO_MCP_CONFIRM=off."
     )
     telco_mcp_confirm_secret: SecretStr | None = Field(
-        None, description="HMAC key for confirmation tokens (default: random per process)."
+        None,
+        description="Secret the token and request-state keys derive from; comma-separated for rotation, newest "
+        "first (default: random per process; required with TELCO_MCP_STATE_URL).",
+    )
+    telco_mcp_state_url: SecretStr | None = Field(
+        None, description="redis://… shared by every replica: approvals, used tokens, hourly caps (default: memory)."
     )
     telco_mcp_confirm_ttl: int = Field(
         300, ge=30, le=3600, description="Lifetime of confirmation tokens and pending approvals, in seconds."
@@ -263,6 +268,7 @@ class Settings(BaseSettings):
             if value and not _is_http_url(value):
                 out.append(f"{name.upper()} must be an http(s) URL, got {value!r}")
         out += self._oauth_problems()
+        out += self._state_problems()
         if self.telco_mcp_confirm == "off" and not self.telco_mcp_confirm_off_acknowledged:
             out.append(
                 "TELCO_MCP_CONFIRM=off also needs TELCO_MCP_CONFIRM_OFF_ACKNOWLEDGED=1 "
@@ -321,6 +327,22 @@ class Settings(BaseSettings):
                 )
             if self.telco_mcp_confirm == "off":
                 out.append(f"TELCO_MCP_FOUR_EYES={self.telco_mcp_four_eyes} contradicts TELCO_MCP_CONFIRM=off")
+        return out
+
+    def _state_problems(self) -> list[str]:
+        from telco_mcp.safety import keys
+
+        out = keys.problems(self.telco_mcp_confirm_secret)
+        url = self.telco_mcp_state_url
+        if url is not None:
+            scheme = urlsplit(url.get_secret_value()).scheme
+            if scheme not in ("redis", "rediss", "unix"):  # never echo the URL: it may carry a password
+                out.append(f"TELCO_MCP_STATE_URL must be a redis://, rediss:// or unix:// URL (got a {scheme!r} URL)")
+            if self.telco_mcp_confirm_secret is None:
+                out.append(
+                    "TELCO_MCP_STATE_URL is set, so TELCO_MCP_CONFIRM_SECRET is required: every replica must sign "
+                    "and check tokens and request state with the same keys, and no key is kept in Redis"
+                )
         return out
 
     def _signalwire_problems(self) -> list[str]:

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from telco_mcp.access import is_loopback
 from telco_mcp.approval.pin import ApproverPin
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval, ApprovalStore, DecidedBy, Grant, MemoryApprovalStore
-from telco_mcp.errors import ConfirmationError
+from telco_mcp.errors import ConfirmationError, TelcoError
 from telco_mcp.identity import Caller
 from telco_mcp.safety.audit import AuditLog
 
@@ -337,8 +337,12 @@ class ApprovalService:
             self._listeners = listeners
 
     def stop_when_idle(self) -> None:
-        """Stop the listeners unless an approval still waits for a decision."""
-        if not self.store.pending():
+        """Stop the listeners unless an approval still waits for a decision (or the shared state cannot say)."""
+        try:
+            waiting = bool(self.store.pending())
+        except TelcoError:
+            waiting = False
+        if not waiting:
             self.stop()
 
     def stop(self) -> None:

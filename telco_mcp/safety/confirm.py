@@ -6,6 +6,11 @@ is called again with identical arguments plus that token, by the same caller. A 
 the expiry, a nonce and (with OAuth) the authenticated caller, so another person cannot redeem it. It
 expires after a few minutes, works once, and fails for changed arguments, another tool, or a forged
 or replayed token.
+
+The MAC key derives from `TELCO_MCP_CONFIRM_SECRET` (`telco_mcp.safety.keys`): the newest secret
+signs, every listed one verifies, so replicas sharing the setting accept each other's tokens and a
+secret can be rotated without refusing the tokens in flight. Used nonces live in a `NonceStore`
+(in memory, or Redis for replicas), so a token works once across every replica.
 """
 
 from __future__ import annotations
@@ -17,9 +22,12 @@ import re
 import secrets
 import threading
 import time
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from telco_mcp.errors import ConfirmationError
+from telco_mcp.safety.keys import TOKENS, derive
 
 _VERSION = "v1"
 # `v1.<expiry: Unix seconds>.<nonce: token_urlsafe(12)>.<mac: hex SHA-256>`, ASCII only. Anything else
@@ -39,20 +47,70 @@ def canonical(arguments: dict[str, Any]) -> str:
     return json.dumps(clean, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+class NonceStore(Protocol):
+    """Used nonces: in this process (`MemoryNonces`), or shared by replicas (`telco_mcp.state.redis`)."""
+
+    def mark_epoch(self) -> None:
+        """Note when this store began remembering used nonces, unless it already knows (before issuing)."""
+        ...
+
+    def use_once(self, nonce: str, expiry: float, issued: float | None = None) -> bool:
+        """Record `nonce` as used until `expiry` (Unix seconds); False if it already was.
+
+        `issued`: when the confirmation was handed out. A shared store that lost its data since (a Redis
+        restarted without persistence) cannot know which nonces were used, so it raises
+        `ConfirmationError` for anything issued before it was reset, rather than accept a replay.
+        """
+        ...
+
+
+@dataclass
+class MemoryNonces:
+    clock: Callable[[], float] = time.time
+    _used: dict[str, float] = field(default_factory=dict)  # nonce -> until
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def mark_epoch(self) -> None:
+        """Nothing to note: this memory begins and ends with the process."""
+
+    def use_once(self, nonce: str, expiry: float, issued: float | None = None) -> bool:
+        now = self.clock()
+        with self._lock:
+            self._used = {n: e for n, e in self._used.items() if e >= now}
+            if nonce in self._used:
+                return False
+            self._used[nonce] = expiry
+            return True
+
+
 class ConfirmationTokens:
-    def __init__(self, secret: bytes | None = None, *, ttl: int = 300, clock: Any = time.time) -> None:
-        self._key = secret or secrets.token_bytes(32)
+    """`secret`: one secret or several, newest first (default: a random key for this process only)."""
+
+    def __init__(
+        self,
+        secret: bytes | Sequence[bytes] | None = None,
+        *,
+        ttl: int = 300,
+        clock: Any = time.time,
+        nonces: NonceStore | None = None,
+    ) -> None:
+        ring = [secret] if isinstance(secret, bytes) else list(secret or [])
+        self._keys = [derive(s, TOKENS) for s in ring] or [secrets.token_bytes(32)]
         self.ttl = ttl
         self._clock = clock
-        self._used: dict[str, float] = {}  # nonce -> expiry, so a token works once
-        self._lock = threading.Lock()
+        self._nonces: NonceStore = nonces if nonces is not None else MemoryNonces(clock=clock)
 
-    def _mac(self, tool: str, args: str, expiry: int, nonce: str, caller: str) -> str:
+    def _mac(self, tool: str, args: str, expiry: int, nonce: str, caller: str, key: bytes | None = None) -> str:
         parts = (_VERSION, tool, args, str(expiry), nonce) + ((caller,) if caller else ())
-        return hmac.new(self._key, "\n".join(parts).encode(), hashlib.sha256).hexdigest()
+        return hmac.new(key or self._keys[0], "\n".join(parts).encode(), hashlib.sha256).hexdigest()
+
+    def mark_epoch(self) -> None:
+        """Before handing out a confirmation: make sure the nonce store knows since when it remembers."""
+        self._nonces.mark_epoch()
 
     def issue(self, tool: str, arguments: dict[str, Any], caller: str = "") -> tuple[str, int]:
         """A token for this tool, these arguments and this caller (`Caller.key`; "" without OAuth)."""
+        self.mark_epoch()
         expiry = int(self._clock()) + self.ttl
         nonce = secrets.token_urlsafe(12)
         mac = self._mac(tool, canonical(arguments), expiry, nonce, caller)
@@ -65,8 +123,8 @@ class ConfirmationTokens:
             raise ConfirmationError(_MALFORMED)
         expiry_text, nonce, mac = match.groups()
         expiry = int(expiry_text)
-        expected = self._mac(tool, canonical(arguments), expiry, nonce, caller)
-        if not hmac.compare_digest(expected, mac):
+        args = canonical(arguments)
+        if not any(hmac.compare_digest(self._mac(tool, args, expiry, nonce, caller, key), mac) for key in self._keys):
             raise ConfirmationError(
                 "confirm_token does not match: it was issued for another tool, other arguments or another "
                 "caller, or it was not issued by this server. Nothing was sent. Call the tool without "
@@ -83,17 +141,15 @@ class ConfirmationTokens:
                 "confirm_token has expired. Nothing was sent. Call the tool without it for a new preview and ask "
                 "the user again."
             )
-        if not self.use_once(nonce, expiry):
+        if not self.use_once(nonce, expiry, issued=expiry - self.ttl):
             raise ConfirmationError(
                 "confirm_token was already used: each confirmation allows one write. Nothing was sent again."
             )
 
-    def use_once(self, nonce: str, expiry: float | None = None) -> bool:
-        """Record `nonce` as used until `expiry` (default: one lifetime); False if it already was."""
-        now = self._clock()
-        with self._lock:
-            self._used = {n: e for n, e in self._used.items() if e >= now}
-            if nonce in self._used:
-                return False
-            self._used[nonce] = expiry if expiry is not None else now + self.ttl
-            return True
+    def use_once(self, nonce: str, expiry: float | None = None, *, issued: float | None = None) -> bool:
+        """Record `nonce` as used until `expiry` (default: one lifetime); False if it already was.
+
+        Raises `StateUnavailable` when the shared state cannot be reached, and `ConfirmationError` for a
+        confirmation `issued` before the shared state was reset: then nothing may be sent.
+        """
+        return self._nonces.use_once(nonce, expiry if expiry is not None else self._clock() + self.ttl, issued)

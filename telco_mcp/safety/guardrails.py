@@ -3,7 +3,8 @@
 Rules (all but the first are off by default): refuse premium-rate and other high-cost destinations
 (`telco_mcp.phone.costly_kind` says which); allow-list / deny-list of E.164 prefixes; a maximum SMS
 length in segments; per-hour caps on SMS sent and on calls started or transferred. A refusal names
-the rule that fired.
+the rule that fired. The caps' windows live in a `CapCounter` (in memory, or Redis shared by every
+replica): the count right before a write leaves is one atomic check-and-count.
 
 Routing URLs (where a provider sends a number's calls and messages) must be https and on a host of
 `TELCO_MCP_ALLOWED_ROUTING_HOSTS` or the provider's own (`*.signalwire.com`): repointing a number at
@@ -21,9 +22,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlsplit
 
-from telco_mcp.errors import SafetyRefusal
+from telco_mcp.errors import SafetyRefusal, StateUnavailable
 from telco_mcp.operation import WriteSubject
 from telco_mcp.phone import costly_kind, mask
 from telco_mcp.settings import Settings, split_list
@@ -69,8 +72,49 @@ def sms_segments(text: str) -> int:
     return 1 if units <= single else -(-units // part)
 
 
+class CapCounter(Protocol):
+    """Sliding one-hour windows, one per budget (`sms`, `call`): in this process (`MemoryCaps`) or
+    shared by replicas (`telco_mcp.state.redis`)."""
+
+    def count(self, kind: str) -> int:
+        """Writes counted in the last hour."""
+        ...
+
+    def take(self, kind: str, cap: int) -> bool:
+        """Count one write if fewer than `cap` were counted in the last hour; False (nothing counted) if not."""
+        ...
+
+
+@dataclass
+class MemoryCaps:
+    clock: Callable[[], float] = time.monotonic
+    _sent: dict[str, deque[float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _window(self, kind: str) -> deque[float]:
+        sent = self._sent.setdefault(kind, deque())
+        horizon = self.clock() - _HOUR
+        while sent and sent[0] <= horizon:
+            sent.popleft()
+        return sent
+
+    def count(self, kind: str) -> int:
+        with self._lock:
+            return len(self._window(kind))
+
+    def take(self, kind: str, cap: int) -> bool:
+        with self._lock:
+            window = self._window(kind)
+            if len(window) >= cap:
+                return False
+            window.append(self.clock())
+            return True
+
+
 class Guardrails:
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: Callable[[], float] = time.monotonic, counter: CapCounter | None = None
+    ) -> None:
         self.block_premium = settings.telco_mcp_block_premium
         self.allowed = split_list(settings.telco_mcp_allowed_prefixes)
         self.denied = split_list(settings.telco_mcp_denied_prefixes)
@@ -78,9 +122,7 @@ class Guardrails:
         self.routing_hosts = [*PROVIDER_ROUTING_HOSTS, *split_list(settings.telco_mcp_allowed_routing_hosts)]
         self.sandbox = settings.use_sandbox
         self.caps = {"sms": settings.telco_mcp_sms_per_hour, "call": settings.telco_mcp_calls_per_hour}
-        self._sent: dict[str, deque[float]] = {"sms": deque(), "call": deque()}
-        self._clock = clock
-        self._lock = threading.Lock()
+        self._counter: CapCounter = counter if counter is not None else MemoryCaps(clock=clock)
 
     def check(self, subject: WriteSubject) -> None:
         """Raise `SafetyRefusal` if any rule forbids this write. Changes nothing."""
@@ -96,8 +138,7 @@ class Guardrails:
                     f"{self.max_segments}. Shorten it.",
                     rule="max_sms_segments",
                 )
-        with self._lock:
-            self._check_cap(_BUDGET.get(subject.kind or ""))
+        self._check_cap(_BUDGET.get(subject.kind or ""))
 
     def _check_destination(self, number: str) -> None:
         if self.block_premium and (kind := costly_kind(number)):
@@ -141,37 +182,37 @@ class Guardrails:
                 rule="allowed_routing_hosts",
             )
 
-    def _window(self, kind: str) -> deque[float]:
-        sent = self._sent[kind]
-        horizon = self._clock() - _HOUR
-        while sent and sent[0] <= horizon:
-            sent.popleft()
-        return sent
+    @staticmethod
+    def _refusal(kind: str, cap: int) -> SafetyRefusal:
+        rule = "sms_per_hour" if kind == "sms" else "calls_per_hour"
+        message = f"Refused by rule {rule}: the hourly budget of {cap} is used up. Try again later."
+        return SafetyRefusal(message, rule=rule)
 
     def _check_cap(self, kind: str | None) -> None:
         cap = self.caps.get(kind) if kind in self.caps else None
         if kind is None or cap is None:
             return
-        if len(self._window(kind)) >= cap:
-            rule = "sms_per_hour" if kind == "sms" else "calls_per_hour"
-            raise SafetyRefusal(
-                f"Refused by rule {rule}: the hourly budget of {cap} is used up. Try again later.", rule=rule
-            )
+        if self._counter.count(kind) >= cap:
+            raise self._refusal(kind, cap)
 
     def consume(self, subject: WriteSubject) -> None:
-        """Re-check and count a write that is about to be sent (raises if the budget ran out meanwhile)."""
+        """Re-check and count a write that is about to be sent (raises if the budget ran out meanwhile).
+
+        The count is one atomic check-and-count, so concurrent writes (on any replica) never overshoot.
+        """
         self.check(subject)
         kind = _BUDGET.get(subject.kind or "")
-        if kind is not None and self.caps[kind] is not None:
-            with self._lock:
-                self._check_cap(kind)
-                self._sent[kind].append(self._clock())
+        cap = self.caps.get(kind) if kind is not None else None
+        if kind is not None and cap is not None and not self._counter.take(kind, cap):
+            raise self._refusal(kind, cap)
 
     def budget(self) -> dict[str, int]:
-        """Remaining writes this hour for each capped kind."""
-        with self._lock:
+        """Remaining writes this hour for each capped kind (empty when the shared state cannot say)."""
+        try:
             return {
-                f"{kind}_remaining_this_hour": max(0, cap - len(self._window(kind)))
+                f"{kind}_remaining_this_hour": max(0, cap - self._counter.count(kind))
                 for kind, cap in self.caps.items()
                 if cap is not None
             }
+        except StateUnavailable:  # a result (maybe of a write already sent) must not fail for want of a figure
+            return {}

@@ -166,6 +166,7 @@ class ElicitationConsent(Consent):
 
     def _ask(self, call: WriteCall, message: str) -> InputRequiredResult:
         # The SDK seals request_state and binds it to this tool and these exact arguments.
+        call.runtime.tokens.mark_epoch()  # the answer's nonce must be checkable when it comes back
         state = json.dumps({"q": self._digest(message), "n": secrets.token_urlsafe(12), "t": int(time.time())})
         params = ElicitRequestFormParams(message=message, requested_schema=render_elicitation_schema(Confirm))
         return InputRequiredResult(input_requests={ELICIT_KEY: ElicitRequest(params=params)}, request_state=state)
@@ -194,9 +195,13 @@ class ElicitationConsent(Consent):
         except ValidationError:
             return None
         # Remembered for longer than any answer is accepted (above), so no answer works twice.
-        if not call.runtime.tokens.use_once(
-            "elicit:" + nonce, time.time() + 2 * call.runtime.settings.telco_mcp_confirm_ttl
-        ):
+        try:
+            first = call.runtime.tokens.use_once(
+                "elicit:" + nonce, time.time() + 2 * call.runtime.settings.telco_mcp_confirm_ttl, issued=issued
+            )
+        except ConfirmationError as exc:  # asked before the shared state lost its memory of used answers
+            raise ConsentRefused(exc, "elicitation") from None
+        if not first:
             raise ConsentRefused(
                 ConfirmationError("this confirmation was already used for a write. Nothing was sent again."),
                 "elicitation",

@@ -12,7 +12,14 @@ from dataclasses import replace
 from mcp.types import CallToolResult, InputRequiredResult
 
 from telco_mcp.approval.store import request_digest
-from telco_mcp.errors import ConfirmationError, OutcomeUnknown, ProviderError, SafetyRefusal, TelcoError
+from telco_mcp.errors import (
+    ConfirmationError,
+    OutcomeUnknown,
+    ProviderError,
+    SafetyRefusal,
+    StateUnavailable,
+    TelcoError,
+)
 from telco_mcp.operation import SECRET_PLACEHOLDER
 from telco_mcp.results import failure, preview, success, write_result
 from telco_mcp.safety.audit import ConfirmedBy, Outcome, new_attempt_id
@@ -29,7 +36,7 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
     # 1. policy: may this happen at all?
     try:
         policy.check(call)
-    except SafetyRefusal as exc:
+    except (SafetyRefusal, StateUnavailable) as exc:  # shared state down: fail closed, before anyone is asked
         return _stopped(call, exc, channel="none")
 
     # 2. consent: has a human agreed?
@@ -39,6 +46,8 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
         decision = await chosen.obtain(call)
     except consent.ConsentRefused as exc:
         return _stopped(call, exc.error, channel=exc.channel)
+    except StateUnavailable as exc:  # a redemption or nonce could not be checked: nothing is sent
+        return _stopped(call, exc, channel="none")
     except TelcoError as exc:
         return failure(exc, sandbox=call.sandbox)
     if isinstance(decision, consent.Pending):
@@ -70,7 +79,7 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
                     "approval_id to ask again"
                 )
         policy.consume(call)  # counted against the hourly caps right before it leaves
-    except (SafetyRefusal, ConfirmationError) as exc:
+    except (SafetyRefusal, ConfirmationError, StateUnavailable) as exc:
         return _stopped(call, exc, channel=granted, attempt=attempt, approval=approval)
     except TelcoError as exc:
         _record(

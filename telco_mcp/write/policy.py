@@ -7,7 +7,7 @@ caps). Checked before anyone is asked, and the guardrails once more when the wri
 
 from __future__ import annotations
 
-from telco_mcp.errors import SafetyRefusal
+from telco_mcp.errors import SafetyRefusal, StateUnavailable
 from telco_mcp.write.call import WriteCall
 
 
@@ -23,7 +23,7 @@ def verdict(call: WriteCall) -> str | None:
     """What the guardrails would say now, for previews: None when the write would pass."""
     try:
         check(call)
-    except SafetyRefusal as exc:
+    except (SafetyRefusal, StateUnavailable) as exc:
         return exc.message
     return None
 

@@ -1,0 +1,50 @@
+"""Shared state: what must be one truth across replicas, behind three small Protocols.
+
+    ApprovalStore   pending approvals and grants, decided once and redeemed once (`approval/store.py`)
+    NonceStore      the nonces of used confirmation tokens and answered elicitations: each works once
+                    (`safety/confirm.py`)
+    CapCounter      the hourly caps' sliding windows: a check-and-count that is exact under concurrency
+                    (`safety/guardrails.py`)
+
+Each Protocol, and its in-process implementation, lives next to the code that uses it.
+
+Two backends, chosen here and nowhere else (`open_state`):
+
+    memory.py   in this process (the default): one server, state lost on restart
+    redis.py    `TELCO_MCP_STATE_URL=redis://…`: every replica shares one Redis, and every
+                redemption and every count is one atomic Lua script, so two replicas can never
+                both redeem one approval and a cap of 5 sends exactly 5
+
+Keys are configuration, not state (`safety/keys.py`): every replica derives the same token and
+request-state keys from `TELCO_MCP_CONFIRM_SECRET`; nothing secret is ever written to Redis.
+If Redis cannot be reached, every operation raises `StateUnavailable`: writes are refused before
+anything is sent (fail closed), reads never touch this state and keep working.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telco_mcp.approval.store import ApprovalStore
+from telco_mcp.safety.confirm import NonceStore
+from telco_mcp.safety.guardrails import CapCounter
+from telco_mcp.settings import Settings
+
+
+@dataclass(frozen=True)
+class SharedState:
+    backend: str  # "memory" or "redis", for `telco-mcp doctor` and the server's status resource
+    approvals: ApprovalStore
+    nonces: NonceStore
+    caps: CapCounter
+
+
+def open_state(settings: Settings) -> SharedState:
+    """The one place that picks the backend: Redis when `TELCO_MCP_STATE_URL` is set, else memory."""
+    if settings.telco_mcp_state_url:
+        from telco_mcp.state.redis import redis_state
+
+        return redis_state(settings.telco_mcp_state_url.get_secret_value())
+    from telco_mcp.state.memory import memory_state
+
+    return memory_state()

@@ -1,0 +1,15 @@
+"""The in-process backend (the default): one server's approvals, used nonces and hourly windows.
+
+Each lives next to the code that uses it; this module only puts them together.
+"""
+
+from __future__ import annotations
+
+from telco_mcp.approval.store import MemoryApprovalStore
+from telco_mcp.safety.confirm import MemoryNonces
+from telco_mcp.safety.guardrails import MemoryCaps
+from telco_mcp.state import SharedState
+
+
+def memory_state() -> SharedState:
+    return SharedState(backend="memory", approvals=MemoryApprovalStore(), nonces=MemoryNonces(), caps=MemoryCaps())

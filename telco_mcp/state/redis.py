@@ -1,0 +1,340 @@
+"""The Redis backend (`TELCO_MCP_STATE_URL=redis://…`): one truth for every replica.
+
+Layout, every key under `telco-mcp:` (use a Redis database or ACL of its own per deployment):
+
+    approval:<id>           hash: `data` (the approval as JSON, as created), plus `tool`, `digest`,
+                            `client`, `expires` and the mutable `status`, `decided_by`, `decided_at`;
+                            expires an hour after the approval does
+    approvals:pending       sorted set of ids still waiting, scored by creation time
+    grants:<sha256>         sorted set of grants (JSON) for one client and one call, scored by expiry
+    nonce:<nonce>           a used token or elicitation nonce, until its token could no longer be valid
+    epoch                   when this Redis began remembering used nonces (see `RedisNonces`)
+    cap:<kind>              sorted set of writes counted in the last hour, scored by Redis's own clock
+
+Every check-and-change is one Lua script, so Redis runs it atomically: deciding an approval,
+redeeming it (two replicas racing: exactly one wins, the other sees "already used"), counting a
+write against an hourly cap (20 concurrent sends over three replicas with a cap of 5: exactly 5).
+Marking a nonce used is one script too (a `SET NX` behind the epoch check). The caps use Redis's
+clock (`TIME`), so replicas with skewed clocks still share one window. Nothing secret is stored:
+approvals hold what the approver is shown, nonces are public halves of tokens whose MAC key never
+leaves the replicas' configuration.
+
+The client is redis-py's synchronous client with short timeouts: the stores answer the same
+synchronous calls as the in-memory ones, and a loopback round trip is a fraction of a millisecond.
+Any Redis failure becomes `StateUnavailable`, so writes fail closed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from telco_mcp.approval.store import Approval, DecidedBy, Grant
+from telco_mcp.errors import ConfigError, ConfirmationError, StateUnavailable
+from telco_mcp.state import SharedState
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "telco-mcp:"
+PENDING = PREFIX + "approvals:pending"
+EPOCH = PREFIX + "epoch"
+_KEEP_AFTER_EXPIRY = 3600  # seconds an approval stays readable after it expired (as in memory)
+
+_DECIDE = """
+local f = redis.call('HMGET', KEYS[1], 'status', 'expires')
+if not f[1] then return {'missing'} end
+if f[1] ~= 'pending' then return {'decided', f[1]} end
+if tonumber(ARGV[1]) >= tonumber(f[2]) then return {'expired'} end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'decided_by', ARGV[3], 'decided_at', ARGV[1], 'approver', ARGV[5])
+redis.call('ZREM', KEYS[2], ARGV[4])
+return {'ok'}
+"""
+
+_REDEEM = """
+local f = redis.call('HMGET', KEYS[1], 'tool', 'digest', 'client', 'status', 'expires')
+if not f[1] or f[1] ~= ARGV[1] or f[2] ~= ARGV[2] or f[3] ~= ARGV[3] then return 'foreign' end
+if f[4] == 'used' then return 'used' end
+if f[4] == 'approved' and tonumber(ARGV[4]) >= tonumber(f[5]) then return 'expired' end
+if f[4] ~= 'approved' then return f[4] end
+redis.call('HSET', KEYS[1], 'status', 'used')
+return 'redeemed'
+"""
+
+_USE_ONCE = """
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  redis.call('SET', KEYS[2], ARGV[3])
+  epoch = ARGV[3]
+end
+if ARGV[2] ~= '' and tonumber(ARGV[2]) < tonumber(epoch) then return -1 end
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 1 end
+return 0
+"""
+
+_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 3600)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], now, ARGV[2])
+redis.call('EXPIRE', KEYS[1], 3700)
+return 1
+"""
+
+_COUNT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+return redis.call('ZCOUNT', KEYS[1], '(' .. (now - 3600), '+inf')
+"""
+
+
+def _connect(url: str) -> Any:
+    try:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+    except ImportError:  # pragma: no cover - the extra is part of every install the project documents
+        raise ConfigError("TELCO_MCP_STATE_URL needs the Redis client: pip install 'telco-mcp[redis]'") from None
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=2.0,
+        socket_connect_timeout=2.0,
+        retry=Retry(NoBackoff(), 1),  # one reconnect for a connection a Redis restart closed
+        health_check_interval=15,
+        client_name="telco-mcp",
+    )
+
+
+@contextmanager
+def _reachable(what: str) -> Iterator[None]:
+    """Any Redis failure as a clear, fail-closed error that names no address or credential."""
+    import redis
+
+    try:
+        yield
+    except redis.RedisError as exc:
+        logger.warning("shared state unavailable while trying to %s: %s", what, type(exc).__name__)
+        raise StateUnavailable(
+            f"the shared state (TELCO_MCP_STATE_URL) cannot be reached, so this server cannot {what}. Nothing was "
+            "sent: writes are refused until it is back, reads keep working"
+        ) from None
+
+
+def _text(value: Any) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisApprovalStore:
+    def __init__(self, client: Any, clock: Callable[[], float] = time.time) -> None:
+        self._r = client
+        self.clock = clock
+        self._decide = client.register_script(_DECIDE)
+        self._redeem = client.register_script(_REDEEM)
+
+    @staticmethod
+    def _key(approval_id: str) -> str:
+        return f"{PREFIX}approval:{approval_id}"
+
+    def add(self, approval: Approval) -> None:
+        data = json.dumps(dataclasses.asdict(approval), default=str, separators=(",", ":"))
+        ttl = max(1, int(approval.expires - self.clock()) + _KEEP_AFTER_EXPIRY)
+        key = self._key(approval.id)
+        with _reachable("open an approval"):
+            pipe = self._r.pipeline(transaction=True)  # MULTI/EXEC: the record and its index together
+            pipe.hset(
+                key,
+                mapping={
+                    "data": data,
+                    "tool": approval.tool,
+                    "digest": approval.digest,
+                    "client": approval.client,
+                    "expires": repr(approval.expires),
+                    "status": approval.status,
+                },
+            )
+            pipe.expire(key, ttl)
+            if approval.status == "pending":
+                pipe.zadd(PENDING, {approval.id: approval.created})
+            pipe.execute()
+
+    @staticmethod
+    def _load(fields: dict[Any, Any]) -> Approval | None:
+        raw = {_text(k): _text(v) for k, v in fields.items()}
+        if not raw.get("data"):
+            return None
+        data = json.loads(raw["data"] or "{}")
+        known = {f.name for f in dataclasses.fields(Approval)}
+        approval = Approval(**{k: v for k, v in data.items() if k in known})
+        decided_at = raw.get("decided_at")
+        approver = raw.get("approver")
+        return dataclasses.replace(
+            approval,
+            status=raw.get("status") or approval.status,  # type: ignore[arg-type]
+            decided_by=raw.get("decided_by") or approval.decided_by,  # type: ignore[arg-type]
+            decided_at=float(decided_at) if decided_at else approval.decided_at,
+            approver=json.loads(approver) if approver else approval.approver,
+        )
+
+    def get(self, approval_id: str) -> Approval | None:
+        with _reachable("read an approval"):
+            return self._load(self._r.hgetall(self._key(approval_id)))
+
+    def pending(self) -> list[Approval]:
+        now = self.clock()
+        with _reachable("list pending approvals"):
+            ids = [_text(i) for i in self._r.zrange(PENDING, 0, -1)]
+            pipe = self._r.pipeline(transaction=False)
+            for approval_id in ids:
+                pipe.hgetall(self._key(approval_id or ""))
+            records = pipe.execute() if ids else []
+            gone = [i for i, r in zip(ids, records, strict=True) if not r]
+            if gone:
+                self._r.zrem(PENDING, *gone)
+        out = [a for a in map(self._load, records) if a is not None and a.status == "pending" and not a.expired(now)]
+        return sorted(out, key=lambda a: a.created)
+
+    def decide(
+        self, approval_id: str, approve: bool, by: DecidedBy, approver: dict[str, str] | None = None
+    ) -> Approval:
+        now = self.clock()
+        status = "approved" if approve else "denied"
+        who = json.dumps(approver, separators=(",", ":")) if approver else ""
+        with _reachable("record a decision"):
+            answer = self._decide(
+                keys=[self._key(approval_id), PENDING], args=[repr(now), status, by, approval_id, who]
+            )
+        code = [_text(x) for x in answer]
+        if code[0] == "missing":
+            raise ConfirmationError(f"no approval {approval_id} is known to this server")
+        if code[0] == "decided":
+            raise ConfirmationError(f"approval {approval_id} was already decided ({code[1]})")
+        if code[0] == "expired":
+            raise ConfirmationError(f"approval {approval_id} has expired")
+        decided = self.get(approval_id)
+        assert decided is not None
+        return decided
+
+    def redeem(self, approval_id: str, tool: str, digest: str, client: str) -> Approval:
+        now = self.clock()
+        with _reachable("redeem an approval"):
+            code = _text(self._redeem(keys=[self._key(approval_id)], args=[tool, digest, client, repr(now)]))
+            approval = self.get(approval_id) if code != "foreign" else None
+        if code == "foreign" or approval is None:
+            raise ConfirmationError(
+                f"approval_id {approval_id!r} does not belong to this call: it was issued for another tool, "
+                "other arguments or another client, or not by this server. Nothing was sent. Call the tool "
+                "without approval_id to ask for a new approval."
+            )
+        if code == "used":
+            raise ConfirmationError(
+                f"approval {approval_id} was already used: each approval allows one write. Nothing was sent again."
+            )
+        if code == "expired":
+            raise ConfirmationError(
+                f"approval {approval_id} has expired. Nothing was sent. Call the tool without approval_id to ask again."
+            )
+        if code == "redeemed":  # this caller won the redemption: hand back the approval as it was approved
+            return dataclasses.replace(approval, status="approved")
+        return approval  # pending or denied: nothing used up
+
+    @staticmethod
+    def _grant_key(client: str, target: str) -> str:
+        return PREFIX + "grants:" + hashlib.sha256(f"{client}\n{target}".encode()).hexdigest()
+
+    def add_grant(self, grant: Grant) -> None:
+        key = self._grant_key(grant.client, grant.target)
+        member = json.dumps(dataclasses.asdict(grant) | {"tools": sorted(grant.tools)}, separators=(",", ":"))
+        with _reachable("record a grant"):
+            pipe = self._r.pipeline(transaction=True)
+            pipe.zadd(key, {member: grant.until})
+            pipe.expireat(key, int(grant.until) + 60, gt=True)
+            pipe.expireat(key, int(grant.until) + 60, nx=True)
+            pipe.execute()
+
+    def find_grant(self, tool: str, target: str, client: str) -> Grant | None:
+        now = self.clock()
+        key = self._grant_key(client, target)
+        with _reachable("look up a grant"):
+            members = self._r.zrangebyscore(key, f"({now!r}", "+inf")
+        for member in members:
+            data = json.loads(_text(member) or "{}")
+            grant = Grant(**(data | {"tools": frozenset(data["tools"])}))
+            if grant.target == target and grant.client == client and tool in grant.tools:
+                return grant
+        return None
+
+
+class RedisNonces:
+    """Used nonces, and the time this Redis started remembering them (`epoch`).
+
+    A Redis that restarts without persistence forgets which tokens were used; a token handed out before
+    that could then be replayed. So the first replica to find the data gone (handing out or checking a
+    confirmation) writes a new epoch, and one issued before the epoch is refused (ask again) instead
+    of trusted.
+    """
+
+    def __init__(self, client: Any, clock: Callable[[], float] = time.time) -> None:
+        self._r = client
+        self.clock = clock
+        self._use = client.register_script(_USE_ONCE)
+
+    def mark_epoch(self) -> None:
+        """At startup and before each confirmation is handed out: note when this Redis's memory of used
+        nonces begins, if nobody has (so a confirmation issued after a reset is never mistaken for an
+        older one)."""
+        with _reachable("hand out a confirmation"):
+            self._r.set(EPOCH, self._epoch_now(), nx=True)
+
+    def _epoch_now(self) -> str:
+        # Tokens carry whole seconds (their expiry), so the epoch is too, with one second's margin.
+        return str(int(self.clock()) - 1)
+
+    def use_once(self, nonce: str, expiry: float, issued: float | None = None) -> bool:
+        now = self.clock()
+        ttl_ms = max(1000, int((expiry - now) * 1000))
+        with _reachable("check that a confirmation is used only once"):
+            answer = int(
+                self._use(
+                    keys=[f"{PREFIX}nonce:{nonce}", EPOCH],
+                    args=[ttl_ms, "" if issued is None else repr(issued), self._epoch_now()],
+                )
+            )
+        if answer < 0:
+            raise ConfirmationError(
+                "this confirmation was issued before the shared state (TELCO_MCP_STATE_URL) was reset, so this "
+                "server cannot tell whether it was already used. Nothing was sent. Call the tool again without it "
+                "and ask the user again"
+            )
+        return answer == 1
+
+
+class RedisCaps:
+    def __init__(self, client: Any) -> None:
+        self._r = client
+        self._take = client.register_script(_TAKE)
+        self._count = client.register_script(_COUNT)
+
+    def count(self, kind: str) -> int:
+        with _reachable("read the hourly caps"):
+            return int(self._count(keys=[f"{PREFIX}cap:{kind}"]))
+
+    def take(self, kind: str, cap: int) -> bool:
+        with _reachable("count this write against the hourly cap"):
+            return bool(self._take(keys=[f"{PREFIX}cap:{kind}"], args=[cap, secrets.token_hex(8)]))
+
+
+def redis_state(url: str) -> SharedState:
+    client = _connect(url)
+    nonces = RedisNonces(client)
+    try:
+        nonces.mark_epoch()
+    except StateUnavailable:  # serve anyway: reads work, and every write is refused until Redis is back
+        logger.warning("the shared state (TELCO_MCP_STATE_URL) cannot be reached at startup: writes are refused")
+    return SharedState(backend="redis", approvals=RedisApprovalStore(client), nonces=nonces, caps=RedisCaps(client))
