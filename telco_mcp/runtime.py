@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from telco_mcp.approval.service import ApprovalService
+from telco_mcp.events.store import EventStore, MemoryEventStore
 from telco_mcp.operation import Operation
 from telco_mcp.safety.audit import AuditLog
 from telco_mcp.safety.confirm import ConfirmationTokens
@@ -14,6 +15,7 @@ from telco_mcp.settings import Settings
 from telco_mcp.wire import Provider
 
 if TYPE_CHECKING:
+    from telco_mcp.events.receiver import WebhookReceiver
     from telco_mcp.http import ProviderClient
     from telco_mcp.sandbox import Sandbox
 
@@ -32,6 +34,9 @@ class Runtime:
     providers: tuple[Provider, ...] = field(default=())
 
     available: list[Operation] = field(default_factory=list)  # what dynamic toolsets may enable (else: exposed)
+    # Call events pushed by sipgate (see `telco_mcp.events`); `webhooks` receives them.
+    events: EventStore = field(default_factory=MemoryEventStore)
+    webhooks: WebhookReceiver | None = None
 
     def is_exposed(self, op: Operation) -> bool:
         return op in self.exposed

@@ -18,12 +18,16 @@ import anyio
 import httpx2
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
 
 from telco_mcp import __version__, phone, resources
 from telco_mcp.approval.service import ApprovalService
 from telco_mcp.catalogue import CATALOGUE
+from telco_mcp.events.model import CallEvent
+from telco_mcp.events.receiver import WEBHOOK_PREFIX, WebhookReceiver, networks
+from telco_mcp.events.store import EventStore, MemoryEventStore
 from telco_mcp.http import ProviderClient
 from telco_mcp.prompts import PROMPTS
 from telco_mcp.runtime import AppState, Runtime
@@ -31,7 +35,7 @@ from telco_mcp.safety import scopes
 from telco_mcp.safety.audit import AuditLog
 from telco_mcp.safety.confirm import ConfirmationTokens
 from telco_mcp.safety.guardrails import Guardrails
-from telco_mcp.settings import Settings, load_settings
+from telco_mcp.settings import Settings, load_settings, split_list
 from telco_mcp.tools import make_tool
 from telco_mcp.toolsets import discovery_tools
 from telco_mcp.wire import Provider
@@ -245,6 +249,32 @@ def instructions(runtime: Runtime) -> str:
     return "\n".join(lines)
 
 
+def webhook_receiver(settings: Settings, events: EventStore, bus: InMemorySubscriptionBus) -> WebhookReceiver:
+    """The sipgate webhook receiver of this server (`telco_mcp.events.receiver`)."""
+    from mcp.server.subscriptions import ResourceUpdated
+
+    configured = settings.telco_mcp_webhook_secret
+    secret = configured.get_secret_value() if configured is not None else secrets.token_urlsafe(32)
+    path = WEBHOOK_PREFIX + secret
+
+    def public_url(request: Any) -> str:
+        base = settings.telco_mcp_public_url or str(request.base_url)
+        return base.rstrip("/") + path
+
+    async def recorded(event: CallEvent) -> None:
+        await bus.publish(ResourceUpdated(uri=resources.CALL_EVENTS_URI))
+
+    return WebhookReceiver(
+        events,
+        secret=secret,
+        allowed=networks(split_list(settings.telco_mcp_webhook_allowed_networks)),
+        proxies=networks(split_list(settings.telco_mcp_webhook_trusted_proxies)),
+        max_bytes=settings.telco_mcp_webhook_max_bytes,
+        public_url=public_url,
+        on_recorded=recorded,
+    )
+
+
 def build_server(
     settings: Settings | None = None,
     *,
@@ -263,6 +293,11 @@ def build_server(
 
         sandbox = Sandbox()
         client_settings = sandbox_settings(settings)
+    events = MemoryEventStore(keep=settings.telco_mcp_call_events_kept)
+    bus = InMemorySubscriptionBus()  # subscriptions/listen (2026-07-28): resource-updated notifications
+    receiver = webhook_receiver(settings, events, bus)
+    if sandbox is not None:  # the embedded sandbox posts its webhooks to this server's own receiver
+        sandbox.configure_push(f"http://127.0.0.1{receiver.path}", transport=httpx2.ASGITransport(app=receiver.app))
     decisions = scopes.decide(settings)
     exposed = [d.operation for d in decisions if d.exposed]
     available = exposed
@@ -291,6 +326,8 @@ def build_server(
         sandbox=sandbox,
         providers=tuple(p for p in ("signalwire", "sipgate") if any(op.provider == p for op in available)),
         available=list(available),
+        events=events,
+        webhooks=receiver,
     )
 
     def client_for(provider: Provider) -> ProviderClient:
@@ -336,6 +373,7 @@ def build_server(
         instructions=instructions(runtime),
         website_url="https://github.com/telco-mcp/telco-mcp",
         lifespan=lifespan,
+        subscriptions=bus,
         tools=[make_tool(op, runtime) for op in available]
         + (discovery_tools(runtime) if settings.telco_mcp_dynamic_toolsets else []),
     )
