@@ -27,6 +27,7 @@ from telco_mcp.approval.service import ApprovalService
 from telco_mcp.catalogue import CATALOGUE
 from telco_mcp.events.model import CallEvent
 from telco_mcp.events.receiver import WEBHOOK_PREFIX, WebhookReceiver, networks
+from telco_mcp.events.secret import webhook_secret
 from telco_mcp.events.store import EventStore, MemoryEventStore
 from telco_mcp.http import ProviderClient
 from telco_mcp.prompts import PROMPTS
@@ -253,8 +254,7 @@ def webhook_receiver(settings: Settings, events: EventStore, bus: InMemorySubscr
     """The sipgate webhook receiver of this server (`telco_mcp.events.receiver`)."""
     from mcp.server.subscriptions import ResourceUpdated
 
-    configured = settings.telco_mcp_webhook_secret
-    secret = configured.get_secret_value() if configured is not None else secrets.token_urlsafe(32)
+    secret = webhook_secret(settings)
     path = WEBHOOK_PREFIX + secret
 
     def public_url(request: Any) -> str:

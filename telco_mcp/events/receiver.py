@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 WEBHOOK_PREFIX = "/webhooks/sipgate/"
 FORM = "application/x-www-form-urlencoded"
+PROBE_HEADER = "X-Telco-Mcp-Webhook"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -150,8 +151,8 @@ class WebhookReceiver:
         if not hmac.compare_digest(request.path_params["secret"].encode(), self._secret):
             logger.warning("webhook refused: wrong secret in the path (from %s)", source)
             return _plain(404, "Not Found")
-        if request.method != "POST":
-            return Response(status_code=405, headers={"Allow": "POST"})
+        if request.method != "POST":  # `telco-mcp doctor` probes the public URL with a GET
+            return Response(status_code=405, headers={"Allow": "POST", PROBE_HEADER: "ready"})
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != FORM:
             return _plain(415, f"expected {FORM}")

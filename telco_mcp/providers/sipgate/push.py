@@ -8,6 +8,7 @@ waits for the receiver (`telco_mcp.events`) to record a matching event.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Annotated, Any, Literal
 
@@ -64,13 +65,21 @@ class Webhooks(Result):
     whitelist: list[str] = Field(default_factory=list[str])
 
 
+_RECEIVER_SECRET = re.compile(r"(/webhooks/sipgate/)[^/?#\s]+")
+
+
+def redact_receiver_secret(url: str | None) -> str | None:
+    """A telco-mcp receiver URL with its path secret hidden: `.../webhooks/sipgate/***`."""
+    return _RECEIVER_SECRET.sub(r"\1***", url) if url else url
+
+
 def webhooks_from_api(payload: Any) -> Webhooks:
     """``SipgateIoUrlResponse`` -> ``Webhooks``."""
     what = "sipgate.io settings"
     data = p.obj(payload, what)
     return Webhooks(
-        incoming_url=p.opt_str(data, "incomingUrl", what) or None,
-        outgoing_url=p.opt_str(data, "outgoingUrl", what) or None,
+        incoming_url=redact_receiver_secret(p.opt_str(data, "incomingUrl", what)) or None,
+        outgoing_url=redact_receiver_secret(p.opt_str(data, "outgoingUrl", what)) or None,
         log=p.opt_bool(data, "log", what),
         whitelist=p.opt_str_list(data, "whitelist", what) or [],
     )
@@ -100,7 +109,7 @@ async def prepare_set(args: SetWebhooksInput, ctx: CallContext) -> PreparedReque
 
 
 def _shown(url: str | None) -> str:
-    return quote(url) if url else "(none)"
+    return quote(redact_receiver_secret(url)) if url else "(none)"
 
 
 async def summarize_set(args: SetWebhooksInput, ctx: CallContext) -> str:
