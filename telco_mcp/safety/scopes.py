@@ -140,8 +140,7 @@ def decide(settings: Settings) -> list[Exposure]:
             reason = f"toolset {op.toolset} is not enabled (TELCO_MCP_TOOLSETS)"
         elif not scope_granted(op.scope, patterns):
             reason = f"scope {op.scope} is not granted by TELCO_MCP_SCOPES"
-        elif op.provider == "sipgate" and op.local is None and not token_allows(op.scope, token_scopes):
-            # (a tool answered from pushed events sends sipgate nothing: the token's scopes do not apply)
+        elif op.provider == "sipgate" and not token_allows(op.scope, token_scopes):
             reason = f"the sipgate OAuth token does not carry {op.scope.removeprefix('sipgate:')}"
         elif op.is_write and not settings.writes_enabled:
             reason = "read-only mode (enable writes with TELCO_MCP_ALLOW_WRITES=1 or --allow-writes)"

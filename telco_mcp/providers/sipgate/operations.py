@@ -516,7 +516,7 @@ PUSH: tuple[Operation, ...] = (
         title="Wait for a call event",
         description="Wait for the next pushed call event (newCall, answer, hangup, dtmf) matching a filter.",
         provider="sipgate", method="GET", path="", input=push.WaitForCallEventInput, output=push.CallEventWait,
-        scope="sipgate:events:read", effect="read", idempotent=True, interpret=push.not_sent,
+        scope="sipgate:rtcm:read", effect="read", idempotent=True, interpret=push.not_sent,
         local=push.wait_for_event,
     ),
 )  # fmt: skip
