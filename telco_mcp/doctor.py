@@ -113,7 +113,7 @@ async def webhook_report(settings: Settings, path: str, out: Callable[[str], Non
         out(f"sipgate webhooks: served at {path} (HTTP transports: on the server's own address; stdio: on {where})")
         out("  TELCO_MCP_PUBLIC_URL is not set: sipgate posts from the internet, so set it to the public base URL "
             "that reaches this server (e.g. https://mcp.example.com) to get the full URL and check it")  # fmt: skip
-    failures += await _sipgateio_settings(settings, path, out)
+    failures += await _sipgateio_settings(settings, path, out, sandbox=settings.use_sandbox)
     return failures
 
 
@@ -135,7 +135,7 @@ async def probe_receiver(url: str) -> tuple[bool, str]:
     return False, f"a server answered {response.status_code} instead of this receiver"
 
 
-async def _sipgateio_settings(settings: Settings, path: str, out: Callable[[str], None]) -> int:
+async def _sipgateio_settings(settings: Settings, path: str, out: Callable[[str], None], *, sandbox: bool) -> int:
     from mcp import Client
 
     from telco_mcp.safety.scopes import decide
@@ -152,7 +152,7 @@ async def _sipgateio_settings(settings: Settings, path: str, out: Callable[[str]
         result = await client.call_tool("sipgate_get_webhooks", {})
     if result.is_error:
         text = " ".join(getattr(block, "text", "") for block in result.content)
-        if text.startswith("[permission]"):
+        if "[permission]" in text.split(" sipgate refused", 1)[0]:
             out(
                 "  sipgate push URLs: FAILED: 403, sipgate.io feature not booked (or the credentials lack "
                 "settings:sipgateio:read): book sipgate.io in sipgate's feature store, then run doctor again"
@@ -165,8 +165,8 @@ async def _sipgateio_settings(settings: Settings, path: str, out: Callable[[str]
         configured = data.get(f"{direction}_url")
         if not configured:
             state = "not set: sipgate sends no " + direction + " call events"
-        elif configured.endswith("/webhooks/sipgate/***") and _same_receiver(configured, settings):
-            state = "this server (if the secret matches: the URL above)"
+        elif configured.endswith("/webhooks/sipgate/***") and (sandbox or _same_receiver(configured, settings)):
+            state = "this server" if sandbox else "this server's public URL (its secret is hidden: set the URL above)"
         else:
             state = f"another receiver ({_shown(configured).split('?')[0]})"
         out(f"  sipgate {direction} push URL: {state}")
@@ -175,4 +175,4 @@ async def _sipgateio_settings(settings: Settings, path: str, out: Callable[[str]
 
 def _same_receiver(configured: str, settings: Settings) -> bool:
     public = settings.telco_mcp_public_url
-    return public is None or configured.startswith(public.rstrip("/") + "/")
+    return public is not None and configured.startswith(public.rstrip("/") + "/")

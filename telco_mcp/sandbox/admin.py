@@ -28,6 +28,16 @@ def _invalid(message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=422)
 
 
+async def _object(request: Request) -> dict[str, Any] | JSONResponse:
+    """The JSON object body (empty body: ``{}``), or the 422 for anything else."""
+    try:
+        body = await _json(request)
+    except ValueError:
+        return _invalid("body must be a JSON object")
+    body = {} if body is None else body
+    return body if isinstance(body, dict) else _invalid("body must be a JSON object")
+
+
 class AdminApi:
     def __init__(self, sandbox: SandboxCore) -> None:
         self.sb = sandbox
@@ -105,12 +115,10 @@ class AdminApi:
 
     async def ring(self, request: Request) -> Response:
         """``{"from": "+49 30 ...", "to": optional}``: an inbound call rings now (its newCall is pushed)."""
-        try:
-            body = await _json(request)
-        except ValueError:
-            return _invalid("body must be JSON")
-        caller = body.get("from") if isinstance(body, dict) else None
-        callee = body.get("to") if isinstance(body, dict) else None
+        body = await _object(request)
+        if isinstance(body, Response):
+            return body
+        caller, callee = body.get("from"), body.get("to")
         if not isinstance(caller, str) or not _NUMBER.fullmatch(caller) or (callee is not None and (
                 not isinstance(callee, str) or not _NUMBER.fullmatch(callee))):  # fmt: skip
             return _invalid('body must be {"from": "<phone number>", "to": "<phone number>" (optional)}')
@@ -119,11 +127,10 @@ class AdminApi:
 
     async def answer(self, request: Request) -> Response:
         """``{"user": "w0"}`` (optional): the ringing call is answered by that user."""
-        try:
-            body = await _json(request)
-        except ValueError:
-            return _invalid("body must be JSON")
-        user = body.get("user") if isinstance(body, dict) else None
+        body = await _object(request)
+        if isinstance(body, Response):
+            return body
+        user = body.get("user")
         answered = await self.sb.answer(request.path_params["call_id"], user if isinstance(user, str) else None)
         if answered is None:
             return JSONResponse({"error": "no such ringing call"}, status_code=404)
@@ -132,11 +139,10 @@ class AdminApi:
 
     async def end(self, request: Request) -> Response:
         """``{"cause": "cancel"}``: a ringing call ends unanswered (cancel, noAnswer, busy)."""
-        try:
-            body = await _json(request)
-        except ValueError:
-            return _invalid("body must be JSON")
-        cause = body.get("cause", "cancel") if isinstance(body, dict) else "cancel"
+        body = await _object(request)
+        if isinstance(body, Response):
+            return body
+        cause = body.get("cause", "cancel")
         if cause not in ("cancel", "noAnswer", "busy", "congestion", "notFound"):
             return _invalid("cause must be cancel, noAnswer, busy, congestion or notFound")
         ended = await self.sb.end_ringing(request.path_params["call_id"], cause)
@@ -151,11 +157,10 @@ class AdminApi:
 
     async def book_sipgateio(self, request: Request) -> Response:
         """``{"booked": false}``: the account lacks sipgate.io (its settings answer 403)."""
-        try:
-            body = await _json(request)
-        except ValueError:
-            return _invalid("body must be JSON")
-        booked = body.get("booked") if isinstance(body, dict) else None
+        body = await _object(request)
+        if isinstance(body, Response):
+            return body
+        booked = body.get("booked")
         if not isinstance(booked, bool):
             return _invalid('body must be {"booked": true|false}')
         self.sb.state.sipgate.sipgateio_booked = booked
