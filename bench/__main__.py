@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import cold_start, concurrency, memory, per_call, report, tokens
+from bench import call_events, cold_start, concurrency, memory, per_call, report, tokens
 from bench.harness import HERE
 from bench.report import Row
 
@@ -39,13 +39,16 @@ def figures(plan: Plan) -> dict[str, Callable[[], list[Row]]]:
         "concurrency": lambda: concurrency.run(plan.concurrency_runs),
         "tokens": tokens.run,
         "memory": lambda: memory.run(plan.memory_runs),
+        "events": lambda: call_events.run(plan.call_runs, plan.calls // 2),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (about a minute)")
-    parser.add_argument("--only", default="", help="comma-separated subset of: cold, call, concurrency, tokens, memory")
+    parser.add_argument(
+        "--only", default="", help="comma-separated subset of: cold, call, concurrency, tokens, memory, events"
+    )
     parser.add_argument("--output", type=Path, default=HERE / "results" / "latest.md", help="where to write the table")
     args = parser.parse_args(argv)
 
