@@ -26,6 +26,7 @@ from telco_mcp import __version__, phone, resources
 from telco_mcp.approval.service import ApprovalService
 from telco_mcp.catalogue import CATALOGUE
 from telco_mcp.events.model import CallEvent
+from telco_mcp.events.notify import LegacySubscriptions
 from telco_mcp.events.receiver import WEBHOOK_PREFIX, WebhookReceiver, networks
 from telco_mcp.events.secret import webhook_secret
 from telco_mcp.events.store import EventStore, MemoryEventStore
@@ -250,7 +251,9 @@ def instructions(runtime: Runtime) -> str:
     return "\n".join(lines)
 
 
-def webhook_receiver(settings: Settings, events: EventStore, bus: InMemorySubscriptionBus) -> WebhookReceiver:
+def webhook_receiver(
+    settings: Settings, events: EventStore, bus: InMemorySubscriptionBus, legacy: LegacySubscriptions
+) -> WebhookReceiver:
     """The sipgate webhook receiver of this server (`telco_mcp.events.receiver`)."""
     from mcp.server.subscriptions import ResourceUpdated
 
@@ -262,7 +265,8 @@ def webhook_receiver(settings: Settings, events: EventStore, bus: InMemorySubscr
         return base.rstrip("/") + path
 
     async def recorded(event: CallEvent) -> None:
-        await bus.publish(ResourceUpdated(uri=resources.CALL_EVENTS_URI))
+        await bus.publish(ResourceUpdated(uri=resources.CALL_EVENTS_URI))  # 2026-07-28: subscriptions/listen
+        await legacy.updated(resources.CALL_EVENTS_URI)  # 2025-era sessions that resources/subscribe'd
 
     return WebhookReceiver(
         events,
@@ -295,7 +299,8 @@ def build_server(
         client_settings = sandbox_settings(settings)
     events = MemoryEventStore(keep=settings.telco_mcp_call_events_kept)
     bus = InMemorySubscriptionBus()  # subscriptions/listen (2026-07-28): resource-updated notifications
-    receiver = webhook_receiver(settings, events, bus)
+    legacy = LegacySubscriptions(frozenset({resources.CALL_EVENTS_URI}))
+    receiver = webhook_receiver(settings, events, bus, legacy)
     if sandbox is not None:  # the embedded sandbox posts its webhooks to this server's own receiver
         sandbox.configure_push(f"http://127.0.0.1{receiver.path}", transport=httpx2.ASGITransport(app=receiver.app))
     decisions = scopes.decide(settings)
@@ -382,5 +387,7 @@ def build_server(
     for prompt in PROMPTS:
         prompt.register(server, runtime)
     resources.register(server, runtime)
+    if "sipgate" in runtime.providers:
+        legacy.install(server)
     server.telco_runtime = runtime  # type: ignore[attr-defined]
     return server

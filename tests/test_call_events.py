@@ -13,6 +13,7 @@ import os
 import socket
 import stat
 import sys
+import warnings
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -597,3 +598,45 @@ def test_doctor_reports_that_sipgate_io_is_not_booked(
     assert "sipgate: OK (sipgate_get_account" in out
     assert "403, sipgate.io feature not booked" in out
     assert "TELCO_MCP_PUBLIC_URL is not set" in out
+
+
+async def test_2025_era_sessions_subscribe_and_are_notified_of_updates(audit_path: Path) -> None:
+    from mcp.shared.exceptions import MCPDeprecationWarning
+    from mcp.types import ResourceUpdatedNotification
+
+    server, runtime = sandboxed(audit_path)
+    heard: list[str] = []
+
+    async def handler(message: Any) -> None:
+        if isinstance(message, ResourceUpdatedNotification):
+            heard.append(str(message.params.uri))
+
+    async with Client(server, mode="legacy", message_handler=handler) as client, admin(runtime) as sandbox:
+        # resources/subscribe is the 2025-era way (the SDK's client warns that 2026-07-28 removed it)
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        capabilities = client.server_capabilities
+        assert capabilities is not None and capabilities.resources is not None
+        assert capabilities.resources.subscribe is True
+        await client.subscribe_resource(CALL_EVENTS_URI)
+        await sandbox.post("/_sandbox/sipgate/ring", json={"from": CALLER})
+        await until(lambda: heard == [CALL_EVENTS_URI])
+        await client.unsubscribe_resource(CALL_EVENTS_URI)
+        await sandbox.post("/_sandbox/sipgate/ring", json={"from": CALLER})
+        await anyio.sleep(0.2)
+        with pytest.raises(Exception, match="does not change"):
+            await client.subscribe_resource("telco-mcp://configuration")
+    assert heard == [CALL_EVENTS_URI], "no notification after unsubscribing"
+
+
+async def test_a_blind_transfer_pushes_a_new_call_naming_the_old_call_id(audit_path: Path) -> None:
+    server, runtime = sandboxed(audit_path)
+    async with Client(server, elicitation_callback=accept) as client, admin(runtime) as sandbox:
+        call_id = (await sandbox.post("/_sandbox/sipgate/ring", json={"from": CALLER})).json()["callId"]
+        await sandbox.post(f"/_sandbox/sipgate/calls/{call_id}/answer", json={})
+        moved = await client.call_tool("sipgate_transfer_call", {"call_id": call_id, "phone_number": "+49 40 669690"})
+        assert not moved.is_error, text_of(moved)
+        found = await client.call_tool(WAIT, {"call_id": call_id, "events": ["newCall"], "after_sequence": 1,
+                                              "timeout_seconds": 2})  # fmt: skip
+    event = found.structured_content["event"]
+    assert event["orig_call_id"] == call_id and event["call_id"] != call_id
+    assert event["call_id"] == moved.structured_content["result"]["call"]["call_id"], "the id the call has now"
