@@ -230,9 +230,12 @@ class ProviderClient:
 class CallContext:
     """What an operation's hooks may use: the provider's shared client, and lookups kept for one tool call."""
 
-    def __init__(self, client: ProviderClient, events: EventStore | None = None) -> None:
+    def __init__(
+        self, client: ProviderClient, events: EventStore | None = None, receiver_url: str | None = None
+    ) -> None:
         self.client = client
         self.events = events  # the call events sipgate pushed, when the server receives them
+        self.receiver_url = receiver_url  # this server's webhook URL as sipgate reaches it, when known
         self._once: dict[str, Any] = {}
 
     async def once(self, key: str, lookup: Callable[[], Awaitable[Any]]) -> Any:

@@ -16,7 +16,7 @@ from telco_mcp.wire import Provider
 
 if TYPE_CHECKING:
     from telco_mcp.events.receiver import WebhookReceiver
-    from telco_mcp.http import ProviderClient
+    from telco_mcp.http import CallContext, ProviderClient
     from telco_mcp.sandbox import Sandbox
 
 
@@ -37,6 +37,13 @@ class Runtime:
     # Call events pushed by sipgate (see `telco_mcp.events`); `webhooks` receives them.
     events: EventStore = field(default_factory=MemoryEventStore)
     webhooks: WebhookReceiver | None = None
+    webhook_url: str | None = None  # the receiver's full URL as sipgate reaches it (TELCO_MCP_PUBLIC_URL), if known
+
+    def call_context(self, client: ProviderClient) -> CallContext:
+        """What one tool call's operation hooks may use."""
+        from telco_mcp.http import CallContext
+
+        return CallContext(client, self.events, self.webhook_url)
 
     def is_exposed(self, op: Operation) -> bool:
         return op in self.exposed

@@ -333,6 +333,9 @@ def build_server(
         available=list(available),
         events=events,
         webhooks=receiver,
+        webhook_url=(settings.telco_mcp_public_url or "").rstrip("/") + receiver.path
+        if settings.telco_mcp_public_url
+        else (sandbox.push_url if sandbox is not None else None),
     )
 
     def client_for(provider: Provider) -> ProviderClient:

@@ -24,7 +24,6 @@ from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import BaseModel, Field, ValidationError, create_model
 
 from telco_mcp.errors import TelcoError
-from telco_mcp.http import CallContext as CallContextFor
 from telco_mcp.operation import LocalContext, Operation
 from telco_mcp.results import WriteResult, failure, success
 from telco_mcp.runtime import AppState, Runtime
@@ -184,7 +183,7 @@ def _state(ctx: Context[Any, Any]) -> AppState:
 def _read_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
     async def handler(args: Any, ctx: Context) -> CallToolResult:
         client = _state(ctx).clients[op.provider]
-        hooks = CallContextFor(client, runtime.events)
+        hooks = runtime.call_context(client)
         try:
             request = await op.build_request(args, hooks)
             response = await client.send(op, request)

@@ -640,3 +640,44 @@ async def test_a_blind_transfer_pushes_a_new_call_naming_the_old_call_id(audit_p
     event = found.structured_content["event"]
     assert event["orig_call_id"] == call_id and event["call_id"] != call_id
     assert event["call_id"] == moved.structured_content["result"]["call"]["call_id"], "the id the call has now"
+
+
+async def test_this_server_sets_the_receiver_url_without_the_secret_reaching_results_questions_or_the_audit(
+    audit_path: Path,
+) -> None:
+    server, runtime = sandboxed(
+        audit_path, telco_mcp_toolsets="sipgate:settings:sipgateio", telco_mcp_public_url="https://mcp.example.com"
+    )
+    secret = runtime.webhooks.path.rsplit("/", 1)[1]
+    questions: list[str] = []
+
+    async def asked(context: Any, params: Any) -> Any:
+        questions.append(params.message)
+        return await accept(context, params)
+
+    args = {"incoming_url": "this_server", "outgoing_url": "this_server"}
+    async with Client(server, elicitation_callback=asked) as client:
+        preview = await client.call_tool("sipgate_set_webhooks", args | {"dry_run": True})
+        applied = await client.call_tool("sipgate_set_webhooks", args)
+    sent = [r.json for r in runtime.sandbox.requests if r.method == "PUT"]
+    assert sent == [{"incomingUrl": f"https://mcp.example.com{runtime.webhooks.path}",
+                     "outgoingUrl": f"https://mcp.example.com{runtime.webhooks.path}", "log": False,
+                     "whitelist": []}]  # fmt: skip
+    assert 'this server\'s receiver "https://mcp.example.com/webhooks/sipgate/***"' in questions[0]
+    assert preview.structured_content["request"]["body"]["incomingUrl"].endswith("/webhooks/sipgate/***")
+    for text in (text_of(preview), text_of(applied), *questions, audit_path.read_text()):
+        assert secret not in text
+
+
+async def test_this_server_without_a_public_url_is_refused_naming_the_setting(audit_path: Path) -> None:
+    from conftest import FakeUpstream, response, sipgate_settings
+
+    fake = FakeUpstream()
+    fake.route("GET /v2/settings/sipgateio", response(200, {"incomingUrl": "", "outgoingUrl": ""}))
+    settings = sipgate_settings(audit_path, telco_mcp_toolsets="sipgate:settings:sipgateio",
+                                telco_mcp_allow_writes=True)  # fmt: skip
+    server = build_server(settings, transports={"sipgate": fake.transport})
+    async with Client(server, elicitation_callback=accept) as client:
+        refused = await client.call_tool("sipgate_set_webhooks", {"incoming_url": "this_server", "outgoing_url": ""})
+    assert refused.is_error and "TELCO_MCP_PUBLIC_URL" in text_of(refused)
+    assert fake.sent("PUT") == []

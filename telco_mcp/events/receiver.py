@@ -57,6 +57,11 @@ class RedactWebhookSecrets(logging.Filter):
         return True
 
 
+def redact_webhook_secrets(text: str) -> str:
+    """`text` with every `/webhooks/sipgate/<secret>` path written `/webhooks/sipgate/***`."""
+    return _SECRET_IN_PATH.sub(r"\1***", text) if "/webhooks/sipgate/" in text else text
+
+
 def _redact(value: object) -> object:
     if isinstance(value, int | float) or "/webhooks/sipgate/" not in str(value):
         return value

@@ -16,6 +16,7 @@ import anyio
 import httpx2
 from pydantic import AfterValidator, BaseModel, Field
 
+from telco_mcp.errors import InvalidInput
 from telco_mcp.events.model import CallEvent, EventFilter, EventType
 from telco_mcp.http import CallContext
 from telco_mcp.models import Result, StrictInput
@@ -34,8 +35,11 @@ PROGRESS_EVERY = 5.0
 
 
 # ------------------------------------------------------------------ push URLs
+THIS_SERVER = "this_server"
+
+
 def _push_url(value: str) -> str:
-    if value == "":
+    if value in ("", THIS_SERVER):
         return value
     if not value.startswith(("https://", "http://")) or any(c.isspace() for c in value) or len(value) > 2048:
         raise ValueError("must be an http(s) URL, or empty for none")
@@ -50,8 +54,12 @@ class GetWebhooksInput(StrictInput):
 
 
 class SetWebhooksInput(StrictInput):
-    incoming_url: PushUrl = Field(description="Where sipgate posts incoming-call events; empty for none.")
-    outgoing_url: PushUrl = Field(description="Where sipgate posts outgoing-call events; empty for none.")
+    incoming_url: PushUrl = Field(
+        description="Where sipgate posts incoming-call events: a URL, this_server (this server's receiver), or empty."
+    )
+    outgoing_url: PushUrl = Field(
+        description="Where sipgate posts outgoing-call events: a URL, this_server, or empty for none."
+    )
     log: bool | None = Field(default=None, description="Log each push in sipgate (default: unchanged).")
     whitelist: list[Annotated[str, Field(pattern=r"^[a-z][0-9]+$")]] | None = Field(
         default=None, max_length=100, description="Only these users/groups push, e.g. w0, g3 (default: unchanged)."
@@ -94,10 +102,22 @@ async def current_webhooks(ctx: CallContext, operation: str) -> Webhooks:
     return await ctx.once("webhooks", lookup)
 
 
-def _new_body(args: SetWebhooksInput, now: Webhooks) -> dict[str, Any]:
+def _resolved(url: str, ctx: CallContext) -> str:
+    """`this_server` as this server's receiver URL (it holds the path secret: never shown, only sent)."""
+    if url != THIS_SERVER:
+        return url
+    if ctx.receiver_url is None:
+        raise InvalidInput(
+            "this_server needs TELCO_MCP_PUBLIC_URL, the public base URL at which sipgate reaches this server "
+            "(`telco-mcp doctor` checks it). Nothing was sent."
+        )
+    return ctx.receiver_url
+
+
+def _new_body(args: SetWebhooksInput, now: Webhooks, ctx: CallContext) -> dict[str, Any]:
     return {
-        "incomingUrl": args.incoming_url,
-        "outgoingUrl": args.outgoing_url,
+        "incomingUrl": _resolved(args.incoming_url, ctx),
+        "outgoingUrl": _resolved(args.outgoing_url, ctx),
         "log": args.log if args.log is not None else bool(now.log),
         "whitelist": args.whitelist if args.whitelist is not None else list(now.whitelist),
     }
@@ -105,18 +125,24 @@ def _new_body(args: SetWebhooksInput, now: Webhooks) -> dict[str, Any]:
 
 async def prepare_set(args: SetWebhooksInput, ctx: CallContext) -> PreparedRequest:
     now = await current_webhooks(ctx, "sipgate_set_webhooks")
-    return PreparedRequest("PUT", SETTINGS_PATH, json=_new_body(args, now))
+    return PreparedRequest("PUT", SETTINGS_PATH, json=_new_body(args, now, ctx))
 
 
 def _shown(url: str | None) -> str:
     return quote(redact_receiver_secret(url)) if url else "(none)"
 
 
+def _target(url: str, ctx: CallContext) -> str:
+    if url == THIS_SERVER:
+        return f"this server's receiver {_shown(_resolved(url, ctx))}"
+    return _shown(url)
+
+
 async def summarize_set(args: SetWebhooksInput, ctx: CallContext) -> str:
     now = await current_webhooks(ctx, "sipgate_set_webhooks")
     parts = [
-        f"incoming {_shown(now.incoming_url)} → {_shown(args.incoming_url)}",
-        f"outgoing {_shown(now.outgoing_url)} → {_shown(args.outgoing_url)}",
+        f"incoming {_shown(now.incoming_url)} → {_target(args.incoming_url, ctx)}",
+        f"outgoing {_shown(now.outgoing_url)} → {_target(args.outgoing_url, ctx)}",
     ]
     if args.log is not None and args.log != bool(now.log):
         parts.append(f"log {'on' if now.log else 'off'} → {'on' if args.log else 'off'}")
