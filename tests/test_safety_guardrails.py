@@ -472,6 +472,7 @@ WRITE_TOOLS: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     "sipgate_unblock_number": ({"phone_number": BERLIN}, {"phone_number": "shown"}),
     "sipgate_update_history_entry": ({"entry_id": "h1", "archived": True}, {}),
     "sipgate_delete_history_entry": ({"entry_id": "h1"}, {}),
+    "sipgate_set_webhooks": ({"incoming_url": "https://crm.example.com/in", "outgoing_url": ""}, {}),
 }
 DIALLED = [(tool, f) for tool, (_, fields) in WRITE_TOOLS.items() for f, how in fields.items() if how == "dialled"]
 NUMBER_FIELDS = [(tool, field) for tool, (_, fields) in WRITE_TOOLS.items() for field in fields]
