@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import cold_start, concurrency, memory, per_call, replicas, report, tokens
+from bench import call_events, cold_start, concurrency, memory, per_call, replicas, report, tokens
 from bench.harness import HERE
 from bench.report import Row
 
@@ -41,6 +41,7 @@ def figures(plan: Plan) -> dict[str, Callable[[], list[Row]]]:
         "tokens": tokens.run,
         "memory": lambda: memory.run(plan.memory_runs),
         "replicas": lambda: replicas.run(plan.replica_runs),
+        "events": lambda: call_events.run(plan.call_runs, plan.calls // 2),
     }
 
 
@@ -48,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (about a minute)")
     parser.add_argument(
-        "--only", default="", help="comma-separated subset of: cold, call, concurrency, tokens, memory, replicas"
+        "--only",
+        default="",
+        help="comma-separated subset of: cold, call, concurrency, tokens, memory, replicas, events",
     )
     parser.add_argument("--output", type=Path, default=HERE / "results" / "latest.md", help="where to write the table")
     args = parser.parse_args(argv)

@@ -84,6 +84,9 @@ async def run_doctor(settings: Settings, out: Callable[[str], None]) -> int:
                 out(f"{provider}: OK ({tool}{', auth ' + auth if auth else ''})")
     if runtime.token_verifier is not None:
         failures += await _check_oauth(runtime.token_verifier, settings, out)
+
+    if runtime.webhooks is not None and "sipgate" in runtime.providers:
+        failures += await webhook_report(settings, runtime.webhooks.path, out)
     out(f"granted scopes (TELCO_MCP_SCOPES): {', '.join(settings.scope_patterns)}")
     token_scopes = settings.sipgate_token_scopes()
     if token_scopes is not None:
@@ -113,3 +116,88 @@ async def _check_oauth(verifier: Any, settings: Settings, out: Callable[[str], N
         f"for {settings.telco_mcp_oauth_resource}; four eyes: {settings.telco_mcp_four_eyes})"
     )
     return 0
+
+
+async def webhook_report(settings: Settings, path: str, out: Callable[[str], None]) -> int:
+    """The webhook URL to configure, whether the public URL reaches a receiver with this secret, and
+    what sipgate is configured with (or that the sipgate.io feature is not booked). Returns failures."""
+    failures = 0
+    public = settings.telco_mcp_public_url
+    if public:
+        url = public.rstrip("/") + path
+        out(f"sipgate webhooks: set {url} as the incoming and outgoing push URL (sipgate_set_webhooks, or the "
+            "sipgate console: Webhooks > URLs)")  # fmt: skip
+        reached, why = await probe_receiver(url)
+        if reached:
+            out("  TELCO_MCP_PUBLIC_URL reaches this server's webhook receiver")
+        else:
+            failures += 1
+            out(f"  TELCO_MCP_PUBLIC_URL does NOT reach this server's webhook receiver: {why}")
+    else:
+        where = f"http://{settings.telco_mcp_webhook_host}:{settings.telco_mcp_webhook_port or '<port>'}"
+        out(f"sipgate webhooks: served at {path} (HTTP transports: on the server's own address; stdio: on {where})")
+        out("  TELCO_MCP_PUBLIC_URL is not set: sipgate posts from the internet, so set it to the public base URL "
+            "that reaches this server (e.g. https://mcp.example.com) to get the full URL and check it")  # fmt: skip
+    failures += await _sipgateio_settings(settings, path, out, sandbox=settings.use_sandbox)
+    return failures
+
+
+async def probe_receiver(url: str) -> tuple[bool, str]:
+    """A GET to the receiver URL: a telco-mcp receiver holding this secret answers 405 with its marker."""
+    import httpx2
+
+    from telco_mcp.events.receiver import PROBE_HEADER
+
+    try:
+        async with httpx2.AsyncClient(timeout=5.0, trust_env=False, follow_redirects=False) as client:
+            response = await client.get(url)
+    except httpx2.HTTPError as exc:
+        return False, f"could not connect ({type(exc).__name__}); is the server running, and does the URL route to it?"
+    if response.status_code == 405 and response.headers.get(PROBE_HEADER) == "ready":
+        return True, ""
+    if response.status_code == 404:
+        return False, "a server answered 404: not this server, or one with another webhook secret"
+    return False, f"a server answered {response.status_code} instead of this receiver"
+
+
+async def _sipgateio_settings(settings: Settings, path: str, out: Callable[[str], None], *, sandbox: bool) -> int:
+    from mcp import Client
+
+    from telco_mcp.safety.scopes import decide
+    from telco_mcp.server import build_server
+
+    check = settings.model_copy(
+        update={"telco_mcp_toolsets": "sipgate:settings:sipgateio", "telco_mcp_dynamic_toolsets": False}
+    )
+    exposure = {d.operation.name: d for d in decide(check)}.get("sipgate_get_webhooks")
+    if exposure is None or not exposure.exposed:
+        out(f"  sipgate push URLs: not checked ({exposure.reason if exposure else 'no tool'})")
+        return 0
+    async with Client(build_server(check)) as client:
+        result = await client.call_tool("sipgate_get_webhooks", {})
+    if result.is_error:
+        text = " ".join(getattr(block, "text", "") for block in result.content)
+        if "[permission]" in text.split(" sipgate refused", 1)[0]:
+            out(
+                "  sipgate push URLs: FAILED: 403, sipgate.io feature not booked (or the credentials lack "
+                "settings:sipgateio:read): book sipgate.io in sipgate's feature store, then run doctor again"
+            )
+        else:
+            out(f"  sipgate push URLs: FAILED: {text}")
+        return 1
+    data = result.structured_content or {}
+    for direction in ("incoming", "outgoing"):
+        configured = data.get(f"{direction}_url")
+        if not configured:
+            state = "not set: sipgate sends no " + direction + " call events"
+        elif configured.endswith("/webhooks/sipgate/***") and (sandbox or _same_receiver(configured, settings)):
+            state = "this server" if sandbox else "this server's public URL (its secret is hidden: set the URL above)"
+        else:
+            state = f"another receiver ({_shown(configured).split('?')[0]})"
+        out(f"  sipgate {direction} push URL: {state}")
+    return 0
+
+
+def _same_receiver(configured: str, settings: Settings) -> bool:
+    public = settings.telco_mcp_public_url
+    return public is not None and configured.startswith(public.rstrip("/") + "/")

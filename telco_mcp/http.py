@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import httpx2
@@ -34,6 +34,9 @@ from telco_mcp.errors import (
 )
 from telco_mcp.untrusted import inline
 from telco_mcp.wire import PreparedRequest, Provider, response_json
+
+if TYPE_CHECKING:
+    from telco_mcp.events.store import EventStore
 
 logger = logging.getLogger(__name__)
 
@@ -227,8 +230,12 @@ class ProviderClient:
 class CallContext:
     """What an operation's hooks may use: the provider's shared client, and lookups kept for one tool call."""
 
-    def __init__(self, client: ProviderClient) -> None:
+    def __init__(
+        self, client: ProviderClient, events: EventStore | None = None, receiver_url: str | None = None
+    ) -> None:
         self.client = client
+        self.events = events  # the call events sipgate pushed, when the server receives them
+        self.receiver_url = receiver_url  # this server's webhook URL as sipgate reaches it, when known
         self._once: dict[str, Any] = {}
 
     async def once(self, key: str, lookup: Callable[[], Awaitable[Any]]) -> Any:

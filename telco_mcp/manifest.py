@@ -32,7 +32,7 @@ def tool_manifest(op: Operation) -> dict[str, Any]:
         "title": op.title,
         "description": op.description,
         "provider": op.provider,
-        "upstream": {"method": op.method, "path": op.path, "base_url": BASE_URLS[op.provider]},
+        "upstream": _upstream(op),
         "scope": op.scope,
         "effect": op.effect,
         "idempotent": op.idempotent,
@@ -40,6 +40,15 @@ def tool_manifest(op: Operation) -> dict[str, Any]:
         "annotations": op.annotations.model_dump(by_alias=True, exclude_none=True),
         **_default_exposure(op),
     }
+
+
+PUSHED = "sipgate.io push webhooks (no request)"
+
+
+def _upstream(op: Operation) -> dict[str, Any]:
+    if op.local is not None:  # answered from what the provider pushed to this server
+        return {"pushed": PUSHED}
+    return {"method": op.method, "path": op.path, "base_url": BASE_URLS[op.provider]}
 
 
 def _default_exposure(op: Operation) -> dict[str, Any]:
@@ -74,9 +83,8 @@ def render_table() -> str:
         for op in members:
             effect = op.effect + (", idempotent" if op.is_write and op.idempotent else "")
             listed = "yes" if op.default else "no"
-            out.append(
-                f"| `{op.name}` | {listed} | `{op.method} {op.path}` | {effect} | `{op.scope}` | {op.description} |"
-            )
+            upstream = PUSHED if op.local is not None else f"`{op.method} {op.path}`"
+            out.append(f"| `{op.name}` | {listed} | {upstream} | {effect} | `{op.scope}` | {op.description} |")
         out.append("")
     return "\n".join(out).rstrip()
 

@@ -23,6 +23,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel
 
 from telco_mcp.errors import UnexpectedResponse
+from telco_mcp.events.store import EventStore
 from telco_mcp.http import CallContext
 from telco_mcp.phone import pretty
 from telco_mcp.providers.payload import PayloadShapeError
@@ -51,7 +52,16 @@ class WriteSubject:
     urls: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass
+class LocalContext:
+    """What a tool the server answers itself may use: the call events, and progress for a long wait."""
+
+    events: EventStore
+    progress: Callable[[float, float | None, str | None], Awaitable[None]]
+
+
 Prepare = Callable[[Any, CallContext], Awaitable[PreparedRequest]]
+Local = Callable[[Any, LocalContext], Awaitable[BaseModel]]
 Interpret = Callable[[Any, Any, CallContext], Awaitable[BaseModel]]
 Summarize = Callable[[Any, CallContext], Awaitable[str]]
 
@@ -89,6 +99,9 @@ class Operation:
     # `SECRET_PLACEHOLDER` there, the approver types the value (or has one generated and shown once) on the
     # approval page, and the pipeline puts it in right before the request leaves. Never in a result.
     secret: Callable[[Any], str | None] | None = None
+    # Answered by this server from what sipgate pushed (no upstream request): `local(args, LocalContext)`.
+    # `method` and `path` then name no request; the manifest says "push" instead.
+    local: Local | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -101,6 +114,8 @@ class Operation:
             raise ValueError(f"{self.name}: a read must be a GET")
         if self.effect != "read" and self.summarize is None:
             raise ValueError(f"{self.name}: a write needs a plain-words summary for its confirmation")
+        if self.local is not None and self.effect != "read":
+            raise ValueError(f"{self.name}: only reads can be answered locally")
         if self.grantable and self.effect != "write":
             raise ValueError(f"{self.name}: only non-destructive writes can be covered by a grant")
         if self.secret is not None and (self.grantable or not self.is_write):

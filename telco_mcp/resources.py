@@ -17,6 +17,7 @@ from telco_mcp import __version__
 from telco_mcp.safety.guardrails import PROVIDER_ROUTING_HOSTS
 from telco_mcp.safety.scopes import decide
 from telco_mcp.settings import Settings, split_list
+from telco_mcp.untrusted import UNTRUSTED_NOTE, fence, to_json
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
 CONFIGURATION_URI = "telco-mcp://configuration"
 TOOLSET_TEMPLATE = "telco-mcp://toolsets/{toolset}"
+CALL_EVENTS_URI = "telco://sipgate/calls/events"
+CALL_EVENTS_SHOWN = 100
 
 
 def _url(url: str) -> str:
@@ -116,8 +119,33 @@ def _oauth(settings: Settings) -> dict[str, Any] | None:
     }
 
 
+async def call_events(runtime: Runtime) -> str:
+    """The newest call events sipgate pushed, newest first, fenced as untrusted (callers write them)."""
+    events = await runtime.events.recent(CALL_EVENTS_SHOWN)
+    data = {
+        "events": [e.model_dump(mode="json", exclude_none=True) for e in events],
+        "shown": len(events),
+        "limit": CALL_EVENTS_SHOWN,
+    }
+    return fence(to_json(data), "sipgate") + "\n" + UNTRUSTED_NOTE
+
+
 def register(server: MCPServer, runtime: Runtime) -> None:
     settings = runtime.settings
+
+    if "sipgate" in runtime.providers:
+
+        async def read_call_events() -> str:
+            return await call_events(runtime)
+
+        server.resource(
+            CALL_EVENTS_URI,
+            name="sipgate-call-events",
+            title="Recent sipgate call events",
+            description=f"The newest {CALL_EVENTS_SHOWN} call events sipgate pushed (newCall, answer, hangup, dtmf), "
+            "newest first. Subscribe (subscriptions/listen) to hear when it changes.",
+            mime_type="text/plain",
+        )(read_call_events)
 
     def read_configuration() -> str:
         return json.dumps(configuration(settings, runtime), indent=1, ensure_ascii=False)

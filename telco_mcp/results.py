@@ -10,6 +10,7 @@ category in brackets, e.g. `[refused] ...`; provider text in it is fenced inline
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -18,6 +19,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from telco_mcp.errors import TelcoError, UpstreamValidation
+from telco_mcp.events.receiver import redact_webhook_secrets
 from telco_mcp.models import Result
 from telco_mcp.operation import Operation
 from telco_mcp.untrusted import TRUSTED, UNTRUSTED_META_KEY, UNTRUSTED_NOTE, fence, inline, pointers, to_json
@@ -114,5 +116,14 @@ def preview(client_base: str, request: PreparedRequest, auth_scheme: str) -> Req
         method=request.method,
         url=str(url),
         headers={"Authorization": f"{auth_scheme} [REDACTED]"},
-        body=request.json,
+        body=_without_webhook_secrets(request.json),
     )
+
+
+def _without_webhook_secrets(body: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The body with any receiver URL's path secret hidden (sipgate_set_webhooks sends this server's URL)."""
+    if body is None:
+        return None
+    text = json.dumps(body, ensure_ascii=False)
+    redacted = redact_webhook_secrets(text)
+    return body if redacted == text else json.loads(redacted)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from mcp.server.auth.provider import TokenVerifier
 
 from telco_mcp.approval.service import ApprovalService
+from telco_mcp.events.store import EventStore, MemoryEventStore
 from telco_mcp.operation import Operation
 from telco_mcp.safety.audit import AuditLog
 from telco_mcp.safety.confirm import ConfirmationTokens
@@ -16,7 +17,8 @@ from telco_mcp.settings import Settings
 from telco_mcp.wire import Provider
 
 if TYPE_CHECKING:
-    from telco_mcp.http import ProviderClient
+    from telco_mcp.events.receiver import WebhookReceiver
+    from telco_mcp.http import CallContext, ProviderClient
     from telco_mcp.sandbox import Sandbox
 
 
@@ -35,6 +37,16 @@ class Runtime:
 
     available: list[Operation] = field(default_factory=list)  # what dynamic toolsets may enable (else: exposed)
     token_verifier: TokenVerifier | None = None  # OAuth access tokens, on the HTTP transports (oauth.py)
+    # Call events pushed by sipgate (see `telco_mcp.events`); `webhooks` receives them.
+    events: EventStore = field(default_factory=MemoryEventStore)
+    webhooks: WebhookReceiver | None = None
+    webhook_url: str | None = None  # the receiver's full URL as sipgate reaches it (TELCO_MCP_PUBLIC_URL), if known
+
+    def call_context(self, client: ProviderClient) -> CallContext:
+        """What one tool call's operation hooks may use."""
+        from telco_mcp.http import CallContext
+
+        return CallContext(client, self.events, self.webhook_url)
 
     # Dynamic toolsets on HTTP with OAuth: what each caller (`Caller.key`) enabled, on top of `exposed`.
     enabled_by: dict[str, set[str]] = field(default_factory=dict)

@@ -17,12 +17,18 @@ import anyio
 import httpx2
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
 
 from telco_mcp import __version__, completions, phone, resources
 from telco_mcp.approval.service import ApprovalService
 from telco_mcp.catalogue import CATALOGUE
+from telco_mcp.events.model import CallEvent
+from telco_mcp.events.notify import LegacySubscriptions
+from telco_mcp.events.receiver import WEBHOOK_PREFIX, WebhookReceiver, networks
+from telco_mcp.events.secret import webhook_secret
+from telco_mcp.events.store import EventStore, MemoryEventStore
 from telco_mcp.http import ProviderClient
 from telco_mcp.identity import Caller, current_caller
 from telco_mcp.prompts import PROMPTS
@@ -31,7 +37,7 @@ from telco_mcp.safety import keys, scopes
 from telco_mcp.safety.audit import AuditLog, new_attempt_id
 from telco_mcp.safety.confirm import ConfirmationTokens
 from telco_mcp.safety.guardrails import Guardrails
-from telco_mcp.settings import Settings, load_settings
+from telco_mcp.settings import Settings, load_settings, split_list
 from telco_mcp.state import SharedState, open_state
 from telco_mcp.tools import make_tool
 from telco_mcp.toolsets import discovery_tools
@@ -299,6 +305,34 @@ def instructions(runtime: Runtime) -> str:
     return "\n".join(lines)
 
 
+def webhook_receiver(
+    settings: Settings, events: EventStore, bus: InMemorySubscriptionBus, legacy: LegacySubscriptions
+) -> WebhookReceiver:
+    """The sipgate webhook receiver of this server (`telco_mcp.events.receiver`)."""
+    from mcp.server.subscriptions import ResourceUpdated
+
+    secret = webhook_secret(settings)
+    path = WEBHOOK_PREFIX + secret
+
+    def public_url(request: Any) -> str:
+        base = settings.telco_mcp_public_url or str(request.base_url)
+        return base.rstrip("/") + path
+
+    async def recorded(event: CallEvent) -> None:
+        await bus.publish(ResourceUpdated(uri=resources.CALL_EVENTS_URI))  # 2026-07-28: subscriptions/listen
+        await legacy.updated(resources.CALL_EVENTS_URI)  # 2025-era sessions that resources/subscribe'd
+
+    return WebhookReceiver(
+        events,
+        secret=secret,
+        allowed=networks(split_list(settings.telco_mcp_webhook_allowed_networks)),
+        proxies=networks(split_list(settings.telco_mcp_webhook_trusted_proxies)),
+        max_bytes=settings.telco_mcp_webhook_max_bytes,
+        public_url=public_url,
+        on_recorded=recorded,
+    )
+
+
 def build_server(
     settings: Settings | None = None,
     *,
@@ -317,6 +351,12 @@ def build_server(
 
         sandbox = Sandbox()
         client_settings = sandbox_settings(settings)
+    events = MemoryEventStore(keep=settings.telco_mcp_call_events_kept)
+    bus = InMemorySubscriptionBus()  # subscriptions/listen (2026-07-28): resource-updated notifications
+    legacy = LegacySubscriptions(frozenset({resources.CALL_EVENTS_URI}))
+    receiver = webhook_receiver(settings, events, bus, legacy)
+    if sandbox is not None:  # the embedded sandbox posts its webhooks to this server's own receiver
+        sandbox.configure_push(f"http://127.0.0.1{receiver.path}", transport=httpx2.ASGITransport(app=receiver.app))
     decisions = scopes.decide(settings)
     exposed = [d.operation for d in decisions if d.exposed]
     available = exposed
@@ -346,6 +386,11 @@ def build_server(
         sandbox=sandbox,
         providers=tuple(p for p in ("signalwire", "sipgate") if any(op.provider == p for op in available)),
         available=list(available),
+        events=events,
+        webhooks=receiver,
+        webhook_url=(settings.telco_mcp_public_url or "").rstrip("/") + receiver.path
+        if settings.telco_mcp_public_url
+        else (sandbox.push_url if sandbox is not None else None),
     )
 
     def client_for(provider: Provider) -> ProviderClient:
@@ -398,6 +443,7 @@ def build_server(
         website_url="https://github.com/telco-mcp/telco-mcp",
         lifespan=lifespan,
         request_state_security=request_state_security(settings),
+        subscriptions=bus,
         tools=[make_tool(op, runtime) for op in available]
         + (discovery_tools(runtime) if settings.telco_mcp_dynamic_toolsets else []),
         **oauth,
@@ -408,5 +454,7 @@ def build_server(
         prompt.register(server, runtime)
     resources.register(server, runtime)
     completions.register(server, runtime)
+    if "sipgate" in runtime.providers:
+        legacy.install(server)
     server.telco_runtime = runtime  # type: ignore[attr-defined]
     return server

@@ -7,6 +7,7 @@ the command line. `Settings.problems()` names every missing or malformed setting
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import re
 import uuid
@@ -96,7 +97,30 @@ class Settings(BaseSettings):
     )
     telco_mcp_approval_port: int = Field(0, ge=0, le=65535, description="Loopback port of the approval page (stdio).")
     telco_mcp_approval_webhook: str | None = Field(None, description="POST a notice of each pending approval here.")
-    telco_mcp_public_url: str | None = Field(None, description="This server's public base URL (links in notices).")
+    telco_mcp_public_url: str | None = Field(
+        None, description="This server's public base URL (links in notices; the webhook URL doctor checks)."
+    )
+    telco_mcp_webhook_host: str = Field(
+        "127.0.0.1", description="Address of the sipgate webhook receiver under stdio (HTTP: the server's own)."
+    )
+    telco_mcp_webhook_port: int = Field(
+        0, ge=0, le=65535, description="Port of the sipgate webhook receiver under stdio (0: any free port)."
+    )
+    telco_mcp_webhook_secret: SecretStr | None = Field(
+        None, description="Path secret of /webhooks/sipgate/<secret> (default: random per process)."
+    )
+    telco_mcp_webhook_allowed_networks: str = Field(
+        "", description="Only these source networks (CIDR, comma separated) may post webhooks (default: any)."
+    )
+    telco_mcp_webhook_trusted_proxies: str = Field(
+        "", description="Proxy addresses (CIDR) whose X-Forwarded-For names the webhook's source."
+    )
+    telco_mcp_webhook_max_bytes: int = Field(
+        16384, ge=1024, le=1048576, description="Largest webhook body accepted, in bytes."
+    )
+    telco_mcp_call_events_kept: int = Field(
+        500, ge=10, le=100000, description="How many recent call events are kept in memory."
+    )
     telco_mcp_audit_log: Path | None = Field(None, description="Audit file (default: <state dir>/audit.jsonl).")
     telco_mcp_audit_unmasked: bool = Field(False, description="Write full phone numbers to the audit log.")
     telco_mcp_block_premium: bool = Field(True, description="Refuse premium-rate and shared-cost destinations.")
@@ -284,6 +308,15 @@ class Settings(BaseSettings):
                     f"TELCO_MCP_ALLOWED_ROUTING_HOSTS: {host!r} is not a host name like hooks.example.com or "
                     "*.example.com (no scheme, port or path)"
                 )
+        for name in ("telco_mcp_webhook_allowed_networks", "telco_mcp_webhook_trusted_proxies"):
+            for network in split_list(getattr(self, name)):
+                try:
+                    ipaddress.ip_network(network, strict=False)
+                except ValueError:
+                    out.append(f"{name.upper()}: {network!r} is not an IP address or network like 192.0.2.0/24")
+        secret = self.telco_mcp_webhook_secret
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{32,128}", secret.get_secret_value()):
+            out.append("TELCO_MCP_WEBHOOK_SECRET must be 32-128 letters, digits, - or _ (it is part of a URL path)")
         if not re.fullmatch(r"[A-Z]{2}", self.telco_mcp_default_region):
             out.append("TELCO_MCP_DEFAULT_REGION must be a two-letter region code such as DE")
         return out

@@ -24,8 +24,7 @@ from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import BaseModel, Field, ValidationError, create_model
 
 from telco_mcp.errors import TelcoError
-from telco_mcp.http import CallContext as CallContextFor
-from telco_mcp.operation import Operation
+from telco_mcp.operation import LocalContext, Operation
 from telco_mcp.results import WriteResult, failure, success
 from telco_mcp.runtime import AppState, Runtime
 from telco_mcp.write.call import WriteCall
@@ -209,7 +208,10 @@ def describe_validation_error(op: Operation, exc: ValidationError) -> str:
 # ------------------------------------------------------------------ tools
 def make_tool(op: Operation, runtime: Runtime) -> Tool:
     mode = runtime.settings.telco_mcp_confirm
-    handler = _write_handler(op, runtime) if op.is_write else _read_handler(op)
+    if op.local is not None:
+        handler = _local_handler(op, runtime)
+    else:
+        handler = _write_handler(op, runtime) if op.is_write else _read_handler(op, runtime)
     tool = CatalogueTool.from_function(  # classmethod of Tool: builds a CatalogueTool
         handler,
         name=op.name,
@@ -251,10 +253,10 @@ def _state(ctx: Context[Any, Any]) -> AppState:
     return state
 
 
-def _read_handler(op: Operation) -> Callable[..., Any]:
+def _read_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
     async def handler(args: Any, ctx: Context) -> CallToolResult:
         client = _state(ctx).clients[op.provider]
-        hooks = CallContextFor(client)
+        hooks = runtime.call_context(client)
         try:
             request = await op.build_request(args, hooks)
             response = await client.send(op, request)
@@ -262,6 +264,26 @@ def _read_handler(op: Operation) -> Callable[..., Any]:
         except TelcoError as exc:
             return failure(exc, sandbox=client.sandbox)
         return success(op, result, sandbox=client.sandbox)
+
+    handler.__annotations__ = {"args": Any, "ctx": Context, "return": CallToolResult}
+    handler.__name__ = handler.__qualname__ = op.name
+    return handler
+
+
+def _local_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
+    """A tool answered from what the server received itself (pushed call events): nothing is sent."""
+    assert op.local is not None
+    local = op.local
+
+    async def handler(args: Any, ctx: Context) -> CallToolResult:
+        async def progress(done: float, total: float | None, message: str | None) -> None:
+            await ctx.report_progress(done, total, message)
+
+        try:
+            result = await local(args, LocalContext(events=runtime.events, progress=progress))
+        except TelcoError as exc:
+            return failure(exc, sandbox=runtime.sandbox is not None)
+        return success(op, result, sandbox=runtime.sandbox is not None)
 
     handler.__annotations__ = {"args": Any, "ctx": Context, "return": CallToolResult}
     handler.__name__ = handler.__qualname__ = op.name

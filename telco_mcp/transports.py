@@ -129,6 +129,9 @@ def http_app(
     runtime.approvals.mounted_base = settings.telco_mcp_public_url or f"http://{_host_entry(host)}:{port}"
     approvals = page_app(runtime.approvals, allowed_hosts=list(security.allowed_hosts))
     entries = [Entry("/approvals/", approvals, OwnAuth())]
+    if runtime.webhooks is not None and "sipgate" in runtime.providers:
+        # sipgate sends no bearer token: the secret path is the webhook's credential (events/receiver.py)
+        entries.append(Entry("/webhooks/", runtime.webhooks.app, OwnAuth()))
     if runtime.token_verifier is not None:
         # OAuth: the SDK's middleware inside the MCP app checks every token (and serves the PRM document);
         # the approval API checks the approver's token the same way.
@@ -148,11 +151,16 @@ def serve(
     sock: socket.socket | None = None,
 ) -> None:
     """Serve `server`; an HTTP transport listens on `sock` when given (see `listen`), else binds `host:port`."""
-    if transport == "stdio":
-        server.run("stdio")
-        return
     import anyio
     import uvicorn
+
+    if transport == "stdio":
+        runtime = server.telco_runtime  # type: ignore[attr-defined]
+        if runtime.webhooks is None or "sipgate" not in runtime.providers:
+            server.run("stdio")
+            return
+        anyio.run(lambda: _stdio_with_webhooks(server, settings, runtime.webhooks))
+        return
 
     if sock is None:
         sock = listen(host, port)
@@ -185,3 +193,35 @@ def serve(
         lifespan="on",
     )
     anyio.run(lambda: uvicorn.Server(config).serve(sockets=[sock]))
+
+
+def webhook_listener(settings: Settings, receiver: Any) -> tuple[Any, socket.socket]:
+    """The receiver's own uvicorn server under stdio, on TELCO_MCP_WEBHOOK_HOST:TELCO_MCP_WEBHOOK_PORT."""
+    import uvicorn
+
+    host, port = settings.telco_mcp_webhook_host, settings.telco_mcp_webhook_port
+    sock = listen(host, port)
+    level = settings.telco_mcp_log_level
+    config: Any = uvicorn.Config(
+        receiver.app, log_config=None, log_level=level.lower(), access_log=level == "DEBUG", lifespan="off"
+    )
+    logger.info(
+        "sipgate webhooks: listening on http://%s:%d%s*** (`telco-mcp doctor` shows the full URL)",
+        _host_entry(host),
+        bound_port(sock),
+        "/webhooks/sipgate/",
+    )
+    return uvicorn.Server(config), sock
+
+
+async def _stdio_with_webhooks(server: MCPServer, settings: Settings, receiver: Any) -> None:
+    """stdio, plus the webhook receiver on its own port: one event loop, so events reach waiting tools."""
+    import anyio
+
+    listener, sock = webhook_listener(settings, receiver)
+    async with anyio.create_task_group() as group:
+        group.start_soon(lambda: listener.serve(sockets=[sock]))
+        try:
+            await server.run_stdio_async()
+        finally:
+            listener.should_exit = True

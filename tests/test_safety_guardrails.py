@@ -498,6 +498,7 @@ WRITE_TOOLS: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     "signalwire_create_sip_credential": ({"username": "anna-desk"}, {"send_as": "shown"}),
     "signalwire_update_sip_credential": ({"id": SW_CREDENTIAL_ID, "caller_id": "Anna"}, {"send_as": "shown"}),
     "signalwire_delete_sip_credential": ({"id": SW_CREDENTIAL_ID}, {}),
+    "sipgate_set_webhooks": ({"incoming_url": "https://crm.example.com/in", "outgoing_url": ""}, {}),
 }
 SECRET_SETTING = {"signalwire_create_sip_credential"}  # its question is on the approval page (tests/approval)
 DIALLED = [(tool, f) for tool, (_, fields) in WRITE_TOOLS.items() for f, how in fields.items() if how == "dialled"]

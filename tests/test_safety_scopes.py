@@ -47,7 +47,9 @@ SW_READS = {
     "signalwire_get_recording",
 }
 SW_WRITES = {"signalwire_update_sip_gateway", "signalwire_update_sip_profile", "signalwire_delete_recording"}
-SG_READS = {"sipgate_get_account", "sipgate_list_calls", "sipgate_list_sms_senders", "sipgate_list_history"}
+SG_READS = {"sipgate_get_account", "sipgate_list_calls", "sipgate_list_sms_senders", "sipgate_list_history",
+            "sipgate_wait_for_call_event"}  # fmt: skip  # issue 16: live call events, with the running calls
+SG_RTCM_READS = {"sipgate_list_calls", "sipgate_wait_for_call_event"}  # rtcm:read: running calls and their events
 SG_RTCM_WRITES = {
     "sipgate_hold_call",
     "sipgate_mute_call",
@@ -290,11 +292,11 @@ def oauth(audit: Path, token_scope: str | None, **overrides: Any) -> Settings:
 @pytest.mark.parametrize(
     ("token_scope", "expected"),
     [
-        pytest.param("rtcm:read history:read", {"sipgate_list_calls", "sipgate_list_history"}, id="two-reads"),
+        pytest.param("rtcm:read history:read", {*SG_RTCM_READS, "sipgate_list_history"}, id="two-reads"),
         pytest.param("sessions:write", SG_SESSION_WRITES, id="sessions-umbrella"),
         pytest.param("sessions:sms:write", {"sipgate_send_sms"}, id="sms-write"),
         pytest.param("sessions:calls:write", {"sipgate_start_call"}, id="calls-write"),
-        pytest.param("rtcm:read rtcm:write", {"sipgate_list_calls"} | SG_RTCM_WRITES, id="rtcm"),
+        pytest.param("rtcm:read rtcm:write", SG_RTCM_READS | SG_RTCM_WRITES, id="rtcm"),
         pytest.param("all", SG_READS | SG_WRITES, id="all"),
         pytest.param("openid", set(), id="unrelated-only"),
         pytest.param(None, SG_READS | SG_WRITES, id="no-scope-claim"),
@@ -311,7 +313,7 @@ async def test_token_scopes_and_configured_scopes_both_apply(audit_path: Path) -
     settings = oauth(audit_path, "all", telco_mcp_scopes="sipgate:*:read")
     assert await listed(settings) == SG_READS
     settings = oauth(audit_path, "rtcm:read rtcm:write history:read", telco_mcp_scopes="sipgate:rtcm:*")
-    assert await listed(settings) == {"sipgate_list_calls"} | SG_RTCM_WRITES
+    assert await listed(settings) == SG_RTCM_READS | SG_RTCM_WRITES
 
 
 @pytest.mark.anyio
@@ -418,7 +420,7 @@ def test_tools_cli_explains_tools_the_sipgate_token_does_not_carry(
 
     assert code == 0
     exposed = {name for name, (state, _) in rows.items() if state == "exposed"}
-    assert exposed == {"sipgate_list_calls", "sipgate_list_history"}
+    assert exposed == {*SG_RTCM_READS, "sipgate_list_history"}
     assert rows["sipgate_hangup_call"] == ("hidden", "the sipgate OAuth token does not carry rtcm:write")
     assert rows["sipgate_send_sms"] == ("hidden", "the sipgate OAuth token does not carry sessions:sms:write")
     assert rows["signalwire_list_sip_gateways"] == ("hidden", "signalwire is not configured")

@@ -250,6 +250,9 @@ def planted_upstream(evil: str) -> FakeUpstream:
     fake.route("GET /v2/history/h1", response(200, planted | {"type": evil, "direction": evil}))
     fake.route("PUT /v2/history/h1", response(204))
     fake.route("DELETE /v2/history/h1", response(204))
+    push_urls = {"incomingUrl": evil, "outgoingUrl": evil, "log": False, "whitelist": [evil]}
+    fake.route("GET /v2/settings/sipgateio", response(200, push_urls))
+    fake.route("PUT /v2/settings/sipgateio", response(204))
     return fake
 
 
@@ -306,6 +309,10 @@ CALLS = [
     ("signalwire_create_sip_credential", {"username": "anna-desk", "dry_run": True}),  # its password: the page
     ("signalwire_update_sip_credential", {"id": SW_CRED, "caller_id": "Anna"}),
     ("signalwire_delete_sip_credential", {"id": SW_CRED}),
+    ("sipgate_get_webhooks", {}),
+    ("sipgate_set_webhooks", {"incoming_url": "https://crm.example.com/in", "outgoing_url": ""}),
+    # No event arrives here (it times out): planted text in pushed events is probed in test_call_events.py.
+    ("sipgate_wait_for_call_event", {"timeout_seconds": 1}),
 ]
 
 

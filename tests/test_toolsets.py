@@ -42,10 +42,11 @@ def test_naming_toolsets_lists_exactly_their_tools() -> None:
 
 
 def test_scopes_and_read_only_still_decide_within_the_enabled_toolsets(audit_path: Path) -> None:
+    rtcm_reads = {"sipgate_list_calls", "sipgate_wait_for_call_event"}
     names = exposed(telco_mcp_toolsets="sipgate:rtcm", telco_mcp_scopes="sipgate:*:read")
-    assert names == {"sipgate_list_calls"}
+    assert names == rtcm_reads
     live = sipgate_settings(audit_path, telco_mcp_toolsets="sipgate:rtcm")
-    assert {d.operation.name for d in decide(live) if d.exposed} == {"sipgate_list_calls"}, "read-only by default"
+    assert {d.operation.name for d in decide(live) if d.exposed} == rtcm_reads, "read-only by default"
     hidden = {d.operation.name: d.reason for d in decide(live)}
     assert hidden["sipgate_send_sms"] == "toolset sipgate:sessions:sms is not enabled (TELCO_MCP_TOOLSETS)"
 
@@ -118,7 +119,7 @@ async def test_enabling_respects_scopes_and_read_only(audit_path: Path) -> None:
         await c.call_tool("telco_enable_toolset", {"toolset": "sipgate:rtcm"})
         unknown = await c.call_tool("telco_enable_toolset", {"toolset": "sipgate:nope"})
         names = {t.name for t in (await c.list_tools()).tools}
-    assert names == {"signalwire_get_sip_profile", "sipgate_list_calls", *DISCOVERY}
+    assert names == {"signalwire_get_sip_profile", "sipgate_list_calls", "sipgate_wait_for_call_event", *DISCOVERY}
     assert unknown.is_error and "not a toolset this server can offer" in unknown.content[0].text  # type: ignore[union-attr]
 
 

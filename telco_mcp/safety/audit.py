@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
 
+from telco_mcp.events.receiver import redact_webhook_secrets
 from telco_mcp.phone import mask
 
 logger = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ class AuditLog:
 
     def _write(self, record: dict[str, Any]) -> None:
         line = escape_invisible(json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")))
+        line = redact_webhook_secrets(line)  # a receiver URL's path secret is a credential (sipgate_set_webhooks)
         with self._lock:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,8 @@ from telco_mcp.settings import Settings
 _SIPGATE_IMPLIED = {
     "sessions:write": ("sessions:sms:write", "sessions:calls:write"),
     "phonelines:read": ("phonelines:forwardings:read",),  # the spec accepts either on GET .../forwardings
+    "settings:read": ("settings:sipgateio:read",),  # the spec accepts either on /settings/sipgateio
+    "settings:write": ("settings:sipgateio:write",),
 }
 
 

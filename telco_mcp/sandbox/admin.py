@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -14,6 +15,7 @@ from telco_mcp.sandbox.core import SandboxCore
 from telco_mcp.sandbox.faults import Fault
 
 ADMIN_PREFIX = "/_sandbox"
+_NUMBER = re.compile(r"^\+?[0-9][0-9 ()/-]{2,30}$")
 _FAULT = TypeAdapter(Fault)
 
 
@@ -24,6 +26,16 @@ async def _json(request: Request) -> Any:
 
 def _invalid(message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=422)
+
+
+async def _object(request: Request) -> dict[str, Any] | JSONResponse:
+    """The JSON object body (empty body: ``{}``), or the 422 for anything else."""
+    try:
+        body = await _json(request)
+    except ValueError:
+        return _invalid("body must be a JSON object")
+    body = {} if body is None else body
+    return body if isinstance(body, dict) else _invalid("body must be a JSON object")
 
 
 class AdminApi:
@@ -44,6 +56,11 @@ class AdminApi:
             Route(f"{p}/outbox", self.outbox, methods=["GET"]),
             Route(f"{p}/calls/{{call_id}}/events", self.call_events, methods=["GET"]),
             Route(f"{p}/sipgate/expire-access-token", self.expire_access_token, methods=["POST"]),
+            Route(f"{p}/sipgate/ring", self.ring, methods=["POST"]),
+            Route(f"{p}/sipgate/calls/{{call_id}}/answer", self.answer, methods=["POST"]),
+            Route(f"{p}/sipgate/calls/{{call_id}}/end", self.end, methods=["POST"]),
+            Route(f"{p}/sipgate/webhooks", self.webhooks, methods=["GET"]),
+            Route(f"{p}/sipgate/sipgateio-booked", self.book_sipgateio, methods=["PUT"]),
         ]
 
     async def summary(self, request: Request) -> Response:
@@ -95,6 +112,59 @@ class AdminApi:
         if found is None:
             return JSONResponse({"error": "Not Found"}, status_code=404)
         return JSONResponse(found)
+
+    async def ring(self, request: Request) -> Response:
+        """``{"from": "+49 30 ...", "to": optional}``: an inbound call rings now (its newCall is pushed)."""
+        body = await _object(request)
+        if isinstance(body, Response):
+            return body
+        caller, callee = body.get("from"), body.get("to")
+        if not isinstance(caller, str) or not _NUMBER.fullmatch(caller) or (callee is not None and (
+                not isinstance(callee, str) or not _NUMBER.fullmatch(callee))):  # fmt: skip
+            return _invalid('body must be {"from": "<phone number>", "to": "<phone number>" (optional)}')
+        call, status = await self.sb.ring(caller, callee)
+        return JSONResponse({"callId": call.call_id, "webhook_status": status}, status_code=201)
+
+    async def answer(self, request: Request) -> Response:
+        """``{"user": "w0"}`` (optional): the ringing call is answered by that user."""
+        body = await _object(request)
+        if isinstance(body, Response):
+            return body
+        user = body.get("user")
+        answered = await self.sb.answer(request.path_params["call_id"], user if isinstance(user, str) else None)
+        if answered is None:
+            return JSONResponse({"error": "no such ringing call"}, status_code=404)
+        call, status = answered
+        return JSONResponse({"callId": call.call_id, "webhook_status": status})
+
+    async def end(self, request: Request) -> Response:
+        """``{"cause": "cancel"}``: a ringing call ends unanswered (cancel, noAnswer, busy)."""
+        body = await _object(request)
+        if isinstance(body, Response):
+            return body
+        cause = body.get("cause", "cancel")
+        if cause not in ("cancel", "noAnswer", "busy", "congestion", "notFound"):
+            return _invalid("cause must be cancel, noAnswer, busy, congestion or notFound")
+        ended = await self.sb.end_ringing(request.path_params["call_id"], cause)
+        if ended is None:
+            return JSONResponse({"error": "no such ringing call"}, status_code=404)
+        call, status = ended
+        return JSONResponse({"callId": call.call_id, "webhook_status": status})
+
+    async def webhooks(self, request: Request) -> Response:
+        """Every webhook the sandbox tried to post: event, callId and the receiver's status (no URLs)."""
+        return JSONResponse(self.sb.push.deliveries)
+
+    async def book_sipgateio(self, request: Request) -> Response:
+        """``{"booked": false}``: the account lacks sipgate.io (its settings answer 403)."""
+        body = await _object(request)
+        if isinstance(body, Response):
+            return body
+        booked = body.get("booked")
+        if not isinstance(booked, bool):
+            return _invalid('body must be {"booked": true|false}')
+        self.sb.state.sipgate.sipgateio_booked = booked
+        return JSONResponse({"booked": booked})
 
     async def expire_access_token(self, request: Request) -> Response:
         return JSONResponse({"expired": self.sb.expire_sipgate_access_token()})

@@ -12,9 +12,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+import httpx2
+
 from telco_mcp.sandbox.faults import Fault, FaultSet
+from telco_mcp.sandbox.push import PushSender, digits, followups_from, is_loopback_url
 from telco_mcp.sandbox.seed import build_state, describe
-from telco_mcp.sandbox.state import JSONDict, SandboxState
+from telco_mcp.sandbox.state import JSONDict, Participant, RunningCall, SandboxState, iso_from_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +64,8 @@ class SandboxCore:
         self.max_logged_requests = max_logged_requests
         self.faults = FaultSet()
         self.latency_ms = 0
+        self.push = PushSender()
+        self.push_url: str | None = None  # the embedded sandbox's default push URLs (the server's receiver)
 
     # ---- state
 
@@ -68,12 +73,28 @@ class SandboxCore:
     def state(self) -> SandboxState:
         """The simulated accounts, seeded (deterministically from `seed`) the first time they are read."""
         if self._state is None:
-            self._state = build_state(self.seed)
+            self._state = self._seeded()
         return self._state
+
+    def _seeded(self) -> SandboxState:
+        state = build_state(self.seed)
+        if self.push_url is not None:
+            state.sipgate.sipgateio.update(incomingUrl=self.push_url, outgoingUrl=self.push_url)
+        return state
+
+    def configure_push(self, url: str, *, transport: httpx2.AsyncBaseTransport | None = None) -> None:
+        """Post webhooks to `url` by default (incoming and outgoing), through `transport` if given."""
+        if not is_loopback_url(url):
+            raise ValueError("the sandbox posts webhooks to loopback addresses only")
+        self.push_url = url
+        self.push.transport = transport
+        if self._state is not None:
+            self._state.sipgate.sipgateio.update(incomingUrl=url, outgoingUrl=url)
 
     def reset(self) -> None:
         """Back to the seeded state; clears faults, latency and the request log."""
-        self._state = build_state(self.seed)
+        self._state = self._seeded()
+        self.push.deliveries.clear()
         self.requests.clear()
         self.faults.clear()
         self.latency_ms = 0
@@ -120,3 +141,102 @@ class SandboxCore:
         sipgate.access_tokens.clear()
         sipgate.current_access_token = None
         return expired
+
+    # ---- sipgate.io push: the webhooks of simulated calls
+
+    def _user_fields(self, user_id: str | None = None) -> dict[str, Any]:
+        users = self.state.sipgate.users
+        user = next((u for u in users if u["id"] == user_id), users[0] if users else None)
+        if user is None:
+            return {}
+        name = f"{user.get('firstname', '')} {user.get('lastname', '')}".strip()
+        return {
+            "user": name,
+            "userId": user["id"],
+            "fullUserId": f"{self.state.sipgate.userinfo.get('masterSipId', '0')}{user['id']}",
+        }
+
+    def _note(self, call: RunningCall, kind: str, **details: Any) -> None:
+        call.events.append({"type": kind, "at": iso_from_timestamp(self.clock()), "callId": call.call_id, **details})
+
+    async def push_new_call(
+        self, call: RunningCall, *, caller: str, callee: str, orig_call_id: str | None = None
+    ) -> int | None:
+        """``newCall`` to the incoming or outgoing URL; keeps the follow-up URLs the answer asks for."""
+        settings = self.state.sipgate.sipgateio
+        url = settings["incomingUrl"] if call.direction == "in" else settings["outgoingUrl"]
+        user = self._user_fields()
+        fields: dict[str, Any] = {
+            "event": "newCall",
+            "direction": call.direction,
+            "from": digits(caller) or "anonymous",
+            "to": digits(callee),
+            "callId": call.call_id,
+            "origCallId": orig_call_id or call.call_id,
+            "user[]": [user["user"]] if user else [],
+            "userId[]": [user["userId"]] if user else [],
+            "fullUserId[]": [user["fullUserId"]] if user else [],
+            "xcid": self.state.new_hex(16).lower(),
+        }
+        response = await self.push.post(url or None, fields)
+        followups = followups_from(response)
+        call.on_answer, call.on_hangup = followups.on_answer, followups.on_hangup
+        return None if response is None else response.status_code
+
+    def _ends(self, call: RunningCall) -> tuple[str, str]:
+        """(from, to) of a call as its newCall named them."""
+        owner, remote = call.owner(), call.remote()
+        mine = owner.phone_number if owner else self.state.sipgate.main_number
+        other = remote.phone_number if remote else ""
+        return (other, mine) if call.direction == "in" else (mine, other)
+
+    async def push_answer(self, call: RunningCall, user_id: str | None = None) -> int | None:
+        caller, callee = self._ends(call)
+        user = self._user_fields(user_id)
+        fields = {"event": "answer", "callId": call.call_id, "direction": call.direction, "from": digits(caller),
+                  "to": digits(callee), "answeringNumber": digits(callee), **user}  # fmt: skip
+        response = await self.push.post(call.on_answer, fields)
+        return None if response is None else response.status_code
+
+    async def push_hangup(self, call: RunningCall, cause: str = "normalClearing") -> int | None:
+        caller, callee = self._ends(call)
+        fields = {"event": "hangup", "cause": cause, "callId": call.call_id, "direction": call.direction,
+                  "from": digits(caller), "to": digits(callee), "answeringNumber": digits(callee)}  # fmt: skip
+        response = await self.push.post(call.on_hangup, fields)
+        return None if response is None else response.status_code
+
+    async def ring(self, caller: str, callee: str | None = None) -> tuple[RunningCall, int | None]:
+        """An inbound call starts ringing (not yet in ``GET /v2/calls``): its ``newCall`` is pushed."""
+        sipgate, state = self.state.sipgate, self.state
+        call = RunningCall(
+            call_id=state.new_hex(16),
+            participants=[
+                Participant(participant_id=state.new_hex(16), phone_number=callee or sipgate.main_number, owner=True),
+                Participant(participant_id=state.new_hex(16), phone_number=caller),
+            ],
+            direction="in",
+        )
+        sipgate.ringing[call.call_id] = call
+        sipgate.call_index[call.call_id] = call
+        self._note(call, "ringing", caller=caller)
+        status = await self.push_new_call(call, caller=caller, callee=callee or sipgate.main_number)
+        return call, status
+
+    async def answer(self, call_id: str, user_id: str | None = None) -> tuple[RunningCall, int | None] | None:
+        """A ringing inbound call is answered: it is listed in ``GET /v2/calls`` and ``answer`` is pushed."""
+        sipgate = self.state.sipgate
+        call = sipgate.ringing.pop(call_id, None)
+        if call is None:
+            return None
+        sipgate.calls[call.call_id] = call
+        self._note(call, "answered", user=user_id)
+        return call, await self.push_answer(call, user_id)
+
+    async def end_ringing(self, call_id: str, cause: str) -> tuple[RunningCall, int | None] | None:
+        """A ringing inbound call ends unanswered (the caller gives up: cancel; nobody answers: noAnswer)."""
+        call = self.state.sipgate.ringing.pop(call_id, None)
+        if call is None:
+            return None
+        call.ended = True
+        self._note(call, "hangup", cause=cause)
+        return call, await self.push_hangup(call, cause)

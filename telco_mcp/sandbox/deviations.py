@@ -72,6 +72,19 @@ DEVIATIONS: tuple[Deviation, ...] = (
     ),
     Deviation(
         provider="sipgate",
+        method="PUT",
+        path="/settings/sipgateio",
+        status=204,
+        answer="no-body",
+        live=(
+            "The spec declares no 2xx for this PUT (only 403), as for POST /sessions/sms, which real clients see "
+            "answered 204 No Content; the sandbox answers the accepted settings the same way, with no body. "
+            "Not confirmed against the live API."
+        ),
+        source=f"{NOTES} §1.3 (POST /sessions/sms row: no 2xx declared, real clients see 204)",
+    ),
+    Deviation(
+        provider="sipgate",
         method="*",
         path="*",
         status=401,

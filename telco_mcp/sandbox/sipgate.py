@@ -40,6 +40,7 @@ from telco_mcp.sandbox.bodies import MalformedJSONError, Problem, StrictModel, r
 from telco_mcp.sandbox.core import SandboxCore
 from telco_mcp.sandbox.credentials import SIPGATE_ALL_SCOPES, SIPGATE_CLIENT_ID, SIPGATE_CLIENT_SECRET
 from telco_mcp.sandbox.gateway import SIPGATE_TOKEN_PATH, auth_context
+from telco_mcp.sandbox.push import is_loopback_url
 from telco_mcp.sandbox.state import AccessToken, JSONDict, Participant, RunningCall, SipgateState, iso_from_timestamp
 from telco_mcp.sandbox.tokens import make_access_token
 
@@ -115,6 +116,13 @@ class ForwardingRequest(StrictModel):
 
 class SetForwardingsRequest(StrictModel):
     forwardings: Annotated[list[ForwardingRequest], Field(max_length=3)] | None = None
+
+
+class SetSipgateIoAccountSettingsRequest(StrictModel):
+    incomingUrl: str
+    outgoingUrl: str
+    log: bool = False
+    whitelist: list[str] | None = None
 
 
 class SendWebSmsRequest(StrictModel):
@@ -208,6 +216,8 @@ class SipgateApi:
             Route("/v2/blacklist/incoming", self.get_blacklist, methods=["GET"]),
             Route("/v2/blacklist/incoming", self.block, methods=["POST"]),
             Route("/v2/blacklist/incoming/{phone_number}", self.unblock, methods=["DELETE"]),
+            Route("/v2/settings/sipgateio", self.get_sipgateio, methods=["GET"]),
+            Route("/v2/settings/sipgateio", self.set_sipgateio, methods=["PUT"]),
             Route("/v2/history/{entry_id}", self.get_history_entry, methods=["GET"]),
             Route("/v2/history/{entry_id}", self.update_history_entry, methods=["PUT"]),
             Route("/v2/history/{entry_id}", self.delete_history_entry, methods=["DELETE"]),
@@ -411,6 +421,34 @@ class SipgateApi:
         self._state.blacklist = kept
         return _no_content()
 
+    # ---- sipgate.io push settings (403 "sipgate.io feature not booked" when the account lacks it)
+
+    async def get_sipgateio(self, request: Request) -> Response:
+        if denied := self._denied(request, ("settings:read", "settings:sipgateio:read")):
+            return denied
+        if not self._state.sipgateio_booked:
+            return _empty(403)
+        return JSONResponse(dict(self._state.sipgateio))
+
+    async def set_sipgateio(self, request: Request) -> Response:
+        if denied := self._denied(request, ("settings:write", "settings:sipgateio:write")):
+            return denied
+        if not self._state.sipgateio_booked:
+            return _empty(403)
+        body = await self._body(request, SetSipgateIoAccountSettingsRequest)
+        if isinstance(body, Response):
+            return body
+        for url in (body.incomingUrl, body.outgoingUrl):
+            if url and not is_loopback_url(url):
+                return _invalid("the sandbox posts webhooks to loopback addresses only")
+        self._state.sipgateio = {
+            "incomingUrl": body.incomingUrl,
+            "outgoingUrl": body.outgoingUrl,
+            "log": body.log,
+            "whitelist": list(body.whitelist or []),
+        }
+        return _no_content()
+
     # ---- one history entry (404 without a body for an unknown id)
 
     def _history_entry(self, request: Request) -> JSONDict | None:
@@ -464,6 +502,7 @@ class SipgateApi:
         call.ended = True
         del self._state.calls[call.call_id]
         self._event(call, "hangup")
+        await self.sb.push_hangup(call)
         return _no_content()
 
     async def set_hold(self, request: Request) -> Response:
@@ -528,6 +567,11 @@ class SipgateApi:
             callerId=body.callerId,
             previousCallId=old_id,
         )
+        if call.call_id != old_id:  # the new call's newCall names the old callId
+            remote = call.remote()
+            await self.sb.push_new_call(
+                call, caller=self._state.main_number, callee=remote.phone_number if remote else "", orig_call_id=old_id
+            )
         return _no_content()
 
     async def send_dtmf(self, request: Request) -> Response:
@@ -593,6 +637,9 @@ class SipgateApi:
             deviceId=device_id,
             callerId=body.callerId,
         )
+        # The sandbox connects at once: newCall (out), then answer if the receiver asked for it.
+        await self.sb.push_new_call(call, caller=owner_number, callee=body.callee)
+        await self.sb.push_answer(call)
         return JSONResponse({"sessionId": session_id})
 
     async def send_sms(self, request: Request) -> Response:

@@ -96,6 +96,9 @@ class RunningCall:
     session_id: str | None = None
     previous_call_ids: list[str] = field(default_factory=list[str])
     events: list[JSONDict] = field(default_factory=list[JSONDict])
+    direction: str = "out"  # as sipgate.io pushes it: in or out
+    on_answer: str | None = None  # the follow-up URLs the newCall answer asked for
+    on_hangup: str | None = None
 
     def to_api(self) -> JSONDict:
         return {
@@ -146,6 +149,12 @@ class SipgateState:
     contacts: list[JSONDict] = field(default_factory=list[JSONDict])
     voicemails: list[JSONDict] = field(default_factory=list[JSONDict])
     blacklist: list[JSONDict] = field(default_factory=list[JSONDict])
+    # sipgate.io push (issue 16): the account-wide URLs, whether the feature is booked, calls ringing now.
+    sipgateio: JSONDict = field(
+        default_factory=lambda: {"incomingUrl": "", "outgoingUrl": "", "log": False, "whitelist": []}
+    )
+    sipgateio_booked: bool = True
+    ringing: dict[str, RunningCall] = field(default_factory=dict[str, RunningCall])
 
     def sms_extension(self, sms_id: str) -> JSONDict | None:
         return next((ext for ext in self.sms_extensions if ext["id"] == sms_id), None)

@@ -46,7 +46,7 @@ class WriteCall:
     @functools.cached_property
     def hooks(self) -> CallContext:
         """One per call, so an operation's hooks can keep what they looked up for the rest of the call."""
-        return CallContext(self.client)
+        return self.runtime.call_context(self.client)
 
     @property
     def sandbox(self) -> bool:

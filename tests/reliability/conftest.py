@@ -218,6 +218,7 @@ def valid_arguments(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
         "sipgate_send_sms": {"recipient": MOBILE_NUMBER, "message": "Reliability suite"},
         "sipgate_list_sms_senders": {},
         "sipgate_list_history": {"limit": 3},
+        "sipgate_wait_for_call_event": {"timeout_seconds": 1},  # nothing rings here: a one-second wait
     }
 
 

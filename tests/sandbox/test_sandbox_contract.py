@@ -98,6 +98,8 @@ COVERED: tuple[tuple[str, str, str], ...] = (
     ("sipgate", "GET", "/history/{entryId}"),
     ("sipgate", "PUT", "/history/{entryId}"),
     ("sipgate", "DELETE", "/history/{entryId}"),
+    ("sipgate", "GET", "/settings/sipgateio"),
+    ("sipgate", "PUT", "/settings/sipgateio"),
 )
 
 
@@ -519,6 +521,21 @@ async def _sipgate(r: Recorder) -> None:
     await send("DELETE", one, f"/history/{second}", **narrow)
     await send("DELETE", one, f"/history/{second}")
     await send("DELETE", one, f"/history/{second}")  # gone: 404
+
+    io = "/settings/sipgateio"  # sipgate.io push URLs (issue 16)
+    urls = {"incomingUrl": "http://127.0.0.1:9/in", "outgoingUrl": "", "log": True, "whitelist": ["w0"]}
+    await send("GET", io, io)
+    await send("GET", io, io, auth=NO_AUTH)
+    await send("GET", io, io, **narrow)
+    await send("PUT", io, io, json=urls)
+    await send("PUT", io, io, json=urls | {"incomingUrl": "https://crm.example.com/in"})  # not loopback: 400
+    await send("PUT", io, io, json={"incomingUrl": "http://127.0.0.1:9/in"})  # outgoingUrl missing: 400
+    await send("PUT", io, io, json=urls, auth=NO_AUTH)
+    await send("PUT", io, io, json=urls, **narrow)
+    sg.sipgateio_booked = False  # "sipgate.io feature not booked"
+    await send("GET", io, io)
+    await send("PUT", io, io, json=urls)
+    sg.sipgateio_booked = True
 
     await send("DELETE", "/calls/{callId}", f"/calls/{call}", auth=NO_AUTH)
     await send("DELETE", "/calls/{callId}", f"/calls/{call}", **narrow)

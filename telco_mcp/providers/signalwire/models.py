@@ -209,7 +209,7 @@ class UpdateSipCredentialInput(StrictInput):
     codecs: Codecs | None = None
     ciphers: Ciphers | None = None
     encryption: CredentialEncryption | None = None
-    new_password: bool = Field(default=False, description="Replace the password (set by a person, never by you).")
+    new_password: bool = Field(default=False, description="A person sets a new password (never you).")
 
     @model_validator(mode="after")
     def _something_to_change(self) -> UpdateSipCredentialInput:
@@ -802,8 +802,19 @@ def _routing_url(value: str) -> str:
     return value
 
 
-RoutingUrl = Annotated[str, AfterValidator(_routing_url), Field(max_length=2048)]
-Ident = Annotated[str, Field(min_length=1, max_length=255)]
+def _bounded(limit: int) -> Callable[[str], str]:
+    """A length check kept out of the published schema: limits no real value reaches cost tokens on every turn."""
+
+    def check(value: str) -> str:
+        if not 1 <= len(value) <= limit:
+            raise ValueError(f"must be 1 to {limit} characters")
+        return value
+
+    return check
+
+
+RoutingUrl = Annotated[str, AfterValidator(_bounded(2048)), AfterValidator(_routing_url)]
+Ident = Annotated[str, AfterValidator(_bounded(255))]
 
 ROUTING_URL_FIELDS = (
     "call_request_url",

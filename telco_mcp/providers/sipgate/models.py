@@ -355,12 +355,24 @@ class Participant(Result):
     owner: bool | None = Field(default=None, description="This participant owns the call.")
 
 
+class PushedCallInfo(Result):
+    """What sipgate's push events (webhooks) said about a call."""
+
+    direction: Literal["in", "out"] | None = None
+    from_number: str | None = None
+    to_number: str | None = None
+    users: list[str] = Field(default_factory=list[str], description="The users the call rang for.")
+    answering_user: str | None = None
+    answering_number: str | None = None
+
+
 class Call(Result):
     call_id: str
     muted: bool | None = Field(default=None, description="You are muted.")
     recording: bool | None = None
     hold: bool | None = None
     participants: list[Participant] = Field(default_factory=list[Participant])
+    pushed: PushedCallInfo | None = Field(default=None, description="From sipgate's call events, when received.")
 
 
 class CallList(Result):

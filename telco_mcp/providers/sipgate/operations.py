@@ -21,6 +21,7 @@ from telco_mcp.models import MAX_LIMIT
 from telco_mcp.operation import Operation, WriteSubject
 from telco_mcp.phone import pretty, same_number
 from telco_mcp.providers.sipgate import models as m
+from telco_mcp.providers.sipgate import push
 from telco_mcp.untrusted import inline, quote
 from telco_mcp.wire import PreparedRequest, decode_cursor, encode_cursor, encode_segment, fill_path, response_json
 
@@ -553,6 +554,27 @@ WRITES: tuple[Operation, ...] = (
 )  # fmt: skip
 
 
+PUSH: tuple[Operation, ...] = (
+    _read("sipgate_get_webhooks", "Get the push URLs",
+          "Get the account-wide sipgate.io URLs that call events (webhooks) are posted to.",
+          push.SETTINGS_PATH, "settings:sipgateio:read", push.GetWebhooksInput, push.Webhooks,
+          interpret=push.get_result),
+    _write("sipgate_set_webhooks", "Set the push URLs",
+           "Replace the account-wide sipgate.io URLs that call events are posted to (affects every integration).",
+           "PUT", push.SETTINGS_PATH, "settings:sipgateio:write", "destructive", push.SetWebhooksInput,
+           push.Webhooks, idempotent=True, prepare=push.prepare_set, interpret=push.set_result,
+           summarize=push.summarize_set),
+    Operation(
+        name="sipgate_wait_for_call_event",
+        title="Wait for a call event",
+        description="Wait for the next pushed call event (newCall, answer, hangup, dtmf) matching a filter.",
+        provider="sipgate", method="GET", path="", input=push.WaitForCallEventInput, output=push.CallEventWait,
+        scope="sipgate:rtcm:read", effect="read", idempotent=True, interpret=push.not_sent,
+        local=push.wait_for_event,
+    ),
+)  # fmt: skip
+
+
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         name="sipgate_get_account",
@@ -580,7 +602,7 @@ OPERATIONS: tuple[Operation, ...] = (
         scope="sipgate:rtcm:read",
         effect="read",
         idempotent=True,
-        interpret=_json(m.call_list_from_api),
+        interpret=push.calls_with_events,
     ),
     _call_op(
         name="sipgate_hold_call",
@@ -742,4 +764,5 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     *DIRECTORY,
     *WRITES,
+    *PUSH,
 )

@@ -1,0 +1,14 @@
+"""Live call events from sipgate's push API (sipgate.io webhooks).
+
+- `model`: one event (`CallEvent`) read from sipgate's form-encoded webhook, and the filter a waiter uses.
+- `store`: the `EventStore` protocol (publish, recent, subscribe) and the bounded in-memory store.
+  A shared store (Redis, for several replicas) implements the same protocol.
+- `receiver`: the ASGI app behind `/webhooks/sipgate/<secret>`: secret path, source allowlist,
+  X-Forwarded-For from configured proxies only, size limits; it answers `newCall` at once (asking
+  sipgate for the answer and hangup follow-ups) and records the event afterwards.
+"""
+
+from telco_mcp.events.model import EVENT_TYPES, CallEvent, EventFilter, event_from_form
+from telco_mcp.events.store import EventStore, MemoryEventStore
+
+__all__ = ["EVENT_TYPES", "CallEvent", "EventFilter", "EventStore", "MemoryEventStore", "event_from_form"]

@@ -1,0 +1,188 @@
+"""The sipgate webhook receiver: `POST /webhooks/sipgate/<secret>`.
+
+In order, a request must
+1. come from an allowed network, when `TELCO_MCP_WEBHOOK_ALLOWED_NETWORKS` lists any (403). The
+   source is the peer address; `X-Forwarded-For` counts only when the peer is one of
+   `TELCO_MCP_WEBHOOK_TRUSTED_PROXIES`, and then its last address that is not such a proxy;
+2. carry the secret in its path (compared in constant time; anything else is 404, as for any path
+   that does not exist);
+3. be a POST (405) with an `application/x-www-form-urlencoded` body (415) of at most
+   `TELCO_MCP_WEBHOOK_MAX_BYTES` (413) holding a sipgate event (400 naming the field).
+Only then is the event recorded. A refused request changes nothing.
+
+`newCall` is on the live call's critical path: it is answered at once, with the XML that asks
+sipgate for the `answer` and `hangup` follow-ups at this same URL, and the event is recorded after
+the answer has been sent.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import quoteattr
+
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from telco_mcp.events.model import CallEvent, event_from_form
+from telco_mcp.events.store import EventStore
+
+logger = logging.getLogger(__name__)
+
+WEBHOOK_PREFIX = "/webhooks/sipgate/"
+FORM = "application/x-www-form-urlencoded"
+PROBE_HEADER = "X-Telco-Mcp-Webhook"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_SECRET_IN_PATH = re.compile(r"(/webhooks/sipgate/)[^\s/?\"']+")
+
+
+class RedactWebhookSecrets(logging.Filter):
+    """Log records keep `/webhooks/sipgate/***`, never the secret (httpx2 and uvicorn log request URLs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(_redact(a) for a in record.args) if isinstance(record.args, tuple) else record.args
+        if isinstance(record.msg, str):
+            record.msg = _SECRET_IN_PATH.sub(r"\1***", record.msg)
+        return True
+
+
+def redact_webhook_secrets(text: str) -> str:
+    """`text` with every `/webhooks/sipgate/<secret>` path written `/webhooks/sipgate/***`."""
+    return _SECRET_IN_PATH.sub(r"\1***", text) if "/webhooks/sipgate/" in text else text
+
+
+def _redact(value: object) -> object:
+    if isinstance(value, int | float) or "/webhooks/sipgate/" not in str(value):
+        return value
+    return _SECRET_IN_PATH.sub(r"\1***", str(value))
+
+
+def redact_secrets_in_logs() -> None:
+    """Install the filter on the loggers that print request URLs (idempotent)."""
+    for name in ("httpx2", "uvicorn.access"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactWebhookSecrets) for f in target.filters):
+            target.addFilter(RedactWebhookSecrets())
+
+
+def networks(values: list[str]) -> list[Network]:
+    return [ipaddress.ip_network(v, strict=False) for v in values]
+
+
+def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value.strip().strip("[]"))
+    except ValueError:
+        return None
+
+
+def _within(address: str, nets: list[Network]) -> bool:
+    parsed = _address(address)
+    return parsed is not None and any(parsed in net for net in nets)
+
+
+def source_address(peer: str, forwarded_for: list[str], proxies: list[Network]) -> str:
+    """The address a request came from: the peer, or, when the peer is a trusted proxy, the last
+    `X-Forwarded-For` hop that is not one (hops before a proxy we do not trust could be forged)."""
+    if not proxies or not _within(peer, proxies):
+        return peer
+    hops = [hop.strip() for header in forwarded_for for hop in header.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _within(hop, proxies):
+            return hop
+    return peer
+
+
+def _plain(status: int, text: str) -> Response:
+    return PlainTextResponse(text + "\n", status_code=status)
+
+
+class WebhookReceiver:
+    """The receiver for one event store. `url_for(request)` is the public URL of this receiver,
+    used in the `newCall` answer (the follow-ups come back to it)."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        secret: str,
+        allowed: list[Network],
+        proxies: list[Network],
+        max_bytes: int,
+        public_url: Callable[[Request], str],
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_recorded: Callable[[CallEvent], Awaitable[None]] | None = None,
+    ) -> None:
+        redact_secrets_in_logs()
+        self.store = store
+        self._secret = secret.encode()
+        self.allowed = allowed
+        self.proxies = proxies
+        self.max_bytes = max_bytes
+        self.public_url = public_url
+        self.now = now
+        self.on_recorded = on_recorded
+        self.app = Starlette(routes=[Route(WEBHOOK_PREFIX + "{secret}", self.receive, methods=["GET", "POST"])])
+
+    @property
+    def path(self) -> str:
+        return WEBHOOK_PREFIX + self._secret.decode()
+
+    def _source(self, request: Request) -> str:
+        peer = request.client.host if request.client else ""
+        return source_address(peer, request.headers.getlist("x-forwarded-for"), self.proxies)
+
+    async def record(self, event: CallEvent) -> None:
+        recorded = await self.store.publish(event)
+        if self.on_recorded is not None:
+            await self.on_recorded(recorded)
+
+    async def receive(self, request: Request) -> Response:
+        source = self._source(request)
+        if self.allowed and not _within(source, self.allowed):
+            logger.warning("webhook refused: source %s is not in TELCO_MCP_WEBHOOK_ALLOWED_NETWORKS", source)
+            return _plain(403, "source not allowed")
+        if not hmac.compare_digest(request.path_params["secret"].encode(), self._secret):
+            logger.warning("webhook refused: wrong secret in the path (from %s)", source)
+            return _plain(404, "Not Found")
+        if request.method != "POST":  # `telco-mcp doctor` probes the public URL with a GET
+            return Response(status_code=405, headers={"Allow": "POST", PROBE_HEADER: "ready"})
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != FORM:
+            return _plain(415, f"expected {FORM}")
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            return _plain(413, f"body larger than {self.max_bytes} bytes")
+        body = bytearray()
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > self.max_bytes:
+                    return _plain(413, f"body larger than {self.max_bytes} bytes")
+        except ClientDisconnect:
+            return Response(status_code=400)
+        try:
+            text = bytes(body).decode("utf-8")
+            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=128)
+            event = event_from_form(pairs, self.now())
+        except (UnicodeDecodeError, ValueError) as exc:
+            reason = "body is not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
+            logger.warning("webhook refused (400): %s", reason)
+            return _plain(400, f"not a sipgate event: {reason}")
+        record = BackgroundTask(self.record, event)  # after the answer: the call is waiting on it
+        if event.event == "newCall":
+            url = quoteattr(self.public_url(request))
+            xml = f'<?xml version="1.0" encoding="UTF-8"?>\n<Response onAnswer={url} onHangup={url} />\n'
+            return Response(xml, media_type="application/xml", background=record)
+        return Response(status_code=200, background=record)

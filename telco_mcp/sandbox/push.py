@@ -1,0 +1,106 @@
+"""sipgate.io push webhooks, as the sandbox sends them.
+
+The account's push URLs live in ``GET/PUT /v2/settings/sipgateio``. When a simulated call starts
+(``POST /v2/sessions/calls``, or an inbound call rung with ``POST /_sandbox/sipgate/ring``), the
+sandbox POSTs a ``newCall`` event in sipgate's form-encoded format to the outgoing or incoming URL.
+Like sipgate, it sends the ``answer`` and ``hangup`` follow-ups only to the URLs the receiver's XML
+answer asked for (``<Response onAnswer="..." onHangup="..."/>``). A blind transfer gives the call a
+new ``callId``: its ``newCall`` names the old one as ``origCallId``.
+
+The sandbox posts to loopback addresses only (127.0.0.0/8, ::1, localhost): a push URL anywhere
+else is refused when it is set (400) and never posted to. The embedded sandbox is configured to
+post to the server's own receiver (`SandboxCore.configure_push`).
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+import ssl
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+
+logger = logging.getLogger(__name__)
+
+MAX_DELIVERIES = 500
+PUSH_TIMEOUT = 5.0
+
+
+def is_loopback_url(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def digits(number: str) -> str:
+    """sipgate pushes numbers as digits without ``+``: ``+49 30 1234`` -> ``49301234``."""
+    return "".join(ch for ch in number if ch.isdigit())
+
+
+@dataclass
+class Followups:
+    """What a ``newCall`` answer asked for: the URLs of the ``answer`` and ``hangup`` events."""
+
+    on_answer: str | None = None
+    on_hangup: str | None = None
+
+
+def followups_from(response: httpx2.Response | None) -> Followups:
+    if response is None or response.status_code != 200 or not response.content.strip():
+        return Followups()
+    try:
+        root = ET.fromstring(response.content[:65536])
+    except ET.ParseError:
+        return Followups()
+    if root.tag != "Response":
+        return Followups()
+    return Followups(on_answer=root.get("onAnswer") or None, on_hangup=root.get("onHangup") or None)
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+@dataclass
+class PushSender:
+    """Posts form-encoded events; keeps the outcome of each (never the URL: it holds a secret)."""
+
+    transport: httpx2.AsyncBaseTransport | None = None
+    deliveries: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
+
+    async def post(self, url: str | None, fields: dict[str, Any]) -> httpx2.Response | None:
+        if not url:
+            return None
+        record: dict[str, Any] = {"event": fields.get("event"), "callId": fields.get("callId")}
+        if not is_loopback_url(url):
+            logger.warning("sandbox push refused: %s is not a loopback address", urlsplit(url).hostname)
+            self._keep(record | {"status": None, "error": "not a loopback URL"})
+            return None
+        try:
+            # One TLS context for every post: building one per client costs ~20 ms, on a live call's path.
+            async with httpx2.AsyncClient(
+                transport=self.transport, timeout=PUSH_TIMEOUT, trust_env=False, verify=_tls()
+            ) as client:
+                response = await client.post(url, data=fields)
+        except httpx2.HTTPError as exc:
+            logger.warning("sandbox push of %s failed: %s", fields.get("event"), type(exc).__name__)
+            self._keep(record | {"status": None, "error": type(exc).__name__})
+            return None
+        self._keep(record | {"status": response.status_code})
+        return response
+
+    def _keep(self, record: dict[str, Any]) -> None:
+        self.deliveries.append(record)
+        del self.deliveries[:-MAX_DELIVERIES]
