@@ -160,6 +160,7 @@ async def test_toolset_names_complete_and_the_toolset_resource_reads(mode: str, 
         assert {t["name"] for t in body["exposed"] + body["hidden"]} == {
             "sipgate_list_calls", "sipgate_hold_call", "sipgate_mute_call", "sipgate_record_call",
             "sipgate_transfer_call", "sipgate_send_dtmf", "sipgate_play_announcement", "sipgate_hangup_call",
+            "sipgate_wait_for_call_event",
         }  # fmt: skip
         gone = await client.read_resource("telco-mcp://toolsets/signalwire:recordings")
         assert {t["name"] for t in json.loads(text_of_resource(gone))["exposed"]} == set()
