@@ -28,7 +28,7 @@ from telco_mcp.events.model import CallEvent
 from telco_mcp.events.notify import LegacySubscriptions
 from telco_mcp.events.receiver import WEBHOOK_PREFIX, WebhookReceiver, networks
 from telco_mcp.events.secret import webhook_secret
-from telco_mcp.events.store import EventStore, MemoryEventStore
+from telco_mcp.events.store import EventStore
 from telco_mcp.http import ProviderClient
 from telco_mcp.identity import Caller, current_caller
 from telco_mcp.prompts import PROMPTS
@@ -351,7 +351,8 @@ def build_server(
 
         sandbox = Sandbox()
         client_settings = sandbox_settings(settings)
-    events = MemoryEventStore(keep=settings.telco_mcp_call_events_kept)
+    state = open_state(settings)
+    events = state.events  # in this process, or shared by every replica (TELCO_MCP_STATE_URL)
     bus = InMemorySubscriptionBus()  # subscriptions/listen (2026-07-28): resource-updated notifications
     legacy = LegacySubscriptions(frozenset({resources.CALL_EVENTS_URI}))
     receiver = webhook_receiver(settings, events, bus, legacy)
@@ -371,7 +372,6 @@ def build_server(
             "%s. Run `telco-mcp tools` to see each tool's reason.",
             "; ".join(reasons),
         )
-    state = open_state(settings)
     runtime = Runtime(
         settings=settings,
         exposed=exposed,

@@ -32,6 +32,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from telco_mcp.errors import StateUnavailable
 from telco_mcp.events.model import CallEvent, event_from_form
 from telco_mcp.events.store import EventStore
 
@@ -144,7 +145,11 @@ class WebhookReceiver:
         return source_address(peer, request.headers.getlist("x-forwarded-for"), self.proxies)
 
     async def record(self, event: CallEvent) -> None:
-        recorded = await self.store.publish(event)
+        try:
+            recorded = await self.store.publish(event)
+        except StateUnavailable as exc:  # sipgate has its answer already: the call goes on, the event is lost
+            logger.warning("call event %s of call %s not recorded: %s", event.event, event.call_id, exc)
+            return
         if self.on_recorded is not None:
             await self.on_recorded(recorded)
 

@@ -5,6 +5,8 @@
                     (`safety/confirm.py`)
     CapCounter      the hourly caps' sliding windows: a check-and-count that is exact under concurrency
                     (`safety/guardrails.py`)
+    EventStore      the call events sipgate pushed, and their subscribers (`events/store.py`): an event
+                    one replica received reaches a waiter on any other
 
 Each Protocol, and its in-process implementation, lives next to the code that uses it.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from telco_mcp.approval.store import ApprovalStore
+from telco_mcp.events.store import EventStore
 from telco_mcp.safety.confirm import NonceStore
 from telco_mcp.safety.guardrails import CapCounter
 from telco_mcp.settings import Settings
@@ -37,6 +40,7 @@ class SharedState:
     approvals: ApprovalStore
     nonces: NonceStore
     caps: CapCounter
+    events: EventStore
 
 
 def open_state(settings: Settings) -> SharedState:
@@ -44,7 +48,9 @@ def open_state(settings: Settings) -> SharedState:
     if settings.telco_mcp_state_url:
         from telco_mcp.state.redis import redis_state
 
-        return redis_state(settings.telco_mcp_state_url.get_secret_value())
+        return redis_state(
+            settings.telco_mcp_state_url.get_secret_value(), events_kept=settings.telco_mcp_call_events_kept
+        )
     from telco_mcp.state.memory import memory_state
 
-    return memory_state()
+    return memory_state(events_kept=settings.telco_mcp_call_events_kept)

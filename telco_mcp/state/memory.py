@@ -6,10 +6,17 @@ Each lives next to the code that uses it; this module only puts them together.
 from __future__ import annotations
 
 from telco_mcp.approval.store import MemoryApprovalStore
+from telco_mcp.events.store import MemoryEventStore
 from telco_mcp.safety.confirm import MemoryNonces
 from telco_mcp.safety.guardrails import MemoryCaps
 from telco_mcp.state import SharedState
 
 
-def memory_state() -> SharedState:
-    return SharedState(backend="memory", approvals=MemoryApprovalStore(), nonces=MemoryNonces(), caps=MemoryCaps())
+def memory_state(*, events_kept: int = 500) -> SharedState:
+    return SharedState(
+        backend="memory",
+        approvals=MemoryApprovalStore(),
+        nonces=MemoryNonces(),
+        caps=MemoryCaps(),
+        events=MemoryEventStore(keep=events_kept),
+    )

@@ -32,12 +32,16 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from telco_mcp.approval.store import Approval, DecidedBy, Grant
 from telco_mcp.errors import ConfigError, ConfirmationError, StateUnavailable
+from telco_mcp.events.model import CallEvent
 from telco_mcp.state import SharedState
 
 logger = logging.getLogger(__name__)
@@ -330,11 +334,108 @@ class RedisCaps:
             return bool(self._take(keys=[f"{PREFIX}cap:{kind}"], args=[cap, secrets.token_hex(8)]))
 
 
-def redis_state(url: str) -> SharedState:
+def redis_state(url: str, *, events_kept: int = 500) -> SharedState:
     client = _connect(url)
     nonces = RedisNonces(client)
     try:
         nonces.mark_epoch()
     except StateUnavailable:  # serve anyway: reads work, and every write is refused until Redis is back
         logger.warning("the shared state (TELCO_MCP_STATE_URL) cannot be reached at startup: writes are refused")
-    return SharedState(backend="redis", approvals=RedisApprovalStore(client), nonces=nonces, caps=RedisCaps(client))
+    return SharedState(
+        backend="redis",
+        approvals=RedisApprovalStore(client),
+        nonces=nonces,
+        caps=RedisCaps(client),
+        events=RedisEventStore(client, keep=events_kept),
+    )
+
+
+# ------------------------------------------------------------------ call events (the live-events issue)
+_PUBLISH_EVENT = """
+local text = redis.call('INCR', KEYS[1]) .. '|' .. ARGV[1]
+redis.call('LPUSH', KEYS[2], text)
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]) - 1)
+redis.call('PUBLISH', KEYS[3], text)
+return text
+"""
+EVENTS, EVENT_SEQUENCE, EVENT_CHANNEL = PREFIX + "events", PREFIX + "events:sequence", PREFIX + "events:new"
+
+
+def _event(raw: Any) -> CallEvent:
+    """`<sequence>|<event JSON>` as the script stores and announces it (JSON is never rewritten in Lua)."""
+    sequence, _, data = (_text(raw) or "").partition("|")
+    return CallEvent.model_validate_json(data).model_copy(update={"sequence": int(sequence)})
+
+
+class RedisEventStore:
+    """Call events every replica sees: the newest `keep` in one list, each new one on one pub/sub channel.
+
+    Numbering, keeping and announcing an event is one Lua script, so every replica numbers events the same
+    and a waiter that subscribed, then looked back, misses none. The synchronous client runs in worker
+    threads: the receiver answers sipgate without waiting for Redis, and no event loop blocks.
+    """
+
+    def __init__(self, client: Any, keep: int = 500) -> None:
+        self._r = client
+        self.keep = keep
+        self._publish = client.register_script(_PUBLISH_EVENT)
+
+    async def publish(self, event: CallEvent) -> CallEvent:
+        data = event.model_dump_json(exclude={"sequence"})
+
+        def run() -> Any:
+            with _reachable("record a call event"):
+                return self._publish(keys=[EVENT_SEQUENCE, EVENTS, EVENT_CHANNEL], args=[data, self.keep])
+
+        return _event(await anyio.to_thread.run_sync(run))
+
+    async def _kept(self, limit: int) -> list[CallEvent]:
+        def run() -> list[Any]:
+            with _reachable("read the call events"):
+                return list(self._r.lrange(EVENTS, 0, max(0, limit - 1)))
+
+        return [_event(raw) for raw in await anyio.to_thread.run_sync(run)]
+
+    async def recent(self, limit: int) -> list[CallEvent]:
+        return await self._kept(limit)
+
+    async def for_call(self, call_id: str) -> list[CallEvent]:
+        return [e for e in reversed(await self._kept(self.keep)) if call_id in (e.call_id, e.orig_call_id)]
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[MemoryObjectReceiveStream[CallEvent]]:
+        """Every event any replica publishes from now on. Subscribed before this returns (nothing slips)."""
+        from telco_mcp.events.store import SUBSCRIBER_BUFFER
+
+        pubsub = self._r.pubsub(ignore_subscribe_messages=True)
+
+        def listen() -> None:
+            with _reachable("follow the call events"):
+                pubsub.subscribe(EVENT_CHANNEL)
+                pubsub.get_message(timeout=1.0)  # the subscription's confirmation: from here on nothing is missed
+
+        await anyio.to_thread.run_sync(listen)
+        send, receive = anyio.create_memory_object_stream[CallEvent](SUBSCRIBER_BUFFER)
+
+        async def pump() -> None:
+            while True:
+                message = await anyio.to_thread.run_sync(
+                    lambda: pubsub.get_message(timeout=0.5), abandon_on_cancel=True
+                )
+                if message is not None and message.get("type") == "message":
+                    try:
+                        send.send_nowait(_event(message["data"]))
+                    except anyio.WouldBlock:
+                        logger.warning("a call-event subscriber is %d events behind; one dropped", SUBSCRIBER_BUFFER)
+
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(pump)
+                try:
+                    with receive:
+                        yield receive
+                finally:
+                    tasks.cancel_scope.cancel()
+        finally:
+            send.close()
+            await anyio.to_thread.run_sync(pubsub.close)
