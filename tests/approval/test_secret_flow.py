@@ -208,3 +208,42 @@ async def test_an_uncertain_outcome_never_echoes_the_password(audit_path: Path, 
     assert TYPED not in everything(result) and "********" in everything(result)
     assert TYPED not in audit_path.read_text()
     assert writes(server) == [("POST", "/api/fabric/resources/sip_endpoints")]  # sent once, never retried
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_under_elicit_the_client_opens_the_page_by_url_and_the_password_is_set_there(
+    mode: str, audit_path: Path
+) -> None:
+    """TELCO_MCP_CONFIRM=elicit: never a form for a secret; URL-mode elicitation leads to the page (PIN)."""
+    asked: list[ElicitRequestParams] = []
+
+    async def answer(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params)
+        return ElicitResult(action="accept") if params.mode == "url" else ElicitResult(action="decline")
+
+    server = sandbox_server(audit_path, telco_mcp_confirm="elicit", telco_mcp_approver_pin=PIN)
+    async with client(server, mode=mode, elicitation_callback=answer) as c:
+        pending = (await c.call_tool("signalwire_create_sip_credential", CREATE)).structured_content
+        assert pending["status"] == "approval_pending", pending
+        assert [p.mode for p in asked] == ["url"], "a secret is never asked for in a form"
+        link = asked[0].url  # type: ignore[union-attr]
+        async with httpx2.AsyncClient(follow_redirects=True, timeout=10) as http:
+            signin = await http.get(link)
+            origin = f"{signin.url.scheme}://{signin.url.netloc.decode()}"
+            page = await http.post(
+                str(signin.url.join("/approvals/signin")),
+                data={"csrf": csrf_of(signin.text), "pin": PIN, "next": signin.url.path},
+                headers={"Origin": origin},
+            )
+            decided = await http.post(
+                str(page.url) + "/decide",
+                data={"csrf": csrf_of(page.text), "decision": "approve", "secret_mode": "typed", "secret": TYPED,
+                      "secret_repeat": TYPED},
+                headers={"Origin": origin},
+            )  # fmt: skip
+        assert "Approved" in decided.text, decided.text
+        applied = await c.call_tool(
+            "signalwire_create_sip_credential", CREATE | {"approval_id": pending["approval_id"]}
+        )
+    assert applied.structured_content["status"] == "applied", everything(applied)
+    assert passwords(server)[applied.structured_content["result"]["id"]] == TYPED
