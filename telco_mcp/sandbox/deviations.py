@@ -48,6 +48,26 @@ class Deviation:
         )
 
 
+def _malformed_json_400(method: str, path: str) -> Deviation:
+    return Deviation(
+        provider="signalwire",
+        method=method,
+        path=path,
+        status=400,
+        answer="error-object",
+        live="Malformed JSON is 400 (the docs' error-codes page), although the operation does not declare it.",
+        source=f"{NOTES} §2.3 (Error formats: 400 for malformed JSON)",
+    )
+
+
+# SignalWire's writes answer malformed JSON with 400, which these operations do not declare.
+_MALFORMED_JSON = (
+    ("PATCH", "/api/fabric/resources/sip_gateways/{id}"),
+    ("POST", "/api/fabric/resources/sip_gateways"),
+    ("PUT", "/api/relay/rest/phone_numbers/{id}"),
+    ("PUT", "/api/relay/rest/sip_profile"),
+)
+
 DEVIATIONS: tuple[Deviation, ...] = (
     Deviation(
         provider="sipgate",
@@ -134,42 +154,6 @@ DEVIATIONS: tuple[Deviation, ...] = (
     ),
     Deviation(
         provider="signalwire",
-        method="PATCH",
-        path="/api/fabric/resources/sip_gateways/{id}",
-        status=400,
-        answer="error-object",
-        live="Malformed JSON is 400 (the docs' error-codes page), although the operation does not declare it.",
-        source=f"{NOTES} §2.3 (Error formats: 400 for malformed JSON)",
-    ),
-    Deviation(
-        provider="signalwire",
-        method="POST",
-        path="/api/fabric/resources/sip_gateways",
-        status=400,
-        answer="error-object",
-        live="Malformed JSON is 400 (the docs' error-codes page), although the operation does not declare it.",
-        source=f"{NOTES} §2.3 (Error formats: 400 for malformed JSON)",
-    ),
-    Deviation(
-        provider="signalwire",
-        method="PUT",
-        path="/api/relay/rest/phone_numbers/{id}",
-        status=400,
-        answer="error-object",
-        live="Malformed JSON is 400 (the docs' error-codes page), although the operation does not declare it.",
-        source=f"{NOTES} §2.3 (Error formats: 400 for malformed JSON)",
-    ),
-    Deviation(
-        provider="signalwire",
-        method="PUT",
-        path="/api/relay/rest/sip_profile",
-        status=400,
-        answer="error-object",
-        live="Malformed JSON is 400 (the docs' error-codes page), although the operation does not declare it.",
-        source=f"{NOTES} §2.3 (Error formats: 400 for malformed JSON)",
-    ),
-    Deviation(
-        provider="signalwire",
         method="GET",
         path="/api/fabric/resources/sip_endpoints",
         status=200,
@@ -180,6 +164,7 @@ DEVIATIONS: tuple[Deviation, ...] = (
         ),
         source=f"{NOTES} §2.2 (Spec bug in list_sip_credentials)",
     ),
+    *(_malformed_json_400(method, path) for method, path in _MALFORMED_JSON),
 )
 
 
