@@ -40,7 +40,7 @@ def problems(value: SecretStr | None) -> list[str]:
         return ["TELCO_MCP_CONFIRM_SECRET is set but empty"]
     out = [
         f"TELCO_MCP_CONFIRM_SECRET entry {i + 1} is {len(p)} characters: use at least {MIN_SECRET_LENGTH} random "
-        "characters (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        "characters (e.g. `openssl rand -base64 48`)"
         for i, p in enumerate(parts)
         if len(p) < MIN_SECRET_LENGTH
     ]
