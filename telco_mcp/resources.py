@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from telco_mcp import __version__
+from telco_mcp.errors import StateUnavailable
 from telco_mcp.safety.guardrails import PROVIDER_ROUTING_HOSTS
 from telco_mcp.safety.scopes import decide
 from telco_mcp.settings import Settings, split_list
@@ -121,7 +122,10 @@ def _oauth(settings: Settings) -> dict[str, Any] | None:
 
 async def call_events(runtime: Runtime) -> str:
     """The newest call events sipgate pushed, newest first, fenced as untrusted (callers write them)."""
-    events = await runtime.events.recent(CALL_EVENTS_SHOWN)
+    try:
+        events = await runtime.events.recent(CALL_EVENTS_SHOWN)
+    except StateUnavailable as exc:  # a read never fails for want of the shared state: it says so instead
+        return f"[unavailable] {exc}"
     data = {
         "events": [e.model_dump(mode="json", exclude_none=True) for e in events],
         "shown": len(events),

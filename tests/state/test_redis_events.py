@@ -104,8 +104,12 @@ async def test_with_redis_down_the_call_still_gets_its_answer_and_the_lost_event
 ) -> None:
     a = replica(tmp_path / "a.jsonl", redis_server)
     redis_server.stop()
-    async with webhook(a) as to_a:
+    async with webhook(a) as to_a, Client(a) as client:
         answer = await to_a.post(a.telco_runtime.webhooks.path, data=new_call("DOWN1"))
+        resource = (await client.read_resource(CALL_EVENTS_URI)).contents[0].text  # type: ignore[union-attr]
+        calls = await client.call_tool("sipgate_list_calls", {})
     assert answer.status_code == 200 and "<Response" in answer.text  # sipgate's call is never held up
+    assert resource.startswith("[unavailable]")  # said, not raised
+    assert not calls.is_error and calls.structured_content["calls"]  # the running calls, without pushed info
     assert "call event newCall of call DOWN1 not recorded" in caplog.text
     assert redis_server.url not in caplog.text

@@ -8,6 +8,7 @@ waits for the receiver (`telco_mcp.events`) to record a matching event.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from typing import Annotated, Any, Literal
@@ -16,7 +17,7 @@ import anyio
 import httpx2
 from pydantic import AfterValidator, BaseModel, Field
 
-from telco_mcp.errors import InvalidInput
+from telco_mcp.errors import InvalidInput, StateUnavailable
 from telco_mcp.events.model import CallEvent, EventFilter, EventType
 from telco_mcp.http import CallContext
 from telco_mcp.models import Result, StrictInput
@@ -27,6 +28,8 @@ from telco_mcp.providers.sipgate import models as m
 from telco_mcp.providers.sipgate.models import CallId
 from telco_mcp.untrusted import TRUSTED, quote
 from telco_mcp.wire import PreparedRequest, response_json
+
+logger = logging.getLogger(__name__)
 
 SETTINGS_PATH = "/settings/sipgateio"
 WAIT_DEFAULT = 45  # below the 60-second limit of common clients and proxies
@@ -188,10 +191,14 @@ async def calls_with_events(response: httpx2.Response, args: Any, ctx: CallConte
     listed = m.call_list_from_api(response_json(response))
     if ctx.events is None:
         return listed
-    calls = [
-        call.model_copy(update={"pushed": pushed_info(await ctx.events.for_call(call.call_id))})
-        for call in listed.calls
-    ]
+    try:
+        calls = [
+            call.model_copy(update={"pushed": pushed_info(await ctx.events.for_call(call.call_id))})
+            for call in listed.calls
+        ]
+    except StateUnavailable:  # the shared state is away: the calls as sipgate lists them, a read never fails on it
+        logger.warning("sipgate_list_calls without pushed call information: the shared state is unavailable")
+        return listed
     return m.CallList(calls=calls)
 
 
