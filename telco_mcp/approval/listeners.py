@@ -38,7 +38,8 @@ class ThreadListeners:
     def start(self) -> None:
         service = self.service
         if not service.mounted_base:
-            page_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # Nagle off (see transports.listen)
+            # IPPROTO_TCP: asyncio then turns Nagle off on its connections (see transports.listen)
+            page_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             try:
                 page_socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 page_socket.bind(("127.0.0.1", service.page_port))
