@@ -275,49 +275,59 @@ async def _prepare_delete_credential(args: m.DeleteSipCredentialInput, ctx: Call
     return PreparedRequest("DELETE", f"{CREDENTIALS}/{args.id}", fields={"id": str(args.id)})
 
 
-def _credential_write(name: str, title: str, description: str, method: Any, path: str, **hooks: Any) -> Operation:
-    return Operation(
-        name=name, title=title, description=description, provider="signalwire", method=method, path=path,
-        output=m.SipCredential, scope="signalwire:sip_credentials:write", idempotent=False, default=False,
-        not_found="No SIP credential {id}.", **hooks,
-    )  # fmt: skip
+_write = functools.partial(Operation, provider="signalwire", default=False)
+"""A write outside the default exposure (listed with its toolset or `all`)."""
 
 
+_CREDENTIAL = {"scope": "signalwire:sip_credentials:write", "idempotent": False, "not_found": "No SIP credential {id}."}
 CREDENTIAL_WRITES: tuple[Operation, ...] = (
-    _credential_write(
-        "signalwire_create_sip_credential", "Create a SIP credential",
-        "Create a SIP credential for a phone or PBX; a person sets its password on the approval page.",
-        "POST", CREDENTIALS, input=m.CreateSipCredentialInput, effect="write",
-        prepare=_prepare_create_credential, interpret=_one(m.sip_credential_from_api),
-        summarize=_summarize_create_credential, subject=lambda a: WriteSubject(target=a.username),
+    _write(
+        name="signalwire_create_sip_credential",
+        title="Create a SIP credential",
+        description="Create a SIP credential for a phone or PBX; a person sets its password on the approval page.",
+        method="POST",
+        path=CREDENTIALS,
+        input=m.CreateSipCredentialInput,
+        output=m.SipCredential,
+        effect="write",
+        prepare=_prepare_create_credential,
+        interpret=_one(m.sip_credential_from_api),
+        summarize=_summarize_create_credential,
+        subject=lambda a: WriteSubject(target=a.username),
         secret=_password,
+        **_CREDENTIAL,
     ),
-    _credential_write(
-        "signalwire_update_sip_credential", "Update a SIP credential",
-        "Change a SIP credential's settings, or have a person set a new password (new_password).",
-        "PUT", CREDENTIALS + "/{id}", input=m.UpdateSipCredentialInput, effect="write",
-        prepare=_prepare_update_credential, interpret=_one(m.sip_credential_from_api),
-        summarize=_summarize_update_credential, subject=_target, secret=_password,
+    _write(
+        name="signalwire_update_sip_credential",
+        title="Update a SIP credential",
+        description="Change a SIP credential's settings, or have a person set a new password (new_password).",
+        method="PUT",
+        path=CREDENTIALS + "/{id}",
+        input=m.UpdateSipCredentialInput,
+        output=m.SipCredential,
+        effect="write",
+        prepare=_prepare_update_credential,
+        interpret=_one(m.sip_credential_from_api),
+        summarize=_summarize_update_credential,
+        subject=_target,
+        secret=_password,
+        **_CREDENTIAL,
     ),
-)  # fmt: skip
-DELETE_CREDENTIAL = Operation(
-    name="signalwire_delete_sip_credential",
-    title="Delete a SIP credential",
-    description="Permanently delete a SIP credential; phones using it stop working.",
-    provider="signalwire",
-    method="DELETE",
-    path=CREDENTIALS + "/{id}",
-    input=m.DeleteSipCredentialInput,
-    output=m.DeletedSipCredential,
-    scope="signalwire:sip_credentials:write",
-    effect="destructive",
-    idempotent=False,
-    default=False,
-    prepare=_prepare_delete_credential,
-    interpret=_deleted_credential,
-    summarize=_summarize_delete_credential,
-    subject=_target,
-    not_found="No SIP credential {id}.",
+    _write(
+        name="signalwire_delete_sip_credential",
+        title="Delete a SIP credential",
+        description="Permanently delete a SIP credential; phones using it stop working.",
+        method="DELETE",
+        path=CREDENTIALS + "/{id}",
+        input=m.DeleteSipCredentialInput,
+        output=m.DeletedSipCredential,
+        effect="destructive",
+        prepare=_prepare_delete_credential,
+        interpret=_deleted_credential,
+        summarize=_summarize_delete_credential,
+        subject=_target,
+        **_CREDENTIAL,
+    ),
 )
 
 
@@ -518,7 +528,6 @@ OPERATIONS: tuple[Operation, ...] = (
         scope="signalwire:messaging_logs:read",
     ),
     *CREDENTIAL_WRITES,
-    DELETE_CREDENTIAL,
 )
 
 
@@ -713,10 +722,6 @@ async def _summarize_send(args: m.SendMessageInput, ctx: CallContext) -> str:
     ours = await _sms_number(args, ctx)
     origin = pretty(ours.number) + (f" ({_fmt(ours.name)})" if ours.name else "")
     return f"Send SMS from {origin} to {pretty(args.to_number)}: {quote(args.body)}"
-
-
-# A write outside the default exposure (listed with its toolset or `all`).
-_write = functools.partial(Operation, provider="signalwire", default=False)
 
 
 WRITES: tuple[Operation, ...] = (
