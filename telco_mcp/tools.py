@@ -28,7 +28,7 @@ from telco_mcp.operation import LocalContext, Operation
 from telco_mcp.results import WriteResult, failure, success
 from telco_mcp.runtime import AppState, Runtime
 from telco_mcp.write.call import WriteCall
-from telco_mcp.write.consent import consent_field
+from telco_mcp.write.consent import consent_field, write_statuses
 from telco_mcp.write.pipeline import run_write
 
 # ------------------------------------------------------------------ schemas
@@ -55,11 +55,15 @@ def _gated_model(op: Operation) -> type[BaseModel]:
     )
 
 
-def for_mode(op: Operation, input_schema: dict[str, Any], mode: str) -> dict[str, Any]:
-    """A write's input or output schema with only the consent field `mode` uses: one it ignores is not offered."""
-    unused = {"confirm_token", "approval_id"} - {consent_field(op, mode)}
-    properties = {k: v for k, v in input_schema.get("properties", {}).items() if k not in unused}
-    return {**input_schema, "properties": properties}
+def for_mode(op: Operation, schema: dict[str, Any], mode: str, four_eyes: str = "off") -> dict[str, Any]:
+    """A write's input or output schema as the consent configuration (`TELCO_MCP_CONFIRM`, `TELCO_MCP_FOUR_EYES`)
+    uses it: the consent field it ignores is not offered, and a `status` it never answers is not listed."""
+    unused = {"confirm_token", "approval_id"} - {consent_field(op, mode, four_eyes)}
+    properties = {k: v for k, v in schema.get("properties", {}).items() if k not in unused}
+    status = properties.get("status")
+    if isinstance(status, dict) and "enum" in status:
+        properties["status"] = {**status, "enum": write_statuses(op, mode, four_eyes)}
+    return {**schema, "properties": properties}
 
 
 def live_schemas(op: Operation) -> dict[str, dict[str, Any]]:
@@ -207,7 +211,7 @@ def describe_validation_error(op: Operation, exc: ValidationError) -> str:
 
 # ------------------------------------------------------------------ tools
 def make_tool(op: Operation, runtime: Runtime) -> Tool:
-    mode = runtime.settings.telco_mcp_confirm
+    mode, four_eyes = runtime.settings.telco_mcp_confirm, runtime.settings.telco_mcp_four_eyes
     if op.local is not None:
         handler = _local_handler(op, runtime)
     else:
@@ -225,8 +229,8 @@ def make_tool(op: Operation, runtime: Runtime) -> Tool:
     assert isinstance(tool, CatalogueTool)
     schemas = published_schemas(op)
     if op.is_write:  # the consent field a mode does not use is neither taken nor returned
-        tool.fn_metadata.output_schema = for_mode(op, schemas["outputSchema"], mode)
-        tool.parameters = for_mode(op, schemas["inputSchema"], mode)
+        tool.fn_metadata.output_schema = for_mode(op, schemas["outputSchema"], mode, four_eyes)
+        tool.parameters = for_mode(op, schemas["inputSchema"], mode, four_eyes)
     else:
         tool.fn_metadata.output_schema = schemas["outputSchema"]
         tool.parameters = schemas["inputSchema"]

@@ -224,7 +224,16 @@ async def test_every_result_validates_against_its_published_output_schema(audit_
         dry = gw | {"dry_run": True}
         results.append(("signalwire_update_sip_gateway", await c.call_tool("signalwire_update_sip_gateway", dry)))
     async with client_for(make_settings(audit_path, telco_mcp_confirm="token")) as c:
-        results.append(("signalwire_update_sip_gateway", await c.call_tool("signalwire_update_sip_gateway", gw)))
+        token_schemas = {t.name: t.output_schema for t in (await c.list_tools()).tools}
+        token_result = await c.call_tool("signalwire_update_sip_gateway", gw)
+    # Each mode lists the statuses it answers with: the token's, validated against the token mode's schema.
+    assert token_result.structured_content is not None
+    assert token_result.structured_content["status"] == "confirmation_required"
+    token_schema, auto_schema = token_schemas["signalwire_update_sip_gateway"], schemas["signalwire_update_sip_gateway"]
+    assert token_schema is not None and auto_schema is not None
+    jsonschema.validate(token_result.structured_content, token_schema)
+    status_enum = auto_schema["properties"]["status"]["enum"]
+    assert "confirmation_required" not in status_enum and "approval_pending" in status_enum
     async with client_for(make_settings(audit_path), elicitation_callback=accept) as c:
         for name, args in {
             "sipgate_hold_call": {"call_id": call_id, "value": True},
@@ -246,4 +255,4 @@ async def test_every_result_validates_against_its_published_output_schema(audit_
         assert schema is not None
         jsonschema.validate(result.structured_content, schema)
         statuses.add(result.structured_content.get("status"))
-    assert {"applied", "dry_run", "confirmation_required", "approval_pending", "declined"} <= statuses
+    assert {"applied", "dry_run", "approval_pending", "declined"} <= statuses

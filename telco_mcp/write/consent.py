@@ -467,8 +467,7 @@ def _channel(decided_by: str | None) -> ConfirmedBy:
 
 def four_eyes(call: WriteCall) -> bool:
     """Whether TELCO_MCP_FOUR_EYES asks a second person to approve this write."""
-    rule = call.runtime.settings.telco_mcp_four_eyes
-    return rule == "writes" or (rule == "destructive" and call.op.effect == "destructive")
+    return covered_by_four_eyes(call.op, call.runtime.settings.telco_mcp_four_eyes)
 
 
 def _secret_channel(call: WriteCall, mode: str, secret: str) -> Consent:
@@ -513,24 +512,49 @@ def _secret_channel(call: WriteCall, mode: str, secret: str) -> Consent:
 CONSENT_FIELD = {"auto": "approval_id", "approval": "approval_id", "token": "confirm_token"}  # per mode
 
 
-def consent_field(op: Operation, mode: str) -> str | None:
+def covered_by_four_eyes(op: Operation, rule: str) -> bool:
+    """Whether `TELCO_MCP_FOUR_EYES=rule` asks a second person to approve `op`."""
+    return op.is_write and (rule == "writes" or (rule == "destructive" and op.effect == "destructive"))
+
+
+def consent_field(op: Operation, mode: str, four_eyes_rule: str = "off") -> str | None:
     """The consent field a tool takes under `mode`: a tool that may set a secret goes through the approval page
-    in every mode that has one (elicit reaches it by URL-mode elicitation)."""
+    in every mode that has one (elicit reaches it by URL-mode elicitation), and so does every write four eyes
+    covers, whatever the mode (the second person decides it through the approval API)."""
     if op.secret is not None:
         return "approval_id" if mode in ("auto", "approval", "elicit") else None
+    if mode != "off" and covered_by_four_eyes(op, four_eyes_rule):
+        return "approval_id"
     return CONSENT_FIELD.get(mode)
+
+
+def write_statuses(op: Operation, mode: str, four_eyes_rule: str = "off") -> list[str]:
+    """The `status` values a write can answer with under this configuration, in `WriteResult`'s order.
+
+    `confirmation_required` comes with a confirmation token, `approval_pending` with an approval, and
+    `declined` wherever a person is asked: an elicitation (every mode but approval and off asks a client that
+    can elicit) or an approval (denied, or its link declined). Under `off` nobody is asked."""
+    field = consent_field(op, mode, four_eyes_rule)
+    out = ["applied", "dry_run"]
+    if field == "confirm_token":
+        out.append("confirmation_required")
+    if field == "approval_id":
+        out.append("approval_pending")
+    if mode != "off":
+        out.append("declined")
+    return out
 
 
 def choose(call: WriteCall) -> Consent:
     """The consent channel for this call under `TELCO_MCP_CONFIRM` (see the table above)."""
     mode = call.runtime.settings.telco_mcp_confirm
+    takes = consent_field(call.op, mode, call.runtime.settings.telco_mcp_four_eyes)
     for name in ("confirm_token", "approval_id"):
-        if getattr(call, name) and consent_field(call.op, mode) != name:
-            uses = consent_field(call.op, mode)
+        if getattr(call, name) and takes != name:
             raise ConsentRefused(
                 ConfirmationError(
                     f"{name} is not used when TELCO_MCP_CONFIRM={mode}"
-                    + (f" (this server takes {uses})" if uses else "")
+                    + (f" (this server takes {takes})" if takes else "")
                     + ". Nothing was sent. Call the tool without it."
                 ),
                 "none",

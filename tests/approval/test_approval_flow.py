@@ -172,19 +172,31 @@ async def test_a_consent_field_of_another_mode_is_refused_naming_the_mode(
 
 
 @pytest.mark.parametrize(
-    ("confirm", "fields"),
-    [("auto", {"approval_id"}), ("approval", {"approval_id"}), ("token", {"confirm_token"}), ("elicit", set())],
+    ("confirm", "fields", "statuses"),
+    [
+        ("auto", {"approval_id"}, {"approval_pending", "declined"}),
+        ("approval", {"approval_id"}, {"approval_pending", "declined"}),
+        ("token", {"confirm_token"}, {"confirmation_required", "declined"}),
+        ("elicit", set(), {"declined"}),
+        ("off", set(), set()),
+    ],
 )
-async def test_each_mode_publishes_only_the_consent_field_it_uses(
-    confirm: str, fields: set[str], audit_path: Path
+async def test_each_mode_publishes_only_the_consent_field_and_statuses_it_uses(
+    confirm: str, fields: set[str], statuses: set[str], audit_path: Path
 ) -> None:
-    async with client(server_for(audit_path, telco_mcp_confirm=confirm)) as c:
+    extra = {"telco_mcp_confirm_off_acknowledged": True} if confirm == "off" else {}
+    async with client(server_for(audit_path, telco_mcp_confirm=confirm, **extra)) as c:
         tools = (await c.list_tools()).tools
+    writes_listed = 0
     for tool in tools:
         props = set(tool.input_schema.get("properties", {}))
-        if tool.annotations and not tool.annotations.read_only_hint:
+        if tool.annotations and not tool.annotations.read_only_hint and tool.output_schema:
+            writes_listed += 1
             assert props & {"approval_id", "confirm_token"} == fields, tool.name
             assert "dry_run" in props
+            assert set(tool.output_schema["properties"]) & {"approval_id", "confirm_token"} == fields, tool.name
+            assert set(tool.output_schema["properties"]["status"]["enum"]) == {"applied", "dry_run"} | statuses
+    assert writes_listed >= 10
 
 
 class Asked:

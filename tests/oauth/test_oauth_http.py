@@ -367,14 +367,24 @@ async def accept(context: Any, params: Any) -> Any:
     return ElicitResult(action="accept", content={"confirm": True})
 
 
-async def test_four_eyes_refuses_self_approval_and_accepts_another_person(tmp_path: Path, issuer: Issuer) -> None:
-    with oauth_server(tmp_path, issuer, telco_mcp_four_eyes="writes") as server:
+@pytest.mark.parametrize("mode", ["auto", "token", "elicit"])
+async def test_four_eyes_refuses_self_approval_and_accepts_another_person(
+    tmp_path: Path, issuer: Issuer, mode: str
+) -> None:
+    """In every confirmation mode: the second person approves through the approval API, so every mode's tools
+    take (and list) approval_id for the writes four eyes covers."""
+    with oauth_server(tmp_path, issuer, telco_mcp_four_eyes="writes", telco_mcp_confirm=mode) as server:
         alice = issuer.mint("alice", audience=server.resource, name="Alice Ops")
         bob = issuer.mint("bob", audience=server.resource, name="Bob Lead")
         with anyio.fail_after(90):
             # Alice's own yes in her client is not a second person's: she gets an approval to hand on.
             async with server.client(alice, elicitation_callback=accept) as client:
+                listed_tool = next(t for t in (await client.list_tools()).tools if t.name == "sipgate_send_sms")
                 pending = await client.call_tool("sipgate_send_sms", SMS)
+            assert "approval_id" in listed_tool.input_schema["properties"]
+            assert "confirm_token" not in listed_tool.input_schema["properties"]
+            assert listed_tool.output_schema is not None
+            assert "approval_pending" in listed_tool.output_schema["properties"]["status"]["enum"]
             assert pending.structured_content is not None, text_of(pending)
             assert pending.structured_content["status"] == "approval_pending"
             assert "another person" in text_of(pending) and "--url" in text_of(pending)
