@@ -16,7 +16,7 @@ from typing import Any
 
 from telco_mcp import __version__
 from telco_mcp.catalogue import CATALOGUE, Operation
-from telco_mcp.tools import SCHEMAS_FILE, for_mode, live_schemas
+from telco_mcp.tools import SCHEMAS_FILE, for_mode, live_schemas, result_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 README_START = "<!-- START GENERATED TOOLS (telco-mcp manifest) -->"
@@ -39,6 +39,8 @@ def tool_manifest(op: Operation) -> dict[str, Any]:
         "needs_confirmation": op.is_write,
         "annotations": op.annotations.model_dump(by_alias=True, exclude_none=True),
         **_default_exposure(op),
+        # A write's outputSchema names its result's identity only; the full contract is reviewed here.
+        **({"resultSchema": result_schema(op)} if op.is_write else {}),
     }
 
 

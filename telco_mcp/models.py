@@ -29,7 +29,7 @@ class Result(BaseModel):
 MAX_LIMIT = 100
 """The most items one page of any list tool holds; cursors are held to it too."""
 
-Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description=f"Items per page (1-{MAX_LIMIT}).")]
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]  # per page; its bounds say the rest
 Cursor = Annotated[str, Field(min_length=1, max_length=2048, description="next_cursor of the last page.")]
 
 

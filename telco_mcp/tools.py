@@ -43,7 +43,7 @@ def _gated_model(op: Operation) -> type[BaseModel]:
         op.input.__name__ + "Gated",
         __base__=op.input,
         # exclude=True: the consent fields never reach a body, a summary or the audit log
-        dry_run=(bool, Field(False, exclude=True, description="Preview; send nothing.")),
+        dry_run=(bool, Field(False, exclude=True)),  # its name says it; README "Writes" has the rest
         confirm_token=(
             str | None,
             Field(None, exclude=True, description="From the preview, once the user agreed."),
@@ -68,8 +68,42 @@ def for_mode(op: Operation, schema: dict[str, Any], mode: str, four_eyes: str = 
 
 def live_schemas(op: Operation) -> dict[str, dict[str, Any]]:
     """The tool's inputSchema and outputSchema, derived from its models (pydantic's schema generation)."""
-    output = WriteResult[op.output] if op.is_write else op.output  # type: ignore[name-defined]
-    return {"inputSchema": compact_schema(_gated_model(op)), "outputSchema": lean_output(output.model_json_schema())}
+    output = write_output_schema(op) if op.is_write else lean_output(op.output.model_json_schema())
+    return {"inputSchema": compact_schema(_gated_model(op)), "outputSchema": output}
+
+
+def result_schema(op: Operation) -> dict[str, Any]:
+    """The full lean schema of what a write's `result` holds once applied (the tool's manifest shows it)."""
+    return lean_output(op.output.model_json_schema())
+
+
+def write_output_schema(op: Operation) -> dict[str, Any]:
+    """`WriteResult`'s schema for `op`: the write's own contract in full, the resource by its identity.
+
+    Every write answers with the same envelope (status, summary, the consent fields, the budget, a note),
+    typed field by field: that is what a client reads to know what happened and what to do next. `result`,
+    the provider's state after an applied write, is the resource its read tools describe in full; here it
+    names the fields it always has (its id, a call's id and action) and leaves the rest to those tools, and
+    the request preview of a dry run is an object (method, url, headers, body; README "Writes"). Repeating
+    each resource in each of its writes made the tool list cost a quarter more on every turn.
+    """
+    schema = lean_output(WriteResult[op.output].model_json_schema())  # type: ignore[name-defined]
+    properties = dict(schema["properties"])
+    properties["result"] = _identity(result_schema(op))
+    properties["request"] = {"type": "object"}
+    return {**{k: v for k, v in schema.items() if k != "$defs"}, "properties": properties}
+
+
+def _identity(schema: dict[str, Any]) -> dict[str, Any]:
+    """An object schema cut to the fields it always has, each by its own type (nested shapes as bare types)."""
+    required: list[str] = schema.get("required", [])
+    properties = schema.get("properties", {})
+    kept = {name: _bare(properties[name]) for name in required if name in properties}
+    return {"properties": kept, "required": list(kept), "type": "object"} if kept else {"type": "object"}
+
+
+def _bare(schema: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in schema.items() if k in ("type", "enum", "format")}
 
 
 @functools.cache
@@ -152,8 +186,8 @@ def lean_output(schema: dict[str, Any]) -> dict[str, Any]:
 
     Output schemas were two thirds of the tool list, paid on every turn. A client reads a result by its
     fields and types; descriptions (the tool's own description and the field names say it), defaults (a
-    result is dumped in full), `additionalProperties: true` (JSON Schema's default) and titles go, and a
-    definition used once is inlined where it is used.
+    result is dumped in full), `additionalProperties: true` (JSON Schema's default), the value type of a
+    free-form map and titles go, and a definition used once is inlined where it is used.
     """
     schema = compact(schema)
     defs: dict[str, Any] = schema.get("$defs", {})
@@ -181,6 +215,8 @@ def lean_output(schema: dict[str, Any]) -> dict[str, Any]:
         if isinstance(ref, str) and uses.get(ref) == 1:
             return lean({**defs[ref.removeprefix("#/$defs/")], **{k: v for k, v in node.items() if k != "$ref"}})
         out: dict[str, Any] = {}
+        if isinstance(node.get("additionalProperties"), dict) and "properties" not in node:
+            return {"type": "object"}  # a free-form map (a budget, a routing table): its keys vary, so no fields
         for key, value in node.items():
             if key in ("description", "default") or (key == "additionalProperties" and value is True):
                 continue

@@ -83,6 +83,23 @@ async def test_input_schemas_are_compact(audit_path):
     assert footprint / 4 / len(tools) <= 150, "tokens per tool (chars/4)"
 
 
+async def test_the_whole_tool_list_costs_at_most_300_tokens_per_tool(audit_path):
+    """Issue 13's budget (b): the tools/list result as sent, output schemas and annotations included."""
+    from mcp.types import ListToolsResult
+
+    from telco_mcp.server import build_server
+
+    settings = make_settings(audit_path, telco_mcp_sandbox=True, telco_mcp_allow_writes=True, telco_mcp_toolsets="all")
+    listed = ListToolsResult(tools=await build_server(settings).list_tools())
+    sent = json.dumps(listed.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":"))
+    assert len(listed.tools) == len(CATALOGUE)
+    assert len(sent) / 4 / len(listed.tools) <= 300, "tokens per tool (chars/4)"
+    # what keeps it there: a write's result names its identity; its full shape is its read tool's
+    hold = next(t for t in listed.tools if t.name == "sipgate_hold_call")
+    assert hold.output_schema is not None
+    assert set(hold.output_schema["properties"]["result"]["properties"]) == {"call_id", "action"}
+
+
 @pytest.mark.parametrize(
     ("exposure", "tools", "at_issue_13"),
     # whole tools/list, chars / 4, at commit 62c6186 (22 and 10 tools); since then the live-events issue added its

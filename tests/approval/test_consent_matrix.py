@@ -92,7 +92,9 @@ async def test_a_write_reaches_the_provider_only_after_a_humans_yes(
                 if answer in ("yes", "no"):
                     # With a PIN no link carries a launch code: the browser's (or, for an eliciting client
                     # under `approval`, the one URL-mode elicitation showed) leads to the PIN sign-in.
-                    link = browser.links()[0] if browser.opened() else human.asked[-1].url  # type: ignore[union-attr]
+                    # The browser is started as a process: wait for it (`links`) unless the client showed the link.
+                    shown = [p.url for p in human.asked if p.mode == "url"]  # type: ignore[union-attr]
+                    link = shown[-1] if shown else browser.links()[0]
                     await decide_with_pin(link, answer == "yes")
                 await c.call_tool("sipgate_send_sms", SMS | {"approval_id": approval_id})
             elif status == "confirmation_required" and answer == "yes":  # token mode: the model relays the yes

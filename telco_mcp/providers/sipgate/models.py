@@ -366,12 +366,19 @@ class PushedCallInfo(Result):
     answering_number: str | None = None
 
 
-class Call(Result):
+class CallState(Result):
+    """A running call as `GET /calls` lists it (what a control action reads back)."""
+
     call_id: str
     muted: bool | None = Field(default=None, description="You are muted.")
     recording: bool | None = None
     hold: bool | None = None
     participants: list[Participant] = Field(default_factory=list[Participant])
+
+
+class Call(CallState):
+    """A running call with what sipgate's push events said about it (`sipgate_list_calls`)."""
+
     pushed: PushedCallInfo | None = Field(default=None, description="From sipgate's call events, when received.")
 
 
@@ -384,7 +391,7 @@ class CallActionResult(Result):
 
     call_id: str
     action: str
-    call: Call | None = Field(default=None, description="The call now; absent when it is gone.")
+    call: CallState | None = Field(default=None, description="The call now; absent when it is gone.")
     ended: bool = False
     note: str | None = None
 
