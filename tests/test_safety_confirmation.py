@@ -318,9 +318,16 @@ def _other_server(tool: str, canonical: dict[str, Any]) -> str:
     return ConfirmationTokens(b"another-server-with-another-key!").issue(tool, canonical)[0]
 
 
-def _expired(tool: str, canonical: dict[str, Any]) -> str:
+def _expired(tool: str, canonical: dict[str, Any], shown: str) -> str:
     minted_an_hour_ago = ConfirmationTokens(CONFIRM_SECRET.encode(), ttl=300, clock=lambda: time.time() - 3600)
-    return minted_an_hour_ago.issue(tool, canonical)[0]
+    return minted_an_hour_ago.issue(tool, canonical, shown=shown)[0]
+
+
+async def _shown(client: Any, scenario: Scenario) -> str:
+    """The summary the user would confirm (a token is bound to it), as a dry run states it."""
+    preview = await client.call_tool(scenario.tool, scenario.args | {"dry_run": True})
+    assert preview.structured_content is not None, text_of(preview)
+    return preview.structured_content["summary"]
 
 
 @pytest.mark.anyio
@@ -456,35 +463,37 @@ async def test_a_malformed_token_is_refused_and_nothing_is_sent(name: str, token
 MAC = "ab" * 32
 
 
-def _minted_with_lifetime(ttl: int) -> Callable[[str, dict[str, Any]], str]:
+def _minted_with_lifetime(ttl: int) -> Callable[[str, dict[str, Any], str], str]:
     """A token signed with the server's own key whose expiry lies `ttl` seconds ahead."""
-    return lambda tool, canonical: ConfirmationTokens(CONFIRM_SECRET.encode(), ttl=ttl).issue(tool, canonical)[0]
+    return lambda tool, canonical, shown: ConfirmationTokens(CONFIRM_SECRET.encode(), ttl=ttl).issue(
+        tool, canonical, shown=shown
+    )[0]
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(
     ("make", "says"),
     [
-        pytest.param(lambda tool, c: f"v1.{'9' * 5000}.nonce.{MAC}", "malformed", id="5000-digit-expiry"),
-        pytest.param(lambda tool, c: f"v1.{10**30}.nonce.{MAC}", "malformed", id="expiry-10e30"),
-        pytest.param(lambda tool, c: f"v1.-5.nonce.{MAC}", "malformed", id="negative-expiry"),
-        pytest.param(lambda tool, c: f"v1.\u00b2\u00b3.nonce.{MAC}", "malformed", id="superscript-digits"),
-        pytest.param(lambda tool, c: f"v1.\u0661\u0662\u0663.nonce.{MAC}", "malformed", id="arabic-indic-digits"),
-        pytest.param(lambda tool, c: f"v1.1e12.nonce.{MAC}", "malformed", id="exponent"),
-        pytest.param(lambda tool, c: "v1.1999999999.nonce." + "\u00e9" * 64, "malformed", id="non-ascii-mac"),
-        pytest.param(lambda tool, c: "v1.1999999999.n\u00f6nce." + MAC, "malformed", id="non-ascii-nonce"),
-        pytest.param(lambda tool, c: f"v1.1999999999.nonce.{MAC}.extra", "malformed", id="five-parts"),
+        pytest.param(lambda *_: f"v1.{'9' * 5000}.nonce.{MAC}", "malformed", id="5000-digit-expiry"),
+        pytest.param(lambda *_: f"v1.{10**30}.nonce.{MAC}", "malformed", id="expiry-10e30"),
+        pytest.param(lambda *_: f"v1.-5.nonce.{MAC}", "malformed", id="negative-expiry"),
+        pytest.param(lambda *_: f"v1.\u00b2\u00b3.nonce.{MAC}", "malformed", id="superscript-digits"),
+        pytest.param(lambda *_: f"v1.\u0661\u0662\u0663.nonce.{MAC}", "malformed", id="arabic-indic-digits"),
+        pytest.param(lambda *_: f"v1.1e12.nonce.{MAC}", "malformed", id="exponent"),
+        pytest.param(lambda *_: "v1.1999999999.nonce." + "\u00e9" * 64, "malformed", id="non-ascii-mac"),
+        pytest.param(lambda *_: "v1.1999999999.n\u00f6nce." + MAC, "malformed", id="non-ascii-nonce"),
+        pytest.param(lambda *_: f"v1.1999999999.nonce.{MAC}.extra", "malformed", id="five-parts"),
         pytest.param(_minted_with_lifetime(10**30), "malformed", id="signed-expiry-10e30"),
         pytest.param(_minted_with_lifetime(10**7), "expires later than any token", id="signed-expiry-months-ahead"),
     ],
 )
 async def test_a_token_with_an_absurd_expiry_or_alphabet_gets_a_clear_confirmation_error(
-    make: Callable[[str, dict[str, Any]], str], says: str, audit_path: Path
+    make: Callable[[str, dict[str, Any], str], str], says: str, audit_path: Path
 ) -> None:
     scenario, fake, settings = prepared("sms", audit_path, telco_mcp_confirm_secret=CONFIRM_SECRET)
 
     async with client_for(settings, fake) as client:
-        token = make(scenario.tool, scenario.canonical)
+        token = make(scenario.tool, scenario.canonical, await _shown(client, scenario))
         result = await client.call_tool(scenario.tool, scenario.args | {"confirm_token": token})
 
     text = text_of(result)
@@ -500,12 +509,12 @@ async def test_a_token_with_an_absurd_expiry_or_alphabet_gets_a_clear_confirmati
 async def test_an_expired_token_is_refused_and_nothing_is_sent(name: str, mode: str, audit_path: Path) -> None:
     # With a configured HMAC key the test can mint a genuine token whose lifetime ended an hour ago.
     scenario, fake, settings = prepared(name, audit_path, telco_mcp_confirm_secret=CONFIRM_SECRET)
-    expired = _expired(scenario.tool, scenario.canonical)
-
     async with client_for(settings, fake, mode=mode) as client:
+        shown = await _shown(client, scenario)
+        expired = _expired(scenario.tool, scenario.canonical, shown)
         result = await client.call_tool(scenario.tool, scenario.args | {"confirm_token": expired})
         # control: the same key and arguments with a live token do write, so the refusal is the expiry
-        live = ConfirmationTokens(CONFIRM_SECRET.encode()).issue(scenario.tool, scenario.canonical)[0]
+        live = ConfirmationTokens(CONFIRM_SECRET.encode()).issue(scenario.tool, scenario.canonical, shown=shown)[0]
         control = await client.call_tool(scenario.tool, scenario.args | {"confirm_token": live})
 
     assert result.is_error

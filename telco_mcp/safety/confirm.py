@@ -3,9 +3,10 @@
 The first call of a write returns a preview and a token; the write happens only when the same tool
 is called again with identical arguments plus that token, by the same caller. A token is
 `v1.<expiry>.<nonce>.<mac>`: an HMAC-SHA256 over the tool name, the canonical JSON of the arguments,
-the expiry, a nonce and (with OAuth) the authenticated caller, so another person cannot redeem it. It
-expires after a few minutes, works once, and fails for changed arguments, another tool, or a forged
-or replayed token.
+the expiry, a nonce, (with OAuth) the authenticated caller, so another person cannot redeem it, and
+the summary the user confirmed, so a token fails once the state it showed has changed. It expires
+after a few minutes, works once, and fails for changed arguments, another tool, or a forged or
+replayed token.
 
 The MAC key derives from `TELCO_MCP_CONFIRM_SECRET` (`telco_mcp.safety.keys`): the newest secret
 signs, every listed one verifies, so replicas sharing the setting accept each other's tokens and a
@@ -100,35 +101,45 @@ class ConfirmationTokens:
         self._clock = clock
         self._nonces: NonceStore = nonces if nonces is not None else MemoryNonces(clock=clock)
 
-    def _mac(self, tool: str, args: str, expiry: int, nonce: str, caller: str, key: bytes | None = None) -> str:
-        parts = (_VERSION, tool, args, str(expiry), nonce) + ((caller,) if caller else ())
+    def _mac(
+        self, tool: str, args: str, expiry: int, nonce: str, caller: str, shown: str, key: bytes | None = None
+    ) -> str:
+        parts = (_VERSION, tool, args, str(expiry), nonce) + ((caller,) if caller else ()) + ((shown,) if shown else ())
         return hmac.new(key or self._keys[0], "\n".join(parts).encode(), hashlib.sha256).hexdigest()
 
     def mark_epoch(self) -> None:
         """Before handing out a confirmation: make sure the nonce store knows since when it remembers."""
         self._nonces.mark_epoch()
 
-    def issue(self, tool: str, arguments: dict[str, Any], caller: str = "") -> tuple[str, int]:
-        """A token for this tool, these arguments and this caller (`Caller.key`; "" without OAuth)."""
+    def issue(self, tool: str, arguments: dict[str, Any], caller: str = "", shown: str = "") -> tuple[str, int]:
+        """A token for this tool, these arguments and this caller (`Caller.key`; "" without OAuth).
+
+        `shown`: what the user is asked to confirm (the write's summary, which shows the state it changes:
+        a call's parties, a number's routing). The token holds only for as long as that is still what the
+        write would say."""
         self.mark_epoch()
         expiry = int(self._clock()) + self.ttl
         nonce = secrets.token_urlsafe(12)
-        mac = self._mac(tool, canonical(arguments), expiry, nonce, caller)
+        mac = self._mac(tool, canonical(arguments), expiry, nonce, caller, shown)
         return f"{_VERSION}.{expiry}.{nonce}.{mac}", expiry
 
-    def redeem(self, tool: str, arguments: dict[str, Any], token: str, caller: str = "") -> None:
-        """Accept `token` for exactly this tool, these arguments and this caller once, or raise `ConfirmationError`."""
+    def redeem(self, tool: str, arguments: dict[str, Any], token: str, caller: str = "", shown: str = "") -> None:
+        """Accept `token` for exactly this tool, these arguments, this caller and what the user was shown, once,
+        or raise `ConfirmationError`."""
         match = _TOKEN.fullmatch(token)
         if match is None:
             raise ConfirmationError(_MALFORMED)
         expiry_text, nonce, mac = match.groups()
         expiry = int(expiry_text)
         args = canonical(arguments)
-        if not any(hmac.compare_digest(self._mac(tool, args, expiry, nonce, caller, key), mac) for key in self._keys):
+        if not any(
+            hmac.compare_digest(self._mac(tool, args, expiry, nonce, caller, shown, key), mac) for key in self._keys
+        ):
             raise ConfirmationError(
                 "confirm_token does not match: it was issued for another tool, other arguments or another "
-                "caller, or it was not issued by this server. Nothing was sent. Call the tool without "
-                "confirm_token for a new preview and ask the user again."
+                "caller, or not by this server, or what the user confirmed is no longer true (the state the "
+                "preview showed, e.g. a call's parties or a number's routing, changed since). Nothing was sent. "
+                "Call the tool without confirm_token for a new preview and ask the user again."
             )
         now = self._clock()
         if expiry > now + self.ttl:  # signed with this key, yet beyond any lifetime this server gives

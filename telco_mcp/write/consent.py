@@ -82,6 +82,7 @@ class Granted:
     approval: str | None = None  # the approval (or the approval a grant was given with)
     grant: str | None = None  # the grant that covered this write, if one did
     approved_request: str | None = None  # digest of the request the person approved: what is sent must match
+    approved_summary: str | None = None  # what the person read (old -> new, a call's parties): must still hold
     approver: dict[str, str] | None = None  # the authenticated person who approved it, when one did
 
 
@@ -226,15 +227,15 @@ class TokenConsent(Consent):
 
     async def obtain(self, call: WriteCall) -> Decision:
         tokens = call.runtime.tokens
+        summary = await call.summary()  # what the user confirms, and must still be true when it is sent
         if call.confirm_token:
             try:
-                tokens.redeem(call.op.name, call.arguments, call.confirm_token, call.caller_key)
+                tokens.redeem(call.op.name, call.arguments, call.confirm_token, call.caller_key, shown=summary)
             except ConfirmationError as exc:
                 raise ConsentRefused(exc, "token") from None
             return Granted("token")
-        summary = await call.summary()
         request = await call.op.build_request(call.args, call.hooks)
-        token, expiry = tokens.issue(call.op.name, call.arguments, call.caller_key)
+        token, expiry = tokens.issue(call.op.name, call.arguments, call.caller_key, shown=summary)
         out = write_result(
             call.op,
             status="confirmation_required",
@@ -371,7 +372,11 @@ class ApprovalConsent(Consent):
         channel = _channel(approval.decided_by)
         if approval.status == "approved":
             return Granted(
-                channel, approval=approval.id, approved_request=approval.request_digest, approver=approval.approver
+                channel,
+                approval=approval.id,
+                approved_request=approval.request_digest,
+                approved_summary=approval.summary,
+                approver=approval.approver,
             )
         if approval.status == "denied":
             where = {

@@ -78,6 +78,12 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
                     "changed since, e.g. a looked-up sender or resource). Nothing was sent. Call the tool without "
                     "approval_id to ask again"
                 )
+        if decision.approved_summary is not None and await call.summary() != decision.approved_summary:
+            raise ConfirmationError(
+                f"what the person approved for {call.op.name} is no longer true: the state it showed them (e.g. "
+                "a number's routing before the change, a call's parties, what a delete loses) changed since. "
+                "Nothing was sent. Call the tool without approval_id to ask again with what is true now"
+            )
         policy.consume(call)  # counted against the hourly caps right before it leaves
     except (SafetyRefusal, ConfirmationError, StateUnavailable) as exc:
         return _stopped(call, exc, channel=granted, attempt=attempt, approval=approval)

@@ -51,3 +51,37 @@ async def test_a_sender_released_since_the_approval_sends_nothing(audit_path: Pa
     text = "\n".join(getattr(block, "text", "") for block in late.content)
     assert late.is_error and "is not one of this project's numbers" in text, text
     assert writes(server) == []
+
+
+@pytest.mark.parametrize("confirm", ["auto", "token"])
+@pytest.mark.parametrize("changed", [True, False], ids=["routing-changed-meanwhile", "unchanged"])
+async def test_a_yes_holds_only_while_what_the_person_read_is_true(
+    audit_path: Path, browser: Browser, changed: bool, confirm: str
+) -> None:
+    """The question showed the number's routing before the change (old -> new). If someone re-routes the
+    number between the yes (an approval, or a confirmation the model relays with a token) and the write,
+    the person agreed to a change from a state that is gone: nothing is sent."""
+    server = server_for(audit_path, telco_mcp_toolsets="all", telco_mcp_confirm=confirm)
+    async with client(server) as c:
+        number = await _number(c, number_type="longcode")
+        args = {"id": number["id"], "call_handler": "relay_topic", "call_relay_topic": "night-desk"}
+        first = (await c.call_tool("signalwire_update_phone_number", args)).structured_content
+        assert "->" in first["summary"]
+        if confirm == "auto":
+            assert first["status"] == "approval_pending"
+            await decide_in_browser(browser.links()[0])
+            retry = args | {"approval_id": first["approval_id"]}
+        else:
+            assert first["status"] == "confirmation_required"
+            retry = args | {"confirm_token": first["confirm_token"]}
+        if changed:  # a colleague points the number elsewhere in SignalWire's dashboard meanwhile
+            held = server.telco_runtime.sandbox.state.signalwire.phone_numbers[number["id"]]
+            held["call_relay_topic"] = "colleagues-topic"
+        late = await c.call_tool("signalwire_update_phone_number", retry)
+    text = "\n".join(getattr(block, "text", "") for block in late.content)
+    if changed:
+        assert late.is_error and "no longer true" in text and "Nothing was sent" in text, text
+        assert writes(server) == []
+    else:
+        assert late.structured_content["status"] == "applied", text
+        assert writes(server) == [("PUT", f"/api/relay/rest/phone_numbers/{number['id']}")]
