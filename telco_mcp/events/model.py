@@ -8,7 +8,8 @@ sipgate.io posts `application/x-www-form-urlencoded` bodies. The fields by event
   answeringNumber, diversion
 - `hangup`: event, callId, direction, from, to, cause (normalClearing, busy, cancel, noAnswer,
   congestion, notFound, forwarded), answeringNumber
-- `dtmf`: event, callId, origCallId, dtmf (the digits)
+- `dtmf`: event, callId, origCallId, dtmf (the digits a `<Gather>` collected; empty when none came
+  before its timeout)
 
 Every value is caller- or provider-controlled text: results fence it (`telco_mcp.untrusted`).
 Fields sipgate may add later are ignored; a missing or malformed field we rely on is a `ValueError`
@@ -82,7 +83,8 @@ def event_from_form(pairs: list[tuple[str, str]], received_at: datetime) -> Call
     direction = single.get("direction") or None
     if direction not in (None, "in", "out"):
         raise ValueError(f"direction: must be in or out, got {direction!r}")
-    if kind == "dtmf" and not re.fullmatch(r"[0-9A-D#*]{1,64}", single.get("dtmf", "")):
+    # sipgate: "If no input is received, the value of dtmf will be empty" (the Gather timed out).
+    if kind == "dtmf" and ("dtmf" not in single or not re.fullmatch(r"[0-9A-D#*]{0,64}", single["dtmf"])):
         raise ValueError("dtmf: missing or not DTMF digits")
     orig = single.get("origCallId") or single.get("originalCallId") or None
 
@@ -103,7 +105,7 @@ def event_from_form(pairs: list[tuple[str, str]], received_at: datetime) -> Call
         answering_user_id=text("userId") if kind == "answer" else None,
         answering_number=text("answeringNumber"),
         cause=text("cause") if kind == "hangup" else None,
-        dtmf=text("dtmf") if kind == "dtmf" else None,
+        dtmf=single["dtmf"] if kind == "dtmf" else None,
         xcid=text("xcid"),
         diversion=text("diversion"),
     )

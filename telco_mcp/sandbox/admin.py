@@ -16,6 +16,7 @@ from telco_mcp.sandbox.faults import Fault
 
 ADMIN_PREFIX = "/_sandbox"
 _NUMBER = re.compile(r"^\+?[0-9][0-9 ()/-]{2,30}$")
+_KEYS = re.compile(r"^[0-9*#A-D]{0,64}$")
 _FAULT = TypeAdapter(Fault)
 
 
@@ -59,6 +60,7 @@ class AdminApi:
             Route(f"{p}/sipgate/ring", self.ring, methods=["POST"]),
             Route(f"{p}/sipgate/calls/{{call_id}}/answer", self.answer, methods=["POST"]),
             Route(f"{p}/sipgate/calls/{{call_id}}/end", self.end, methods=["POST"]),
+            Route(f"{p}/sipgate/calls/{{call_id}}/dtmf", self.press, methods=["POST"]),
             Route(f"{p}/sipgate/webhooks", self.webhooks, methods=["GET"]),
             Route(f"{p}/sipgate/sipgateio-booked", self.book_sipgateio, methods=["PUT"]),
         ]
@@ -150,6 +152,21 @@ class AdminApi:
             return JSONResponse({"error": "no such ringing call"}, status_code=404)
         call, status = ended
         return JSONResponse({"callId": call.call_id, "webhook_status": status})
+
+    async def press(self, request: Request) -> Response:
+        """``{"digits": "123"}``: the caller presses these keys, then stops. An active ``<Gather>`` posts
+        them as ``dtmf`` events (``""``: the caller pressed nothing until its timeout); without one
+        nothing is posted (``dtmf_events`` is empty, ``unheard`` holds the keys)."""
+        body = await _object(request)
+        if isinstance(body, Response):
+            return body
+        keys = body.get("digits")
+        if not isinstance(keys, str) or not _KEYS.fullmatch(keys):
+            return _invalid('body must be {"digits": "<up to 64 of 0-9 * # A-D>"}')
+        pressed = await self.sb.press(request.path_params["call_id"], keys)
+        if pressed is None:
+            return JSONResponse({"error": "no such ringing or running call"}, status_code=404)
+        return JSONResponse(pressed)
 
     async def webhooks(self, request: Request) -> Response:
         """Every webhook the sandbox tried to post: event, callId and the receiver's status (no URLs)."""

@@ -15,9 +15,9 @@ from typing import Any, Literal
 import httpx2
 
 from telco_mcp.sandbox.faults import Fault, FaultSet
-from telco_mcp.sandbox.push import PushSender, digits, followups_from, is_loopback_url
+from telco_mcp.sandbox.push import PushSender, digits, instructions_from, is_loopback_url
 from telco_mcp.sandbox.seed import build_state, describe
-from telco_mcp.sandbox.state import JSONDict, Participant, RunningCall, SandboxState, iso_from_timestamp
+from telco_mcp.sandbox.state import JSONDict, Participant, PushLeg, RunningCall, SandboxState, iso_from_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class SandboxCore:
         return {"seed": self.seed, **describe(self.state)}
 
     def call_events(self, call_id: str) -> JSONDict | None:
-        """Events (created, hold, muted, recording, transfer, dtmf, announcement, hangup) of a call.
+        """Events (created, hold, muted, recording, transfer, dtmf, announcement, keys, hangup) of a call.
 
         Any id the call ever had works, including ids replaced by a blind transfer.
         """
@@ -160,50 +160,123 @@ class SandboxCore:
         call.events.append({"type": kind, "at": iso_from_timestamp(self.clock()), "callId": call.call_id, **details})
 
     async def push_new_call(
-        self, call: RunningCall, *, caller: str, callee: str, orig_call_id: str | None = None
+        self,
+        call: RunningCall,
+        *,
+        caller: str,
+        callee: str,
+        orig_call_id: str | None = None,
+        diversion: str | None = None,
     ) -> int | None:
-        """``newCall`` to the incoming or outgoing URL; keeps the follow-up URLs the answer asks for."""
+        """``newCall`` to the incoming or outgoing URL: starts the call's leg (`PushLeg`) for its current
+        callId, with what the answer asks for (follow-up URLs, a Gather). A ``<Reject>`` or ``<Hangup/>``
+        answer ends the call at once (`refused`)."""
         settings = self.state.sipgate.sipgateio
         url = settings["incomingUrl"] if call.direction == "in" else settings["outgoingUrl"]
+        leg = PushLeg(
+            call_id=call.call_id,
+            orig_call_id=orig_call_id or call.call_id,
+            direction=call.direction,
+            from_number=digits(caller) or "anonymous",
+            to_number=digits(callee),
+            xcid=self.state.new_hex(16).lower(),
+            diversion=digits(diversion or "") or None,
+        )
         user = self._user_fields()
         fields: dict[str, Any] = {
             "event": "newCall",
-            "direction": call.direction,
-            "from": digits(caller) or "anonymous",
-            "to": digits(callee),
-            "callId": call.call_id,
-            "origCallId": orig_call_id or call.call_id,
+            "direction": leg.direction,
+            "from": leg.from_number,
+            "to": leg.to_number,
+            "callId": leg.call_id,
+            "origCallId": leg.orig_call_id,
             "user[]": [user["user"]] if user else [],
             "userId[]": [user["userId"]] if user else [],
             "fullUserId[]": [user["fullUserId"]] if user else [],
-            "xcid": self.state.new_hex(16).lower(),
-        }
+            "xcid": leg.xcid,
+        } | ({"diversion": leg.diversion} if leg.diversion else {})
         response = await self.push.post(url or None, fields)
-        followups = followups_from(response)
-        call.on_answer, call.on_hangup = followups.on_answer, followups.on_hangup
+        answer = instructions_from(response)
+        leg.on_answer, leg.on_hangup, leg.gather = answer.on_answer, answer.on_hangup, answer.gather
+        call.leg = leg
+        if answer.reject is not None or answer.hangup:
+            # sipgate's causes: busy "the called party was busy", noAnswer "the called party rejected the call".
+            cause = "normalClearing" if answer.hangup else "busy" if answer.reject == "busy" else "noAnswer"
+            await self.refused(call, cause)
         return None if response is None else response.status_code
 
-    def _ends(self, call: RunningCall) -> tuple[str, str]:
-        """(from, to) of a call as its newCall named them."""
-        owner, remote = call.owner(), call.remote()
-        mine = owner.phone_number if owner else self.state.sipgate.main_number
-        other = remote.phone_number if remote else ""
-        return (other, mine) if call.direction == "in" else (mine, other)
+    async def refused(self, call: RunningCall, cause: str) -> None:
+        """The receiver's answer ended the call (``<Reject>``, ``<Hangup/>``): gone from ringing and
+        ``GET /v2/calls``, and its ``hangup`` is pushed."""
+        sipgate = self.state.sipgate
+        sipgate.ringing.pop(call.call_id, None)
+        sipgate.calls.pop(call.call_id, None)
+        call.ended = True
+        self._note(call, "hangup", cause=cause)
+        await self.push_hangup(call.leg, cause)
 
-    async def push_answer(self, call: RunningCall, user_id: str | None = None) -> int | None:
-        caller, callee = self._ends(call)
-        user = self._user_fields(user_id)
-        fields = {"event": "answer", "callId": call.call_id, "direction": call.direction, "from": digits(caller),
-                  "to": digits(callee), "answeringNumber": digits(callee), **user}  # fmt: skip
-        response = await self.push.post(call.on_answer, fields)
+    def _common(self, event: str, leg: PushLeg) -> dict[str, Any]:
+        """The fields every follow-up of a leg carries (sipgate.io: answer and hangup)."""
+        return {"event": event, "callId": leg.call_id, "origCallId": leg.orig_call_id, "direction": leg.direction,
+                "from": leg.from_number, "to": leg.to_number, "xcid": leg.xcid}  # fmt: skip
+
+    async def push_answer(
+        self, call: RunningCall, user_id: str | None = None, *, answering_number: str | None = None
+    ) -> int | None:
+        """``answer`` to the leg's ``onAnswer`` URL, if its newCall answer asked for one. A user of this
+        account answers, unless `answering_number` (an outside number: no user fields) does."""
+        leg = call.leg
+        if leg is None:
+            return None
+        user = self._user_fields(user_id) if answering_number is None else {}
+        answering = digits(answering_number or "") or leg.to_number
+        fields = self._common("answer", leg) | user | {"answeringNumber": answering}
+        if leg.diversion:
+            fields["diversion"] = leg.diversion
+        response = await self.push.post(leg.on_answer, fields)
         return None if response is None else response.status_code
 
-    async def push_hangup(self, call: RunningCall, cause: str = "normalClearing") -> int | None:
-        caller, callee = self._ends(call)
-        fields = {"event": "hangup", "cause": cause, "callId": call.call_id, "direction": call.direction,
-                  "from": digits(caller), "to": digits(callee), "answeringNumber": digits(callee)}  # fmt: skip
-        response = await self.push.post(call.on_hangup, fields)
+    async def push_hangup(self, leg: PushLeg | None, cause: str = "normalClearing") -> int | None:
+        """``hangup`` to the leg's ``onHangup`` URL, if its newCall answer asked for one; ends its Gather."""
+        if leg is None:
+            return None
+        leg.gather = None
+        fields = self._common("hangup", leg) | {"cause": cause, "answeringNumber": leg.to_number}
+        if leg.diversion:
+            fields["diversion"] = leg.diversion
+        response = await self.push.post(leg.on_hangup, fields)
         return None if response is None else response.status_code
+
+    async def press(self, call_id: str, keys: str) -> JSONDict | None:
+        """The caller presses `keys` on the keypad, then stops (the Gather's timeout passes).
+
+        Only an active ``<Gather>`` hears them (sipgate pushes ``dtmf`` nowhere else): it takes up to
+        ``maxDigits`` keys and posts them as one ``dtmf`` event to its ``onData`` URL, fewer (or none:
+        ``dtmf`` is empty) when the caller stops first. The answer to that post may start the next
+        Gather, which takes the keys left over; keys no Gather hears are lost, as on a real line.
+        None: no such live call (ringing or running) under this id.
+        """
+        sipgate = self.state.sipgate
+        call = sipgate.calls.get(call_id) or sipgate.ringing.get(call_id)
+        if call is None:
+            return None
+        self._note(call, "keys", keys=keys)
+        posted: list[JSONDict] = []
+        leg, left = call.leg, keys
+        while leg is not None and leg.gather is not None and (left or not posted):
+            gather, leg.gather = leg.gather, None
+            taken, left = left[: gather.max_digits], left[gather.max_digits :]
+            fields = {"event": "dtmf", "callId": leg.call_id, "origCallId": leg.orig_call_id, "dtmf": taken}
+            response = await self.push.post(gather.on_data, fields)
+            posted.append({"dtmf": taken, "webhook_status": None if response is None else response.status_code})
+            leg.gather = instructions_from(response).gather  # the answer may gather again
+        active = leg.gather if leg is not None else None
+        return {
+            "callId": call.call_id,
+            "dtmf_events": posted,
+            "unheard": left,
+            "gather": active.describe() if active is not None else None,
+        }
 
     async def ring(self, caller: str, callee: str | None = None) -> tuple[RunningCall, int | None]:
         """An inbound call starts ringing (not yet in ``GET /v2/calls``): its ``newCall`` is pushed."""
@@ -239,4 +312,4 @@ class SandboxCore:
             return None
         call.ended = True
         self._note(call, "hangup", cause=cause)
-        return call, await self.push_hangup(call, cause)
+        return call, await self.push_hangup(call.leg, cause)

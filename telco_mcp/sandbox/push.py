@@ -4,8 +4,15 @@ The account's push URLs live in ``GET/PUT /v2/settings/sipgateio``. When a simul
 (``POST /v2/sessions/calls``, or an inbound call rung with ``POST /_sandbox/sipgate/ring``), the
 sandbox POSTs a ``newCall`` event in sipgate's form-encoded format to the outgoing or incoming URL.
 Like sipgate, it sends the ``answer`` and ``hangup`` follow-ups only to the URLs the receiver's XML
-answer asked for (``<Response onAnswer="..." onHangup="..."/>``). A blind transfer gives the call a
-new ``callId``: its ``newCall`` names the old one as ``origCallId``.
+answer asked for (``<Response onAnswer="..." onHangup="..."/>``), and ``dtmf`` events only to the
+``onData`` URL of a ``<Gather>`` in that answer (the caller's keys: ``/_sandbox/sipgate/calls/{id}/dtmf``).
+``<Reject>`` and ``<Hangup/>`` answers end the call. A blind transfer gives the call a new
+``callId``: ``newCall`` and ``answer`` for it, ``hangup`` for the old one; every event names the
+call's first ``callId`` as ``origCallId``.
+
+Sources: sipgate.io's push API reference (events, fields, the XML answer, hangup causes), its FAQ
+(transfers and forwarding), and the official sipgateio-node library (``origCallId`` on every event,
+the XML answer to a ``dtmf`` post).
 
 The sandbox posts to loopback addresses only (127.0.0.0/8, ::1, localhost): a push URL anywhere
 else is refused when it is set (400) and never posted to. The embedded sandbox is configured to
@@ -24,6 +31,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
+
+from telco_mcp.sandbox.state import Gather
 
 logger = logging.getLogger(__name__)
 
@@ -49,23 +58,62 @@ def digits(number: str) -> str:
 
 
 @dataclass
-class Followups:
-    """What a ``newCall`` answer asked for: the URLs of the ``answer`` and ``hangup`` events."""
+class Instructions:
+    """What the receiver's XML answer to a push asked for (sipgate.io's ``<Response>``).
+
+    ``on_answer`` and ``on_hangup`` are the follow-up URLs (attributes of ``<Response>``); the first
+    action inside decides the rest: ``<Gather onData="URL" maxDigits="1" timeout="2000">`` collects the
+    caller's keys, ``<Reject reason="rejected|busy"/>`` and ``<Hangup/>`` end the call. ``<Play>`` and
+    ``<Dial>`` are accepted and change nothing here (the sandbox has no audio and no redirection).
+    """
 
     on_answer: str | None = None
     on_hangup: str | None = None
+    gather: Gather | None = None
+    reject: str | None = None  # rejected or busy
+    hangup: bool = False
 
 
-def followups_from(response: httpx2.Response | None) -> Followups:
+def _positive(value: str | None, default: int) -> int | None:
+    if value is None:
+        return default
+    return int(value) if value.strip().isdigit() and int(value) >= 1 else None
+
+
+def _gather(element: ET.Element) -> Gather | None:
+    """The documented attributes: ``onData`` (required, absolute URL), ``maxDigits`` and ``timeout``
+    (integers >= 1, defaults 1 and 2000 ms), ``type`` (only dtmf). Anything else: no Gather."""
+    on_data = element.get("onData") or ""
+    max_digits, timeout = _positive(element.get("maxDigits"), 1), _positive(element.get("timeout"), 2000)
+    if urlsplit(on_data).scheme not in ("http", "https") or max_digits is None or timeout is None:
+        logger.info("sandbox: a <Gather> without a valid onData, maxDigits or timeout is ignored")
+        return None
+    if element.get("type", "dtmf") != "dtmf":
+        logger.info("sandbox: a <Gather> of a type other than dtmf is ignored")
+        return None
+    return Gather(on_data=on_data, max_digits=max_digits, timeout_ms=timeout)
+
+
+def instructions_from(response: httpx2.Response | None) -> Instructions:
     if response is None or response.status_code != 200 or not response.content.strip():
-        return Followups()
+        return Instructions()
     try:
         root = ET.fromstring(response.content[:65536])
     except ET.ParseError:
-        return Followups()
+        return Instructions()
     if root.tag != "Response":
-        return Followups()
-    return Followups(on_answer=root.get("onAnswer") or None, on_hangup=root.get("onHangup") or None)
+        return Instructions()
+    found = Instructions(on_answer=root.get("onAnswer") or None, on_hangup=root.get("onHangup") or None)
+    action = next(iter(root), None)
+    if action is None:
+        return found
+    if action.tag == "Gather":
+        found.gather = _gather(action)
+    elif action.tag == "Reject":
+        found.reject = "busy" if action.get("reason") == "busy" else "rejected"
+    elif action.tag == "Hangup":
+        found.hangup = True
+    return found
 
 
 @functools.cache

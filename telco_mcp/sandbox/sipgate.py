@@ -10,7 +10,10 @@ Behaviour worth knowing (see also the package docstring):
   ``/sessions/calls``.
 * A bearer token lacking the operation's scope gets 403 with no body; so does another user's id.
 * Blind transfer (``attended: false``): the remote party's number becomes the target and the call
-  gets a new callId. Attended transfer: the target joins as a new participant; callId unchanged.
+  gets a new callId; the push webhooks say so (newCall and answer for the new id, hangup for the
+  old one). Attended transfer: the target joins as a new participant; callId unchanged.
+* ``POST /calls/{id}/dtmf`` sends tones to the other party: it pushes no ``dtmf`` event (those
+  report the caller's keys to a ``<Gather>``; see ``/_sandbox/sipgate/calls/{id}/dtmf``).
 * ``POST /sessions/sms`` answers 204 like the live API: unknown ``smsId`` is 403; ``sendAt`` must
   be an integer, not in the past and at most 30 days ahead (else 400). Every accepted SMS lands in the outbox and in
   the history as an OUTGOING SMS entry.
@@ -502,7 +505,7 @@ class SipgateApi:
         call.ended = True
         del self._state.calls[call.call_id]
         self._event(call, "hangup")
-        await self.sb.push_hangup(call)
+        await self.sb.push_hangup(call.leg)
         return _no_content()
 
     async def set_hold(self, request: Request) -> Response:
@@ -542,37 +545,49 @@ class SipgateApi:
         if isinstance(found, Response):
             return found
         call, body = found
-        state = self.sb.state
-        old_id = call.call_id
         if body.attended:
+            joined = Participant(participant_id=self.sb.state.new_hex(16), phone_number=body.phoneNumber)
+            call.participants.append(joined)
+            self._event(call, "transfer", attended=True, phoneNumber=body.phoneNumber, callerId=body.callerId,
+                        previousCallId=call.call_id)  # fmt: skip
+            return _no_content()
+        await self._blind_transfer(call, body)
+        return _no_content()
+
+    async def _blind_transfer(self, call: RunningCall, body: TransferRequest) -> None:
+        """The call gets a new callId and its remote party now talks to the target.
+
+        Pushed as sipgate.io's FAQ shows a transfer: ``newCall`` for the new callId (``origCallId``: the
+        call's first id; ``from``: the party being transferred; ``diversion``: the number that
+        transferred it), ``answer`` when the target picks up (here at once), then ``hangup`` for the old
+        callId (cause normalClearing: that leg was established and is cleared).
+        """
+        state = self.sb.state
+        old_id, old_leg = call.call_id, call.leg
+        owner, remote = call.owner(), call.remote()
+        transferred = remote.phone_number if remote is not None else ""
+        if remote is None:
             call.participants.append(Participant(participant_id=state.new_hex(16), phone_number=body.phoneNumber))
         else:
-            remote = call.remote()
-            if remote is None:
-                call.participants.append(Participant(participant_id=state.new_hex(16), phone_number=body.phoneNumber))
-            else:
-                remote.phone_number = body.phoneNumber
-            # sipgate gives a transferred call a new callId.
-            new_id = state.new_hex(16)
-            call.previous_call_ids.append(old_id)
-            call.call_id = new_id
-            # Re-key in place so the call keeps its position in GET /calls.
-            self._state.calls = {(new_id if key == old_id else key): value for key, value in self._state.calls.items()}
-            self._state.call_index[new_id] = call
-        self._event(
+            remote.phone_number = body.phoneNumber
+        new_id = state.new_hex(16)
+        call.previous_call_ids.append(old_id)
+        call.call_id = new_id
+        # Re-key in place so the call keeps its position in GET /calls.
+        self._state.calls = {(new_id if key == old_id else key): value for key, value in self._state.calls.items()}
+        self._state.call_index[new_id] = call
+        self._event(call, "transfer", attended=False, phoneNumber=body.phoneNumber, callerId=body.callerId,
+                    previousCallId=old_id)  # fmt: skip
+        await self.sb.push_new_call(
             call,
-            "transfer",
-            attended=body.attended,
-            phoneNumber=body.phoneNumber,
-            callerId=body.callerId,
-            previousCallId=old_id,
+            caller=transferred or "anonymous",
+            callee=body.phoneNumber,
+            orig_call_id=call.previous_call_ids[0],
+            diversion=owner.phone_number if owner is not None else self._state.main_number,
         )
-        if call.call_id != old_id:  # the new call's newCall names the old callId
-            remote = call.remote()
-            await self.sb.push_new_call(
-                call, caller=self._state.main_number, callee=remote.phone_number if remote else "", orig_call_id=old_id
-            )
-        return _no_content()
+        if not call.ended:  # the target's newCall answer may have refused it
+            await self.sb.push_answer(call, answering_number=body.phoneNumber)
+        await self.sb.push_hangup(old_leg, "normalClearing")
 
     async def send_dtmf(self, request: Request) -> Response:
         found = await self._call_and_body(request, DtmfRequest)
@@ -639,7 +654,8 @@ class SipgateApi:
         )
         # The sandbox connects at once: newCall (out), then answer if the receiver asked for it.
         await self.sb.push_new_call(call, caller=owner_number, callee=body.callee)
-        await self.sb.push_answer(call)
+        if not call.ended:  # the newCall answer may have refused it (<Reject>, <Hangup/>)
+            await self.sb.push_answer(call)
         return JSONResponse({"sessionId": session_id})
 
     async def send_sms(self, request: Request) -> Response:

@@ -86,6 +86,38 @@ class Participant:
 
 
 @dataclass
+class Gather:
+    """A ``<Gather>`` the receiver's XML answer started: the caller's next key presses go to ``on_data``."""
+
+    on_data: str
+    max_digits: int = 1  # sipgate's defaults
+    timeout_ms: int = 2000
+
+    def describe(self) -> JSONDict:
+        """Without the URL: it may hold a secret (the server's receiver path)."""
+        return {"maxDigits": self.max_digits, "timeout": self.timeout_ms}
+
+
+@dataclass
+class PushLeg:
+    """One callId of a call as sipgate.io pushed it: what its ``newCall`` said and what the answer asked for.
+
+    A blind transfer starts a new leg (a new callId); the old leg still gets its own ``hangup``.
+    """
+
+    call_id: str
+    orig_call_id: str  # the first callId of the call, the same across transfers
+    direction: str  # in or out
+    from_number: str  # digits, or "anonymous"
+    to_number: str
+    xcid: str
+    diversion: str | None = None
+    on_answer: str | None = None  # the follow-up URLs the newCall answer asked for
+    on_hangup: str | None = None
+    gather: Gather | None = None  # collecting the caller's keys now
+
+
+@dataclass
 class RunningCall:
     call_id: str
     participants: list[Participant]
@@ -97,8 +129,7 @@ class RunningCall:
     previous_call_ids: list[str] = field(default_factory=list[str])
     events: list[JSONDict] = field(default_factory=list[JSONDict])
     direction: str = "out"  # as sipgate.io pushes it: in or out
-    on_answer: str | None = None  # the follow-up URLs the newCall answer asked for
-    on_hangup: str | None = None
+    leg: PushLeg | None = None  # what was pushed for the current callId (None: no newCall was pushed)
 
     def to_api(self) -> JSONDict:
         return {
