@@ -38,12 +38,12 @@ from telco_mcp.approval.service import (
     SECRET_MAX,
     SECRET_MIN,
     ApprovalService,
-    Session,
     check_typed_secret,
     generate_secret,
 )
+from telco_mcp.approval.sessions import Session
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval
-from telco_mcp.errors import ConfirmationError
+from telco_mcp.errors import ConfirmationError, StateUnavailable
 
 SESSION_COOKIE = "telco_mcp_approval"
 PRE_CSRF_COOKIE = "telco_mcp_signin"
@@ -440,7 +440,13 @@ never sees it):</p>
 
 def page_app(service: ApprovalService, *, allowed_hosts: list[str]) -> Starlette:
     page = _Page(service, allowed_hosts)
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        """The shared state (sessions, codes, approvals) is away: say so, decide nothing."""
+        return page._message("Not available right now", f"{exc}.", 503)
+
     return Starlette(
+        exception_handlers={StateUnavailable: unavailable},
         routes=[
             Route("/approvals/", page.index, methods=["GET"]),
             Route("/approvals/static/page.css", page.css, methods=["GET"]),
@@ -448,7 +454,7 @@ def page_app(service: ApprovalService, *, allowed_hosts: list[str]) -> Starlette
             Route("/approvals/bulk", page.bulk, methods=["POST"]),
             Route("/approvals/a/{approval_id}", page.detail, methods=["GET"]),
             Route("/approvals/a/{approval_id}/decide", page.decide, methods=["POST"]),
-        ]
+        ],
     )
 
 
