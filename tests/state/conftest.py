@@ -14,8 +14,11 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.approval.conftest import browser  # noqa: F401  (the recording `$BROWSER` fixture, for approval tests here)
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -74,6 +77,15 @@ class RedisServer:
         import redis
 
         return redis.Redis.from_url(self.url)
+
+    def dump(self) -> bytes:
+        """Every key and value this Redis holds, as bytes: what a reader of the shared state could see."""
+        r: Any = self.client()
+        out = b""
+        for key in r.scan_iter("*"):
+            read = {b"string": r.get, b"hash": r.hgetall, b"zset": lambda k: r.zrange(k, 0, -1)}[r.type(key)]
+            out += key + repr(read(key)).encode()
+        return out
 
 
 @pytest.fixture
