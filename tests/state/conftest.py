@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.approval.conftest import browser  # noqa: F401  (the recording `$BROWSER` fixture, for approval tests here)
+from tests.approval.conftest import browser, csrf_of  # noqa: F401  (the recording `$BROWSER` fixture, for approval tests here)
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -96,3 +96,15 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+async def approve_typing(http: Any, base: str, approval_id: str, page: str, password: str) -> Any:
+    """Press Approve on the approval page at `base` (its HTML in `page`), with a typed password, as a browser."""
+    return await http.post(
+        f"{base}/approvals/a/{approval_id}/decide",
+        data={
+            "csrf": csrf_of(page), "decision": "approve", "secret_mode": "typed", "secret": password,
+            "secret_repeat": password,
+        },
+        headers={"Origin": base},
+    )  # fmt: skip

@@ -17,7 +17,8 @@ import httpx2
 import pytest
 from mcp import Client
 
-from tests.approval.conftest import Browser, csrf_of, follow_launch_file
+from tests.approval.conftest import Browser, follow_launch_file
+from tests.state.conftest import approve_typing
 from tests.state.test_replicas import SECRET, Topology, replicas_behind_haproxy
 
 pytestmark = pytest.mark.anyio
@@ -86,14 +87,7 @@ async def test_an_approval_page_flow_spans_replicas_end_to_end(browser_and_topol
         assert opened.status_code == 200 and "set-cookie" in opened.headers, opened.text
         page = await http.get(f"{public}/approvals/a/{approval_id}")
         assert page.status_code == 200 and "Approve this write?" in page.text, page.text
-        decided = await http.post(
-            f"{public}/approvals/a/{approval_id}/decide",
-            data={
-                "csrf": csrf_of(page.text), "decision": "approve", "secret_mode": "typed", "secret": TYPED,
-                "secret_repeat": TYPED,
-            },
-            headers={"Origin": public},
-        )  # fmt: skip
+        decided = await approve_typing(http, public, approval_id, page.text, TYPED)
         assert decided.status_code == 200 and "Approved" in decided.text, decided.text
         cookies = list(http.cookies.values())
         again = await http.get(launch)

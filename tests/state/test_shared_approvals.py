@@ -24,8 +24,8 @@ from telco_mcp.approval.store import Approval, MemoryApprovalStore, TooManyPendi
 from telco_mcp.safety import keys
 from telco_mcp.server import build_server
 from telco_mcp.state.redis import RedisApprovalStore, RedisPageState
-from tests.approval.conftest import Browser, client, csrf_of, follow, writes
-from tests.state.conftest import RedisServer
+from tests.approval.conftest import Browser, client, follow, writes
+from tests.state.conftest import RedisServer, approve_typing
 from tests.state.test_redis_state import OLD_SECRET, SECRET, race, settings
 
 pytestmark = pytest.mark.anyio
@@ -206,14 +206,7 @@ async def test_launch_on_one_replica_approve_on_another_retry_on_a_third_sends_t
             opened = await follow(http, launch)  # the code is swapped for a session on a
             assert opened.status_code == 200 and "Approve this write?" in opened.text
             on_b = await _page(http, f"{b_base}/approvals/a/{pending['approval_id']}")  # b knows the session
-            decided = await http.post(
-                f"{b_base}/approvals/a/{pending['approval_id']}/decide",
-                data={
-                    "csrf": csrf_of(on_b.text), "decision": "approve", "secret_mode": "typed", "secret": TYPED,
-                    "secret_repeat": TYPED,
-                },
-                headers={"Origin": b_base},
-            )  # fmt: skip
+            decided = await approve_typing(http, b_base, pending["approval_id"], on_b.text, TYPED)
             assert decided.status_code == 200 and "Approved" in decided.text, decided.text
             replay = await http.get(launch)  # the launch code worked once, on every replica
             assert replay.status_code == 403
