@@ -228,6 +228,7 @@ def approval_service(
     """The out-of-band approval machinery; nothing listens until the first approval is created."""
     from telco_mcp.approval.listeners import ThreadListeners
     from telco_mcp.approval.pin import ApproverPin
+    from telco_mcp.approval.sessions import MemoryPageState, SecretBox
     from telco_mcp.approval.store import MemoryApprovalStore
 
     pin = settings.telco_mcp_approver_pin
@@ -241,6 +242,8 @@ def approval_service(
         serve=ThreadListeners,
         audit=audit,
         store=state.approvals if state is not None else MemoryApprovalStore(),
+        page=state.page if state is not None else MemoryPageState(),
+        box=SecretBox.from_setting(settings.telco_mcp_confirm_secret),
     )
 
 

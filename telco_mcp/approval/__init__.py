@@ -1,6 +1,7 @@
 """Out-of-band approval: a human approves a write outside the conversation, where the model cannot.
 
-store.py    pending approvals and grants behind one small interface (in memory)
+store.py    pending approvals and grants behind one small interface (in memory; Redis in state/)
+sessions.py the page's launch codes, sessions and sealed passwords, in the state backend
 pin.py      the approver PIN: a slow hash, attempts rate-limited
 page.py     the approval page (HTML forms, no JavaScript) and the local API the CLI uses
 notify.py   how the link reaches the human: the browser, a webhook

@@ -38,12 +38,12 @@ from telco_mcp.approval.service import (
     SECRET_MAX,
     SECRET_MIN,
     ApprovalService,
-    Session,
     check_typed_secret,
     generate_secret,
 )
+from telco_mcp.approval.sessions import Session
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval
-from telco_mcp.errors import ConfirmationError
+from telco_mcp.errors import ConfirmationError, StateUnavailable
 
 SESSION_COOKIE = "telco_mcp_approval"
 PRE_CSRF_COOKIE = "telco_mcp_signin"
@@ -342,7 +342,8 @@ class _Page:
         name = _e(approval.secret_field)
         return f"""<fieldset class="secret">
 <legend>The new {name}</legend>
-<p class="hint">Only you see it: the assistant never does, and it is not stored or logged.</p>
+<p class="hint">Only you see it: the assistant never does. It is kept only encrypted until the write is sent,
+and never logged.</p>
 <div class="choice"><input type="radio" id="secret_generate" name="secret_mode" value="generate" checked>
 <label for="secret_generate">Generate a strong {name} (shown to you once, after you approve)</label></div>
 <div class="choice"><input type="radio" id="secret_typed" name="secret_mode" value="typed">
@@ -405,8 +406,8 @@ class _Page:
     def _shown_once(self, field: str, secret: str) -> HTMLResponse:
         body = f"""<h1>Approved</h1>
 <p class="lead">Tell your assistant to go ahead: it can now send this once.</p>
-<p>The new {_e(field)}, shown this once (copy it into the phone or PBX now; it is not stored and the assistant
-never sees it):</p>
+<p>The new {_e(field)}, shown this once (copy it into the phone or PBX now; it is kept only encrypted until the
+write is sent, and the assistant never sees it):</p>
 <p class="shown-secret"><code id="secret_value">{_e(secret)}</code></p>"""
         return self._respond(body, title="Approved")
 
@@ -440,7 +441,13 @@ never sees it):</p>
 
 def page_app(service: ApprovalService, *, allowed_hosts: list[str]) -> Starlette:
     page = _Page(service, allowed_hosts)
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        """The shared state (sessions, codes, approvals) is away: say so, decide nothing."""
+        return page._message("Not available right now", f"{exc}.", 503)
+
     return Starlette(
+        exception_handlers={StateUnavailable: unavailable},
         routes=[
             Route("/approvals/", page.index, methods=["GET"]),
             Route("/approvals/static/page.css", page.css, methods=["GET"]),
@@ -448,7 +455,7 @@ def page_app(service: ApprovalService, *, allowed_hosts: list[str]) -> Starlette
             Route("/approvals/bulk", page.bulk, methods=["POST"]),
             Route("/approvals/a/{approval_id}", page.detail, methods=["GET"]),
             Route("/approvals/a/{approval_id}/decide", page.decide, methods=["POST"]),
-        ]
+        ],
     )
 
 

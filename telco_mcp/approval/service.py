@@ -8,6 +8,10 @@ it, and the file is deleted once the code is used. With an approver PIN every li
 included, carries no secret and the approver signs in with the PIN: a model that runs commands as
 the same user (a coding agent) could read a launch code out of that file, but not the PIN.
 
+Launch codes, page sessions and the secrets typed on the page are kept in the state backend
+(`sessions.py`): in this process, or in Redis shared by replicas, so each request of one person may
+land on another replica.
+
 Listeners (`listeners.py`), started on the first approval (nothing at startup):
 - the page: under the HTTP transports it is mounted in the server's own app under `/approvals/`;
   otherwise (stdio) a loopback listener on `TELCO_MCP_APPROVAL_PORT` or an ephemeral port;
@@ -32,8 +36,9 @@ from urllib.parse import urlsplit
 
 from telco_mcp.access import is_loopback
 from telco_mcp.approval.pin import ApproverPin
+from telco_mcp.approval.sessions import MemoryPageState, PageState, SecretBox, Session, hashed
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval, ApprovalStore, DecidedBy, Grant, MemoryApprovalStore
-from telco_mcp.errors import ConfirmationError, TelcoError
+from telco_mcp.errors import ConfirmationError, StateUnavailable, TelcoError
 from telco_mcp.identity import Caller
 from telco_mcp.safety.audit import AuditLog
 
@@ -65,13 +70,6 @@ class FourEyesRefused(ConfirmationError):
 
 
 @dataclass
-class Session:
-    csrf: str
-    expires: float
-    approval: str | None  # None: signed in with the PIN, may act on every approval
-
-
-@dataclass
 class ApprovalService:
     ttl: int
     state_dir: Path
@@ -82,11 +80,11 @@ class ApprovalService:
     store: ApprovalStore = field(default_factory=MemoryApprovalStore)
     clock: Callable[[], float] = time.time
     mounted_base: str | None = None  # set by the HTTP transports: the page is served by the server itself
-    _codes: dict[str, tuple[str, float]] = field(default_factory=dict)  # launch code -> approval, expiry
-    _sessions: dict[str, Session] = field(default_factory=dict)
-    # Secrets typed (or generated) on the page, held in this process only until the write is sent: never in the
-    # store (shared state) or the audit log, taken once.
-    _secrets: dict[str, str] = field(default_factory=dict)
+    # Launch codes, sessions and sealed secrets (sessions.py): shared by replicas when the state is.
+    page: PageState = field(default_factory=MemoryPageState)
+    # Seals a secret typed (or generated) on the page until its write is sent: never in plain text in the state
+    # or the audit log, taken once.
+    box: SecretBox = field(default_factory=lambda: SecretBox.from_setting(None), repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _start_lock: threading.Lock = field(default_factory=threading.Lock)
     audit: AuditLog | None = None  # decisions and grants are recorded there
@@ -102,18 +100,10 @@ class ApprovalService:
         the person down with a flood of requests.
         """
         self.start()  # a page that cannot be served is an error now, not a dead link later
-        waiting = [a for a in self.store.pending() if a.client == approval.client]
-        same = next((a for a in waiting if a.tool == approval.tool and a.digest == approval.digest), None)
-        if same is not None:
-            return same, False
-        if len(waiting) >= MAX_PENDING_PER_CLIENT:
-            raise ConfirmationError(
-                f"{len(waiting)} approvals of this client are still waiting for a person: ask them to decide "
-                "those first (or let them expire). Nothing was sent"
-            )
-        self.store.add(approval)
-        logger.info("approval %s pending: %s (%s)", approval.id, approval.tool, approval.client_label)
-        return approval, True
+        opened, new = self.store.open(approval, MAX_PENDING_PER_CLIENT)  # one atomic step, across replicas too
+        if new:
+            logger.info("approval %s pending: %s (%s)", opened.id, opened.tool, opened.client_label)
+        return opened, new
 
     def decide(
         self,
@@ -153,9 +143,8 @@ class ApprovalService:
                 )
         decided = self.store.decide(approval_id, approve, by, approver.audit() if approver is not None else None)
         if decided.status == "approved" and decided.secret_field and secret:
-            with self._lock:
-                self._secrets[decided.id] = secret
-        self._forget_unused_secrets()
+            # Sealed, bound to this approval, gone when it expires: any replica's retry takes it once.
+            self.page.put_secret(decided.id, self.box.seal(decided.id, secret), decided.expires)
         grant: Grant | None = None
         if approve and grant_minutes and decided.grant_target:
             minutes = max(1, min(MAX_GRANT_MINUTES, grant_minutes))
@@ -186,21 +175,14 @@ class ApprovalService:
         logger.info("approval %s %s by %s%s", approval_id, decided.status, by, who)
         return decided
 
-    def _forget_unused_secrets(self) -> None:
-        """Drop the secrets of approvals that expired (a redeemed one's is taken by its write at once)."""
-        now = self.clock()
-        with self._lock:
-            held = list(self._secrets)
-        for approval_id in held:
-            approval = self.store.get(approval_id)
-            if approval is None or approval.status == "denied" or approval.expired(now):
-                with self._lock:
-                    self._secrets.pop(approval_id, None)
-
     def take_secret(self, approval_id: str) -> str | None:
-        """The secret given with an approval, once (the write that uses it is about to be sent)."""
-        with self._lock:
-            return self._secrets.pop(approval_id, None)
+        """The secret given with an approval, once (the write that uses it is about to be sent); None when it
+        is gone (expired, taken, unreadable, or the shared state cannot be reached): the write is not sent."""
+        try:
+            sealed = self.page.take_secret(approval_id)
+        except StateUnavailable:
+            return None
+        return self.box.open(approval_id, sealed) if sealed is not None else None
 
     def notice(self, approval: Approval) -> dict[str, Any]:
         """The webhook's JSON: what is asked and where to decide it. The link carries no secret."""
@@ -247,10 +229,7 @@ class ApprovalService:
         if self.pin is not None:
             return self.page_url(approval.id)
         code = secrets.token_urlsafe(24)
-        with self._lock:
-            now = self.clock()
-            self._codes = {c: v for c, v in self._codes.items() if v[1] > now}
-            self._codes[code] = (approval.id, min(approval.expires, now + self.ttl))
+        self.page.put_code(hashed(code), approval.id, min(approval.expires, self.clock() + self.ttl))
         target = html.escape(f"{self.page_url(approval.id)}?code={code}", quote=True)
         launch = self._launch_file(approval.id)
         fd = os.open(launch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -269,29 +248,26 @@ class ApprovalService:
         return folder / f"launch-{approval_id}.html"
 
     def redeem_code(self, approval_id: str, code: str) -> str | None:
-        """Swap a launch code for a session bound to its approval; None when it is not valid (once)."""
-        with self._lock:
-            entry = self._codes.pop(code, None)
-        if entry is None or entry[0] != approval_id or entry[1] <= self.clock():
+        """Swap a launch code for a session bound to its approval; None when it is not valid (once, on every
+        replica: the code is taken from the state atomically)."""
+        if self.page.take_code(hashed(code)) != approval_id:
             return None
-        self._launch_file(approval_id).unlink(missing_ok=True)  # the used code is gone from disk too
+        self._launch_file(approval_id).unlink(missing_ok=True)  # the used code is gone from this disk too
         return self.new_session(approval_id)
 
     def new_session(self, approval_id: str | None) -> str:
+        """A new page session; the state keeps it under the cookie's hash, never the cookie itself."""
         sid = secrets.token_urlsafe(32)
-        with self._lock:
-            now = self.clock()
-            self._sessions = {k: s for k, s in self._sessions.items() if s.expires > now}
-            self._sessions[sid] = Session(
-                csrf=secrets.token_urlsafe(24), expires=now + max(self.ttl, 900), approval=approval_id
-            )
+        expires = self.clock() + max(self.ttl, 900)
+        self.page.put_session(
+            hashed(sid), Session(csrf=secrets.token_urlsafe(24), expires=expires, approval=approval_id)
+        )
         return sid
 
     def session(self, sid: str | None) -> Session | None:
         if not sid:
             return None
-        with self._lock:
-            session = self._sessions.get(sid)
+        session = self.page.session(hashed(sid))
         if session is None or session.expires <= self.clock():
             return None
         return session

@@ -9,7 +9,12 @@ A `Grant` lets the same client repeat low-risk, idempotent call-control actions 
 on one call for a few minutes without a page per action; it is given on the approval page or in
 the CLI, and recorded like an approval.
 
-The store is in memory: pending approvals and grants do not survive a restart.
+Opening one is "open or reuse", one atomic step in every store: asking again for the same tool,
+arguments and client (from this replica or another, at the same instant) returns the approval still
+pending for it, and a client may keep at most a few waiting.
+
+This module's store is in memory: pending approvals and grants do not survive a restart. The Redis
+store (`state/redis.py`) answers the same calls for replicas.
 """
 
 from __future__ import annotations
@@ -38,6 +43,22 @@ def arguments_digest(tool: str, arguments: dict[str, Any]) -> str:
 def request_digest(method: str, url: str, body: Any) -> str:
     """A digest of an upstream request as the approver saw it (method, URL, JSON body)."""
     return hashlib.sha256(canonical({"m": method, "u": url, "b": body}).encode()).hexdigest()
+
+
+def intent_key(tool: str, digest: str, client: str) -> str:
+    """One write asked for by one client: at most one approval is pending for it at a time."""
+    return hashlib.sha256(f"{tool}\n{digest}\n{client}".encode()).hexdigest()
+
+
+class TooManyPending(ConfirmationError):
+    """A client already has the most approvals waiting that it may (`ApprovalStore.open`)."""
+
+    def __init__(self, waiting: int) -> None:
+        super().__init__(
+            f"{waiting} approvals of this client are still waiting for a person: ask them to decide those first "
+            "(or let them expire). Nothing was sent"
+        )
+        self.waiting = waiting
 
 
 def new_id() -> str:
@@ -90,6 +111,11 @@ class ApprovalStore(Protocol):
     """Where approvals live. One process now; shared state (Redis) implements the same calls."""
 
     def add(self, approval: Approval) -> None: ...
+    def open(self, approval: Approval, max_pending: int) -> tuple[Approval, bool]:
+        """Atomically: the approval still pending for the same tool, digest and client (and False), or
+        `approval` added (and True); raises `TooManyPending` when the client has `max_pending` waiting."""
+        ...
+
     def get(self, approval_id: str) -> Approval | None: ...
     def pending(self) -> list[Approval]: ...
     def decide(
@@ -111,6 +137,22 @@ class MemoryApprovalStore:
         with self._lock:
             self._forget_old()
             self._items[approval.id] = approval
+
+    def open(self, approval: Approval, max_pending: int) -> tuple[Approval, bool]:
+        now = self.clock()
+        with self._lock:  # the look and the add are one step: two threads never open two for one intent
+            waiting = [
+                a for a in self._items.values() if a.client == approval.client and a.status == "pending"
+                and not a.expired(now)
+            ]  # fmt: skip
+            same = next((a for a in waiting if a.tool == approval.tool and a.digest == approval.digest), None)
+            if same is not None:
+                return same, False
+            if len(waiting) >= max_pending:
+                raise TooManyPending(len(waiting))
+            self._forget_old()
+            self._items[approval.id] = approval
+            return approval, True
 
     def get(self, approval_id: str) -> Approval | None:
         with self._lock:

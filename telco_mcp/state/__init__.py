@@ -1,6 +1,9 @@
-"""Shared state: what must be one truth across replicas, behind three small Protocols.
+"""Shared state: what must be one truth across replicas, behind five small Protocols.
 
-    ApprovalStore   pending approvals and grants, decided once and redeemed once (`approval/store.py`)
+    ApprovalStore   pending approvals and grants, opened once per intent, decided once and redeemed once
+                    (`approval/store.py`)
+    PageState       the approval page's launch codes (single use), sessions and sealed secrets
+                    (`approval/sessions.py`): a person's next request may land on another replica
     NonceStore      the nonces of used confirmation tokens and answered elicitations: each works once
                     (`safety/confirm.py`)
     CapCounter      the hourly caps' sliding windows: a check-and-count that is exact under concurrency
@@ -18,7 +21,8 @@ Two backends, chosen here and nowhere else (`open_state`):
                 both redeem one approval and a cap of 5 sends exactly 5
 
 Keys are configuration, not state (`safety/keys.py`): every replica derives the same token and
-request-state keys from `TELCO_MCP_CONFIRM_SECRET`; nothing secret is ever written to Redis.
+request-state keys (and the key that seals a password typed on the approval page) from
+`TELCO_MCP_CONFIRM_SECRET`; no key, PIN, session cookie or plain password is ever written to Redis.
 If Redis cannot be reached, every operation raises `StateUnavailable`: writes are refused before
 anything is sent (fail closed), reads never touch this state and keep working.
 """
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from telco_mcp.approval.sessions import PageState
 from telco_mcp.approval.store import ApprovalStore
 from telco_mcp.events.store import EventStore
 from telco_mcp.safety.confirm import NonceStore
@@ -38,6 +43,7 @@ from telco_mcp.settings import Settings
 class SharedState:
     backend: str  # "memory" or "redis", for `telco-mcp doctor` and the server's status resource
     approvals: ApprovalStore
+    page: PageState
     nonces: NonceStore
     caps: CapCounter
     events: EventStore

@@ -1,10 +1,12 @@
-"""The in-process backend (the default): one server's approvals, used nonces and hourly windows.
+"""The in-process backend (the default): one server's approvals, page sessions, used nonces and
+hourly windows.
 
 Each lives next to the code that uses it; this module only puts them together.
 """
 
 from __future__ import annotations
 
+from telco_mcp.approval.sessions import MemoryPageState
 from telco_mcp.approval.store import MemoryApprovalStore
 from telco_mcp.events.store import MemoryEventStore
 from telco_mcp.safety.confirm import MemoryNonces
@@ -16,6 +18,7 @@ def memory_state(*, events_kept: int = 500) -> SharedState:
     return SharedState(
         backend="memory",
         approvals=MemoryApprovalStore(),
+        page=MemoryPageState(),
         nonces=MemoryNonces(),
         caps=MemoryCaps(),
         events=MemoryEventStore(keep=events_kept),

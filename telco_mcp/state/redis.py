@@ -6,18 +6,28 @@ Layout, every key under `telco-mcp:` (use a Redis database or ACL of its own per
                             `client`, `expires` and the mutable `status`, `decided_by`, `decided_at`;
                             expires an hour after the approval does
     approvals:pending       sorted set of ids still waiting, scored by creation time
+    approvals:client:<sha256>   sorted set of one client's ids still waiting, scored by expiry
+    intent:<sha256>         the id of the approval opened for one tool + arguments digest + client
     grants:<sha256>         sorted set of grants (JSON) for one client and one call, scored by expiry
     nonce:<nonce>           a used token or elicitation nonce, until its token could no longer be valid
     epoch                   when this Redis began remembering used nonces (see `RedisNonces`)
     cap:<kind>              sorted set of writes counted in the last hour, scored by Redis's own clock
+    page:code:<sha256>      a launch code's approval id, under the code's hash, until the code expires
+    page:session:<sha256>   an approval page session (CSRF token, approval, expiry) under the cookie's hash
+    page:secret:<id>        a password given on the page, AES-GCM sealed (`approval/sessions.py`), until
+                            its approval expires
 
-Every check-and-change is one Lua script, so Redis runs it atomically: deciding an approval,
+Every check-and-change is one Lua script, so Redis runs it atomically: opening an approval or
+reusing the one pending for the same write (two replicas asked at once: one approval), deciding it,
 redeeming it (two replicas racing: exactly one wins, the other sees "already used"), counting a
 write against an hourly cap (20 concurrent sends over three replicas with a cap of 5: exactly 5).
 Marking a nonce used is one script too (a `SET NX` behind the epoch check). The caps use Redis's
 clock (`TIME`), so replicas with skewed clocks still share one window. Nothing secret is stored:
 approvals hold what the approver is shown, nonces are public halves of tokens whose MAC key never
-leaves the replicas' configuration.
+leaves the replicas' configuration, codes and sessions are stored under hashes of what a browser
+presents, and a password only sealed. Launch codes and secrets are taken with `GETDEL`: once.
+The open script reads the approvals an intent or a client's set names (keys it derives): one Redis
+or a primary with replicas, not Redis Cluster.
 
 The client is redis-py's synchronous client with short timeouts: the stores answer the same
 synchronous calls as the in-memory ones, and a loopback round trip is a fraction of a millisecond.
@@ -30,6 +40,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -39,7 +50,8 @@ from typing import Any
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from telco_mcp.approval.store import Approval, DecidedBy, Grant
+from telco_mcp.approval.sessions import Session
+from telco_mcp.approval.store import Approval, DecidedBy, Grant, TooManyPending, intent_key
 from telco_mcp.errors import ConfigError, ConfirmationError, StateUnavailable
 from telco_mcp.events.model import CallEvent
 from telco_mcp.state import SharedState
@@ -59,6 +71,30 @@ if tonumber(ARGV[1]) >= tonumber(f[2]) then return {'expired'} end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'decided_by', ARGV[3], 'decided_at', ARGV[1], 'approver', ARGV[5])
 redis.call('ZREM', KEYS[2], ARGV[4])
 return {'ok'}
+"""
+
+_OPEN = """
+local now = tonumber(ARGV[1])
+local function waiting(id)
+  local f = redis.call('HMGET', ARGV[3] .. id, 'status', 'expires')
+  return f[1] == 'pending' and now < tonumber(f[2])
+end
+local same = redis.call('GET', KEYS[1])
+if same and waiting(same) then return {'same', same} end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  if not waiting(id) then redis.call('ZREM', KEYS[2], id) end
+end
+local count = redis.call('ZCARD', KEYS[2])
+if count >= tonumber(ARGV[2]) then return {'full', tostring(count)} end
+redis.call('HSET', KEYS[3], 'data', ARGV[5], 'tool', ARGV[6], 'digest', ARGV[7], 'client', ARGV[8],
+  'expires', ARGV[9], 'status', 'pending')
+redis.call('EXPIRE', KEYS[3], ARGV[11])
+redis.call('ZADD', KEYS[4], ARGV[10], ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[9], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[11])
+redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[12])
+return {'new'}
 """
 
 _REDEEM = """
@@ -139,6 +175,7 @@ class RedisApprovalStore:
     def __init__(self, client: Any, clock: Callable[[], float] = time.time) -> None:
         self._r = client
         self.clock = clock
+        self._open = client.register_script(_OPEN)
         self._decide = client.register_script(_DECIDE)
         self._redeem = client.register_script(_REDEEM)
 
@@ -146,27 +183,51 @@ class RedisApprovalStore:
     def _key(approval_id: str) -> str:
         return f"{PREFIX}approval:{approval_id}"
 
-    def add(self, approval: Approval) -> None:
+    def _record(self, approval: Approval) -> tuple[dict[str, str], int]:
+        """The approval's hash fields, and how long (seconds) the record is kept."""
         data = json.dumps(dataclasses.asdict(approval), default=str, separators=(",", ":"))
-        ttl = max(1, int(approval.expires - self.clock()) + _KEEP_AFTER_EXPIRY)
+        fields = {
+            "data": data,
+            "tool": approval.tool,
+            "digest": approval.digest,
+            "client": approval.client,
+            "expires": repr(approval.expires),
+            "status": approval.status,
+        }
+        return fields, max(1, int(approval.expires - self.clock()) + _KEEP_AFTER_EXPIRY)
+
+    def add(self, approval: Approval) -> None:
+        fields, ttl = self._record(approval)
         key = self._key(approval.id)
         with _reachable("open an approval"):
             pipe = self._r.pipeline(transaction=True)  # MULTI/EXEC: the record and its index together
-            pipe.hset(
-                key,
-                mapping={
-                    "data": data,
-                    "tool": approval.tool,
-                    "digest": approval.digest,
-                    "client": approval.client,
-                    "expires": repr(approval.expires),
-                    "status": approval.status,
-                },
-            )
+            pipe.hset(key, mapping=fields)
             pipe.expire(key, ttl)
             if approval.status == "pending":
                 pipe.zadd(PENDING, {approval.id: approval.created})
             pipe.execute()
+
+    def open(self, approval: Approval, max_pending: int) -> tuple[Approval, bool]:
+        """One script: reuse the approval pending for this intent, or count the client's waiting ones and add."""
+        fields, ttl = self._record(approval)
+        now = self.clock()
+        intent = PREFIX + "intent:" + intent_key(approval.tool, approval.digest, approval.client)
+        waiting = PREFIX + "approvals:client:" + hashlib.sha256(approval.client.encode()).hexdigest()
+        args = [repr(now), max_pending, self._key(""), approval.id, fields["data"], approval.tool, approval.digest]
+        args += [approval.client, fields["expires"], repr(approval.created), ttl]
+        args += [max(1, math.ceil(approval.expires - now))]
+        keys = [intent, waiting, self._key(approval.id), PENDING]
+        for _ in range(3):  # "same" names a record that is read next: gone meanwhile (never, in practice), ask again
+            with _reachable("open an approval"):
+                answer = [_text(x) for x in self._open(keys=keys, args=args)]
+                same = self.get(answer[1] or "") if answer[0] == "same" else None
+            if answer[0] == "full":
+                raise TooManyPending(int(answer[1] or 0))
+            if answer[0] == "new":
+                return approval, True
+            if same is not None:
+                return same, False
+        raise StateUnavailable("the shared state kept changing while an approval was opened. Nothing was sent")
 
     @staticmethod
     def _load(fields: dict[Any, Any]) -> Approval | None:
@@ -275,6 +336,47 @@ class RedisApprovalStore:
         return None
 
 
+class RedisPageState:
+    """The approval page's launch codes, sessions and sealed secrets (`approval/sessions.py`), for every replica.
+
+    Each is one key with Redis's own expiry; a code and a secret are taken with `GETDEL`, so exactly one
+    replica gets them.
+    """
+
+    def __init__(self, client: Any, clock: Callable[[], float] = time.time) -> None:
+        self._r = client
+        self.clock = clock
+
+    def _ms(self, expires: float) -> int:
+        return max(1, int((expires - self.clock()) * 1000))
+
+    def put_code(self, key: str, approval_id: str, expires: float) -> None:
+        with _reachable("hand out a launch link"):
+            self._r.set(f"{PREFIX}page:code:{key}", approval_id, px=self._ms(expires))
+
+    def take_code(self, key: str) -> str | None:
+        with _reachable("open a launch link"):
+            return _text(self._r.getdel(f"{PREFIX}page:code:{key}"))
+
+    def put_session(self, key: str, session: Session) -> None:
+        data = json.dumps(dataclasses.asdict(session), separators=(",", ":"))
+        with _reachable("sign in to the approval page"):
+            self._r.set(f"{PREFIX}page:session:{key}", data, px=self._ms(session.expires))
+
+    def session(self, key: str) -> Session | None:
+        with _reachable("read an approval page session"):
+            raw = _text(self._r.get(f"{PREFIX}page:session:{key}"))
+        return Session(**json.loads(raw)) if raw else None
+
+    def put_secret(self, approval_id: str, sealed: bytes, expires: float) -> None:
+        with _reachable("keep the secret given with an approval"):
+            self._r.set(f"{PREFIX}page:secret:{approval_id}", sealed, px=self._ms(expires))
+
+    def take_secret(self, approval_id: str) -> bytes | None:
+        with _reachable("take the secret given with an approval"):
+            return self._r.getdel(f"{PREFIX}page:secret:{approval_id}")
+
+
 class RedisNonces:
     """Used nonces, and the time this Redis started remembering them (`epoch`).
 
@@ -344,6 +446,7 @@ def redis_state(url: str, *, events_kept: int = 500) -> SharedState:
     return SharedState(
         backend="redis",
         approvals=RedisApprovalStore(client),
+        page=RedisPageState(client),
         nonces=nonces,
         caps=RedisCaps(client),
         events=RedisEventStore(client, keep=events_kept),

@@ -363,3 +363,25 @@ async def test_behind_a_tls_proxy_the_cookies_are_secure_and_the_public_origin_i
             follow_redirects=False,
         )
     assert page.status_code == 303 and "secure" in page.headers["set-cookie"].lower()
+
+
+async def test_the_page_state_keeps_codes_and_cookies_only_as_hashes(audit_path: Path, browser: Browser) -> None:
+    """Sessions and launch codes live in the state backend (shared by replicas under TELCO_MCP_STATE_URL):
+    a reader of that state learns neither a launch code nor a cookie it could present."""
+    from telco_mcp.approval.page import SESSION_COOKIE
+    from telco_mcp.approval.sessions import hashed
+
+    server = server_for(audit_path)
+    state = server.telco_runtime.approvals.page
+    async with client(server) as c:
+        approval_id = (await pending_sms(c))["approval_id"]
+        link = browser.links()[0]
+        code = link.rsplit("code=", 1)[1]
+        assert state.take_code(code) is None  # not kept by its value (and this look does not use it up)
+        async with httpx2.AsyncClient() as http:
+            opened = await http.get(link)
+            cookie = opened.cookies[SESSION_COOKIE]
+    assert opened.status_code == 200 and state.take_code(hashed(code)) is None  # the link used it, once
+    assert state.session(cookie) is None
+    session = state.session(hashed(cookie))
+    assert session is not None and session.approval == approval_id

@@ -14,8 +14,11 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.approval.conftest import browser, csrf_of  # noqa: F401  (the recording `$BROWSER` fixture, for approval tests here)
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -75,6 +78,15 @@ class RedisServer:
 
         return redis.Redis.from_url(self.url)
 
+    def dump(self) -> bytes:
+        """Every key and value this Redis holds, as bytes: what a reader of the shared state could see."""
+        r: Any = self.client()
+        out = b""
+        for key in r.scan_iter("*"):
+            read = {b"string": r.get, b"hash": r.hgetall, b"zset": lambda k: r.zrange(k, 0, -1)}[r.type(key)]
+            out += key + repr(read(key)).encode()
+        return out
+
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
@@ -84,3 +96,15 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+async def approve_typing(http: Any, base: str, approval_id: str, page: str, password: str) -> Any:
+    """Press Approve on the approval page at `base` (its HTML in `page`), with a typed password, as a browser."""
+    return await http.post(
+        f"{base}/approvals/a/{approval_id}/decide",
+        data={
+            "csrf": csrf_of(page), "decision": "approve", "secret_mode": "typed", "secret": password,
+            "secret_repeat": password,
+        },
+        headers={"Origin": base},
+    )  # fmt: skip

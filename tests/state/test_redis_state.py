@@ -308,12 +308,7 @@ async def test_no_key_material_is_stored_in_redis(audit_path: Path, redis_server
         token = (await c.call_tool("sipgate_send_sms", SMS)).structured_content["confirm_token"]  # type: ignore[index]
         await c.call_tool("sipgate_send_sms", SMS | {"confirm_token": token})
         server.telco_runtime.approvals.store.add(approval())  # type: ignore[attr-defined]
-    r: Any = redis_server.client()
-    dump = b""
-    for key in r.scan_iter("*"):
-        kind = r.type(key)
-        value = {b"string": r.get, b"hash": r.hgetall, b"zset": lambda k: r.zrange(k, 0, -1)}[kind](key)
-        dump += key + repr(value).encode()
+    dump = redis_server.dump()
     assert b"telco-mcp:nonce:" in dump and b"telco-mcp:cap:sms" in dump and b"telco-mcp:approval:" in dump
     derived = [keys.derive(SECRET.encode(), purpose) for purpose in (keys.TOKENS, keys.REQUEST_STATE)]
     for material in (SECRET.encode(), *derived, *(d.hex().encode() for d in derived)):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,32 +94,33 @@ backend by_session
 """
 
 
-@pytest.fixture(scope="module")
-def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+@contextmanager
+def replicas_behind_haproxy(folder: Path, env: dict[str, str]) -> Iterator[Topology]:
+    """One redis-server, one sandbox, three replicas with `env` (plus the shared state and secret), haproxy.
+
+    `{public}` in an `env` value is the round-robin frontend's base URL (e.g. for TELCO_MCP_PUBLIC_URL).
+    """
     need(HAPROXY, "haproxy")
-    folder = tmp_path_factory.mktemp("replicas")
     redis = RedisServer(folder)
     redis.start()
     with ExitStack() as stack:
         stack.callback(redis.stop)
         sandbox = stack.enter_context(standalone_sandbox(folder))
+        rr, sticky = free_port(), free_port()
+        public = f"http://127.0.0.1:{rr}"
         replicas, ports = [], []
         for i in range(3):
             port = free_port()
-            env = sandbox_env(folder / f"r{i}", sandbox) | {
-                "TELCO_MCP_ALLOW_WRITES": "1",
-                "TELCO_MCP_CONFIRM": "token",  # eliciting clients are asked; the others get a token preview
-                "TELCO_MCP_SMS_PER_HOUR": str(CAP),
-                "TELCO_MCP_STATE_URL": redis.url,
-                "TELCO_MCP_CONFIRM_SECRET": SECRET,
-            }
+            settings = {k: v.replace("{public}", public) for k, v in env.items()}
+            settings |= {"TELCO_MCP_STATE_URL": redis.url, "TELCO_MCP_CONFIRM_SECRET": SECRET}
             command = telco_mcp_command("serve", "--transport", "http", "--port", str(port))
-            process = stack.enter_context(spawn(command, env, folder / f"replica-{i}.log"))
+            process = stack.enter_context(
+                spawn(command, sandbox_env(folder / f"r{i}", sandbox) | settings, folder / f"replica-{i}.log")
+            )
             replicas.append((f"http://127.0.0.1:{port}/mcp", process))
             ports.append(port)
         for url, process in replicas:
             wait_http(url, process, timeout=60)
-        rr, sticky = free_port(), free_port()
         servers = "\n".join(f"  server r{i} 127.0.0.1:{p}" for i, p in enumerate(ports))
         config = folder / "haproxy.cfg"
         config.write_text(HAPROXY_CONFIG.format(rr=rr, sticky=sticky, servers=servers))
@@ -134,9 +135,20 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
             redis=redis,
             sandbox=sandbox,
             replicas=[url for url, _ in replicas],
-            round_robin=f"http://127.0.0.1:{rr}/mcp",
+            round_robin=f"{public}/mcp",
             sticky=f"http://127.0.0.1:{sticky}/mcp",
         )
+
+
+@pytest.fixture(scope="module")
+def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+    env = {
+        "TELCO_MCP_ALLOW_WRITES": "1",
+        "TELCO_MCP_CONFIRM": "token",  # eliciting clients are asked; the others get a token preview
+        "TELCO_MCP_SMS_PER_HOUR": str(CAP),
+    }
+    with replicas_behind_haproxy(tmp_path_factory.mktemp("replicas"), env) as running:
+        yield running
 
 
 @pytest.fixture(autouse=True)
