@@ -109,10 +109,11 @@ async def _ours_once(client: Client, runtime: Any, last: int) -> tuple[float, in
         done.append(await client.call_tool(WAIT, args))
         done.append(anyio.current_time())
 
+    relay_only = runtime.events.subscribers  # the server's own relay of resource notifications
     async with anyio.create_task_group() as group:
         group.start_soon(wait)
         with anyio.fail_after(TIMEOUT):
-            while runtime.events.subscribers < 1:  # the tool is waiting before the call rings
+            while runtime.events.subscribers <= relay_only:  # the tool is waiting before the call rings
                 await anyio.sleep(0.001)
         start = anyio.current_time()
         await runtime.sandbox.ring(CALLER)

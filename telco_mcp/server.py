@@ -24,8 +24,7 @@ from mcp.types import INVALID_PARAMS
 from telco_mcp import __version__, completions, phone, resources
 from telco_mcp.approval.service import ApprovalService
 from telco_mcp.catalogue import CATALOGUE
-from telco_mcp.events.model import CallEvent
-from telco_mcp.events.notify import LegacySubscriptions
+from telco_mcp.events.notify import EventRelay, LegacySubscriptions
 from telco_mcp.events.receiver import WEBHOOK_PREFIX, WebhookReceiver, networks
 from telco_mcp.events.secret import webhook_secret
 from telco_mcp.events.store import EventStore
@@ -308,22 +307,14 @@ def instructions(runtime: Runtime) -> str:
     return "\n".join(lines)
 
 
-def webhook_receiver(
-    settings: Settings, events: EventStore, bus: InMemorySubscriptionBus, legacy: LegacySubscriptions
-) -> WebhookReceiver:
+def webhook_receiver(settings: Settings, events: EventStore) -> WebhookReceiver:
     """The sipgate webhook receiver of this server (`telco_mcp.events.receiver`)."""
-    from mcp.server.subscriptions import ResourceUpdated
-
     secret = webhook_secret(settings)
     path = WEBHOOK_PREFIX + secret
 
     def public_url(request: Any) -> str:
         base = settings.telco_mcp_public_url or str(request.base_url)
         return base.rstrip("/") + path
-
-    async def recorded(event: CallEvent) -> None:
-        await bus.publish(ResourceUpdated(uri=resources.CALL_EVENTS_URI))  # 2026-07-28: subscriptions/listen
-        await legacy.updated(resources.CALL_EVENTS_URI)  # 2025-era sessions that resources/subscribe'd
 
     return WebhookReceiver(
         events,
@@ -332,8 +323,18 @@ def webhook_receiver(
         proxies=networks(split_list(settings.telco_mcp_webhook_trusted_proxies)),
         max_bytes=settings.telco_mcp_webhook_max_bytes,
         public_url=public_url,
-        on_recorded=recorded,
     )
+
+
+def event_relay(events: EventStore, bus: InMemorySubscriptionBus, legacy: LegacySubscriptions) -> EventRelay:
+    """Every session of this server hears that the events resource changed, whichever replica got the event."""
+    from mcp.server.subscriptions import ResourceUpdated
+
+    async def changed() -> None:
+        await bus.publish(ResourceUpdated(uri=resources.CALL_EVENTS_URI))  # 2026-07-28: subscriptions/listen
+        await legacy.updated(resources.CALL_EVENTS_URI)  # 2025-era sessions that resources/subscribe'd
+
+    return EventRelay(events, changed)
 
 
 def build_server(
@@ -358,7 +359,8 @@ def build_server(
     events = state.events  # in this process, or shared by every replica (TELCO_MCP_STATE_URL)
     bus = InMemorySubscriptionBus()  # subscriptions/listen (2026-07-28): resource-updated notifications
     legacy = LegacySubscriptions(frozenset({resources.CALL_EVENTS_URI}))
-    receiver = webhook_receiver(settings, events, bus, legacy)
+    receiver = webhook_receiver(settings, events)
+    relay = event_relay(events, bus, legacy)
     if sandbox is not None:  # the embedded sandbox posts its webhooks to this server's own receiver
         sandbox.configure_push(f"http://127.0.0.1{receiver.path}", transport=httpx2.ASGITransport(app=receiver.app))
     decisions = scopes.decide(settings)
@@ -417,6 +419,9 @@ def build_server(
 
     async def close_approvals(stack: AsyncExitStack) -> AppState:
         state = await open_clients(stack)
+        if "sipgate" in runtime.providers:  # the call events resource changes: its subscribers are told
+            await relay.start()
+            stack.push_async_callback(relay.stop)
         # The page and the CLI socket go with the last connection unless an approval is still pending
         # (SSE enters the lifespan per connection: a person may approve between two connections).
         stack.callback(runtime.approvals.stop_when_idle)

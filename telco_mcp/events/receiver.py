@@ -21,7 +21,7 @@ import hmac
 import ipaddress
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import quoteattr
@@ -123,7 +123,6 @@ class WebhookReceiver:
         max_bytes: int,
         public_url: Callable[[Request], str],
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
-        on_recorded: Callable[[CallEvent], Awaitable[None]] | None = None,
     ) -> None:
         redact_secrets_in_logs()
         self.store = store
@@ -133,7 +132,6 @@ class WebhookReceiver:
         self.max_bytes = max_bytes
         self.public_url = public_url
         self.now = now
-        self.on_recorded = on_recorded
         self.app = Starlette(routes=[Route(WEBHOOK_PREFIX + "{secret}", self.receive, methods=["GET", "POST"])])
 
     @property
@@ -146,12 +144,9 @@ class WebhookReceiver:
 
     async def record(self, event: CallEvent) -> None:
         try:
-            recorded = await self.store.publish(event)
+            await self.store.publish(event)  # its subscribers (waiting tools, `EventRelay`) hear of it
         except StateUnavailable as exc:  # sipgate has its answer already: the call goes on, the event is lost
             logger.warning("call event %s of call %s not recorded: %s", event.event, event.call_id, exc)
-            return
-        if self.on_recorded is not None:
-            await self.on_recorded(recorded)
 
     async def receive(self, request: Request) -> Response:
         source = self._source(request)
