@@ -120,9 +120,10 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
         secret = call.runtime.approvals.take_secret(approval) if approval else None
         if secret is None:
             error = ConfirmationError(
-                f"the {secret_field} given on the approval page is no longer held by this server (it restarted, or "
-                "the approval was decided on another replica). Nothing was sent. Call the tool without approval_id "
-                "to ask again"
+                f"the {secret_field} given on the approval page could not be taken: it expired with its approval, "
+                "was already used, the shared state is unreachable, or it was sealed under another "
+                "TELCO_MCP_CONFIRM_SECRET (a replica configured differently, or a server restarted without one). "
+                "Nothing was sent. Call the tool without approval_id to ask again"
             )
             return _stopped(call, error, channel=granted, attempt=attempt, approval=approval)
         request = with_secret(request, secret_field, secret)
