@@ -255,6 +255,7 @@ async def test_a_sealed_password_another_secret_cannot_open_is_refused_and_nothi
         )
     text = refused.content[0].text  # type: ignore[union-attr]
     assert refused.is_error and "Nothing was sent" in text and "without approval_id" in text
+    assert "sealed under another TELCO_MCP_CONFIRM_SECRET" in text  # the operator can tell what to fix
     assert TYPED not in text
     assert writes(a) == writes(stray) == []
 
