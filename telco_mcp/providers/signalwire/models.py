@@ -77,19 +77,19 @@ class ListRecordingsInput(PageInput):
 class GetSipCredentialInput(StrictInput):
     """Get one SIP credential."""
 
-    id: UUID  # the tool says whose id it is
+    id: UUID = Field(description="SIP credential id.")
 
 
 class GetRecordingInput(StrictInput):
     """Get one recording."""
 
-    id: UUID  # the tool says whose id it is
+    id: UUID = Field(description="Recording id.")
 
 
 class DeleteRecordingInput(StrictInput):
     """Delete one recording."""
 
-    id: UUID  # the tool says whose id it is
+    id: UUID = Field(description="Recording id.")
 
 
 class GetSipProfileInput(StrictInput):
@@ -112,7 +112,7 @@ def _check_sip_uri(value: str) -> str:
 class UpdateSipGatewayInput(StrictInput):
     """Change a SIP gateway; only the given fields change."""
 
-    id: UUID  # the tool says whose id it is
+    id: UUID = Field(description="SIP gateway id.")
     name: str | None = Field(default=None, min_length=1, max_length=100, description="Display name.")
     uri: Annotated[str, AfterValidator(_check_sip_uri)] | None = Field(
         default=None, max_length=256, description="sip:host[:port] or host."
@@ -202,7 +202,7 @@ class CreateSipCredentialInput(StrictInput):
 class UpdateSipCredentialInput(StrictInput):
     """Change a SIP credential; fields left out keep their value."""
 
-    id: UUID  # the tool says whose id it is
+    id: UUID = Field(description="SIP credential id.")
     username: SipUsername | None = None
     caller_id: str | None = Field(default=None, max_length=64)
     send_as: SendAs | None = Field(default=None, max_length=32, description='E.164, or "random".')
@@ -227,7 +227,7 @@ class UpdateSipCredentialInput(StrictInput):
 class DeleteSipCredentialInput(StrictInput):
     """Delete a SIP credential."""
 
-    id: UUID  # the tool says whose id it is
+    id: UUID = Field(description="SIP credential id.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -511,7 +511,7 @@ def recording_page_from_api(payload: Any) -> tuple[list[Recording], str | None]:
 class GetSipGatewayInput(StrictInput):
     """Get one SIP gateway."""
 
-    id: UUID  # the tool says whose id it is
+    id: UUID = Field(description="SIP gateway id.")
 
 
 class ListPhoneNumbersInput(PageInput):
@@ -521,7 +521,7 @@ class ListPhoneNumbersInput(PageInput):
 class GetPhoneNumberInput(StrictInput):
     """Get one phone number."""
 
-    id: UUID  # the tool says whose id it is
+    id: UUID = Field(description="Phone number id.")
 
 
 class _LogWindow(PageInput):
@@ -552,7 +552,7 @@ class ListVoiceLogsInput(_LogWindow):
 class GetVoiceLogInput(StrictInput):
     """Get one voice log."""
 
-    id: UUID  # the tool says whose id it is
+    id: UUID = Field(description="Voice log id.")
 
 
 class ListMessagingLogsInput(_LogWindow):
@@ -766,7 +766,7 @@ class CreateSipGatewayInput(StrictInput):
 class DeleteSipGatewayInput(StrictInput):
     """Delete one SIP gateway."""
 
-    id: UUID  # the tool says whose id it is
+    id: UUID = Field(description="SIP gateway id.")
 
 
 class DeletedSipGateway(Result):
@@ -853,7 +853,7 @@ HANDLER_TARGETS: dict[str, dict[str, str]] = {
 class UpdatePhoneNumberInput(StrictInput):
     """Change a phone number's name or call and message routing; only the given fields change."""
 
-    id: UUID  # the tool says whose id it is
+    id: UUID = Field(description="Phone number id.")
     name: str | None = Field(default=None, min_length=1, max_length=255)
     call_handler: PhoneCallHandler | None = None
     call_receive_mode: Literal["voice", "fax"] | None = None
