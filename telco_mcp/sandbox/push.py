@@ -18,7 +18,6 @@ import functools
 import ipaddress
 import logging
 import ssl
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,6 +56,8 @@ class Followups:
 
 
 def followups_from(response: httpx2.Response | None) -> Followups:
+    import xml.etree.ElementTree as ET  # here: only a push's answer is XML, so the parser stays off the startup path
+
     if response is None or response.status_code != 200 or not response.content.strip():
         return Followups()
     try:
