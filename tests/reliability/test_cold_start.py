@@ -1,8 +1,9 @@
 """What `telco-mcp serve` has loaded when it answers tools/list (the cold-start figure, bench/cold_start.py).
 
 Whatever initialize and tools/list do not need loads at its first use: the sandbox's routes (built
-with the first provider request), the approval page (with the first approval), Redis (a shared state
-URL), JWT (OAuth), the doctor and the manifest writer. These tests start the real command over stdio
+with the first provider request), the stdio webhook receiver's HTTP parser (its first connection),
+the approval page (the first approval), Redis (a shared state URL), JWT (OAuth), the doctor and the
+manifest writer. These tests start the real command over stdio
 in a subprocess, answer the handshake and tools/list on its pipes, then ask the process for the names
 in `sys.modules`: the test's own wrapper (below) dumps them on SIGUSR1; the server has no such hook.
 No time is asserted here: the bench measures the time.
@@ -14,6 +15,7 @@ import json
 import os
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,9 +24,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 
-from .conftest import root
+from .conftest import LOOPBACK, root
 
 # `telco-mcp serve` as the console script runs it, plus a SIGUSR1 handler that writes sys.modules to a file.
 WRAPPER = """
@@ -57,6 +60,9 @@ NEVER_AT_START = frozenset(
         "telco_mcp.manifest",
     }
 )
+# With credentials the provider clients' own HTTP/1.1 stack loads it; in sandbox mode only the stdio webhook
+# receiver would, at its first connection.
+HTTP_PARSER = "h11"
 # The embedded sandbox's routes and request models: built at the first request that reaches it.
 SANDBOX_ROUTES = frozenset(
     {
@@ -152,19 +158,34 @@ def stdio_server(tmp_path: Path, **extra_env: str) -> Iterator[StdioServer]:
                     stream.close()
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
 def test_sandbox_mode_answers_tools_list_without_the_sandbox_routes_or_any_optional_part(tmp_path: Path) -> None:
-    with stdio_server(tmp_path) as server:
+    port, secret = free_port(), "cold-start-webhook-secret-0123456789abcdef"
+    with stdio_server(tmp_path, TELCO_MCP_WEBHOOK_PORT=str(port), TELCO_MCP_WEBHOOK_SECRET=secret) as server:
         tools = server.start()
         at_start = server.modules()
         profile = server.request("tools/call", {"name": "signalwire_get_sip_profile", "arguments": {}})
         after_a_call = server.modules()
+        hook = httpx2.post(
+            f"http://{LOOPBACK}:{port}/webhooks/sipgate/{secret}",
+            data={"event": "newCall", "direction": "in", "from": "49301234567", "to": "492111234567", "callId": "C1"},
+            trust_env=False,
+        )
+        after_a_webhook = server.modules()
     assert "signalwire_get_sip_profile" in {tool["name"] for tool in tools}
     assert "telco_mcp.sandbox" in at_start  # sandbox mode indeed: the state and its controls are there
-    assert sorted((NEVER_AT_START | SANDBOX_ROUTES) & at_start) == []
-    # the first tool call builds the routes and is answered by them: lazy, not missing
+    assert sorted((NEVER_AT_START | SANDBOX_ROUTES | {HTTP_PARSER}) & at_start) == []
+    # the first tool call builds the routes and is answered by them; the first webhook loads the parser
     assert not profile.get("isError"), profile
     assert after_a_call >= SANDBOX_ROUTES
-    assert sorted(NEVER_AT_START & after_a_call) == []
+    assert hook.status_code == 200, hook.text
+    assert HTTP_PARSER in after_a_webhook
+    assert sorted(NEVER_AT_START & after_a_webhook) == []
 
 
 def test_with_credentials_nothing_of_the_sandbox_loads(tmp_path: Path) -> None:
@@ -183,7 +204,7 @@ def test_with_credentials_nothing_of_the_sandbox_loads(tmp_path: Path) -> None:
     assert sorted(NEVER_AT_START & at_start) == []
 
 
-@pytest.mark.parametrize("module", sorted(NEVER_AT_START | SANDBOX_ROUTES))
+@pytest.mark.parametrize("module", sorted(NEVER_AT_START | SANDBOX_ROUTES | {HTTP_PARSER}))
 def test_every_name_on_the_lists_is_an_installed_module(module: str) -> None:
     """A renamed or uninstalled module would make the startup checks pass vacuously."""
     import importlib.util
