@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx2
@@ -22,7 +22,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
 
 from telco_mcp import __version__, completions, phone, resources
-from telco_mcp.approval.service import ApprovalService
+from telco_mcp.approval.service import ApprovalService, Listeners
 from telco_mcp.catalogue import CATALOGUE
 from telco_mcp.events.notify import EventRelay, LegacySubscriptions
 from telco_mcp.events.receiver import WEBHOOK_PREFIX, WebhookReceiver, networks
@@ -42,6 +42,9 @@ from telco_mcp.tools import make_tool
 from telco_mcp.toolsets import discovery_tools
 from telco_mcp.wire import Provider
 
+if TYPE_CHECKING:
+    from telco_mcp.sandbox import Sandbox
+
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = "telco-mcp"
@@ -51,14 +54,16 @@ SANDBOX_HOST = "http://sandbox.telco-mcp.invalid"
 class _SandboxTransport(httpx2.AsyncBaseTransport):
     """The embedded sandbox as an upstream: ASGI in-process, a dropped connection as a protocol error."""
 
-    def __init__(self, app: Any) -> None:
-        self._inner = httpx2.ASGITransport(app=app)
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._sandbox = sandbox
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         from telco_mcp.sandbox import SandboxConnectionDropped
 
+        # `sandbox.app` is built at the first request, not when the lifespan opens the clients (cold start)
+        inner = httpx2.ASGITransport(app=self._sandbox.app)
         try:
-            return await self._inner.handle_async_request(request)
+            return await inner.handle_async_request(request)
         except SandboxConnectionDropped:
             raise httpx2.RemoteProtocolError("peer closed connection without sending a complete response") from None
 
@@ -225,7 +230,6 @@ def approval_service(
     settings: Settings, audit: AuditLog | None = None, state: SharedState | None = None
 ) -> ApprovalService:
     """The out-of-band approval machinery; nothing listens until the first approval is created."""
-    from telco_mcp.approval.listeners import ThreadListeners
     from telco_mcp.approval.pin import ApproverPin
     from telco_mcp.approval.sessions import MemoryPageState, SecretBox
     from telco_mcp.approval.store import MemoryApprovalStore
@@ -238,12 +242,20 @@ def approval_service(
         webhook=settings.telco_mcp_approval_webhook,
         page_port=settings.telco_mcp_approval_port,
         grantable_tools=frozenset(op.name for op in CATALOGUE if op.grantable),
-        serve=ThreadListeners,
+        serve=_approval_listeners,
         audit=audit,
         store=state.approvals if state is not None else MemoryApprovalStore(),
         page=state.page if state is not None else MemoryPageState(),
         box=SecretBox.from_setting(settings.telco_mcp_confirm_secret),
     )
+
+
+def _approval_listeners(service: ApprovalService) -> Listeners:
+    """The page and the CLI's socket, started by the first approval."""
+    # imported here: the page (its Starlette app and HTML) loads with the first approval, not at startup
+    from telco_mcp.approval.listeners import ThreadListeners
+
+    return ThreadListeners(service)
 
 
 def request_state_security(settings: Settings) -> Any:
@@ -401,7 +413,7 @@ def build_server(
     def client_for(provider: Provider) -> ProviderClient:
         transport = (transports or {}).get(provider)
         if sandbox is not None and transport is None:
-            transport = _SandboxTransport(sandbox.app)
+            transport = _SandboxTransport(sandbox)
         if provider == "signalwire":
             from telco_mcp.providers.signalwire.client import make_client
         else:

@@ -207,7 +207,12 @@ def webhook_listener(settings: Settings, receiver: Any) -> tuple[Any, socket.soc
     sock = listen(host, port)
     level = settings.telco_mcp_log_level
     config: Any = uvicorn.Config(
-        receiver.app, log_config=None, log_level=level.lower(), access_log=level == "DEBUG", lifespan="off"
+        receiver.app,
+        http=_webhook_http_protocol,  # type: ignore[arg-type]  # a factory: uvicorn calls it per connection
+        log_config=None,
+        log_level=level.lower(),
+        access_log=level == "DEBUG",
+        lifespan="off",
     )
     logger.info(
         "sipgate webhooks: listening on http://%s:%d%s*** (`telco-mcp doctor` shows the full URL)",
@@ -216,6 +221,14 @@ def webhook_listener(settings: Settings, receiver: Any) -> tuple[Any, socket.soc
         "/webhooks/sipgate/",
     )
     return uvicorn.Server(config), sock
+
+
+def _webhook_http_protocol(**kwargs: Any) -> Any:
+    """uvicorn's HTTP protocol (h11) for one connection to the stdio webhook receiver."""
+    # imported at the first connection: the HTTP parser is not needed to answer initialize and tools/list
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    return AutoHTTPProtocol(**kwargs)
 
 
 async def _stdio_with_webhooks(server: MCPServer, settings: Settings, receiver: Any) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import functools
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -11,11 +10,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from telco_mcp.sandbox.admin import AdminApi
 from telco_mcp.sandbox.core import SandboxCore
-from telco_mcp.sandbox.gateway import SandboxGateway
-from telco_mcp.sandbox.signalwire import SignalWireApi
-from telco_mcp.sandbox.sipgate import SipgateApi
 
 
 class Sandbox(SandboxCore):
@@ -26,15 +21,17 @@ class Sandbox(SandboxCore):
     every "now" (token expiry, SMS scheduling, updated_at); seeded data uses a fixed reference time.
     """
 
-    def __init__(
-        self, seed: int = 0, *, clock: Callable[[], float] = time.time, max_logged_requests: int = 2000
-    ) -> None:
-        super().__init__(seed, clock=clock, max_logged_requests=max_logged_requests)
-        self.app: Starlette = self._build_app()
-
     # ---- app
 
-    def _build_app(self) -> Starlette:
+    @functools.cached_property
+    def app(self) -> Starlette:
+        """The ASGI app, built on first use: `telco-mcp serve` answers tools/list before any request reaches it."""
+        # The route modules (pydantic request models, regexes) load here, off the server's startup path.
+        from telco_mcp.sandbox.admin import AdminApi
+        from telco_mcp.sandbox.gateway import SandboxGateway
+        from telco_mcp.sandbox.signalwire import SignalWireApi
+        from telco_mcp.sandbox.sipgate import SipgateApi
+
         routes = [*AdminApi(self).routes(), *SignalWireApi(self).routes(), *SipgateApi(self).routes()]
         return Starlette(
             routes=routes,

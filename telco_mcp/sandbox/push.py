@@ -25,14 +25,16 @@ import functools
 import ipaddress
 import logging
 import ssl
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx2
 
 from telco_mcp.sandbox.state import Gather
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +97,8 @@ def _gather(element: ET.Element) -> Gather | None:
 
 
 def instructions_from(response: httpx2.Response | None) -> Instructions:
+    import xml.etree.ElementTree as ET  # here: only a push's answer is XML, so the parser stays off the startup path
+
     if response is None or response.status_code != 200 or not response.content.strip():
         return Instructions()
     try:
