@@ -234,7 +234,9 @@ def approval_service(
     return ApprovalService(
         ttl=settings.telco_mcp_confirm_ttl,
         state_dir=settings.state_dir,
-        pin=ApproverPin(pin.get_secret_value()) if pin is not None else None,
+        pin=ApproverPin(pin.get_secret_value(), attempts=state.pins if state is not None else None)
+        if pin is not None
+        else None,
         webhook=settings.telco_mcp_approval_webhook,
         page_port=settings.telco_mcp_approval_port,
         grantable_tools=frozenset(op.name for op in CATALOGUE if op.grantable),

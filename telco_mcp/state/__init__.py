@@ -1,4 +1,4 @@
-"""Shared state: what must be one truth across replicas, behind five small Protocols.
+"""Shared state: what must be one truth across replicas, behind six small Protocols.
 
     ApprovalStore   pending approvals and grants, opened once per intent, decided once and redeemed once
                     (`approval/store.py`)
@@ -10,6 +10,8 @@
                     (`safety/guardrails.py`)
     EventStore      the call events sipgate pushed, and their subscribers (`events/store.py`): an event
                     one replica received reaches a waiter on any other
+    PinAttempts     the approver PIN's attempts per source, a sliding window (`approval/pin.py`): 5 wrong
+                    PINs lock a source on every replica, not 5 per replica
 
 Each Protocol, and its in-process implementation, lives next to the code that uses it.
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from telco_mcp.approval.pin import PinAttempts
 from telco_mcp.approval.sessions import PageState
 from telco_mcp.approval.store import ApprovalStore
 from telco_mcp.events.store import EventStore
@@ -47,6 +50,7 @@ class SharedState:
     nonces: NonceStore
     caps: CapCounter
     events: EventStore
+    pins: PinAttempts
 
 
 def open_state(settings: Settings) -> SharedState:

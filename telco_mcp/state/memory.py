@@ -1,11 +1,12 @@
-"""The in-process backend (the default): one server's approvals, page sessions, used nonces and
-hourly windows.
+"""The in-process backend (the default): one server's approvals, page sessions, used nonces, hourly
+windows, call events, and PIN attempts.
 
 Each lives next to the code that uses it; this module only puts them together.
 """
 
 from __future__ import annotations
 
+from telco_mcp.approval.pin import MemoryPinAttempts
 from telco_mcp.approval.sessions import MemoryPageState
 from telco_mcp.approval.store import MemoryApprovalStore
 from telco_mcp.events.store import MemoryEventStore
@@ -22,4 +23,5 @@ def memory_state(*, events_kept: int = 500) -> SharedState:
         nonces=MemoryNonces(),
         caps=MemoryCaps(),
         events=MemoryEventStore(keep=events_kept),
+        pins=MemoryPinAttempts(),
     )

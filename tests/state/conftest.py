@@ -98,6 +98,17 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
+@pytest.fixture(params=["memory", "redis"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """Each backend in turn: one process's memory, or a real Redis (`maybe_redis`)."""
+    return request.param
+
+
+@pytest.fixture
+def maybe_redis(kind: str, request: pytest.FixtureRequest) -> RedisServer | None:
+    return request.getfixturevalue("redis_server") if kind == "redis" else None
+
+
 async def approve_typing(http: Any, base: str, approval_id: str, page: str, password: str) -> Any:
     """Press Approve on the approval page at `base` (its HTML in `page`), with a typed password, as a browser."""
     return await http.post(
