@@ -50,6 +50,16 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
             time.sleep(0.02)
 
 
+class Clock:
+    """A clock a test moves by hand (`clock.now += 600`): windows and expiries without sleeping."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class RedisServer:
     def __init__(self, folder: Path) -> None:
         self.port = free_port()

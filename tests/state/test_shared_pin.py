@@ -20,7 +20,7 @@ from telco_mcp.approval.service import ApprovalService
 from telco_mcp.errors import ConfirmationError
 from telco_mcp.state.redis import RedisPinAttempts
 from tests.approval.conftest import csrf_of
-from tests.state.conftest import RedisServer
+from tests.state.conftest import Clock, RedisServer
 from tests.state.test_redis_state import race
 
 pytestmark = pytest.mark.anyio
@@ -28,14 +28,6 @@ pytestmark = pytest.mark.anyio
 PIN = "418-2093-77"
 HASHED = hash_pin(PIN)  # as `telco-mcp approvals hash-pin` makes it: one hash, every replica
 ATTACKER, COLLEAGUE = "203.0.113.9", "198.51.100.7"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def replicas(kind: str, redis: RedisServer | None, clock: Callable[[], float], n: int = 2) -> list[ApprovalService]:
@@ -83,11 +75,12 @@ def test_five_wrong_pins_over_two_replicas_lock_that_source_on_both_until_the_wi
 
 def test_the_window_slides_one_failure_at_a_time(kind: str, maybe_redis: RedisServer | None) -> None:
     clock = Clock()
+    start = clock.now
     a, b = replicas(kind, maybe_redis, clock)
     for i in range(MAX_FAILURES):
         assert outcome((a, b)[i % 2], "nope", ATTACKER) == "wrong PIN"
         clock.now += 100  # failures at 0, 100, ..., 400
-    clock.now = 1_800_000_000.0 + WINDOW  # only the first one has left: one more try
+    clock.now = start + WINDOW  # only the first one has left: one more try
     assert outcome(b, "nope", ATTACKER) == "wrong PIN"
     assert outcome(a, PIN, ATTACKER).startswith("too many wrong PINs")
 
