@@ -1,4 +1,4 @@
-"""Shared state: what must be one truth across replicas, behind six small Protocols.
+"""Shared state: what must be one truth across replicas, behind seven small Protocols.
 
     ApprovalStore   pending approvals and grants, opened once per intent, decided once and redeemed once
                     (`approval/store.py`)
@@ -12,6 +12,8 @@
                     one replica received reaches a waiter on any other
     PinAttempts     the approver PIN's attempts per source, a sliding window (`approval/pin.py`): 5 wrong
                     PINs lock a source on every replica, not 5 per replica
+    EnabledToolsets the toolsets each OAuth caller enabled (`toolsets.py`): listed and callable on
+                    whichever replica the person's next request reaches, 24 h after they last enabled one
 
 Each Protocol, and its in-process implementation, lives next to the code that uses it.
 
@@ -40,6 +42,7 @@ from telco_mcp.events.store import EventStore
 from telco_mcp.safety.confirm import NonceStore
 from telco_mcp.safety.guardrails import CapCounter
 from telco_mcp.settings import Settings
+from telco_mcp.toolsets import EnabledToolsets
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class SharedState:
     caps: CapCounter
     events: EventStore
     pins: PinAttempts
+    toolsets: EnabledToolsets
 
 
 def open_state(settings: Settings) -> SharedState:

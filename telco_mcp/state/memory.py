@@ -1,5 +1,5 @@
 """The in-process backend (the default): one server's approvals, page sessions, used nonces, hourly
-windows, call events, and PIN attempts.
+windows, call events, PIN attempts and per-caller toolsets.
 
 Each lives next to the code that uses it; this module only puts them together.
 """
@@ -13,6 +13,7 @@ from telco_mcp.events.store import MemoryEventStore
 from telco_mcp.safety.confirm import MemoryNonces
 from telco_mcp.safety.guardrails import MemoryCaps
 from telco_mcp.state import SharedState
+from telco_mcp.toolsets import MemoryEnabledToolsets
 
 
 def memory_state(*, events_kept: int = 500) -> SharedState:
@@ -24,4 +25,5 @@ def memory_state(*, events_kept: int = 500) -> SharedState:
         caps=MemoryCaps(),
         events=MemoryEventStore(keep=events_kept),
         pins=MemoryPinAttempts(),
+        toolsets=MemoryEnabledToolsets(),
     )

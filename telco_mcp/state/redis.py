@@ -18,6 +18,8 @@ Layout, every key under `telco-mcp:` (use a Redis database or ACL of its own per
                             its approval expires
     pin:<sha256>            sorted set of one source's approver PIN attempts in the last 10 minutes (the
                             source's hash, never the PIN), scored by Redis's clock (`approval/pin.py`)
+    toolsets:<sha256>       set of the tool names one OAuth caller enabled (dynamic toolsets), under the
+                            caller key's hash, until 24 h after they last enabled one (`toolsets.py`)
 
 Every check-and-change is one Lua script, so Redis runs it atomically: opening an approval or
 reusing the one pending for the same write (two replicas asked at once: one approval), deciding it,
@@ -46,7 +48,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -58,6 +60,7 @@ from telco_mcp.approval.store import Approval, DecidedBy, Grant, TooManyPending,
 from telco_mcp.errors import ConfigError, ConfirmationError, StateUnavailable
 from telco_mcp.events.model import CallEvent
 from telco_mcp.state import SharedState
+from telco_mcp.toolsets import ENABLED_FOR
 
 logger = logging.getLogger(__name__)
 
@@ -503,6 +506,35 @@ class RedisPinAttempts:
         return float(_text(answer[1]) or 0)
 
 
+class RedisEnabledToolsets:
+    """The tools each OAuth caller enabled (`toolsets.py`), one set per caller-key hash, for every replica.
+
+    Adding and renewing the expiry is one MULTI/EXEC: the set lives `ttl` seconds after the last enable.
+    """
+
+    def __init__(self, client: Any, ttl: float = ENABLED_FOR) -> None:
+        self._r = client
+        self.ttl = ttl
+
+    @staticmethod
+    def _key(caller_key: str) -> str:
+        return PREFIX + "toolsets:" + hashlib.sha256(caller_key.encode()).hexdigest()
+
+    def enabled(self, caller_key: str) -> frozenset[str]:
+        with _reachable("read the toolsets this person enabled"):
+            return frozenset(_text(name) or "" for name in self._r.smembers(self._key(caller_key)))
+
+    def enable(self, caller_key: str, tools: Iterable[str]) -> None:
+        names = sorted(tools)
+        key = self._key(caller_key)
+        with _reachable("enable a toolset"):
+            pipe = self._r.pipeline(transaction=True)
+            if names:
+                pipe.sadd(key, *names)
+            pipe.pexpire(key, max(1, int(self.ttl * 1000)))
+            pipe.execute()
+
+
 def redis_state(url: str, *, events_kept: int = 500) -> SharedState:
     client = _connect(url)
     nonces = RedisNonces(client)
@@ -518,6 +550,7 @@ def redis_state(url: str, *, events_kept: int = 500) -> SharedState:
         caps=RedisCaps(client),
         events=RedisEventStore(client, keep=events_kept),
         pins=RedisPinAttempts(client),
+        toolsets=RedisEnabledToolsets(client),
     )
 
 

@@ -93,7 +93,10 @@ class RedisServer:
         r: Any = self.client()
         out = b""
         for key in r.scan_iter("*"):
-            read = {b"string": r.get, b"hash": r.hgetall, b"zset": lambda k: r.zrange(k, 0, -1)}[r.type(key)]
+            read = {
+                b"string": r.get, b"hash": r.hgetall, b"zset": lambda k: r.zrange(k, 0, -1),
+                b"set": lambda k: sorted(r.smembers(k)), b"list": lambda k: r.lrange(k, 0, -1),
+            }[r.type(key)]  # fmt: skip
             out += key + repr(read(key)).encode()
         return out
 
