@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from mcp.server.auth.provider import TokenVerifier
 
@@ -16,7 +19,6 @@ from telco_mcp.safety.audit import AuditLog
 from telco_mcp.safety.confirm import ConfirmationTokens
 from telco_mcp.safety.guardrails import Guardrails
 from telco_mcp.settings import Settings
-from telco_mcp.toolsets import EnabledToolsets, MemoryEnabledToolsets
 from telco_mcp.wire import Provider
 
 if TYPE_CHECKING:
@@ -25,6 +27,42 @@ if TYPE_CHECKING:
     from telco_mcp.sandbox import Sandbox
 
 logger = logging.getLogger(__name__)
+
+ENABLED_FOR = 24 * 3600  # seconds a person's enabled toolsets are kept after they last enabled one
+
+
+class EnabledToolsets(Protocol):
+    """The tools each OAuth caller enabled (by `Caller.key`), kept `ttl` seconds after the last `enable`."""
+
+    def enabled(self, caller_key: str) -> frozenset[str]:
+        """The names of the tools `caller_key` enabled (empty once expired). Raises `StateUnavailable`."""
+        ...
+
+    def enable(self, caller_key: str, tools: Iterable[str]) -> None:
+        """Add `tools` to the caller's set and keep the whole set `ttl` seconds from now."""
+        ...
+
+
+class MemoryEnabledToolsets:
+    """This process's per-caller choices (one server)."""
+
+    def __init__(self, ttl: float = ENABLED_FOR, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._sets: dict[str, tuple[frozenset[str], float]] = {}
+        self._lock = threading.Lock()
+
+    def enabled(self, caller_key: str) -> frozenset[str]:
+        with self._lock:
+            names, until = self._sets.get(caller_key, (frozenset(), 0.0))
+            return names if until > self._clock() else frozenset()
+
+    def enable(self, caller_key: str, tools: Iterable[str]) -> None:
+        with self._lock:
+            now = self._clock()
+            self._sets = {k: v for k, v in self._sets.items() if v[1] > now}  # forget the expired
+            names, _ = self._sets.get(caller_key, (frozenset(), 0.0))
+            self._sets[caller_key] = (names | frozenset(tools), now + self.ttl)
 
 
 @dataclass

@@ -9,9 +9,9 @@ toolset's tools can be listed at all.
 On stdio an enabled toolset applies to the process (one client). Over HTTP it applies to the
 authenticated caller who enabled it (OAuth: `Caller.key`), and the HTTP transports refuse dynamic mode
 without OAuth, where callers cannot be told apart. Per-caller choices live in the state backend
-(`EnabledToolsets`): this process's memory (`MemoryEnabledToolsets`, here), or Redis shared by every
-replica (`state/redis.py`), so the person's next request may land on any replica and still list and
-call what they enabled. A choice is kept `ENABLED_FOR` (24 h) after the person last enabled a toolset,
+(`runtime.EnabledToolsets`): this process's memory (`runtime.MemoryEnabledToolsets`), or Redis shared by
+every replica (`state/redis.py`), so the person's next request may land on any replica and still list
+and call what they enabled. A choice is kept `runtime.ENABLED_FOR` (24 h) after the person last enabled one,
 then they start from the default set again. What is stored only ever names tools; each replica lists
 and calls a stored tool only if it may offer it at all (`Runtime.available`: providers, scopes,
 read-only) and the caller's token grants its scope, so the state never widens anything.
@@ -22,10 +22,7 @@ the default set (a warning in the log), and calling a tool only an enabled tools
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
@@ -35,48 +32,11 @@ from pydantic import Field
 from telco_mcp.catalogue import CATALOGUE
 from telco_mcp.errors import StateUnavailable
 from telco_mcp.identity import current_caller
+from telco_mcp.runtime import Runtime
 from telco_mcp.safety.scopes import TOOLSETS
-
-if TYPE_CHECKING:
-    from telco_mcp.runtime import Runtime
 
 LIST_TOOLSETS = "telco_list_toolsets"
 ENABLE_TOOLSET = "telco_enable_toolset"
-ENABLED_FOR = 24 * 3600  # seconds a person's enabled toolsets are kept after they last enabled one
-
-
-class EnabledToolsets(Protocol):
-    """The tools each OAuth caller enabled (by `Caller.key`), kept `ttl` seconds after the last `enable`."""
-
-    def enabled(self, caller_key: str) -> frozenset[str]:
-        """The names of the tools `caller_key` enabled (empty once expired). Raises `StateUnavailable`."""
-        ...
-
-    def enable(self, caller_key: str, tools: Iterable[str]) -> None:
-        """Add `tools` to the caller's set and keep the whole set `ttl` seconds from now."""
-        ...
-
-
-class MemoryEnabledToolsets:
-    """This process's per-caller choices (one server)."""
-
-    def __init__(self, ttl: float = ENABLED_FOR, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = ttl
-        self._clock = clock
-        self._sets: dict[str, tuple[frozenset[str], float]] = {}
-        self._lock = threading.Lock()
-
-    def enabled(self, caller_key: str) -> frozenset[str]:
-        with self._lock:
-            names, until = self._sets.get(caller_key, (frozenset(), 0.0))
-            return names if until > self._clock() else frozenset()
-
-    def enable(self, caller_key: str, tools: Iterable[str]) -> None:
-        with self._lock:
-            now = self._clock()
-            self._sets = {k: v for k, v in self._sets.items() if v[1] > now}  # forget the expired
-            names, _ = self._sets.get(caller_key, (frozenset(), 0.0))
-            self._sets[caller_key] = (names | frozenset(tools), now + self.ttl)
 
 
 def _text(text: str, *, error: bool = False) -> CallToolResult:

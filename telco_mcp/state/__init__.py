@@ -12,8 +12,9 @@
                     one replica received reaches a waiter on any other
     PinAttempts     the approver PIN's attempts per source, a sliding window (`approval/pin.py`): 5 wrong
                     PINs lock a source on every replica, not 5 per replica
-    EnabledToolsets the toolsets each OAuth caller enabled (`toolsets.py`): listed and callable on
-                    whichever replica the person's next request reaches, 24 h after they last enabled one
+    EnabledToolsets the toolsets each OAuth caller enabled (`runtime.py`; `telco_enable_toolset`): listed and
+                    callable on whichever replica the person's next request reaches, for 24 h after they
+                    last enabled one
 
 Each Protocol, and its in-process implementation, lives next to the code that uses it.
 
@@ -39,10 +40,10 @@ from telco_mcp.approval.pin import PinAttempts
 from telco_mcp.approval.sessions import PageState
 from telco_mcp.approval.store import ApprovalStore
 from telco_mcp.events.store import EventStore
+from telco_mcp.runtime import EnabledToolsets
 from telco_mcp.safety.confirm import NonceStore
 from telco_mcp.safety.guardrails import CapCounter
 from telco_mcp.settings import Settings
-from telco_mcp.toolsets import EnabledToolsets
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from telco_mcp.approval.pin import MemoryPinAttempts
 from telco_mcp.approval.sessions import MemoryPageState
 from telco_mcp.approval.store import MemoryApprovalStore
 from telco_mcp.events.store import MemoryEventStore
+from telco_mcp.runtime import MemoryEnabledToolsets
 from telco_mcp.safety.confirm import MemoryNonces
 from telco_mcp.safety.guardrails import MemoryCaps
 from telco_mcp.state import SharedState
-from telco_mcp.toolsets import MemoryEnabledToolsets
 
 
 def memory_state(*, events_kept: int = 500) -> SharedState:

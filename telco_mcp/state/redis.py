@@ -19,7 +19,7 @@ Layout, every key under `telco-mcp:` (use a Redis database or ACL of its own per
     pin:<sha256>            sorted set of one source's approver PIN attempts in the last 10 minutes (the
                             source's hash, never the PIN), scored by Redis's clock (`approval/pin.py`)
     toolsets:<sha256>       set of the tool names one OAuth caller enabled (dynamic toolsets), under the
-                            caller key's hash, until 24 h after they last enabled one (`toolsets.py`)
+                            caller key's hash, until 24 h after they last enabled one (`runtime.py`)
 
 Every check-and-change is one Lua script, so Redis runs it atomically: opening an approval or
 reusing the one pending for the same write (two replicas asked at once: one approval), deciding it,
@@ -59,8 +59,8 @@ from telco_mcp.approval.sessions import Session
 from telco_mcp.approval.store import Approval, DecidedBy, Grant, TooManyPending, intent_key
 from telco_mcp.errors import ConfigError, ConfirmationError, StateUnavailable
 from telco_mcp.events.model import CallEvent
+from telco_mcp.runtime import ENABLED_FOR
 from telco_mcp.state import SharedState
-from telco_mcp.toolsets import ENABLED_FOR
 
 logger = logging.getLogger(__name__)
 
@@ -507,7 +507,8 @@ class RedisPinAttempts:
 
 
 class RedisEnabledToolsets:
-    """The tools each OAuth caller enabled (`toolsets.py`), one set per caller-key hash, for every replica.
+    """The tools each OAuth caller enabled (`runtime.EnabledToolsets`), one set per caller-key hash, for every
+    replica.
 
     Adding and renewing the expiry is one MULTI/EXEC: the set lives `ttl` seconds after the last enable.
     """

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from telco_mcp.catalogue import BY_NAME
+from telco_mcp.runtime import ENABLED_FOR, EnabledToolsets, MemoryEnabledToolsets
 from telco_mcp.server import build_server
 from telco_mcp.state.redis import RedisEnabledToolsets
-from telco_mcp.toolsets import ENABLED_FOR, EnabledToolsets, MemoryEnabledToolsets
 from tests.approval.conftest import client
 from tests.state.conftest import Clock, RedisServer
 from tests.state.test_redis_state import settings
