@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from mcp.server.auth.provider import TokenVerifier
 
 from telco_mcp.approval.service import ApprovalService
+from telco_mcp.errors import StateUnavailable
 from telco_mcp.events.store import EventStore, MemoryEventStore
 from telco_mcp.operation import Operation
 from telco_mcp.safety.audit import AuditLog
@@ -20,6 +25,44 @@ if TYPE_CHECKING:
     from telco_mcp.events.receiver import WebhookReceiver
     from telco_mcp.http import CallContext, ProviderClient
     from telco_mcp.sandbox import Sandbox
+
+logger = logging.getLogger(__name__)
+
+ENABLED_FOR = 24 * 3600  # seconds a person's enabled toolsets are kept after they last enabled one
+
+
+class EnabledToolsets(Protocol):
+    """The tools each OAuth caller enabled (by `Caller.key`), kept `ttl` seconds after the last `enable`."""
+
+    def enabled(self, caller_key: str) -> frozenset[str]:
+        """The names of the tools `caller_key` enabled (empty once expired). Raises `StateUnavailable`."""
+        ...
+
+    def enable(self, caller_key: str, tools: Iterable[str]) -> None:
+        """Add `tools` to the caller's set and keep the whole set `ttl` seconds from now."""
+        ...
+
+
+class MemoryEnabledToolsets:
+    """This process's per-caller choices (one server)."""
+
+    def __init__(self, ttl: float = ENABLED_FOR, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._sets: dict[str, tuple[frozenset[str], float]] = {}
+        self._lock = threading.Lock()
+
+    def enabled(self, caller_key: str) -> frozenset[str]:
+        with self._lock:
+            names, until = self._sets.get(caller_key, (frozenset(), 0.0))
+            return names if until > self._clock() else frozenset()
+
+    def enable(self, caller_key: str, tools: Iterable[str]) -> None:
+        with self._lock:
+            now = self._clock()
+            self._sets = {k: v for k, v in self._sets.items() if v[1] > now}  # forget the expired
+            names, _ = self._sets.get(caller_key, (frozenset(), 0.0))
+            self._sets[caller_key] = (names | frozenset(tools), now + self.ttl)
 
 
 @dataclass
@@ -48,12 +91,48 @@ class Runtime:
 
         return CallContext(client, self.events, self.webhook_url)
 
-    # Dynamic toolsets on HTTP with OAuth: what each caller (`Caller.key`) enabled, on top of `exposed`.
-    enabled_by: dict[str, set[str]] = field(default_factory=dict)
+    # Dynamic toolsets on HTTP with OAuth: what each caller (`Caller.key`) enabled, on top of `exposed`, in the
+    # state backend (toolsets.py): this process, or Redis shared by every replica.
+    toolsets: EnabledToolsets = field(default_factory=MemoryEnabledToolsets)
 
-    def is_exposed(self, op: Operation, caller_key: str | None = None) -> bool:
-        """Listed and callable: for everyone, or (dynamic toolsets over HTTP) for this caller."""
-        return op in self.exposed or (caller_key is not None and op.name in self.enabled_by.get(caller_key, ()))
+    def enabled_for(self, caller_key: str | None) -> frozenset[str]:
+        """The tools this caller enabled (dynamic toolsets over HTTP with OAuth; nothing on stdio or without
+        dynamic toolsets). Raises `StateUnavailable` when the shared state cannot be read."""
+        if caller_key is None or not self.settings.telco_mcp_dynamic_toolsets:
+            return frozenset()
+        try:
+            return self.toolsets.enabled(caller_key)
+        except StateUnavailable:
+            raise StateUnavailable(
+                "the shared state (TELCO_MCP_STATE_URL) that keeps the toolsets you enabled for every replica "
+                "cannot be reached, so this tool, which only an enabled toolset offers, is refused for now. Nothing "
+                "was sent; the default tools keep working"
+            ) from None
+
+    def enabled_or_default(self, caller_key: str | None) -> frozenset[str]:
+        """`enabled_for`, or nothing (the default set) when the shared state cannot be read, said in the log."""
+        try:
+            return self.enabled_for(caller_key)
+        except StateUnavailable:
+            logger.warning(
+                "the shared state (TELCO_MCP_STATE_URL) cannot be reached: listing the default tools, without the "
+                "toolsets the caller enabled"
+            )
+            return frozenset()
+
+    def is_exposed(self, op: Operation, caller_key: str | None = None, enabled: frozenset[str] | None = None) -> bool:
+        """Listed and callable: for everyone, or (dynamic toolsets over HTTP) for this caller.
+
+        A tool the caller enabled counts only if this server may offer it at all (`available`: providers,
+        scopes, read-only mode), so what the shared state holds never widens anything. `enabled` is what
+        `enabled_for` answered for this request; without it the state is read only for a tool that is not
+        exposed to everyone (and `StateUnavailable` raised when it cannot be).
+        """
+        if op in self.exposed:
+            return True
+        if caller_key is None or op not in self.available:
+            return False
+        return op.name in (self.enabled_for(caller_key) if enabled is None else enabled)
 
 
 @dataclass

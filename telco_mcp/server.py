@@ -24,6 +24,7 @@ from mcp.types import INVALID_PARAMS
 from telco_mcp import __version__, completions, phone, resources
 from telco_mcp.approval.service import ApprovalService, Listeners
 from telco_mcp.catalogue import CATALOGUE
+from telco_mcp.errors import StateUnavailable
 from telco_mcp.events.notify import EventRelay, LegacySubscriptions
 from telco_mcp.events.receiver import WEBHOOK_PREFIX, WebhookReceiver, networks
 from telco_mcp.events.secret import webhook_secret
@@ -118,22 +119,23 @@ class TelcoServer(MCPServer):
     """The SDK server, answering a bad `prompts/get` as the protocol says: -32602, no traceback, and
     listing (and calling) only the catalogue tools exposed now: with dynamic toolsets that list grows."""
 
-    def _exposed(self, name: str, caller: Caller | None) -> bool:
-        """A catalogue tool exposed now: to everyone, or (dynamic toolsets over OAuth) enabled by this caller."""
+    def _exposed(self, name: str, caller: Caller | None, enabled: frozenset[str] | None = None) -> bool:
+        """A catalogue tool exposed now: to everyone, or (dynamic toolsets over OAuth) enabled by this caller
+        (`enabled`, read once per request; raises `StateUnavailable` when it must be read and cannot)."""
         from telco_mcp.catalogue import BY_NAME
 
         op = BY_NAME.get(name)
         runtime = getattr(self, "telco_runtime", None)
         if op is None or runtime is None:
             return True
-        return runtime.is_exposed(op, caller.key if caller is not None else None)
+        return runtime.is_exposed(op, caller.key if caller is not None else None, enabled)
 
-    def _listed(self, name: str, caller: Caller | None) -> bool:
+    @staticmethod
+    def _in_scope(name: str, caller: Caller | None) -> bool:
         from telco_mcp.catalogue import BY_NAME
 
         op = BY_NAME.get(name)
-        in_scope = op is None or caller is None or caller.may(op.scope)
-        return self._exposed(name, caller) and in_scope
+        return op is None or caller is None or caller.may(op.scope)
 
     def _caller(self) -> Caller | None:
         runtime = getattr(self, "telco_runtime", None)
@@ -141,15 +143,24 @@ class TelcoServer(MCPServer):
 
     async def list_tools(self) -> Any:
         caller = self._caller()  # per request: each person lists only what their token allows
-        return [tool for tool in await super().list_tools() if self._listed(tool.name, caller)]
+        runtime = getattr(self, "telco_runtime", None)
+        enabled = runtime.enabled_or_default(caller.key if caller else None) if runtime else frozenset[str]()
+        tools = await super().list_tools()
+        return [
+            tool for tool in tools if self._exposed(tool.name, caller, enabled) and self._in_scope(tool.name, caller)
+        ]
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         from telco_mcp.catalogue import BY_NAME
 
         caller = self._caller()
-        if not self._exposed(name, caller):
+        try:
+            exposed = self._exposed(name, caller)
+        except StateUnavailable as exc:  # a tool only an enabled toolset offers, and the state cannot say
+            raise ToolError(f"[unavailable] {name}: {exc.message}") from None
+        if not exposed:
             raise ToolError(f"Unknown tool: {name}")
-        if not self._listed(name, caller):
+        if not self._in_scope(name, caller):
             op = BY_NAME[name]
             message = (
                 f"insufficient_scope: {name} needs the scope {op.scope}, which your access token does not grant. "
@@ -238,7 +249,9 @@ def approval_service(
     return ApprovalService(
         ttl=settings.telco_mcp_confirm_ttl,
         state_dir=settings.state_dir,
-        pin=ApproverPin(pin.get_secret_value()) if pin is not None else None,
+        pin=ApproverPin(pin.get_secret_value(), attempts=state.pins if state is not None else None)
+        if pin is not None
+        else None,
         webhook=settings.telco_mcp_approval_webhook,
         page_port=settings.telco_mcp_approval_port,
         grantable_tools=frozenset(op.name for op in CATALOGUE if op.grantable),
@@ -404,6 +417,7 @@ def build_server(
         providers=tuple(p for p in ("signalwire", "sipgate") if any(op.provider == p for op in available)),
         available=list(available),
         events=events,
+        toolsets=state.toolsets,
         webhooks=receiver,
         webhook_url=(settings.telco_mcp_public_url or "").rstrip("/") + receiver.path
         if settings.telco_mcp_public_url

@@ -8,7 +8,16 @@ toolset's tools can be listed at all.
 
 On stdio an enabled toolset applies to the process (one client). Over HTTP it applies to the
 authenticated caller who enabled it (OAuth: `Caller.key`), and the HTTP transports refuse dynamic mode
-without OAuth, where callers cannot be told apart. Per-caller choices live in this process's memory.
+without OAuth, where callers cannot be told apart. Per-caller choices live in the state backend
+(`runtime.EnabledToolsets`): this process's memory (`runtime.MemoryEnabledToolsets`), or Redis shared by
+every replica (`state/redis.py`), so the person's next request may land on any replica and still list
+and call what they enabled. A choice is kept `runtime.ENABLED_FOR` (24 h) after the person last enabled one,
+then they start from the default set again. What is stored only ever names tools; each replica lists
+and calls a stored tool only if it may offer it at all (`Runtime.available`: providers, scopes,
+read-only) and the caller's token grants its scope, so the state never widens anything.
+
+With the shared state unreachable, enabling fails with an `[unavailable]` error, listing falls back to
+the default set (a warning in the log), and calling a tool only an enabled toolset offers is refused.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from telco_mcp.catalogue import CATALOGUE
+from telco_mcp.errors import StateUnavailable
 from telco_mcp.identity import current_caller
 from telco_mcp.runtime import Runtime
 from telco_mcp.safety.scopes import TOOLSETS
@@ -36,16 +46,18 @@ def _text(text: str, *, error: bool = False) -> CallToolResult:
 def discovery_tools(runtime: Runtime) -> list[Tool]:
     available = {op.name for op in runtime.available}
 
-    def describe(toolset: str, key: str | None) -> str:
+    def describe(toolset: str, key: str | None, enabled: frozenset[str]) -> str:
         ops = [op for op in runtime.available if op.toolset == toolset]
-        state = "enabled" if all(runtime.is_exposed(op, key) for op in ops) else "off"
+        state = "enabled" if all(runtime.is_exposed(op, key, enabled) for op in ops) else "off"
         return f"{toolset} ({state}): " + ", ".join(op.name.split("_", 1)[1] for op in ops)
 
     async def telco_list_toolsets() -> CallToolResult:
         """List the toolsets, one line each: enabled or off, and the tools each holds."""
         toolsets = [t for t in TOOLSETS if any(op.toolset == t for op in runtime.available)]
         caller = current_caller(runtime.settings)
-        return _text("\n".join(describe(t, caller.key if caller else None) for t in toolsets))
+        key = caller.key if caller else None
+        enabled = runtime.enabled_or_default(key)  # one read of the shared state for the whole list
+        return _text("\n".join(describe(t, key, enabled) for t in toolsets))
 
     async def telco_enable_toolset(
         toolset: Annotated[str, Field(description="A name from telco_list_toolsets, e.g. sipgate:rtcm.")],
@@ -61,11 +73,20 @@ def discovery_tools(runtime: Runtime) -> list[Tool]:
             known = ", ".join(t for t in TOOLSETS if any(op.toolset == t for op in runtime.available))
             return _text(f"[invalid_input] {toolset!r} is not a toolset this server can offer ({known}).", error=True)
         key = caller.key if caller is not None else None
-        added = [op for op in ops if not runtime.is_exposed(op, key)]
-        if key is None:  # stdio: the one client of this process
-            runtime.exposed.extend(added)
-        else:  # HTTP with OAuth: this person only
-            runtime.enabled_by.setdefault(key, set()).update(op.name for op in added)
+        try:
+            enabled = runtime.enabled_for(key)
+            added = [op for op in ops if not runtime.is_exposed(op, key, enabled)]
+            if key is None:  # stdio: the one client of this process
+                runtime.exposed.extend(added)
+            else:  # HTTP with OAuth: this person only, on every replica (the state backend); kept 24 h from now
+                runtime.toolsets.enable(key, [op.name for op in ops if op not in runtime.exposed])
+        except StateUnavailable:
+            return _text(
+                f"[unavailable] {toolset} cannot be enabled now: the shared state (TELCO_MCP_STATE_URL) that keeps "
+                "each person's toolsets for every replica cannot be reached. Nothing changed; the default tools "
+                "keep working. Try again once it is back.",
+                error=True,
+            )
         if added:
             await _announce(ctx)
         return _text(

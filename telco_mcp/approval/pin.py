@@ -4,6 +4,16 @@
 `telco-mcp approvals hash-pin` (`scrypt$...`). The hash form keeps the PIN itself out of the
 server's environment, which any process of the same user (a coding agent's model among them) can
 read; a short PIN can still be found from its hash by brute force, so use a long one.
+
+Wrong attempts are counted per source (a client address, or the terminal), `MAX_FAILURES` in a
+sliding `WINDOW`, in the state backend (`PinAttempts`): in this process (`MemoryPinAttempts`, here),
+or in Redis shared by every replica (`state/redis.py`), so N replicas behind a load balancer give a
+guesser the same 5 attempts as one. Each attempt is counted *before* the PIN is checked, in one
+atomic check-and-count, and uncounted when it was right: concurrent guesses on several replicas
+cannot slip past the limit. A locked source is refused even the right PIN; other sources are not
+affected (one attacker cannot lock out everyone). The state sees only the SHA-256 of a source,
+never the PIN. When the shared state cannot be reached, `check` raises `StateUnavailable`: sign-in
+fails closed instead of allowing unlimited attempts.
 """
 
 from __future__ import annotations
@@ -11,18 +21,89 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
+import math
 import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
-from telco_mcp.errors import ConfigError
+from telco_mcp.errors import ConfigError, ConfirmationError, StateUnavailable
+
+logger = logging.getLogger(__name__)
 
 _N, _R, _P = 2**14, 8, 1
 MIN_LENGTH = 6  # a passphrase is better: the hash slows guessing, it does not make a short PIN safe
 MAX_FAILURES = 5  # per window
 WINDOW = 600.0  # seconds
+MAX_SOURCES = 1000  # in memory: the sources remembered at most (the oldest is forgotten first)
+
+
+class PinLocked(ConfirmationError):
+    """Too many wrong PINs from one source: it may try again in `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"too many wrong PINs: try again in {max(1, math.ceil(seconds / 60))} min")
+        self.seconds = seconds
+
+
+class PinAttempts(Protocol):
+    """PIN attempts per source (the SHA-256 of a client address), in a sliding window of `window` seconds."""
+
+    def take(self, source: str, attempt: str, limit: int, window: float) -> float:
+        """Count `attempt` (a fresh random id) for `source`, in one atomic step, unless `limit` attempts are
+        counted within the last `window` seconds: 0.0 when counted, else the seconds until `source` may try
+        again (nothing counted)."""
+        ...
+
+    def forget(self, source: str, attempt: str) -> None:
+        """Uncount an attempt that was right: only wrong PINs lock a source."""
+        ...
+
+    def locked_for(self, source: str, limit: int, window: float) -> float:
+        """Seconds until `source` may try again (0.0 when it may), counting nothing."""
+        ...
+
+
+class MemoryPinAttempts:
+    """This process's count (one server): a deque of (time, attempt) per source, at most `MAX_SOURCES`."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._seen: dict[str, deque[tuple[float, str]]] = {}
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def _window(self, source: str, window: float, now: float) -> deque[tuple[float, str]]:
+        seen = self._seen.get(source, deque())
+        while seen and seen[0][0] <= now - window:
+            seen.popleft()
+        return seen
+
+    def take(self, source: str, attempt: str, limit: int, window: float) -> float:
+        with self._lock:
+            now = self._clock()
+            seen = self._window(source, window, now)
+            if len(seen) >= limit:
+                return seen[0][0] + window - now
+            seen.append((now, attempt))
+            self._seen[source] = seen
+            if len(self._seen) > MAX_SOURCES:  # bounded: forget the oldest sources
+                self._seen.pop(next(iter(self._seen)))
+            return 0.0
+
+    def forget(self, source: str, attempt: str) -> None:
+        with self._lock:
+            seen = self._seen.get(source)
+            if seen is not None:
+                self._seen[source] = deque(entry for entry in seen if entry[1] != attempt)
+
+    def locked_for(self, source: str, limit: int, window: float) -> float:
+        with self._lock:
+            now = self._clock()
+            seen = self._window(source, window, now)
+            return seen[0][0] + window - now if len(seen) >= limit else 0.0
 
 
 def hash_pin(pin: str, *, salt: bytes | None = None) -> str:
@@ -40,7 +121,7 @@ def _unb64(text: str) -> bytes:
 
 
 class ApproverPin:
-    def __init__(self, configured: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, configured: str, *, attempts: PinAttempts | None = None) -> None:
         if configured.startswith("scrypt$"):
             try:
                 _, n, r, p, salt, digest = configured.split("$")
@@ -57,32 +138,35 @@ class ApproverPin:
             self._params = (_N, _R, _P)
             self._salt = secrets.token_bytes(16)
             self._digest = hashlib.scrypt(configured.encode(), salt=self._salt, n=_N, r=_R, p=_P, dklen=32)
-        self._failures: dict[str, deque[float]] = {}  # per source: one attacker cannot lock out everyone
-        self._clock = clock
-        self._lock = threading.Lock()
+        self.attempts: PinAttempts = attempts if attempts is not None else MemoryPinAttempts()
+
+    @staticmethod
+    def _source(source: str) -> str:
+        """What the state keeps in place of a source (a client address): its SHA-256."""
+        return hashlib.sha256(source.encode()).hexdigest()
 
     def locked_for(self, source: str = "") -> float:
-        """Seconds until `source` (a client address, or the terminal) may try again (0 when it may)."""
-        with self._lock:
-            now = self._clock()
-            failures = self._failures.get(source, deque())
-            while failures and failures[0] <= now - WINDOW:
-                failures.popleft()
-            if len(failures) < MAX_FAILURES:
-                return 0.0
-            return failures[0] + WINDOW - now
+        """Seconds until `source` (a client address, or the terminal) may try again (0 when it may).
+        Raises `StateUnavailable` when the shared count cannot be read."""
+        return self.attempts.locked_for(self._source(source), MAX_FAILURES, WINDOW)
 
     def check(self, attempt: str, source: str = "") -> bool:
-        """True for the right PIN. Every wrong one counts against `source`, which is then refused even the
-        right PIN for a while; other sources are not affected."""
-        if self.locked_for(source) > 0:
-            return False
+        """True for the right PIN, False for a wrong one, which counts against `source`.
+
+        Raises `PinLocked` when `source` had `MAX_FAILURES` attempts counted in the last `WINDOW` (the right
+        PIN included: it is not even checked), and `StateUnavailable` when the shared count cannot be
+        reached (fail closed: no PIN is checked that could not be counted). Other sources are not affected.
+        """
+        key, counted = self._source(source), secrets.token_hex(8)
+        wait = self.attempts.take(key, counted, MAX_FAILURES, WINDOW)
+        if wait > 0:
+            raise PinLocked(wait)
         n, r, p = self._params
         digest = hashlib.scrypt(attempt.encode(), salt=self._salt, n=n, r=r, p=p, dklen=32)
         if hmac.compare_digest(digest, self._digest):
+            try:
+                self.attempts.forget(key, counted)
+            except StateUnavailable:  # the right PIN stays right; the attempt just stays counted
+                logger.warning("a right PIN could not be uncounted: the shared state cannot be reached")
             return True
-        with self._lock:
-            self._failures.setdefault(source, deque()).append(self._clock())
-            if len(self._failures) > 1000:  # bounded: forget the oldest sources
-                self._failures.pop(next(iter(self._failures)))
         return False

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from telco_mcp.access import is_loopback
-from telco_mcp.approval.pin import ApproverPin
+from telco_mcp.approval.pin import ApproverPin, PinLocked
 from telco_mcp.approval.sessions import MemoryPageState, PageState, SecretBox, Session, hashed
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval, ApprovalStore, DecidedBy, Grant, MemoryApprovalStore
 from telco_mcp.errors import ConfirmationError, StateUnavailable, TelcoError
@@ -281,12 +281,17 @@ class ApprovalService:
             raise ConfirmationError(
                 "this server has no approver PIN (TELCO_MCP_APPROVER_PIN), so it cannot be used here"
             )
-        if self.pin.locked_for(source) > 0:
+        try:
+            if not attempt:  # nothing typed (or no header): not an attempt, but a locked source is told so
+                wait = self.pin.locked_for(source)
+                raise PinLocked(wait) if wait > 0 else ConfirmationError("wrong PIN")
+            if not self.pin.check(attempt, source):  # counted across replicas when the state is shared
+                raise ConfirmationError("wrong PIN")
+        except StateUnavailable:
             raise ConfirmationError(
-                f"too many wrong PINs: try again in {int(self.pin.locked_for(source) // 60) + 1} min"
-            )
-        if not attempt or not self.pin.check(attempt, source):
-            raise ConfirmationError("wrong PIN")
+                "PIN sign-in is unavailable: the shared state (TELCO_MCP_STATE_URL) that counts wrong PINs across "
+                "replicas cannot be reached, so no PIN is checked until it is back"
+            ) from None
 
     # ---------------------------------------------------------------- listeners
     @property

@@ -1,4 +1,4 @@
-"""Shared state: what must be one truth across replicas, behind five small Protocols.
+"""Shared state: what must be one truth across replicas, behind seven small Protocols.
 
     ApprovalStore   pending approvals and grants, opened once per intent, decided once and redeemed once
                     (`approval/store.py`)
@@ -10,6 +10,11 @@
                     (`safety/guardrails.py`)
     EventStore      the call events sipgate pushed, and their subscribers (`events/store.py`): an event
                     one replica received reaches a waiter on any other
+    PinAttempts     the approver PIN's attempts per source, a sliding window (`approval/pin.py`): 5 wrong
+                    PINs lock a source on every replica, not 5 per replica
+    EnabledToolsets the toolsets each OAuth caller enabled (`runtime.py`; `telco_enable_toolset`): listed and
+                    callable on whichever replica the person's next request reaches, for 24 h after they
+                    last enabled one
 
 Each Protocol, and its in-process implementation, lives next to the code that uses it.
 
@@ -31,9 +36,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from telco_mcp.approval.pin import PinAttempts
 from telco_mcp.approval.sessions import PageState
 from telco_mcp.approval.store import ApprovalStore
 from telco_mcp.events.store import EventStore
+from telco_mcp.runtime import EnabledToolsets
 from telco_mcp.safety.confirm import NonceStore
 from telco_mcp.safety.guardrails import CapCounter
 from telco_mcp.settings import Settings
@@ -47,6 +54,8 @@ class SharedState:
     nonces: NonceStore
     caps: CapCounter
     events: EventStore
+    pins: PinAttempts
+    toolsets: EnabledToolsets
 
 
 def open_state(settings: Settings) -> SharedState:

@@ -16,11 +16,16 @@ Layout, every key under `telco-mcp:` (use a Redis database or ACL of its own per
     page:session:<sha256>   an approval page session (CSRF token, approval, expiry) under the cookie's hash
     page:secret:<id>        a password given on the page, AES-GCM sealed (`approval/sessions.py`), until
                             its approval expires
+    pin:<sha256>            sorted set of one source's approver PIN attempts in the last 10 minutes (the
+                            source's hash, never the PIN), scored by Redis's clock (`approval/pin.py`)
+    toolsets:<sha256>       set of the tool names one OAuth caller enabled (dynamic toolsets), under the
+                            caller key's hash, until 24 h after they last enabled one (`runtime.py`)
 
 Every check-and-change is one Lua script, so Redis runs it atomically: opening an approval or
 reusing the one pending for the same write (two replicas asked at once: one approval), deciding it,
 redeeming it (two replicas racing: exactly one wins, the other sees "already used"), counting a
-write against an hourly cap (20 concurrent sends over three replicas with a cap of 5: exactly 5).
+write against an hourly cap (20 concurrent sends over three replicas with a cap of 5: exactly 5), and
+counting an approver PIN attempt (5 per source in 10 minutes, however many replicas are asked).
 Marking a nonce used is one script too (a `SET NX` behind the epoch check). The caps use Redis's
 clock (`TIME`), so replicas with skewed clocks still share one window. Nothing secret is stored:
 approvals hold what the approver is shown, nonces are public halves of tokens whose MAC key never
@@ -43,7 +48,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -54,6 +59,7 @@ from telco_mcp.approval.sessions import Session
 from telco_mcp.approval.store import Approval, DecidedBy, Grant, TooManyPending, intent_key
 from telco_mcp.errors import ConfigError, ConfirmationError, StateUnavailable
 from telco_mcp.events.model import CallEvent
+from telco_mcp.runtime import ENABLED_FOR
 from telco_mcp.state import SharedState
 
 logger = logging.getLogger(__name__)
@@ -133,6 +139,35 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 return redis.call('ZCOUNT', KEYS[1], '(' .. (now - 3600), '+inf')
 """
+
+
+# PIN attempts (approval/pin.py): the sliding window of one source. ARGV[1] is the caller's clock ('' in
+# production: Redis's own `TIME`, so replicas with skewed clocks share one window; tests inject one). Answers
+# the seconds to wait as a string ('0': counted), since Redis turns a Lua number into an integer.
+_PIN_NOW = """
+local now
+if ARGV[1] == '' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+else
+  now = tonumber(ARGV[1])
+end
+local window = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {'locked', tostring(tonumber(oldest[2]) + window - now)}
+end
+"""
+_PIN_TAKE = (
+    _PIN_NOW
+    + """
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
+return {'counted', '0'}
+"""
+)
+_PIN_LOCKED = _PIN_NOW + "\nreturn {'free', '0'}\n"
 
 
 def _connect(url: str) -> Any:
@@ -436,6 +471,71 @@ class RedisCaps:
             return bool(self._take(keys=[f"{PREFIX}cap:{kind}"], args=[cap, secrets.token_hex(8)]))
 
 
+class RedisPinAttempts:
+    """Approver PIN attempts per source (`approval/pin.py`), one sorted set per source hash, for every replica.
+
+    Counting is one Lua script (prune the window, refuse when full, else add), so 20 guesses racing over
+    three replicas count exactly 5. The window runs on Redis's clock unless a test injects `clock`.
+    """
+
+    def __init__(self, client: Any, clock: Callable[[], float] | None = None) -> None:
+        self._r = client
+        self.clock = clock
+        self._take = client.register_script(_PIN_TAKE)
+        self._locked = client.register_script(_PIN_LOCKED)
+
+    def _now(self) -> str:
+        return "" if self.clock is None else repr(self.clock())
+
+    @staticmethod
+    def _key(source: str) -> str:
+        return f"{PREFIX}pin:{source}"
+
+    def take(self, source: str, attempt: str, limit: int, window: float) -> float:
+        with _reachable("count an approver PIN attempt"):
+            answer = self._take(keys=[self._key(source)], args=[self._now(), limit, repr(window), attempt])
+        return float(_text(answer[1]) or 0)
+
+    def forget(self, source: str, attempt: str) -> None:
+        with _reachable("uncount a right approver PIN"):
+            self._r.zrem(self._key(source), attempt)
+
+    def locked_for(self, source: str, limit: int, window: float) -> float:
+        with _reachable("read the approver PIN attempts"):
+            answer = self._locked(keys=[self._key(source)], args=[self._now(), limit, repr(window)])
+        return float(_text(answer[1]) or 0)
+
+
+class RedisEnabledToolsets:
+    """The tools each OAuth caller enabled (`runtime.EnabledToolsets`), one set per caller-key hash, for every
+    replica.
+
+    Adding and renewing the expiry is one MULTI/EXEC: the set lives `ttl` seconds after the last enable.
+    """
+
+    def __init__(self, client: Any, ttl: float = ENABLED_FOR) -> None:
+        self._r = client
+        self.ttl = ttl
+
+    @staticmethod
+    def _key(caller_key: str) -> str:
+        return PREFIX + "toolsets:" + hashlib.sha256(caller_key.encode()).hexdigest()
+
+    def enabled(self, caller_key: str) -> frozenset[str]:
+        with _reachable("read the toolsets this person enabled"):
+            return frozenset(_text(name) or "" for name in self._r.smembers(self._key(caller_key)))
+
+    def enable(self, caller_key: str, tools: Iterable[str]) -> None:
+        names = sorted(tools)
+        key = self._key(caller_key)
+        with _reachable("enable a toolset"):
+            pipe = self._r.pipeline(transaction=True)
+            if names:
+                pipe.sadd(key, *names)
+            pipe.pexpire(key, max(1, int(self.ttl * 1000)))
+            pipe.execute()
+
+
 def redis_state(url: str, *, events_kept: int = 500) -> SharedState:
     client = _connect(url)
     nonces = RedisNonces(client)
@@ -450,6 +550,8 @@ def redis_state(url: str, *, events_kept: int = 500) -> SharedState:
         nonces=nonces,
         caps=RedisCaps(client),
         events=RedisEventStore(client, keep=events_kept),
+        pins=RedisPinAttempts(client),
+        toolsets=RedisEnabledToolsets(client),
     )
 
 

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.state.conftest import redis_server  # noqa: F401  (a real redis-server, for replicas sharing state)
+
 from .harness import Issuer, running_issuer
 
 

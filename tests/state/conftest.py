@@ -50,6 +50,16 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
             time.sleep(0.02)
 
 
+class Clock:
+    """A clock a test moves by hand (`clock.now += 600`): windows and expiries without sleeping."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class RedisServer:
     def __init__(self, folder: Path) -> None:
         self.port = free_port()
@@ -83,7 +93,10 @@ class RedisServer:
         r: Any = self.client()
         out = b""
         for key in r.scan_iter("*"):
-            read = {b"string": r.get, b"hash": r.hgetall, b"zset": lambda k: r.zrange(k, 0, -1)}[r.type(key)]
+            read = {
+                b"string": r.get, b"hash": r.hgetall, b"zset": lambda k: r.zrange(k, 0, -1),
+                b"set": lambda k: sorted(r.smembers(k)), b"list": lambda k: r.lrange(k, 0, -1),
+            }[r.type(key)]  # fmt: skip
             out += key + repr(read(key)).encode()
         return out
 
@@ -96,6 +109,17 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """Each backend in turn: one process's memory, or a real Redis (`maybe_redis`)."""
+    return request.param
+
+
+@pytest.fixture
+def maybe_redis(kind: str, request: pytest.FixtureRequest) -> RedisServer | None:
+    return request.getfixturevalue("redis_server") if kind == "redis" else None
 
 
 async def approve_typing(http: Any, base: str, approval_id: str, page: str, password: str) -> Any:

@@ -55,16 +55,6 @@ def services(kind: str, redis: RedisServer | None, n: int = 2) -> list[ApprovalS
     return [ApprovalService(ttl=300, state_dir=Path("."), store=shared) for _ in range(n)]
 
 
-@pytest.fixture(params=["memory", "redis"])
-def kind(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
-@pytest.fixture
-def maybe_redis(kind: str, request: pytest.FixtureRequest) -> RedisServer | None:
-    return request.getfixturevalue("redis_server") if kind == "redis" else None
-
-
 # ------------------------------------------------------------------ one approval per intent
 def test_concurrent_opens_of_one_write_open_exactly_one_approval(kind: str, maybe_redis: RedisServer | None) -> None:
     replicas = services(kind, maybe_redis)
