@@ -215,6 +215,9 @@ async def test_every_result_validates_against_its_published_output_schema(audit_
     import jsonschema
     from conftest import accept, decline, make_settings
 
+    from telco_mcp.catalogue import BY_NAME
+    from telco_mcp.tools import result_schema
+
     results = []
     async with client_for(make_settings(audit_path)) as c:
         schemas = {t.name: t.output_schema for t in (await c.list_tools()).tools}
@@ -266,10 +269,17 @@ async def test_every_result_validates_against_its_published_output_schema(audit_
             ("sipgate_send_sms", await c.call_tool("sipgate_send_sms", {"recipient": "+4915799912345", "message": "x"}))
         )
     statuses = set()
+    applied = 0
     for name, result in results:
         assert not result.is_error, (name, text_of(result))
         schema = schemas[name]
         assert schema is not None
         jsonschema.validate(result.structured_content, schema)
         statuses.add(result.structured_content.get("status"))
+        if result.structured_content.get("status") == "applied":
+            # the listed schema names a write's result by identity; the full contract (its manifest's
+            # resultSchema, the read tool's shape) holds as well
+            jsonschema.validate(result.structured_content["result"], result_schema(BY_NAME[name]))
+            applied += 1
     assert {"applied", "dry_run", "approval_pending", "declined"} <= statuses
+    assert applied >= 6

@@ -20,11 +20,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 from mcp.types import ElicitResult
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest
+
+from telco_mcp.catalogue import BY_NAME
+from telco_mcp.tools import live_schemas, result_schema
 
 from .conftest import Browser, client, decide_in_browser, follow_launch_file, server_for
 
@@ -138,10 +142,12 @@ async def test_every_request_of_issue_13s_tools_matches_the_providers_documents(
         ("sipgate_set_forwardings", {"phoneline_id": "p0", "forwardings": [{"destination": "+49 30 123456",
                                                                              "timeout": 20}, {"destination": "v0"}]}),
     ]  # fmt: skip
+    results: list[tuple[str, Any]] = []
     async with client(server, elicitation_callback=accept) as c:
         for tool, args in calls:
             result = await c.call_tool(tool, args)
             assert not result.is_error, (tool, result.content)
+            results.append((tool, result))
         created = await _approve_with_password(c, browser, "signalwire_create_sip_credential", {"username": "anna-d"})
         credential = created.structured_content["result"]["id"]
         reset = {"id": credential, "new_password": True, "codecs": ["PCMA"]}
@@ -149,6 +155,13 @@ async def test_every_request_of_issue_13s_tools_matches_the_providers_documents(
         deleted = await c.call_tool("signalwire_delete_sip_credential", {"id": credential})
     for result in (created, updated, deleted):
         assert result.structured_content["status"] == "applied", result.content
+    results += [("signalwire_create_sip_credential", created), ("signalwire_update_sip_credential", updated),
+                ("signalwire_delete_sip_credential", deleted)]  # fmt: skip
+    for tool, result in results:  # what each tool returned holds to its full contract, writes' results too
+        op = BY_NAME[tool]
+        data = result.structured_content
+        full = result_schema(op) if op.is_write else live_schemas(op)["outputSchema"]
+        jsonschema.validate(data["result"] if op.is_write else data, full)
 
     sent = {(r.method, r.path) for r in sandbox.requests if r.method != "GET"}
     assert ("POST", "/api/fabric/resources/sip_endpoints") in sent
