@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from telco_mcp.approval.pin import pin_source, terminal_source
 from telco_mcp.approval.service import (
     GRANTABLE_HINT,
     SECRET_MAX,
@@ -237,7 +238,8 @@ class _Page:
         if not _same_origin(request, self.service.mounted_base) or not pre or form.get("csrf", [""])[0] != pre:
             return self._message("Refused", "This form was not sent from the approval page.", 403)
         try:
-            self.service.check_pin(form.get("pin", [""])[0], source=request.client.host if request.client else "")
+            address = request.client.host if request.client else ""
+            self.service.check_pin(form.get("pin", [""])[0], source=pin_source(address))
         except ConfirmationError as exc:
             return self._signin_page(request, next_path=next_path, error=f"Not signed in: {exc}.")
         response = RedirectResponse(next_path, status_code=303, headers=SECURITY_HEADERS)
@@ -509,7 +511,7 @@ def api_app(service: ApprovalService) -> Starlette:
                 status_code=403,
             )
         try:
-            service.check_pin(request.headers.get("x-approver-pin"), source="terminal")
+            service.check_pin(request.headers.get("x-approver-pin"), source=terminal_source())
         except ConfirmationError as exc:
             return JSONResponse({"error": "pin", "message": str(exc)}, status_code=401)
         return None

@@ -21,9 +21,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import logging
 import math
 import secrets
+import socket
 import threading
 import time
 from collections import deque
@@ -104,6 +106,26 @@ class MemoryPinAttempts:
             now = self._clock()
             seen = self._window(source, window, now)
             return seen[0][0] + window - now if len(seen) >= limit else 0.0
+
+
+def pin_source(address: str) -> str:
+    """Whose wrong PINs count together: an IPv4 address, an IPv6 client's /64 (one host usually holds a whole
+    /64, so counting single addresses would give it billions of tries), or this host's terminal."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is the IPv4 client it names
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def terminal_source() -> str:
+    """The terminal's PIN attempts reach this process over a local socket: counted per host, so one host's
+    wrong guesses do not lock `telco-mcp approvals` on every replica."""
+    return f"terminal@{socket.gethostname()}"
 
 
 def hash_pin(pin: str, *, salt: bytes | None = None) -> str:

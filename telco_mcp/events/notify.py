@@ -10,7 +10,6 @@ Only resources that change can be subscribed to; anything else is -32602.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
@@ -27,6 +26,8 @@ if TYPE_CHECKING:
     from telco_mcp.events.store import EventStore
 
 logger = logging.getLogger(__name__)
+
+SEND_TIMEOUT = 1.0  # seconds one session may take to accept a resource-updated notification
 
 
 class LegacySubscriptions:
@@ -66,9 +67,10 @@ class LegacySubscriptions:
     async def updated(self, uri: str) -> None:
         for connection in list(self._sessions.get(uri, ())):
             try:
-                await connection.send_resource_updated(uri)
-            except Exception as exc:  # a closed session must not stop the others, nor the receiver
-                logger.debug("resource-updated notification not delivered (%s); dropping the subscription", exc)
+                with anyio.fail_after(SEND_TIMEOUT):  # a client that stops reading must not hold up the others
+                    await connection.send_resource_updated(uri)
+            except Exception as exc:  # a closed or stuck session must not stop the others, nor the relay
+                logger.debug("resource-updated notification not delivered (%r); dropping the subscription", exc)
                 self._sessions[uri].discard(connection)
 
 
@@ -99,8 +101,9 @@ class EventRelay:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Waits without awaiting the task itself: its CancelledError stays inside it, while a cancellation
+            # of this caller (an SSE client leaving mid-shutdown) still propagates.
+            await asyncio.wait({task})
 
     async def _run(self, following: anyio.Event) -> None:
         unreachable = False

@@ -147,3 +147,24 @@ async def test_wrong_pins_on_two_replicas_pages_lock_the_sign_in_on_both(redis_s
     other = await _sign_in(apps[0], PIN, COLLEAGUE)
     assert all(p.status_code == 401 and "too many wrong PINs" in p.text for p in locked)
     assert other.status_code == 303 and other.headers["location"] == "/approvals/"
+
+
+async def test_an_ipv6_client_counts_as_its_64_so_rotating_addresses_gains_no_tries() -> None:
+    """One host usually holds a whole /64: counting single IPv6 addresses would give it billions of tries."""
+    (service,) = replicas("memory", None, Clock(), n=1)
+    app = page_app(service, allowed_hosts=["replica.test"])
+    for i in range(MAX_FAILURES):
+        page = await _sign_in(app, f"guess-{i}", f"2001:db8:1:2::{i + 1:x}")  # a new address each time
+        assert page.status_code == 401 and "wrong PIN" in page.text
+    rotated = await _sign_in(app, PIN, "2001:db8:1:2:ffff::99")  # same /64, yet another address
+    neighbour = await _sign_in(app, PIN, "2001:db8:1:3::1")  # the next /64: another site
+    assert rotated.status_code == 401 and "too many wrong PINs" in rotated.text
+    assert neighbour.status_code == 303
+
+
+def test_the_terminal_is_counted_per_host_not_as_one_terminal_everywhere() -> None:
+    from telco_mcp.approval.pin import pin_source, terminal_source
+
+    assert terminal_source() not in ("terminal", "")
+    assert terminal_source().startswith("terminal@")
+    assert pin_source("::ffff:203.0.113.9") == pin_source("203.0.113.9") == "203.0.113.9"
