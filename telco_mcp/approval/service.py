@@ -21,6 +21,7 @@ Listeners (`listeners.py`), started on the first approval (nothing at startup):
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import os
@@ -141,10 +142,29 @@ class ApprovalService:
                     f"approval {approval_id} needs a second person (TELCO_MCP_FOUR_EYES): you asked for this write "
                     "yourself, so someone else must approve it"
                 )
-        decided = self.store.decide(approval_id, approve, by, approver.audit() if approver is not None else None)
-        if decided.status == "approved" and decided.secret_field and secret:
-            # Sealed, bound to this approval, gone when it expires: any replica's retry takes it once.
-            self.page.put_secret(decided.id, self.box.seal(decided.id, secret), decided.expires)
+        sealed = (
+            approve
+            and current is not None
+            and current.status == "pending"  # a second submit of a decided approval keeps the first secret
+            and current.secret_field is not None
+            and secret is not None
+        )
+        if sealed:
+            # Kept before the decision is recorded: an approval is never "approved" without its secret (a
+            # failure here leaves it pending). Sealed, bound to this approval, gone when it expires: any
+            # replica's retry takes it once.
+            assert current is not None and secret is not None
+            self.page.put_secret(current.id, self.box.seal(current.id, secret), current.expires)
+        try:
+            decided = self.store.decide(approval_id, approve, by, approver.audit() if approver is not None else None)
+        except BaseException:
+            if sealed:
+                with contextlib.suppress(StateUnavailable):
+                    self.page.take_secret(approval_id)  # not decided: the secret must not outlive the attempt
+            raise
+        if sealed and decided.status != "approved":  # decided otherwise meanwhile (another person denied it)
+            with contextlib.suppress(StateUnavailable):
+                self.page.take_secret(approval_id)
         grant: Grant | None = None
         if approve and grant_minutes and decided.grant_target:
             minutes = max(1, min(MAX_GRANT_MINUTES, grant_minutes))

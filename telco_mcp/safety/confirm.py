@@ -104,8 +104,9 @@ class ConfirmationTokens:
     def _mac(
         self, tool: str, args: str, expiry: int, nonce: str, caller: str, shown: str, key: bytes | None = None
     ) -> str:
-        parts = (_VERSION, tool, args, str(expiry), nonce) + ((caller,) if caller else ()) + ((shown,) if shown else ())
-        return hmac.new(key or self._keys[0], "\n".join(parts).encode(), hashlib.sha256).hexdigest()
+        # One JSON array: no part (a summary, a caller's `sub`) can shift text into the next one.
+        parts = json.dumps([_VERSION, tool, args, expiry, nonce, caller, shown], ensure_ascii=False)
+        return hmac.new(key or self._keys[0], parts.encode(), hashlib.sha256).hexdigest()
 
     def mark_epoch(self) -> None:
         """Before handing out a confirmation: make sure the nonce store knows since when it remembers."""

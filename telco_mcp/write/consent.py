@@ -554,6 +554,14 @@ def choose(call: WriteCall) -> Consent:
     """The consent channel for this call under `TELCO_MCP_CONFIRM` (see the table above)."""
     mode = call.runtime.settings.telco_mcp_confirm
     takes = consent_field(call.op, mode, call.runtime.settings.telco_mcp_four_eyes)
+    if call.confirm_token and four_eyes(call):  # the caller's own yes (a token) is not a second person's
+        raise ConsentRefused(
+            ConfirmationError(
+                f"{call.op.name} needs a second person's approval (TELCO_MCP_FOUR_EYES), not a confirm_token. "
+                "Nothing was sent. Call the tool without it to ask for an approval."
+            ),
+            "none",
+        )
     for name in ("confirm_token", "approval_id"):
         if getattr(call, name) and takes != name:
             raise ConsentRefused(
@@ -569,14 +577,6 @@ def choose(call: WriteCall) -> Consent:
     if mode == "off":
         return OffConsent()
     if four_eyes(call):  # the caller's own yes (elicitation, a token) is not a second person's
-        if call.confirm_token:
-            raise ConsentRefused(
-                ConfirmationError(
-                    f"{call.op.name} needs a second person's approval (TELCO_MCP_FOUR_EYES), not a confirm_token. "
-                    "Nothing was sent. Call the tool without it to ask for an approval."
-                ),
-                "none",
-            )
         return ApprovalConsent()
     if mode != "approval" and client_can_elicit(call):
         return ElicitationConsent()

@@ -431,6 +431,18 @@ async def test_four_eyes_refuses_self_approval_and_accepts_another_person(
         assert all("caller" in r for r in lines if r["event"] in ("intent", "attempt"))
 
 
+async def test_under_four_eyes_a_confirm_token_is_refused_for_what_it_is(tmp_path: Path, issuer: Issuer) -> None:
+    """Token mode hands out tokens for other writes; for one four eyes covers, the caller's token is not a
+    second person's yes, and the answer says so (not that the mode takes no tokens)."""
+    with oauth_server(tmp_path, issuer, telco_mcp_four_eyes="writes", telco_mcp_confirm="token") as server:
+        alice = issuer.mint("alice", audience=server.resource)
+        with anyio.fail_after(60):
+            async with server.client(alice) as client:
+                refused = await client.call_tool("sipgate_send_sms", SMS | {"confirm_token": "v1.1.nonce." + "ab" * 32})
+        assert refused.is_error and "needs a second person's approval" in text_of(refused), text_of(refused)
+        assert server.fake.sent("POST", "/v2/sessions/sms") == []
+
+
 async def test_four_eyes_destructive_leaves_other_writes_to_the_caller(tmp_path: Path, issuer: Issuer) -> None:
     with oauth_server(tmp_path, issuer, telco_mcp_four_eyes="destructive") as server:
         alice = issuer.mint("alice", audience=server.resource)

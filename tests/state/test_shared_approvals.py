@@ -21,6 +21,7 @@ from telco_mcp.approval.page import page_app
 from telco_mcp.approval.service import MAX_PENDING_PER_CLIENT, ApprovalService
 from telco_mcp.approval.sessions import MemoryPageState, PageState, SecretBox, Session, hashed
 from telco_mcp.approval.store import Approval, MemoryApprovalStore, TooManyPending, new_id
+from telco_mcp.errors import StateUnavailable
 from telco_mcp.safety import keys
 from telco_mcp.server import build_server
 from telco_mcp.state.redis import RedisApprovalStore, RedisPageState
@@ -273,3 +274,31 @@ async def test_with_redis_away_a_launch_link_is_refused_clearly_and_no_password_
 def _redis_keys(redis: RedisServer) -> list[bytes]:
     r: Any = redis.client()
     return list(r.scan_iter("*"))
+
+
+class _PageStateThatCannotKeepSecrets(MemoryPageState):
+    """The page state as it is while Redis fails between two requests: it cannot keep a secret."""
+
+    def put_secret(self, approval_id: str, sealed: bytes, expires: float) -> None:
+        raise StateUnavailable("the shared state (TELCO_MCP_STATE_URL) cannot be reached")
+
+
+def test_an_approval_is_never_recorded_approved_without_its_secret() -> None:
+    """The secret is kept first and the decision recorded second: when the secret cannot be kept, the approval
+    stays pending (recorded approved, the model's retry would use it up and send nothing)."""
+    now = time.time()
+    pending = Approval(
+        id="apr_secret", tool="signalwire_create_sip_credential", digest="d", client="c|", client_label="c",
+        summary="Create", provider="signalwire", method="POST", url="https://x/api/fabric/resources/sip_endpoints",
+        body={"username": "anna"}, verdict=None, created=now, expires=now + 300, secret_field="password",
+    )  # fmt: skip
+    failing = ApprovalService(ttl=300, state_dir=Path("."), page=_PageStateThatCannotKeepSecrets())
+    failing.store.add(pending)
+    with pytest.raises(StateUnavailable):
+        failing.decide("apr_secret", True, "approval-page", secret="Tr0ub4dor-and-3")
+    kept = failing.store.get("apr_secret")
+    assert kept is not None and kept.status == "pending"
+
+    working = ApprovalService(ttl=300, state_dir=Path("."), store=failing.store)  # the state is back
+    decided = working.decide("apr_secret", True, "approval-page", secret="Tr0ub4dor-and-3")
+    assert decided.status == "approved" and working.take_secret("apr_secret") == "Tr0ub4dor-and-3"
