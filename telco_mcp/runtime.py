@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+import anyio
 from mcp.server.auth.provider import TokenVerifier
 
 from telco_mcp.approval.service import ApprovalService
@@ -108,6 +109,13 @@ class Runtime:
                 "cannot be reached, so this tool, which only an enabled toolset offers, is refused for now. Nothing "
                 "was sent; the default tools keep working"
             ) from None
+
+    async def read_enabled(self, caller_key: str | None, *, or_default: bool = False) -> frozenset[str]:
+        """`enabled_for` (or `enabled_or_default`) off the event loop: a slow shared state stalls this request,
+        not every session of the server. Nothing to read without a caller or dynamic toolsets."""
+        if caller_key is None or not self.settings.telco_mcp_dynamic_toolsets:
+            return frozenset()
+        return await anyio.to_thread.run_sync(self.enabled_or_default if or_default else self.enabled_for, caller_key)
 
     def enabled_or_default(self, caller_key: str | None) -> frozenset[str]:
         """`enabled_for`, or nothing (the default set) when the shared state cannot be read, said in the log."""

@@ -144,7 +144,8 @@ class TelcoServer(MCPServer):
     async def list_tools(self) -> Any:
         caller = self._caller()  # per request: each person lists only what their token allows
         runtime = getattr(self, "telco_runtime", None)
-        enabled = runtime.enabled_or_default(caller.key if caller else None) if runtime else frozenset[str]()
+        key = caller.key if caller else None
+        enabled = await runtime.read_enabled(key, or_default=True) if runtime else frozenset[str]()
         tools = await super().list_tools()
         return [
             tool for tool in tools if self._exposed(tool.name, caller, enabled) and self._in_scope(tool.name, caller)
@@ -154,10 +155,15 @@ class TelcoServer(MCPServer):
         from telco_mcp.catalogue import BY_NAME
 
         caller = self._caller()
-        try:
-            exposed = self._exposed(name, caller)
-        except StateUnavailable as exc:  # a tool only an enabled toolset offers, and the state cannot say
-            raise ToolError(f"[unavailable] {name}: {exc.message}") from None
+        runtime = getattr(self, "telco_runtime", None)
+        op = BY_NAME.get(name)
+        enabled: frozenset[str] | None = None
+        if runtime is not None and caller is not None and op is not None and op not in runtime.exposed:
+            try:  # only a tool an enabled toolset offers needs the shared state, read off the event loop
+                enabled = await runtime.read_enabled(caller.key)
+            except StateUnavailable as exc:  # and the state cannot say
+                raise ToolError(f"[unavailable] {name}: {exc.message}") from None
+        exposed = self._exposed(name, caller, enabled if enabled is not None else frozenset())
         if not exposed:
             raise ToolError(f"Unknown tool: {name}")
         if not self._in_scope(name, caller):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
@@ -56,7 +57,7 @@ def discovery_tools(runtime: Runtime) -> list[Tool]:
         toolsets = [t for t in TOOLSETS if any(op.toolset == t for op in runtime.available)]
         caller = current_caller(runtime.settings)
         key = caller.key if caller else None
-        enabled = runtime.enabled_or_default(key)  # one read of the shared state for the whole list
+        enabled = await runtime.read_enabled(key, or_default=True)  # one read of the shared state for the list
         return _text("\n".join(describe(t, key, enabled) for t in toolsets))
 
     async def telco_enable_toolset(
@@ -74,12 +75,13 @@ def discovery_tools(runtime: Runtime) -> list[Tool]:
             return _text(f"[invalid_input] {toolset!r} is not a toolset this server can offer ({known}).", error=True)
         key = caller.key if caller is not None else None
         try:
-            enabled = runtime.enabled_for(key)
+            enabled = await runtime.read_enabled(key)
             added = [op for op in ops if not runtime.is_exposed(op, key, enabled)]
             if key is None:  # stdio: the one client of this process
                 runtime.exposed.extend(added)
             else:  # HTTP with OAuth: this person only, on every replica (the state backend); kept 24 h from now
-                runtime.toolsets.enable(key, [op.name for op in ops if op not in runtime.exposed])
+                names = [op.name for op in ops if op not in runtime.exposed]
+                await anyio.to_thread.run_sync(runtime.toolsets.enable, key, names)
         except StateUnavailable:
             return _text(
                 f"[unavailable] {toolset} cannot be enabled now: the shared state (TELCO_MCP_STATE_URL) that keeps "

@@ -181,7 +181,9 @@ def _connect(url: str) -> Any:
         url,
         socket_timeout=2.0,
         socket_connect_timeout=2.0,
-        retry=Retry(NoBackoff(), 1),  # one reconnect for a connection a Redis restart closed
+        # One reconnect for a connection a Redis restart closed; never a second wait on a Redis that does not
+        # answer (each call waits at most socket_timeout, and the server's event loop does not stall longer).
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
         health_check_interval=15,
         client_name="telco-mcp",
     )

@@ -95,3 +95,41 @@ async def test_on_stdio_an_enabled_toolset_stays_with_the_process(audit_path: Pa
     assert "sipgate_list_history" in mine and "sipgate_list_history" not in theirs
     r: Any = redis_server.client()
     assert not list(r.scan_iter("telco-mcp:toolsets:*"))
+
+
+class _RecordingToolsets(MemoryEnabledToolsets):
+    """The state backend, noting which thread each read and write ran on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[int] = []
+
+    def enabled(self, caller_key: str) -> frozenset[str]:
+        import threading
+
+        self.threads.append(threading.get_ident())
+        return super().enabled(caller_key)
+
+    def enable(self, caller_key: str, tools: Any) -> None:
+        import threading
+
+        self.threads.append(threading.get_ident())
+        super().enable(caller_key, tools)
+
+
+async def test_the_shared_state_is_read_off_the_event_loop(tmp_path: Path) -> None:
+    """A Redis that stalls (2 s socket timeout) must stall the request that reads it, not every session of the
+    replica: each tools/list and call-time read of a person's toolsets runs in a worker thread."""
+    import threading
+
+    server = build_server(settings(tmp_path / "audit.jsonl", None, telco_mcp_dynamic_toolsets=True))
+    runtime = server.telco_runtime  # type: ignore[attr-defined]
+    recording = _RecordingToolsets()
+    runtime.toolsets = recording
+    recording.enable(ANNA, ["sipgate_list_blocked_numbers"])
+    recording.threads.clear()
+    loop_thread = threading.get_ident()
+    assert await runtime.read_enabled(ANNA) == frozenset({"sipgate_list_blocked_numbers"})
+    assert await runtime.read_enabled(ANNA, or_default=True) == frozenset({"sipgate_list_blocked_numbers"})
+    assert recording.threads and loop_thread not in recording.threads
+    assert await runtime.read_enabled(None) == frozenset()  # no caller (stdio): nothing to read
