@@ -20,6 +20,7 @@ The approver PIN, when configured, is required in the `X-Approver-PIN` header.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import secrets
@@ -28,6 +29,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -239,13 +241,14 @@ class _Page:
             return self._message("Refused", "This form was not sent from the approval page.", 403)
         try:
             address = request.client.host if request.client else ""
-            self.service.check_pin(form.get("pin", [""])[0], source=pin_source(address))
+            # scrypt, and the shared count of wrong PINs: off the event loop the MCP sessions share
+            await anyio.to_thread.run_sync(self.service.check_pin, form.get("pin", [""])[0], pin_source(address))
         except ConfirmationError as exc:
             return self._signin_page(request, next_path=next_path, error=f"Not signed in: {exc}.")
         response = RedirectResponse(next_path, status_code=303, headers=SECURITY_HEADERS)
         response.set_cookie(
             SESSION_COOKIE,
-            self.service.new_session(None),
+            await anyio.to_thread.run_sync(self.service.new_session, None),
             httponly=True,
             samesite="strict",
             path="/approvals/",
@@ -260,7 +263,7 @@ class _Page:
         approval_id = request.path_params["approval_id"]
         code = request.query_params.get("code")
         if code is not None:
-            sid = self.service.redeem_code(approval_id, code)
+            sid = await anyio.to_thread.run_sync(self.service.redeem_code, approval_id, code)
             if sid is None:
                 return self._message(
                     "This link has been used",
@@ -393,9 +396,12 @@ and never logged.</p>
             except ConfirmationError as exc:
                 return self._message("Not approved", f"Nothing was decided: {exc}. Go back and try again.", 400)
         try:
-            decided = self.service.decide(
-                approval_id, decision == "approve", "approval-page", grant_minutes=minutes, secret=secret
-            )
+            decided = await anyio.to_thread.run_sync(
+                functools.partial(
+                    self.service.decide,
+                    approval_id, decision == "approve", "approval-page", grant_minutes=minutes, secret=secret,
+                )
+            )  # fmt: skip
         except ConfirmationError as exc:
             return self._message("Not decided", f"{exc}.", 409)
         if decided.status == "approved":
@@ -433,7 +439,7 @@ write is sent, and the assistant never sees it):</p>
         done = 0
         for approval_id in ids:
             try:
-                self.service.decide(approval_id, approve, "approval-page")
+                await anyio.to_thread.run_sync(self.service.decide, approval_id, approve, "approval-page")
                 done += 1
             except ConfirmationError:
                 continue

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel
 
@@ -13,6 +15,14 @@ from telco_mcp.http import CallContext, ProviderClient
 from telco_mcp.identity import Caller, current_caller
 from telco_mcp.operation import Operation, WriteSubject
 from telco_mcp.runtime import Runtime
+
+T = TypeVar("T")
+
+
+async def blocking(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` in a worker thread: the shared state (approvals, nonces, caps) may be Redis, whose calls
+    block; a slow one then stalls this write, not every session of the server."""
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args))
 
 
 @dataclass
@@ -67,8 +77,9 @@ class WriteCall:
             self._summary = await self.op.describe(self.args, self.hooks)
         return self._summary
 
-    def budget(self) -> dict[str, int] | None:
-        return self.runtime.guardrails.budget() or None
+    async def budget(self) -> dict[str, int] | None:
+        """The hourly writes left per capped kind, read off the event loop (the caps may live in Redis)."""
+        return await blocking(self.runtime.guardrails.budget) or None
 
     @functools.cached_property
     def caller(self) -> Caller | None:

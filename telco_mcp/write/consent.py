@@ -32,6 +32,7 @@ or raises `ConsentRefused` when this mode cannot accept the call at all.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
@@ -64,7 +65,7 @@ from telco_mcp.operation import Operation
 from telco_mcp.results import preview, success, write_result
 from telco_mcp.safety.audit import ConfirmedBy, Outcome
 from telco_mcp.write import policy
-from telco_mcp.write.call import WriteCall
+from telco_mcp.write.call import WriteCall, blocking
 
 ELICIT_KEY = "telco_mcp:confirm"
 APPROVAL_KEY = "telco_mcp:approval"
@@ -230,12 +231,17 @@ class TokenConsent(Consent):
         summary = await call.summary()  # what the user confirms, and must still be true when it is sent
         if call.confirm_token:
             try:
-                tokens.redeem(call.op.name, call.arguments, call.confirm_token, call.caller_key, shown=summary)
+                await blocking(
+                    functools.partial(tokens.redeem, shown=summary),
+                    call.op.name, call.arguments, call.confirm_token, call.caller_key,
+                )  # fmt: skip
             except ConfirmationError as exc:
                 raise ConsentRefused(exc, "token") from None
             return Granted("token")
         request = await call.op.build_request(call.args, call.hooks)
-        token, expiry = tokens.issue(call.op.name, call.arguments, call.caller_key, shown=summary)
+        token, expiry = await blocking(
+            functools.partial(tokens.issue, shown=summary), call.op.name, call.arguments, call.caller_key
+        )
         out = write_result(
             call.op,
             status="confirmation_required",
@@ -243,7 +249,7 @@ class TokenConsent(Consent):
             request=preview(call.client.base_url, request, call.client.auth_scheme),
             confirm_token=token,
             expires_at=datetime.fromtimestamp(expiry, UTC),
-            budget=call.budget(),
+            budget=await call.budget(),
         )
         lead = (
             f"Not sent yet. Ask the user to confirm: {summary}. Only if they agree, call {call.op.name} again with "
@@ -263,18 +269,19 @@ class ApprovalConsent(Consent):
         client, label = call.client_identity()
         digest = arguments_digest(call.op.name, call.arguments)
         if call.approval_id:
-            return self._redeem(call, call.approval_id, digest, client)
+            return await self._redeem(call, call.approval_id, digest, client)
         if _modern(call) and call.ctx.request_state and call.ctx.input_responses:
-            return self._after_url_round(call)
+            return await self._after_url_round(call)
         if call.op.grantable and (target := call.subject.target):
-            grant = service.store.find_grant(call.op.name, target, client)
+            grant = await blocking(service.store.find_grant, call.op.name, target, client)
             if grant is not None:
                 return Granted(_channel(grant.decided_by), approval=grant.approval, grant=grant.id)
         request = await call.op.build_request(call.args, call.hooks)
         shown = preview(call.client.base_url, request, call.client.auth_scheme)
         now = service.clock()
         try:
-            approval, new = service.create(
+            approval, new = await blocking(
+                service.create,
                 Approval(
                     id=new_id(),
                     tool=call.op.name,
@@ -296,12 +303,12 @@ class ApprovalConsent(Consent):
                     sandbox=call.sandbox,
                     caller=call.caller_audit,
                     four_eyes=four_eyes(call),
-                )
+                ),
             )
         except ConfirmationError as exc:
             raise ConsentRefused(exc, "approval-page") from None
         if not new:  # asked again before anyone decided: the same approval, no second page or notice
-            return Pending(self._pending(call, approval, [], still=True))
+            return Pending(await self._pending(call, approval, [], still=True))
         return await self._deliver(call, approval)
 
     async def _deliver(self, call: WriteCall, approval: Approval) -> Decision:
@@ -327,13 +334,13 @@ class ApprovalConsent(Consent):
                 )
             outcome = await call.ctx.elicit_url(message, url, approval.id)
             if not isinstance(outcome, AcceptedUrlElicitation):
-                return self._declined_link(call, approval)
+                return await self._declined_link(call, approval)
             where.append("your MCP client showed the user the approval page (approver PIN)")
-        elif not second_person and service.local_page and open_browser(service.browser_link(approval)):
+        elif not second_person and service.local_page and open_browser(await blocking(service.browser_link, approval)):
             where.append("the approval page was opened in the user's browser")
-        return Pending(self._pending(call, approval, where), recorded="pending", approval=approval.id)
+        return Pending(await self._pending(call, approval, where), recorded="pending", approval=approval.id)
 
-    def _after_url_round(self, call: WriteCall) -> Decision:
+    async def _after_url_round(self, call: WriteCall) -> Decision:
         """The retry after a URL-mode elicitation (2026-07-28): the user saw the link, or declined it."""
         service = call.runtime.approvals
         try:
@@ -342,7 +349,7 @@ class ApprovalConsent(Consent):
             raise ConsentRefused(
                 ConfirmationError("the approval round is not one this server started"), "none"
             ) from None
-        approval = service.store.get(approval_id)
+        approval = await blocking(service.store.get, approval_id)
         if approval is None:
             raise ConsentRefused(ConfirmationError(f"no approval {approval_id} is known to this server"), "none")
         answer = (call.ctx.input_responses or {}).get(APPROVAL_KEY)
@@ -350,23 +357,23 @@ class ApprovalConsent(Consent):
         if isinstance(answer, dict):
             action = answer.get("action")
         if action != "accept":
-            return self._declined_link(call, approval)
+            return await self._declined_link(call, approval)
         return Pending(
-            self._pending(call, approval, ["your MCP client showed the user the approval page (approver PIN)"])
+            await self._pending(call, approval, ["your MCP client showed the user the approval page (approver PIN)"])
         )
 
-    def _declined_link(self, call: WriteCall, approval: Approval) -> Decision:
+    async def _declined_link(self, call: WriteCall, approval: Approval) -> Decision:
         try:
-            call.runtime.approvals.decide(approval.id, False, "client")
+            await blocking(call.runtime.approvals.decide, approval.id, False, "client")
         except ConfirmationError:  # a person decided it meanwhile, on the page or in a terminal
-            current = call.runtime.approvals.store.get(approval.id) or approval
-            return Pending(self._pending(call, current, [], still=current.status == "pending"))
+            current = await blocking(call.runtime.approvals.store.get, approval.id) or approval
+            return Pending(await self._pending(call, current, [], still=current.status == "pending"))
         return Declined("approval-page", "declined to open the approval page")
 
-    def _redeem(self, call: WriteCall, approval_id: str, digest: str, client: str) -> Decision:
+    async def _redeem(self, call: WriteCall, approval_id: str, digest: str, client: str) -> Decision:
         service = call.runtime.approvals
         try:
-            approval = service.store.redeem(approval_id, call.op.name, digest, client)
+            approval = await blocking(service.store.redeem, approval_id, call.op.name, digest, client)
         except ConfirmationError as exc:
             raise ConsentRefused(exc, "approval-page") from None
         channel = _channel(approval.decided_by)
@@ -398,7 +405,7 @@ class ApprovalConsent(Consent):
                 ),
                 "approval-page",
             )
-        return Pending(self._pending(call, approval, [], still=True))
+        return Pending(await self._pending(call, approval, [], still=True))
 
     @staticmethod
     def _where(call: WriteCall) -> list[str]:
@@ -418,7 +425,7 @@ class ApprovalConsent(Consent):
         ]
 
     @staticmethod
-    def _pending(call: WriteCall, approval: Approval, where: list[str], *, still: bool = False) -> CallToolResult:
+    async def _pending(call: WriteCall, approval: Approval, where: list[str], *, still: bool = False) -> CallToolResult:
         service = call.runtime.approvals
         minutes = max(1, int((approval.expires - service.clock()) // 60))
         places = [*where, *ApprovalConsent._where(call)]
@@ -447,7 +454,7 @@ class ApprovalConsent(Consent):
             summary=approval.summary,
             approval_id=approval.id,
             expires_at=datetime.fromtimestamp(approval.expires, UTC),
-            budget=call.budget(),
+            budget=await call.budget(),
             note=approval.verdict and f"The guardrails would refuse it now: {approval.verdict}",
         )
         return success(call.op, out, sandbox=call.sandbox, lead=lead)

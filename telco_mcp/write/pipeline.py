@@ -25,7 +25,7 @@ from telco_mcp.results import failure, preview, success, write_result
 from telco_mcp.safety.audit import ConfirmedBy, Outcome, new_attempt_id
 from telco_mcp.wire import PreparedRequest
 from telco_mcp.write import consent, policy
-from telco_mcp.write.call import WriteCall
+from telco_mcp.write.call import WriteCall, blocking
 from telco_mcp.write.send import interpret, provider_id, send
 
 
@@ -35,7 +35,7 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
 
     # 1. policy: may this happen at all?
     try:
-        policy.check(call)
+        await blocking(policy.check, call)
     except (SafetyRefusal, StateUnavailable) as exc:  # shared state down: fail closed, before anyone is asked
         return _stopped(call, exc, channel="none")
 
@@ -61,7 +61,7 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
         )  # fmt: skip
         out = write_result(
             call.op, status="declined", summary=await call.summary(), note=f"The user {decision.how}.",
-            budget=call.budget(),
+            budget=await call.budget(),
         )  # fmt: skip
         return success(
             call.op, out, sandbox=call.sandbox, lead=f"Not sent: the user {decision.how}. Do not retry unless asked."
@@ -84,7 +84,7 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
                 "a number's routing before the change, a call's parties, what a delete loses) changed since. "
                 "Nothing was sent. Call the tool without approval_id to ask again with what is true now"
             )
-        policy.consume(call)  # counted against the hourly caps right before it leaves
+        await blocking(policy.consume, call)  # counted against the hourly caps right before it leaves
     except (SafetyRefusal, ConfirmationError, StateUnavailable) as exc:
         return _stopped(call, exc, channel=granted, attempt=attempt, approval=approval)
     except TelcoError as exc:
@@ -117,7 +117,7 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
     # 4. send, once (with the secret a person gave on the approval page, put in only now: never audited)
     secret: str | None = None
     if (secret_field := call.op.secret_field(call.args)) is not None:
-        secret = call.runtime.approvals.take_secret(approval) if approval else None
+        secret = await blocking(call.runtime.approvals.take_secret, approval) if approval else None
         if secret is None:
             error = ConfirmationError(
                 f"the {secret_field} given on the approval page could not be taken: it expired with its approval, "
@@ -149,7 +149,7 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
         note = (note + " " if note else "") + "The write was applied but could not be recorded in the audit log."
     summary = await call.summary()
     out = write_result(
-        call.op, status="applied", summary=summary, result=answer.result, budget=call.budget(), note=note
+        call.op, status="applied", summary=summary, result=answer.result, budget=await call.budget(), note=note
     )
     return success(call.op, out, sandbox=call.sandbox, lead=f"Done: {summary}")
 
@@ -200,7 +200,7 @@ async def dry_run(call: WriteCall) -> CallToolResult:
         summary=summary,
         request=preview(call.client.base_url, request, call.client.auth_scheme),
         note=f"The real call would be refused: {verdict}" if verdict else None,
-        budget=call.budget(),
+        budget=await call.budget(),
     )
     return success(call.op, out, sandbox=call.sandbox, lead=f"Dry run, nothing was sent: {summary}")
 

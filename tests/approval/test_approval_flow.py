@@ -536,3 +536,31 @@ async def test_decisions_and_grants_are_on_record_and_writes_under_a_grant_name_
     applied = [r for r in lines if r.get("outcome") == "applied"]
     assert [r["tool"] for r in applied] == ["sipgate_hold_call", "sipgate_mute_call"]
     assert "grant" not in applied[0] and applied[1]["grant"] == decision["grant"]["id"]
+
+
+async def test_the_write_path_uses_the_shared_state_off_the_event_loop(audit_path: Path, browser: Browser) -> None:
+    """Approvals (and nonces, caps) may live in Redis, whose client blocks: a slow one must stall the write
+    that uses it, not every session. Each approval-store call of a write runs in a worker thread."""
+    import threading
+
+    class Recording(MemoryApprovalStore):
+        threads: list[int]
+
+        def open(self, approval: Approval, max_pending: int) -> tuple[Approval, bool]:
+            self.threads.append(threading.get_ident())
+            return super().open(approval, max_pending)
+
+        def redeem(self, approval_id: str, tool: str, digest: str, client: str) -> Approval:
+            self.threads.append(threading.get_ident())
+            return super().redeem(approval_id, tool, digest, client)
+
+    server = server_for(audit_path)
+    store = Recording()
+    store.threads = []
+    server.telco_runtime.approvals.store = store
+    async with client(server) as c:
+        pending = (await c.call_tool("sipgate_send_sms", SMS)).structured_content
+        server.telco_runtime.approvals.decide(pending["approval_id"], True, "cli")
+        sent = await c.call_tool("sipgate_send_sms", SMS | {"approval_id": pending["approval_id"]})
+    assert sent.structured_content["status"] == "applied"
+    assert len(store.threads) == 2 and threading.get_ident() not in store.threads
