@@ -58,6 +58,12 @@ class WriteCall:
         """One per call, so an operation's hooks can keep what they looked up for the rest of the call."""
         return self.runtime.call_context(self.client)
 
+    def forget_lookups(self) -> None:
+        """Read the provider's state afresh: the next summary and request are built from new lookups (after a
+        person took their time to answer a question about the old ones)."""
+        self.__dict__.pop("hooks", None)
+        self._summary = None
+
     @property
     def sandbox(self) -> bool:
         return self.client.sandbox

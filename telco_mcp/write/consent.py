@@ -151,29 +151,43 @@ class ElicitationConsent(Consent):
     channel = "elicitation"
 
     async def obtain(self, call: WriteCall) -> Decision:
-        message = f"{await call.summary()}\n\nAllow this {call.op.effect} action? Nothing is sent unless you confirm."
-        if _modern(call):
-            answer = self._answer_on_retry(call, message)
+        asked = await call.summary()
+        message = f"{asked}\n\nAllow this {call.op.effect} action? Nothing is sent unless you confirm."
+        if _modern(call):  # the answer comes with a new call, whose summary is read afresh and must match
+            answer = await self._answer_on_retry(call, message)
             if answer is None:
-                return Pending(self._ask(call, message))
+                return Pending(await self._ask(call, message))
             return self._decide(answer)
         outcome = await call.ctx.elicit(message, Confirm)
         if isinstance(outcome, AcceptedElicitation):
-            return Granted("elicitation") if outcome.data.confirm else Declined("elicitation", "answered no")
+            if not outcome.data.confirm:
+                return Declined("elicitation", "answered no")
+            # The person may have taken minutes: what they said yes to must still be true.
+            call.forget_lookups()
+            if await call.summary() != asked:
+                raise ConsentRefused(
+                    ConfirmationError(
+                        f"what the person confirmed for {call.op.name} is no longer true: the state the question "
+                        "showed (e.g. a number's routing, a call's parties) changed while it was open. Nothing was "
+                        "sent. Call the tool again to ask with what is true now"
+                    ),
+                    "elicitation",
+                )
+            return Granted("elicitation")
         return Declined("elicitation", "declined" if isinstance(outcome, DeclinedElicitation) else "cancelled")
 
     @staticmethod
     def _digest(message: str) -> str:
         return hashlib.sha256(message.encode()).hexdigest()
 
-    def _ask(self, call: WriteCall, message: str) -> InputRequiredResult:
+    async def _ask(self, call: WriteCall, message: str) -> InputRequiredResult:
         # The SDK seals request_state and binds it to this tool and these exact arguments.
-        call.runtime.tokens.mark_epoch()  # the answer's nonce must be checkable when it comes back
+        await blocking(call.runtime.tokens.mark_epoch)  # the answer's nonce must be checkable when it comes back
         state = json.dumps({"q": self._digest(message), "n": secrets.token_urlsafe(12), "t": int(time.time())})
         params = ElicitRequestFormParams(message=message, requested_schema=render_elicitation_schema(Confirm))
         return InputRequiredResult(input_requests={ELICIT_KEY: ElicitRequest(params=params)}, request_state=state)
 
-    def _answer_on_retry(self, call: WriteCall, message: str) -> ElicitResult | None:
+    async def _answer_on_retry(self, call: WriteCall, message: str) -> ElicitResult | None:
         """The user's answer to exactly this question, asked in an earlier round of this call; else None."""
         responses, raw_state = call.ctx.input_responses, call.ctx.request_state
         if not responses or not raw_state or ELICIT_KEY not in responses:
@@ -198,8 +212,10 @@ class ElicitationConsent(Consent):
             return None
         # Remembered for longer than any answer is accepted (above), so no answer works twice.
         try:
-            first = call.runtime.tokens.use_once(
-                "elicit:" + nonce, time.time() + 2 * call.runtime.settings.telco_mcp_confirm_ttl, issued=issued
+            first = await blocking(
+                functools.partial(call.runtime.tokens.use_once, issued=issued),
+                "elicit:" + nonce,
+                time.time() + 2 * call.runtime.settings.telco_mcp_confirm_ttl,
             )
         except ConfirmationError as exc:  # asked before the shared state lost its memory of used answers
             raise ConsentRefused(exc, "elicitation") from None

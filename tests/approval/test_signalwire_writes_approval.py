@@ -85,3 +85,36 @@ async def test_a_yes_holds_only_while_what_the_person_read_is_true(
     else:
         assert late.structured_content["status"] == "applied", text
         assert writes(server) == [("PUT", f"/api/relay/rest/phone_numbers/{number['id']}")]
+
+
+@pytest.mark.parametrize("changed", [True, False], ids=["re-routed-while-asked", "unchanged"])
+async def test_an_in_call_yes_holds_only_if_the_state_it_asked_about_is_still_true(
+    audit_path: Path, changed: bool
+) -> None:
+    """2025-era elicitation waits inside the call for the person's answer, maybe for minutes: the number is
+    read again after the yes, and a change meanwhile sends nothing."""
+    from mcp.types import ElicitResult
+
+    server = server_for(audit_path, telco_mcp_toolsets="all", telco_mcp_confirm="elicit")
+    asked: list[str] = []
+    holder: dict[str, Any] = {}
+
+    async def person(context: Any, params: Any) -> ElicitResult:
+        asked.append(params.message)
+        if changed:  # a colleague re-routes the number while the question is open
+            server.telco_runtime.sandbox.state.signalwire.phone_numbers[holder["id"]]["call_relay_topic"] = "other"
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    async with client(server, mode="legacy", elicitation_callback=person) as c:
+        number = await _number(c, number_type="longcode")
+        holder["id"] = number["id"]
+        args = {"id": number["id"], "call_handler": "relay_topic", "call_relay_topic": "night-desk"}
+        result = await c.call_tool("signalwire_update_phone_number", args)
+    text = "\n".join(getattr(block, "text", "") for block in result.content)
+    assert len(asked) == 1 and "->" in asked[0]
+    if changed:
+        assert result.is_error and "no longer true" in text and "Nothing was sent" in text, text
+        assert writes(server) == []
+    else:
+        assert result.structured_content["status"] == "applied", text
+        assert writes(server) == [("PUT", f"/api/relay/rest/phone_numbers/{number['id']}")]
