@@ -35,8 +35,9 @@ def reads_of(sandbox: Sandbox, path: str) -> int:
 @pytest.mark.parametrize(
     ("arguments", "client_kwargs", "status", "rounds"),
     [
-        # 2025-11-25 handshake: the user is asked by elicitation inside the one call, then it is sent
-        ({}, {"elicitation_callback": accept, "mode": "legacy"}, "applied", 1),
+        # 2025-11-25 handshake: the user is asked by elicitation inside the one call, then the sender is read
+        # again (what they said yes to must still be true after their answer) and it is sent
+        ({}, {"elicitation_callback": accept, "mode": "legacy"}, "applied", 2),
         # 2026-07-28: the question rides an InputRequiredResult and the answer comes on a retry of the
         # call, which recomputes the question to check it is the one the user answered: one read per round
         ({}, {"elicitation_callback": accept}, "applied", 2),
