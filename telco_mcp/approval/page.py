@@ -131,8 +131,12 @@ class _Page:
     def _message(self, heading: str, text: str, status: int = 200) -> HTMLResponse:
         return self._respond(f'<h1>{_e(heading)}</h1>\n<p class="lead">{_e(text)}</p>', status, title=heading)
 
-    def _session(self, request: Request) -> Session | None:
-        return self.service.session(request.cookies.get(SESSION_COOKIE))
+    async def _session(self, request: Request) -> Session | None:
+        return await anyio.to_thread.run_sync(self.service.session, request.cookies.get(SESSION_COOKIE))
+
+    async def _state(self, fn: Any, *args: Any) -> Any:
+        """A read of the approval state (maybe Redis) off the event loop the MCP sessions share."""
+        return await anyio.to_thread.run_sync(fn, *args)
 
     def _guard(self, request: Request) -> Response | None:
         if not _host_allowed(request, self.allowed_hosts):
@@ -172,10 +176,10 @@ class _Page:
     async def index(self, request: Request) -> Response:
         if (refused := self._guard(request)) is not None:
             return refused
-        session = self._session(request)
+        session = await self._session(request)
         if session is None or session.approval is not None:
             return self._signin_page(request, next_path="/approvals/")
-        pending = self.service.store.pending()
+        pending = await self._state(self.service.store.pending)
         if not pending:
             body = '<h1>Nothing to approve</h1>\n<p class="lead">No write is waiting for a decision.</p>'
             return self._respond(body)
@@ -283,11 +287,11 @@ class _Page:
                 SESSION_COOKIE, sid, httponly=True, samesite="strict", path="/approvals/", secure=self._secure(request)
             )
             return response
-        session = self._session(request)
+        session = await self._session(request)
         if not self.service.may_act(session, approval_id):
             return self._signin_page(request, next_path=f"/approvals/a/{approval_id}")
         assert session is not None
-        approval = self.service.store.get(approval_id)
+        approval = await self._state(self.service.store.get, approval_id)
         if approval is None:
             return self._message("Unknown approval", "No such approval is known to this server.", 404)
         return self._respond(self._detail_body(approval, session), title="Approve this write?")
@@ -373,7 +377,7 @@ and never logged.</p>
         if (refused := self._guard(request)) is not None:
             return refused
         approval_id = request.path_params["approval_id"]
-        session = self._session(request)
+        session = await self._session(request)
         form = await self._form(request)
         if (refused := self._post_refused(request, session, form)) is not None:
             return refused
@@ -388,7 +392,7 @@ and never logged.</p>
                 minutes = int(form.get("grant_minutes", ["0"])[0])
             except ValueError:
                 minutes = None
-        approval = self.service.store.get(approval_id)
+        approval = await self._state(self.service.store.get, approval_id)
         secret, generated = None, False
         if decision == "approve" and approval is not None:
             try:
@@ -422,7 +426,7 @@ write is sent, and the assistant never sees it):</p>
     async def bulk(self, request: Request) -> Response:
         if (refused := self._guard(request)) is not None:
             return refused
-        session = self._session(request)
+        session = await self._session(request)
         form = await self._form(request)
         if (refused := self._post_refused(request, session, form)) is not None:
             return refused
@@ -431,7 +435,7 @@ write is sent, and the assistant never sees it):</p>
             return self._message("Refused", "Sign in with the approver PIN to decide several approvals.", 403)
         action = form.get("action", [""])[0]
         if action == "deny_all":
-            ids, approve = [a.id for a in self.service.store.pending()], False
+            ids, approve = [a.id for a in await self._state(self.service.store.pending)], False
         elif action == "approve":
             ids, approve = form.get("id", []), True
         else:

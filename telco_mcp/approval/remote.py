@@ -17,8 +17,10 @@ with both people.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+import anyio
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser, BearerAuthBackend, RequireAuthMiddleware
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.routes import build_resource_metadata_url
@@ -55,18 +57,19 @@ def remote_api_app(service: ApprovalService, settings: Settings, verifier: Token
         who = approver(request)
         if who is None:
             return JSONResponse({"error": "invalid_token"}, status_code=401)
-        pending = [as_json(who, a) for a in service.store.pending() if may_decide(who, a)]
+        waiting = await anyio.to_thread.run_sync(service.store.pending)  # the state may be Redis: off the loop
+        pending = [as_json(who, a) for a in waiting if may_decide(who, a)]
         return JSONResponse({"approver": who.audit(), "approvals": pending})
 
-    def find(request: Request, who: Caller) -> Approval | None:
-        approval = service.store.get(request.path_params["approval_id"])
+    async def find(request: Request, who: Caller) -> Approval | None:
+        approval = await anyio.to_thread.run_sync(service.store.get, request.path_params["approval_id"])
         return approval if approval is not None and may_decide(who, approval) else None
 
     async def show(request: Request) -> Response:
         who = approver(request)
         if who is None:
             return JSONResponse({"error": "invalid_token"}, status_code=401)
-        approval = find(request, who)
+        approval = await find(request, who)
         if approval is None:
             return JSONResponse({"error": "not_found"}, status_code=404)
         return JSONResponse(as_json(who, approval))
@@ -82,7 +85,7 @@ def remote_api_app(service: ApprovalService, settings: Settings, verifier: Token
                 status_code=400,
             )
         approve, minutes = decision
-        approval = service.store.get(request.path_params["approval_id"])
+        approval = await anyio.to_thread.run_sync(service.store.get, request.path_params["approval_id"])
         if approval is None:
             return JSONResponse({"error": "not_found"}, status_code=404)
         if not may_decide(who, approval):
@@ -96,7 +99,11 @@ def remote_api_app(service: ApprovalService, settings: Settings, verifier: Token
                 status_code=403,
             )
         try:
-            decided = service.decide(approval.id, approve, "approval-api", grant_minutes=minutes, approver=who)
+            decided = await anyio.to_thread.run_sync(
+                functools.partial(
+                    service.decide, approval.id, approve, "approval-api", grant_minutes=minutes, approver=who
+                )
+            )
         except FourEyesRefused as exc:
             return JSONResponse({"error": "four_eyes", "message": str(exc)}, status_code=403)
         except ConfirmationError as exc:
