@@ -119,9 +119,9 @@ class TelcoServer(MCPServer):
     """The SDK server, answering a bad `prompts/get` as the protocol says: -32602, no traceback, and
     listing (and calling) only the catalogue tools exposed now: with dynamic toolsets that list grows."""
 
-    def _exposed(self, name: str, caller: Caller | None, enabled: frozenset[str] | None = None) -> bool:
+    def _exposed(self, name: str, caller: Caller | None, enabled: frozenset[str]) -> bool:
         """A catalogue tool exposed now: to everyone, or (dynamic toolsets over OAuth) enabled by this caller
-        (`enabled`, read once per request; raises `StateUnavailable` when it must be read and cannot)."""
+        (`enabled`, read once per request off the event loop: `Runtime.read_enabled`)."""
         from telco_mcp.catalogue import BY_NAME
 
         op = BY_NAME.get(name)
@@ -163,7 +163,7 @@ class TelcoServer(MCPServer):
                 enabled = await runtime.read_enabled(caller.key)
             except StateUnavailable as exc:  # and the state cannot say
                 raise ToolError(f"[unavailable] {name}: {exc.message}") from None
-        exposed = self._exposed(name, caller, enabled if enabled is not None else frozenset())
+        exposed = self._exposed(name, caller, enabled or frozenset())
         if not exposed:
             raise ToolError(f"Unknown tool: {name}")
         if not self._in_scope(name, caller):

@@ -41,7 +41,13 @@ TYPED = "Tr0ub4dor-and-3"
 
 
 def _documents() -> dict[str, OpenAPI]:
-    from sandbox.test_sandbox_contract import SIGNALWIRE_SPEC, SIPGATE_SPEC, _shared, _without_generator_artefacts
+    from sandbox.test_sandbox_contract import (
+        SIGNALWIRE_SPEC,
+        SIPGATE_SPEC,
+        _shared,
+        _without_generator_artefacts,
+        reachable,
+    )
 
     _shared(SPECS)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -50,7 +56,7 @@ def _documents() -> dict[str, OpenAPI]:
               "/api/fabric/resources/sip_gateways/{id}", "/api/relay/rest/phone_numbers",
               "/api/relay/rest/phone_numbers/{id}", "/api/relay/rest/sip_profile", "/api/voice/logs",
               "/api/voice/logs/{id}", "/api/messaging/logs"}  # fmt: skip
-    sw = _reachable(sw, wanted)
+    sw = copy.deepcopy(reachable(sw, wanted))  # a copy: the two deviations below change its schemas
     schemas = sw["components"]["schemas"]
     create, update = schemas["SipEndpointCreateRequest"], schemas["SipEndpointUpdateRequest"]
     create["required"] = [name for name in create["required"] if name != "id"]  # deviation 1: server-assigned
@@ -67,27 +73,6 @@ def _documents() -> dict[str, OpenAPI]:
             if isinstance(operation, dict):
                 operation["security"] = []
     return {"signalwire": OpenAPI.from_dict(sw), "sipgate": OpenAPI.from_dict(sg)}
-
-
-def _reachable(raw: dict[str, Any], paths: set[str]) -> dict[str, Any]:
-    """`raw` cut to `paths` and the components they reach (the whole document is slow to load)."""
-    out = dict(raw, paths={p: raw["paths"][p] for p in paths}, components={})
-    pending: list[Any] = [out["paths"], raw.get("security", [])]
-    seen: set[str] = set()
-    while pending:
-        node = pending.pop()
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/components/") and ref not in seen:
-                seen.add(ref)
-                _, _, kind, name = ref.split("/", 3)
-                out["components"].setdefault(kind, {})[name] = copy.deepcopy(raw["components"][kind][name])
-                pending.append(raw["components"][kind][name])
-            pending.extend(node.values())
-        elif isinstance(node, list):
-            pending.extend(node)
-    out["components"]["securitySchemes"] = raw["components"].get("securitySchemes", {})
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -137,7 +137,11 @@ def _without_generator_artefacts(node: Any) -> Any:
 
 def _covered_part(raw: dict[str, Any], provider: str) -> dict[str, Any]:
     """`raw` with only the covered paths and every component they reach; nothing inside is changed."""
-    paths = {t for p, _, t in COVERED if p == provider}
+    return reachable(raw, {t for p, _, t in COVERED if p == provider})
+
+
+def reachable(raw: dict[str, Any], paths: set[str]) -> dict[str, Any]:
+    """`raw` cut to `paths` and the components they reach (shared with `raw`, not copied)."""
     out = dict(raw, paths={t: raw["paths"][t] for t in paths}, components={})
     pending = [out["paths"], raw.get("security", [])]
     seen: set[str] = set()
