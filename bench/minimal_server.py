@@ -6,7 +6,7 @@
 Two tools:
 - `echo` returns its text (after `BENCH_ECHO_SLEEP_MS`, if set): what the SDK alone costs.
 - `sip_profile` makes the same upstream GET as `signalwire_get_sip_profile`, with one keep-alive
-  `httpx2.AsyncClient` made by the same factory as ours (`telco_mcp.http.make_http_client`: pool,
+  `httpx2.AsyncClient` made by the same factory as ours (`telco_mcp.upstream.make_http_client`: pool,
   timeouts, headers), against `BENCH_UPSTREAM_URL` (the sandbox) with its SignalWire credentials, and
   returns the JSON: the same work as our read tool with none of our layers.
 
@@ -34,7 +34,7 @@ def _upstream() -> httpx2.AsyncClient:
     global _client
     if _client is None:  # configured exactly like ours (same factory), so only the layers around it differ
         from telco_mcp import sandbox as sb
-        from telco_mcp.http import make_http_client
+        from telco_mcp.upstream import make_http_client
 
         auth = httpx2.BasicAuth(sb.SIGNALWIRE_PROJECT_ID, sb.SIGNALWIRE_API_TOKEN)
         _client = make_http_client(UPSTREAM, auth, timeout=60)

@@ -40,7 +40,7 @@ from telco_mcp.safety.scopes import TOOLSETS
 if TYPE_CHECKING:
     from mcp.server import MCPServer
 
-    from telco_mcp.http import ProviderClient
+    from telco_mcp.upstream import ProviderClient
     from telco_mcp.runtime import Runtime
 
 logger = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from telco_mcp.errors import UnexpectedResponse
 from telco_mcp.events.store import EventStore
-from telco_mcp.http import CallContext
+from telco_mcp.upstream import CallContext
 from telco_mcp.phone import pretty
 from telco_mcp.providers.payload import PayloadShapeError
 from telco_mcp.wire import Method, PreparedRequest, Provider, fill_path, placeholders

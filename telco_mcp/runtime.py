@@ -24,7 +24,7 @@ from telco_mcp.wire import Provider
 
 if TYPE_CHECKING:
     from telco_mcp.events.receiver import WebhookReceiver
-    from telco_mcp.http import CallContext, ProviderClient
+    from telco_mcp.upstream import CallContext, ProviderClient
     from telco_mcp.sandbox import Sandbox
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class Runtime:
 
     def call_context(self, client: ProviderClient) -> CallContext:
         """What one tool call's operation hooks may use."""
-        from telco_mcp.http import CallContext
+        from telco_mcp.upstream import CallContext
 
         return CallContext(client, self.events, self.webhook_url)
 

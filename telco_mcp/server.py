@@ -29,7 +29,7 @@ from telco_mcp.events.notify import EventRelay, LegacySubscriptions
 from telco_mcp.events.receiver import WEBHOOK_PREFIX, WebhookReceiver, networks
 from telco_mcp.events.secret import webhook_secret
 from telco_mcp.events.store import EventStore
-from telco_mcp.http import ProviderClient
+from telco_mcp.upstream import ProviderClient
 from telco_mcp.identity import Caller, current_caller
 from telco_mcp.prompts import PROMPTS
 from telco_mcp.runtime import AppState, Runtime

@@ -283,3 +283,21 @@ def test_make_serve_stdio_writes_nothing_but_the_protocol_to_stdout(tmp_path, ho
     assert done.returncode == 0, done.stderr
     assert "SANDBOX MODE" in done.stderr, "the server did run"
     assert done.stdout == ""
+
+
+def test_the_entry_point_runs_as_a_script_as_a_bundle_host_may_start_it(tmp_path):
+    # `python telco_mcp/__main__.py` puts the package folder first on sys.path: a module there named like
+    # a standard-library one (the former telco_mcp/http.py) shadows it, and the start fails.
+    main_py = REPO / "telco_mcp" / "__main__.py"
+    result = subprocess.run(
+        [sys.executable, str(main_py), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "serve" in result.stdout
+
+
+def test_no_module_at_the_package_top_shadows_a_standard_library_module():
+    top = {p.stem for p in (REPO / "telco_mcp").glob("*.py")} | {
+        p.name for p in (REPO / "telco_mcp").iterdir() if (p / "__init__.py").exists()
+    }
+    assert sorted(top & set(sys.stdlib_module_names)) == []

@@ -8,7 +8,7 @@ from conftest import SW_BASE, SW_PROJECT, SW_TOKEN, FakeUpstream, response
 
 from telco_mcp import errors
 from telco_mcp.catalogue import BY_NAME
-from telco_mcp.http import USER_AGENT, ProviderClient, RetryPolicy, parse_retry_after
+from telco_mcp.upstream import USER_AGENT, ProviderClient, RetryPolicy, parse_retry_after
 from telco_mcp.wire import PreparedRequest, decode_cursor, encode_cursor, encode_segment, next_page
 
 pytestmark = pytest.mark.anyio

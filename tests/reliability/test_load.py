@@ -57,7 +57,7 @@ FAULT_RATE = 0.01
 TIME_LIMIT = 90.0
 SOAK_TIME_LIMIT = 900.0
 SETTLE = 10.0
-UPSTREAM_KEEPALIVE = 2 * 20  # two providers, each pool keeps at most 20 idle connections (telco_mcp.http)
+UPSTREAM_KEEPALIVE = 2 * 20  # two providers, each pool keeps at most 20 idle connections (telco_mcp.upstream)
 SLACK_FDS = 2
 INJECTED_CATEGORIES = frozenset(
     {"upstream_unavailable", "rate_limited", "unexpected_response", "timeout", "outcome_unknown"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx2
 
-from telco_mcp.http import ProviderClient, RetryPolicy, make_http_client
+from telco_mcp.upstream import ProviderClient, RetryPolicy, make_http_client
 from telco_mcp.settings import Settings
 
 

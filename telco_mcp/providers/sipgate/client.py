@@ -16,7 +16,7 @@ import httpx2
 from pydantic import SecretStr
 
 from telco_mcp.errors import AuthError, parse_body
-from telco_mcp.http import ProviderClient, RetryPolicy, make_http_client
+from telco_mcp.upstream import ProviderClient, RetryPolicy, make_http_client
 from telco_mcp.settings import Settings
 
 

@@ -16,7 +16,7 @@ import httpx2
 from pydantic import BaseModel
 
 from telco_mcp.errors import InvalidInput, NotFound
-from telco_mcp.http import CallContext
+from telco_mcp.upstream import CallContext
 from telco_mcp.models import MAX_LIMIT
 from telco_mcp.operation import Operation, WriteSubject
 from telco_mcp.phone import pretty, same_number

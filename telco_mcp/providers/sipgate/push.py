@@ -19,7 +19,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from telco_mcp.errors import InvalidInput, StateUnavailable
 from telco_mcp.events.model import CallEvent, EventFilter, EventType
-from telco_mcp.http import CallContext
+from telco_mcp.upstream import CallContext
 from telco_mcp.models import Result, StrictInput
 from telco_mcp.operation import LocalContext
 from telco_mcp.phone import ShownNumber
