@@ -40,8 +40,8 @@ from telco_mcp.safety.scopes import TOOLSETS
 if TYPE_CHECKING:
     from mcp.server import MCPServer
 
-    from telco_mcp.upstream import ProviderClient
     from telco_mcp.runtime import Runtime
+    from telco_mcp.upstream import ProviderClient
 
 logger = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from pydantic import BaseModel
 
 from telco_mcp.errors import UnexpectedResponse
 from telco_mcp.events.store import EventStore
-from telco_mcp.upstream import CallContext
 from telco_mcp.phone import pretty
 from telco_mcp.providers.payload import PayloadShapeError
+from telco_mcp.upstream import CallContext
 from telco_mcp.wire import Method, PreparedRequest, Provider, fill_path, placeholders
 
 Effect = Literal["read", "write", "destructive"]

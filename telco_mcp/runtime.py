@@ -24,8 +24,8 @@ from telco_mcp.wire import Provider
 
 if TYPE_CHECKING:
     from telco_mcp.events.receiver import WebhookReceiver
-    from telco_mcp.upstream import CallContext, ProviderClient
     from telco_mcp.sandbox import Sandbox
+    from telco_mcp.upstream import CallContext, ProviderClient
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,6 @@ from telco_mcp.events.notify import EventRelay, LegacySubscriptions
 from telco_mcp.events.receiver import WEBHOOK_PREFIX, WebhookReceiver, networks
 from telco_mcp.events.secret import webhook_secret
 from telco_mcp.events.store import EventStore
-from telco_mcp.upstream import ProviderClient
 from telco_mcp.identity import Caller, current_caller
 from telco_mcp.prompts import PROMPTS
 from telco_mcp.runtime import AppState, Runtime
@@ -41,6 +40,7 @@ from telco_mcp.settings import Settings, load_settings, split_list
 from telco_mcp.state import SharedState, open_state
 from telco_mcp.tools import make_tool
 from telco_mcp.toolsets import discovery_tools
+from telco_mcp.upstream import ProviderClient
 from telco_mcp.wire import Provider
 
 if TYPE_CHECKING:

@@ -11,10 +11,10 @@ import anyio
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel
 
-from telco_mcp.upstream import CallContext, ProviderClient
 from telco_mcp.identity import Caller, current_caller
 from telco_mcp.operation import Operation, WriteSubject
 from telco_mcp.runtime import Runtime
+from telco_mcp.upstream import CallContext, ProviderClient
 
 T = TypeVar("T")
 

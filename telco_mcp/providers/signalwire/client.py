@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx2
 
-from telco_mcp.upstream import ProviderClient, RetryPolicy, make_http_client
 from telco_mcp.settings import Settings
+from telco_mcp.upstream import ProviderClient, RetryPolicy, make_http_client
 
 
 def make_client(

@@ -16,13 +16,13 @@ import httpx2
 from pydantic import BaseModel
 
 from telco_mcp.errors import InvalidInput, NotFound
-from telco_mcp.upstream import CallContext
 from telco_mcp.models import MAX_LIMIT
 from telco_mcp.operation import SECRET_PLACEHOLDER, Operation, WriteSubject
 from telco_mcp.phone import pretty
 from telco_mcp.providers import payload as p
 from telco_mcp.providers.signalwire import models as m
 from telco_mcp.untrusted import inline, quote
+from telco_mcp.upstream import CallContext
 from telco_mcp.wire import PreparedRequest, decode_cursor, fill_path, next_page, response_json
 
 CREDENTIALS = "/api/fabric/resources/sip_endpoints"

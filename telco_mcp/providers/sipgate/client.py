@@ -16,8 +16,8 @@ import httpx2
 from pydantic import SecretStr
 
 from telco_mcp.errors import AuthError, parse_body
-from telco_mcp.upstream import ProviderClient, RetryPolicy, make_http_client
 from telco_mcp.settings import Settings
+from telco_mcp.upstream import ProviderClient, RetryPolicy, make_http_client
 
 
 class SipgateOAuth(httpx2.Auth):

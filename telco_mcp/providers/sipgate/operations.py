@@ -16,13 +16,13 @@ import httpx2
 from pydantic import BaseModel
 
 from telco_mcp.errors import InvalidInput, NotFound
-from telco_mcp.upstream import CallContext
 from telco_mcp.models import MAX_LIMIT
 from telco_mcp.operation import Operation, WriteSubject
 from telco_mcp.phone import pretty, same_number
 from telco_mcp.providers.sipgate import models as m
 from telco_mcp.providers.sipgate import push
 from telco_mcp.untrusted import inline, quote
+from telco_mcp.upstream import CallContext
 from telco_mcp.wire import PreparedRequest, decode_cursor, encode_cursor, encode_segment, fill_path, response_json
 
 CALL_GONE = "Call {call_id} was not found or has already ended. List running calls with sipgate_list_calls."

@@ -19,7 +19,6 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from telco_mcp.errors import InvalidInput, StateUnavailable
 from telco_mcp.events.model import CallEvent, EventFilter, EventType
-from telco_mcp.upstream import CallContext
 from telco_mcp.models import Result, StrictInput
 from telco_mcp.operation import LocalContext
 from telco_mcp.phone import ShownNumber
@@ -27,6 +26,7 @@ from telco_mcp.providers import payload as p
 from telco_mcp.providers.sipgate import models as m
 from telco_mcp.providers.sipgate.models import CallId
 from telco_mcp.untrusted import TRUSTED, quote
+from telco_mcp.upstream import CallContext
 from telco_mcp.wire import PreparedRequest, response_json
 
 logger = logging.getLogger(__name__)
