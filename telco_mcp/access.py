@@ -60,9 +60,9 @@ def _digest(value: bytes) -> bytes:
 class BearerToken:
     """`Authorization: Bearer <token>`, compared in constant time; websockets are refused outright."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, *, setting: str = "TELCO_MCP_HTTP_TOKEN") -> None:
         if not token:
-            raise ConfigError("TELCO_MCP_HTTP_TOKEN is empty; set a long random value")
+            raise ConfigError(f"{setting} is empty; set a long random value")
         self._expected = _digest(token.encode())
 
     def _authorized(self, scope: Scope) -> bool:
@@ -98,6 +98,26 @@ class BearerToken:
                     (b"www-authenticate", b'Bearer realm="telco-mcp", error="invalid_token"'),
                     (b"content-length", str(len(body)).encode()),
                 ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        return False
+
+
+class LoopbackPeer:
+    """Only a loopback socket peer: the address uvicorn accepted the connection from, never one a
+    forwarded header names (uvicorn runs with proxy_headers=False)."""
+
+    async def admit(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        peer = scope.get("client")
+        if peer and is_loopback(str(peer[0])):
+            return True
+        body = b'{"error":"forbidden","error_description":"served to loopback only"}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 403,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
             }
         )
         await send({"type": "http.response.body", "body": body})

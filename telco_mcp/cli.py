@@ -25,15 +25,11 @@ from telco_mcp.settings import Settings, load_settings
 logger = logging.getLogger("telco_mcp")
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
-    for noisy in ("httpx2", "httpcore2", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def _configure_logging(level: str, settings: Settings) -> None:
+    """stderr only, at `level`, in TELCO_MCP_LOG_FORMAT (lines before the settings are read stay text)."""
+    from telco_mcp.ops.logs import configure
+
+    configure(level, settings.telco_mcp_log_format)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -72,7 +68,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.transport != "stdio":  # the port is taken (or refused) before anything is announced
         check_network_settings(settings, args.host)
         sock = listen(args.host, args.port)
-    _configure_logging(settings.telco_mcp_log_level)
+    _configure_logging(settings.telco_mcp_log_level, settings)
+    from telco_mcp.ops.tracing import export_from_environment
+
+    export_from_environment()  # OTEL_EXPORTER_OTLP_ENDPOINT with the `otel` extra: spans leave over OTLP
     server = build_server(settings)
     runtime = server.telco_runtime  # type: ignore[attr-defined]
     if runtime.sandbox is not None:
@@ -103,7 +102,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if not is_loopback(args.host):
         raise ConfigError("the sandbox only serves on a loopback address (127.0.0.1, ::1, localhost)")
     sock = listen(args.host, args.port)  # before any line that announces it
-    _configure_logging("INFO")
+    _configure_logging("INFO", load_settings())
     sandbox = Sandbox()
     host = f"[{args.host.strip('[]')}]" if ":" in args.host else args.host
     base = f"http://{host}:{bound_port(sock)}"
@@ -166,15 +165,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from telco_mcp.doctor import run_doctor
 
     settings = _settings(args).check()
-    _configure_logging("WARNING")
+    _configure_logging("WARNING", settings)
     return anyio.run(run_doctor, settings, print)
 
 
 def cmd_approvals(args: argparse.Namespace) -> int:
     from telco_mcp.approval.cli import run
 
-    _configure_logging("WARNING")
     settings = load_settings()
+    _configure_logging("WARNING", settings)
     token = settings.telco_mcp_approver_token
     return run(args, settings.state_dir, token.get_secret_value() if token is not None else None)
 

@@ -34,7 +34,8 @@ anything is sent (fail closed), reads never touch this state and keep working.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from telco_mcp.approval.pin import PinAttempts
 from telco_mcp.approval.sessions import PageState
@@ -56,6 +57,7 @@ class SharedState:
     events: EventStore
     pins: PinAttempts
     toolsets: EnabledToolsets
+    ping: Callable[[], None] = field(default=lambda: None)  # answers, or raises StateUnavailable (readiness)
 
 
 def open_state(settings: Settings) -> SharedState:

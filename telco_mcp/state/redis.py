@@ -59,6 +59,7 @@ from telco_mcp.approval.sessions import Session
 from telco_mcp.approval.store import Approval, DecidedBy, Grant, TooManyPending, intent_key
 from telco_mcp.errors import ConfigError, ConfirmationError, StateUnavailable
 from telco_mcp.events.model import CallEvent
+from telco_mcp.ops import metrics
 from telco_mcp.runtime import ENABLED_FOR
 from telco_mcp.state import SharedState
 
@@ -195,7 +196,8 @@ def _reachable(what: str) -> Iterator[None]:
     import redis
 
     try:
-        yield
+        with metrics.state_call(what):  # latency and errors by operation (`what` is one of a fixed set)
+            yield
     except redis.RedisError as exc:
         logger.warning("shared state unavailable while trying to %s: %s", what, type(exc).__name__)
         raise StateUnavailable(
@@ -554,7 +556,13 @@ def redis_state(url: str, *, events_kept: int = 500) -> SharedState:
         events=RedisEventStore(client, keep=events_kept),
         pins=RedisPinAttempts(client),
         toolsets=RedisEnabledToolsets(client),
+        ping=lambda: _ping(client),
     )
+
+
+def _ping(client: Any) -> None:
+    with _reachable("answer a readiness probe"):
+        client.ping()
 
 
 # ------------------------------------------------------------------ call events (the live-events issue)
