@@ -79,6 +79,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logger.warning(
             "SANDBOX MODE (%s): SignalWire and sipgate are simulated in-process; nothing real is touched.", why
         )
+    if args.transport == "stdio" and settings.telco_mcp_metrics_token is not None:
+        logger.warning(
+            "TELCO_MCP_METRICS_TOKEN is set, but stdio serves no HTTP app: /metrics, /healthz and /readyz exist only "
+            "with --transport http or sse"
+        )
     if settings.telco_mcp_confirm == "off":
         logger.warning("TELCO_MCP_CONFIRM=off: writes run WITHOUT asking a human. Every write is still audited.")
     writes = sum(op.is_write for op in runtime.exposed)
