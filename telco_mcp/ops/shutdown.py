@@ -104,8 +104,11 @@ def draining_server(config: Any, runtime: Runtime, drain: float) -> Any:
         _drain_until: float | None = None
 
         def handle_exit(self, sig: int, frame: Any) -> None:
-            if sig == signal.SIGTERM and self._drain_until is None and drain > 0:
-                runtime.draining = True
+            runtime.draining = True
+            if sig != signal.SIGTERM:  # Ctrl-C: uvicorn's own way (a second one forces the exit)
+                super().handle_exit(sig, frame)
+                return
+            if self._drain_until is None and drain > 0 and not self.should_exit:
                 self._drain_until = time.monotonic() + drain
                 logger.warning(
                     "SIGTERM: draining for %g s (readiness 503, no new sessions), then stopping within %g s",
@@ -113,8 +116,9 @@ def draining_server(config: Any, runtime: Runtime, drain: float) -> Any:
                     config.timeout_graceful_shutdown or 0,
                 )
                 return
-            runtime.draining = True
-            super().handle_exit(sig, frame)
+            # Stop now. Not recorded as a captured signal: uvicorn would raise it again after its graceful exit,
+            # and the process would die of SIGTERM instead of exiting 0 after a clean stop.
+            self.should_exit = True
 
         async def on_tick(self, counter: int) -> bool:
             if self._drain_until is not None and time.monotonic() >= self._drain_until:
