@@ -607,7 +607,7 @@ def check_names(environ: Mapping[str, str], env_files: Iterable[Path] = ()) -> N
             else:
                 closest = difflib.get_close_matches(upper, known, n=1, cutoff=0)[0]
                 logger.warning(
-                    "%s%s is not a telco-mcp setting and is ignored (the closest is %s)", name, where, closest
+                    "%s%s is not a telco-mcp setting and is ignored (closest setting: %s)", name, where, closest
                 )
     if errors:
         raise ConfigError("\n".join(errors))
