@@ -111,7 +111,8 @@ def forwarded(scope: Scope, proxies: Sequence[Network]) -> tuple[str, str] | Non
     client = str(peer[0])
     for hop in reversed(hops):
         ip = _ip(hop)
-        if ip is None:  # not an address: keep the proxy's own (one source for all, the safe side for lockouts)
+        if ip is None:  # not an address: keep the peer's own (one source for all, the safe side for lockouts)
+            client = str(peer[0])
             break
         client = str(ip)
         if not _listed(ip, proxies):

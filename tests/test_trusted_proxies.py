@@ -223,3 +223,31 @@ def test_the_deprecated_name_and_the_new_one_may_not_disagree(tmp_path: Path) ->
         env=child_env(tmp_path, TELCO_MCP_WEBHOOK_TRUSTED_PROXIES="10.0.0.1", TELCO_MCP_TRUSTED_PROXIES="10.0.0.2"),
     )
     assert done.returncode == 2 and "set only TELCO_MCP_TRUSTED_PROXIES" in done.stderr, done.stderr
+
+
+# ------------------------------------------------------------------ the rule itself
+@pytest.mark.parametrize(
+    ("peer", "xff", "expected"),
+    [
+        ("10.0.0.2", "198.51.100.7", "198.51.100.7"),
+        ("10.0.0.2", "192.0.2.1, 198.51.100.7", "198.51.100.7"),  # the client's own header is left of it
+        ("10.0.0.2", "198.51.100.7, 10.0.0.3", "198.51.100.7"),  # an inner listed proxy is skipped
+        ("10.0.0.2", "10.0.0.4, 10.0.0.3", "10.0.0.4"),  # only proxies: the left-most
+        ("10.0.0.2", "198.51.100.7, unknown", "10.0.0.2"),  # not an address: the proxy's own
+        ("10.0.0.2", "[2001:db8::1]:4711", "2001:db8::1"),
+        ("10.0.0.2", "198.51.100.7:4711", "198.51.100.7"),
+        ("::ffff:10.0.0.2", "198.51.100.7", "198.51.100.7"),  # an IPv4 proxy seen over a dual-stack socket
+        ("10.0.0.2", None, "10.0.0.2"),
+        ("192.0.2.50", "198.51.100.7", None),  # not listed: taken as it arrived
+        ("127.0.0.1", "198.51.100.7", None),  # loopback is no exception
+    ],
+)
+def test_the_right_most_address_not_itself_a_listed_proxy_is_the_client(
+    peer: str, xff: str | None, expected: str | None
+) -> None:
+    from telco_mcp.access import forwarded, networks
+
+    headers = [(b"x-forwarded-for", xff.encode())] if xff else []
+    scope = {"type": "http", "client": (peer, 5000), "scheme": "http", "headers": headers}
+    real = forwarded(scope, networks(["10.0.0.0/29"]))
+    assert (real[0] if real else None) == expected
