@@ -25,11 +25,11 @@ from telco_mcp.settings import Settings, load_settings
 logger = logging.getLogger("telco_mcp")
 
 
-def _configure_logging(level: str, settings: Settings) -> None:
-    """stderr only, at `level`, in TELCO_MCP_LOG_FORMAT (lines before the settings are read stay text)."""
+def _configure_logging(level: str, settings: Settings | None = None) -> None:
+    """stderr only, at `level`, in TELCO_MCP_LOG_FORMAT (lines before the settings are read are text)."""
     from telco_mcp.ops.logs import configure
 
-    configure(level, settings.telco_mcp_log_format)
+    configure(level, settings.telco_mcp_log_format if settings is not None else "text")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -101,13 +101,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from telco_mcp.access import ForwardedHeaders, networks
     from telco_mcp.sandbox import Sandbox
     from telco_mcp.transports import bound_port, is_loopback, listen
 
     if not is_loopback(args.host):
         raise ConfigError("the sandbox only serves on a loopback address (127.0.0.1, ::1, localhost)")
+    settings = load_settings()  # only TELCO_MCP_TRUSTED_PROXIES is read, but a misspelled name stops here too
+    problems = [p for p in settings.problems() if "TRUSTED_PROXIES" in p]
+    if problems:
+        raise ConfigError("Invalid configuration:\n  - " + "\n  - ".join(problems))
     sock = listen(args.host, args.port)  # before any line that announces it
-    _configure_logging("INFO", load_settings())
+    _configure_logging("INFO", settings)
     sandbox = Sandbox()
     host = f"[{args.host.strip('[]')}]" if ":" in args.host else args.host
     base = f"http://{host}:{bound_port(sock)}"
@@ -118,7 +123,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         base,
         base,
     )
-    config = uvicorn.Config(sandbox.app, log_config=None, log_level="warning")
+    app = ForwardedHeaders(sandbox.app, networks(settings.trusted_proxies))
+    config = uvicorn.Config(app, log_config=None, log_level="warning", proxy_headers=False)  # see transports.serve
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 
@@ -283,6 +289,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["serve", *(argv if argv is not None else sys.argv[1:])])
+    _configure_logging("WARNING")  # until a command knows its level: a settings warning is a log line on stderr
     try:
         code = args.func(args)
     except (ConfigError, TelcoError) as exc:

@@ -22,11 +22,12 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
 
 from telco_mcp import __version__, completions, phone, resources
+from telco_mcp.access import networks
 from telco_mcp.approval.service import ApprovalService, Listeners
 from telco_mcp.catalogue import CATALOGUE
 from telco_mcp.errors import StateUnavailable
 from telco_mcp.events.notify import EventRelay, LegacySubscriptions
-from telco_mcp.events.receiver import WEBHOOK_PREFIX, WebhookReceiver, networks
+from telco_mcp.events.receiver import WEBHOOK_PREFIX, WebhookReceiver
 from telco_mcp.events.secret import webhook_secret
 from telco_mcp.events.store import EventStore
 from telco_mcp.identity import Caller, current_caller
@@ -252,12 +253,18 @@ def approval_service(
     from telco_mcp.approval.store import MemoryApprovalStore
 
     pin = settings.telco_mcp_approver_pin
+    ring = keys.secrets_of(settings.telco_mcp_confirm_secret)  # the newest keys where wrong PINs are counted
     return ApprovalService(
         ttl=settings.telco_mcp_confirm_ttl,
         state_dir=settings.state_dir,
-        pin=ApproverPin(pin.get_secret_value(), attempts=state.pins if state is not None else None)
+        pin=ApproverPin(
+            pin.get_secret_value(),
+            attempts=state.pins if state is not None else None,
+            key=keys.derive(ring[0], keys.PIN_SOURCES) if ring else None,
+        )
         if pin is not None
         else None,
+        proxies=tuple(networks(settings.trusted_proxies)),
         webhook=settings.telco_mcp_approval_webhook,
         page_port=settings.telco_mcp_approval_port,
         grantable_tools=frozenset(op.name for op in CATALOGUE if op.grantable),
@@ -351,7 +358,6 @@ def webhook_receiver(settings: Settings, events: EventStore) -> WebhookReceiver:
         events,
         secret=secret,
         allowed=networks(split_list(settings.telco_mcp_webhook_allowed_networks)),
-        proxies=networks(split_list(settings.telco_mcp_webhook_trusted_proxies)),
         max_bytes=settings.telco_mcp_webhook_max_bytes,
         public_url=public_url,
     )

@@ -7,15 +7,19 @@ the command line. `Settings.problems()` names every missing or malformed setting
 from __future__ import annotations
 
 import base64
+import difflib
 import ipaddress
 import json
+import logging
+import os
 import re
 import uuid
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, AliasPath, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from telco_mcp.errors import ConfigError
@@ -24,6 +28,8 @@ SIPGATE_DEFAULT_BASE_URL = "https://api.sipgate.com/v2"
 SIPGATE_TOKEN_PATH = "/login/third-party/protocol/openid-connect/token"
 
 SipgateAuthMode = Literal["token", "oauth", "password"]
+
+logger = logging.getLogger(__name__)
 
 
 def _default_state_dir() -> Path:
@@ -113,7 +119,7 @@ class Settings(BaseSettings):
         "", description="Only these source networks (CIDR, comma separated) may post webhooks (default: any)."
     )
     telco_mcp_webhook_trusted_proxies: str = Field(
-        "", description="Proxy addresses (CIDR) whose X-Forwarded-For names the webhook's source."
+        "", description="Deprecated: the old name of TELCO_MCP_TRUSTED_PROXIES (read if that one is unset)."
     )
     telco_mcp_webhook_max_bytes: int = Field(
         16384, ge=1024, le=1048576, description="Largest webhook body accepted, in bytes."
@@ -179,6 +185,13 @@ class Settings(BaseSettings):
         20, ge=0, le=600, description="Seconds after the drain for requests in flight before they are cut."
     )
 
+    # --- forwarded headers (issue 23: proxies) ---
+    telco_mcp_trusted_proxies: str = Field(
+        "",
+        description="Proxies (addresses or networks, comma separated) whose X-Forwarded-For and X-Forwarded-Proto "
+        "count, on every listener; from any other peer, loopback included, the headers are ignored.",
+    )
+
     @field_validator("telco_mcp_log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -241,6 +254,11 @@ class Settings(BaseSettings):
             return _scope_map(self.telco_mcp_oauth_scope_map)
         except ValueError:
             return {}
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        """TELCO_MCP_TRUSTED_PROXIES, or its deprecated old name TELCO_MCP_WEBHOOK_TRUSTED_PROXIES."""
+        return split_list(self.telco_mcp_trusted_proxies or self.telco_mcp_webhook_trusted_proxies)
 
     @property
     def audit_path(self) -> Path:
@@ -322,12 +340,22 @@ class Settings(BaseSettings):
                     f"TELCO_MCP_ALLOWED_ROUTING_HOSTS: {host!r} is not a host name like hooks.example.com or "
                     "*.example.com (no scheme, port or path)"
                 )
-        for name in ("telco_mcp_webhook_allowed_networks", "telco_mcp_webhook_trusted_proxies"):
+        for name in (
+            "telco_mcp_webhook_allowed_networks",
+            "telco_mcp_webhook_trusted_proxies",
+            "telco_mcp_trusted_proxies",
+        ):
             for network in split_list(getattr(self, name)):
                 try:
                     ipaddress.ip_network(network, strict=False)
                 except ValueError:
                     out.append(f"{name.upper()}: {network!r} is not an IP address or network like 192.0.2.0/24")
+        old, new = split_list(self.telco_mcp_webhook_trusted_proxies), split_list(self.telco_mcp_trusted_proxies)
+        if old and new and old != new:
+            out.append(
+                "TELCO_MCP_WEBHOOK_TRUSTED_PROXIES (deprecated) and TELCO_MCP_TRUSTED_PROXIES differ: set only "
+                "TELCO_MCP_TRUSTED_PROXIES (it applies to every listener)"
+            )
         secret = self.telco_mcp_webhook_secret
         if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{32,128}", secret.get_secret_value()):
             out.append("TELCO_MCP_WEBHOOK_SECRET must be 32-128 letters, digits, - or _ (it is part of a URL path)")
@@ -500,9 +528,100 @@ def _is_http_url(value: str) -> bool:
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment and `.env`, with explicit overrides (used by CLI flags and tests)."""
+    """Settings from the environment and `.env`, with explicit overrides (used by CLI flags and tests).
+
+    A `TELCO_MCP_*` name there that is no setting stops here (`check_names`), before anything reads it.
+    """
+    check_names(os.environ, _env_files(overrides.get("_env_file", Settings.model_config.get("env_file"))))
     try:
-        return Settings(**overrides)  # pyright: ignore[reportArgumentType]
+        settings = Settings(**overrides)  # pyright: ignore[reportArgumentType]
     except ValidationError as exc:  # name the settings without echoing their values
         lines = [f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()]
         raise ConfigError("Invalid configuration:\n  - " + "\n  - ".join(lines)) from None
+    if settings.telco_mcp_webhook_trusted_proxies:
+        logger.warning(
+            "TELCO_MCP_WEBHOOK_TRUSTED_PROXIES is deprecated: rename it TELCO_MCP_TRUSTED_PROXIES (it now applies "
+            "to every listener: the webhooks, the approval page and the MCP endpoint)"
+        )
+    return settings
+
+
+# --- misspelled settings (issue 23: proxies) ---
+# `TELCO_MCP_*` names the project reads outside `Settings` (tests and tooling): never a misspelling.
+OTHER_NAMES = frozenset({"TELCO_MCP_TEST_ARTIFACTS"})
+_PROVIDER_PREFIXES = ("SIGNALWIRE_", "SIPGATE_")
+
+
+def setting_names() -> frozenset[str]:
+    """Every environment name `Settings` reads: each field's name and its aliases (upper case)."""
+    names: set[str] = set()
+    for name, info in Settings.model_fields.items():
+        names.add(name.upper())
+        for alias in (info.alias, info.validation_alias):
+            choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+            for choice in choices:
+                if isinstance(choice, AliasPath):
+                    choice = choice.path[0]
+                if isinstance(choice, str):
+                    names.add(choice.upper())
+    return frozenset(names)
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: insertions, deletions and substitutions."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
+    return row[-1]
+
+
+def _env_files(value: object) -> list[Path]:
+    if value is None:
+        return []
+    if isinstance(value, str | os.PathLike):
+        return [Path(value)]
+    if isinstance(value, Iterable):
+        return [Path(v) for v in value if isinstance(v, str | os.PathLike)]
+    return []
+
+
+def check_names(environ: Mapping[str, str], env_files: Iterable[Path] = ()) -> None:
+    """Raise `ConfigError` for a `TELCO_MCP_*` name that is not a setting, and for a `SIGNALWIRE_*` or `SIPGATE_*`
+    name within edit distance 2 of one; warn of any other unknown provider name. Each line names the closest
+    setting. A misspelled name would be ignored, and an ignored safety setting fails open (`TELCO_MCP_SCOPE`
+    would expose every write tool). Empty values are unset, as everywhere in the settings."""
+    from dotenv import dotenv_values
+
+    named = [(name, value, "") for name, value in environ.items()]
+    for path in env_files:
+        if path.is_file():
+            values = dotenv_values(path, encoding=Settings.model_config.get("env_file_encoding") or "utf-8")
+            named += [(name, value or "", f" (in {path})") for name, value in values.items()]
+    known = setting_names()
+    errors: list[str] = []
+    for name, value, where in named:
+        upper = name.upper()
+        if not value or upper in known or upper in OTHER_NAMES:
+            continue
+        if upper.startswith("TELCO_MCP_"):
+            closest = difflib.get_close_matches(upper, known, n=1, cutoff=0)[0]
+            errors.append(
+                f"{name}{where} is not a telco-mcp setting: did you mean {closest}? (a misspelled setting would be "
+                "ignored, so nothing starts until it is renamed or removed)"
+            )
+        elif upper.startswith(_PROVIDER_PREFIXES):
+            near = min(known, key=lambda k: (edit_distance(upper, k), k))
+            if edit_distance(upper, near) <= 2:
+                errors.append(
+                    f"{name}{where} is not a telco-mcp setting: did you mean {near}? (a misspelled setting would be "
+                    "ignored, so nothing starts until it is renamed or removed)"
+                )
+            else:
+                closest = difflib.get_close_matches(upper, known, n=1, cutoff=0)[0]
+                logger.warning(
+                    "%s%s is not a telco-mcp setting and is ignored (closest setting: %s)", name, where, closest
+                )
+    if errors:
+        raise ConfigError("\n".join(errors))

@@ -23,7 +23,7 @@ from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp
 
-from telco_mcp.access import AccessRouter, BearerToken, Entry, OwnAuth, is_loopback
+from telco_mcp.access import AccessRouter, BearerToken, Entry, ForwardedHeaders, OwnAuth, is_loopback, networks
 from telco_mcp.errors import ConfigError
 from telco_mcp.settings import Settings, split_list
 
@@ -112,7 +112,8 @@ def http_app(
     server: MCPServer, settings: Settings, *, transport: Literal["http", "sse"], host: str, port: int
 ) -> ASGIApp:
     """The ASGI app for an HTTP transport: the per-route access layer in front of the MCP transport
-    (host/origin checks, the bearer token if configured) and the approval page under `/approvals/`."""
+    (host/origin checks, the bearer token if configured) and the approval page under `/approvals/`, inside
+    `ForwardedHeaders` (X-Forwarded-* only from TELCO_MCP_TRUSTED_PROXIES)."""
     from telco_mcp.approval.page import page_app
     from telco_mcp.ops.probes import healthz, metrics_rule, readyz, serve_metrics
     from telco_mcp.ops.shutdown import DrainGate
@@ -152,8 +153,10 @@ def http_app(
         from telco_mcp.approval.remote import remote_api_app
 
         remote = remote_api_app(runtime.approvals, settings, runtime.token_verifier)
-        return AccessRouter([*entries, Entry("/api/approvals", remote, OwnAuth()), Entry("", mcp, OwnAuth())])
-    return AccessRouter([*entries, Entry("", mcp, BearerToken(token.get_secret_value()) if token else OwnAuth())])
+        router = AccessRouter([*entries, Entry("/api/approvals", remote, OwnAuth()), Entry("", mcp, OwnAuth())])
+    else:
+        router = AccessRouter([*entries, Entry("", mcp, BearerToken(token.get_secret_value()) if token else OwnAuth())])
+    return ForwardedHeaders(router, networks(settings.trusted_proxies))
 
 
 def serve(
@@ -206,6 +209,7 @@ def serve(
         access_log=level == "DEBUG",
         lifespan="on",
         timeout_graceful_shutdown=settings.telco_mcp_shutdown_grace,
+        proxy_headers=False,  # uvicorn would trust X-Forwarded-* from loopback: ForwardedHeaders decides instead
     )
     from telco_mcp.ops.shutdown import draining_server
 
@@ -222,12 +226,13 @@ def webhook_listener(settings: Settings, receiver: Any) -> tuple[Any, socket.soc
     sock = listen(host, port)
     level = settings.telco_mcp_log_level
     config: Any = uvicorn.Config(
-        receiver.app,
+        ForwardedHeaders(receiver.app, networks(settings.trusted_proxies)),
         http=_webhook_http_protocol,  # type: ignore[arg-type]  # a factory: uvicorn calls it per connection
         log_config=None,
         log_level=level.lower(),
         access_log=level == "DEBUG",
         lifespan="off",
+        proxy_headers=False,  # see serve()
     )
     logger.info(
         "sipgate webhooks: listening on http://%s:%d%s*** (`telco-mcp doctor` shows the full URL)",

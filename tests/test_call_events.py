@@ -65,8 +65,12 @@ async def admin(runtime: Any) -> AsyncIterator[httpx2.AsyncClient]:
 
 @asynccontextmanager
 async def poster(runtime: Any, peer: str = "127.0.0.1", base: str = "http://mcp.example.test") -> AsyncIterator[Any]:
-    """A client of the receiver app whose requests come from `peer`."""
-    transport = httpx2.ASGITransport(app=runtime.webhooks.app, client=(peer, 40000))
+    """A client of the receiver app whose requests come from `peer`, as its listener serves it (forwarded headers
+    applied from TELCO_MCP_TRUSTED_PROXIES)."""
+    from telco_mcp.access import ForwardedHeaders, networks
+
+    app = ForwardedHeaders(runtime.webhooks.app, networks(runtime.settings.trusted_proxies))
+    transport = httpx2.ASGITransport(app=app, client=(peer, 40000))
     async with httpx2.AsyncClient(transport=transport, base_url=base) as client:
         yield client
 
@@ -286,7 +290,7 @@ async def test_a_refused_webhook_changes_nothing(
         audit_path,
         telco_mcp_webhook_secret=SECRET,
         telco_mcp_webhook_allowed_networks="198.51.100.0/24",
-        telco_mcp_webhook_trusted_proxies="10.0.0.1",
+        telco_mcp_trusted_proxies="10.0.0.1",
     )
     async with poster(runtime, peer) as post:
         kwargs = {"data": body} if isinstance(body, dict) else {"content": body}

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from telco_mcp.access import ForwardedHeaders
 from telco_mcp.approval.page import api_app, page_app
 from telco_mcp.approval.service import ApprovalService
 
@@ -52,7 +53,10 @@ class ThreadListeners:
             self._sockets.append(page_socket)
             self._servers.append(
                 (
-                    page_app(service, allowed_hosts=[f"127.0.0.1:{self.page_port}", f"localhost:{self.page_port}"]),
+                    ForwardedHeaders(
+                        page_app(service, allowed_hosts=[f"127.0.0.1:{self.page_port}", f"localhost:{self.page_port}"]),
+                        service.proxies,
+                    ),
                     page_socket,
                 )
             )
@@ -94,7 +98,9 @@ class ThreadListeners:
         async def main() -> None:
             tasks = []
             for app, sock in self._servers:
-                config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="off")
+                config = uvicorn.Config(
+                    app, log_config=None, log_level="warning", access_log=False, lifespan="off", proxy_headers=False
+                )
                 server = uvicorn.Server(config)
                 self._uvicorn.append(server)
                 tasks.append(asyncio.ensure_future(server.serve(sockets=[sock])))

@@ -11,8 +11,11 @@ or in Redis shared by every replica (`state/redis.py`), so N replicas behind a l
 guesser the same 5 attempts as one. Each attempt is counted *before* the PIN is checked, in one
 atomic check-and-count, and uncounted when it was right: concurrent guesses on several replicas
 cannot slip past the limit. A locked source is refused even the right PIN; other sources are not
-affected (one attacker cannot lock out everyone). The state sees only the SHA-256 of a source,
-never the PIN. When the shared state cannot be reached, `check` raises `StateUnavailable`: sign-in
+affected (one attacker cannot lock out everyone). A source is the client address the listener's
+`access.ForwardedHeaders` decided (X-Forwarded-For only from `TELCO_MCP_TRUSTED_PROXIES`), so a
+made-up header gains no tries. The state sees only an HMAC of a source, keyed from
+`TELCO_MCP_CONFIRM_SECRET` (`safety/keys.py`), never the PIN: whoever reads the state cannot test
+which addresses tried. When the shared state cannot be reached, `check` raises `StateUnavailable`: sign-in
 fails closed instead of allowing unlimited attempts.
 """
 
@@ -52,7 +55,7 @@ class PinLocked(ConfirmationError):
 
 
 class PinAttempts(Protocol):
-    """PIN attempts per source (the SHA-256 of a client address), in a sliding window of `window` seconds."""
+    """PIN attempts per source (an HMAC of a client address), in a sliding window of `window` seconds."""
 
     def take(self, source: str, attempt: str, limit: int, window: float) -> float:
         """Count `attempt` (a fresh random id) for `source`, in one atomic step, unless `limit` attempts are
@@ -143,7 +146,10 @@ def _unb64(text: str) -> bytes:
 
 
 class ApproverPin:
-    def __init__(self, configured: str, *, attempts: PinAttempts | None = None) -> None:
+    def __init__(self, configured: str, *, attempts: PinAttempts | None = None, key: bytes | None = None) -> None:
+        """`key` keys the HMAC a source is kept under: the same on every replica (derived from
+        TELCO_MCP_CONFIRM_SECRET); without one a random key of this process (memory state only)."""
+        self._source_key = key or secrets.token_bytes(32)
         if configured.startswith("scrypt$"):
             try:
                 _, n, r, p, salt, digest = configured.split("$")
@@ -162,10 +168,9 @@ class ApproverPin:
             self._digest = hashlib.scrypt(configured.encode(), salt=self._salt, n=_N, r=_R, p=_P, dklen=32)
         self.attempts: PinAttempts = attempts if attempts is not None else MemoryPinAttempts()
 
-    @staticmethod
-    def _source(source: str) -> str:
-        """What the state keeps in place of a source (a client address): its SHA-256."""
-        return hashlib.sha256(source.encode()).hexdigest()
+    def _source(self, source: str) -> str:
+        """What the state keeps in place of a source (a client address): its HMAC-SHA256."""
+        return hmac.new(self._source_key, source.encode(), hashlib.sha256).hexdigest()
 
     def locked_for(self, source: str = "") -> float:
         """Seconds until `source` (a client address, or the terminal) may try again (0 when it may).

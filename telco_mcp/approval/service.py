@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from telco_mcp.access import is_loopback
+from telco_mcp.access import Network, is_loopback
 from telco_mcp.approval.pin import ApproverPin, PinLocked
 from telco_mcp.approval.sessions import MemoryPageState, PageState, SecretBox, Session, hashed
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval, ApprovalStore, DecidedBy, Grant, MemoryApprovalStore
@@ -81,6 +81,8 @@ class ApprovalService:
     store: ApprovalStore = field(default_factory=MemoryApprovalStore)
     clock: Callable[[], float] = time.time
     mounted_base: str | None = None  # set by the HTTP transports: the page is served by the server itself
+    # TELCO_MCP_TRUSTED_PROXIES: the page's own listener (stdio) applies X-Forwarded-* only from these
+    proxies: tuple[Network, ...] = ()
     # Launch codes, sessions and sealed secrets (sessions.py): shared by replicas when the state is.
     page: PageState = field(default_factory=MemoryPageState)
     # Seals a secret typed (or generated) on the page until its write is sent: never in plain text in the state

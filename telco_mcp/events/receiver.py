@@ -2,8 +2,8 @@
 
 In order, a request must
 1. come from an allowed network, when `TELCO_MCP_WEBHOOK_ALLOWED_NETWORKS` lists any (403). The
-   source is the peer address; `X-Forwarded-For` counts only when the peer is one of
-   `TELCO_MCP_WEBHOOK_TRUSTED_PROXIES`, and then its last address that is not such a proxy;
+   source is the client address as the listener's `access.ForwardedHeaders` decided it: the peer, or,
+   when the peer is one of `TELCO_MCP_TRUSTED_PROXIES`, its `X-Forwarded-For` source;
 2. carry the secret in its path (compared in constant time; anything else is 404, as for any path
    that does not exist);
 3. be a POST (405) with an `application/x-www-form-urlencoded` body (415) of at most
@@ -32,6 +32,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from telco_mcp.access import Network
 from telco_mcp.errors import StateUnavailable
 from telco_mcp.events.model import CallEvent, event_from_form
 from telco_mcp.events.store import EventStore
@@ -41,8 +42,6 @@ logger = logging.getLogger(__name__)
 WEBHOOK_PREFIX = "/webhooks/sipgate/"
 FORM = "application/x-www-form-urlencoded"
 PROBE_HEADER = "X-Telco-Mcp-Webhook"
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _SECRET_IN_PATH = re.compile(r"(/webhooks/sipgate/)[^\s/?\"']+")
 
@@ -77,10 +76,6 @@ def redact_secrets_in_logs() -> None:
             target.addFilter(RedactWebhookSecrets())
 
 
-def networks(values: list[str]) -> list[Network]:
-    return [ipaddress.ip_network(v, strict=False) for v in values]
-
-
 def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(value.strip().strip("[]"))
@@ -91,18 +86,6 @@ def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None
 def _within(address: str, nets: list[Network]) -> bool:
     parsed = _address(address)
     return parsed is not None and any(parsed in net for net in nets)
-
-
-def source_address(peer: str, forwarded_for: list[str], proxies: list[Network]) -> str:
-    """The address a request came from: the peer, or, when the peer is a trusted proxy, the last
-    `X-Forwarded-For` hop that is not one (hops before a proxy we do not trust could be forged)."""
-    if not proxies or not _within(peer, proxies):
-        return peer
-    hops = [hop.strip() for header in forwarded_for for hop in header.split(",") if hop.strip()]
-    for hop in reversed(hops):
-        if not _within(hop, proxies):
-            return hop
-    return peer
 
 
 def _plain(status: int, text: str) -> Response:
@@ -119,7 +102,6 @@ class WebhookReceiver:
         *,
         secret: str,
         allowed: list[Network],
-        proxies: list[Network],
         max_bytes: int,
         public_url: Callable[[Request], str],
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -128,7 +110,6 @@ class WebhookReceiver:
         self.store = store
         self._secret = secret.encode()
         self.allowed = allowed
-        self.proxies = proxies
         self.max_bytes = max_bytes
         self.public_url = public_url
         self.now = now
@@ -139,8 +120,7 @@ class WebhookReceiver:
         return WEBHOOK_PREFIX + self._secret.decode()
 
     def _source(self, request: Request) -> str:
-        peer = request.client.host if request.client else ""
-        return source_address(peer, request.headers.getlist("x-forwarded-for"), self.proxies)
+        return request.client.host if request.client else ""  # X-Forwarded-For already applied (access.py)
 
     async def record(self, event: CallEvent) -> None:
         try:

@@ -40,6 +40,9 @@ class RecordedRequest:
     fault: str | None = None
     handled_status: int | None = None  # what the handler answered, when a fault replaced it
     timestamp: float = 0.0
+    # who sent it, over what: as the listener decided (X-Forwarded-* only from TELCO_MCP_TRUSTED_PROXIES)
+    client: str | None = None
+    scheme: str = "http"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -137,6 +137,8 @@ class SandboxGateway:
             status=0,
             provider=provider,
             timestamp=sb.clock(),
+            client=scope["client"][0] if scope.get("client") else None,
+            scheme=scope.get("scheme", "http"),
         )
 
         if sb.latency_ms > 0:

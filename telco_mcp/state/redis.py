@@ -16,8 +16,9 @@ Layout, every key under `telco-mcp:` (use a Redis database or ACL of its own per
     page:session:<sha256>   an approval page session (CSRF token, approval, expiry) under the cookie's hash
     page:secret:<id>        a password given on the page, AES-GCM sealed (`approval/sessions.py`), until
                             its approval expires
-    pin:<sha256>            sorted set of one source's approver PIN attempts in the last 10 minutes (the
-                            source's hash, never the PIN), scored by Redis's clock (`approval/pin.py`)
+    pin:<hmac>              sorted set of one source's approver PIN attempts in the last 10 minutes (the
+                            source's HMAC keyed from TELCO_MCP_CONFIRM_SECRET, never the PIN), scored by
+                            Redis's clock (`approval/pin.py`)
     toolsets:<sha256>       set of the tool names one OAuth caller enabled (dynamic toolsets), under the
                             caller key's hash, until 24 h after they last enabled one (`runtime.py`)
 

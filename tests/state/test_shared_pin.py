@@ -7,6 +7,8 @@ the production path (Redis's own `TIME`) is checked once too.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from telco_mcp.approval.page import page_app
 from telco_mcp.approval.pin import MAX_FAILURES, WINDOW, ApproverPin, MemoryPinAttempts, PinAttempts, hash_pin
 from telco_mcp.approval.service import ApprovalService
 from telco_mcp.errors import ConfirmationError
+from telco_mcp.safety import keys
 from telco_mcp.state.redis import RedisPinAttempts
 from tests.approval.conftest import csrf_of
 from tests.state.conftest import Clock, RedisServer
@@ -28,6 +31,7 @@ pytestmark = pytest.mark.anyio
 PIN = "418-2093-77"
 HASHED = hash_pin(PIN)  # as `telco-mcp approvals hash-pin` makes it: one hash, every replica
 ATTACKER, COLLEAGUE = "203.0.113.9", "198.51.100.7"
+KEY = keys.derive(b"x" * 32, keys.PIN_SOURCES)  # what every replica derives from one TELCO_MCP_CONFIRM_SECRET
 
 
 def replicas(kind: str, redis: RedisServer | None, clock: Callable[[], float], n: int = 2) -> list[ApprovalService]:
@@ -41,7 +45,8 @@ def replicas(kind: str, redis: RedisServer | None, clock: Callable[[], float], n
         return shared
 
     return [
-        ApprovalService(ttl=300, state_dir=Path("."), pin=ApproverPin(HASHED, attempts=attempts())) for _ in range(n)
+        ApprovalService(ttl=300, state_dir=Path("."), pin=ApproverPin(HASHED, attempts=attempts(), key=KEY))
+        for _ in range(n)
     ]
 
 
@@ -97,7 +102,7 @@ def test_on_redis_time_the_lock_holds_across_connections_and_only_a_hash_of_the_
 ) -> None:
     """Production: the window runs on Redis's clock (no clock injected)."""
     a, b = (
-        ApprovalService(ttl=300, state_dir=Path("."), pin=ApproverPin(HASHED, attempts=RedisPinAttempts(r)))
+        ApprovalService(ttl=300, state_dir=Path("."), pin=ApproverPin(HASHED, attempts=RedisPinAttempts(r), key=KEY))
         for r in (redis_server.client(), redis_server.client())
     )
     for i in range(MAX_FAILURES):
@@ -110,6 +115,10 @@ def test_on_redis_time_the_lock_holds_across_connections_and_only_a_hash_of_the_
         assert secret not in dump
     r: Any = redis_server.client()
     key = next(iter(r.scan_iter("telco-mcp:pin:*")))
+    # keyed: without TELCO_MCP_CONFIRM_SECRET nobody can tell which address a count belongs to (a plain hash of an
+    # IPv4 address is undone by trying all 2**32 of them)
+    assert key.decode() == "telco-mcp:pin:" + hmac.new(KEY, ATTACKER.encode(), hashlib.sha256).hexdigest()
+    assert hashlib.sha256(ATTACKER.encode()).hexdigest().encode() not in dump
     assert 0 < r.pttl(key) <= WINDOW * 1000  # Redis forgets the window by itself
 
 
