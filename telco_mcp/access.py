@@ -195,12 +195,14 @@ class BearerToken:
 
 
 class LoopbackPeer:
-    """Only a loopback socket peer: the address uvicorn accepted the connection from, never one a
-    forwarded header names (uvicorn runs with proxy_headers=False)."""
+    """Only a loopback socket peer (the address uvicorn accepted the connection from; it runs with
+    proxy_headers=False) that forwards no other client: a forwarded address never admits."""
 
     async def admit(self, scope: Scope, receive: Receive, send: Send) -> bool:
-        peer = scope.get(SOCKET_PEER) or scope.get("client")
-        if peer and is_loopback(str(peer[0])):
+        # both the socket's peer and the client a trusted proxy named: a local proxy forwarding a remote
+        # client is refused, and so is a remote proxy's claim of a loopback client
+        addresses = [scope.get("client"), scope.get(SOCKET_PEER) or scope.get("client")]
+        if all(a and is_loopback(str(a[0])) for a in addresses):
             return True
         body = b'{"error":"forbidden","error_description":"served to loopback only"}'
         await send(

@@ -113,6 +113,16 @@ async def test_metrics_without_a_token_only_for_a_loopback_socket_peer_never_a_f
     assert "telco_mcp" not in spoofed.text
 
 
+async def test_metrics_without_a_token_refuse_what_a_trusted_proxy_forwards_either_way(audit_path: Path):
+    local_proxy, _ = app_for(make_settings(audit_path, telco_mcp_sandbox=True, telco_mcp_trusted_proxies="127.0.0.1"))
+    forwarded = await get(local_proxy, "/metrics", **{"x-forwarded-for": "203.0.113.9"})  # haproxy on the host
+    assert forwarded.status_code == 403
+    remote_proxy, _ = app_for(make_settings(audit_path, telco_mcp_sandbox=True, telco_mcp_trusted_proxies=REMOTE[0]))
+    claimed = await get(remote_proxy, "/metrics", peer=REMOTE, **{"x-forwarded-for": "127.0.0.1"})
+    assert claimed.status_code == 403
+    assert (await get(local_proxy, "/metrics")).status_code == 200  # a scraper on the host, not forwarded
+
+
 async def test_metrics_token_admits_its_bearer_and_a_wrong_token_gets_401_and_nothing_else(audit_path: Path):
     settings = make_settings(audit_path, telco_mcp_sandbox=True, telco_mcp_metrics_token="scrape-token-canary")
     app, _ = app_for(settings)
