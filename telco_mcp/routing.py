@@ -120,12 +120,13 @@ def url_host(url: str) -> str:
     return _hostport(netloc)[0]
 
 
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]*@")
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s\"]*@")
 
 
-def redact_userinfo(url: str | None) -> str | None:
-    """`url` with any `user:password@` written `***@` (for URLs a provider holds, shown in questions and results)."""
-    return _USERINFO.sub(r"\1***@", url) if url and "@" in url else url
+def redact_userinfo(text: str | None) -> str | None:
+    """`text` with the `user:password@` of every URL in it written `***@`: for URLs a provider holds (shown in
+    questions and results) and for every audit line. A JSON string's quote ends a URL."""
+    return _USERINFO.sub(r"\1***@", text) if text and "@" in text else text
 
 
 # ------------------------------------------------------------------ SIP URIs

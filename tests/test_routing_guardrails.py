@@ -539,3 +539,15 @@ def test_every_field_that_takes_a_url_or_a_sip_uri_is_checked_by_the_routing_gua
         ("sipgate_set_webhooks", "incoming_url"),
         ("sipgate_set_webhooks", "outgoing_url"),
     } <= checked, checked
+
+
+def test_the_audit_log_never_writes_a_url_s_user_and_password(audit_path: Path) -> None:
+    """A second line of defence under the tools' refusal: whatever reaches the audit log loses its userinfo."""
+    from telco_mcp.safety.audit import AuditLog
+
+    arguments = {"incoming_url": "https://opsuser:pw-9k@hooks.example.com/in", "note": "mail ops@example.com"}
+    AuditLog(audit_path).attempt(attempt="a1", tool="sipgate_set_webhooks", arguments=arguments,
+                                 confirmed_by="none", outcome="refused", detail="sip://x:y@gw refused")  # fmt: skip
+    line = audit_path.read_text()
+    assert "opsuser" not in line and "pw-9k" not in line and ":y@" not in line
+    assert "https://***@hooks.example.com/in" in line and "ops@example.com" in line
