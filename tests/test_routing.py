@@ -6,6 +6,8 @@ read field by field, so a parser that mis-reads one (the host, the port, the use
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from telco_mcp.routing import (
@@ -159,3 +161,21 @@ def test_userinfo_in_a_provider_s_url_is_hidden() -> None:
     assert redact_userinfo("https://crm:pw@crm.example.com/in?a=b@c") == "https://***@crm.example.com/in?a=b@c"
     assert redact_userinfo("https://crm.example.com/in") == "https://crm.example.com/in"
     assert redact_userinfo(None) is None
+
+
+def test_any_text_is_read_or_refused_with_a_value_error_never_a_crash() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    pieces = st.sampled_from(["sip:", "sips:", "@", ":", ";", "?", "=", "&", "[", "]", "%", "%2B", "+", "0", "00",
+                              "49", "::1", "gw", ".", "-", "5060", "maddr", "transport", "ü", " ", "\x00"])  # fmt: skip
+    texts = st.one_of(st.text(max_size=60), st.lists(pieces, max_size=14).map("".join))
+
+    @settings(max_examples=200, deadline=None)
+    @given(texts)
+    def check(text: str) -> None:
+        for read in (parse_sip_uri, gateway_uri, routing_url, parse_host_entry):
+            with contextlib.suppress(ValueError):  # a refusal; any other exception fails the test
+                read(text)
+
+    check()
