@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import anyio
+
 from telco_mcp.access import is_loopback
 from telco_mcp.approval.pin import ApproverPin, PinLocked
 from telco_mcp.approval.sessions import MemoryPageState, PageState, SecretBox, Session, hashed
@@ -194,6 +196,17 @@ class ApprovalService:
         who = f" ({approver.label})" if approver is not None else ""
         logger.info("approval %s %s by %s%s", approval_id, decided.status, by, who)
         return decided
+
+    async def session_closed(self, client: str) -> None:
+        """The MCP session bound to `client` closed: its pending approvals expire (nobody could redeem them, so
+        nobody is asked to decide them). Its grants die with it: the key is never issued again."""
+        try:
+            expired = await anyio.to_thread.run_sync(self.store.expire_client, client)
+        except StateUnavailable as exc:
+            logger.warning("pending approvals of a closed session stay until they expire: %s", exc)
+            return
+        for approval_id in expired:
+            logger.info("approval %s expired: the MCP session that asked for it closed", approval_id)
 
     def take_secret(self, approval_id: str) -> str | None:
         """The secret given with an approval, once (the write that uses it is about to be sent); None when it

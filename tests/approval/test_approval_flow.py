@@ -36,8 +36,12 @@ async def test_a_client_without_elicitation_gets_an_approval_at_once_and_nothing
     mode: str, audit_path: Path, browser: Browser
 ) -> None:
     server = server_for(audit_path)
-    async with client(server, mode=mode) as c:
+    async with client(server, mode=mode) as c:  # decided while the session that asked lives
         result = await c.call_tool("sipgate_send_sms", SMS)
+        await check_and_decide(result, server, browser)
+
+
+async def check_and_decide(result: Any, server: Any, browser: Browser) -> None:
     data = result.structured_content
     assert not result.is_error and data["status"] == "approval_pending"
     assert data["approval_id"].startswith("apr_") and data["expires_at"]
@@ -420,10 +424,10 @@ async def test_with_a_pin_the_browser_gets_the_sign_in_page_and_the_model_is_tol
     mode: str, audit_path: Path, browser: Browser
 ) -> None:
     server = server_for(audit_path, telco_mcp_approver_pin="246810")
-    async with client(server, mode=mode) as c:
+    async with client(server, mode=mode) as c:  # the page is served while the session that asked lives
         result = await c.call_tool("sipgate_send_sms", SMS)
-    approval_id = result.structured_content["approval_id"]
-    assert browser.handed() == [f"{server.telco_runtime.approvals.page_url(approval_id)}"]
+        approval_id = result.structured_content["approval_id"]
+        assert browser.handed() == [f"{server.telco_runtime.approvals.page_url(approval_id)}"]
     assert "telco-mcp approvals approve <id> (approver PIN)" in everything(result)
 
 
