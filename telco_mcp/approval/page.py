@@ -37,7 +37,6 @@ from starlette.routing import Route
 
 from telco_mcp.approval.pin import pin_source, terminal_source
 from telco_mcp.approval.service import (
-    GRANTABLE_HINT,
     SECRET_MAX,
     SECRET_MIN,
     ApprovalService,
@@ -328,7 +327,7 @@ class _Page:
             grant = f"""<fieldset class="grant">
 <legend>Live call</legend>
 <input type="checkbox" id="grant" name="grant" value="1">
-<label for="grant">Also allow {GRANTABLE_HINT} on call {_e(approval.grant_target)} without asking, for</label>
+<label for="grant">Also allow {self._grant_covers()} on call {_e(approval.grant_target)} without asking, for</label>
 <label for="grant_minutes" class="visually-hidden">Minutes</label>
 <select id="grant_minutes" name="grant_minutes">{options}</select>
 </fieldset>"""
@@ -409,11 +408,19 @@ and never logged.</p>
         except ConfirmationError as exc:
             return self._message("Not decided", f"{exc}.", 409)
         if decided.status == "approved":
-            extra = f" For {minutes} minutes, {GRANTABLE_HINT} on this call need no new approval." if minutes else ""
+            covers = self._grant_covers(markup=False)
+            extra = f" For {minutes} minutes, {covers} on this call need no new approval." if minutes else ""
             if generated and secret and decided.secret_field:
                 return self._shown_once(decided.secret_field, secret)
             return self._message("Approved", f"Tell your assistant to go ahead: it can now send this once.{extra}")
         return self._message("Denied", "Nothing will be sent. Your assistant will be told you said no.")
+
+    def _grant_covers(self, *, markup: bool = True) -> str:
+        """The tools a grant covers, named as the model calls them: exactly what the grant holds."""
+        code = (lambda name: f"<code>{_e(name)}</code>") if markup else (lambda name: name)
+        wrap = _e if markup else (lambda text: text)
+        named = [f"{code(name)} ({wrap(title.lower())})" for name, title in self.service.grant_covers()]
+        return ", ".join(named[:-1]) + f" and {named[-1]}" if len(named) > 1 else "".join(named)
 
     def _shown_once(self, field: str, secret: str) -> HTMLResponse:
         body = f"""<h1>Approved</h1>

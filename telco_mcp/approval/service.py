@@ -47,7 +47,6 @@ from telco_mcp.safety.audit import AuditLog
 
 logger = logging.getLogger(__name__)
 
-GRANTABLE_HINT = "hold, mute and DTMF"
 MAX_PENDING_PER_CLIENT = 10
 SECRET_MIN, SECRET_MAX = 12, 128
 _ALPHABET = string.ascii_letters + string.digits  # no punctuation: every SIP phone's keypad and config takes it
@@ -230,6 +229,14 @@ class ApprovalService:
             "sign_in": "approver PIN",
             "sandbox": approval.sandbox,
         }
+
+    def grant_covers(self) -> list[tuple[str, str]]:
+        """The tools a grant covers on its call, as (name, title): what every grant holds (`Grant.tools`) and
+        what the page says next to its checkbox, from the one list (`grantable_tools`)."""
+        from telco_mcp.catalogue import CATALOGUE
+
+        titles = {op.name: op.title for op in CATALOGUE}
+        return [(name, titles.get(name, name)) for name in sorted(self.grantable_tools)]
 
     # ---------------------------------------------------------------- links and sessions
     @property
