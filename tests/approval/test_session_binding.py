@@ -42,9 +42,10 @@ SAME = Implementation(name="same-client", version="1.0")
 
 
 @contextmanager
-def http_server(audit: Path, transport: Literal["http", "sse"]) -> Iterator[tuple[Any, str]]:
+def http_server(audit: Path, transport: Literal["http", "sse"], **overrides: Any) -> Iterator[tuple[Any, str]]:
     """telco-mcp (embedded sandbox, bearer token) served by uvicorn on a loopback port in a thread."""
-    settings = Settings(_env_file=None, telco_mcp_audit_log=audit, telco_mcp_http_token=TOKEN)  # type: ignore[call-arg]
+    values: dict[str, Any] = {"_env_file": None, "telco_mcp_audit_log": audit, "telco_mcp_http_token": TOKEN}
+    settings = Settings(**(values | overrides))
     server: Any = build_server(settings)
     sock = transports.listen("127.0.0.1", 0)
     port = transports.bound_port(sock)
