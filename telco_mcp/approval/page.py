@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import html
 import json
+import re
 import secrets
 from datetime import UTC, datetime
 from importlib import resources
@@ -47,6 +48,9 @@ from telco_mcp.approval.sessions import Session
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval
 from telco_mcp.errors import ConfirmationError, StateUnavailable
 
+# Where a sign-in may lead: the pending list or one approval's page, nothing else (no other host, scheme,
+# backslash, dot segment or encoded slash; an approval id is url-safe base64).
+_NEXT = re.compile(r"/approvals/(a/apr_[A-Za-z0-9_-]{1,64})?")
 SESSION_COOKIE = "telco_mcp_approval"
 PRE_CSRF_COOKIE = "telco_mcp_signin"
 SECURITY_HEADERS = {
@@ -237,7 +241,7 @@ class _Page:
             return refused
         form = await self._form(request)
         next_path = form.get("next", ["/approvals/"])[0]
-        if not next_path.startswith("/approvals/") or "//" in next_path:
+        if not _NEXT.fullmatch(next_path):  # only where the page itself sends a sign-in: never off the page
             next_path = "/approvals/"
         pre = request.cookies.get(PRE_CSRF_COOKIE)
         if not _same_origin(request, self.service.mounted_base) or not pre or form.get("csrf", [""])[0] != pre:
