@@ -161,13 +161,14 @@ async def test_closing_a_session_expires_its_pending_approvals(
         assert writes(server) == []
 
 
+@pytest.mark.parametrize("transport", ["http", "sse"])
 async def test_over_http_in_2026_07_28_every_holder_of_the_token_is_one_principal(
-    audit_path: Path, browser: Browser
+    transport: Literal["http", "sse"], audit_path: Path, browser: Browser
 ) -> None:
     """Sessionless: nothing but the bearer token tells callers apart, so two connections are one caller (the
     documented reason to use OAuth when several clients share a server)."""
-    with http_server(audit_path, "http") as (server, base):
-        async with session(base, "http", mode="auto") as one, session(base, "http", mode="auto") as two:
+    with http_server(audit_path, transport) as (server, base):
+        async with session(base, transport, mode="auto") as one, session(base, transport, mode="auto") as two:
             asked = (await one.call_tool("sipgate_send_sms", SMS)).structured_content
             again = (await two.call_tool("sipgate_send_sms", SMS)).structured_content
             assert again["approval_id"] == asked["approval_id"], "one principal: the same pending approval"
