@@ -47,9 +47,12 @@ class WriteSubject:
     kind: Literal["sms", "call", "transfer"] | None = None  # counted against per-hour caps (transfer: calls)
     text: str | None = None  # SMS body, for segment limits
     target: str | None = None  # the resource id acted on
-    # (input field, URL) the provider will send a number's calls or messages to: checked against the
-    # routing-host allow-list (TELCO_MCP_ALLOWED_ROUTING_HOSTS)
+    # (input field, URL) the provider will send a number's calls or messages, or call events, to: checked
+    # against the routing-host allow-list (TELCO_MCP_ALLOWED_ROUTING_HOSTS and the provider's own host)
     urls: tuple[tuple[str, str], ...] = ()
+    # (input field, SIP URI) a SIP gateway will send calls to: its host is checked against
+    # TELCO_MCP_ALLOWED_GATEWAY_HOSTS (a number in its user part is one of `destinations`)
+    gateways: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass

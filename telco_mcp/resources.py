@@ -15,7 +15,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from telco_mcp import __version__
 from telco_mcp.errors import StateUnavailable
-from telco_mcp.safety.guardrails import PROVIDER_ROUTING_HOSTS
 from telco_mcp.safety.scopes import decide
 from telco_mcp.settings import Settings, split_list
 from telco_mcp.untrusted import UNTRUSTED_NOTE, fence, to_json
@@ -77,7 +76,8 @@ def configuration(settings: Settings, runtime: Runtime) -> dict[str, Any]:
             "max_sms_segments": settings.telco_mcp_max_sms_segments,
             "sms_per_hour": settings.telco_mcp_sms_per_hour,
             "calls_per_hour": settings.telco_mcp_calls_per_hour,
-            "allowed_routing_hosts": [*PROVIDER_ROUTING_HOSTS, *split_list(settings.telco_mcp_allowed_routing_hosts)],
+            "allowed_routing_hosts": runtime.guardrails.routing_hosts,
+            "allowed_gateway_hosts": split_list(settings.telco_mcp_allowed_gateway_hosts),
             "default_region": settings.telco_mcp_default_region,
         },
         "audit": {

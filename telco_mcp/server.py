@@ -422,7 +422,7 @@ def build_server(
             ttl=settings.telco_mcp_confirm_ttl,
             nonces=state.nonces,
         ),
-        guardrails=Guardrails(settings, counter=state.caps),
+        guardrails=Guardrails(settings, counter=state.caps, signalwire_space=client_settings.signalwire_space),
         audit=audit,
         approvals=approval_service(settings, audit, state),
         sandbox=sandbox,

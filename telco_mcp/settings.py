@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     telco_mcp_allowed_prefixes: str = Field("", description="Only these E.164 prefixes may be called or texted.")
     telco_mcp_denied_prefixes: str = Field("", description="These E.164 prefixes may never be called or texted.")
     telco_mcp_allowed_routing_hosts: str = Field(
-        "", description="Hosts a number's calls and messages may be routed to (default: *.signalwire.com only)."
+        "", description="Hosts calls, messages and push events may be routed to (and the SignalWire space's own)."
     )
     telco_mcp_max_sms_segments: int | None = Field(None, ge=1, le=10, description="Longest SMS, in segments.")
     telco_mcp_sms_per_hour: int | None = Field(None, ge=0, description="SMS the server may send per hour.")
@@ -165,6 +165,11 @@ class Settings(BaseSettings):
     telco_mcp_four_eyes: Literal["off", "destructive", "writes"] = Field(
         "off", description="Who approves: a different authenticated person for destructive writes, or all writes."
     )
+    # --- routing guardrails (issue 22, part 1): where a SIP gateway may send calls ---
+    telco_mcp_allowed_gateway_hosts: str = Field(
+        "", description="SIP gateway hosts, comma separated: host (any port) or host:port (default: none)."
+    )
+
     telco_mcp_allowed_hosts: str = Field("", description="Extra Host values accepted on HTTP transports.")
     telco_mcp_allowed_origins: str = Field("", description="Extra Origin values accepted on HTTP transports.")
     telco_mcp_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
@@ -340,6 +345,7 @@ class Settings(BaseSettings):
                     f"TELCO_MCP_ALLOWED_ROUTING_HOSTS: {host!r} is not a host name like hooks.example.com or "
                     "*.example.com (no scheme, port or path)"
                 )
+        out += self._gateway_host_problems()
         for name in (
             "telco_mcp_webhook_allowed_networks",
             "telco_mcp_webhook_trusted_proxies",
@@ -361,6 +367,20 @@ class Settings(BaseSettings):
             out.append("TELCO_MCP_WEBHOOK_SECRET must be 32-128 letters, digits, - or _ (it is part of a URL path)")
         if not re.fullmatch(r"[A-Z]{2}", self.telco_mcp_default_region):
             out.append("TELCO_MCP_DEFAULT_REGION must be a two-letter region code such as DE")
+        return out
+
+    def _gateway_host_problems(self) -> list[str]:
+        from telco_mcp.routing import parse_host_entry
+
+        out = []
+        for entry in split_list(self.telco_mcp_allowed_gateway_hosts):
+            try:
+                parse_host_entry(entry)
+            except ValueError:
+                out.append(
+                    f"TELCO_MCP_ALLOWED_GATEWAY_HOSTS: {entry!r} is not a host or host:port like pbx.example.com, "
+                    "pbx.example.com:5061 or [2001:db8::1]:5061 (no scheme, user or wildcard)"
+                )
         return out
 
     def _oauth_problems(self) -> list[str]:

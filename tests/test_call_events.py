@@ -353,7 +353,9 @@ async def test_provider_text_inside_events_is_fenced(attack: str, audit_path: Pa
 
 # ================================================================== push URLs: a confirmed, destructive write
 async def test_set_webhooks_asks_showing_the_urls_it_replaces_and_reads_them_back(audit_path: Path) -> None:
-    server, runtime = sandboxed(audit_path, telco_mcp_toolsets="default,sipgate:settings:sipgateio")
+    server, runtime = sandboxed(
+        audit_path, telco_mcp_toolsets="default,sipgate:settings:sipgateio", telco_mcp_allowed_routing_hosts="127.0.0.1"
+    )
     questions: list[str] = []
 
     async def asked(context: Any, params: Any) -> Any:
@@ -388,7 +390,9 @@ async def test_every_request_the_push_tools_send_matches_the_sipgate_spec(audit_
         # everything else about the request is checked.
         operation.pop("security", None)
     api = OpenAPI.from_dict(raw)
-    server, runtime = sandboxed(audit_path, telco_mcp_toolsets="all")
+    server, runtime = sandboxed(
+        audit_path, telco_mcp_toolsets="all", telco_mcp_allowed_routing_hosts="127.0.0.1,localhost"
+    )
     async with Client(server, elicitation_callback=accept) as client:
         for tool, args in [
             ("sipgate_get_webhooks", {}),

@@ -36,6 +36,7 @@ async def test_the_configuration_resource_says_what_is_exposed_and_why_the_rest_
         telco_mcp_denied_prefixes="+4990",
         telco_mcp_default_region="AT",
         telco_mcp_allowed_routing_hosts="hooks.example.com",
+        telco_mcp_allowed_gateway_hosts="pbx.example.com:5061",
     )
     config, tools, _ = await read_configuration(settings, mode)
     assert {t["name"] for t in config["tools"]["exposed"]} == tools
@@ -55,13 +56,18 @@ async def test_the_configuration_resource_says_what_is_exposed_and_why_the_rest_
     assert config["confirmation"]["token_ttl_seconds"] == 120
     assert config["guardrails"]["denied_prefixes"] == ["+4990"]
     assert config["guardrails"]["default_region"] == "AT"
-    assert config["guardrails"]["allowed_routing_hosts"] == ["*.signalwire.com", "hooks.example.com"]
+    assert config["guardrails"]["allowed_routing_hosts"] == {
+        "signalwire": ["acme.signalwire.com", "hooks.example.com"],
+        "sipgate": ["hooks.example.com"],
+    }
+    assert config["guardrails"]["allowed_gateway_hosts"] == ["pbx.example.com:5061"]
     assert config["audit"] == {"log": str(audit_path), "phone_numbers": "masked"}
 
 
 async def test_the_configuration_resource_names_the_sandbox(audit_path: Path) -> None:
     config, tools, _ = await read_configuration(make_settings(audit_path))
     assert config["mode"].startswith("sandbox")
+    assert config["guardrails"]["allowed_routing_hosts"] == {"signalwire": ["sandbox.signalwire.com"], "sipgate": []}
     assert config["writes_enabled"] is True and "sipgate_send_sms" in tools
 
 

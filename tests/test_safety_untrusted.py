@@ -152,11 +152,15 @@ def both(audit: Path, **overrides: Any) -> Any:
     from conftest import signalwire_settings
 
     overrides = {"telco_mcp_toolsets": "all"} | overrides  # every tool, the ones outside the default too
+    routing = {
+        "telco_mcp_allowed_gateway_hosts": "gw.example.com",
+        "telco_mcp_allowed_routing_hosts": "crm.example.com",
+    }
     return signalwire_settings(
         audit,
         sipgate_token_id="token-CANARY",
         sipgate_token="canary-sipgate-pat-2b9e6c1d",
-        **({"telco_mcp_toolsets": "all"} | overrides),
+        **(routing | overrides),
     )
 
 

@@ -118,12 +118,22 @@ def writes(fake: FakeUpstream) -> list[httpx2.Request]:
     return [r for r in fake.requests if r.method != "GET"]
 
 
+# The SIP trunks the gateways of these tests point at (TELCO_MCP_ALLOWED_GATEWAY_HOSTS; none by default).
+GATEWAY_HOSTS = "pbx-hamburg.example.com:5061,pbx.example.com,gw.example.com"
+
+
 def settings(audit: Path, **overrides: Any) -> Any:
-    return signalwire_settings(audit, **({"telco_mcp_allow_writes": True, "telco_mcp_toolsets": "all"} | overrides))
+    base = {
+        "telco_mcp_allow_writes": True,
+        "telco_mcp_toolsets": "all",
+        "telco_mcp_allowed_gateway_hosts": GATEWAY_HOSTS,
+    }
+    return signalwire_settings(audit, **(base | overrides))
 
 
 def sandbox(audit: Path, **overrides: Any) -> Any:
-    base = {"telco_mcp_sandbox": True, "telco_mcp_allow_writes": True, "telco_mcp_toolsets": "all"}
+    base = {"telco_mcp_sandbox": True, "telco_mcp_allow_writes": True, "telco_mcp_toolsets": "all",
+            "telco_mcp_allowed_gateway_hosts": GATEWAY_HOSTS}  # fmt: skip
     return make_settings(audit, **(base | overrides))
 
 
@@ -336,7 +346,12 @@ async def test_a_routing_url_off_the_allow_list_is_refused_before_anything_is_se
 @pytest.mark.parametrize(
     ("allowed", "url", "applied"),
     [
-        ("", "https://relay.signalwire.com/bins/1", True),  # the provider's own host is always allowed
+        ("", "https://acme.signalwire.com/laml-bins/1", True),  # the configured space's own host
+        ("", "https://ACME.signalwire.com./laml-bins/1", True),  # the same host, spelled otherwise
+        ("", "https://attacker-space.signalwire.com/laml-bins/1", False),  # another customer's space
+        ("", "https://relay.signalwire.com/bins/1", False),
+        ("*.signalwire.com", "https://attacker-space.signalwire.com/x", True),  # an operator may list them
+        ("*.signalwire.com", "https://evilsignalwire.com/x", False),  # a wildcard matches whole labels only
         ("", "https://hooks.example.com/in", False),
         ("hooks.example.com", "https://hooks.example.com/in", True),
         ("hooks.example.com", "https://evil.hooks.example.com/in", False),
@@ -605,7 +620,7 @@ async def test_the_sandbox_names_the_number_still_routed_to_a_gateway_until_it_i
 async def test_a_routed_number_reads_back_its_new_routing(audit_path: Path) -> None:
     async with client_for(sandbox(audit_path), elicitation_callback=accept) as c:
         number = (await c.call_tool("signalwire_list_phone_numbers", {})).structured_content["items"][0]
-        routing = {"call_handler": "laml_webhooks", "call_request_url": "https://acme.signalwire.com/laml-bins/1",
+        routing = {"call_handler": "laml_webhooks", "call_request_url": "https://sandbox.signalwire.com/laml-bins/1",
                    "call_request_method": "POST", "message_handler": "relay_topic",
                    "message_relay_topic": "desk"}  # fmt: skip
         updated = await c.call_tool("signalwire_update_phone_number", {"id": number["id"], **routing})

@@ -208,7 +208,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--grant-minutes",
         type=int,
         default=None,
-        help="with approve: also allow hold, mute and DTMF on the same call for this many minutes (max 60)",
+        help="with approve: also allow, on the same call, the call-control tools a grant covers (the approval page "
+        "names them) for this many minutes (max 60)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON (list and show)")
     parser.add_argument(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import html
 import json
+import re
 import secrets
 from datetime import UTC, datetime
 from importlib import resources
@@ -37,7 +38,6 @@ from starlette.routing import Route
 
 from telco_mcp.approval.pin import pin_source, terminal_source
 from telco_mcp.approval.service import (
-    GRANTABLE_HINT,
     SECRET_MAX,
     SECRET_MIN,
     ApprovalService,
@@ -48,6 +48,9 @@ from telco_mcp.approval.sessions import Session
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval
 from telco_mcp.errors import ConfirmationError, StateUnavailable
 
+# Where a sign-in may lead: the pending list or one approval's page, nothing else (no other host, scheme,
+# backslash, dot segment or encoded slash; an approval id is url-safe base64).
+_NEXT = re.compile(r"/approvals/(a/apr_[A-Za-z0-9_-]{1,64})?")
 SESSION_COOKIE = "telco_mcp_approval"
 PRE_CSRF_COOKIE = "telco_mcp_signin"
 SECURITY_HEADERS = {
@@ -238,7 +241,7 @@ class _Page:
             return refused
         form = await self._form(request)
         next_path = form.get("next", ["/approvals/"])[0]
-        if not next_path.startswith("/approvals/") or "//" in next_path:
+        if not _NEXT.fullmatch(next_path):  # only where the page itself sends a sign-in: never off the page
             next_path = "/approvals/"
         pre = request.cookies.get(PRE_CSRF_COOKIE)
         if not _same_origin(request, self.service.mounted_base) or not pre or form.get("csrf", [""])[0] != pre:
@@ -328,7 +331,7 @@ class _Page:
             grant = f"""<fieldset class="grant">
 <legend>Live call</legend>
 <input type="checkbox" id="grant" name="grant" value="1">
-<label for="grant">Also allow {GRANTABLE_HINT} on call {_e(approval.grant_target)} without asking, for</label>
+<label for="grant">Also allow {self._grant_covers()} on call {_e(approval.grant_target)} without asking, for</label>
 <label for="grant_minutes" class="visually-hidden">Minutes</label>
 <select id="grant_minutes" name="grant_minutes">{options}</select>
 </fieldset>"""
@@ -409,11 +412,19 @@ and never logged.</p>
         except ConfirmationError as exc:
             return self._message("Not decided", f"{exc}.", 409)
         if decided.status == "approved":
-            extra = f" For {minutes} minutes, {GRANTABLE_HINT} on this call need no new approval." if minutes else ""
+            covers = self._grant_covers(markup=False)
+            extra = f" For {minutes} minutes, {covers} on this call need no new approval." if minutes else ""
             if generated and secret and decided.secret_field:
                 return self._shown_once(decided.secret_field, secret)
             return self._message("Approved", f"Tell your assistant to go ahead: it can now send this once.{extra}")
         return self._message("Denied", "Nothing will be sent. Your assistant will be told you said no.")
+
+    def _grant_covers(self, *, markup: bool = True) -> str:
+        """The tools a grant covers, named as the model calls them: exactly what the grant holds."""
+        code = (lambda name: f"<code>{_e(name)}</code>") if markup else (lambda name: name)
+        wrap = _e if markup else (lambda text: text)
+        named = [f"{code(name)} ({wrap(title.lower())})" for name, title in self.service.grant_covers()]
+        return ", ".join(named[:-1]) + f" and {named[-1]}" if len(named) > 1 else "".join(named)
 
     def _shown_once(self, field: str, secret: str) -> HTMLResponse:
         body = f"""<h1>Approved</h1>

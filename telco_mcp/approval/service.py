@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import anyio
+
 from telco_mcp.access import Network, is_loopback
 from telco_mcp.approval.pin import ApproverPin, PinLocked
 from telco_mcp.approval.sessions import MemoryPageState, PageState, SecretBox, Session, hashed
@@ -45,7 +47,6 @@ from telco_mcp.safety.audit import AuditLog
 
 logger = logging.getLogger(__name__)
 
-GRANTABLE_HINT = "hold, mute and DTMF"
 MAX_PENDING_PER_CLIENT = 10
 SECRET_MIN, SECRET_MAX = 12, 128
 _ALPHABET = string.ascii_letters + string.digits  # no punctuation: every SIP phone's keypad and config takes it
@@ -197,6 +198,17 @@ class ApprovalService:
         logger.info("approval %s %s by %s%s", approval_id, decided.status, by, who)
         return decided
 
+    async def session_closed(self, client: str) -> None:
+        """The MCP session bound to `client` closed: its pending approvals expire (nobody could redeem them, so
+        nobody is asked to decide them). Its grants die with it: the key is never issued again."""
+        try:
+            expired = await anyio.to_thread.run_sync(self.store.expire_client, client)
+        except StateUnavailable as exc:
+            logger.warning("pending approvals of a closed session stay until they expire: %s", exc)
+            return
+        for approval_id in expired:
+            logger.info("approval %s expired: the MCP session that asked for it closed", approval_id)
+
     def take_secret(self, approval_id: str) -> str | None:
         """The secret given with an approval, once (the write that uses it is about to be sent); None when it
         is gone (expired, taken, unreadable, or the shared state cannot be reached): the write is not sent."""
@@ -219,6 +231,14 @@ class ApprovalService:
             "sign_in": "approver PIN",
             "sandbox": approval.sandbox,
         }
+
+    def grant_covers(self) -> list[tuple[str, str]]:
+        """The tools a grant covers on its call, as (name, title): what every grant holds (`Grant.tools`) and
+        what the page says next to its checkbox, from the one list (`grantable_tools`)."""
+        from telco_mcp.catalogue import CATALOGUE
+
+        titles = {op.name: op.title for op in CATALOGUE}
+        return [(name, titles.get(name, name)) for name in sorted(self.grantable_tools)]
 
     # ---------------------------------------------------------------- links and sessions
     @property

@@ -1,11 +1,12 @@
 """Pending approvals and grants, behind one small interface.
 
-An `Approval` is bound to the tool, a digest of the canonical arguments, the client that asked (with
-OAuth: the authenticated caller, whatever client they use) and an expiry. It is decided once
+An `Approval` is bound to the tool, a digest of the canonical arguments, who asked (with OAuth: the
+authenticated caller, whatever client they use; without: the MCP session, `identity.session_key`) and an
+expiry; a closed session's pending approvals expire (`expire_client`). It is decided once
 (approved or denied, by the page, the CLI or the authenticated approval API) and redeemed once: the
 model's retry with the same tool, arguments and client sends the write exactly once.
 
-A `Grant` lets the same client repeat low-risk, idempotent call-control actions (hold, mute, DTMF)
+A `Grant` lets the same caller (session) repeat low-risk, idempotent call-control actions (hold, mute, DTMF)
 on one call for a few minutes without a page per action; it is given on the approval page or in
 the CLI, and recorded like an approval.
 
@@ -122,6 +123,10 @@ class ApprovalStore(Protocol):
         self, approval_id: str, approve: bool, by: DecidedBy, approver: dict[str, str] | None = None
     ) -> Approval: ...
     def redeem(self, approval_id: str, tool: str, digest: str, client: str) -> Approval: ...
+    def expire_client(self, client: str) -> list[str]:
+        """Expire every approval still pending for `client` now (its session closed); their ids."""
+        ...
+
     def add_grant(self, grant: Grant) -> None: ...
     def find_grant(self, tool: str, target: str, client: str) -> Grant | None: ...
 
@@ -214,6 +219,15 @@ class MemoryApprovalStore:
             used = replace(approval, status="used")
             self._items[approval_id] = used
             return approval
+
+    def expire_client(self, client: str) -> list[str]:
+        now = self.clock()
+        with self._lock:
+            mine = (a for a in self._items.values() if a.client == client and a.status == "pending")
+            gone = [a for a in mine if not a.expired(now)]
+            for approval in gone:
+                self._items[approval.id] = replace(approval, expires=now)
+            return [a.id for a in gone]
 
     def add_grant(self, grant: Grant) -> None:
         with self._lock:

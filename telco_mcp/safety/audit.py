@@ -38,6 +38,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from telco_mcp.events.receiver import redact_webhook_secrets
 from telco_mcp.phone import mask
+from telco_mcp.routing import redact_userinfo
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ class AuditLog:
     def _write(self, record: dict[str, Any]) -> None:
         line = escape_invisible(json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")))
         line = redact_webhook_secrets(line)  # a receiver URL's path secret is a credential (sipgate_set_webhooks)
+        line = redact_userinfo(line) or line  # so is a URL's user:password@ (the tools refuse them before this)
         with self._lock:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,9 +6,13 @@ length in segments; per-hour caps on SMS sent and on calls started or transferre
 the rule that fired. The caps' windows live in a `CapCounter` (in memory, or Redis shared by every
 replica): the count right before a write leaves is one atomic check-and-count.
 
-Routing URLs (where a provider sends a number's calls and messages) must be https and on a host of
-`TELCO_MCP_ALLOWED_ROUTING_HOSTS` or the provider's own (`*.signalwire.com`): repointing a number at
-another host is a hijack path. Only the sandbox accepts plain http, and only to a loopback host.
+Routing URLs (where a provider sends a number's calls and messages, or sipgate its call events)
+must be https and on a host of `TELCO_MCP_ALLOWED_ROUTING_HOSTS`, or for SignalWire on the configured
+space's own host (`{space}.signalwire.com`, where its script bins live): repointing a number at another
+host is a hijack path, and every customer's space is a subdomain of signalwire.com. Only the sandbox
+accepts plain http, and only to a loopback host. A SIP gateway's URI must name a host of
+`TELCO_MCP_ALLOWED_GATEWAY_HOSTS` (none by default: no gateway may be created or re-pointed). The
+rules per field, with examples, are in docs/guardrails.md.
 
 The number rules apply to every number a provider will dial or text, whatever the field: the
 operation declares them as `WriteSubject.destinations` (a click-to-dial's `caller` number rings
@@ -29,7 +33,16 @@ from urllib.parse import urlsplit
 from telco_mcp.errors import SafetyRefusal, StateUnavailable
 from telco_mcp.operation import WriteSubject
 from telco_mcp.phone import costly_kind, mask
+from telco_mcp.routing import (
+    canonical_host,
+    gateway_host_allowed,
+    gateway_numbers,
+    parse_host_entry,
+    parse_sip_uri,
+    url_host,
+)
 from telco_mcp.settings import Settings, split_list
+from telco_mcp.wire import Provider
 
 _GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
@@ -39,14 +52,37 @@ _GSM7_EXT = set("^{}\\[~]|€\f")
 _HOUR = 3600.0
 # Which hourly budget a write kind draws on: a transfer makes the provider dial out like a new call.
 _BUDGET = {"sms": "sms", "call": "call", "transfer": "call"}
-PROVIDER_ROUTING_HOSTS = ("*.signalwire.com",)
-"""The providers' own hosts (their script bins and apps): always allowed as routing targets."""
+
+
+def routing_hosts(settings: Settings, signalwire_space: str | None) -> dict[Provider, list[str]]:
+    """The hosts each provider may be told to send calls, messages or events to.
+
+    SignalWire: the space's own host (its cXML and RELAY script bins live there, e.g.
+    `https://example.signalwire.com/laml-bins/…` in SignalWire's OpenAPI examples; no routing field
+    needs another SignalWire host), then the operator's list. sipgate: the operator's list only.
+    """
+    listed = split_list(settings.telco_mcp_allowed_routing_hosts)
+    space = (signalwire_space or "").strip().lower().removesuffix(".signalwire.com")
+    own = [f"{space}.signalwire.com"] if space else []
+    return {"signalwire": [*own, *listed], "sipgate": listed}
+
+
+def gateway_hosts(settings: Settings) -> list[tuple[str, int | None]]:
+    """TELCO_MCP_ALLOWED_GATEWAY_HOSTS as (host, port or None); entries that do not parse allow nothing
+    (`Settings.problems` names them at startup)."""
+    entries = []
+    for entry in split_list(settings.telco_mcp_allowed_gateway_hosts):
+        try:
+            entries.append(parse_host_entry(entry))
+        except ValueError:
+            continue
+    return entries
 
 
 def _host_allowed(host: str, allowed: list[str]) -> bool:
-    host = host.lower().rstrip(".")
+    host = canonical_host(host)
     for entry in allowed:
-        entry = entry.lower()
+        entry = entry.lower().rstrip(".")
         if entry.startswith("*.") and host.endswith(entry[1:]) or host == entry:
             return True
     return False
@@ -56,7 +92,7 @@ def _loopback(host: str) -> bool:
     if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
 
@@ -113,23 +149,34 @@ class MemoryCaps:
 
 class Guardrails:
     def __init__(
-        self, settings: Settings, *, clock: Callable[[], float] = time.monotonic, counter: CapCounter | None = None
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        counter: CapCounter | None = None,
+        signalwire_space: str | None = None,
     ) -> None:
+        """`signalwire_space`: the space the SignalWire client talks to (the sandbox's own in sandbox mode;
+        default SIGNALWIRE_SPACE)."""
         self.block_premium = settings.telco_mcp_block_premium
         self.allowed = split_list(settings.telco_mcp_allowed_prefixes)
         self.denied = split_list(settings.telco_mcp_denied_prefixes)
         self.max_segments = settings.telco_mcp_max_sms_segments
-        self.routing_hosts = [*PROVIDER_ROUTING_HOSTS, *split_list(settings.telco_mcp_allowed_routing_hosts)]
+        self.routing_hosts = routing_hosts(settings, signalwire_space or settings.signalwire_space)
+        self.gateway_hosts = gateway_hosts(settings)
+        self.gateway_hosts_text = settings.telco_mcp_allowed_gateway_hosts
         self.sandbox = settings.use_sandbox
         self.caps = {"sms": settings.telco_mcp_sms_per_hour, "call": settings.telco_mcp_calls_per_hour}
         self._counter: CapCounter = counter if counter is not None else MemoryCaps(clock=clock)
 
-    def check(self, subject: WriteSubject) -> None:
-        """Raise `SafetyRefusal` if any rule forbids this write. Changes nothing."""
+    def check(self, subject: WriteSubject, provider: Provider) -> None:
+        """Raise `SafetyRefusal` if any rule forbids this write to `provider`. Changes nothing."""
+        for name, uri in subject.gateways:  # first: a refusal of the number in its user part names the field
+            self._check_gateway(name, uri)
         for number in subject.destinations:
             self._check_destination(number)
         for name, url in subject.urls:
-            self._check_routing_url(name, url)
+            self._check_routing_url(name, url, provider)
         if subject.kind == "sms" and subject.text is not None and self.max_segments is not None:
             segments = sms_segments(subject.text)
             if segments > self.max_segments:
@@ -159,15 +206,22 @@ class Guardrails:
                 rule="allowed_prefixes",
             )
 
-    def _check_routing_url(self, name: str, url: str) -> None:
+    def _check_routing_url(self, name: str, url: str, provider: Provider) -> None:
+        # Refusals name the field and the rule, never the URL: it may hold a password.
         parts = urlsplit(url)
-        host = parts.hostname or ""
-        if parts.username is not None or parts.password is not None:
+        if "@" in parts.netloc:
             raise SafetyRefusal(
                 f"Refused by rule allowed_routing_hosts: {name} carries credentials (user:password@); "
                 "a secret must not pass through a tool argument.",
                 rule="allowed_routing_hosts",
             )
+        try:
+            host = url_host(url)
+        except ValueError:
+            raise SafetyRefusal(
+                f"Refused by rule allowed_routing_hosts: {name} has no plain host name or IP address.",
+                rule="allowed_routing_hosts",
+            ) from None
         scheme = parts.scheme.lower()
         if scheme != "https" and not (self.sandbox and scheme == "http" and _loopback(host)):
             raise SafetyRefusal(
@@ -175,12 +229,46 @@ class Guardrails:
                 "loopback host in the sandbox).",
                 rule="allowed_routing_hosts",
             )
-        if not _host_allowed(host, self.routing_hosts):
+        allowed = self.routing_hosts[provider]
+        if not _host_allowed(host, allowed):
+            listed = ", ".join(allowed) if allowed else "none"
             raise SafetyRefusal(
                 f"Refused by rule allowed_routing_hosts: {name} points at {host!r}, which is not an allowed routing "
-                f"host ({', '.join(self.routing_hosts)}). Add it to TELCO_MCP_ALLOWED_ROUTING_HOSTS to allow it.",
+                f"host for {provider} ({listed}). Add it to TELCO_MCP_ALLOWED_ROUTING_HOSTS to allow it.",
                 rule="allowed_routing_hosts",
             )
+
+    def _check_gateway(self, name: str, value: str) -> None:
+        try:
+            uri = parse_sip_uri(value)
+        except ValueError:
+            raise SafetyRefusal(f"Refused by rule gateway_uri: {name} is not a SIP URI.", rule="gateway_uri") from None
+        where = uri.host + (f":{uri.port}" if uri.port else "")
+        if not self.gateway_hosts:
+            raise SafetyRefusal(
+                f"Refused by rule allowed_gateway_hosts: {name} points at {where!r}, and "
+                "TELCO_MCP_ALLOWED_GATEWAY_HOSTS is empty, so no SIP gateway may be created or re-pointed. "
+                "List your SIP trunks' hosts there (host or host:port) to allow them.",
+                rule="allowed_gateway_hosts",
+            )
+        if not gateway_host_allowed(uri, self.gateway_hosts):
+            raise SafetyRefusal(
+                f"Refused by rule allowed_gateway_hosts: {name} points at {where!r}, which is not an allowed gateway "
+                f"host ({self.gateway_hosts_text}). Add it to TELCO_MCP_ALLOWED_GATEWAY_HOSTS to allow it (a "
+                "host:port entry allows only a URI that names that port).",
+                rule="allowed_gateway_hosts",
+            )
+        try:
+            numbers = gateway_numbers(uri)
+        except ValueError as exc:  # the input model refuses these first: kept for a subject built otherwise
+            raise SafetyRefusal(f"Refused by rule gateway_uri: {name} {exc}.", rule="gateway_uri") from None
+        for number in numbers:
+            try:
+                self._check_destination(number)
+            except SafetyRefusal as exc:
+                raise SafetyRefusal(
+                    f"{exc.message} It is the user part of {name}: the gateway's far side would dial it.", rule=exc.rule
+                ) from None
 
     @staticmethod
     def _refusal(kind: str, cap: int) -> SafetyRefusal:
@@ -195,12 +283,12 @@ class Guardrails:
         if self._counter.count(kind) >= cap:
             raise self._refusal(kind, cap)
 
-    def consume(self, subject: WriteSubject) -> None:
+    def consume(self, subject: WriteSubject, provider: Provider) -> None:
         """Re-check and count a write that is about to be sent (raises if the budget ran out meanwhile).
 
         The count is one atomic check-and-count, so concurrent writes (on any replica) never overshoot.
         """
-        self.check(subject)
+        self.check(subject, provider)
         kind = _BUDGET.get(subject.kind or "")
         cap = self.caps.get(kind) if kind is not None else None
         if kind is not None and cap is not None and not self._counter.take(kind, cap):

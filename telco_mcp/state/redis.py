@@ -6,7 +6,8 @@ Layout, every key under `telco-mcp:` (use a Redis database or ACL of its own per
                             `client`, `expires` and the mutable `status`, `decided_by`, `decided_at`;
                             expires an hour after the approval does
     approvals:pending       sorted set of ids still waiting, scored by creation time
-    approvals:client:<sha256>   sorted set of one client's ids still waiting, scored by expiry
+    approvals:client:<sha256>   sorted set of one client's ids still waiting, scored by expiry (a closed
+                            MCP session's are expired through it: `expire_client`)
     intent:<sha256>         the id of the approval opened for one tool + arguments digest + client
     grants:<sha256>         sorted set of grants (JSON) for one client and one call, scored by expiry
     nonce:<nonce>           a used token or elicitation nonce, until its token could no longer be valid
@@ -115,6 +116,21 @@ redis.call('HSET', KEYS[1], 'status', 'used')
 return 'redeemed'
 """
 
+# A closed session's pending approvals (KEYS[1]: its waiting set) expire now (ARGV[1]); off the pending list.
+_EXPIRE_CLIENT = """
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local f = redis.call('HMGET', ARGV[2] .. id, 'status', 'expires')
+  if f[1] == 'pending' and tonumber(ARGV[1]) < tonumber(f[2]) then
+    redis.call('HSET', ARGV[2] .. id, 'expires', ARGV[1])
+    table.insert(out, id)
+  end
+  redis.call('ZREM', KEYS[2], id)
+end
+redis.call('DEL', KEYS[1])
+return out
+"""
+
 _USE_ONCE = """
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then
@@ -218,6 +234,7 @@ class RedisApprovalStore:
         self._open = client.register_script(_OPEN)
         self._decide = client.register_script(_DECIDE)
         self._redeem = client.register_script(_REDEEM)
+        self._expire_client = client.register_script(_EXPIRE_CLIENT)
 
     @staticmethod
     def _key(approval_id: str) -> str:
@@ -252,7 +269,7 @@ class RedisApprovalStore:
         fields, ttl = self._record(approval)
         now = self.clock()
         intent = PREFIX + "intent:" + intent_key(approval.tool, approval.digest, approval.client)
-        waiting = PREFIX + "approvals:client:" + hashlib.sha256(approval.client.encode()).hexdigest()
+        waiting = self._waiting(approval.client)
         args = [repr(now), max_pending, self._key(""), approval.id, fields["data"], approval.tool, approval.digest]
         args += [approval.client, fields["expires"], repr(approval.created), ttl]
         args += [max(1, math.ceil(approval.expires - now))]
@@ -270,6 +287,15 @@ class RedisApprovalStore:
         raise StateUnavailable("the shared state kept changing while an approval was opened. Nothing was sent")
 
     @staticmethod
+    def _waiting(client: str) -> str:
+        return PREFIX + "approvals:client:" + hashlib.sha256(client.encode()).hexdigest()
+
+    def expire_client(self, client: str) -> list[str]:
+        with _reachable("expire a closed session's approvals"):
+            ids = self._expire_client(keys=[self._waiting(client), PENDING], args=[repr(self.clock()), self._key("")])
+        return [_text(i) or "" for i in ids]
+
+    @staticmethod
     def _load(fields: dict[Any, Any]) -> Approval | None:
         raw = {_text(k): _text(v) for k, v in fields.items()}
         if not raw.get("data"):
@@ -279,8 +305,10 @@ class RedisApprovalStore:
         approval = Approval(**{k: v for k, v in data.items() if k in known})
         decided_at = raw.get("decided_at")
         approver = raw.get("approver")
+        expires = raw.get("expires")
         return dataclasses.replace(
             approval,
+            expires=float(expires) if expires else approval.expires,  # earlier when its session closed
             status=raw.get("status") or approval.status,  # type: ignore[arg-type]
             decided_by=raw.get("decided_by") or approval.decided_by,  # type: ignore[arg-type]
             decided_at=float(decided_at) if decided_at else approval.decided_at,

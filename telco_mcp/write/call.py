@@ -11,7 +11,7 @@ import anyio
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel
 
-from telco_mcp.identity import Caller, current_caller
+from telco_mcp.identity import Caller, current_caller, session_key
 from telco_mcp.operation import Operation, WriteSubject
 from telco_mcp.runtime import Runtime
 from telco_mcp.upstream import CallContext, ProviderClient
@@ -104,7 +104,8 @@ class WriteCall:
     def client_identity(self) -> tuple[str, str]:
         """Who asks: a key approvals are bound to, and the same for people to read.
 
-        With OAuth the authenticated caller (whatever client they use); otherwise the MCP client's
+        With OAuth the authenticated caller (whatever client they use); otherwise the MCP session that asked
+        (`identity.session_key`), whose pending approvals expire when it closes. People read the client's
         declared name and version.
         """
         params = self.ctx.session.client_params
@@ -112,4 +113,4 @@ class WriteCall:
         client = f"{info.name} {info.version}" if info is not None else "an unnamed MCP client"
         if self.caller is not None:
             return self.caller.key, f"{self.caller.label} via {client}"
-        return f"{client}|", client
+        return session_key(self.ctx, client, self.runtime.approvals.session_closed), client

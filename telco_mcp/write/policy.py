@@ -16,7 +16,7 @@ def check(call: WriteCall) -> None:
     caller = call.caller
     if not call.runtime.is_exposed(call.op, caller.key if caller is not None else None):  # defensive: not listed
         raise SafetyRefusal(f"{call.op.name} is not granted on this server.", rule="exposure")
-    call.runtime.guardrails.check(call.subject)
+    call.runtime.guardrails.check(call.subject, call.op.provider)
 
 
 def verdict(call: WriteCall) -> str | None:
@@ -30,4 +30,4 @@ def verdict(call: WriteCall) -> str | None:
 
 def consume(call: WriteCall) -> None:
     """Re-check and count the write that is about to be sent (raises if a budget ran out meanwhile)."""
-    call.runtime.guardrails.consume(call.subject)
+    call.runtime.guardrails.consume(call.subject, call.op.provider)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import anyio
+import httpx2
 import pytest
 from mcp.client import ClientRequestContext
 from mcp.types import ElicitRequestParams, ElicitResult
@@ -21,7 +23,7 @@ from mcp.types import ElicitRequestParams, ElicitResult
 from telco_mcp.approval.store import Approval, MemoryApprovalStore
 from telco_mcp.errors import ConfirmationError
 
-from .conftest import SMS, Browser, client, decide_in_browser, first_call_id, server_for, writes
+from .conftest import SMS, Browser, client, csrf_of, decide_in_browser, first_call_id, follow, server_for, writes
 
 pytestmark = pytest.mark.anyio
 MODES = ["auto", "legacy"]
@@ -36,8 +38,12 @@ async def test_a_client_without_elicitation_gets_an_approval_at_once_and_nothing
     mode: str, audit_path: Path, browser: Browser
 ) -> None:
     server = server_for(audit_path)
-    async with client(server, mode=mode) as c:
+    async with client(server, mode=mode) as c:  # decided while the session that asked lives
         result = await c.call_tool("sipgate_send_sms", SMS)
+        await check_and_decide(result, server, browser)
+
+
+async def check_and_decide(result: Any, server: Any, browser: Browser) -> None:
     data = result.structured_content
     assert not result.is_error and data["status"] == "approval_pending"
     assert data["approval_id"].startswith("apr_") and data["expires_at"]
@@ -298,6 +304,46 @@ async def test_a_grant_covers_hold_mute_and_dtmf_on_one_call_only(audit_path: Pa
     assert {r["approval"] for r in lines if r.get("outcome") == "applied"} == {first["approval_id"]}
 
 
+async def status_of(c: Any, name: str, args: dict[str, Any]) -> str:
+    return (await c.call_tool(name, args)).structured_content["status"]
+
+
+async def test_the_page_names_exactly_the_tools_a_grant_covers(audit_path: Path, browser: Browser) -> None:
+    """One list: the tools the page offers to allow on the call are the tools the grant then lets through."""
+    server = server_for(audit_path)
+    async with client(server) as c, httpx2.AsyncClient(follow_redirects=True, timeout=10) as http:
+        call_id = await first_call_id(c)
+        first = (await c.call_tool("sipgate_mute_call", {"call_id": call_id, "value": True})).structured_content
+        page = await follow(http, browser.links()[0])
+        offer = re.search(r'<label for="grant">(.*?)</label>', page.text, re.S)
+        assert offer is not None, page.text
+        named = set(re.findall(r"<code>([a-z_]+)</code>", offer.group(1)))
+        assert named == {"sipgate_hold_call", "sipgate_mute_call", "sipgate_send_dtmf"}
+        decided = await http.post(
+            str(page.url) + "/decide",
+            data={"csrf": csrf_of(page.text), "decision": "approve", "grant": "1", "grant_minutes": "5"},
+            headers={"Origin": f"{page.url.scheme}://{page.url.netloc.decode()}"},
+        )
+        assert all(name in decided.text for name in named), decided.text
+        await c.call_tool("sipgate_mute_call", {"call_id": call_id, "value": True, "approval_id": first["approval_id"]})
+        covered = {
+            "sipgate_hold_call": {"call_id": call_id, "value": True},
+            "sipgate_mute_call": {"call_id": call_id, "value": False},
+            "sipgate_send_dtmf": {"call_id": call_id, "sequence": "12"},
+        }
+        not_covered = {
+            "sipgate_record_call": {"call_id": call_id, "value": True},
+            "sipgate_play_announcement": {"call_id": call_id, "url": "https://example.com/a.wav"},
+            "sipgate_transfer_call": {"call_id": call_id, "phone_number": "+4915799912345"},
+        }
+        went = {name: await status_of(c, name, args) for name, args in covered.items()}
+        held = {name: await status_of(c, name, args) for name, args in not_covered.items()}
+    assert went == dict.fromkeys(covered, "applied")
+    assert held == dict.fromkeys(not_covered, "approval_pending")
+    decision = next(json.loads(line) for line in audit_path.read_text().splitlines() if '"decision"' in line)
+    assert set(decision["grant"]["tools"]) == named
+
+
 async def test_the_grant_is_for_the_client_that_asked(audit_path: Path, browser: Browser) -> None:
     server = server_for(audit_path)
     async with client(server) as c:
@@ -420,10 +466,10 @@ async def test_with_a_pin_the_browser_gets_the_sign_in_page_and_the_model_is_tol
     mode: str, audit_path: Path, browser: Browser
 ) -> None:
     server = server_for(audit_path, telco_mcp_approver_pin="246810")
-    async with client(server, mode=mode) as c:
+    async with client(server, mode=mode) as c:  # the page is served while the session that asked lives
         result = await c.call_tool("sipgate_send_sms", SMS)
-    approval_id = result.structured_content["approval_id"]
-    assert browser.handed() == [f"{server.telco_runtime.approvals.page_url(approval_id)}"]
+        approval_id = result.structured_content["approval_id"]
+        assert browser.handed() == [f"{server.telco_runtime.approvals.page_url(approval_id)}"]
     assert "telco-mcp approvals approve <id> (approver PIN)" in everything(result)
 
 

@@ -166,7 +166,11 @@ def test_inspector_write_returns_a_pending_approval_and_writes_nothing(inspector
 def test_inspector_approval_round_trip_writes_once(inspector: Inspector) -> None:
     """Positive control for the check above: approved from a second process, the retry writes exactly once."""
     applied_before = len(applied_writes(inspector.state_home, "sipgate_send_sms"))
-    pending = inspector.call("sipgate_send_sms", SMS)["structuredContent"]
+    # An approval belongs to the session that asked (docs/approvals.md) and each Inspector run is one session:
+    # over HTTP the runs speak 2026-07-28, which is sessionless (every holder of the bearer token is one
+    # principal), so a later run redeems it; in the 2025 era a run's session closes when it exits.
+    era = "legacy" if inspector.server is None else "modern"
+    pending = inspector.call("sipgate_send_sms", SMS, era=era)["structuredContent"]
     approval_id = pending["approval_id"]
     confirmed = {**SMS, "approval_id": approval_id}
     if inspector.server is None:
@@ -178,7 +182,7 @@ def test_inspector_approval_round_trip_writes_once(inspector: Inspector) -> None
         assert len(applied_writes(inspector.state_home, "sipgate_send_sms")) == applied_before
         return
 
-    still = inspector.call("sipgate_send_sms", confirmed)
+    still = inspector.call("sipgate_send_sms", confirmed, era=era)
     assert still["structuredContent"]["status"] == "approval_pending"
     assert "Still pending" in _sandbox_text(still)
     assert len(applied_writes(inspector.state_home, "sipgate_send_sms")) == applied_before
@@ -187,14 +191,14 @@ def test_inspector_approval_round_trip_writes_once(inspector: Inspector) -> None
     assert done.returncode == 0, done.stderr
     assert f"{approval_id} approved" in done.stdout
 
-    applied = inspector.call("sipgate_send_sms", confirmed)
+    applied = inspector.call("sipgate_send_sms", confirmed, era=era)
     assert applied["structuredContent"]["status"] == "applied", applied
     records = applied_writes(inspector.state_home, "sipgate_send_sms")
     assert len(records) == applied_before + 1
     assert records[-1]["confirmed_by"] == "cli" and records[-1]["approval"] == approval_id
 
     replay = inspector.run(
-        "--method", "tools/call", "--tool-name", "sipgate_send_sms", "--tool-args-json", json.dumps(confirmed)
+        "--method", "tools/call", "--tool-name", "sipgate_send_sms", "--tool-args-json", json.dumps(confirmed), era=era
     )
     assert replay.returncode != 0 or '"isError":true' in replay.stdout.replace(" ", ""), replay.stdout
     assert applied_writes(inspector.state_home, "sipgate_send_sms") == records

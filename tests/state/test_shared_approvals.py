@@ -21,7 +21,7 @@ from telco_mcp.approval.page import page_app
 from telco_mcp.approval.service import MAX_PENDING_PER_CLIENT, ApprovalService
 from telco_mcp.approval.sessions import MemoryPageState, PageState, SecretBox, Session, hashed
 from telco_mcp.approval.store import Approval, MemoryApprovalStore, TooManyPending, new_id
-from telco_mcp.errors import StateUnavailable
+from telco_mcp.errors import ConfirmationError, StateUnavailable
 from telco_mcp.safety import keys
 from telco_mcp.server import build_server
 from telco_mcp.state.redis import RedisApprovalStore, RedisPageState
@@ -64,6 +64,25 @@ def test_concurrent_opens_of_one_write_open_exactly_one_approval(kind: str, mayb
     assert len({approval.id for approval, _ in outcomes}) == 1
     assert sum(new for _, new in outcomes) == 1
     assert [a.id for a in replicas[1].store.pending()] == [outcomes[0][0].id]
+
+
+async def test_a_closed_sessions_pending_approvals_expire_on_every_replica(
+    kind: str, maybe_redis: RedisServer | None
+) -> None:
+    """`ApprovalService.session_closed` (a closed MCP session): its pending approvals expire in the shared state,
+    an approved one and another session's stay as they were, and the same write asked again opens a new one."""
+    a, b = services(kind, maybe_redis)
+    waiting, _ = a.create(intent("d1"))
+    approved, _ = a.create(intent("d2"))
+    a.decide(approved.id, True, "cli")
+    other, _ = a.create(intent("d1", client_key="c2|"))
+    await a.session_closed("c1|")
+    assert [x.id for x in b.store.pending()] == [other.id]
+    with pytest.raises(ConfirmationError, match="has expired"):
+        b.decide(waiting.id, True, "cli")
+    assert b.store.redeem(approved.id, "sipgate_send_sms", "d2", "c1|").status == "approved"
+    again, new = b.create(intent("d1"))
+    assert new and again.id != waiting.id
 
 
 def test_concurrent_opens_of_many_writes_keep_the_per_client_limit(kind: str, maybe_redis: RedisServer | None) -> None:

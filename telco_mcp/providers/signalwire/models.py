@@ -9,10 +9,8 @@ field we cannot do without is missing or the payload has the wrong shape.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, TypeVar
-from urllib.parse import urlsplit
 from uuid import UUID
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
@@ -20,6 +18,7 @@ from pydantic import AfterValidator, Field, StringConstraints, field_validator, 
 from telco_mcp.models import IsoTime, Page, PageInput, Result, StrictInput
 from telco_mcp.phone import possible_e164, to_e164
 from telco_mcp.providers import payload as p
+from telco_mcp.routing import gateway_uri, routing_url
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -96,26 +95,13 @@ class GetSipProfileInput(StrictInput):
     """Get the project's SIP profile."""
 
 
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_HOST = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])"
-_SIP_URI = re.compile(rf"(?:sips?:)?(?:[^@\s:;/]+@)?{_HOST}(?::[0-9]{{1,5}})?(?:;[^\s;]+)*", re.IGNORECASE)
-
-
-def _check_sip_uri(value: str) -> str:
-    if not _SIP_URI.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a SIP URI: give sip:host[:port], sips:host[:port], [user@]host or a host name"
-        )
-    return value
-
-
 class UpdateSipGatewayInput(StrictInput):
     """Change a SIP gateway; only the given fields change."""
 
     id: UUID = Field(description="SIP gateway id.")
     name: str | None = Field(default=None, min_length=1, max_length=100, description="Display name.")
-    uri: Annotated[str, AfterValidator(_check_sip_uri)] | None = Field(
-        default=None, max_length=256, description="sip:host[:port] or host."
+    uri: Annotated[str, AfterValidator(gateway_uri)] | None = Field(
+        default=None, max_length=256, description="sip:[user@]host[:port]."
     )
     encryption: GatewayEncryption | None = Field(default=None, description="SRTP requirement.")
     ciphers: Ciphers | None = None
@@ -757,7 +743,7 @@ class CreateSipGatewayInput(StrictInput):
     """Create a SIP gateway; omitted media settings come from the project's SIP profile."""
 
     name: str = Field(min_length=1, max_length=100, description="Display name.")
-    uri: Annotated[str, AfterValidator(_check_sip_uri)] = Field(max_length=256, description="sip:host[:port] or host.")
+    uri: Annotated[str, AfterValidator(gateway_uri)] = Field(max_length=256, description="sip:[user@]host[:port].")
     encryption: GatewayEncryption | None = Field(default=None, description="SRTP requirement; default: profile's.")
     ciphers: Ciphers | None = None
     codecs: Codecs | None = None
@@ -790,18 +776,6 @@ PhoneCallHandler = Literal[
 PhoneMessageHandler = Literal["relay_topic", "relay_application", "laml_webhooks", "laml_application"]
 
 
-def _routing_url(value: str) -> str:
-    """An absolute http(s) URL with a host and no user:password@ (a secret must not be a tool argument)."""
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in ("https", "http") or not parts.hostname or any(c.isspace() for c in value):
-        raise ValueError(f"{value!r} is not an absolute https:// URL with a host")
-    if "@" in parts.netloc:
-        raise ValueError("credentials in a URL (user:password@host) are refused: a secret must not be a tool argument")
-    if not re.fullmatch(rf"{_HOST}(?::[0-9]{{1,5}})?", parts.netloc):
-        raise ValueError(f"{value!r} has an unusual host: give a plain host name or IP address")
-    return value
-
-
 def _bounded(limit: int) -> Callable[[str], str]:
     """A length check kept out of the published schema: limits no real value reaches cost tokens on every turn."""
 
@@ -813,7 +787,7 @@ def _bounded(limit: int) -> Callable[[str], str]:
     return check
 
 
-RoutingUrl = Annotated[str, AfterValidator(_bounded(2048)), AfterValidator(_routing_url)]
+RoutingUrl = Annotated[str, AfterValidator(_bounded(2048)), AfterValidator(routing_url)]
 Ident = Annotated[str, AfterValidator(_bounded(255))]
 
 ROUTING_URL_FIELDS = (

@@ -21,6 +21,7 @@ from telco_mcp.operation import SECRET_PLACEHOLDER, Operation, WriteSubject
 from telco_mcp.phone import pretty
 from telco_mcp.providers import payload as p
 from telco_mcp.providers.signalwire import models as m
+from telco_mcp.routing import gateway_numbers, parse_sip_uri
 from telco_mcp.untrusted import inline, quote
 from telco_mcp.upstream import CallContext
 from telco_mcp.wire import PreparedRequest, decode_cursor, fill_path, next_page, response_json
@@ -107,6 +108,15 @@ async def _deleted(response: httpx2.Response, args: m.DeleteRecordingInput, ctx:
 
 def _target(args: Any) -> WriteSubject:
     return WriteSubject(target=str(getattr(args, "id", "sip_profile")))
+
+
+def _gateway_subject(args: m.CreateSipGatewayInput | m.UpdateSipGatewayInput) -> WriteSubject:
+    """A gateway's URI is where its calls go: its host must be allowed, and a number as its user part is dialled."""
+    target = str(getattr(args, "id", "")) or None
+    if args.uri is None:
+        return WriteSubject(target=target)
+    numbers = gateway_numbers(parse_sip_uri(args.uri))
+    return WriteSubject(destinations=numbers, target=target, gateways=(("uri", args.uri),))
 
 
 def _read(
@@ -390,7 +400,7 @@ OPERATIONS: tuple[Operation, ...] = (
         idempotent=True,
         interpret=_one(m.sip_gateway_from_api),
         summarize=_summarize_gateway,
-        subject=_target,
+        subject=_gateway_subject,
     ),
     Operation(
         name="signalwire_get_sip_profile",
@@ -739,6 +749,7 @@ WRITES: tuple[Operation, ...] = (
         prepare=_prepare_create_gateway,
         interpret=_one(m.sip_gateway_from_api),
         summarize=_summarize_create_gateway,
+        subject=_gateway_subject,
     ),
     _write(
         name="signalwire_delete_sip_gateway",

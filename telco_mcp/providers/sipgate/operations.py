@@ -563,7 +563,7 @@ PUSH: tuple[Operation, ...] = (
            "Replace the account-wide sipgate.io URLs that call events are posted to (affects every integration).",
            "PUT", push.SETTINGS_PATH, "settings:sipgateio:write", "destructive", push.SetWebhooksInput,
            push.Webhooks, idempotent=True, prepare=push.prepare_set, interpret=push.set_result,
-           summarize=push.summarize_set),
+           summarize=push.summarize_set, subject=push.subject),
     Operation(
         name="sipgate_wait_for_call_event",
         title="Wait for a call event",

@@ -20,11 +20,12 @@ from pydantic import AfterValidator, BaseModel, Field
 from telco_mcp.errors import InvalidInput, StateUnavailable
 from telco_mcp.events.model import CallEvent, EventFilter, EventType
 from telco_mcp.models import Result, StrictInput
-from telco_mcp.operation import LocalContext
+from telco_mcp.operation import LocalContext, WriteSubject
 from telco_mcp.phone import ShownNumber
 from telco_mcp.providers import payload as p
 from telco_mcp.providers.sipgate import models as m
 from telco_mcp.providers.sipgate.models import CallId
+from telco_mcp.routing import redact_userinfo, routing_url
 from telco_mcp.untrusted import TRUSTED, quote
 from telco_mcp.upstream import CallContext
 from telco_mcp.wire import PreparedRequest, response_json
@@ -42,11 +43,10 @@ THIS_SERVER = "this_server"
 
 
 def _push_url(value: str) -> str:
+    """A push URL decides where every call's numbers go: read strictly, its host checked by the guardrails."""
     if value in ("", THIS_SERVER):
         return value
-    if not value.startswith(("https://", "http://")) or any(c.isspace() for c in value) or len(value) > 2048:
-        raise ValueError("must be an http(s) URL, or empty for none")
-    return value
+    return routing_url(value)
 
 
 PushUrl = Annotated[str, AfterValidator(_push_url), Field(max_length=2048)]
@@ -78,8 +78,9 @@ _RECEIVER_SECRET = re.compile(r"(/webhooks/sipgate/)[^/?#\s]+")
 
 
 def redact_receiver_secret(url: str | None) -> str | None:
-    """A telco-mcp receiver URL with its path secret hidden: `.../webhooks/sipgate/***`."""
-    return _RECEIVER_SECRET.sub(r"\1***", url) if url else url
+    """A push URL as shown: a telco-mcp receiver's path secret hidden (`.../webhooks/sipgate/***`), and any
+    `user:password@` an account's URL carries (set outside this server) written `***@`."""
+    return redact_userinfo(_RECEIVER_SECRET.sub(r"\1***", url)) if url else url
 
 
 def webhooks_from_api(payload: Any) -> Webhooks:
@@ -122,6 +123,12 @@ def _new_body(args: SetWebhooksInput, now: Webhooks, ctx: CallContext) -> dict[s
         "log": args.log if args.log is not None else bool(now.log),
         "whitelist": args.whitelist if args.whitelist is not None else list(now.whitelist),
     }
+
+
+def subject(args: SetWebhooksInput) -> WriteSubject:
+    """The push URLs the guardrails check (this server's own receiver is always allowed)."""
+    urls = (("incoming_url", args.incoming_url), ("outgoing_url", args.outgoing_url))
+    return WriteSubject(urls=tuple((name, url) for name, url in urls if url not in ("", THIS_SERVER)))
 
 
 async def prepare_set(args: SetWebhooksInput, ctx: CallContext) -> PreparedRequest:
