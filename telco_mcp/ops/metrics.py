@@ -15,7 +15,8 @@ names, channels, state operations): no label carries a phone number, an id, a UR
     telco_mcp_approvals_opened_total{tool}
     telco_mcp_approvals_decided_total{channel, decision}
     telco_mcp_approvals_expired_total
-    telco_mcp_approvals_pending                          pending approvals this process knows of, at scrape time
+    telco_mcp_approvals_pending                          pending approvals in the store at scrape time (shared
+                                                         by replicas: each reports the same count, take max)
     telco_mcp_refusals_total{rule}                       guardrails, caps, exposure, consent mode
     telco_mcp_webhook_events_total{event}                sipgate pushes accepted
     telco_mcp_webhook_refused_total{reason}              pushes refused (path, network, signature, size, form)
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -75,21 +77,7 @@ class Metrics:
             "telco_mcp_state_seconds", "Shared-state call latency, by operation.", ["operation"],
             buckets=STATE_BUCKETS, registry=r,
         )  # fmt: skip
-        self._pending_sources: list[Callable[[], int]] = []
-        self.approvals_pending.set_function(self._pending)
-
-    def count_pending_with(self, source: Callable[[], int]) -> None:
-        """Read `source()` at each scrape for the pending-approvals gauge (each server adds its approvals)."""
-        self._pending_sources.append(source)
-
-    def _pending(self) -> float:
-        total = 0
-        for source in list(self._pending_sources):
-            try:
-                total += source()
-            except Exception:  # a scrape never fails for a gauge it cannot read (e.g. Redis away)
-                continue
-        return float(total)
+        self.approvals_pending.set_function(_pending)
 
     def exposition(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -99,6 +87,24 @@ class Metrics:
 
 _metrics: Metrics | None = None
 _lock = threading.Lock()
+_pending_source: weakref.WeakMethod[Callable[[], int]] | None = None
+
+
+def count_pending_with(source: Callable[[], int]) -> None:
+    """The pending-approvals gauge reads `source()` (a bound method of the process's approval service; the
+    newest one wins, and it is held weakly) at each scrape. Registering imports nothing."""
+    global _pending_source
+    _pending_source = weakref.WeakMethod(source)  # type: ignore[arg-type]
+
+
+def _pending() -> float:
+    source = _pending_source() if _pending_source is not None else None
+    if source is None:
+        return 0.0
+    try:
+        return float(source())
+    except Exception:  # a scrape never fails for a gauge it cannot read (the shared state away)
+        return 0.0
 
 
 def metrics() -> Metrics:
@@ -117,6 +123,18 @@ def status_class(status: int | None) -> str:
 
 def tool_call(tool: str, outcome: str) -> None:
     metrics().tool_calls.labels(tool=tool, outcome=outcome).inc()
+
+
+def approval_opened(tool: str) -> None:
+    metrics().approvals_opened.labels(tool=tool).inc()
+
+
+def approval_decided(channel: str, decision: str) -> None:
+    metrics().approvals_decided.labels(channel=channel, decision=decision).inc()
+
+
+def approval_expired() -> None:
+    metrics().approvals_expired.inc()
 
 
 def refused(rule: str) -> None:
