@@ -26,7 +26,8 @@ def problems(**values: Any) -> list[str]:
 
 def test_a_complete_oauth_configuration_is_accepted() -> None:
     assert problems(**OAUTH) == []
-    assert problems(**OAUTH, telco_mcp_four_eyes="destructive") == []
+    approvals = "https://mcp.example.com/api/approvals"
+    assert problems(**OAUTH, telco_mcp_four_eyes="destructive", telco_mcp_oauth_approval_resource=approvals) == []
 
 
 @pytest.mark.parametrize("missing", list(OAUTH))
@@ -78,6 +79,7 @@ def test_four_eyes_over_stdio_is_a_startup_error(tmp_path: Path) -> None:
         "HOME": str(tmp_path),
         "XDG_STATE_HOME": str(tmp_path / "state"),
         "TELCO_MCP_FOUR_EYES": "writes",
+        "TELCO_MCP_OAUTH_APPROVAL_RESOURCE": "https://mcp.example.com/api/approvals",
         **{k.upper(): v for k, v in OAUTH.items()},
     }
     run = subprocess.run(
