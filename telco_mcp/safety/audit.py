@@ -23,10 +23,13 @@ failed, why, and what to fix.
 from __future__ import annotations
 
 import errno
+import hashlib
+import hmac
 import json
 import logging
 import os
 import re
+import secrets
 import threading
 import unicodedata
 import uuid
@@ -35,9 +38,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import SecretStr
 
 from telco_mcp.events.receiver import redact_webhook_secrets
 from telco_mcp.phone import mask
+from telco_mcp.safety import keys
 
 logger = logging.getLogger(__name__)
 
@@ -119,10 +124,19 @@ def _reason(path: Path, exc: OSError) -> str:
 
 
 class AuditLog:
-    def __init__(self, path: Path, *, mask_phone_numbers: bool = True) -> None:
+    def __init__(self, path: Path, *, mask_phone_numbers: bool = True, secret: SecretStr | str | None = None) -> None:
         self.path = path
         self.mask = mask_phone_numbers
         self._lock = threading.Lock()
+        # References (`ref`) are keyed from the newest TELCO_MCP_CONFIRM_SECRET: the same on every replica. Without
+        # the setting (one process), from a key of this process's own.
+        ring = keys.secrets_of(secret)
+        self._ref_key = keys.derive(ring[0], keys.AUDIT_REFERENCES) if ring else secrets.token_bytes(32)
+
+    def ref(self, value: str) -> str:
+        """What the log writes in place of a value that must never appear raw (a client address, a page session):
+        a keyed HMAC, the same for the same value (so one source's acts can be followed), useless without the key."""
+        return "h:" + hmac.new(self._ref_key, value.encode(), hashlib.sha256).hexdigest()[:24]
 
     def _write(self, record: dict[str, Any]) -> None:
         line = escape_invisible(json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")))
@@ -236,6 +250,19 @@ class AuditLog:
             "sandbox": True if sandbox else None,
         }
         self._write({k: v for k, v in record.items() if v is not None})
+
+    def integrity(self, kind: str, ident: str, reason: str) -> None:
+        """A shared record refused because its MAC failed (`state/integrity.py`). A session's or code's store key
+        is written as a reference, never as it is."""
+        record = {
+            "time": datetime.now(UTC).isoformat(),
+            "event": "integrity",
+            "kind": kind,
+            "record": ident if kind in ("approval", "grant") else self.ref(ident),
+            "outcome": "refused",
+            "reason": reason,
+        }
+        self._write(record)
 
     def unwritable(self, exc: OSError) -> None:
         """Say on stderr that the log could not be written (the caller decides what that stops)."""
