@@ -47,6 +47,7 @@ from telco_mcp.catalogue import BY_NAME
 from telco_mcp.errors import ConfirmationError
 from telco_mcp.identity import Caller, caller_of
 from telco_mcp.oauth import JwtVerifier, auth_settings
+from telco_mcp.safety.audit import Act
 from telco_mcp.settings import Settings, split_list
 
 logger = logging.getLogger(__name__)
@@ -172,8 +173,14 @@ def remote_api_app(service: ApprovalService, settings: Settings, verifier: JwtVe
         try:
             decided = await anyio.to_thread.run_sync(
                 functools.partial(
-                    service.decide, approval.id, approve, "approval-api", grant_minutes=minutes, approver=who
-                )
+                    service.decide,
+                    approval.id,
+                    approve,
+                    "approval-api",
+                    grant_minutes=minutes,
+                    approver=who,
+                    act=Act(factor="token", source=request.client.host if request.client else None),
+                )  # fmt: skip
             )
         except FourEyesRefused as exc:
             return JSONResponse({"error": "four_eyes", "message": str(exc)}, status_code=403)

@@ -33,6 +33,7 @@ import secrets
 import threading
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -50,6 +51,24 @@ logger = logging.getLogger(__name__)
 # was opened for a human to decide. None of these sent anything.
 Outcome = Literal["applied", "declined", "refused", "failed", "unknown", "dry_run", "previewed", "pending"]
 ConfirmedBy = Literal["elicitation", "approval-page", "approval-api", "cli", "token", "off", "none"]
+# Approver acts (sign-ins, lockouts, decisions): where a person acted, and what let them. `os-user`: the
+# terminal's Unix socket without an approver PIN (only denying is allowed that way).
+Channel = Literal["approval-page", "approval-api", "cli", "client"]
+Factor = Literal["pin", "launch-code", "token", "os-user"]
+
+
+@dataclass(frozen=True)
+class Act:
+    """How a person acted on an approval, for the audit log. `source` (a client address, the terminal) and
+    `session_key` (the page session's key in the state: the hash of its cookie) are written only as
+    references (`AuditLog.ref`), never as they are."""
+
+    factor: Factor | None = None
+    source: str | None = None
+    session_key: str | None = None
+    bulk: bool = False
+
+
 _NUMBER = re.compile(r"\+[1-9][0-9]{5,14}")
 
 
@@ -235,8 +254,11 @@ class AuditLog:
         caller: dict[str, str] | None = None,
         grant: dict[str, Any] | None = None,
         sandbox: bool = False,
+        act: Act | None = None,
     ) -> None:
-        """A person's decision on an approval (and the grant given with it), as the page or terminal took it."""
+        """A person's decision on an approval (and the grant given with it): its channel (`decided_by`, and
+        `channel`), the factor that let them, where from and in which page session (references), one of a bulk
+        decision or not."""
         record = {
             "time": datetime.now(UTC).isoformat(),
             "event": "decision",
@@ -249,7 +271,44 @@ class AuditLog:
             "grant": grant,
             "sandbox": True if sandbox else None,
         }
+        if act is not None:
+            record |= {"channel": decided_by} | self._act(act)
         self._write({k: v for k, v in record.items() if v is not None})
+
+    def _act(self, act: Act) -> dict[str, Any]:
+        return {
+            "factor": act.factor,
+            "source": self.ref(act.source) if act.source is not None else None,
+            "session": self.ref(act.session_key) if act.session_key is not None else None,
+            "bulk": True if act.bulk else None,
+        }
+
+    def sign_in(
+        self, *, channel: Channel, act: Act, outcome: str, approval: str | None = None, detail: str | None = None
+    ) -> None:
+        """A sign-in (a PIN on the page or the terminal, a launch code): `ok`, or why not (`wrong_pin`, `locked`,
+        `unavailable`, `no_pin`, `refused`)."""
+        record = {
+            "time": datetime.now(UTC).isoformat(),
+            "event": "sign_in",
+            "channel": channel,
+            "outcome": outcome,
+            "approval": approval,
+            "detail": detail,
+        } | self._act(act)
+        self._write({k: v for k, v in record.items() if v is not None})
+
+    def lockout(self, *, channel: Channel, source: str, seconds: float) -> None:
+        """Too many wrong PINs: `source` (a reference) may not sign in for `seconds`."""
+        record = {
+            "time": datetime.now(UTC).isoformat(),
+            "event": "lockout",
+            "channel": channel,
+            "factor": "pin",
+            "source": self.ref(source),
+            "seconds": round(seconds),
+        }
+        self._write(record)
 
     def integrity(self, kind: str, ident: str, reason: str) -> None:
         """A shared record refused because its MAC failed (`state/integrity.py`). A session's or code's store key

@@ -8,6 +8,7 @@ on both resources.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -84,6 +85,13 @@ async def test_an_mcp_token_cannot_approve_and_an_approval_token_can(
         assert len(server.fake.sent("POST", "/v2/sessions/sms")) == 1
         # and an approver's token opens no MCP session: one token per audience, both ways
         assert post_initialize(server, bob).status_code == 401
+        (decision,) = [r for r in server.audit() if r["event"] == "decision"]
+        assert (decision["channel"], decision["factor"], decision["approver"]["sub"]) == (
+            "approval-api",
+            "token",
+            "bob",
+        )
+        assert decision["source"].startswith("h:") and "127.0.0.1" not in json.dumps(decision)
 
 
 async def test_the_cli_says_why_an_mcp_token_is_refused(tmp_path: Path, issuer: Issuer) -> None:
