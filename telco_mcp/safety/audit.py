@@ -13,6 +13,11 @@ Phone numbers are masked keeping the country code, the service prefix and the la
 (`+49 900 ***4567`) unless configured otherwise. Nothing secret is written: arguments are the
 tool's own (credentials never are), and tokens are left out.
 
+Approver acts are on record too (docs/approvals.md): `sign_in` (PIN or launch code, each outcome), `lockout`,
+and every `decision` with its channel and factor; a shared record refused for a bad MAC is an
+`integrity` line. Source addresses and page sessions are written only as references (`ref`: an HMAC
+keyed from TELCO_MCP_CONFIRM_SECRET), never raw.
+
 One record is one line, whatever the text in it: line and paragraph separators (U+2028, U+2029),
 C0/C1 controls, bidirectional and other invisible format characters from SMS text or provider
 answers are written as JSON escapes (`\u2028`), never raw, so no reader splits, reorders or hides
