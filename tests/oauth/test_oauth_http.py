@@ -517,6 +517,7 @@ async def test_the_configuration_resource_shows_the_oauth_settings_and_the_reade
     config = json.loads(getattr(contents[0], "text", ""))
     oauth = config["http"]["oauth"]
     assert oauth["issuer"] == issuer.url and oauth["resource"] == server.resource
+    assert oauth["approval_resource"] == server.approval_resource
     assert oauth["caller"] == {"sub": "rita", "name": "Rita", "scopes": ["sipgate:account:read"]}
     assert reader not in json.dumps(config)
 

@@ -143,6 +143,7 @@ async def test_doctor_checks_the_issuers_keys(tmp_path: Path, issuer: Any, reach
         telco_mcp_audit_log=tmp_path / "audit.jsonl",
         telco_mcp_oauth_issuer=issuer.url,
         telco_mcp_oauth_resource="http://127.0.0.1:8000/mcp",
+        telco_mcp_oauth_approval_resource="http://127.0.0.1:8000/api/approvals",
         telco_mcp_oauth_jwks_url=jwks,
     )
     lines: list[str] = []
@@ -150,5 +151,6 @@ async def test_doctor_checks_the_issuers_keys(tmp_path: Path, issuer: Any, reach
     (line,) = [x for x in lines if x.startswith("oauth:")]
     if reachable:
         assert code == 0 and line.startswith("oauth: OK (1 signing key from") and issuer.fetches == 1
+        assert "approvers' tokens for http://127.0.0.1:8000/api/approvals" in line
     else:
         assert code == 1 and "oauth: FAILED" in line and "TELCO_MCP_OAUTH_JWKS_URL" in line
