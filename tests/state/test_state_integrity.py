@@ -123,6 +123,19 @@ def test_an_approval_written_before_the_upgrade_has_no_mac_and_is_refused(redis_
     assert seal.refused["approval"] == 3
 
 
+def test_an_intent_that_names_a_refused_record_opens_nothing(redis_server: RedisServer) -> None:
+    """Asking again for a write finds the approval pending for it: one planted (no MAC) is refused, not reused."""
+    seal = Seal.from_setting(SECRET)
+    store = RedisApprovalStore(redis_server.client(), seal)
+    first, new = store.open(approval("apr_real"), 10)
+    assert new and first.id == "apr_real"
+    r: Any = redis_server.client()
+    r.hdel("telco-mcp:approval:apr_real", "mac")
+    with pytest.raises(ConfirmationError, match="failed its integrity check"):
+        store.open(approval("apr_again"), 10)
+    assert r.exists("telco-mcp:approval:apr_again") == 0 and seal.refused["approval"] >= 1
+
+
 # ------------------------------------------------------------------ page sessions and launch codes
 async def _try_planted_sessions(service: ApprovalService, redis_server: RedisServer, approval_id: str) -> None:
     app = page_app(service, allowed_hosts=["replica.test"])
