@@ -276,8 +276,9 @@ class AuditLog:
             "grant": grant,
             "sandbox": True if sandbox else None,
         }
+        record["channel"] = decided_by
         if act is not None:
-            record |= {"channel": decided_by} | self._act(act)
+            record |= self._act(act)
         self._write({k: v for k, v in record.items() if v is not None})
 
     def _act(self, act: Act) -> dict[str, Any]:
