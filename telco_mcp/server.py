@@ -406,7 +406,13 @@ def build_server(
     if settings.telco_mcp_dynamic_toolsets:  # every toolset the model may enable later, within scopes/read-only
         everything = scopes.decide(settings.model_copy(update={"telco_mcp_toolsets": "all"}))
         available = [d.operation for d in everything if d.exposed]
-    audit = AuditLog(settings.audit_path, mask_phone_numbers=not settings.telco_mcp_audit_unmasked)
+    audit = AuditLog(
+        settings.audit_path,
+        mask_phone_numbers=not settings.telco_mcp_audit_unmasked,
+        secret=settings.telco_mcp_confirm_secret,
+    )
+    if state.seal is not None:  # a shared record that fails its MAC is on record (state/integrity.py)
+        state.seal.on_refusal = audit.integrity
     if not exposed:
         reasons = sorted({d.reason for d in decisions})
         logger.warning(
