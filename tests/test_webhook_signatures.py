@@ -42,7 +42,9 @@ from test_call_events import CALLER, WAIT, admin, new_call, sandboxed
 
 from telco_mcp import sandbox as sb
 from telco_mcp.errors import ConfigError
+from telco_mcp.events.model import CallEvent
 from telco_mcp.events.signature import SIPGATE_KEY_FILE, SignatureCheck, sipgate_public_key
+from telco_mcp.events.store import SEEN_FOR, MemoryEventStore
 from telco_mcp.sandbox import signing
 from telco_mcp.server import build_server
 from telco_mcp.settings import load_settings
@@ -272,6 +274,24 @@ async def test_dtmf_pushes_are_never_taken_for_duplicates(audit_path: Path) -> N
     for _ in range(2):
         assert (await post(runtime, body, signing.sign(body))).status_code == 200
     assert [e.dtmf for e in await runtime.events.recent(10)] == ["1", "1"]
+
+
+async def test_the_memory_store_forgets_a_delivery_after_a_day_and_keeps_a_bounded_number() -> None:
+    now = [0.0]
+    store = MemoryEventStore(keep=10, clock=lambda: now[0])
+
+    def event(call_id: str) -> CallEvent:
+        return CallEvent.model_validate({"event": "newCall", "call_id": call_id, "received_at": "2026-12-07T02:00:00Z"})
+
+    assert await store.publish(event("A")) is not None and await store.publish(event("A")) is None
+    now[0] = SEEN_FOR - 1
+    assert await store.publish(event("A")) is None, "still within the day"
+    now[0] = SEEN_FOR + 1
+    assert await store.publish(event("A")) is not None, "a day later it is news again"
+    for index in range(40):  # 4 x keep other calls push the first one's mark out
+        await store.publish(event(f"B{index}"))
+    assert await store.publish(event("A")) is not None
+    assert await store.publish(event("B39")) is None, "the newest marks stay"
 
 
 async def test_after_a_sandbox_reset_a_new_call_is_not_taken_for_a_duplicate(audit_path: Path) -> None:

@@ -70,6 +70,7 @@ class MemoryEventStore:
             self._seen.popitem(last=False)
         if self._seen.get(key, 0.0) > now:
             return False
+        self._seen.pop(key, None)  # an expired mark goes to the end, in expiry order
         self._seen[key] = now + SEEN_FOR
         return True
 
