@@ -189,6 +189,14 @@ class Settings(BaseSettings):
         "count, on every listener; from any other peer, loopback included, the headers are ignored.",
     )
 
+    # --- sipgate push signatures (issue 22, webhooks; docs/webhooks.md) ---
+    telco_mcp_webhook_signature: Literal["require", "off"] = Field(
+        "require", description="require: every sipgate push must carry a valid X-Sipgate-Signature; off: no check."
+    )
+    telco_mcp_webhook_public_key: Path | None = Field(
+        None, description="PEM file of the key sipgate pushes are signed with (default: sipgate's; sandbox: its own)."
+    )
+
     @field_validator("telco_mcp_log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:

@@ -9,6 +9,7 @@ or `pending` (an approval opened for a person). `confirmed_by` names the consent
 and a display name where the token has one), and a write approved through the authenticated approval
 API names its `approver` as well (a decision line names both); a write tool called beyond the
 caller's own scopes leaves a `refused` line (without its arguments, which were never validated).
+A sipgate push refused for its signature leaves a `webhook` line (source and reason, never the body).
 Phone numbers are masked keeping the country code, the service prefix and the last four digits
 (`+49 900 ***4567`) unless configured otherwise. Nothing secret is written: arguments are the
 tool's own (credentials never are), and tokens are left out.
@@ -330,6 +331,11 @@ class AuditLog:
             "reason": reason,
         }
         self._write(record)
+
+    def webhook_refused(self, *, source: str, status: int, detail: str) -> None:
+        """A sipgate push the receiver refused (a signature that does not hold); never its body."""
+        self._write({"time": datetime.now(UTC).isoformat(), "event": "webhook", "outcome": "refused",
+                     "status": status, "source": source, "detail": detail})  # fmt: skip
 
     def unwritable(self, exc: OSError) -> None:
         """Say on stderr that the log could not be written (the caller decides what that stops)."""

@@ -66,7 +66,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from telco_mcp.approval.sessions import Session
 from telco_mcp.approval.store import Approval, DecidedBy, Grant, TooManyPending, intent_key
 from telco_mcp.errors import ConfigError, ConfirmationError, StateUnavailable
-from telco_mcp.events.model import CallEvent
+from telco_mcp.events.model import CallEvent, delivery_key
+from telco_mcp.events.store import SEEN_FOR
 from telco_mcp.runtime import ENABLED_FOR
 from telco_mcp.state import SharedState
 from telco_mcp.state.integrity import Kind, Seal
@@ -748,6 +749,9 @@ def redis_state(url: str, *, seal: Seal, events_kept: int = 500) -> SharedState:
 
 # ------------------------------------------------------------------ call events (the live-events issue)
 _PUBLISH_EVENT = """
+if ARGV[3] == '1' and not redis.call('SET', KEYS[4], '1', 'NX', 'EX', tonumber(ARGV[4])) then
+  return false
+end
 local text = redis.call('INCR', KEYS[1]) .. '|' .. ARGV[1]
 redis.call('LPUSH', KEYS[2], text)
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]) - 1)
@@ -755,6 +759,7 @@ redis.call('PUBLISH', KEYS[3], text)
 return text
 """
 EVENTS, EVENT_SEQUENCE, EVENT_CHANNEL = PREFIX + "events", PREFIX + "events:sequence", PREFIX + "events:new"
+EVENT_SEEN = PREFIX + "events:seen:"  # + the event's delivery key, for SEEN_FOR seconds
 
 
 def _event(raw: Any) -> CallEvent:
@@ -767,8 +772,10 @@ class RedisEventStore:
     """Call events every replica sees: the newest `keep` in one list, each new one on one pub/sub channel.
 
     Numbering, keeping and announcing an event is one Lua script, so every replica numbers events the same
-    and a waiter that subscribed, then looked back, misses none. The synchronous client runs in worker
-    threads: the receiver answers sipgate without waiting for Redis, and no event loop blocks.
+    and a waiter that subscribed, then looked back, misses none. The same script first marks the event's
+    delivery key (`SET NX` with a TTL), so an event delivered twice, to one replica or to two, is recorded
+    once. The synchronous client runs in worker threads: the receiver answers sipgate without waiting for
+    Redis, and no event loop blocks.
     """
 
     def __init__(self, client: Any, keep: int = 500) -> None:
@@ -776,14 +783,18 @@ class RedisEventStore:
         self.keep = keep
         self._publish = client.register_script(_PUBLISH_EVENT)
 
-    async def publish(self, event: CallEvent) -> CallEvent:
+    async def publish(self, event: CallEvent) -> CallEvent | None:
         data = event.model_dump_json(exclude={"sequence"})
+        key = delivery_key(event)
+        keys = [EVENT_SEQUENCE, EVENTS, EVENT_CHANNEL, EVENT_SEEN + (key or "")]
+        args = [data, self.keep, "0" if key is None else "1", SEEN_FOR]
 
         def run() -> Any:
             with _reachable("record a call event"):
-                return self._publish(keys=[EVENT_SEQUENCE, EVENTS, EVENT_CHANNEL], args=[data, self.keep])
+                return self._publish(keys=keys, args=args)
 
-        return _event(await anyio.to_thread.run_sync(run))
+        recorded = await anyio.to_thread.run_sync(run)
+        return None if recorded is None else _event(recorded)
 
     async def _kept(self, limit: int) -> list[CallEvent]:
         def run() -> list[Any]:
