@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -123,10 +124,36 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         base,
         base,
     )
+    key_file = _write_push_key(bound_port(sock))
+    logger.info(
+        "its sipgate pushes are signed with this process's own key: a separately started `telco-mcp serve` "
+        "checks them with TELCO_MCP_WEBHOOK_PUBLIC_KEY=%s (the same PEM: GET %s/_sandbox/sipgate/push-key)",
+        key_file,
+        base,
+    )
     app = ForwardedHeaders(sandbox.app, networks(settings.trusted_proxies))
     config = uvicorn.Config(app, log_config=None, log_level="warning", proxy_headers=False)  # see transports.serve
-    uvicorn.Server(config).run(sockets=[sock])
+    # uvicorn stops gracefully on SIGTERM, then raises it again: as SystemExit, so the key file goes too
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        key_file.unlink(missing_ok=True)
     return 0
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _write_push_key(port: int) -> Path:
+    """The sandbox's public push key in `<state dir>/sandbox-<port>-push-key.pem` (removed at exit)."""
+    from telco_mcp.sandbox.signing import public_pem
+
+    path = Settings.model_construct().state_dir / f"sandbox-{port}-push-key.pem"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(public_pem())
+    return path
 
 
 def cmd_tools(args: argparse.Namespace) -> int:

@@ -113,7 +113,9 @@ async def _check_oauth(verifier: Any, settings: Settings, out: Callable[[str], N
     out(
         f"oauth: OK ({len(kids)} signing key{'s' if len(kids) != 1 else ''} from "
         f"{_shown(settings.telco_mcp_oauth_jwks_url or '')}; tokens from {settings.telco_mcp_oauth_issuer} "
-        f"for {settings.telco_mcp_oauth_resource}; four eyes: {settings.telco_mcp_four_eyes})"
+        f"for {settings.telco_mcp_oauth_resource}; approvers' tokens for "
+        f"{settings.telco_mcp_oauth_approval_resource or 'nothing (no approval API)'}; "
+        f"four eyes: {settings.telco_mcp_four_eyes})"
     )
     return 0
 

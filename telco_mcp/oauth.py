@@ -55,19 +55,34 @@ def claim_values(claims: dict[str, Any], path: str) -> list[str]:
 class JwtVerifier(TokenVerifier):
     """Validates JWT access tokens for this resource (see the module docstring)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        resource: str | None = None,
+        refuse: tuple[str, ...] = (),
+        jwks: jwt.PyJWKClient | None = None,
+    ) -> None:
         assert settings.telco_mcp_oauth_issuer and settings.telco_mcp_oauth_resource
         assert settings.telco_mcp_oauth_jwks_url
+        self.settings = settings
         self.issuer = settings.telco_mcp_oauth_issuer
-        self.resource = settings.telco_mcp_oauth_resource
+        self.resource = resource or settings.telco_mcp_oauth_resource
+        # audiences a token must not name even beside this resource's (the approval API refuses the MCP one)
+        self.refused = {r.rstrip("/") for r in refuse}
         self.scope_claim = settings.telco_mcp_oauth_scope_claim
-        self._jwks = jwt.PyJWKClient(
+        self._jwks = jwks or jwt.PyJWKClient(
             settings.telco_mcp_oauth_jwks_url,
             cache_jwk_set=True,
             lifespan=JWKS_CACHE_SECONDS,
             timeout=10,
             cooldown_duration=settings.telco_mcp_oauth_jwks_min_refresh,
         )
+
+    def for_resource(self, resource: str, *, refuse: tuple[str, ...] = ()) -> JwtVerifier:
+        """The same checks for another resource of this server (the approval API), sharing the issuer's keys;
+        a token that also names one of `refuse` as its audience is refused."""
+        return JwtVerifier(self.settings, resource=resource, refuse=refuse, jwks=self._jwks)
 
     async def verify_token(self, token: str) -> AccessToken | None:
         try:
@@ -97,6 +112,9 @@ class JwtVerifier(TokenVerifier):
             leeway=LEEWAY_SECONDS,
             options={"require": ["exp", "iss", "aud", "sub"], "verify_nbf": True},
         )
+        named = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if self.refused & {str(a).rstrip("/") for a in named}:
+            raise jwt.InvalidAudienceError("the token is also for a resource this one refuses")
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:
             raise jwt.InvalidTokenError("sub is empty")
@@ -105,7 +123,8 @@ class JwtVerifier(TokenVerifier):
             token=token,
             client_id=str(client),
             scopes=claim_values(claims, self.scope_claim),
-            expires_at=int(claims["exp"]),
+            # The SDK refuses a token once `expires_at` has passed: with the leeway, as `exp` was checked above.
+            expires_at=int(claims["exp"]) + LEEWAY_SECONDS,
             resource=self.resource,  # checked above: `aud` names this resource
             subject=subject,
             claims=claims,

@@ -112,6 +112,7 @@ def _oauth(settings: Settings) -> dict[str, Any] | None:
     return {
         "issuer": settings.telco_mcp_oauth_issuer,
         "resource": settings.telco_mcp_oauth_resource,
+        "approval_resource": settings.telco_mcp_oauth_approval_resource,  # approvers' tokens (docs/approvals.md)
         "jwks_url": settings.telco_mcp_oauth_jwks_url,
         "required_scopes": split_list(settings.telco_mcp_oauth_required_scopes),
         "scope_claim": settings.telco_mcp_oauth_scope_claim,

@@ -25,7 +25,7 @@ from telco_mcp import __version__, completions, phone, resources
 from telco_mcp.access import networks
 from telco_mcp.approval.service import ApprovalService, Listeners
 from telco_mcp.catalogue import CATALOGUE
-from telco_mcp.errors import StateUnavailable
+from telco_mcp.errors import ConfigError, StateUnavailable
 from telco_mcp.events.notify import EventRelay, LegacySubscriptions
 from telco_mcp.events.receiver import WEBHOOK_PREFIX, WebhookReceiver
 from telco_mcp.events.secret import webhook_secret
@@ -45,6 +45,7 @@ from telco_mcp.upstream import ProviderClient
 from telco_mcp.wire import Provider
 
 if TYPE_CHECKING:
+    from telco_mcp.events.signature import SignatureCheck
     from telco_mcp.sandbox import Sandbox
 
 logger = logging.getLogger(__name__)
@@ -345,7 +346,41 @@ def instructions(runtime: Runtime) -> str:
     return "\n".join(lines)
 
 
-def webhook_receiver(settings: Settings, events: EventStore) -> WebhookReceiver:
+def push_signatures(settings: Settings) -> Callable[[], SignatureCheck] | None:
+    """How pushes are checked (`TELCO_MCP_WEBHOOK_SIGNATURE`): against the key in
+    `TELCO_MCP_WEBHOOK_PUBLIC_KEY` (read now: a bad file stops startup), else the embedded sandbox's in
+    sandbox mode, else sipgate's own. The check itself, and its key, are made at the first push."""
+    if settings.telco_mcp_webhook_signature == "off":
+        logger.warning("TELCO_MCP_WEBHOOK_SIGNATURE=off: sipgate pushes are recorded without checking their signature")
+        return None
+    path = settings.telco_mcp_webhook_public_key
+    if path is not None:
+        from telco_mcp.events.signature import SignatureCheck, load_public_key
+
+        try:
+            key = load_public_key(path.expanduser())
+        except ValueError as exc:
+            raise ConfigError(f"TELCO_MCP_WEBHOOK_PUBLIC_KEY: {exc}") from None
+        return lambda: SignatureCheck(lambda: key, name=f"the {path.name}")
+    if settings.use_sandbox:
+
+        def sandbox_check() -> SignatureCheck:
+            from telco_mcp.events.signature import SignatureCheck
+            from telco_mcp.sandbox.signing import public_key
+
+            return SignatureCheck(public_key, name="the sandbox's")
+
+        return sandbox_check
+
+    def sipgate_check() -> SignatureCheck:
+        from telco_mcp.events.signature import SignatureCheck, sipgate_public_key
+
+        return SignatureCheck(sipgate_public_key, name="sipgate's")
+
+    return sipgate_check
+
+
+def webhook_receiver(settings: Settings, events: EventStore, audit: AuditLog | None = None) -> WebhookReceiver:
     """The sipgate webhook receiver of this server (`telco_mcp.events.receiver`)."""
     secret = webhook_secret(settings)
     path = WEBHOOK_PREFIX + secret
@@ -360,6 +395,10 @@ def webhook_receiver(settings: Settings, events: EventStore) -> WebhookReceiver:
         allowed=networks(split_list(settings.telco_mcp_webhook_allowed_networks)),
         max_bytes=settings.telco_mcp_webhook_max_bytes,
         public_url=public_url,
+        signatures=push_signatures(settings),
+        audit_refusal=None
+        if audit is None
+        else lambda source, reason: audit.webhook_refused(source=source, status=403, detail=reason),
     )
 
 
@@ -396,7 +435,14 @@ def build_server(
     events = state.events  # in this process, or shared by every replica (TELCO_MCP_STATE_URL)
     bus = InMemorySubscriptionBus()  # subscriptions/listen (2026-07-28): resource-updated notifications
     legacy = LegacySubscriptions(frozenset({resources.CALL_EVENTS_URI}))
-    receiver = webhook_receiver(settings, events)
+    audit = AuditLog(
+        settings.audit_path,
+        mask_phone_numbers=not settings.telco_mcp_audit_unmasked,
+        secret=settings.telco_mcp_confirm_secret,
+    )
+    if state.seal is not None:  # a shared record that fails its MAC is on record (state/integrity.py)
+        state.seal.on_refusal = audit.integrity
+    receiver = webhook_receiver(settings, events, audit)
     relay = event_relay(events, bus, legacy)
     if sandbox is not None:  # the embedded sandbox posts its webhooks to this server's own receiver
         sandbox.configure_push(f"http://127.0.0.1{receiver.path}", transport=httpx2.ASGITransport(app=receiver.app))
@@ -406,7 +452,6 @@ def build_server(
     if settings.telco_mcp_dynamic_toolsets:  # every toolset the model may enable later, within scopes/read-only
         everything = scopes.decide(settings.model_copy(update={"telco_mcp_toolsets": "all"}))
         available = [d.operation for d in everything if d.exposed]
-    audit = AuditLog(settings.audit_path, mask_phone_numbers=not settings.telco_mcp_audit_unmasked)
     if not exposed:
         reasons = sorted({d.reason for d in decisions})
         logger.warning(

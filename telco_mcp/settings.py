@@ -170,6 +170,12 @@ class Settings(BaseSettings):
         "", description="SIP gateway hosts, comma separated: host (any port) or host:port (default: none)."
     )
 
+    # --- approver authority (issue 23 part 3): the approval API is a resource of its own ---
+    telco_mcp_oauth_approval_resource: str | None = Field(
+        None,
+        description="The approval API's own resource URL, e.g. https://mcp.example.com/api/approvals: approvers' "
+        "tokens must name it as `aud` (a token for the MCP resource is refused there).",
+    )
     telco_mcp_allowed_hosts: str = Field("", description="Extra Host values accepted on HTTP transports.")
     telco_mcp_allowed_origins: str = Field("", description="Extra Origin values accepted on HTTP transports.")
     telco_mcp_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
@@ -195,6 +201,14 @@ class Settings(BaseSettings):
         "",
         description="Proxies (addresses or networks, comma separated) whose X-Forwarded-For and X-Forwarded-Proto "
         "count, on every listener; from any other peer, loopback included, the headers are ignored.",
+    )
+
+    # --- sipgate push signatures (issue 22, webhooks; docs/webhooks.md) ---
+    telco_mcp_webhook_signature: Literal["require", "off"] = Field(
+        "require", description="require: every sipgate push must carry a valid X-Sipgate-Signature; off: no check."
+    )
+    telco_mcp_webhook_public_key: Path | None = Field(
+        None, description="PEM file of the key sipgate pushes are signed with (default: sipgate's; sandbox: its own)."
     )
 
     @field_validator("telco_mcp_log_level", mode="before")
@@ -414,6 +428,7 @@ class Settings(BaseSettings):
             _scope_map(self.telco_mcp_oauth_scope_map)
         except ValueError as exc:
             out.append(f"TELCO_MCP_OAUTH_SCOPE_MAP: {exc}")
+        out += self._approval_resource_problems()
         if self.telco_mcp_four_eyes != "off":
             if not self.oauth_enabled:
                 out.append(
@@ -423,6 +438,34 @@ class Settings(BaseSettings):
             if self.telco_mcp_confirm == "off":
                 out.append(f"TELCO_MCP_FOUR_EYES={self.telco_mcp_four_eyes} contradicts TELCO_MCP_CONFIRM=off")
         return out
+
+    def _approval_resource_problems(self) -> list[str]:
+        """The approval API's own audience (approver authority apart from MCP access)."""
+        approval, mcp = self.telco_mcp_oauth_approval_resource, self.telco_mcp_oauth_resource
+        if not approval:
+            if self.oauth_enabled and self.telco_mcp_four_eyes != "off":
+                return [
+                    f"TELCO_MCP_FOUR_EYES={self.telco_mcp_four_eyes} needs TELCO_MCP_OAUTH_APPROVAL_RESOURCE (e.g. "
+                    f"{_origin(mcp)}/api/approvals): the second person approves with a token for the approval API, "
+                    "never with the MCP client's token"
+                ]
+            return []
+        if not self.oauth_enabled:
+            return ["TELCO_MCP_OAUTH_APPROVAL_RESOURCE is set without OAuth (TELCO_MCP_OAUTH_ISSUER and the rest)"]
+        if not _is_http_url(approval):
+            return [f"TELCO_MCP_OAUTH_APPROVAL_RESOURCE must be an http(s) URL, got {approval!r}"]
+        if mcp and same_resource(approval, mcp):
+            return [
+                "TELCO_MCP_OAUTH_APPROVAL_RESOURCE equals TELCO_MCP_OAUTH_RESOURCE: then every MCP client's token "
+                f"could approve its own writes. Give the approval API its own, e.g. {_origin(mcp)}/api/approvals"
+            ]
+        path = urlsplit(approval).path.rstrip("/")
+        if not path or (mcp and urlsplit(mcp).path.startswith(path + "/")):
+            return [
+                f"TELCO_MCP_OAUTH_APPROVAL_RESOURCE needs a path of its own, e.g. {_origin(mcp)}/api/approvals: its "
+                f"metadata is served under /.well-known/oauth-protected-resource{path}, beside the MCP resource's"
+            ]
+        return []
 
     def _state_problems(self) -> list[str]:
         from telco_mcp.safety import keys
@@ -540,6 +583,19 @@ def _https_or_loopback(value: str) -> bool:
         return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def same_resource(a: str, b: str) -> bool:
+    """Whether two resource URLs name one resource (scheme and host case, a trailing slash aside)."""
+    pa, pb = urlsplit(a.strip()), urlsplit(b.strip())
+    return (pa.scheme.lower(), pa.netloc.lower(), pa.path.rstrip("/"), pa.query) == (
+        pb.scheme.lower(), pb.netloc.lower(), pb.path.rstrip("/"), pb.query,
+    )  # fmt: skip
+
+
+def _origin(url: str | None) -> str:
+    parts = urlsplit(url or "https://mcp.example.com")
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else "https://mcp.example.com"
 
 
 def _is_http_url(value: str) -> bool:

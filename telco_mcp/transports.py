@@ -150,10 +150,13 @@ def http_app(
     if runtime.token_verifier is not None:
         # OAuth: the SDK's middleware inside the MCP app checks every token (and serves the PRM document);
         # the approval API checks the approver's token the same way.
-        from telco_mcp.approval.remote import remote_api_app
+        from telco_mcp.approval.remote import approval_metadata_app, approval_metadata_path, remote_api_app
 
         remote = remote_api_app(runtime.approvals, settings, runtime.token_verifier)
-        router = AccessRouter([*entries, Entry("/api/approvals", remote, OwnAuth()), Entry("", mcp, OwnAuth())])
+        entries.append(Entry("/api/approvals", remote, OwnAuth()))
+        if (metadata := approval_metadata_path(settings)) is not None:  # the approval API's own PRM (RFC 9728)
+            entries.append(Entry(metadata + "/", approval_metadata_app(settings), OwnAuth()))
+        router = AccessRouter([*entries, Entry("", mcp, OwnAuth())])
     else:
         router = AccessRouter([*entries, Entry("", mcp, BearerToken(token.get_secret_value()) if token else OwnAuth())])
     return ForwardedHeaders(router, networks(settings.trusted_proxies))

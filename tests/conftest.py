@@ -7,7 +7,7 @@ upstream through `httpx2.MockTransport` routes or the sandbox; nothing patches i
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,3 +169,25 @@ def response(status: int = 200, body: Any = None, headers: dict[str, str] | None
 
 
 Handler = Callable[[httpx2.Request], httpx2.Response]
+
+
+class SandboxSigned(httpx2.Auth):
+    """Signs a request's body as the sandbox signs its sipgate pushes (`X-Sipgate-Signature`), for tests
+    that post to a sandbox-mode server's webhook receiver themselves: such a server requires the signature."""
+
+    requires_request_body = True
+
+    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        from telco_mcp.sandbox.signing import sign
+
+        request.headers["X-Sipgate-Signature"] = sign(request.content)
+        yield request
+
+
+def sandbox_key_file(directory: Path) -> Path:
+    """This process's sandbox public key as a PEM file (for a server in another process to trust)."""
+    from telco_mcp.sandbox.signing import public_pem
+
+    path = directory / "sandbox-push-key.pem"
+    path.write_bytes(public_pem())
+    return path

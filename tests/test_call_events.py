@@ -23,7 +23,7 @@ import anyio
 import httpx2
 import pytest
 import yaml
-from conftest import accept, make_settings, text_of
+from conftest import SandboxSigned, accept, make_settings, sandbox_key_file, text_of
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.server.subscriptions import ResourceUpdated
@@ -64,14 +64,17 @@ async def admin(runtime: Any) -> AsyncIterator[httpx2.AsyncClient]:
 
 
 @asynccontextmanager
-async def poster(runtime: Any, peer: str = "127.0.0.1", base: str = "http://mcp.example.test") -> AsyncIterator[Any]:
+async def poster(
+    runtime: Any, peer: str = "127.0.0.1", base: str = "http://mcp.example.test", *, signed: bool = True
+) -> AsyncIterator[Any]:
     """A client of the receiver app whose requests come from `peer`, as its listener serves it (forwarded headers
-    applied from TELCO_MCP_TRUSTED_PROXIES)."""
+    applied from TELCO_MCP_TRUSTED_PROXIES), signed with the sandbox's key unless not."""
     from telco_mcp.access import ForwardedHeaders, networks
 
     app = ForwardedHeaders(runtime.webhooks.app, networks(runtime.settings.trusted_proxies))
     transport = httpx2.ASGITransport(app=app, client=(peer, 40000))
-    async with httpx2.AsyncClient(transport=transport, base_url=base) as client:
+    auth = SandboxSigned() if signed else None
+    async with httpx2.AsyncClient(transport=transport, base_url=base, auth=auth) as client:
         yield client
 
 
@@ -125,7 +128,7 @@ async def test_a_rung_call_reaches_the_waiting_tool_and_the_resource_then_answer
         first = result.structured_content["event"]
         assert result.structured_content["status"] == "event"
         assert (first["event"], first["call_id"], first["direction"]) == ("newCall", call_id, "in")
-        assert first["from_number"] == "49301234567"  # as sipgate pushes it: digits without +
+        assert first["from_number"] == "+49301234567"  # in E.164, as every tool shows it (pushed: 49301234567)
         assert [e["call_id"] for e in await resource_events(client)] == [call_id]
 
         ringing = await client.call_tool("sipgate_list_calls", {})
@@ -163,7 +166,7 @@ async def test_a_click_to_dial_call_pushes_new_call_and_answer_to_the_outgoing_u
         assert not started.is_error, text_of(started)
         kept = await resource_events(client)
     assert [(e["event"], e["direction"]) for e in kept] == [("answer", "out"), ("newCall", "out")]
-    assert kept[1]["to_number"] == "493023125499"
+    assert kept[1]["to_number"] == "+493023125499"
 
 
 async def test_subscribers_hear_that_the_events_resource_changed(audit_path: Path) -> None:
@@ -317,7 +320,8 @@ async def test_new_call_is_answered_at_once_asking_for_the_follow_ups_at_the_pub
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/xml")
     url = "https://mcp.example.com/base" + runtime.webhooks.path
     assert f'onAnswer="{url}"' in answer.text and f'onHangup="{url}"' in answer.text
-    assert hangup.status_code == 200 and hangup.content == b""
+    assert hangup.status_code == 200 and hangup.headers["content-type"].startswith("application/xml")
+    assert hangup.text.endswith("<Response />\n"), "a follow-up asks for nothing more"
     assert [e.event for e in await runtime.events.recent(10)] == ["hangup", "newCall"]
 
 
@@ -519,9 +523,11 @@ async def test_under_stdio_the_receiver_listens_on_telco_mcp_webhook_host_and_po
     port = _free_port(host)
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state"),
            "TELCO_MCP_WEBHOOK_HOST": host, "TELCO_MCP_WEBHOOK_PORT": str(port), "TELCO_MCP_WEBHOOK_SECRET": SECRET,
-           "TELCO_MCP_AUDIT_LOG": str(tmp_path / "audit.jsonl")}  # fmt: skip
+           "TELCO_MCP_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
+           # the subprocess's own sandbox signs with its own key: this test signs with this process's
+           "TELCO_MCP_WEBHOOK_PUBLIC_KEY": str(sandbox_key_file(tmp_path))}  # fmt: skip
     params = StdioServerParameters(command=sys.executable, args=["-m", "telco_mcp", "serve"], env=env, cwd=tmp_path)
-    async with Client(params) as client, httpx2.AsyncClient(trust_env=False) as http:
+    async with Client(params) as client, httpx2.AsyncClient(trust_env=False, auth=SandboxSigned()) as http:
         url = f"http://{host}:{port}/webhooks/sipgate/{SECRET}"
         with anyio.fail_after(10):
             while True:
@@ -547,7 +553,7 @@ async def test_the_http_transport_serves_the_receiver_without_the_bearer_token(a
     server, runtime = sandboxed(audit_path, telco_mcp_http_token="mcp-bearer-token-value")
     app = http_app(server, runtime.settings, transport="http", host="127.0.0.1", port=8000)
     transport = httpx2.ASGITransport(app=app)
-    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000", auth=SandboxSigned()) as http:
         hook = await http.post(runtime.webhooks.path, data=new_call())
         mcp = await http.post("/mcp", json={})
     assert hook.status_code == 200 and mcp.status_code == 401

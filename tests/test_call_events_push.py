@@ -44,9 +44,11 @@ def ivr(runtime: Any, on_new_call: str | None, on_dtmf: str | None = None) -> li
     forward = httpx2.ASGITransport(app=runtime.webhooks.app, client=("127.0.0.1", 40000))
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        body = await Request(scope, receive).body()
+        request = Request(scope, receive)
+        body = await request.body()
         async with httpx2.AsyncClient(transport=forward, base_url="http://127.0.0.1") as client:
-            form = {"content-type": "application/x-www-form-urlencoded"}
+            form = {"content-type": "application/x-www-form-urlencoded",
+                    "x-sipgate-signature": request.headers.get("x-sipgate-signature", "")}  # fmt: skip
             passed = await client.post(scope["path"], content=body, headers=form)
         heard.append(parse_qs(body.decode(), keep_blank_values=True))
         event = heard[-1]["event"][0]
@@ -238,13 +240,13 @@ async def test_a_blind_transfer_hangs_up_the_old_call_id_after_the_new_one_is_an
         ("newCall", new_id), ("answer", new_id), ("hangup", old_id)]  # fmt: skip
     assert {e["orig_call_id"] for e in kept} == {old_id}, "origCallId matches events across the transfer"
     new_call, answer = kept[2], kept[3]
-    digits = "".join(ch for ch in owner_number if ch.isdigit())
+    e164 = "+" + "".join(ch for ch in owner_number if ch.isdigit())
     assert (new_call["from_number"], new_call["to_number"], new_call["diversion"]) == (
-        "49301234567",
-        "4940669690",
-        digits,
+        "+49301234567",
+        "+4940669690",
+        e164,
     )
-    assert (answer["answering_number"], answer.get("answering_user")) == ("4940669690", None), "the target answered"
+    assert (answer["answering_number"], answer.get("answering_user")) == ("+4940669690", None), "the target answered"
     assert [c["call_id"] for c in listed.structured_content["calls"]].count(new_id) == 1
     assert old_id not in [c["call_id"] for c in listed.structured_content["calls"]]
 

@@ -117,10 +117,19 @@ class _Cli:
                 response = server.request(method, path, body)
             except httpx2.TransportError as exc:
                 raise ConfigError(f"approvals: cannot reach {server.base} ({type(exc).__name__})") from None
-            if response.status_code == 401:
-                raise ConfigError(
-                    f"approvals: {server.base} refused the access token (expired, or issued for another server?)"
-                )
+            if response.status_code in (401, 404):
+                try:
+                    said = response.json()
+                except ValueError:
+                    said = {}
+                said = said if isinstance(said, dict) else {}
+                if response.status_code == 401:
+                    why = said.get("error_description")
+                    if not why or why == "Authentication required":  # the SDK's answer to any invalid token
+                        why = "expired, or issued for another server?"
+                    raise ConfigError(f"approvals: {server.base} refused the access token ({why})")
+                if said.get("error") == "not_configured":
+                    raise ConfigError(f"approvals: {server.base}: {said.get('message')}")
             return response
         try:
             response = server.request(method, path, body)

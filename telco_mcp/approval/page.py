@@ -44,9 +44,10 @@ from telco_mcp.approval.service import (
     check_typed_secret,
     generate_secret,
 )
-from telco_mcp.approval.sessions import Session
+from telco_mcp.approval.sessions import Session, hashed
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval
 from telco_mcp.errors import ConfirmationError, StateUnavailable
+from telco_mcp.safety.audit import Act
 
 # Where a sign-in may lead: the pending list or one approval's page, nothing else (no other host, scheme,
 # backslash, dot segment or encoded slash; an approval id is url-safe base64).
@@ -160,6 +161,17 @@ class _Page:
             out.setdefault(key, []).append(value)
         return out
 
+    @staticmethod
+    def _source(request: Request) -> str:
+        """Where a request came from, as wrong PINs are counted (the audit log writes it only as a reference)."""
+        return pin_source(request.client.host if request.client else "")
+
+    def _act(self, request: Request, session: Session, *, bulk: bool = False) -> Act:
+        """How this person acts here: with the factor their session was opened with, from where, in which session."""
+        sid = request.cookies.get(SESSION_COOKIE) or ""
+        factor = "launch-code" if session.approval is not None else "pin"
+        return Act(factor=factor, source=self._source(request), session_key=hashed(sid), bulk=bulk)
+
     def _secure(self, request: Request) -> bool:
         """Cookies are `Secure` wherever the page is reached over https (directly or behind a TLS proxy)."""
         return request.url.scheme == "https" or (self.service.mounted_base or "").startswith("https://")
@@ -247,15 +259,15 @@ class _Page:
         if not _same_origin(request, self.service.mounted_base) or not pre or form.get("csrf", [""])[0] != pre:
             return self._message("Refused", "This form was not sent from the approval page.", 403)
         try:
-            address = request.client.host if request.client else ""
-            # scrypt, and the shared count of wrong PINs: off the event loop the MCP sessions share
-            await anyio.to_thread.run_sync(self.service.check_pin, form.get("pin", [""])[0], pin_source(address))
+            # scrypt, the shared count of wrong PINs, the new session and its audit line: off the event loop the
+            # MCP sessions share
+            sid = await anyio.to_thread.run_sync(self.service.sign_in, form.get("pin", [""])[0], self._source(request))
         except ConfirmationError as exc:
             return self._signin_page(request, next_path=next_path, error=f"Not signed in: {exc}.")
         response = RedirectResponse(next_path, status_code=303, headers=SECURITY_HEADERS)
         response.set_cookie(
             SESSION_COOKIE,
-            await anyio.to_thread.run_sync(self.service.new_session, None),
+            sid,
             httponly=True,
             samesite="strict",
             path="/approvals/",
@@ -270,7 +282,7 @@ class _Page:
         approval_id = request.path_params["approval_id"]
         code = request.query_params.get("code")
         if code is not None:
-            sid = await anyio.to_thread.run_sync(self.service.redeem_code, approval_id, code)
+            sid = await anyio.to_thread.run_sync(self.service.redeem_code, approval_id, code, self._source(request))
             if sid is None:
                 return self._message(
                     "This link has been used",
@@ -386,6 +398,7 @@ and never logged.</p>
             return refused
         if not self.service.may_act(session, approval_id):
             return self._message("Refused", "You are not signed in for this approval.", 403)
+        assert session is not None
         decision = form.get("decision", [""])[0]
         if decision not in ("approve", "deny"):
             return self._message("Nothing decided", "Choose Approve or Deny.", 400)
@@ -407,6 +420,7 @@ and never logged.</p>
                 functools.partial(
                     self.service.decide,
                     approval_id, decision == "approve", "approval-page", grant_minutes=minutes, secret=secret,
+                    act=self._act(request, session),
                 )
             )  # fmt: skip
         except ConfirmationError as exc:
@@ -452,9 +466,12 @@ write is sent, and the assistant never sees it):</p>
         else:
             return self._message("Nothing decided", "Choose an action.", 400)
         done = 0
+        act = self._act(request, session, bulk=True)
         for approval_id in ids:
             try:
-                await anyio.to_thread.run_sync(self.service.decide, approval_id, approve, "approval-page")
+                await anyio.to_thread.run_sync(
+                    functools.partial(self.service.decide, approval_id, approve, "approval-page", act=act)
+                )
                 done += 1
             except ConfirmationError:
                 continue
@@ -532,7 +549,7 @@ def api_app(service: ApprovalService) -> Starlette:
                 status_code=403,
             )
         try:
-            service.check_pin(request.headers.get("x-approver-pin"), source=terminal_source())
+            service.check_pin(request.headers.get("x-approver-pin"), source=terminal_source(), channel="cli")
         except ConfirmationError as exc:
             return JSONResponse({"error": "pin", "message": str(exc)}, status_code=401)
         return None
@@ -561,7 +578,8 @@ def api_app(service: ApprovalService) -> Starlette:
         if service.store.get(approval_id) is None:
             return JSONResponse({"error": "not_found"}, status_code=404)
         try:
-            decided = service.decide(approval_id, approve, "cli", grant_minutes=minutes)
+            act = Act(factor="pin" if service.pin is not None else "os-user", source=terminal_source())
+            decided = service.decide(approval_id, approve, "cli", grant_minutes=minutes, act=act)
         except ConfirmationError as exc:
             return JSONResponse({"error": "conflict", "message": str(exc)}, status_code=409)
         return JSONResponse(approval_json(decided))

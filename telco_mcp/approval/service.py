@@ -44,7 +44,7 @@ from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval, ApprovalStore,
 from telco_mcp.errors import ConfirmationError, StateUnavailable, TelcoError
 from telco_mcp.identity import Caller
 from telco_mcp.ops import metrics
-from telco_mcp.safety.audit import AuditLog
+from telco_mcp.safety.audit import Act, AuditLog, Channel
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +148,7 @@ class ApprovalService:
         approver: Caller | None = None,
         *,
         secret: str | None = None,
+        act: Act | None = None,
     ) -> Approval:
         """Record a person's decision (and any grant with it). `approver` is the authenticated person who
         decided, when the decision came through the authenticated approval API.
@@ -155,7 +156,8 @@ class ApprovalService:
         Under four eyes (`Approval.four_eyes`) only an authenticated person other than the caller may
         approve; anyone who can reach the approval may deny it. An approval whose write sets a secret is
         approved only with that secret, which only the approval page takes (a terminal or an API would put
-        it in a shell history or a log).
+        it in a shell history or a log). `act` says how the person acted (factor, source, session), for the
+        audit log's decision line.
         """
         current = self.store.get(approval_id)
         if approve and current is not None and current.secret_field and not secret:
@@ -223,6 +225,7 @@ class ApprovalService:
                 if grant is None
                 else {"id": grant.id, "call": grant.target, "tools": sorted(grant.tools), "until": grant.until},
                 sandbox=decided.sandbox,
+                act=act,
             )
         who = f" ({approver.label})" if approver is not None else ""
         logger.info("approval %s %s by %s%s", approval_id, decided.status, by, who)
@@ -322,13 +325,37 @@ class ApprovalService:
         os.chmod(folder, 0o700)
         return folder / f"launch-{approval_id}.html"
 
-    def redeem_code(self, approval_id: str, code: str) -> str | None:
+    def redeem_code(self, approval_id: str, code: str, source: str = "") -> str | None:
         """Swap a launch code for a session bound to its approval; None when it is not valid (once, on every
-        replica: the code is taken from the state atomically)."""
+        replica: the code is taken from the state atomically). Either way a sign-in line is audited."""
         if self.page.take_code(hashed(code)) != approval_id:
+            self._signed_in("approval-page", Act(factor="launch-code", source=source), "refused", approval_id)
             return None
         self._launch_file(approval_id).unlink(missing_ok=True)  # the used code is gone from this disk too
-        return self.new_session(approval_id)
+        sid = self.new_session(approval_id)
+        act = Act(factor="launch-code", source=source, session_key=hashed(sid))
+        self._signed_in("approval-page", act, "ok", approval_id, strict=True)
+        return sid
+
+    def sign_in(self, attempt: str | None, source: str) -> str:
+        """The page's PIN sign-in: a new PIN-level session, or `ConfirmationError`; every outcome audited."""
+        self.check_pin(attempt, source, channel="approval-page", record_success=False)
+        sid = self.new_session(None)
+        self._signed_in("approval-page", Act(factor="pin", source=source, session_key=hashed(sid)), "ok", strict=True)
+        return sid
+
+    def _signed_in(
+        self, channel: Channel, act: Act, outcome: str, approval: str | None = None, *, strict: bool = False
+    ) -> None:
+        """Audit a sign-in. A success that cannot be recorded is refused (`strict`); a failure stays a failure."""
+        if self.audit is None:
+            return
+        try:
+            self.audit.sign_in(channel=channel, act=act, outcome=outcome, approval=approval)
+        except OSError as exc:
+            self.audit.unwritable(exc)
+            if strict:
+                raise ConfirmationError("the audit log cannot be written, so nobody can sign in now") from None
 
     def new_session(self, approval_id: str | None) -> str:
         """A new page session; the state keeps it under the cookie's hash, never the cookie itself."""
@@ -350,9 +377,22 @@ class ApprovalService:
     def may_act(self, session: Session | None, approval_id: str) -> bool:
         return session is not None and (session.approval is None or session.approval == approval_id)
 
-    def check_pin(self, attempt: str | None, source: str = "") -> None:
-        """Raise `ConfirmationError` unless the PIN is configured and `attempt` (from `source`) is right."""
+    def check_pin(
+        self,
+        attempt: str | None,
+        source: str = "",
+        *,
+        channel: Channel = "approval-page",
+        record_success: bool = True,
+    ) -> None:
+        """Raise `ConfirmationError` unless the PIN is configured and `attempt` (from `source`) is right.
+
+        Every outcome is a sign-in line in the audit log (a success only with `record_success`: the page
+        records its own, with the session it opens), and the wrong PIN that locks `source` a lockout line.
+        """
+        act = Act(factor="pin", source=source)
         if self.pin is None:
+            self._signed_in(channel, act, "no_pin")
             raise ConfirmationError(
                 "this server has no approver PIN (TELCO_MCP_APPROVER_PIN), so it cannot be used here"
             )
@@ -361,12 +401,34 @@ class ApprovalService:
                 wait = self.pin.locked_for(source)
                 raise PinLocked(wait) if wait > 0 else ConfirmationError("wrong PIN")
             if not self.pin.check(attempt, source):  # counted across replicas when the state is shared
+                self._wrong_pin(channel, act, source)
                 raise ConfirmationError("wrong PIN")
+        except PinLocked:
+            self._signed_in(channel, act, "locked")
+            raise
         except StateUnavailable:
+            self._signed_in(channel, act, "unavailable")
             raise ConfirmationError(
                 "PIN sign-in is unavailable: the shared state (TELCO_MCP_STATE_URL) that counts wrong PINs across "
                 "replicas cannot be reached, so no PIN is checked until it is back"
             ) from None
+        if record_success:
+            self._signed_in(channel, act, "ok", strict=True)
+
+    def _wrong_pin(self, channel: Channel, act: Act, source: str) -> None:
+        """A wrong PIN on record, and the lockout it caused, if it did."""
+        self._signed_in(channel, act, "wrong_pin")
+        if self.audit is None or self.pin is None:
+            return
+        try:
+            wait = self.pin.locked_for(source)
+        except StateUnavailable:
+            return
+        if wait > 0:
+            try:
+                self.audit.lockout(channel=channel, source=source, seconds=wait)
+            except OSError as exc:
+                self.audit.unwritable(exc)
 
     # ---------------------------------------------------------------- listeners
     @property

@@ -11,6 +11,8 @@ sipgate.io posts `application/x-www-form-urlencoded` bodies. The fields by event
 - `dtmf`: event, callId, origCallId, dtmf (the digits a `<Gather>` collected; empty when none came
   before its timeout)
 
+Numbers are shown in E.164 with `+` (sipgate pushes `492111234567`), as every other tool shows them;
+`anonymous` (a withheld number) and anything that is not a possible number stay as pushed.
 Every value is caller- or provider-controlled text: results fence it (`telco_mcp.untrusted`).
 Fields sipgate may add later are ignored; a missing or malformed field we rely on is a `ValueError`
 naming it.
@@ -25,7 +27,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from telco_mcp.models import Result
-from telco_mcp.phone import same_number
+from telco_mcp.phone import possible_e164, same_number
 from telco_mcp.untrusted import TRUSTED
 
 EventType = Literal["newCall", "answer", "hangup", "dtmf"]
@@ -91,24 +93,46 @@ def event_from_form(pairs: list[tuple[str, str]], received_at: datetime) -> Call
     def text(name: str) -> str | None:
         return single.get(name) or None
 
+    def number(name: str) -> str | None:
+        return pushed_number(single.get(name) or None)
+
     return CallEvent(
         received_at=received_at,
         event=kind,
         call_id=call_id,
         orig_call_id=orig,
         direction=direction,  # type: ignore[arg-type]  # checked above
-        from_number=text("from"),
-        to_number=text("to"),
+        from_number=number("from"),
+        to_number=number("to"),
         users=many.get("user", []),
         user_ids=many.get("userId", []),
         answering_user=text("user") if kind == "answer" else None,
         answering_user_id=text("userId") if kind == "answer" else None,
-        answering_number=text("answeringNumber"),
+        answering_number=number("answeringNumber"),
         cause=text("cause") if kind == "hangup" else None,
         dtmf=single["dtmf"] if kind == "dtmf" else None,
         xcid=text("xcid"),
-        diversion=text("diversion"),
+        diversion=number("diversion"),
     )
+
+
+def pushed_number(value: str | None) -> str | None:
+    """A number as sipgate pushes it (`492111234567`), in E.164 (`+492111234567`); `anonymous` and
+    what is no possible number (an internal extension) stay as they are."""
+    if value is None or not (value.isascii() and value.isdigit()):
+        return value
+    try:
+        return possible_e164("+" + value)
+    except ValueError:
+        return value
+
+
+def delivery_key(event: CallEvent) -> str | None:
+    """What makes two pushes one event delivered twice. A push carries no sequence and no timestamp, but
+    sipgate sends `newCall`, `answer` and `hangup` once per `callId` (a transfer gives the call a new
+    one), so the event and the call id name it. A `dtmf` push has no such key: two `<Gather>`s of one
+    call may hear the same keys, so it is never taken for a duplicate (None)."""
+    return None if event.event == "dtmf" else f"{event.event}:{event.call_id}"
 
 
 class EventFilter(Result):

@@ -7,9 +7,15 @@ In order, a request must
 2. carry the secret in its path (compared in constant time; anything else is 404, as for any path
    that does not exist);
 3. be a POST (405) with an `application/x-www-form-urlencoded` body (415) of at most
-   `TELCO_MCP_WEBHOOK_MAX_BYTES` (413) holding a sipgate event (400 naming the field).
-Only then is the event recorded. A refused request changes nothing.
+   `TELCO_MCP_WEBHOOK_MAX_BYTES` (413: counted as it arrives, so a chunked body without a
+   Content-Length is cut off at the limit, never buffered whole);
+4. carry sipgate's signature of those raw bytes in `X-Sipgate-Signature` (403, with a log and an
+   audit line that hold no body), unless `TELCO_MCP_WEBHOOK_SIGNATURE=off`;
+5. hold a sipgate event (400 naming the field).
+Only then is the event recorded, once: a second delivery of the same event is answered the same and
+not recorded again (`EventStore.publish`). A refused request changes nothing.
 
+Every push is answered as sipgate's own library answers it: `application/xml`, a `<Response/>`.
 `newCall` is on the live call's critical path: it is answered at once, with the XML that asks
 sipgate for the `answer` and `hangup` follow-ups at this same URL, and the event is recorded after
 the answer has been sent.
@@ -23,9 +29,11 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import quoteattr
 
+import anyio
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
@@ -36,6 +44,9 @@ from telco_mcp.access import Network
 from telco_mcp.errors import StateUnavailable
 from telco_mcp.events.model import CallEvent, event_from_form
 from telco_mcp.events.store import EventStore
+
+if TYPE_CHECKING:
+    from telco_mcp.events.signature import SignatureCheck
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +103,14 @@ def _plain(status: int, text: str) -> Response:
     return PlainTextResponse(text + "\n", status_code=status)
 
 
+def xml_answer(on_answer_and_hangup: str | None = None) -> str:
+    """sipgate's XML answer: `<Response/>`, asking for the answer and hangup follow-ups at the given URL."""
+    if on_answer_and_hangup is None:
+        return '<?xml version="1.0" encoding="UTF-8"?>\n<Response />\n'
+    url = quoteattr(on_answer_and_hangup)
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<Response onAnswer={url} onHangup={url} />\n'
+
+
 class WebhookReceiver:
     """The receiver for one event store. `url_for(request)` is the public URL of this receiver,
     used in the `newCall` answer (the follow-ups come back to it)."""
@@ -104,6 +123,8 @@ class WebhookReceiver:
         allowed: list[Network],
         max_bytes: int,
         public_url: Callable[[Request], str],
+        signatures: Callable[[], SignatureCheck] | None = None,
+        audit_refusal: Callable[[str, str], None] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         redact_secrets_in_logs()
@@ -112,6 +133,9 @@ class WebhookReceiver:
         self.allowed = allowed
         self.max_bytes = max_bytes
         self.public_url = public_url
+        self.signatures = signatures  # None: TELCO_MCP_WEBHOOK_SIGNATURE=off
+        self._check: SignatureCheck | None = None  # made at the first post: it loads the key
+        self.audit_refusal = audit_refusal  # (source, reason): the audit line of a refused signature
         self.now = now
         self.app = Starlette(routes=[Route(WEBHOOK_PREFIX + "{secret}", self.receive, methods=["GET", "POST"])])
 
@@ -124,9 +148,29 @@ class WebhookReceiver:
 
     async def record(self, event: CallEvent) -> None:
         try:
-            await self.store.publish(event)  # its subscribers (waiting tools, `EventRelay`) hear of it
+            recorded = await self.store.publish(event)  # its subscribers (waiting tools, `EventRelay`) hear of it
         except StateUnavailable as exc:  # sipgate has its answer already: the call goes on, the event is lost
             logger.warning("call event %s of call %s not recorded: %s", event.event, event.call_id, exc)
+            return
+        if recorded is None:
+            logger.info("call event %s of call %s delivered again: recorded once", event.event, event.call_id)
+
+    def _signature_refusal(self, body: bytes, signature: str | None) -> str | None:
+        if self.signatures is None:
+            return None
+        if self._check is None:
+            self._check = self.signatures()
+        return self._check.refusal(body, signature)
+
+    async def _refused_signature(self, source: str, reason: str) -> Response:
+        """403, a log line and an audit line; none of them holds the body."""
+        logger.warning("webhook refused (403): %s (from %s)", reason, source)
+        if self.audit_refusal is not None:
+            try:
+                await anyio.to_thread.run_sync(self.audit_refusal, source, reason)
+            except OSError as exc:  # the push is refused either way
+                logger.error("the refused webhook could not be audited: %s", exc)
+        return _plain(403, "signature not valid")
 
     async def receive(self, request: Request) -> Response:
         source = self._source(request)
@@ -152,6 +196,9 @@ class WebhookReceiver:
                     return _plain(413, f"body larger than {self.max_bytes} bytes")
         except ClientDisconnect:
             return Response(status_code=400)
+        refusal = self._signature_refusal(bytes(body), request.headers.get("x-sipgate-signature"))
+        if refusal is not None:
+            return await self._refused_signature(source, refusal)
         try:
             text = bytes(body).decode("utf-8")
             pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=128)
@@ -161,8 +208,5 @@ class WebhookReceiver:
             logger.warning("webhook refused (400): %s", reason)
             return _plain(400, f"not a sipgate event: {reason}")
         record = BackgroundTask(self.record, event)  # after the answer: the call is waiting on it
-        if event.event == "newCall":
-            url = quoteattr(self.public_url(request))
-            xml = f'<?xml version="1.0" encoding="UTF-8"?>\n<Response onAnswer={url} onHangup={url} />\n'
-            return Response(xml, media_type="application/xml", background=record)
-        return Response(status_code=200, background=record)
+        xml = xml_answer(self.public_url(request) if event.event == "newCall" else None)
+        return Response(xml, media_type="application/xml", background=record)

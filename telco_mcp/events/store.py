@@ -9,24 +9,27 @@ one replica reaches a waiter on another; nothing else changes.
 from __future__ import annotations
 
 import logging
-from collections import deque
-from collections.abc import AsyncIterator
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from telco_mcp.events.model import CallEvent
+from telco_mcp.events.model import CallEvent, delivery_key
 
 logger = logging.getLogger(__name__)
 
 SUBSCRIBER_BUFFER = 256
+SEEN_FOR = 86400  # seconds a delivered event is remembered as such (a call's pushes come within it)
 
 
 class EventStore(Protocol):
-    async def publish(self, event: CallEvent) -> CallEvent:
-        """Record `event` and hand it to every subscriber; returns it with its `sequence` set."""
+    async def publish(self, event: CallEvent) -> CallEvent | None:
+        """Record `event` and hand it to every subscriber; returns it with its `sequence` set. An event
+        delivered again (the same `delivery_key` within `SEEN_FOR` seconds) is not recorded: None."""
         ...
 
     async def recent(self, limit: int) -> list[CallEvent]:
@@ -46,9 +49,12 @@ class MemoryEventStore:
     """The newest `keep` events of this process. A subscriber that falls `SUBSCRIBER_BUFFER` events
     behind loses the overflow (logged), never the publisher's time: the receiver must not block."""
 
-    def __init__(self, keep: int = 500) -> None:
+    def __init__(self, keep: int = 500, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._events: deque[CallEvent] = deque(maxlen=keep)
         self._sequence = 0
+        self._seen: OrderedDict[str, float] = OrderedDict()  # delivery key -> when it expires, oldest first
+        self._seen_max = 4 * keep  # bounded however many calls come within SEEN_FOR
+        self._clock = clock
         self._subscribers: set[MemoryObjectSendStream[CallEvent]] = set()
 
     @property
@@ -56,7 +62,21 @@ class MemoryEventStore:
         """How many subscriptions are open now (waiters and notifiers)."""
         return len(self._subscribers)
 
-    async def publish(self, event: CallEvent) -> CallEvent:
+    def _first_delivery(self, key: str | None) -> bool:
+        if key is None:
+            return True
+        now = self._clock()
+        while self._seen and (next(iter(self._seen.values())) <= now or len(self._seen) >= self._seen_max):
+            self._seen.popitem(last=False)
+        if self._seen.get(key, 0.0) > now:
+            return False
+        self._seen.pop(key, None)  # an expired mark goes to the end, in expiry order
+        self._seen[key] = now + SEEN_FOR
+        return True
+
+    async def publish(self, event: CallEvent) -> CallEvent | None:
+        if not self._first_delivery(delivery_key(event)):
+            return None
         self._sequence += 1
         event = event.model_copy(update={"sequence": self._sequence})
         self._events.append(event)

@@ -9,9 +9,15 @@ or `pending` (an approval opened for a person). `confirmed_by` names the consent
 and a display name where the token has one), and a write approved through the authenticated approval
 API names its `approver` as well (a decision line names both); a write tool called beyond the
 caller's own scopes leaves a `refused` line (without its arguments, which were never validated).
+A sipgate push refused for its signature leaves a `webhook` line (source and reason, never the body).
 Phone numbers are masked keeping the country code, the service prefix and the last four digits
 (`+49 900 ***4567`) unless configured otherwise. Nothing secret is written: arguments are the
 tool's own (credentials never are), and tokens are left out.
+
+Approver acts are on record too (docs/approvals.md): `sign_in` (PIN or launch code, each outcome), `lockout`,
+and every `decision` with its channel and factor; a shared record refused for a bad MAC is an
+`integrity` line. Source addresses and page sessions are written only as references (`ref`: an HMAC
+keyed from TELCO_MCP_CONFIRM_SECRET), never raw.
 
 One record is one line, whatever the text in it: line and paragraph separators (U+2028, U+2029),
 C0/C1 controls, bidirectional and other invisible format characters from SMS text or provider
@@ -23,22 +29,28 @@ failed, why, and what to fix.
 from __future__ import annotations
 
 import errno
+import hashlib
+import hmac
 import json
 import logging
 import os
 import re
+import secrets
 import threading
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import SecretStr
 
 from telco_mcp.events.receiver import redact_webhook_secrets
 from telco_mcp.phone import mask
 from telco_mcp.routing import redact_userinfo
+from telco_mcp.safety import keys
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +58,24 @@ logger = logging.getLogger(__name__)
 # was opened for a human to decide. None of these sent anything.
 Outcome = Literal["applied", "declined", "refused", "failed", "unknown", "dry_run", "previewed", "pending"]
 ConfirmedBy = Literal["elicitation", "approval-page", "approval-api", "cli", "token", "off", "none"]
+# Approver acts (sign-ins, lockouts, decisions): where a person acted, and what let them. `os-user`: the
+# terminal's Unix socket without an approver PIN (only denying is allowed that way).
+Channel = Literal["approval-page", "approval-api", "cli", "client"]
+Factor = Literal["pin", "launch-code", "token", "os-user"]
+
+
+@dataclass(frozen=True)
+class Act:
+    """How a person acted on an approval, for the audit log. `source` (a client address, the terminal) and
+    `session_key` (the page session's key in the state: the hash of its cookie) are written only as
+    references (`AuditLog.ref`), never as they are."""
+
+    factor: Factor | None = None
+    source: str | None = None
+    session_key: str | None = None
+    bulk: bool = False
+
+
 _NUMBER = re.compile(r"\+[1-9][0-9]{5,14}")
 
 
@@ -120,10 +150,19 @@ def _reason(path: Path, exc: OSError) -> str:
 
 
 class AuditLog:
-    def __init__(self, path: Path, *, mask_phone_numbers: bool = True) -> None:
+    def __init__(self, path: Path, *, mask_phone_numbers: bool = True, secret: SecretStr | str | None = None) -> None:
         self.path = path
         self.mask = mask_phone_numbers
         self._lock = threading.Lock()
+        # References (`ref`) are keyed from the newest TELCO_MCP_CONFIRM_SECRET: the same on every replica. Without
+        # the setting (one process), from a key of this process's own.
+        ring = keys.secrets_of(secret)
+        self._ref_key = keys.derive(ring[0], keys.AUDIT_REFERENCES) if ring else secrets.token_bytes(32)
+
+    def ref(self, value: str) -> str:
+        """What the log writes in place of a value that must never appear raw (a client address, a page session):
+        a keyed HMAC, the same for the same value (so one source's acts can be followed), useless without the key."""
+        return "h:" + hmac.new(self._ref_key, value.encode(), hashlib.sha256).hexdigest()[:24]
 
     def _write(self, record: dict[str, Any]) -> None:
         line = escape_invisible(json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")))
@@ -223,8 +262,11 @@ class AuditLog:
         caller: dict[str, str] | None = None,
         grant: dict[str, Any] | None = None,
         sandbox: bool = False,
+        act: Act | None = None,
     ) -> None:
-        """A person's decision on an approval (and the grant given with it), as the page or terminal took it."""
+        """A person's decision on an approval (and the grant given with it): its channel (`decided_by`, and
+        `channel`), the factor that let them, where from and in which page session (references), one of a bulk
+        decision or not."""
         record = {
             "time": datetime.now(UTC).isoformat(),
             "event": "decision",
@@ -237,7 +279,63 @@ class AuditLog:
             "grant": grant,
             "sandbox": True if sandbox else None,
         }
+        record["channel"] = decided_by
+        if act is not None:
+            record |= self._act(act)
         self._write({k: v for k, v in record.items() if v is not None})
+
+    def _act(self, act: Act) -> dict[str, Any]:
+        return {
+            "factor": act.factor,
+            "source": self.ref(act.source) if act.source is not None else None,
+            "session": self.ref(act.session_key) if act.session_key is not None else None,
+            "bulk": True if act.bulk else None,
+        }
+
+    def sign_in(
+        self, *, channel: Channel, act: Act, outcome: str, approval: str | None = None, detail: str | None = None
+    ) -> None:
+        """A sign-in (a PIN on the page or the terminal, a launch code): `ok`, or why not (`wrong_pin`, `locked`,
+        `unavailable`, `no_pin`, `refused`)."""
+        record = {
+            "time": datetime.now(UTC).isoformat(),
+            "event": "sign_in",
+            "channel": channel,
+            "outcome": outcome,
+            "approval": approval,
+            "detail": detail,
+        } | self._act(act)
+        self._write({k: v for k, v in record.items() if v is not None})
+
+    def lockout(self, *, channel: Channel, source: str, seconds: float) -> None:
+        """Too many wrong PINs: `source` (a reference) may not sign in for `seconds`."""
+        record = {
+            "time": datetime.now(UTC).isoformat(),
+            "event": "lockout",
+            "channel": channel,
+            "factor": "pin",
+            "source": self.ref(source),
+            "seconds": round(seconds),
+        }
+        self._write(record)
+
+    def integrity(self, kind: str, ident: str, reason: str) -> None:
+        """A shared record refused because its MAC failed (`state/integrity.py`). A session's or code's store key
+        is written as a reference, never as it is."""
+        record = {
+            "time": datetime.now(UTC).isoformat(),
+            "event": "integrity",
+            "kind": kind,
+            "record": ident if kind in ("approval", "grant") else self.ref(ident),
+            "outcome": "refused",
+            "reason": reason,
+        }
+        self._write(record)
+
+    def webhook_refused(self, *, source: str, status: int, detail: str) -> None:
+        """A sipgate push the receiver refused (a signature that does not hold); never its body."""
+        self._write({"time": datetime.now(UTC).isoformat(), "event": "webhook", "outcome": "refused",
+                     "status": status, "source": source, "detail": detail})  # fmt: skip
 
     def unwritable(self, exc: OSError) -> None:
         """Say on stderr that the log could not be written (the caller decides what that stops)."""

@@ -3,8 +3,9 @@
 The setting is one secret, or a comma-separated list for rotation, newest first: the newest signs,
 every one verifies. Each purpose gets its own key through HKDF-SHA256 (`cryptography`, which the
 SDK already depends on), so the confirmation tokens' HMAC key, the SDK's request-state keys and the
-key that seals a password typed on the approval page (`approval/sessions.py`) and the key of the
-HMACs wrong PINs are counted under (`approval/pin.py`, newest secret only) are never the same
+key that seals a password typed on the approval page (`approval/sessions.py`), the key of the
+HMACs wrong PINs are counted under (`approval/pin.py`, newest secret only), the MACs on shared
+records (`state/integrity.py`) and the audit log's references (`safety/audit.py`) are never the same
 bytes, and an operator still sets one value on every replica. No replica draws a key of its own when
 the secret is set, and no key is ever written to the shared state.
 """
@@ -20,6 +21,8 @@ TOKENS = b"telco-mcp confirmation tokens v1"
 REQUEST_STATE = b"telco-mcp request state v1"
 APPROVAL_SECRETS = b"telco-mcp approval page secrets v1"
 PIN_SOURCES = b"telco-mcp approver PIN sources v1"  # the HMAC a PIN attempt's source is counted under
+STATE_INTEGRITY = b"telco-mcp shared state integrity v1"  # MACs on shared records (state/integrity.py)
+AUDIT_REFERENCES = b"telco-mcp audit references v1"  # sources and sessions in the audit log (safety/audit.py)
 
 
 def secrets_of(value: SecretStr | str | None) -> list[bytes]:

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from telco_mcp.sandbox.core import SandboxCore
 from telco_mcp.sandbox.faults import Fault
+from telco_mcp.sandbox.push import ANONYMOUS
 
 ADMIN_PREFIX = "/_sandbox"
 _NUMBER = re.compile(r"^\+?[0-9][0-9 ()/-]{2,30}$")
@@ -62,6 +63,7 @@ class AdminApi:
             Route(f"{p}/sipgate/calls/{{call_id}}/end", self.end, methods=["POST"]),
             Route(f"{p}/sipgate/calls/{{call_id}}/dtmf", self.press, methods=["POST"]),
             Route(f"{p}/sipgate/webhooks", self.webhooks, methods=["GET"]),
+            Route(f"{p}/sipgate/push-key", self.push_key, methods=["GET"]),
             Route(f"{p}/sipgate/sipgateio-booked", self.book_sipgateio, methods=["PUT"]),
         ]
 
@@ -116,14 +118,15 @@ class AdminApi:
         return JSONResponse(found)
 
     async def ring(self, request: Request) -> Response:
-        """``{"from": "+49 30 ...", "to": optional}``: an inbound call rings now (its newCall is pushed)."""
+        """``{"from": "+49 30 ...", "to": optional}``: an inbound call rings now (its newCall is pushed).
+        ``"from": "anonymous"``: the caller withholds the number (pushed as ``anonymous``)."""
         body = await _object(request)
         if isinstance(body, Response):
             return body
         caller, callee = body.get("from"), body.get("to")
-        if not isinstance(caller, str) or not _NUMBER.fullmatch(caller) or (callee is not None and (
-                not isinstance(callee, str) or not _NUMBER.fullmatch(callee))):  # fmt: skip
-            return _invalid('body must be {"from": "<phone number>", "to": "<phone number>" (optional)}')
+        if not isinstance(caller, str) or not (_NUMBER.fullmatch(caller) or caller == ANONYMOUS) or (
+                callee is not None and (not isinstance(callee, str) or not _NUMBER.fullmatch(callee))):  # fmt: skip
+            return _invalid('body must be {"from": "<phone number>" or "anonymous", "to": "<phone number>" (optional)}')
         call, status = await self.sb.ring(caller, callee)
         return JSONResponse({"callId": call.call_id, "webhook_status": status}, status_code=201)
 
@@ -171,6 +174,13 @@ class AdminApi:
     async def webhooks(self, request: Request) -> Response:
         """Every webhook the sandbox tried to post: event, callId and the receiver's status (no URLs)."""
         return JSONResponse(self.sb.push.deliveries)
+
+    async def push_key(self, request: Request) -> Response:
+        """The public key this sandbox signs its pushes with (PEM): `TELCO_MCP_WEBHOOK_PUBLIC_KEY` for a
+        separately started server (docs/webhooks.md)."""
+        from telco_mcp.sandbox.signing import public_pem
+
+        return Response(public_pem(), media_type="application/x-pem-file")
 
     async def book_sipgateio(self, request: Request) -> Response:
         """``{"booked": false}``: the account lacks sipgate.io (its settings answer 403)."""

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import httpx2
 
 from telco_mcp.sandbox.faults import Fault, FaultSet
-from telco_mcp.sandbox.push import PushSender, digits, instructions_from, is_loopback_url
+from telco_mcp.sandbox.push import ANONYMOUS, PushSender, digits, instructions_from, is_loopback_url
 from telco_mcp.sandbox.seed import build_state, describe
 from telco_mcp.sandbox.state import JSONDict, Participant, PushLeg, RunningCall, SandboxState, iso_from_timestamp
 
@@ -69,6 +69,7 @@ class SandboxCore:
         self.latency_ms = 0
         self.push = PushSender()
         self.push_url: str | None = None  # the embedded sandbox's default push URLs (the server's receiver)
+        self._resets = 0
 
     # ---- state
 
@@ -95,8 +96,12 @@ class SandboxCore:
             self._state.sipgate.sipgateio.update(incomingUrl=url, outgoingUrl=url)
 
     def reset(self) -> None:
-        """Back to the seeded state; clears faults, latency and the request log."""
+        """Back to the seeded state; clears faults, latency and the request log. What is made after the
+        reset (call ids above all) differs from what was made before it: like sipgate's, a call id is
+        never used twice, and a receiver takes a second push for one call id as a duplicate."""
         self._state = self._seeded()
+        self._resets += 1
+        self._state.rng.seed(f"{self.seed}/reset {self._resets}")
         self.push.deliveries.clear()
         self.requests.clear()
         self.faults.clear()
@@ -180,7 +185,7 @@ class SandboxCore:
             call_id=call.call_id,
             orig_call_id=orig_call_id or call.call_id,
             direction=call.direction,
-            from_number=digits(caller) or "anonymous",
+            from_number=digits(caller) or ANONYMOUS,
             to_number=digits(callee),
             xcid=self.state.new_hex(16).lower(),
             diversion=digits(diversion or "") or None,
@@ -288,7 +293,8 @@ class SandboxCore:
             call_id=state.new_hex(16),
             participants=[
                 Participant(participant_id=state.new_hex(16), phone_number=callee or sipgate.main_number, owner=True),
-                Participant(participant_id=state.new_hex(16), phone_number=caller),
+                # sipgate lists a withheld number as an empty phoneNumber
+                Participant(participant_id=state.new_hex(16), phone_number="" if caller == ANONYMOUS else caller),
             ],
             direction="in",
         )

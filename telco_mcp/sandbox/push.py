@@ -14,6 +14,9 @@ Sources: sipgate.io's push API reference (events, fields, the XML answer, hangup
 (transfers and forwarding), and the official sipgateio-node library (``origCallId`` on every event,
 the XML answer to a ``dtmf`` post).
 
+Each push is signed as sipgate signs it (``X-Sipgate-Signature`` over the raw body), with the
+sandbox's own key pair (`telco_mcp.sandbox.signing`).
+
 The sandbox posts to loopback addresses only (127.0.0.0/8, ::1, localhost): a push URL anywhere
 else is refused when it is set (400) and never posted to. The embedded sandbox is configured to
 post to the server's own receiver (`SandboxCore.configure_push`).
@@ -27,7 +30,7 @@ import logging
 import ssl
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx2
 
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_DELIVERIES = 500
+ANONYMOUS = "anonymous"  # what sipgate pushes for a withheld number
 PUSH_TIMEOUT = 5.0
 
 
@@ -133,6 +137,8 @@ class PushSender:
     deliveries: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
 
     async def post(self, url: str | None, fields: dict[str, Any]) -> httpx2.Response | None:
+        from telco_mcp.sandbox.signing import sign  # here: `cryptography`'s RSA stays off the startup path
+
         if not url:
             return None
         record: dict[str, Any] = {"event": fields.get("event"), "callId": fields.get("callId")}
@@ -145,7 +151,9 @@ class PushSender:
             async with httpx2.AsyncClient(
                 transport=self.transport, timeout=PUSH_TIMEOUT, trust_env=False, verify=_tls()
             ) as client:
-                response = await client.post(url, data=fields)
+                body = urlencode(fields, doseq=True).encode()  # signed as sent: the raw bytes
+                headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Sipgate-Signature": sign(body)}
+                response = await client.post(url, content=body, headers=headers)
         except httpx2.HTTPError as exc:
             logger.warning("sandbox push of %s failed: %s", fields.get("event"), type(exc).__name__)
             self._keep(record | {"status": None, "error": type(exc).__name__})

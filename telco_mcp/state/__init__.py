@@ -28,6 +28,8 @@ Two backends, chosen here and nowhere else (`open_state`):
 Keys are configuration, not state (`safety/keys.py`): every replica derives the same token and
 request-state keys (and the key that seals a password typed on the approval page) from
 `TELCO_MCP_CONFIRM_SECRET`; no key, PIN, session cookie or plain password is ever written to Redis.
+In Redis, approvals, grants, page sessions and launch codes carry a MAC computed by the replicas
+(`integrity.py`): a record edited in Redis, or written before that check existed, is refused.
 If Redis cannot be reached, every operation raises `StateUnavailable`: writes are refused before
 anything is sent (fail closed), reads never touch this state and keep working.
 """
@@ -45,6 +47,7 @@ from telco_mcp.runtime import EnabledToolsets
 from telco_mcp.safety.confirm import NonceStore
 from telco_mcp.safety.guardrails import CapCounter
 from telco_mcp.settings import Settings
+from telco_mcp.state.integrity import Seal
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ class SharedState:
     events: EventStore
     pins: PinAttempts
     toolsets: EnabledToolsets
+    # Redis only: the MACs on shared records, and the count of records refused (state/integrity.py)
+    seal: Seal | None = None
     ping: Callable[[], None] = field(default=lambda: None)  # answers, or raises StateUnavailable (readiness)
 
 
@@ -66,7 +71,9 @@ def open_state(settings: Settings) -> SharedState:
         from telco_mcp.state.redis import redis_state
 
         return redis_state(
-            settings.telco_mcp_state_url.get_secret_value(), events_kept=settings.telco_mcp_call_events_kept
+            settings.telco_mcp_state_url.get_secret_value(),
+            seal=Seal.from_setting(settings.telco_mcp_confirm_secret),
+            events_kept=settings.telco_mcp_call_events_kept,
         )
     from telco_mcp.state.memory import memory_state
 

@@ -3,18 +3,22 @@
 Layout, every key under `telco-mcp:` (use a Redis database or ACL of its own per deployment):
 
     approval:<id>           hash: `data` (the approval as JSON, as created), plus `tool`, `digest`,
-                            `client`, `expires` and the mutable `status`, `decided_by`, `decided_at`;
-                            expires an hour after the approval does
+                            `client`, `expires` and the mutable `status`, `decided_by`, `decided_at`,
+                            `approver`, and `mac` over them (`integrity.py`); expires an hour after the
+                            approval does
     approvals:pending       sorted set of ids still waiting, scored by creation time
     approvals:client:<sha256>   sorted set of one client's ids still waiting, scored by expiry (a closed
                             MCP session's are expired through it: `expire_client`)
     intent:<sha256>         the id of the approval opened for one tool + arguments digest + client
-    grants:<sha256>         sorted set of grants (JSON) for one client and one call, scored by expiry
+    grants:<sha256>         sorted set of grants (JSON, with their `mac`) for one client and one call,
+                            scored by expiry
     nonce:<nonce>           a used token or elicitation nonce, until its token could no longer be valid
     epoch                   when this Redis began remembering used nonces (see `RedisNonces`)
     cap:<kind>              sorted set of writes counted in the last hour, scored by Redis's own clock
-    page:code:<sha256>      a launch code's approval id, under the code's hash, until the code expires
-    page:session:<sha256>   an approval page session (CSRF token, approval, expiry) under the cookie's hash
+    page:code:<sha256>      a launch code's approval id and expiry (JSON, with its `mac`), under the code's
+                            hash, until the code expires
+    page:session:<sha256>   an approval page session (CSRF token, approval, expiry, `mac`; JSON) under the
+                            cookie's hash
     page:secret:<id>        a password given on the page, AES-GCM sealed (`approval/sessions.py`), until
                             its approval expires
     pin:<hmac>              sorted set of one source's approver PIN attempts in the last 10 minutes (the
@@ -23,7 +27,9 @@ Layout, every key under `telco-mcp:` (use a Redis database or ACL of its own per
     toolsets:<sha256>       set of the tool names one OAuth caller enabled (dynamic toolsets), under the
                             caller key's hash, until 24 h after they last enabled one (`runtime.py`)
 
-Every check-and-change is one Lua script, so Redis runs it atomically: opening an approval or
+Approvals, grants, codes and sessions carry a MAC the replicas compute (`integrity.py`): one that fails
+it, or has none (written before the upgrade), is refused, logged, counted and audited. Every
+check-and-change is one Lua script, so Redis runs it atomically: opening an approval or
 reusing the one pending for the same write (two replicas asked at once: one approval), deciding it,
 redeeming it (two replicas racing: exactly one wins, the other sees "already used"), counting a
 write against an hourly cap (20 concurrent sends over three replicas with a cap of 5: exactly 5), and
@@ -60,10 +66,12 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from telco_mcp.approval.sessions import Session
 from telco_mcp.approval.store import Approval, DecidedBy, Grant, TooManyPending, intent_key
 from telco_mcp.errors import ConfigError, ConfirmationError, StateUnavailable
-from telco_mcp.events.model import CallEvent
+from telco_mcp.events.model import CallEvent, delivery_key
+from telco_mcp.events.store import SEEN_FOR
 from telco_mcp.ops import metrics
 from telco_mcp.runtime import ENABLED_FOR
 from telco_mcp.state import SharedState
+from telco_mcp.state.integrity import Kind, Seal
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +80,16 @@ PENDING = PREFIX + "approvals:pending"
 EPOCH = PREFIX + "epoch"
 _KEEP_AFTER_EXPIRY = 3600  # seconds an approval stays readable after it expired (as in memory)
 
+# Transitions apply only to the record Python read and checked: its stored MAC, byte for byte (ARGV[6] here,
+# ARGV[5] in _REDEEM); the new state's MAC (computed in Python) is written with it (state/integrity.py).
 _DECIDE = """
-local f = redis.call('HMGET', KEYS[1], 'status', 'expires')
+local f = redis.call('HMGET', KEYS[1], 'status', 'expires', 'mac')
 if not f[1] then return {'missing'} end
+if f[3] ~= ARGV[6] then return {'changed'} end
 if f[1] ~= 'pending' then return {'decided', f[1]} end
 if tonumber(ARGV[1]) >= tonumber(f[2]) then return {'expired'} end
-redis.call('HSET', KEYS[1], 'status', ARGV[2], 'decided_by', ARGV[3], 'decided_at', ARGV[1], 'approver', ARGV[5])
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'decided_by', ARGV[3], 'decided_at', ARGV[1], 'approver', ARGV[5],
+  'mac', ARGV[7])
 redis.call('ZREM', KEYS[2], ARGV[4])
 return {'ok'}
 """
@@ -97,7 +109,7 @@ end
 local count = redis.call('ZCARD', KEYS[2])
 if count >= tonumber(ARGV[2]) then return {'full', tostring(count)} end
 redis.call('HSET', KEYS[3], 'data', ARGV[5], 'tool', ARGV[6], 'digest', ARGV[7], 'client', ARGV[8],
-  'expires', ARGV[9], 'status', 'pending')
+  'expires', ARGV[9], 'status', 'pending', 'mac', ARGV[13])
 redis.call('EXPIRE', KEYS[3], ARGV[11])
 redis.call('ZADD', KEYS[4], ARGV[10], ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[9], ARGV[4])
@@ -107,28 +119,27 @@ return {'new'}
 """
 
 _REDEEM = """
-local f = redis.call('HMGET', KEYS[1], 'tool', 'digest', 'client', 'status', 'expires')
+local f = redis.call('HMGET', KEYS[1], 'tool', 'digest', 'client', 'status', 'expires', 'mac')
 if not f[1] or f[1] ~= ARGV[1] or f[2] ~= ARGV[2] or f[3] ~= ARGV[3] then return 'foreign' end
+if f[6] ~= ARGV[5] then return 'changed' end
 if f[4] == 'used' then return 'used' end
 if f[4] == 'approved' and tonumber(ARGV[4]) >= tonumber(f[5]) then return 'expired' end
 if f[4] ~= 'approved' then return f[4] end
-redis.call('HSET', KEYS[1], 'status', 'used')
+redis.call('HSET', KEYS[1], 'status', 'used', 'mac', ARGV[6])
 return 'redeemed'
 """
 
 # A closed session's pending approvals (KEYS[1]: its waiting set) expire now (ARGV[1]); off the pending list.
-_EXPIRE_CLIENT = """
-local out = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local f = redis.call('HMGET', ARGV[2] .. id, 'status', 'expires')
-  if f[1] == 'pending' and tonumber(ARGV[1]) < tonumber(f[2]) then
-    redis.call('HSET', ARGV[2] .. id, 'expires', ARGV[1])
-    table.insert(out, id)
-  end
-  redis.call('ZREM', KEYS[2], id)
-end
-redis.call('DEL', KEYS[1])
-return out
+# A closed session's pending approval expires now: only the record Python read and checked (its MAC, byte for
+# byte), with the MAC of the record as it will be (the earlier expiry) computed in Python.
+_EXPIRE_ONE = """
+local f = redis.call('HMGET', KEYS[1], 'status', 'expires', 'mac')
+if not f[1] then return 'missing' end
+if f[3] ~= ARGV[1] then return 'changed' end
+if f[1] ~= 'pending' or tonumber(ARGV[2]) >= tonumber(f[2]) then return 'done' end
+redis.call('HSET', KEYS[1], 'expires', ARGV[2], 'mac', ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[4])
+return 'expired'
 """
 
 _USE_ONCE = """
@@ -227,21 +238,32 @@ def _text(value: Any) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _not_later(stored: str, created: float) -> bool:
+    """The hash's expiry is the approval's own, or earlier (its session closed): never later."""
+    try:
+        return float(stored) <= created
+    except ValueError:
+        return False
+
+
 class RedisApprovalStore:
-    def __init__(self, client: Any, clock: Callable[[], float] = time.time) -> None:
+    """Approvals and grants for every replica; each record carries its MAC (`state/integrity.py`)."""
+
+    def __init__(self, client: Any, seal: Seal, clock: Callable[[], float] = time.time) -> None:
         self._r = client
+        self.seal = seal
         self.clock = clock
         self._open = client.register_script(_OPEN)
         self._decide = client.register_script(_DECIDE)
         self._redeem = client.register_script(_REDEEM)
-        self._expire_client = client.register_script(_EXPIRE_CLIENT)
+        self._expire_one = client.register_script(_EXPIRE_ONE)
 
     @staticmethod
     def _key(approval_id: str) -> str:
         return f"{PREFIX}approval:{approval_id}"
 
     def _record(self, approval: Approval) -> tuple[dict[str, str], int]:
-        """The approval's hash fields, and how long (seconds) the record is kept."""
+        """The approval's hash fields (its MAC included), and how long (seconds) the record is kept."""
         data = json.dumps(dataclasses.asdict(approval), default=str, separators=(",", ":"))
         fields = {
             "data": data,
@@ -250,7 +272,11 @@ class RedisApprovalStore:
             "client": approval.client,
             "expires": repr(approval.expires),
             "status": approval.status,
+            "decided_by": approval.decided_by or "",
+            "decided_at": repr(approval.decided_at) if approval.decided_at is not None else "",
+            "approver": json.dumps(approval.approver, separators=(",", ":")) if approval.approver else "",
         }
+        fields["mac"] = self.seal.mac("approval", fields | {"id": approval.id})
         return fields, max(1, int(approval.expires - self.clock()) + _KEEP_AFTER_EXPIRY)
 
     def add(self, approval: Approval) -> None:
@@ -272,18 +298,30 @@ class RedisApprovalStore:
         waiting = self._waiting(approval.client)
         args = [repr(now), max_pending, self._key(""), approval.id, fields["data"], approval.tool, approval.digest]
         args += [approval.client, fields["expires"], repr(approval.created), ttl]
-        args += [max(1, math.ceil(approval.expires - now))]
+        args += [max(1, math.ceil(approval.expires - now)), fields["mac"]]
         keys = [intent, waiting, self._key(approval.id), PENDING]
         for _ in range(3):  # "same" names a record that is read next: gone meanwhile (never, in practice), ask again
             with _reachable("open an approval"):
                 answer = [_text(x) for x in self._open(keys=keys, args=args)]
-                same = self.get(answer[1] or "") if answer[0] == "same" else None
+                same = self._read(answer[1] or "") if answer[0] == "same" else None
             if answer[0] == "full":
                 raise TooManyPending(int(answer[1] or 0))
             if answer[0] == "new":
                 return approval, True
-            if same is not None:
-                return same, False
+            if same is None:
+                continue
+            found = same[0]
+            if found is None or (found.tool, found.digest, found.client) != (
+                approval.tool, approval.digest, approval.client,
+            ):  # fmt: skip
+                if found is not None:
+                    self.seal.refuse("approval", found.id, "an intent names an approval of another write")
+                raise ConfirmationError(
+                    "the shared state (TELCO_MCP_STATE_URL) holds an approval for this write that failed its "
+                    "integrity check, so it was refused. Nothing was sent. Ask again once it has expired, and have "
+                    "the operator check who else writes to that Redis"
+                )
+            return found, False
         raise StateUnavailable("the shared state kept changing while an approval was opened. Nothing was sent")
 
     @staticmethod
@@ -291,21 +329,54 @@ class RedisApprovalStore:
         return PREFIX + "approvals:client:" + hashlib.sha256(client.encode()).hexdigest()
 
     def expire_client(self, client: str) -> list[str]:
+        expired: list[str] = []
         with _reachable("expire a closed session's approvals"):
-            ids = self._expire_client(keys=[self._waiting(client), PENDING], args=[repr(self.clock()), self._key("")])
-        return [_text(i) or "" for i in ids]
+            for approval_id in [_text(i) or "" for i in self._r.zrange(self._waiting(client), 0, -1)]:
+                for _ in range(3):  # "changed": decided or redeemed by another replica meanwhile: read again
+                    now = self.clock()
+                    found = self._read(approval_id)
+                    if found is None or found[0] is None or found[0].status != "pending":
+                        break  # gone, refused (an edited record expires on its own) or decided
+                    new = found[1] | {"id": approval_id, "expires": repr(now)}
+                    code = _text(
+                        self._expire_one(
+                            keys=[self._key(approval_id), PENDING],
+                            args=[found[1]["mac"], repr(now), self.seal.mac("approval", new), approval_id],
+                        )
+                    )
+                    if code == "expired":
+                        expired.append(approval_id)
+                    if code != "changed":
+                        break
+            self._r.delete(self._waiting(client))
+        return expired
 
-    @staticmethod
-    def _load(fields: dict[Any, Any]) -> Approval | None:
-        raw = {_text(k): _text(v) for k, v in fields.items()}
-        if not raw.get("data"):
+    def _check(self, approval_id: str, fields: dict[Any, Any]) -> dict[str, str] | None:
+        """The record's fields when its MAC holds (and its copies agree); None, refused, otherwise."""
+        raw = {_text(k) or "": _text(v) or "" for k, v in fields.items()}
+        if not raw:
             return None
+        if not raw.get("mac"):
+            self.seal.refuse("approval", approval_id, "no MAC")
+            return None
+        if not self.seal.valid("approval", raw | {"id": approval_id}, raw["mac"]):
+            self.seal.refuse("approval", approval_id, "the MAC does not match")
+            return None
+        return raw
+
+    def _load(self, approval_id: str, raw: dict[str, str]) -> Approval | None:
         data = json.loads(raw["data"] or "{}")
         known = {f.name for f in dataclasses.fields(Approval)}
         approval = Approval(**{k: v for k, v in data.items() if k in known})
-        decided_at = raw.get("decided_at")
-        approver = raw.get("approver")
-        expires = raw.get("expires")
+        # The script checks the hash's copies of these; what the record says is the MAC'd data: they must agree,
+        # but for an expiry brought forward when the approval's session closed (`expire_client`).
+        expires = raw.get("expires") or ""
+        if (approval.id, approval.tool, approval.digest, approval.client) != (
+            approval_id, raw.get("tool"), raw.get("digest"), raw.get("client"),
+        ) or not _not_later(expires, approval.expires):  # fmt: skip
+            self.seal.refuse("approval", approval_id, "its fields disagree with the approval as created")
+            return None
+        decided_at, approver = raw.get("decided_at"), raw.get("approver")
         return dataclasses.replace(
             approval,
             expires=float(expires) if expires else approval.expires,  # earlier when its session closed
@@ -315,67 +386,118 @@ class RedisApprovalStore:
             approver=json.loads(approver) if approver else approval.approver,
         )
 
+    def _read(self, approval_id: str) -> tuple[Approval | None, dict[str, str]] | None:
+        """(the approval, its checked fields), (None, {}) when refused, None when there is no such record."""
+        fields = self._r.hgetall(self._key(approval_id))
+        if not fields:
+            return None
+        raw = self._check(approval_id, fields)
+        approval = self._load(approval_id, raw) if raw is not None else None
+        return (approval, raw) if approval is not None and raw is not None else (None, {})
+
     def get(self, approval_id: str) -> Approval | None:
         with _reachable("read an approval"):
-            return self._load(self._r.hgetall(self._key(approval_id)))
+            found = self._read(approval_id)
+        return found[0] if found is not None else None
 
     def pending(self) -> list[Approval]:
         now = self.clock()
         with _reachable("list pending approvals"):
-            ids = [_text(i) for i in self._r.zrange(PENDING, 0, -1)]
+            ids = [_text(i) or "" for i in self._r.zrange(PENDING, 0, -1)]
             pipe = self._r.pipeline(transaction=False)
             for approval_id in ids:
-                pipe.hgetall(self._key(approval_id or ""))
+                pipe.hgetall(self._key(approval_id))
             records = pipe.execute() if ids else []
             gone = [i for i, r in zip(ids, records, strict=True) if not r]
             if gone:
                 self._r.zrem(PENDING, *gone)
-        out = [a for a in map(self._load, records) if a is not None and a.status == "pending" and not a.expired(now)]
+        out = []
+        for approval_id, fields in zip(ids, records, strict=True):
+            raw = self._check(approval_id, fields) if fields else None
+            approval = self._load(approval_id, raw) if raw is not None else None
+            if approval is not None and approval.status == "pending" and not approval.expired(now):
+                out.append(approval)
         return sorted(out, key=lambda a: a.created)
+
+    @staticmethod
+    def _refused(approval_id: str) -> ConfirmationError:
+        return ConfirmationError(
+            f"approval {approval_id} in the shared state (TELCO_MCP_STATE_URL) failed its integrity check (edited "
+            "outside telco-mcp, written before an upgrade, or by a replica with another TELCO_MCP_CONFIRM_SECRET), so "
+            "it was refused. Nothing was sent. Call the tool "
+            "without approval_id to ask for a new approval"
+        )
 
     def decide(
         self, approval_id: str, approve: bool, by: DecidedBy, approver: dict[str, str] | None = None
     ) -> Approval:
-        now = self.clock()
         status = "approved" if approve else "denied"
         who = json.dumps(approver, separators=(",", ":")) if approver else ""
-        with _reachable("record a decision"):
-            answer = self._decide(
-                keys=[self._key(approval_id), PENDING], args=[repr(now), status, by, approval_id, who]
+        for _ in range(3):  # "changed": another replica decided it between the read and the script
+            now = self.clock()
+            with _reachable("record a decision"):
+                found = self._read(approval_id)
+                if found is None:
+                    raise ConfirmationError(f"no approval {approval_id} is known to this server")
+                current, raw = found
+                if current is None:
+                    raise self._refused(approval_id)
+                new = raw | {"id": approval_id, "status": status, "decided_by": by, "decided_at": repr(now)}
+                new["approver"] = who
+                answer = self._decide(
+                    keys=[self._key(approval_id), PENDING],
+                    args=[repr(now), status, by, approval_id, who, raw["mac"], self.seal.mac("approval", new)],
+                )
+            code = [_text(x) for x in answer]
+            if code[0] == "changed":
+                continue
+            if code[0] == "missing":
+                raise ConfirmationError(f"no approval {approval_id} is known to this server")
+            if code[0] == "decided":
+                raise ConfirmationError(f"approval {approval_id} was already decided ({code[1]})")
+            if code[0] == "expired":
+                raise ConfirmationError(f"approval {approval_id} has expired")
+            return dataclasses.replace(
+                current, status=status, decided_by=by, decided_at=now, approver=approver or current.approver
             )
-        code = [_text(x) for x in answer]
-        if code[0] == "missing":
-            raise ConfirmationError(f"no approval {approval_id} is known to this server")
-        if code[0] == "decided":
-            raise ConfirmationError(f"approval {approval_id} was already decided ({code[1]})")
-        if code[0] == "expired":
-            raise ConfirmationError(f"approval {approval_id} has expired")
-        decided = self.get(approval_id)
-        assert decided is not None
-        return decided
+        raise StateUnavailable("the shared state kept changing while a decision was recorded. Nothing was decided")
 
     def redeem(self, approval_id: str, tool: str, digest: str, client: str) -> Approval:
-        now = self.clock()
-        with _reachable("redeem an approval"):
-            code = _text(self._redeem(keys=[self._key(approval_id)], args=[tool, digest, client, repr(now)]))
-            approval = self.get(approval_id) if code != "foreign" else None
-        if code == "foreign" or approval is None:
-            raise ConfirmationError(
-                f"approval_id {approval_id!r} does not belong to this call: it was issued for another tool, "
-                "other arguments or another client, or not by this server. Nothing was sent. Call the tool "
-                "without approval_id to ask for a new approval."
-            )
-        if code == "used":
-            raise ConfirmationError(
-                f"approval {approval_id} was already used: each approval allows one write. Nothing was sent again."
-            )
-        if code == "expired":
-            raise ConfirmationError(
-                f"approval {approval_id} has expired. Nothing was sent. Call the tool without approval_id to ask again."
-            )
-        if code == "redeemed":  # this caller won the redemption: hand back the approval as it was approved
-            return dataclasses.replace(approval, status="approved")
-        return approval  # pending or denied: nothing used up
+        foreign = ConfirmationError(
+            f"approval_id {approval_id!r} does not belong to this call: it was issued for another tool, "
+            "other arguments or another client, or not by this server. Nothing was sent. Call the tool "
+            "without approval_id to ask for a new approval."
+        )
+        for _ in range(3):  # "changed": another replica redeemed or decided it between the read and the script
+            now = self.clock()
+            with _reachable("redeem an approval"):
+                found = self._read(approval_id)
+                if found is None:
+                    raise foreign
+                approval, raw = found
+                if approval is None:
+                    raise self._refused(approval_id)
+                used = self.seal.mac("approval", raw | {"id": approval_id, "status": "used"})
+                code = _text(
+                    self._redeem(
+                        keys=[self._key(approval_id)], args=[tool, digest, client, repr(now), raw["mac"], used]
+                    )
+                )
+            if code == "changed":
+                continue
+            if code == "foreign":
+                raise foreign
+            if code == "used":
+                raise ConfirmationError(
+                    f"approval {approval_id} was already used: each approval allows one write. Nothing was sent again."
+                )
+            if code == "expired":
+                raise ConfirmationError(
+                    f"approval {approval_id} has expired. Nothing was sent. Call the tool without approval_id to ask "
+                    "again."
+                )
+            return approval  # redeemed (this caller won: the approval as it was approved), or pending/denied
+        raise StateUnavailable("the shared state kept changing while an approval was redeemed. Nothing was sent")
 
     @staticmethod
     def _grant_key(client: str, target: str) -> str:
@@ -383,7 +505,8 @@ class RedisApprovalStore:
 
     def add_grant(self, grant: Grant) -> None:
         key = self._grant_key(grant.client, grant.target)
-        member = json.dumps(dataclasses.asdict(grant) | {"tools": sorted(grant.tools)}, separators=(",", ":"))
+        data = dataclasses.asdict(grant) | {"tools": sorted(grant.tools)}
+        member = json.dumps(data | {"mac": self.seal.mac("grant", data)}, separators=(",", ":"))
         with _reachable("record a grant"):
             pipe = self._r.pipeline(transaction=True)
             pipe.zadd(key, {member: grant.until})
@@ -397,9 +520,18 @@ class RedisApprovalStore:
         with _reachable("look up a grant"):
             members = self._r.zrangebyscore(key, f"({now!r}", "+inf")
         for member in members:
-            data = json.loads(_text(member) or "{}")
-            grant = Grant(**(data | {"tools": frozenset(data["tools"])}))
-            if grant.target == target and grant.client == client and tool in grant.tools:
+            try:
+                data: dict[str, Any] = json.loads(_text(member) or "{}")
+                fields: dict[str, Any] = {k: v for k, v in data.items() if k != "mac"}
+                fields["tools"] = frozenset(data["tools"])
+                grant = Grant(**fields)
+            except (ValueError, TypeError, KeyError):
+                self.seal.refuse("grant", "?", "not a grant record")
+                continue
+            if not self.seal.valid("grant", data, data.get("mac")):
+                self.seal.refuse("grant", str(grant.id), "no MAC" if not data.get("mac") else "the MAC does not match")
+                continue
+            if grant.target == target and grant.client == client and tool in grant.tools and grant.until > now:
                 return grant
         return None
 
@@ -408,33 +540,61 @@ class RedisPageState:
     """The approval page's launch codes, sessions and sealed secrets (`approval/sessions.py`), for every replica.
 
     Each is one key with Redis's own expiry; a code and a secret are taken with `GETDEL`, so exactly one
-    replica gets them.
+    replica gets them. Codes and sessions carry their MAC (`state/integrity.py`), bound to the key they are
+    stored under; a secret is sealed with AES-GCM, bound to its approval.
     """
 
-    def __init__(self, client: Any, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: Any, seal: Seal, clock: Callable[[], float] = time.time) -> None:
         self._r = client
+        self.seal = seal
         self.clock = clock
 
     def _ms(self, expires: float) -> int:
         return max(1, int((expires - self.clock()) * 1000))
 
+    def _checked(self, kind: Kind, key: str, raw: Any) -> dict[str, Any] | None:
+        """A code's or session's stored JSON when its MAC holds; None (refused) otherwise."""
+        try:
+            data = json.loads(_text(raw) or "")
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            self.seal.refuse(kind, key, "not a record of this version")
+            return None
+        if not self.seal.valid(kind, data | {"key": key}, data.get("mac")):
+            self.seal.refuse(kind, key, "no MAC" if not data.get("mac") else "the MAC does not match")
+            return None
+        return data
+
     def put_code(self, key: str, approval_id: str, expires: float) -> None:
+        data: dict[str, Any] = {"approval": approval_id, "expires": expires}
+        data["mac"] = self.seal.mac("code", data | {"key": key})
         with _reachable("hand out a launch link"):
-            self._r.set(f"{PREFIX}page:code:{key}", approval_id, px=self._ms(expires))
+            self._r.set(f"{PREFIX}page:code:{key}", json.dumps(data, separators=(",", ":")), px=self._ms(expires))
 
     def take_code(self, key: str) -> str | None:
         with _reachable("open a launch link"):
-            return _text(self._r.getdel(f"{PREFIX}page:code:{key}"))
+            raw = self._r.getdel(f"{PREFIX}page:code:{key}")
+        data = self._checked("code", key, raw) if raw is not None else None
+        if data is None or float(data.get("expires") or 0) <= self.clock():
+            return None
+        return str(data["approval"])
 
     def put_session(self, key: str, session: Session) -> None:
-        data = json.dumps(dataclasses.asdict(session), separators=(",", ":"))
+        data: dict[str, Any] = dataclasses.asdict(session)
+        data["mac"] = self.seal.mac("session", data | {"key": key})
         with _reachable("sign in to the approval page"):
-            self._r.set(f"{PREFIX}page:session:{key}", data, px=self._ms(session.expires))
+            self._r.set(
+                f"{PREFIX}page:session:{key}", json.dumps(data, separators=(",", ":")), px=self._ms(session.expires)
+            )
 
     def session(self, key: str) -> Session | None:
         with _reachable("read an approval page session"):
-            raw = _text(self._r.get(f"{PREFIX}page:session:{key}"))
-        return Session(**json.loads(raw)) if raw else None
+            raw = self._r.get(f"{PREFIX}page:session:{key}")
+        data = self._checked("session", key, raw) if raw is not None else None
+        if data is None:
+            return None
+        return Session(**{k: v for k, v in data.items() if k in {f.name for f in dataclasses.fields(Session)}})
 
     def put_secret(self, approval_id: str, sealed: bytes, expires: float) -> None:
         with _reachable("keep the secret given with an approval"):
@@ -569,7 +729,7 @@ class RedisEnabledToolsets:
             pipe.execute()
 
 
-def redis_state(url: str, *, events_kept: int = 500) -> SharedState:
+def redis_state(url: str, *, seal: Seal, events_kept: int = 500) -> SharedState:
     client = _connect(url)
     nonces = RedisNonces(client)
     try:
@@ -578,13 +738,14 @@ def redis_state(url: str, *, events_kept: int = 500) -> SharedState:
         logger.warning("the shared state (TELCO_MCP_STATE_URL) cannot be reached at startup: writes are refused")
     return SharedState(
         backend="redis",
-        approvals=RedisApprovalStore(client),
-        page=RedisPageState(client),
+        approvals=RedisApprovalStore(client, seal),
+        page=RedisPageState(client, seal),
         nonces=nonces,
         caps=RedisCaps(client),
         events=RedisEventStore(client, keep=events_kept),
         pins=RedisPinAttempts(client),
         toolsets=RedisEnabledToolsets(client),
+        seal=seal,
         ping=lambda: _ping(client),
     )
 
@@ -596,6 +757,9 @@ def _ping(client: Any) -> None:
 
 # ------------------------------------------------------------------ call events (the live-events issue)
 _PUBLISH_EVENT = """
+if ARGV[3] == '1' and not redis.call('SET', KEYS[4], '1', 'NX', 'EX', tonumber(ARGV[4])) then
+  return false
+end
 local text = redis.call('INCR', KEYS[1]) .. '|' .. ARGV[1]
 redis.call('LPUSH', KEYS[2], text)
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]) - 1)
@@ -603,6 +767,7 @@ redis.call('PUBLISH', KEYS[3], text)
 return text
 """
 EVENTS, EVENT_SEQUENCE, EVENT_CHANNEL = PREFIX + "events", PREFIX + "events:sequence", PREFIX + "events:new"
+EVENT_SEEN = PREFIX + "events:seen:"  # + the event's delivery key, for SEEN_FOR seconds
 
 
 def _event(raw: Any) -> CallEvent:
@@ -615,8 +780,10 @@ class RedisEventStore:
     """Call events every replica sees: the newest `keep` in one list, each new one on one pub/sub channel.
 
     Numbering, keeping and announcing an event is one Lua script, so every replica numbers events the same
-    and a waiter that subscribed, then looked back, misses none. The synchronous client runs in worker
-    threads: the receiver answers sipgate without waiting for Redis, and no event loop blocks.
+    and a waiter that subscribed, then looked back, misses none. The same script first marks the event's
+    delivery key (`SET NX` with a TTL), so an event delivered twice, to one replica or to two, is recorded
+    once. The synchronous client runs in worker threads: the receiver answers sipgate without waiting for
+    Redis, and no event loop blocks.
     """
 
     def __init__(self, client: Any, keep: int = 500) -> None:
@@ -624,14 +791,18 @@ class RedisEventStore:
         self.keep = keep
         self._publish = client.register_script(_PUBLISH_EVENT)
 
-    async def publish(self, event: CallEvent) -> CallEvent:
+    async def publish(self, event: CallEvent) -> CallEvent | None:
         data = event.model_dump_json(exclude={"sequence"})
+        key = delivery_key(event)
+        keys = [EVENT_SEQUENCE, EVENTS, EVENT_CHANNEL, EVENT_SEEN + (key or "")]
+        args = [data, self.keep, "0" if key is None else "1", SEEN_FOR]
 
         def run() -> Any:
             with _reachable("record a call event"):
-                return self._publish(keys=[EVENT_SEQUENCE, EVENTS, EVENT_CHANNEL], args=[data, self.keep])
+                return self._publish(keys=keys, args=args)
 
-        return _event(await anyio.to_thread.run_sync(run))
+        recorded = await anyio.to_thread.run_sync(run)
+        return None if recorded is None else _event(recorded)
 
     async def _kept(self, limit: int) -> list[CallEvent]:
         def run() -> list[Any]:

@@ -303,7 +303,7 @@ async def test_user_as_approval_cannot_complete_user_bs_call(tmp_path: Path, iss
     with oauth_server(tmp_path, issuer, telco_mcp_confirm="approval") as server:
         alice = issuer.mint("alice", audience=server.resource, name="Alice Ops")
         bob = issuer.mint("bob", audience=server.resource, name="Bob Ops")
-        approver = issuer.mint("carol", audience=server.resource, name="Carol Lead")
+        approver = issuer.mint("carol", audience=server.approval_resource, name="Carol Lead")
         with anyio.fail_after(60):
             async with server.client(alice, mode=mode) as client:
                 pending = await client.call_tool("sipgate_send_sms", SMS)
@@ -375,7 +375,8 @@ async def test_four_eyes_refuses_self_approval_and_accepts_another_person(
     take (and list) approval_id for the writes four eyes covers."""
     with oauth_server(tmp_path, issuer, telco_mcp_four_eyes="writes", telco_mcp_confirm=mode) as server:
         alice = issuer.mint("alice", audience=server.resource, name="Alice Ops")
-        bob = issuer.mint("bob", audience=server.resource, name="Bob Lead")
+        bob = issuer.mint("bob", audience=server.approval_resource, name="Bob Lead")
+        alice_approver = issuer.mint("alice", audience=server.approval_resource, name="Alice Ops")
         with anyio.fail_after(90):
             # Alice's own yes in her client is not a second person's: she gets an approval to hand on.
             async with server.client(alice, elicitation_callback=accept) as client:
@@ -398,10 +399,10 @@ async def test_four_eyes_refuses_self_approval_and_accepts_another_person(
             assert item["id"] == approval_id and item["four_eyes"] and "Alice Ops" in item["client"]
 
             own = await anyio.to_thread.run_sync(
-                lambda: approvals_cli(tmp_path, "approve", approval_id, "--url", server.base, token=alice)
+                lambda: approvals_cli(tmp_path, "approve", approval_id, "--url", server.base, token=alice_approver)
             )
             assert own.returncode == 1 and "someone else must approve it" in own.stderr
-            assert alice not in own.stdout + own.stderr
+            assert alice_approver not in own.stdout + own.stderr
 
             token_file = tmp_path / "bob.token"
             token_file.write_text(bob + "\n")
@@ -457,7 +458,8 @@ async def test_four_eyes_destructive_leaves_other_writes_to_the_caller(tmp_path:
 async def test_an_approver_decides_only_writes_their_own_token_grants(tmp_path: Path, issuer: Issuer) -> None:
     with oauth_server(tmp_path, issuer, telco_mcp_confirm="approval") as server:
         alice = issuer.mint("alice", audience=server.resource)
-        reader = issuer.mint("rita", audience=server.resource, scope="sipgate:*:read")
+        reader = issuer.mint("rita", audience=server.approval_resource, scope="sipgate:*:read")
+        alice_approver = issuer.mint("alice", audience=server.approval_resource)
         async with server.client(alice) as client:
             pending = await client.call_tool("sipgate_send_sms", SMS)
         assert pending.structured_content is not None
@@ -470,7 +472,7 @@ async def test_an_approver_decides_only_writes_their_own_token_grants(tmp_path: 
             malformed = http.post(
                 f"{server.base}/api/approvals/{approval_id}/decide",
                 content=b'{"approve": "yes"}',
-                headers={"Authorization": f"Bearer {alice}"},
+                headers={"Authorization": f"Bearer {alice_approver}"},
             )
         assert listed.status_code == 200 and listed.json()["approvals"] == []
         assert malformed.status_code == 400 and malformed.json()["error"] == "bad_request"
@@ -515,6 +517,7 @@ async def test_the_configuration_resource_shows_the_oauth_settings_and_the_reade
     config = json.loads(getattr(contents[0], "text", ""))
     oauth = config["http"]["oauth"]
     assert oauth["issuer"] == issuer.url and oauth["resource"] == server.resource
+    assert oauth["approval_resource"] == server.approval_resource
     assert oauth["caller"] == {"sub": "rita", "name": "Rita", "scopes": ["sipgate:account:read"]}
     assert reader not in json.dumps(config)
 

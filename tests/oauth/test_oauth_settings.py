@@ -26,7 +26,8 @@ def problems(**values: Any) -> list[str]:
 
 def test_a_complete_oauth_configuration_is_accepted() -> None:
     assert problems(**OAUTH) == []
-    assert problems(**OAUTH, telco_mcp_four_eyes="destructive") == []
+    approvals = "https://mcp.example.com/api/approvals"
+    assert problems(**OAUTH, telco_mcp_four_eyes="destructive", telco_mcp_oauth_approval_resource=approvals) == []
 
 
 @pytest.mark.parametrize("missing", list(OAUTH))
@@ -78,6 +79,7 @@ def test_four_eyes_over_stdio_is_a_startup_error(tmp_path: Path) -> None:
         "HOME": str(tmp_path),
         "XDG_STATE_HOME": str(tmp_path / "state"),
         "TELCO_MCP_FOUR_EYES": "writes",
+        "TELCO_MCP_OAUTH_APPROVAL_RESOURCE": "https://mcp.example.com/api/approvals",
         **{k.upper(): v for k, v in OAUTH.items()},
     }
     run = subprocess.run(
@@ -141,6 +143,7 @@ async def test_doctor_checks_the_issuers_keys(tmp_path: Path, issuer: Any, reach
         telco_mcp_audit_log=tmp_path / "audit.jsonl",
         telco_mcp_oauth_issuer=issuer.url,
         telco_mcp_oauth_resource="http://127.0.0.1:8000/mcp",
+        telco_mcp_oauth_approval_resource="http://127.0.0.1:8000/api/approvals",
         telco_mcp_oauth_jwks_url=jwks,
     )
     lines: list[str] = []
@@ -148,5 +151,6 @@ async def test_doctor_checks_the_issuers_keys(tmp_path: Path, issuer: Any, reach
     (line,) = [x for x in lines if x.startswith("oauth:")]
     if reachable:
         assert code == 0 and line.startswith("oauth: OK (1 signing key from") and issuer.fetches == 1
+        assert "approvers' tokens for http://127.0.0.1:8000/api/approvals" in line
     else:
         assert code == 1 and "oauth: FAILED" in line and "TELCO_MCP_OAUTH_JWKS_URL" in line

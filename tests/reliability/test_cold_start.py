@@ -58,6 +58,7 @@ NEVER_AT_START = frozenset(
         "telco_mcp.approval.remote",  # HTTP with OAuth only
         "telco_mcp.doctor",
         "telco_mcp.manifest",
+        "telco_mcp.sandbox.signing",  # the sandbox's push key: made at its first push
     }
 )
 # With credentials the provider clients' own HTTP/1.1 stack loads it; in sandbox mode only the stdio webhook
@@ -166,7 +167,9 @@ def free_port() -> int:
 
 def test_sandbox_mode_answers_tools_list_without_the_sandbox_routes_or_any_optional_part(tmp_path: Path) -> None:
     port, secret = free_port(), "cold-start-webhook-secret-0123456789abcdef"
-    with stdio_server(tmp_path, TELCO_MCP_WEBHOOK_PORT=str(port), TELCO_MCP_WEBHOOK_SECRET=secret) as server:
+    key = str(root.sandbox_key_file(tmp_path))  # the webhook below is signed in this process, with its sandbox key
+    env = {"TELCO_MCP_WEBHOOK_PORT": str(port), "TELCO_MCP_WEBHOOK_SECRET": secret, "TELCO_MCP_WEBHOOK_PUBLIC_KEY": key}
+    with stdio_server(tmp_path, **env) as server:
         tools = server.start()
         at_start = server.modules()
         profile = server.request("tools/call", {"name": "signalwire_get_sip_profile", "arguments": {}})
@@ -175,6 +178,7 @@ def test_sandbox_mode_answers_tools_list_without_the_sandbox_routes_or_any_optio
             f"http://{LOOPBACK}:{port}/webhooks/sipgate/{secret}",
             data={"event": "newCall", "direction": "in", "from": "49301234567", "to": "492111234567", "callId": "C1"},
             trust_env=False,
+            auth=root.SandboxSigned(),
         )
         after_a_webhook = server.modules()
     assert "signalwire_get_sip_profile" in {tool["name"] for tool in tools}

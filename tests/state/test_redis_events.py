@@ -7,6 +7,7 @@ and a call's history show it, numbered the same on both.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,13 +20,16 @@ import pytest
 from mcp import Client
 
 from telco_mcp.events.model import CallEvent
+from telco_mcp.events.store import SEEN_FOR
 from telco_mcp.resources import CALL_EVENTS_URI
 from telco_mcp.server import build_server
 from telco_mcp.settings import Settings
+from telco_mcp.state.redis import EVENT_SEEN
 
 from .conftest import RedisServer
 
 pytestmark = pytest.mark.anyio
+root: Any = importlib.import_module("conftest")  # tests/conftest.py (this directory's is `state.conftest`)
 SECRET = "k" * 48
 WAIT = "sipgate_wait_for_call_event"
 
@@ -40,7 +44,8 @@ def replica(audit: Path, redis: RedisServer, **overrides: Any) -> Any:
 async def webhook(server: Any) -> AsyncIterator[httpx2.AsyncClient]:
     receiver = server.telco_runtime.webhooks
     transport = httpx2.ASGITransport(app=receiver.app, client=("127.0.0.1", 40000))
-    async with httpx2.AsyncClient(transport=transport, base_url="http://mcp.example.test") as client:
+    signed = root.SandboxSigned()  # a sandbox-mode replica trusts the sandbox's key
+    async with httpx2.AsyncClient(transport=transport, base_url="http://mcp.example.test", auth=signed) as client:
         yield client
 
 
@@ -113,3 +118,31 @@ async def test_with_redis_down_the_call_still_gets_its_answer_and_the_lost_event
     assert not calls.is_error and calls.structured_content["calls"]  # the running calls, without pushed info
     assert "call event newCall of call DOWN1 not recorded" in caplog.text
     assert redis_server.url not in caplog.text
+
+
+async def test_an_event_delivered_twice_to_two_replicas_is_recorded_once(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    a = replica(tmp_path / "a.jsonl", redis_server)
+    b = replica(tmp_path / "b.jsonl", redis_server)
+    hangup = {"event": "hangup", "callId": "TWICE1", "cause": "normalClearing"}
+    async with webhook(a) as to_a, webhook(b) as to_b:
+        answers = [await to_a.post(a.telco_runtime.webhooks.path, data=new_call("TWICE1"))]
+        answers.append(await to_b.post(b.telco_runtime.webhooks.path, data=new_call("TWICE1")))  # a redelivery
+        answers.append(await to_b.post(b.telco_runtime.webhooks.path, data=hangup))
+
+        async def deliver(server: Any) -> None:  # ten deliveries of one event at once: one wins the SET NX
+            await server.telco_runtime.events.publish(CallEvent.model_validate(
+                {"event": "answer", "call_id": "TWICE1", "received_at": "2026-12-07T02:00:00Z"}))  # fmt: skip
+
+        async with anyio.create_task_group() as group:
+            for index in range(10):
+                group.start_soon(deliver, a if index % 2 else b)
+        kept = await a.telco_runtime.events.recent(20)
+    assert [r.status_code for r in answers] == [200, 200, 200] and answers[0].text == answers[1].text
+    assert sorted(e.event for e in kept) == ["answer", "hangup", "newCall"]
+    assert sorted(e.sequence for e in kept) == [1, 2, 3], "a duplicate takes no number either"
+    import redis
+
+    ttl = redis.Redis.from_url(redis_server.url).ttl(EVENT_SEEN + "newCall:TWICE1")
+    assert 0 < ttl <= SEEN_FOR, "the mark expires: Redis does not keep every call's keys for ever"

@@ -24,6 +24,7 @@ from telco_mcp.safety import keys
 from telco_mcp.safety.confirm import ConfirmationTokens
 from telco_mcp.server import build_server
 from telco_mcp.settings import Settings
+from telco_mcp.state.integrity import Seal
 from telco_mcp.state.redis import RedisApprovalStore, RedisCaps, RedisNonces, redis_state
 from tests.approval.conftest import client, writes
 from tests.state.conftest import RedisServer
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.anyio
 SECRET = "state-test-confirm-secret-0123456789abcdef"
 OLD_SECRET = "state-test-previous-secret-9876543210fedcba"
 SMS = {"recipient": "+4915799912345", "message": "The trunk is down"}
+SEAL = Seal.from_setting(SECRET)  # the MACs on shared records, as every replica with SECRET derives them
 
 
 def approval(approval_id: str = "apr_test", *, expires_in: float = 300, body: Any = None) -> Approval:
@@ -69,7 +71,7 @@ def settings(audit: Path, redis: RedisServer | None, **overrides: Any) -> Settin
 
 # ------------------------------------------------------------------ the stores, several connections
 def test_an_approval_is_redeemed_once_however_many_replicas_race_for_it(redis_server: RedisServer) -> None:
-    stores = [RedisApprovalStore(redis_server.client()) for _ in range(3)]
+    stores = [RedisApprovalStore(redis_server.client(), SEAL) for _ in range(3)]
     stores[0].add(approval())
     stores[1].decide("apr_test", True, "cli")
     outcomes = race(30, lambda i: stores[i % 3].redeem("apr_test", "sipgate_send_sms", "d1", "c1|"))
@@ -81,7 +83,7 @@ def test_an_approval_is_redeemed_once_however_many_replicas_race_for_it(redis_se
 
 
 def test_an_approval_is_decided_once_and_never_redeemed_by_another_call(redis_server: RedisServer) -> None:
-    a, b = RedisApprovalStore(redis_server.client()), RedisApprovalStore(redis_server.client())
+    a, b = RedisApprovalStore(redis_server.client(), SEAL), RedisApprovalStore(redis_server.client(), SEAL)
     shown = {"to": "+4915799912345", "tags": [], "nested": {"empty": {}}, "n": 1.5, "big": 12345678901234567}
     a.add(approval(body=shown))
     assert [p.id for p in b.pending()] == ["apr_test"]
@@ -98,7 +100,7 @@ def test_an_approval_is_decided_once_and_never_redeemed_by_another_call(redis_se
 
 
 def test_pending_and_denied_are_not_used_up_and_expired_ones_are_refused(redis_server: RedisServer) -> None:
-    store = RedisApprovalStore(redis_server.client())
+    store = RedisApprovalStore(redis_server.client(), SEAL)
     store.add(approval("apr_p"))
     assert store.redeem("apr_p", "sipgate_send_sms", "d1", "c1|").status == "pending"
     store.decide("apr_p", False, "cli")
@@ -110,7 +112,7 @@ def test_pending_and_denied_are_not_used_up_and_expired_ones_are_refused(redis_s
 
 
 def test_a_grant_given_on_one_replica_covers_the_call_on_another(redis_server: RedisServer) -> None:
-    a, b = RedisApprovalStore(redis_server.client()), RedisApprovalStore(redis_server.client())
+    a, b = RedisApprovalStore(redis_server.client(), SEAL), RedisApprovalStore(redis_server.client(), SEAL)
     grant = Grant(
         id="grt_1", target="call-1", client="c1|", tools=frozenset({"sipgate_hold_call"}),
         until=time.time() + 60, decided_by="approval-page", approval="apr_test",
@@ -157,7 +159,7 @@ def test_rotation_newest_secret_signs_every_listed_one_verifies() -> None:
 
 
 def test_redis_down_is_a_clear_refusal_that_names_no_address(redis_server: RedisServer) -> None:
-    state = redis_state(redis_server.url)
+    state = redis_state(redis_server.url, seal=SEAL)
     redis_server.stop()
     for attempt in (
         lambda: state.caps.take("sms", 5),

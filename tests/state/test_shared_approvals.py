@@ -27,7 +27,7 @@ from telco_mcp.server import build_server
 from telco_mcp.state.redis import RedisApprovalStore, RedisPageState
 from tests.approval.conftest import Browser, client, follow, writes
 from tests.state.conftest import RedisServer, approve_typing
-from tests.state.test_redis_state import OLD_SECRET, SECRET, race, settings
+from tests.state.test_redis_state import OLD_SECRET, SEAL, SECRET, race, settings
 
 pytestmark = pytest.mark.anyio
 
@@ -50,7 +50,8 @@ def services(kind: str, redis: RedisServer | None, n: int = 2) -> list[ApprovalS
     if kind == "redis":
         assert redis is not None
         return [
-            ApprovalService(ttl=300, state_dir=Path("."), store=RedisApprovalStore(redis.client())) for _ in range(n)
+            ApprovalService(ttl=300, state_dir=Path("."), store=RedisApprovalStore(redis.client(), SEAL))
+            for _ in range(n)
         ]
     shared = MemoryApprovalStore()
     return [ApprovalService(ttl=300, state_dir=Path("."), store=shared) for _ in range(n)]
@@ -141,7 +142,7 @@ async def test_two_replicas_asked_for_one_write_at_once_answer_with_one_approval
 def page_states(kind: str, redis: RedisServer | None) -> list[PageState]:
     if kind == "redis":
         assert redis is not None
-        return [RedisPageState(redis.client()) for _ in range(3)]
+        return [RedisPageState(redis.client(), SEAL) for _ in range(3)]
     shared = MemoryPageState()
     return [shared] * 3
 
@@ -265,7 +266,9 @@ async def test_a_sealed_password_another_secret_cannot_open_is_refused_and_nothi
         )
     text = refused.content[0].text  # type: ignore[union-attr]
     assert refused.is_error and "Nothing was sent" in text and "without approval_id" in text
-    assert "sealed under another TELCO_MCP_CONFIRM_SECRET" in text  # the operator can tell what to fix
+    # the operator can tell what to fix: the stray replica's keys do not verify the approval's MAC (nor open the
+    # password sealed with it)
+    assert "another TELCO_MCP_CONFIRM_SECRET" in text
     assert TYPED not in text
     assert writes(a) == writes(stray) == []
 
@@ -274,8 +277,8 @@ async def test_with_redis_away_a_launch_link_is_refused_clearly_and_no_password_
     redis_server: RedisServer,
 ) -> None:
     service = ApprovalService(
-        ttl=300, state_dir=Path("."), store=RedisApprovalStore(redis_server.client()),
-        page=RedisPageState(redis_server.client()),
+        ttl=300, state_dir=Path("."), store=RedisApprovalStore(redis_server.client(), SEAL),
+        page=RedisPageState(redis_server.client(), SEAL),
     )  # fmt: skip
     service.page.put_code(hashed("code"), "apr_1", time.time() + 60)
     app = page_app(service, allowed_hosts=["replica.test"])
