@@ -6,10 +6,12 @@ the sandbox's own request log shows what reached the simulated providers.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import spec_requests
 from conftest import accept, make_settings, text_of
 from mcp import Client
 
@@ -25,7 +27,12 @@ def sandbox_server(audit_path: Path, **settings: Any) -> tuple[Any, Sandbox]:
     server = build_server(make_settings(audit_path, telco_mcp_sandbox=True, **settings))
     sandbox = server.telco_runtime.sandbox  # type: ignore[attr-defined]
     assert isinstance(sandbox, Sandbox)
-    return server, sandbox
+    return server, spec_requests.watch(sandbox)  # every request the tools send it is checked against the spec
+
+
+@pytest.fixture(autouse=True)
+def _requests_match_the_spec() -> Iterator[None]:
+    yield from spec_requests.check_watched()
 
 
 def reads_of(sandbox: Sandbox, path: str) -> int:

@@ -97,15 +97,15 @@ class _SipEndpointFields(StrictModel):
 
 
 class SipEndpointCreate(_SipEndpointFields):
-    """`SipEndpointCreateRequest` less the `id` the server assigns, plus `password`: the live API takes it, the
-    fabric spec omits it (notes §2.2: only its sibling SIP endpoint requests document it)."""
+    """What the live API takes to create a SIP credential: `username` and `password`, the rest optional, no `id`
+    (the server assigns it). The spec's `SipEndpointCreateRequest` differs: `deviations.REQUEST_DEVIATIONS`."""
 
     username: SipUsername
     password: Password
 
 
 class SipEndpointUpdate(_SipEndpointFields):
-    """`SipEndpointUpdateRequest`, plus `password` (as above)."""
+    """`SipEndpointUpdateRequest`, plus the optional `password` the live API takes (as above)."""
 
     username: SipUsername | None = None
     password: Password | None = None
