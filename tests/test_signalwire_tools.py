@@ -119,7 +119,7 @@ async def test_list_sip_credentials_sends_one_bounded_get_and_parses_compactly(f
     assert (sent.method, sent.url.path, sent.url.query) == (
         "GET",
         "/api/fabric/resources/sip_endpoints",
-        b"page_size=5",
+        b"",  # the list declares no query parameters: `limit` is applied here, not sent
     )
     assert sent.headers["authorization"] == BASIC
     item = result.structured_content["items"][0]

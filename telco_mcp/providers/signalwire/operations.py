@@ -23,7 +23,15 @@ from telco_mcp.providers import payload as p
 from telco_mcp.providers.signalwire import models as m
 from telco_mcp.untrusted import inline, quote
 from telco_mcp.upstream import CallContext
-from telco_mcp.wire import PreparedRequest, decode_cursor, fill_path, next_page, response_json
+from telco_mcp.wire import (
+    PreparedRequest,
+    cursor_position,
+    decode_cursor,
+    encode_cursor,
+    fill_path,
+    next_page,
+    response_json,
+)
 
 CREDENTIALS = "/api/fabric/resources/sip_endpoints"
 GATEWAYS = "/api/fabric/resources/sip_gateways"
@@ -35,13 +43,21 @@ MESSAGING_LOGS = "/api/messaging/logs"
 
 
 # ------------------------------------------------------------------ lists
+# These lists declare no query parameters (the spec; upstream-apis.md §2.2): the first page is asked for
+# without `page_size`, so the provider's default page comes back, and `limit` is applied here. A cursor
+# then remembers how many items of that page were shown; later pages are its `links.next`, verbatim.
+UNSIZED = frozenset({CREDENTIALS, GATEWAYS, RECORDINGS})
+
+
 def _list_request(path: str) -> Callable[[Any, CallContext], Any]:
     async def prepare(args: Any, ctx: CallContext) -> PreparedRequest:
         if args.cursor:
             query = decode_cursor(args.cursor, path, size="page_size", max_size=MAX_LIMIT)
+            cursor_position(args.cursor, max_size=MAX_LIMIT)  # refused before any request when edited
             return PreparedRequest("GET", path, tuple(query))
         filters = args.filters() if hasattr(args, "filters") else []  # a log list's time window
-        return PreparedRequest("GET", path, (("page_size", str(args.limit)), *filters))
+        size = () if path in UNSIZED else (("page_size", str(args.limit)),)
+        return PreparedRequest("GET", path, (*size, *filters))
 
     return prepare
 
@@ -51,7 +67,14 @@ def _list_result(
 ) -> Callable[..., Any]:
     async def interpret(response: httpx2.Response, args: Any, ctx: CallContext) -> BaseModel:
         items, next_url = parse(response_json(response))
-        return page(items=items, next_cursor=next_page(next_url, path))
+        skip, remembered = cursor_position(args.cursor, max_size=MAX_LIMIT) if args.cursor else (0, None)
+        # An explicit `limit` always holds; without one a cursor goes on with the size its first page had.
+        limit = args.limit if not args.cursor or "limit" in args.model_fields_set or remembered is None else remembered
+        shown, end = items[skip : skip + limit], skip + limit
+        if end < len(items):  # the rest of this page first: the same query again, further in
+            query = response.request.url.params.multi_items()
+            return page(items=shown, next_cursor=encode_cursor(path, query, skip=end, limit=limit))
+        return page(items=shown, next_cursor=next_page(next_url, path, limit=limit))
 
     return interpret
 
@@ -544,7 +567,7 @@ async def _every(
 ) -> tuple[list[Any], bool]:
     """Every item of a list (its pages followed on the configured base), and whether the list was read to its end."""
     items: list[Any] = []
-    query: tuple[tuple[str, str], ...] = (("page_size", str(LOOKUP_PAGE_SIZE)),)
+    query: tuple[tuple[str, str], ...] = () if path in UNSIZED else (("page_size", str(LOOKUP_PAGE_SIZE)),)
     for _ in range(LOOKUP_PAGES):
         page, next_url = parse(await ctx.client.read(operation, path, query))
         items += page

@@ -202,11 +202,18 @@ async def _summarize_start(args: m.StartCallInput, ctx: CallContext) -> str:
 
 
 # ------------------------------------------------------------------ history
+def _with_limit(query: list[tuple[str, str]], args: Any) -> tuple[tuple[str, str], ...]:
+    """A cursor's query, with the call's own `limit` when it gives one (offsets make any page size safe)."""
+    if "limit" not in args.model_fields_set:
+        return tuple(query)
+    return tuple((k, str(args.limit)) if k == "limit" else (k, v) for k, v in query)
+
+
 async def _prepare_history(args: m.ListHistoryInput, ctx: CallContext) -> PreparedRequest:
     """The first page from the filters; later pages from the cursor, which keeps the first page's query."""
     if args.cursor:
         query = decode_cursor(args.cursor, "/history", size="limit", max_size=MAX_LIMIT)
-        return PreparedRequest("GET", "/history", tuple(query))
+        return PreparedRequest("GET", "/history", _with_limit(query, args))
     return PreparedRequest("GET", "/history", tuple(args.query(0)))
 
 
@@ -250,7 +257,7 @@ def _paged(path: str, query: Callable[[Any], list[tuple[str, str]]]) -> Callable
             pairs = decode_cursor(args.cursor, path, size="limit", max_size=MAX_LIMIT)
             if not any(key == "limit" for key, _ in pairs):
                 raise InvalidInput("cursor is not one this server issued; pass next_cursor unchanged")
-            return PreparedRequest("GET", path, tuple(pairs))
+            return PreparedRequest("GET", path, _with_limit(pairs, args))
         return PreparedRequest("GET", path, (("offset", "0"), ("limit", str(args.limit)), *query(args)))
 
     return prepare
