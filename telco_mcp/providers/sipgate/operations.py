@@ -362,6 +362,10 @@ async def _summarize_block(args: m.BlockNumberInput, ctx: CallContext) -> str:
     return f"Block incoming calls from {_blocked_words(args.phone_number, args.prefix)}"
 
 
+async def _prepare_block(args: m.BlockNumberInput, ctx: CallContext) -> PreparedRequest:
+    return PreparedRequest("POST", BLACKLIST, json=args.body(), fields={"phone_number": args.phone_number})
+
+
 async def _listed_entry(args: m.UnblockNumberInput, ctx: CallContext) -> m.BlockedNumber:
     """The blacklist entry to remove, as sipgate lists it (read once per call)."""
     return await ctx.once("blacklist-entry", lambda: _find_listed_entry(args, ctx))
@@ -534,8 +538,9 @@ def _write(name: str, title: str, description: str, method: Any, path: str, scop
 WRITES: tuple[Operation, ...] = (
     _write("sipgate_block_number", "Block a number", "Block incoming calls from a number or a prefix.",
            "POST", BLACKLIST, "blacklist:write", "write", m.BlockNumberInput, m.BlockedNumber,
-           interpret=_json(m.blocked_number_from_api), summarize=_summarize_block,
-           subject=lambda a: WriteSubject(target=a.phone_number)),
+           prepare=_prepare_block, interpret=_json(m.blocked_number_from_api), summarize=_summarize_block,
+           subject=lambda a: WriteSubject(target=a.phone_number),
+           conflict="{phone_number} is already on the incoming blacklist (see sipgate_list_blocked_numbers)."),
     _write("sipgate_unblock_number", "Unblock a number", "Remove an entry from the incoming blacklist.",
            "DELETE", BLACKLIST + "/{phone_number}", "blacklist:write", "destructive", m.UnblockNumberInput,
            m.UnblockedNumber, prepare=_prepare_unblock, interpret=_unblocked, summarize=_summarize_unblock,
