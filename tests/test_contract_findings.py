@@ -41,3 +41,22 @@ async def test_blocking_a_number_already_blocked_says_so(audit_path: Path) -> No
     words = text_of(again)
     assert "[conflict]" in words and "+4930111222 is already on the incoming blacklist" in words, words
     assert "unexpected" not in words and "Nothing was changed" in words
+
+
+async def test_a_pushed_call_event_keeps_sipgates_full_user_ids(audit_path: Path) -> None:
+    """sipgate pushes fullUserId[] with newCall and fullUserId with answer: both reach the event."""
+    import httpx2
+
+    server = sandbox_server(audit_path)
+    runtime = server.telco_runtime
+    user = runtime.sandbox.state.sipgate.users[0]
+    full = f"{runtime.sandbox.state.sipgate.userinfo['masterSipId']}{user['id']}"
+    transport = httpx2.ASGITransport(app=runtime.sandbox.app)
+    async with Client(server) as c, httpx2.AsyncClient(transport=transport, base_url="http://sandbox.test") as sb:
+        call_id = (await sb.post("/_sandbox/sipgate/ring", json={"from": "+49 30 1234567"})).json()["callId"]
+        await sb.post(f"/_sandbox/sipgate/calls/{call_id}/answer", json={"user": user["id"]})
+        wait = {"call_id": call_id, "after_sequence": 0, "timeout_seconds": 5}
+        new = (await c.call_tool("sipgate_wait_for_call_event", wait | {"events": ["newCall"]})).structured_content
+        answer = (await c.call_tool("sipgate_wait_for_call_event", wait | {"events": ["answer"]})).structured_content
+    assert full in new["event"]["full_user_ids"], new
+    assert answer["event"]["answering_full_user_id"] == full, answer

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from telco_mcp.models import IsoTime, Page, PageInput, Result, StrictInput
 from telco_mcp.phone import possible_e164, to_e164
@@ -607,6 +608,8 @@ class PhoneNumber(Result):
     country_code: str | None = None
     capabilities: list[str] | None = None
     e911_status: str | None = None
+    # In the result, out of the output schema (issue 22: the tool list's token budget)
+    e911_address_id: SkipJsonSchema[str | None] = None
     created_at: str | None = None
     updated_at: str | None = None
     next_billed_at: str | None = None
@@ -640,6 +643,9 @@ class VoiceLog(Result):
     parent_id: str | None = None
     url: str | None = None
     discarded_at: str | None = None
+    # In the result, out of the output schema (issue 22: the tool list's token budget)
+    duration_ms: SkipJsonSchema[int | None] = None
+    charge_details: SkipJsonSchema[list[dict[str, Any]] | None] = None
 
 
 class VoiceLogPage(Page):
@@ -662,6 +668,9 @@ class MessagingLog(Result):
     charge: float | None = Field(default=None, description="USD.")
     error_code: str | None = None
     error_message: str | None = None
+    # In the result, out of the output schema (issue 22: the tool list's token budget)
+    url: SkipJsonSchema[str | None] = None
+    charge_details: SkipJsonSchema[list[dict[str, Any]] | None] = None
 
 
 class MessagingLogPage(Page):
@@ -682,6 +691,7 @@ def phone_number_from_api(payload: Any) -> PhoneNumber:
         country_code=p.opt_str(data, "country_code", what),
         capabilities=p.opt_str_list(data, "capabilities", what),
         e911_status=p.opt_str(data, "e911_status", what),
+        e911_address_id=p.opt_str(data, "e911_address_id", what),
         created_at=p.opt_str(data, "created_at", what),
         updated_at=p.opt_str(data, "updated_at", what),
         next_billed_at=p.opt_str(data, "next_billed_at", what),
@@ -714,6 +724,8 @@ def voice_log_from_api(payload: Any) -> VoiceLog:
         parent_id=p.opt_str(data, "parent_id", what),
         url=p.opt_str(data, "url", what),
         discarded_at=p.opt_str(data, "discarded_at", what),
+        duration_ms=p.opt_int(data, "duration_ms", what),
+        charge_details=p.opt_records(data, "charge_details", what),
     )
 
 
@@ -740,6 +752,8 @@ def messaging_log_from_api(payload: Any) -> MessagingLog:
         charge=p.opt_float(data, "charge", what),
         error_code=p.opt_str(data, "error_code", what),
         error_message=p.opt_str(data, "error_message", what),
+        url=p.opt_str(data, "url", what),
+        charge_details=p.opt_records(data, "charge_details", what),
     )
 
 
