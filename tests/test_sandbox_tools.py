@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 import spec_requests
@@ -158,7 +159,12 @@ async def test_signalwire_lists_page_through_the_sandboxs_canonical_links(audit_
             seen += [item["id"] for item in page.structured_content["items"]]
             arguments = {"cursor": page.structured_content["next_cursor"]}
     assert len(seen) == len(set(seen)) == 300
-    assert [r.status for r in sandbox.requests] == [200, 200, 200]
+    # the list declares no page size: each call of 100 reads two of the sandbox's default pages of 50
+    assert [(r.status, r.query) for r in sandbox.requests][:2] == [
+        (200, []),
+        (200, [("page_number", "1"), ("page_size", "50"), ("page_token", ANY)]),
+    ]
+    assert [r.status for r in sandbox.requests] == [200] * 6
 
 
 # ------------------------------------------------------------------ conference recordings, anonymous callers

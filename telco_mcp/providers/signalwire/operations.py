@@ -62,17 +62,30 @@ def _list_request(path: str) -> Callable[[Any, CallContext], Any]:
     return prepare
 
 
+FILL_PAGES = 4
+"""A list without page_size reads at most this many further pages in one call to fill `limit`."""
+
+
 def _list_result(
-    path: str, parse: Callable[[Any], tuple[list[Any], str | None]], page: type[BaseModel]
+    path: str, parse: Callable[[Any], tuple[list[Any], str | None]], page: type[BaseModel], name: str
 ) -> Callable[..., Any]:
     async def interpret(response: httpx2.Response, args: Any, ctx: CallContext) -> BaseModel:
         items, next_url = parse(response_json(response))
         skip, remembered = cursor_position(args.cursor, max_size=MAX_LIMIT) if args.cursor else (0, None)
         # An explicit `limit` always holds; without one a cursor goes on with the size its first page had.
         limit = args.limit if not args.cursor or "limit" in args.model_fields_set or remembered is None else remembered
+        query = response.request.url.params.multi_items()
         shown, end = items[skip : skip + limit], skip + limit
+        # A list that cannot be asked for `limit` items fills the page from the provider's next pages.
+        for _ in range(FILL_PAGES if path in UNSIZED else 0):
+            following = next_page(next_url, path)
+            if len(shown) >= limit or following is None:
+                break
+            query = decode_cursor(following, path, size="page_size", max_size=LOOKUP_PAGE_SIZE)
+            items, next_url = parse(await ctx.client.read(name, path, tuple(query)))
+            end = limit - len(shown)
+            shown += items[:end]
         if end < len(items):  # the rest of this page first: the same query again, further in
-            query = response.request.url.params.multi_items()
             return page(items=shown, next_cursor=encode_cursor(path, query, skip=end, limit=limit))
         return page(items=shown, next_cursor=next_page(next_url, path, limit=limit))
 
@@ -173,7 +186,7 @@ def _list(
     scope: str,
 ) -> Operation:
     """A paged read: `limit` and `cursor` in, the provider's `links.next` out as `next_cursor`."""
-    prepare, interpret = _list_request(path), _list_result(path, parse, output)
+    prepare, interpret = _list_request(path), _list_result(path, parse, output, name)
     return _read(name, title, description, path, input, output, scope=scope, prepare=prepare, interpret=interpret)
 
 
@@ -368,7 +381,9 @@ OPERATIONS: tuple[Operation, ...] = (
         effect="read",
         idempotent=True,
         prepare=_list_request(CREDENTIALS),
-        interpret=_list_result(CREDENTIALS, m.sip_credential_page_from_api, m.SipCredentialPage),
+        interpret=_list_result(
+            CREDENTIALS, m.sip_credential_page_from_api, m.SipCredentialPage, "signalwire_list_sip_credentials"
+        ),
     ),
     Operation(
         name="signalwire_get_sip_credential",
@@ -397,7 +412,7 @@ OPERATIONS: tuple[Operation, ...] = (
         effect="read",
         idempotent=True,
         prepare=_list_request(GATEWAYS),
-        interpret=_list_result(GATEWAYS, m.sip_gateway_page_from_api, m.SipGatewayPage),
+        interpret=_list_result(GATEWAYS, m.sip_gateway_page_from_api, m.SipGatewayPage, "signalwire_list_sip_gateways"),
     ),
     Operation(
         name="signalwire_update_sip_gateway",
@@ -458,7 +473,7 @@ OPERATIONS: tuple[Operation, ...] = (
         effect="read",
         idempotent=True,
         prepare=_list_request(RECORDINGS),
-        interpret=_list_result(RECORDINGS, m.recording_page_from_api, m.RecordingPage),
+        interpret=_list_result(RECORDINGS, m.recording_page_from_api, m.RecordingPage, "signalwire_list_recordings"),
     ),
     Operation(
         name="signalwire_get_recording",
