@@ -60,3 +60,52 @@ async def test_a_pushed_call_event_keeps_sipgates_full_user_ids(audit_path: Path
         answer = (await c.call_tool("sipgate_wait_for_call_event", wait | {"events": ["answer"]})).structured_content
     assert full in new["event"]["full_user_ids"], new
     assert answer["event"]["answering_full_user_id"] == full, answer
+
+
+async def test_phone_numbers_are_filtered_by_name_and_number_as_signalwire_does(audit_path: Path) -> None:
+    server = sandbox_server(audit_path)
+    numbers = list(server.telco_runtime.sandbox.state.signalwire.phone_numbers.values())
+    named = next(n for n in numbers if n.get("name"))
+    word, digits = named["name"].split()[0].lower(), named["number"][:6]
+    async with Client(server) as c:
+        by_name = (await c.call_tool("signalwire_list_phone_numbers", {"name": word, "limit": 100})).structured_content
+        by_number = await c.call_tool("signalwire_list_phone_numbers", {"number": digits, "limit": 100})
+        bad = await c.call_tool("signalwire_list_phone_numbers", {"number": "+1 555"})
+    assert {n["id"] for n in by_name["items"]} == {n["id"] for n in numbers if word in (n.get("name") or "").lower()}
+    assert {n["id"] for n in by_number.structured_content["items"]} == {
+        n["id"] for n in numbers if digits in n["number"]
+    }
+    assert bad.is_error and "number" in text_of(bad)  # digits only, refused before anything is sent
+    sent = [dict(r.query) for r in server.telco_runtime.sandbox.requests]
+    assert sent[0]["filter_name"] == word and sent[1]["filter_number"] == digits and len(sent) == 2
+
+
+async def test_logs_of_deleted_activity_and_one_day_are_asked_for(audit_path: Path) -> None:
+    server = sandbox_server(audit_path)
+    logs = list(server.telco_runtime.sandbox.state.signalwire.voice_logs.values())
+    gone = next(g for g in logs if "discarded_at" in g)
+    day = gone["created_at"][:10]
+    that_day = {g["id"] for g in logs if g["created_at"][:10] == day}
+    async with Client(server) as c:
+        on_day = {"limit": 100, "created_on": day}
+        plain = await c.call_tool("signalwire_list_voice_logs", on_day)
+        every = await c.call_tool("signalwire_list_voice_logs", on_day | {"include_deleted": True})
+        messages = await c.call_tool("signalwire_list_messaging_logs", {"created_on": day, "include_deleted": True})
+    assert {g["id"] for g in every.structured_content["items"]} == that_day  # that day only, the deleted one too
+    assert {g["id"] for g in plain.structured_content["items"]} == that_day - {gone["id"]}
+    assert not messages.is_error, text_of(messages)
+    sent = [r.query for r in server.telco_runtime.sandbox.requests]
+    assert ("created_on", day) in sent[0] and ("include_deleted", "true") not in sent[0]
+    assert {("created_on", day), ("include_deleted", "true")} <= set(sent[1]) & set(sent[2])
+
+
+async def test_contacts_are_found_by_several_numbers(audit_path: Path) -> None:
+    server = sandbox_server(audit_path)
+    contacts = server.telco_runtime.sandbox.state.sipgate.contacts
+    wanted = [c["numbers"][0]["number"] for c in contacts if c.get("numbers")][:2]
+    async with Client(server) as c:
+        found = (await c.call_tool("sipgate_list_contacts", {"phonenumbers": wanted})).structured_content["items"]
+    assert len(wanted) == 2 and len(found) >= 2
+    assert all(any(n["number"] in wanted for n in item["numbers"]) for item in found)
+    (request,) = server.telco_runtime.sandbox.requests
+    assert [v for k, v in request.query if k == "phonenumbers"] == [n.replace(" ", "") for n in wanted]

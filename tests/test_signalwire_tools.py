@@ -625,8 +625,8 @@ async def test_the_new_reads_against_the_sandbox_page_to_the_end_and_read_back(a
     """Seeded numbers, voice and messaging logs, paged with the cursor and read back one by one."""
     from conftest import make_settings
 
-    async def everything(c: Any, tool: str) -> list[dict[str, Any]]:
-        items, args = [], {"limit": 100}
+    async def everything(c: Any, tool: str, **filters: Any) -> list[dict[str, Any]]:
+        items, args = [], {"limit": 100, **filters}
         while True:
             result = await c.call_tool(tool, args)
             assert not result.is_error, text_of(result)
@@ -637,7 +637,7 @@ async def test_the_new_reads_against_the_sandbox_page_to_the_end_and_read_back(a
 
     async with client_for(make_settings(audit_path, telco_mcp_toolsets="all")) as c:
         numbers = await everything(c, "signalwire_list_phone_numbers")
-        logs = await everything(c, "signalwire_list_voice_logs")
+        logs = await everything(c, "signalwire_list_voice_logs", include_deleted=True)
         messages = await everything(c, "signalwire_list_messaging_logs")
         number = await c.call_tool("signalwire_get_phone_number", {"id": numbers[0]["id"]})
         log = await c.call_tool("signalwire_get_voice_log", {"id": logs[-1]["id"]})

@@ -79,7 +79,7 @@ EXPECTED: dict[str, tuple[dict[str, Any], str, list[tuple[str, str]], dict[str, 
         {"id": "1", "number": "+4921112345678", "localized": "0211 12345678", "type": "LANDLINE",
          "endpoint_id": "p0", "endpoint_alias": "Ada", "endpoint_url": "https://api.sipgate.com/v2/w3/phonelines/p0"}]}),
     "sipgate_get_balance": ({}, "/v2/balance", [], {"amount": 1234500, "currency": "EUR"}),
-    "sipgate_list_contacts": ({"phonenumber": "+49 1579 9912345", "limit": 5}, "/v2/contacts",
+    "sipgate_list_contacts": ({"phonenumbers": ["+49 1579 9912345"], "limit": 5}, "/v2/contacts",
                               [("offset", "0"), ("limit", "5"), ("phonenumbers", "+4915799912345")],
                               {"items": [{"id": "c1", "name": "Grace", "picture": "AAAA", "addresses": [
                                               {"streetAddress": "Gladbacher Str. 74", "locality": "Düsseldorf",
@@ -228,7 +228,7 @@ async def test_numbers_page_on_while_pages_come_back_full(fake: FakeUpstream, au
 async def test_contacts_page_by_the_total_and_keep_the_filter(fake: FakeUpstream, audit_path: Path) -> None:
     fake.route("GET /v2/contacts", response(200, {"items": [{"id": "c1"}, {"id": "c2"}], "totalCount": 3}))
     async with client_for(every_toolset(audit_path), fake) as c:
-        first = await c.call_tool("sipgate_list_contacts", {"limit": 2, "phonenumber": "+4930123456"})
+        first = await c.call_tool("sipgate_list_contacts", {"limit": 2, "phonenumbers": ["+4930123456"]})
         second = await c.call_tool("sipgate_list_contacts", {"cursor": first.structured_content["next_cursor"]})
     assert not second.is_error, text_of(second)
     assert fake.requests[1].url.params.multi_items() == [
@@ -266,7 +266,7 @@ async def test_every_directory_tool_reads_the_sandbox(audit_path: Path) -> None:
         got = {tool: await c.call_tool(tool, args) for tool, args in SANDBOX_CALLS.items()}
         p1 = await c.call_tool("sipgate_get_forwardings", {"phoneline_id": "p1"})
         nobody = await c.call_tool("sipgate_list_devices", {"user_id": "w9"})
-        found = await c.call_tool("sipgate_list_contacts", {"phonenumber": "+493023125420"})
+        found = await c.call_tool("sipgate_list_contacts", {"phonenumbers": ["+493023125420"]})
     for tool, answer in got.items():
         assert not answer.is_error, f"{tool}: {text_of(answer)}"
     data = {tool: answer.structured_content for tool, answer in got.items()}

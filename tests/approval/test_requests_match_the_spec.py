@@ -71,9 +71,10 @@ async def test_every_request_of_issue_13s_tools_matches_the_providers_documents(
     entry, other = state.sipgate.history[0]["id"], state.sipgate.history[1]["id"]
     calls: list[tuple[str, dict[str, Any]]] = [
         ("signalwire_get_sip_gateway", {"id": gateway_id}),
-        ("signalwire_list_phone_numbers", {"limit": 2}),
+        ("signalwire_list_phone_numbers", {"limit": 2, "name": "Support", "number": "+1"}),
         ("signalwire_get_phone_number", {"id": number_id}),
-        ("signalwire_list_voice_logs", {"limit": 3, "created_after": "2026-01-01T00:00:00Z"}),
+        ("signalwire_list_voice_logs", {"limit": 3, "created_after": "2026-01-01T00:00:00Z", "include_deleted": True}),
+        ("signalwire_list_messaging_logs", {"created_on": "2026-10-31"}),
         ("signalwire_get_voice_log", {"id": log_id}),
         ("signalwire_list_messaging_logs", {"created_before": "2027-01-01T00:00:00+01:00"}),
         ("sipgate_list_users", {}),
@@ -81,7 +82,7 @@ async def test_every_request_of_issue_13s_tools_matches_the_providers_documents(
         ("sipgate_list_phonelines", {"user_id": "w0"}),
         ("sipgate_list_numbers", {"limit": 2}),
         ("sipgate_get_balance", {}),
-        ("sipgate_list_contacts", {"phonenumber": "+49 30 23125420"}),
+        ("sipgate_list_contacts", {"phonenumbers": ["+49 30 23125420", "+49 1522 8817399"]}),
         ("sipgate_get_forwardings", {"phoneline_id": "p0"}),
         ("sipgate_list_voicemails", {}),
         ("sipgate_list_blocked_numbers", {}),

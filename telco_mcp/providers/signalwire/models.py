@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -518,6 +519,16 @@ class GetSipGatewayInput(StrictInput):
 class ListPhoneNumbersInput(PageInput):
     """List the project's phone numbers."""
 
+    name: str | None = Field(default=None, min_length=1, max_length=100, description="Only names containing it.")
+    number: str | None = Field(
+        default=None, pattern=r"^\+?[0-9]{1,15}$", description="Only numbers containing it, e.g. +1555."
+    )
+
+    def filters(self) -> list[tuple[str, str]]:
+        """SignalWire's substring filters (filter_name, filter_number)."""
+        pairs = (("filter_name", self.name), ("filter_number", self.number))
+        return [(key, value) for key, value in pairs if value is not None]
+
 
 class GetPhoneNumberInput(StrictInput):
     """Get one phone number."""
@@ -530,6 +541,8 @@ class _LogWindow(PageInput):
 
     created_after: IsoTime | None = Field(default=None, description="Only after this time (ISO 8601).")
     created_before: IsoTime | None = Field(default=None, description="Only before this time.")
+    created_on: date | None = Field(default=None, description="Only on this day (UTC).")
+    include_deleted: bool = Field(default=False, description="Also logs of deleted activity.")
 
     @model_validator(mode="after")
     def _ordered(self) -> _LogWindow:
@@ -539,11 +552,13 @@ class _LogWindow(PageInput):
 
     def filters(self) -> list[tuple[str, str]]:
         """The window as SignalWire's query (UTC, ISO 8601)."""
-        return [
+        window = [
             (name, value.isoformat(timespec="seconds").replace("+00:00", "Z"))
             for name, value in (("created_after", self.created_after), ("created_before", self.created_before))
             if value is not None
         ]
+        on = [("created_on", self.created_on.isoformat())] if self.created_on is not None else []
+        return window + on + ([("include_deleted", "true")] if self.include_deleted else [])
 
 
 class ListVoiceLogsInput(_LogWindow):

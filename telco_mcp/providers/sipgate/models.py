@@ -648,7 +648,9 @@ class ListNumbersInput(PageInput):
 class ListContactsInput(PageInput):
     """List contacts."""
 
-    phonenumber: ShownNumber | None = Field(default=None, description="Only contacts with this number.")
+    phonenumbers: Annotated[list[ShownNumber], Field(min_length=1, max_length=20)] | None = Field(
+        default=None, description="Only contacts with any of these numbers."
+    )
 
     def body(self) -> None:
         return None

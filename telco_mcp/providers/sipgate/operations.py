@@ -327,7 +327,7 @@ DIRECTORY: tuple[Operation, ...] = (
           "/balance", "balance:read", m.GetBalanceInput, m.Balance, interpret=_json(m.balance_from_api)),
     _read("sipgate_list_contacts", "List contacts", "List contacts, optionally only those with a number.",
           "/contacts", "contacts:read", m.ListContactsInput, m.ContactPage,
-          prepare=_paged("/contacts", lambda a: [("phonenumbers", a.phonenumber)] if a.phonenumber else []),
+          prepare=_paged("/contacts", lambda a: [("phonenumbers", number) for number in a.phonenumbers or ()]),
           interpret=_contacts),
     _read("sipgate_get_forwardings", "Get forwardings", "Get where a phoneline forwards calls, after how long.",
           "/{user_id}/phonelines/{phoneline_id}/forwardings", "phonelines:forwardings:read",
