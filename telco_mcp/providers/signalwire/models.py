@@ -516,12 +516,18 @@ class GetSipGatewayInput(StrictInput):
     id: UUID = Field(description="SIP gateway id.")
 
 
+def _digits(value: str) -> str:
+    if not re.fullmatch(r"\+?[0-9]{1,15}", value):
+        raise ValueError("must be digits of a number, with or without a leading +, e.g. +1555")
+    return value
+
+
 class ListPhoneNumbersInput(PageInput):
     """List the project's phone numbers."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=100, description="Only names containing it.")
-    number: str | None = Field(
-        default=None, pattern=r"^\+?[0-9]{1,15}$", description="Only numbers containing it, e.g. +1555."
+    name: str | None = Field(default=None, max_length=100, description="Only names containing it.")
+    number: Annotated[str, AfterValidator(_digits)] | None = Field(
+        default=None, description="Only numbers containing it."
     )
 
     def filters(self) -> list[tuple[str, str]]:
@@ -542,7 +548,7 @@ class _LogWindow(PageInput):
     created_after: IsoTime | None = Field(default=None, description="Only after this time (ISO 8601).")
     created_before: IsoTime | None = Field(default=None, description="Only before this time.")
     created_on: date | None = Field(default=None, description="Only on this day (UTC).")
-    include_deleted: bool = Field(default=False, description="Also logs of deleted activity.")
+    include_deleted: bool = Field(default=False, description="Also deleted activity.")
 
     @model_validator(mode="after")
     def _ordered(self) -> _LogWindow:
