@@ -106,3 +106,20 @@ async def test_with_a_cursor_an_explicit_limit_is_honoured(audit_path: Path, too
     assert len(third["items"]) == 1  # and the next page goes on with it
     shown = [item[key] for item in first["items"] + second["items"] + third["items"]]
     assert shown == [item[key] for item in everything[:5]]  # nothing skipped, nothing twice
+
+
+def test_the_request_check_refuses_a_query_parameter_the_spec_does_not_declare() -> None:
+    """A control for tests/spec_requests.py: openapi-core alone lets an undeclared query parameter through."""
+    from telco_mcp.sandbox import RecordedRequest
+    from telco_mcp.upstream import USER_AGENT
+
+    def sent(path: str, query: list[tuple[str, str]]) -> RecordedRequest:
+        return RecordedRequest(method="GET", path=path, query=query, headers={"user-agent": USER_AGENT},
+                               auth_scheme="basic", json=None, status=200, provider="signalwire")  # fmt: skip
+
+    followed = [("page_number", "1"), ("page_size", "50"), ("page_token", "PA1")]  # the provider's own links.next
+    failures, _ = spec_requests.mismatches(
+        [sent(GATEWAYS, [("page_size", "20")]), sent(GATEWAYS, followed), sent("/api/relay/rest/phone_numbers",
+                                                                               [("page_size", "20")])]
+    )  # fmt: skip
+    assert len(failures) == 1 and "page_size" in failures[0] and GATEWAYS in failures[0]
