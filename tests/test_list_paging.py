@@ -123,3 +123,17 @@ def test_the_request_check_refuses_a_query_parameter_the_spec_does_not_declare()
                                                                                [("page_size", "20")])]
     )  # fmt: skip
     assert len(failures) == 1 and "page_size" in failures[0] and GATEWAYS in failures[0]
+
+
+@pytest.mark.parametrize("edit", [{"n": 5000}, {"s": -1}, {"s": "3"}, {"n": True}])
+async def test_an_edited_cursor_position_is_refused_before_any_request(
+    edit: dict[str, Any], fake: Any, audit_path: Path
+) -> None:
+    import base64
+    import json
+
+    raw = {"p": GATEWAYS, "q": [["page_number", "1"], ["page_size", "50"], ["page_token", "PA1"]]} | edit
+    cursor = base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
+    async with client_for(signalwire_settings(audit_path), fake) as c:
+        answer = await c.call_tool("signalwire_list_sip_gateways", {"cursor": cursor})
+    assert answer.is_error and "cursor" in answer.content[0].text and fake.requests == []  # type: ignore[union-attr]
