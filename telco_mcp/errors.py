@@ -130,6 +130,12 @@ class UpstreamValidation(ProviderError):
         self.field_errors = field_errors
 
 
+class Conflict(ProviderError):
+    """The provider refused a write that clashes with what exists (409): an entry already there."""
+
+    category = "conflict"
+
+
 class InsufficientFunds(ProviderError):
     category = "insufficient_funds"
 
@@ -231,6 +237,10 @@ def error_for_status(
         )
     if status == 404:
         return NotFound(f"{name} found no such resource for {operation} (404){said}." + unchanged, **kw)
+    if status == 409:
+        return Conflict(
+            f"{name} refused {operation}: it clashes with what already exists (409){said}." + unchanged, **kw
+        )
     if status == 402:
         return InsufficientFunds(f"{name} refused {operation}: insufficient funds (402)." + unchanged, **kw)
     if status in (400, 422):

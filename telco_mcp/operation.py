@@ -91,6 +91,7 @@ class Operation:
     summarize: Summarize | None = None
     subject: Callable[[Any], WriteSubject] = field(default=lambda args: WriteSubject())
     not_found: str | None = None  # what a 404 means here, with {field} placeholders from the input
+    conflict: str | None = None  # what a documented 409 means here (as `not_found`)
     # Low-risk call control an approver may allow for one call for a few minutes (a grant): hold, mute, DTMF.
     # The grant covers the call named by `subject(args).target`.
     grantable: bool = False

@@ -23,6 +23,7 @@ import httpx2
 from telco_mcp import __version__
 from telco_mcp.errors import (
     PROVIDER_NAMES,
+    Conflict,
     NotFound,
     OutcomeUnknown,
     ProviderError,
@@ -186,13 +187,16 @@ class ProviderClient:
                     is_write=op.is_write,
                     retry_after=retry_after,
                 )
-                hint = getattr(op, "not_found", None)
-                if response.status_code == 404 and hint and request.fields:
-                    error = NotFound(
+                # What a documented 404 or 409 means for this operation, in its own words (Operation.not_found/conflict)
+                hints = {404: ("not_found", NotFound), 409: ("conflict", Conflict)}
+                name, kind = hints.get(response.status_code, ("", None))
+                hint = getattr(op, name, None) if kind else None
+                if hint and kind and request.fields:
+                    error = kind(
                         hint.format(**request.fields) + (" Nothing was changed." if op.is_write else ""),
                         provider=self.provider,
                         operation=op.name,
-                        status=404,
+                        status=response.status_code,
                     )
                 retryable = op.retry_safe and response.status_code in RETRY_STATUSES
                 delay = self.retry.delay(attempt, retry_after) if retryable else None

@@ -69,10 +69,30 @@ def response_json(response: httpx2.Response) -> Any:
 
 
 # ------------------------------------------------------------------ cursors
-def encode_cursor(path: str, query: list[tuple[str, str]]) -> str:
-    """An opaque cursor for the next page: the relative path and query, base64url JSON."""
-    raw = json.dumps({"p": path, "q": query}, separators=(",", ":")).encode()
+def encode_cursor(path: str, query: list[tuple[str, str]], *, skip: int = 0, limit: int | None = None) -> str:
+    """An opaque cursor for the next page: the relative path and query, base64url JSON.
+
+    `skip` and `limit` serve lists paged on our side (`cursor_position`): how many items of the page the
+    query names were already shown, and how many the next page shows when the call gives no `limit`.
+    """
+    data: dict[str, Any] = {"p": path, "q": query}
+    if skip:
+        data["s"] = skip
+    if limit is not None:
+        data["n"] = limit
+    raw = json.dumps(data, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def cursor_position(cursor: str, *, max_size: int) -> tuple[int, int | None]:
+    """The `skip` and `limit` a cursor carries (see `encode_cursor`); call `decode_cursor` first."""
+    data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    skip, limit = data.get("s", 0), data.get("n")
+    if not isinstance(skip, int) or isinstance(skip, bool) or not 0 <= skip <= 10_000:
+        raise InvalidInput("cursor is not one this server issued; pass next_cursor unchanged")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= max_size):
+        raise InvalidInput("cursor is not one this server issued; pass next_cursor unchanged")
+    return skip, limit
 
 
 def decode_cursor(cursor: str, expected_path: str, *, size: str, max_size: int) -> list[tuple[str, str]]:
@@ -99,7 +119,7 @@ def decode_cursor(cursor: str, expected_path: str, *, size: str, max_size: int) 
     return pairs
 
 
-def next_page(next_url: str | None, path: str) -> str | None:
+def next_page(next_url: str | None, path: str, *, limit: int | None = None) -> str | None:
     """Turn a provider's `links.next` into a cursor for the tool's own `path`.
 
     Only the link's query is kept: the next page is always requested on the configured base URL
@@ -115,4 +135,4 @@ def next_page(next_url: str | None, path: str) -> str | None:
     if not query:
         logger.warning("links.next %r has no query naming the next page; paging stops here", next_url[:200])
         return None
-    return encode_cursor(path, query)
+    return encode_cursor(path, query, limit=limit)

@@ -39,6 +39,7 @@ DELETE = PreparedRequest("DELETE", RECORDING)
         (403, {"error": "Forbidden"}, errors.PermissionDenied, "lack the scope"),
         (404, {"error": "Not Found"}, errors.NotFound, "no such resource"),
         (402, None, errors.InsufficientFunds, "insufficient funds"),
+        (409, None, errors.Conflict, "clashes with what already exists (409)"),
         (500, {"error": "Internal Server Error"}, errors.UpstreamUnavailable, "unavailable"),
         (418, None, errors.UnexpectedResponse, "unexpected status 418"),
     ],

@@ -6,10 +6,13 @@ the sandbox's own request log shows what reached the simulated providers.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
+import spec_requests
 from conftest import accept, make_settings, text_of
 from mcp import Client
 
@@ -25,7 +28,12 @@ def sandbox_server(audit_path: Path, **settings: Any) -> tuple[Any, Sandbox]:
     server = build_server(make_settings(audit_path, telco_mcp_sandbox=True, **settings))
     sandbox = server.telco_runtime.sandbox  # type: ignore[attr-defined]
     assert isinstance(sandbox, Sandbox)
-    return server, sandbox
+    return server, spec_requests.watch(sandbox)  # every request the tools send it is checked against the spec
+
+
+@pytest.fixture(autouse=True)
+def _requests_match_the_spec() -> Iterator[None]:
+    yield from spec_requests.check_watched()
 
 
 def reads_of(sandbox: Sandbox, path: str) -> int:
@@ -151,7 +159,12 @@ async def test_signalwire_lists_page_through_the_sandboxs_canonical_links(audit_
             seen += [item["id"] for item in page.structured_content["items"]]
             arguments = {"cursor": page.structured_content["next_cursor"]}
     assert len(seen) == len(set(seen)) == 300
-    assert [r.status for r in sandbox.requests] == [200, 200, 200]
+    # the list declares no page size: each call of 100 reads two of the sandbox's default pages of 50
+    assert [(r.status, r.query) for r in sandbox.requests][:2] == [
+        (200, []),
+        (200, [("page_number", "1"), ("page_size", "50"), ("page_token", ANY)]),
+    ]
+    assert [r.status for r in sandbox.requests] == [200] * 6
 
 
 # ------------------------------------------------------------------ conference recordings, anonymous callers

@@ -119,7 +119,7 @@ async def test_list_sip_credentials_sends_one_bounded_get_and_parses_compactly(f
     assert (sent.method, sent.url.path, sent.url.query) == (
         "GET",
         "/api/fabric/resources/sip_endpoints",
-        b"page_size=5",
+        b"",  # the list declares no query parameters: `limit` is applied here, not sent
     )
     assert sent.headers["authorization"] == BASIC
     item = result.structured_content["items"][0]
@@ -539,7 +539,8 @@ def messaging_log(mid: str = MSG_ID) -> dict[str, Any]:
 async def test_phone_numbers_show_their_call_and_message_routing_and_page(fake, audit_path):
     path = "/api/relay/rest/phone_numbers"
     nxt = f"https://acme.signalwire.com{path}?page_number=1&page_size=2&page_token=PAxyz"
-    pages = iter([page([phone_number()], SW_BASE + path, nxt), page([phone_number(GW_ID)], SW_BASE + path)])
+    listed = phone_number() | {"e911_address_id": "b0e0c8a4-6b1d-4bfa-9a51-7d0a2c3e4f50"}
+    pages = iter([page([listed], SW_BASE + path, nxt), page([phone_number(GW_ID)], SW_BASE + path)])
     fake.route(f"GET {path}", lambda request: response(200, next(pages)))
     async with client_for(signalwire_settings(audit_path, telco_mcp_toolsets="signalwire:phone_numbers"), fake) as c:
         first = await c.call_tool("signalwire_list_phone_numbers", {"limit": 2})
@@ -547,6 +548,7 @@ async def test_phone_numbers_show_their_call_and_message_routing_and_page(fake, 
     assert [r.url.query for r in fake.requests] == [b"page_size=2", b"page_number=1&page_size=2&page_token=PAxyz"]
     item = first.structured_content["items"][0]
     assert item["number"] == "+15550100101" and item["call_handler"] == "laml_webhooks"
+    assert item["e911_address_id"] == "b0e0c8a4-6b1d-4bfa-9a51-7d0a2c3e4f50"
     assert item["routing"]["call_request_url"] == "https://hooks.example.com/laml/support"
     assert item["routing"]["message_request_url"] == "https://hooks.example.com/laml/sms"
     assert "call_relay_context" not in item  # null routing fields are dropped
@@ -561,6 +563,7 @@ async def test_get_phone_number_and_voice_log_put_the_uuid_in_the_path(fake, aud
         log = await c.call_tool("signalwire_get_voice_log", {"id": LOG_ID})
         bad = await c.call_tool("signalwire_get_voice_log", {"id": "not-a-uuid"})
     assert number.structured_content["name"] == "Support hotline"
+    assert "e911_address_id" not in number.structured_content  # null: left out, like every unset field
     assert log.structured_content == {
         "id": LOG_ID,
         "type": "relay_pstn_call",
@@ -573,6 +576,8 @@ async def test_get_phone_number_and_voice_log_put_the_uuid_in_the_path(fake, aud
         "duration": 95,
         "billing_ms": 120000,
         "charge": 0.017,
+        "duration_ms": 95000,  # these two are kept out of the output schema (its token budget), not the result
+        "charge_details": [{"description": "Voice minutes", "charge": 0.017}],
     }
     assert bad.is_error and len(fake.requests) == 2
 
@@ -588,6 +593,8 @@ async def test_a_discarded_voice_log_and_a_failed_message_are_read(fake, audit_p
     assert logs.structured_content["items"][1]["from_number"] == "+15550100150"
     (msg,) = messages.structured_content["items"]
     assert (msg["status"], msg["error_code"], msg["number_of_segments"]) == ("undelivered", "30005", 2)
+    assert msg["url"] == messaging_log()["url"]
+    assert msg["charge_details"] == [{"description": "SMS segments", "charge": 0.0158}]
     assert fake.requests[1].url.query == b"page_size=100"
 
 
@@ -618,8 +625,8 @@ async def test_the_new_reads_against_the_sandbox_page_to_the_end_and_read_back(a
     """Seeded numbers, voice and messaging logs, paged with the cursor and read back one by one."""
     from conftest import make_settings
 
-    async def everything(c: Any, tool: str) -> list[dict[str, Any]]:
-        items, args = [], {"limit": 100}
+    async def everything(c: Any, tool: str, **filters: Any) -> list[dict[str, Any]]:
+        items, args = [], {"limit": 100, **filters}
         while True:
             result = await c.call_tool(tool, args)
             assert not result.is_error, text_of(result)
@@ -630,7 +637,7 @@ async def test_the_new_reads_against_the_sandbox_page_to_the_end_and_read_back(a
 
     async with client_for(make_settings(audit_path, telco_mcp_toolsets="all")) as c:
         numbers = await everything(c, "signalwire_list_phone_numbers")
-        logs = await everything(c, "signalwire_list_voice_logs")
+        logs = await everything(c, "signalwire_list_voice_logs", include_deleted=True)
         messages = await everything(c, "signalwire_list_messaging_logs")
         number = await c.call_tool("signalwire_get_phone_number", {"id": numbers[0]["id"]})
         log = await c.call_tool("signalwire_get_voice_log", {"id": logs[-1]["id"]})

@@ -53,7 +53,9 @@ ANSWERS: dict[str, Any] = {
     "GET /v2/contacts": {"items": [{"id": "c1", "name": "Grace", "picture": "AAAA", "scope": "SHARED",
                                     "emails": [{"email": "grace@example.com", "type": ["work"]}],
                                     "numbers": [{"number": "+4915799912345", "type": ["cell"]}],
-                                    "addresses": [], "organization": [["Navy"]]}], "totalCount": 1},
+                                    "addresses": [{"streetAddress": "Gladbacher Str. 74", "locality": "Düsseldorf",
+                                                   "postalCode": "40219", "country": "DE"}],
+                                    "organization": [["Navy"]]}], "totalCount": 1},
     "GET /v2/w3/phonelines/p0/forwardings": {
         "items": [{"alias": "Mobile", "destination": "+4915799912345", "timeout": 20, "active": True}]
     },
@@ -66,18 +68,23 @@ ANSWERS: dict[str, Any] = {
 EXPECTED: dict[str, tuple[dict[str, Any], str, list[tuple[str, str]], dict[str, Any]]] = {
     "sipgate_list_users": ({}, "/v2/users", [], {"items": [
         {"id": "w3", "firstname": "Ada", "lastname": "Lovelace", "email": "ada@example.com", "default_device": "e0",
-         "admin": True, "busy_on_busy": False, "timezone": "Europe/Berlin", "direct_dial_ids": ["101"]}]}),
+         "admin": True, "busy_on_busy": False, "timezone": "Europe/Berlin", "direct_dial_ids": ["101"],
+         "address_id": "13"}]}),
     "sipgate_list_devices": ({}, "/v2/w3/devices", [], {"items": [
         {"id": "e0", "alias": "Desk", "type": "REGISTER", "online": True, "dnd": False,
          "active_phonelines": [{"id": "p0", "alias": "Ada"}], "active_groups": []}]}),
-    "sipgate_list_phonelines": ({}, "/v2/w3/phonelines", [], {"items": [{"id": "p0", "alias": "Ada"}]}),
+    "sipgate_list_phonelines": ({}, "/v2/w3/phonelines", [], {"items": [
+        {"id": "p0", "alias": "Ada", "links": {"forwardings": "/w3/phonelines/p0/fw"}}]}),
     "sipgate_list_numbers": ({}, "/v2/numbers", [("offset", "0"), ("limit", "20")], {"items": [
         {"id": "1", "number": "+4921112345678", "localized": "0211 12345678", "type": "LANDLINE",
-         "endpoint_id": "p0", "endpoint_alias": "Ada"}]}),
+         "endpoint_id": "p0", "endpoint_alias": "Ada", "endpoint_url": "https://api.sipgate.com/v2/w3/phonelines/p0"}]}),
     "sipgate_get_balance": ({}, "/v2/balance", [], {"amount": 1234500, "currency": "EUR"}),
-    "sipgate_list_contacts": ({"phonenumber": "+49 1579 9912345", "limit": 5}, "/v2/contacts",
+    "sipgate_list_contacts": ({"phonenumbers": ["+49 1579 9912345"], "limit": 5}, "/v2/contacts",
                               [("offset", "0"), ("limit", "5"), ("phonenumbers", "+4915799912345")],
-                              {"items": [{"id": "c1", "name": "Grace", "emails": ["grace@example.com"],
+                              {"items": [{"id": "c1", "name": "Grace", "picture": "AAAA", "addresses": [
+                                              {"streetAddress": "Gladbacher Str. 74", "locality": "Düsseldorf",
+                                               "postalCode": "40219", "country": "DE"}],
+                                          "emails": [{"email": "grace@example.com", "type": ["work"]}],
                                           "numbers": [{"number": "+4915799912345", "type": ["cell"]}],
                                           "organization": [["Navy"]], "scope": "SHARED"}], "total_count": 1}),
     "sipgate_get_forwardings": ({"phoneline_id": "p0"}, "/v2/w3/phonelines/p0/forwardings", [],
@@ -221,7 +228,7 @@ async def test_numbers_page_on_while_pages_come_back_full(fake: FakeUpstream, au
 async def test_contacts_page_by_the_total_and_keep_the_filter(fake: FakeUpstream, audit_path: Path) -> None:
     fake.route("GET /v2/contacts", response(200, {"items": [{"id": "c1"}, {"id": "c2"}], "totalCount": 3}))
     async with client_for(every_toolset(audit_path), fake) as c:
-        first = await c.call_tool("sipgate_list_contacts", {"limit": 2, "phonenumber": "+4930123456"})
+        first = await c.call_tool("sipgate_list_contacts", {"limit": 2, "phonenumbers": ["+4930123456"]})
         second = await c.call_tool("sipgate_list_contacts", {"cursor": first.structured_content["next_cursor"]})
     assert not second.is_error, text_of(second)
     assert fake.requests[1].url.params.multi_items() == [
@@ -259,7 +266,7 @@ async def test_every_directory_tool_reads_the_sandbox(audit_path: Path) -> None:
         got = {tool: await c.call_tool(tool, args) for tool, args in SANDBOX_CALLS.items()}
         p1 = await c.call_tool("sipgate_get_forwardings", {"phoneline_id": "p1"})
         nobody = await c.call_tool("sipgate_list_devices", {"user_id": "w9"})
-        found = await c.call_tool("sipgate_list_contacts", {"phonenumber": "+493023125420"})
+        found = await c.call_tool("sipgate_list_contacts", {"phonenumbers": ["+493023125420"]})
     for tool, answer in got.items():
         assert not answer.is_error, f"{tool}: {text_of(answer)}"
     data = {tool: answer.structured_content for tool, answer in got.items()}

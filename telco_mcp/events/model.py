@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 
 from telco_mcp.models import Result
 from telco_mcp.phone import possible_e164, same_number
@@ -54,6 +55,9 @@ class CallEvent(Result):
     user_ids: list[str] = Field(default_factory=list)
     answering_user: str | None = Field(default=None, description="answer: who took the call.")
     answering_user_id: str | None = None
+    # sipgate's fullUserId (newCall: each of userId[]; answer: who answered): in results, out of the output schema
+    full_user_ids: SkipJsonSchema[list[str] | None] = None
+    answering_full_user_id: SkipJsonSchema[str | None] = None
     answering_number: str | None = None
     cause: str | None = Field(default=None, description="hangup: normalClearing, busy, cancel, noAnswer, ...")
     dtmf: str | None = Field(default=None, description="dtmf: the digits entered.")
@@ -108,6 +112,8 @@ def event_from_form(pairs: list[tuple[str, str]], received_at: datetime) -> Call
         user_ids=many.get("userId", []),
         answering_user=text("user") if kind == "answer" else None,
         answering_user_id=text("userId") if kind == "answer" else None,
+        full_user_ids=many.get("fullUserId") or None,
+        answering_full_user_id=text("fullUserId") if kind == "answer" else None,
         answering_number=number("answeringNumber"),
         cause=text("cause") if kind == "hangup" else None,
         dtmf=single["dtmf"] if kind == "dtmf" else None,

@@ -118,3 +118,15 @@ def items(data: Mapping[str, Any], key: str, what: str, item: Callable[[Any], T]
     if items is None:
         raise PayloadShapeError(f"{what}: field {key!r} should be an array, got {kind(value)}")
     return [item(entry) for entry in items]
+
+
+def opt_records(data: Mapping[str, Any], key: str, what: str) -> list[dict[str, Any]] | None:
+    """An optional array of flat objects (postal addresses, charge lines), their scalar fields kept as given."""
+    value = data.get(key)
+    if value is None:
+        return None
+    entries = array(value)
+    if entries is None or not all(isinstance(entry, Mapping) for entry in entries):
+        raise PayloadShapeError(f"{what}: field {key!r} should be an array of objects, got {kind(value)}")
+    scalar = (str, int, float, bool)
+    return [{str(k): v for k, v in entry.items() if isinstance(v, scalar)} for entry in entries]

@@ -63,6 +63,8 @@ def _malformed_json_400(method: str, path: str) -> Deviation:
 # SignalWire's writes answer malformed JSON with 400, which these operations do not declare.
 _MALFORMED_JSON = (
     ("PATCH", "/api/fabric/resources/sip_gateways/{id}"),
+    ("POST", "/api/fabric/resources/sip_endpoints"),
+    ("PUT", "/api/fabric/resources/sip_endpoints/{id}"),
     ("POST", "/api/fabric/resources/sip_gateways"),
     ("PUT", "/api/relay/rest/phone_numbers/{id}"),
     ("PUT", "/api/relay/rest/sip_profile"),
@@ -171,3 +173,76 @@ DEVIATIONS: tuple[Deviation, ...] = (
 def deviation_for(provider: str, method: str, path: str, status: int) -> Deviation | None:
     """The listed deviation for an answer, if there is one."""
     return next((d for d in DEVIATIONS if d.covers(provider, method, path, status)), None)
+
+
+# ------------------------------------------------------------------ requests
+UPSTREAM_NOTES = "docs/upstream-notes.md"
+
+
+@dataclass(frozen=True)
+class RequestDeviation:
+    """A request body the live API takes although the spec's schema for it refuses it.
+
+    The request-side twin of `Deviation`: ``tests/spec_requests.py`` validates every request the tools
+    send to the sandbox against the spec with exactly these changes made to the named schema, and the
+    sandbox's own request models follow the live API. An entry no request needs any more fails there.
+    """
+
+    provider: Literal["signalwire", "sipgate"]
+    method: str
+    path: str  # the spec's path template
+    schema: str  # the request body's component schema
+    adds: tuple[tuple[str, int], ...]  # (property, minLength): a string property the live API takes
+    not_required: tuple[str, ...]  # names the schema requires that the live API does not take or need
+    requires: tuple[str, ...]  # added names the live API requires
+    live: str
+    source: str  # the section of UPSTREAM_NOTES it rests on, and that section's sources
+
+
+_PASSWORD_SOURCE = f"{UPSTREAM_NOTES} (SIP credential password)"
+
+REQUEST_DEVIATIONS: tuple[RequestDeviation, ...] = (
+    RequestDeviation(
+        provider="signalwire",
+        method="POST",
+        path="/api/fabric/resources/sip_endpoints",
+        schema="SipEndpointCreateRequest",
+        adds=(("password", 8),),
+        not_required=(
+            "id",
+            "caller_id",
+            "send_as",
+            "ciphers",
+            "codecs",
+            "encryption",
+            "call_handler",
+            "calling_handler_resource_id",
+        ),  # fmt: skip
+        requires=("password",),
+        live=(
+            "A SIP credential is created from a username and a password (at least 8 characters); the id is "
+            "assigned by the server and every other field is optional. The spec's schema is the response "
+            "model's fields (it spreads `SipEndpoint`), so it requires an id and has no password."
+        ),
+        source=_PASSWORD_SOURCE,
+    ),
+    RequestDeviation(
+        provider="signalwire",
+        method="PUT",
+        path="/api/fabric/resources/sip_endpoints/{id}",
+        schema="SipEndpointUpdateRequest",
+        adds=(("password", 8),),
+        not_required=(),
+        requires=(),
+        live="An update may set a new password (at least 8 characters); the spec's schema lacks it.",
+        source=_PASSWORD_SOURCE,
+    ),
+)
+
+
+def request_deviation_for(provider: str, method: str, path: str) -> RequestDeviation | None:
+    """The listed request deviation of an operation, if there is one."""
+    return next(
+        (d for d in REQUEST_DEVIATIONS if (d.provider, d.method, d.path) == (provider, method.upper(), path)),
+        None,
+    )

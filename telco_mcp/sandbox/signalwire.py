@@ -97,15 +97,15 @@ class _SipEndpointFields(StrictModel):
 
 
 class SipEndpointCreate(_SipEndpointFields):
-    """`SipEndpointCreateRequest` less the `id` the server assigns, plus `password`: the live API takes it, the
-    fabric spec omits it (notes §2.2: only its sibling SIP endpoint requests document it)."""
+    """What the live API takes to create a SIP credential: `username` and `password`, the rest optional, no `id`
+    (the server assigns it). The spec's `SipEndpointCreateRequest` differs: `deviations.REQUEST_DEVIATIONS`."""
 
     username: SipUsername
     password: Password
 
 
 class SipEndpointUpdate(_SipEndpointFields):
-    """`SipEndpointUpdateRequest`, plus `password` (as above)."""
+    """`SipEndpointUpdateRequest`, plus the optional `password` the live API takes (as above)."""
 
     username: SipUsername | None = None
     password: Password | None = None
@@ -257,11 +257,13 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int, i
     return int(raw)
 
 
-_KEPT_FILTERS = ("created_after", "created_before", "created_on", "include_deleted")  # carried into the links
+# carried into the links
+_KEPT_FILTERS = ("created_after", "created_before", "created_on", "include_deleted", "filter_name", "filter_number")
 
 
 def created_window(request: Request, items: list[JSONDict]) -> list[JSONDict] | JSONResponse:
-    """The logs' `created_after` / `created_before` / `created_on` filters (dates or ISO 8601 times; 422 else)."""
+    """The logs' `created_after` / `created_before` / `created_on` filters (dates or ISO 8601 times; 422 else) and
+    `include_deleted` (the discarded logs, left out unless it is true)."""
     bounds: dict[str, datetime] = {}
     for name in ("created_after", "created_before", "created_on"):
         raw = request.query_params.get(name)
@@ -276,7 +278,13 @@ def created_window(request: Request, items: list[JSONDict]) -> list[JSONDict] | 
     def created(item: JSONDict) -> datetime:
         return datetime.fromisoformat(str(item["created_at"]).replace("Z", "+00:00"))
 
-    kept = items
+    deleted = request.query_params.get("include_deleted", "false")
+    if deleted not in ("true", "false"):
+        return unprocessable(
+            "fabric", [("invalid_parameter", "include_deleted must be true or false", "include_deleted")]
+        )
+    # A log of deleted activity (discarded) is listed only when asked for.
+    kept = items if deleted == "true" else [i for i in items if "discarded_at" not in i]
     if "created_after" in bounds:
         kept = [i for i in kept if created(i) > bounds["created_after"]]
     if "created_before" in bounds:
@@ -551,7 +559,13 @@ class SignalWireApi:
     # ---- phone numbers
 
     async def list_phone_numbers(self, request: Request) -> Response:
-        items = list(self.sb.state.signalwire.phone_numbers.values())
+        name, number = request.query_params.get("filter_name"), request.query_params.get("filter_number")
+        items = [
+            n
+            for n in self.sb.state.signalwire.phone_numbers.values()
+            if (name is None or name.lower() in str(n.get("name") or "").lower())
+            and (number is None or number in n["number"])
+        ]  # both filters: "containing this value as a substring"
         return paginate(
             request, items, resource="phone_numbers", seed=self.sb.seed, style="relay", refuse=lambda _: bad_request()
         )

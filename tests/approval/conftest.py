@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx2
 import pytest
+import spec_requests
 from mcp import Client
 from mcp.types import Implementation
 
@@ -30,7 +31,16 @@ def settings(audit: Path, **overrides: Any) -> Settings:
 
 
 def server_for(audit: Path, **overrides: Any) -> Any:
-    return build_server(settings(audit, **overrides))
+    server = build_server(settings(audit, **overrides))
+    sandbox = server.telco_runtime.sandbox  # type: ignore[attr-defined]
+    if sandbox is not None:  # every request the tools send it is checked against the spec
+        spec_requests.watch(sandbox)
+    return server
+
+
+@pytest.fixture(autouse=True)
+def _requests_match_the_spec() -> Iterator[None]:
+    yield from spec_requests.check_watched()
 
 
 def client(server: Any, *, name: str = "test-client", **kwargs: Any) -> Client:

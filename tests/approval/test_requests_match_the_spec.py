@@ -7,77 +7,42 @@ sipgate's converted Swagger). A SIP credential's password is set on the approval
 are approved there, as a person would. The SignalWire writes of the same issue have their own check in
 tests/test_signalwire_write_tools.py.
 
-Two request deviations are listed, both in SignalWire's fabric `sip_endpoints` bodies
-(../shared/notes/upstream-apis.md §2.2): the create body's schema requires an `id` (the server assigns it)
-and neither schema has `password`, which every sibling SIP endpoint request documents and a SIP credential
-cannot work without. The check below applies exactly those two changes to its copy of the document.
+The two request deviations, both in SignalWire's fabric `sip_endpoints` bodies (the password the live API
+takes, and a create body without the `id` the server assigns), are listed with their sources in
+``telco_mcp/sandbox/deviations.py`` (``REQUEST_DEVIATIONS``); ``tests/spec_requests.py`` makes exactly
+those changes to its copy of the document, and this test fails if either is no longer needed.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-import yaml
+import spec_requests
 from mcp.types import ElicitResult
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest
 
 from telco_mcp.catalogue import BY_NAME
+from telco_mcp.sandbox.deviations import REQUEST_DEVIATIONS
 from telco_mcp.tools import live_schemas, result_schema
 
 from .conftest import Browser, client, decide_in_browser, follow_launch_file, server_for
 
 pytestmark = pytest.mark.anyio
 REPO = Path(__file__).resolve().parents[2]
-SPECS = REPO.parent / "shared" / "specs"
 HOSTS = {"signalwire": "https://example.signalwire.com", "sipgate": "https://api.sipgate.com"}
 AUTH = {"signalwire": "Basic eDp5", "sipgate": "Bearer x"}
 TYPED = "Tr0ub4dor-and-3"
-
-
-def _documents() -> dict[str, OpenAPI]:
-    from sandbox.test_sandbox_contract import (
-        SIGNALWIRE_SPEC,
-        SIPGATE_SPEC,
-        _shared,
-        _without_generator_artefacts,
-        reachable,
-    )
-
-    _shared(SPECS)
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    sw = yaml.load(SIGNALWIRE_SPEC.read_text(), Loader=loader)
-    wanted = {"/api/fabric/resources/sip_endpoints", "/api/fabric/resources/sip_endpoints/{id}",
-              "/api/fabric/resources/sip_gateways/{id}", "/api/relay/rest/phone_numbers",
-              "/api/relay/rest/phone_numbers/{id}", "/api/relay/rest/sip_profile", "/api/voice/logs",
-              "/api/voice/logs/{id}", "/api/messaging/logs"}  # fmt: skip
-    sw = copy.deepcopy(reachable(sw, wanted))  # a copy: the two deviations below change its schemas
-    schemas = sw["components"]["schemas"]
-    create, update = schemas["SipEndpointCreateRequest"], schemas["SipEndpointUpdateRequest"]
-    create["required"] = [name for name in create["required"] if name != "id"]  # deviation 1: server-assigned
-    for body in (create, update):  # deviation 2: the password the live API takes
-        body["properties"]["password"] = {"type": "string"}
-    for scheme in sw["components"]["securitySchemes"].values():
-        if scheme.get("type") == "http":  # RFC 7235: schemes are case-insensitive; openapi-core compares as written
-            scheme["scheme"] = scheme["scheme"].lower()
-    sg = _without_generator_artefacts(yaml.safe_load(SIPGATE_SPEC.read_text()))
-    # openapi-core cannot check OAuth2 (it warns); the credentials are not what this test is about.
-    sg["security"] = []
-    for item in sg["paths"].values():
-        for operation in item.values():
-            if isinstance(operation, dict):
-                operation["security"] = []
-    return {"signalwire": OpenAPI.from_dict(sw), "sipgate": OpenAPI.from_dict(sg)}
+UUID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 
 
 @pytest.fixture(scope="module")
 def documents() -> dict[str, OpenAPI]:
-    return _documents()
+    return spec_requests.documents().patched
 
 
 async def accept(context: Any, params: Any) -> ElicitResult:
@@ -106,9 +71,10 @@ async def test_every_request_of_issue_13s_tools_matches_the_providers_documents(
     entry, other = state.sipgate.history[0]["id"], state.sipgate.history[1]["id"]
     calls: list[tuple[str, dict[str, Any]]] = [
         ("signalwire_get_sip_gateway", {"id": gateway_id}),
-        ("signalwire_list_phone_numbers", {"limit": 2}),
+        ("signalwire_list_phone_numbers", {"limit": 2, "name": "Support", "number": "+1"}),
         ("signalwire_get_phone_number", {"id": number_id}),
-        ("signalwire_list_voice_logs", {"limit": 3, "created_after": "2026-01-01T00:00:00Z"}),
+        ("signalwire_list_voice_logs", {"limit": 3, "created_after": "2026-01-01T00:00:00Z", "include_deleted": True}),
+        ("signalwire_list_messaging_logs", {"created_on": "2026-10-31"}),
         ("signalwire_get_voice_log", {"id": log_id}),
         ("signalwire_list_messaging_logs", {"created_before": "2027-01-01T00:00:00+01:00"}),
         ("sipgate_list_users", {}),
@@ -116,7 +82,7 @@ async def test_every_request_of_issue_13s_tools_matches_the_providers_documents(
         ("sipgate_list_phonelines", {"user_id": "w0"}),
         ("sipgate_list_numbers", {"limit": 2}),
         ("sipgate_get_balance", {}),
-        ("sipgate_list_contacts", {"phonenumber": "+49 30 23125420"}),
+        ("sipgate_list_contacts", {"phonenumbers": ["+49 30 23125420", "+49 1522 8817399"]}),
         ("sipgate_get_forwardings", {"phoneline_id": "p0"}),
         ("sipgate_list_voicemails", {}),
         ("sipgate_list_blocked_numbers", {}),
@@ -151,17 +117,16 @@ async def test_every_request_of_issue_13s_tools_matches_the_providers_documents(
     sent = {(r.method, r.path) for r in sandbox.requests if r.method != "GET"}
     assert ("POST", "/api/fabric/resources/sip_endpoints") in sent
     assert ("PUT", "/v2/w0/phonelines/p0/forwardings") in sent
-    for request in sandbox.requests:
-        body = json.dumps(request.json).encode() if request.json is not None else None
-        mock = MockRequest(
-            HOSTS[request.provider], request.method.lower(), request.path, args=dict(request.query),
-            headers={"Authorization": AUTH[request.provider]}, data=body, content_type="application/json",
-        )  # fmt: skip
-        documents[request.provider].validate_request(mock)  # raises, naming the field, on any mismatch
+    assert all(spec_requests.from_the_tools(r) for r in sandbox.requests)  # every one of them is checked
+    used = spec_requests.assert_requests_match_the_spec(sandbox)  # names the request and field on any mismatch
+    assert used == set(REQUEST_DEVIATIONS), (
+        f"request deviations no request needs any more: {set(REQUEST_DEVIATIONS) - used}"
+    )
 
 
 def test_the_check_would_catch_a_body_the_documents_forbid(documents: dict[str, OpenAPI]) -> None:
-    """A control: a forwarding that rings longer than sipgate allows, a credential body with a stray field."""
+    """A control: a forwarding that rings longer than sipgate allows, credential bodies with a stray field, without
+    a password, with a password shorter than the live API's 8 characters."""
     from openapi_core.validation.request.exceptions import RequestValidationError
 
     bad = [
@@ -172,6 +137,13 @@ def test_the_check_would_catch_a_body_the_documents_forbid(documents: dict[str, 
             {"forwardings": [{"destination": "p1", "timeout": 601}]},
         ),
         ("signalwire", "post", "/api/fabric/resources/sip_endpoints", {"username": "x", "colour": "red"}),
+        ("signalwire", "post", "/api/fabric/resources/sip_endpoints", {"username": "anna-d"}),
+        (
+            "signalwire",
+            "put",
+            f"/api/fabric/resources/sip_endpoints/{UUID}",
+            {"password": "short", "calling_handler_resource_id": None},
+        ),
     ]
     for provider, method, path, body in bad:
         mock = MockRequest(

@@ -44,6 +44,7 @@ CATEGORIES = frozenset(
     {
         "auth",
         "confirmation",
+        "conflict",
         "insufficient_funds",
         "invalid_input",
         "not_found",

@@ -255,9 +255,11 @@ async def _signalwire(r: Recorder) -> None:
     await send("POST", endpoints, endpoints, json=new)  # the username is taken: 422
     await send("POST", endpoints, endpoints, json={"username": "no-password"})
     await send("POST", endpoints, endpoints, json=new, auth=NO_AUTH)
+    await send("POST", endpoints, endpoints, content=b"{not json", headers={"content-type": "application/json"})
     await send("PUT", one, f"{endpoints}/{created}", json={"codecs": ["PCMA"], "calling_handler_resource_id": None})
     await send("PUT", one, f"{endpoints}/{created}", json={"encryption": "always", "calling_handler_resource_id": None})
     await send("PUT", one, f"{endpoints}/{UNKNOWN_UUID}", json={"calling_handler_resource_id": None})
+    await send("PUT", one, f"{endpoints}/{created}", content=b"{not json", headers={"content-type": "application/json"})
     await send("PUT", one, f"{endpoints}/{created}", json={"calling_handler_resource_id": None}, auth=NO_AUTH)
     await send("DELETE", one, f"{endpoints}/{created}", auth=NO_AUTH)
     await send("DELETE", one, f"{endpoints}/{created}")
@@ -667,4 +669,15 @@ def test_every_deviation_cites_a_section_of_the_notes() -> None:
         assert deviation.source.startswith(NOTES), deviation
         cited = re.findall(r"§(\d+\.\d+)", deviation.source)
         assert cited and set(cited) <= sections, f"{deviation.source}: no such section in {NOTES}"
+        assert deviation.live.strip(), deviation
+
+
+def test_every_request_deviation_cites_a_section_of_the_upstream_notes() -> None:
+    from telco_mcp.sandbox.deviations import REQUEST_DEVIATIONS, UPSTREAM_NOTES
+
+    notes = (REPO / UPSTREAM_NOTES).read_text()
+    headings = set(re.findall(r"^#+\s+(.+?)\s*$", notes, flags=re.MULTILINE))
+    for deviation in REQUEST_DEVIATIONS:
+        cited = re.fullmatch(rf"{re.escape(UPSTREAM_NOTES)} \((.+)\)", deviation.source)
+        assert cited and cited[1] in headings, f"{deviation.source}: no such section in {UPSTREAM_NOTES}"
         assert deviation.live.strip(), deviation

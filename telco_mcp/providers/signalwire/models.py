@@ -9,11 +9,14 @@ field we cannot do without is missing or the payload has the wrong shape.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from telco_mcp.models import IsoTime, Page, PageInput, Result, StrictInput
 from telco_mcp.phone import possible_e164, to_e164
@@ -500,8 +503,24 @@ class GetSipGatewayInput(StrictInput):
     id: UUID = Field(description="SIP gateway id.")
 
 
+def _digits(value: str) -> str:
+    if not re.fullmatch(r"\+?[0-9]{1,15}", value):
+        raise ValueError("must be digits of a number, with or without a leading +, e.g. +1555")
+    return value
+
+
 class ListPhoneNumbersInput(PageInput):
     """List the project's phone numbers."""
+
+    name: str | None = Field(default=None, max_length=100, description="Only names containing it.")
+    number: Annotated[str, AfterValidator(_digits)] | None = Field(
+        default=None, description="Only numbers containing it."
+    )
+
+    def filters(self) -> list[tuple[str, str]]:
+        """SignalWire's substring filters (filter_name, filter_number)."""
+        pairs = (("filter_name", self.name), ("filter_number", self.number))
+        return [(key, value) for key, value in pairs if value is not None]
 
 
 class GetPhoneNumberInput(StrictInput):
@@ -515,6 +534,8 @@ class _LogWindow(PageInput):
 
     created_after: IsoTime | None = Field(default=None, description="Only after this time (ISO 8601).")
     created_before: IsoTime | None = Field(default=None, description="Only before this time.")
+    created_on: date | None = Field(default=None, description="Only on this day (UTC).")
+    include_deleted: bool = Field(default=False, description="Also deleted activity.")
 
     @model_validator(mode="after")
     def _ordered(self) -> _LogWindow:
@@ -524,11 +545,13 @@ class _LogWindow(PageInput):
 
     def filters(self) -> list[tuple[str, str]]:
         """The window as SignalWire's query (UTC, ISO 8601)."""
-        return [
+        window = [
             (name, value.isoformat(timespec="seconds").replace("+00:00", "Z"))
             for name, value in (("created_after", self.created_after), ("created_before", self.created_before))
             if value is not None
         ]
+        on = [("created_on", self.created_on.isoformat())] if self.created_on is not None else []
+        return window + on + ([("include_deleted", "true")] if self.include_deleted else [])
 
 
 class ListVoiceLogsInput(_LogWindow):
@@ -593,6 +616,8 @@ class PhoneNumber(Result):
     country_code: str | None = None
     capabilities: list[str] | None = None
     e911_status: str | None = None
+    # In the result, out of the output schema (issue 22: the tool list's token budget)
+    e911_address_id: SkipJsonSchema[str | None] = None
     created_at: str | None = None
     updated_at: str | None = None
     next_billed_at: str | None = None
@@ -626,6 +651,9 @@ class VoiceLog(Result):
     parent_id: str | None = None
     url: str | None = None
     discarded_at: str | None = None
+    # In the result, out of the output schema (issue 22: the tool list's token budget)
+    duration_ms: SkipJsonSchema[int | None] = None
+    charge_details: SkipJsonSchema[list[dict[str, Any]] | None] = None
 
 
 class VoiceLogPage(Page):
@@ -648,6 +676,9 @@ class MessagingLog(Result):
     charge: float | None = Field(default=None, description="USD.")
     error_code: str | None = None
     error_message: str | None = None
+    # In the result, out of the output schema (issue 22: the tool list's token budget)
+    url: SkipJsonSchema[str | None] = None
+    charge_details: SkipJsonSchema[list[dict[str, Any]] | None] = None
 
 
 class MessagingLogPage(Page):
@@ -668,6 +699,7 @@ def phone_number_from_api(payload: Any) -> PhoneNumber:
         country_code=p.opt_str(data, "country_code", what),
         capabilities=p.opt_str_list(data, "capabilities", what),
         e911_status=p.opt_str(data, "e911_status", what),
+        e911_address_id=p.opt_str(data, "e911_address_id", what),
         created_at=p.opt_str(data, "created_at", what),
         updated_at=p.opt_str(data, "updated_at", what),
         next_billed_at=p.opt_str(data, "next_billed_at", what),
@@ -700,6 +732,8 @@ def voice_log_from_api(payload: Any) -> VoiceLog:
         parent_id=p.opt_str(data, "parent_id", what),
         url=p.opt_str(data, "url", what),
         discarded_at=p.opt_str(data, "discarded_at", what),
+        duration_ms=p.opt_int(data, "duration_ms", what),
+        charge_details=p.opt_records(data, "charge_details", what),
     )
 
 
@@ -726,6 +760,8 @@ def messaging_log_from_api(payload: Any) -> MessagingLog:
         charge=p.opt_float(data, "charge", what),
         error_code=p.opt_str(data, "error_code", what),
         error_message=p.opt_str(data, "error_message", what),
+        url=p.opt_str(data, "url", what),
+        charge_details=p.opt_records(data, "charge_details", what),
     )
 
 

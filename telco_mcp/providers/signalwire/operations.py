@@ -24,7 +24,15 @@ from telco_mcp.providers.signalwire import models as m
 from telco_mcp.routing import gateway_numbers, parse_sip_uri
 from telco_mcp.untrusted import inline, quote
 from telco_mcp.upstream import CallContext
-from telco_mcp.wire import PreparedRequest, decode_cursor, fill_path, next_page, response_json
+from telco_mcp.wire import (
+    PreparedRequest,
+    cursor_position,
+    decode_cursor,
+    encode_cursor,
+    fill_path,
+    next_page,
+    response_json,
+)
 
 CREDENTIALS = "/api/fabric/resources/sip_endpoints"
 GATEWAYS = "/api/fabric/resources/sip_gateways"
@@ -36,23 +44,51 @@ MESSAGING_LOGS = "/api/messaging/logs"
 
 
 # ------------------------------------------------------------------ lists
+# These lists declare no query parameters (the spec; upstream-apis.md §2.2): the first page is asked for
+# without `page_size`, so the provider's default page comes back, and `limit` is applied here. A cursor
+# then remembers how many items of that page were shown; later pages are its `links.next`, verbatim.
+UNSIZED = frozenset({CREDENTIALS, GATEWAYS, RECORDINGS})
+
+
 def _list_request(path: str) -> Callable[[Any, CallContext], Any]:
     async def prepare(args: Any, ctx: CallContext) -> PreparedRequest:
         if args.cursor:
             query = decode_cursor(args.cursor, path, size="page_size", max_size=MAX_LIMIT)
+            cursor_position(args.cursor, max_size=MAX_LIMIT)  # refused before any request when edited
             return PreparedRequest("GET", path, tuple(query))
         filters = args.filters() if hasattr(args, "filters") else []  # a log list's time window
-        return PreparedRequest("GET", path, (("page_size", str(args.limit)), *filters))
+        size = () if path in UNSIZED else (("page_size", str(args.limit)),)
+        return PreparedRequest("GET", path, (*size, *filters))
 
     return prepare
 
 
+FILL_PAGES = 4
+"""A list without page_size reads at most this many further pages in one call to fill `limit`."""
+
+
 def _list_result(
-    path: str, parse: Callable[[Any], tuple[list[Any], str | None]], page: type[BaseModel]
+    path: str, parse: Callable[[Any], tuple[list[Any], str | None]], page: type[BaseModel], name: str
 ) -> Callable[..., Any]:
     async def interpret(response: httpx2.Response, args: Any, ctx: CallContext) -> BaseModel:
         items, next_url = parse(response_json(response))
-        return page(items=items, next_cursor=next_page(next_url, path))
+        skip, remembered = cursor_position(args.cursor, max_size=MAX_LIMIT) if args.cursor else (0, None)
+        # An explicit `limit` always holds; without one a cursor goes on with the size its first page had.
+        limit = args.limit if not args.cursor or "limit" in args.model_fields_set or remembered is None else remembered
+        query = response.request.url.params.multi_items()
+        shown, end = items[skip : skip + limit], skip + limit
+        # A list that cannot be asked for `limit` items fills the page from the provider's next pages.
+        for _ in range(FILL_PAGES if path in UNSIZED else 0):
+            following = next_page(next_url, path)
+            if len(shown) >= limit or following is None:
+                break
+            query = decode_cursor(following, path, size="page_size", max_size=LOOKUP_PAGE_SIZE)
+            items, next_url = parse(await ctx.client.read(name, path, tuple(query)))
+            end = limit - len(shown)
+            shown += items[:end]
+        if end < len(items):  # the rest of this page first: the same query again, further in
+            return page(items=shown, next_cursor=encode_cursor(path, query, skip=end, limit=limit))
+        return page(items=shown, next_cursor=next_page(next_url, path, limit=limit))
 
     return interpret
 
@@ -160,7 +196,7 @@ def _list(
     scope: str,
 ) -> Operation:
     """A paged read: `limit` and `cursor` in, the provider's `links.next` out as `next_cursor`."""
-    prepare, interpret = _list_request(path), _list_result(path, parse, output)
+    prepare, interpret = _list_request(path), _list_result(path, parse, output, name)
     return _read(name, title, description, path, input, output, scope=scope, prepare=prepare, interpret=interpret)
 
 
@@ -355,7 +391,9 @@ OPERATIONS: tuple[Operation, ...] = (
         effect="read",
         idempotent=True,
         prepare=_list_request(CREDENTIALS),
-        interpret=_list_result(CREDENTIALS, m.sip_credential_page_from_api, m.SipCredentialPage),
+        interpret=_list_result(
+            CREDENTIALS, m.sip_credential_page_from_api, m.SipCredentialPage, "signalwire_list_sip_credentials"
+        ),
     ),
     Operation(
         name="signalwire_get_sip_credential",
@@ -384,7 +422,7 @@ OPERATIONS: tuple[Operation, ...] = (
         effect="read",
         idempotent=True,
         prepare=_list_request(GATEWAYS),
-        interpret=_list_result(GATEWAYS, m.sip_gateway_page_from_api, m.SipGatewayPage),
+        interpret=_list_result(GATEWAYS, m.sip_gateway_page_from_api, m.SipGatewayPage, "signalwire_list_sip_gateways"),
     ),
     Operation(
         name="signalwire_update_sip_gateway",
@@ -445,7 +483,7 @@ OPERATIONS: tuple[Operation, ...] = (
         effect="read",
         idempotent=True,
         prepare=_list_request(RECORDINGS),
-        interpret=_list_result(RECORDINGS, m.recording_page_from_api, m.RecordingPage),
+        interpret=_list_result(RECORDINGS, m.recording_page_from_api, m.RecordingPage, "signalwire_list_recordings"),
     ),
     Operation(
         name="signalwire_get_recording",
@@ -554,7 +592,7 @@ async def _every(
 ) -> tuple[list[Any], bool]:
     """Every item of a list (its pages followed on the configured base), and whether the list was read to its end."""
     items: list[Any] = []
-    query: tuple[tuple[str, str], ...] = (("page_size", str(LOOKUP_PAGE_SIZE)),)
+    query: tuple[tuple[str, str], ...] = () if path in UNSIZED else (("page_size", str(LOOKUP_PAGE_SIZE)),)
     for _ in range(LOOKUP_PAGES):
         page, next_url = parse(await ctx.client.read(operation, path, query))
         items += page

@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from telco_mcp.models import Page, PageInput, Result, StrictInput
 from telco_mcp.phone import PhoneNumber, ShownNumber, possible_e164, to_e164
@@ -647,7 +648,9 @@ class ListNumbersInput(PageInput):
 class ListContactsInput(PageInput):
     """List contacts."""
 
-    phonenumber: ShownNumber | None = Field(default=None, description="Only contacts with this number.")
+    phonenumbers: Annotated[list[ShownNumber], Field(min_length=1, max_length=20)] | None = Field(
+        default=None, description="Only contacts with any of these numbers."
+    )
 
     def body(self) -> None:
         return None
@@ -788,6 +791,7 @@ class User(Result):
     busy_on_busy: bool | None = None
     timezone: str | None = None
     direct_dial_ids: list[str] | None = None
+    address_id: SkipJsonSchema[str | None] = None  # in the result, out of the output schema (token budget)
 
 
 class UserList(Result):
@@ -816,6 +820,8 @@ class DeviceList(Result):
 class Phoneline(Result):
     id: str
     alias: str | None = None
+    # Its sub-resources' URLs (devices, forwardings, numbers, ...): in the result, out of the output schema
+    links: SkipJsonSchema[dict[str, str] | None] = None
 
 
 class PhonelineList(Result):
@@ -829,6 +835,7 @@ class Number(Result):
     type: str | None = None
     endpoint_id: str | None = Field(default=None, description="Where calls go, e.g. p0.")
     endpoint_alias: str | None = None
+    endpoint_url: SkipJsonSchema[str | None] = None  # in the result, out of the output schema (token budget)
 
 
 class NumberPage(Page):
@@ -845,13 +852,21 @@ class ContactNumber(Result):
     type: list[str] | None = None
 
 
+class ContactEmail(Result):
+    email: str
+    type: SkipJsonSchema[list[str] | None] = None  # e.g. ["work"]: in the result, out of the output schema
+
+
 class Contact(Result):
     id: str
     name: str | None = None
-    emails: list[str] | None = None
+    emails: list[ContactEmail] | None = None
     numbers: list[ContactNumber] | None = None
     organization: list[list[str]] | None = None
     scope: str | None = Field(default=None, description="PRIVATE, SHARED or INTERNAL.")
+    # In the result, out of the output schema (issue 22: the tool list's token budget)
+    picture: SkipJsonSchema[str | None] = None  # base64 image data, as sipgate gives it
+    addresses: SkipJsonSchema[list[dict[str, Any]] | None] = None  # postal addresses
 
 
 class ContactPage(Page):
@@ -910,6 +925,7 @@ def user_from_api(payload: Any) -> User:
         busy_on_busy=p.opt_bool(data, "busyOnBusy", what),
         timezone=p.opt_str(data, "timezone", what),
         direct_dial_ids=p.opt_str_list(data, "directDialIds", what),
+        address_id=p.opt_str(data, "addressId", what),
     )
 
 
@@ -947,11 +963,17 @@ def device_list_from_api(payload: Any) -> DeviceList:
     return DeviceList(items=_item_list(payload, "device list", device_from_api))
 
 
+_PHONELINE_LINKS = {"blockAnonymousUrl": "block_anonymous", "devicesUrl": "devices", "forwardingsUrl": "forwardings",
+                    "numbersUrl": "numbers", "parallelForwardingsUrl": "parallel_forwardings",
+                    "voicemailsUrl": "voicemails"}  # fmt: skip
+
+
 def phoneline_from_api(payload: Any) -> Phoneline:
-    """``SimplePhonelineResponse`` -> ``Phoneline`` (the links to sub-resources are left out)."""
+    """``SimplePhonelineResponse`` -> ``Phoneline``, its links to sub-resources under ``links``."""
     what = "phoneline"
     data = p.obj(payload, what)
-    return Phoneline(id=p.req_str(data, "id", what), alias=p.opt_str(data, "alias", what))
+    links = {name: url for key, name in _PHONELINE_LINKS.items() if (url := p.opt_str(data, key, what)) is not None}
+    return Phoneline(id=p.req_str(data, "id", what), alias=p.opt_str(data, "alias", what), links=links or None)
 
 
 def phoneline_list_from_api(payload: Any) -> PhonelineList:
@@ -970,6 +992,7 @@ def number_from_api(payload: Any) -> Number:
         type=p.opt_str(data, "type", what),
         endpoint_id=p.opt_str(data, "endpointId", what),
         endpoint_alias=p.opt_str(data, "endpointAlias", what),
+        endpoint_url=p.opt_str(data, "endpointUrl", what),
     )
 
 
@@ -991,8 +1014,10 @@ def contact_number_from_api(payload: Any) -> ContactNumber:
     return ContactNumber(number=p.req_str(data, "number", what), type=p.opt_str_list(data, "type", what))
 
 
-def _email(payload: Any) -> str:
-    return p.req_str(p.obj(payload, "contact email"), "email", "contact email")
+def _email(payload: Any) -> ContactEmail:
+    what = "contact email"
+    data = p.obj(payload, what)
+    return ContactEmail(email=p.req_str(data, "email", what), type=p.opt_str_list(data, "type", what))
 
 
 def _organization(payload: Any) -> list[str]:
@@ -1003,7 +1028,7 @@ def _organization(payload: Any) -> list[str]:
 
 
 def contact_from_api(payload: Any) -> Contact:
-    """``ContactResponse`` -> ``Contact`` (the picture and postal addresses are left out)."""
+    """``ContactResponse`` -> ``Contact``."""
     what = "contact"
     data = p.obj(payload, what)
     return Contact(
@@ -1013,6 +1038,8 @@ def contact_from_api(payload: Any) -> Contact:
         numbers=p.items(data, "numbers", what, contact_number_from_api) if "numbers" in data else None,
         organization=p.items(data, "organization", what, _organization) if "organization" in data else None,
         scope=p.opt_str(data, "scope", what),
+        picture=p.opt_str(data, "picture", what),
+        addresses=p.opt_records(data, "addresses", what),
     )
 
 

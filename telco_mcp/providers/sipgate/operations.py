@@ -202,11 +202,18 @@ async def _summarize_start(args: m.StartCallInput, ctx: CallContext) -> str:
 
 
 # ------------------------------------------------------------------ history
+def _with_limit(query: list[tuple[str, str]], args: Any) -> tuple[tuple[str, str], ...]:
+    """A cursor's query, with the call's own `limit` when it gives one (offsets make any page size safe)."""
+    if "limit" not in args.model_fields_set:
+        return tuple(query)
+    return tuple((k, str(args.limit)) if k == "limit" else (k, v) for k, v in query)
+
+
 async def _prepare_history(args: m.ListHistoryInput, ctx: CallContext) -> PreparedRequest:
     """The first page from the filters; later pages from the cursor, which keeps the first page's query."""
     if args.cursor:
         query = decode_cursor(args.cursor, "/history", size="limit", max_size=MAX_LIMIT)
-        return PreparedRequest("GET", "/history", tuple(query))
+        return PreparedRequest("GET", "/history", _with_limit(query, args))
     return PreparedRequest("GET", "/history", tuple(args.query(0)))
 
 
@@ -250,7 +257,7 @@ def _paged(path: str, query: Callable[[Any], list[tuple[str, str]]]) -> Callable
             pairs = decode_cursor(args.cursor, path, size="limit", max_size=MAX_LIMIT)
             if not any(key == "limit" for key, _ in pairs):
                 raise InvalidInput("cursor is not one this server issued; pass next_cursor unchanged")
-            return PreparedRequest("GET", path, tuple(pairs))
+            return PreparedRequest("GET", path, _with_limit(pairs, args))
         return PreparedRequest("GET", path, (("offset", "0"), ("limit", str(args.limit)), *query(args)))
 
     return prepare
@@ -320,7 +327,7 @@ DIRECTORY: tuple[Operation, ...] = (
           "/balance", "balance:read", m.GetBalanceInput, m.Balance, interpret=_json(m.balance_from_api)),
     _read("sipgate_list_contacts", "List contacts", "List contacts, optionally only those with a number.",
           "/contacts", "contacts:read", m.ListContactsInput, m.ContactPage,
-          prepare=_paged("/contacts", lambda a: [("phonenumbers", a.phonenumber)] if a.phonenumber else []),
+          prepare=_paged("/contacts", lambda a: [("phonenumbers", number) for number in a.phonenumbers or ()]),
           interpret=_contacts),
     _read("sipgate_get_forwardings", "Get forwardings", "Get where a phoneline forwards calls, after how long.",
           "/{user_id}/phonelines/{phoneline_id}/forwardings", "phonelines:forwardings:read",
@@ -353,6 +360,10 @@ def _blocked_words(number: str, prefix: bool | None) -> str:
 
 async def _summarize_block(args: m.BlockNumberInput, ctx: CallContext) -> str:
     return f"Block incoming calls from {_blocked_words(args.phone_number, args.prefix)}"
+
+
+async def _prepare_block(args: m.BlockNumberInput, ctx: CallContext) -> PreparedRequest:
+    return PreparedRequest("POST", BLACKLIST, json=args.body(), fields={"phone_number": args.phone_number})
 
 
 async def _listed_entry(args: m.UnblockNumberInput, ctx: CallContext) -> m.BlockedNumber:
@@ -527,8 +538,9 @@ def _write(name: str, title: str, description: str, method: Any, path: str, scop
 WRITES: tuple[Operation, ...] = (
     _write("sipgate_block_number", "Block a number", "Block incoming calls from a number or a prefix.",
            "POST", BLACKLIST, "blacklist:write", "write", m.BlockNumberInput, m.BlockedNumber,
-           interpret=_json(m.blocked_number_from_api), summarize=_summarize_block,
-           subject=lambda a: WriteSubject(target=a.phone_number)),
+           prepare=_prepare_block, interpret=_json(m.blocked_number_from_api), summarize=_summarize_block,
+           subject=lambda a: WriteSubject(target=a.phone_number),
+           conflict="{phone_number} is already on the incoming blacklist (see sipgate_list_blocked_numbers)."),
     _write("sipgate_unblock_number", "Unblock a number", "Remove an entry from the incoming blacklist.",
            "DELETE", BLACKLIST + "/{phone_number}", "blacklist:write", "destructive", m.UnblockNumberInput,
            m.UnblockedNumber, prepare=_prepare_unblock, interpret=_unblocked, summarize=_summarize_unblock,
