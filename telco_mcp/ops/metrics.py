@@ -19,7 +19,10 @@ names, channels, state operations): no label carries a phone number, an id, a UR
                                                          by replicas: each reports the same count, take max)
     telco_mcp_refusals_total{rule}                       guardrails, caps, exposure, consent mode
     telco_mcp_webhook_events_total{event}                sipgate pushes accepted
-    telco_mcp_webhook_refused_total{reason}              pushes refused (path, network, signature, size, form)
+    telco_mcp_webhook_refused_total{reason}              pushes refused: network, path, content_type, size,
+                                                         disconnected, signature, not_an_event
+    telco_mcp_state_integrity_refusals_total{kind}       shared records whose MAC did not hold: approval, grant,
+                                                         session, code (state/integrity.py)
     telco_mcp_state_errors_total{operation}              shared-state calls that failed
     telco_mcp_state_seconds{operation}                   shared-state call latency
 """
@@ -69,6 +72,12 @@ class Metrics:
         )
         self.webhook_refused = Counter(
             "telco_mcp_webhook_refused", "sipgate pushes refused, by reason.", ["reason"], registry=r
+        )
+        self.integrity_refusals = Counter(
+            "telco_mcp_state_integrity_refusals",
+            "Shared records refused because their MAC did not hold, by kind.",
+            ["kind"],
+            registry=r,
         )
         self.state_errors = Counter(
             "telco_mcp_state_errors", "Shared-state calls that failed, by operation.", ["operation"], registry=r
@@ -135,6 +144,18 @@ def approval_decided(channel: str, decision: str) -> None:
 
 def approval_expired() -> None:
     metrics().approvals_expired.inc()
+
+
+def webhook_event(event: str) -> None:
+    metrics().webhook_events.labels(event=event).inc()
+
+
+def webhook_refused(reason: str) -> None:
+    metrics().webhook_refused.labels(reason=reason).inc()
+
+
+def integrity_refused(kind: str) -> None:
+    metrics().integrity_refusals.labels(kind=kind).inc()
 
 
 def refused(rule: str) -> None:
