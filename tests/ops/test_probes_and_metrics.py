@@ -29,7 +29,9 @@ def app_for(settings: Any, *, host: str = "127.0.0.1") -> tuple[Any, Any]:
     return http_app(server, settings, transport="http", host=host, port=8000), server.telco_runtime  # type: ignore[attr-defined]
 
 
-async def get(app: Any, path: str, *, peer: tuple[str, int] = LOOPBACK, **headers: str) -> httpx2.Response:
+async def get(
+    app: Any, path: str, *, peer: tuple[str, int] = LOOPBACK, headers: dict[str, str] | None = None
+) -> httpx2.Response:
     transport = httpx2.ASGITransport(app=app, client=peer)
     async with httpx2.AsyncClient(transport=transport, base_url="http://10.0.0.5:8000") as http:
         return await http.get(path, headers=headers)
@@ -53,16 +55,16 @@ async def test_healthz_answers_any_peer_and_host_without_a_token_and_says_only_t
         audit_path, telco_mcp_sandbox=True, telco_mcp_http_token="s3cret-bearer", telco_mcp_allowed_hosts="mcp.example"
     )
     app, _ = app_for(token_settings, host="0.0.0.0")
-    answer = await get(app, "/healthz", peer=REMOTE, host="10.1.2.3:8000")  # a kubelet: pod IP, no token
+    answer = await get(app, "/healthz", peer=REMOTE, headers={"host": "10.1.2.3:8000"})  # a kubelet: pod IP, no token
     assert answer.status_code == 200
     assert answer.json() == {"status": "ok"}
-    mcp = await get(app, "/mcp", peer=REMOTE, host="mcp.example")  # the MCP path still wants the token
+    mcp = await get(app, "/mcp", peer=REMOTE, headers={"host": "mcp.example"})  # the MCP path still wants the token
     assert mcp.status_code == 401
 
 
 async def test_readyz_is_200_when_ready_and_503_naming_draining(audit_path: Path):
     app, runtime = app_for(make_settings(audit_path, telco_mcp_sandbox=True))
-    ready = await get(app, "/readyz", host="10.1.2.3")
+    ready = await get(app, "/readyz", headers={"host": "10.1.2.3"})
     assert (ready.status_code, ready.json()) == (200, {"status": "ok"})
     runtime.draining = True
     draining = await get(app, "/readyz")
@@ -108,17 +110,19 @@ async def test_probe_paths_are_exact_and_take_no_other_method(audit_path: Path):
 async def test_metrics_without_a_token_only_for_a_loopback_socket_peer_never_a_forwarded_one(audit_path: Path):
     app, _ = app_for(make_settings(audit_path, telco_mcp_sandbox=True))
     assert (await get(app, "/metrics")).status_code == 200
-    spoofed = await get(app, "/metrics", peer=REMOTE, **{"x-forwarded-for": "127.0.0.1", "x-real-ip": "127.0.0.1"})
+    spoofed = await get(
+        app, "/metrics", peer=REMOTE, headers={"x-forwarded-for": "127.0.0.1", "x-real-ip": "127.0.0.1"}
+    )
     assert spoofed.status_code == 403
     assert "telco_mcp" not in spoofed.text
 
 
 async def test_metrics_without_a_token_refuse_what_a_trusted_proxy_forwards_either_way(audit_path: Path):
     local_proxy, _ = app_for(make_settings(audit_path, telco_mcp_sandbox=True, telco_mcp_trusted_proxies="127.0.0.1"))
-    forwarded = await get(local_proxy, "/metrics", **{"x-forwarded-for": "203.0.113.9"})  # haproxy on the host
+    forwarded = await get(local_proxy, "/metrics", headers={"x-forwarded-for": "203.0.113.9"})  # haproxy on the host
     assert forwarded.status_code == 403
     remote_proxy, _ = app_for(make_settings(audit_path, telco_mcp_sandbox=True, telco_mcp_trusted_proxies=REMOTE[0]))
-    claimed = await get(remote_proxy, "/metrics", peer=REMOTE, **{"x-forwarded-for": "127.0.0.1"})
+    claimed = await get(remote_proxy, "/metrics", peer=REMOTE, headers={"x-forwarded-for": "127.0.0.1"})
     assert claimed.status_code == 403
     assert (await get(local_proxy, "/metrics")).status_code == 200  # a scraper on the host, not forwarded
 
@@ -126,12 +130,12 @@ async def test_metrics_without_a_token_refuse_what_a_trusted_proxy_forwards_eith
 async def test_metrics_token_admits_its_bearer_and_a_wrong_token_gets_401_and_nothing_else(audit_path: Path):
     settings = make_settings(audit_path, telco_mcp_sandbox=True, telco_mcp_metrics_token="scrape-token-canary")
     app, _ = app_for(settings)
-    good = await get(app, "/metrics", peer=REMOTE, authorization="Bearer scrape-token-canary")
+    good = await get(app, "/metrics", peer=REMOTE, headers={"authorization": "Bearer scrape-token-canary"})
     assert good.status_code == 200
     assert good.headers["content-type"].startswith("text/plain")
     assert "telco_mcp_tool_calls_total" in good.text or "# TYPE telco_mcp_tool_calls" in good.text
     for wrong in ({"authorization": "Bearer nope"}, {}):
-        refused = await get(app, "/metrics", peer=LOOPBACK, **wrong)  # with a token, loopback needs it too
+        refused = await get(app, "/metrics", peer=LOOPBACK, headers=wrong)  # with a token, loopback needs it too
         assert refused.status_code == 401
         assert "telco_mcp_" not in refused.text
         assert "scrape-token-canary" not in refused.text
