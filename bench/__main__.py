@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import call_events, cold_start, concurrency, memory, per_call, replicas, report, tokens
+from bench import call_events, cold_start, concurrency, memory, metrics_scrape, per_call, replicas, report, tokens
 from bench.harness import HERE
 from bench.report import Row
 
@@ -42,6 +42,7 @@ def figures(plan: Plan) -> dict[str, Callable[[], list[Row]]]:
         "memory": lambda: memory.run(plan.memory_runs),
         "replicas": lambda: replicas.run(plan.replica_runs),
         "events": lambda: call_events.run(plan.call_runs, plan.calls // 2),
+        "metrics": lambda: metrics_scrape.run(plan.call_runs, plan.calls),
     }
 
 
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated subset of: cold, call, concurrency, tokens, memory, replicas, events",
+        help="comma-separated subset of: cold, call, concurrency, tokens, memory, replicas, events, metrics",
     )
     parser.add_argument("--output", type=Path, default=HERE / "results" / "latest.md", help="where to write the table")
     args = parser.parse_args(argv)

@@ -7,10 +7,13 @@
     everything    the MCP transports (/mcp, /sse, /messages/): the static bearer token when one is set;
                   with OAuth the SDK's middleware inside the MCP app checks the access token and serves
                   the Protected Resource Metadata (`oauth.py`)
+    /healthz, /readyz  probes (`ops/probes.py`): no Host, Origin or token check (a kubelet probes the pod IP)
+    /metrics      Prometheus: TELCO_MCP_METRICS_TOKEN as a bearer, or without it a loopback socket peer only
+    /webhooks/    sipgate's pushes: the secret path is the credential (`events/receiver.py`)
 
-Later routes (webhooks behind a secret path, health and metrics) are added as entries here, not
-as another middleware around the whole app. The longest matching prefix wins; lifespan events go
-to the default app (the MCP transport's, which owns the server's lifespan).
+Later routes are added as entries here, not as another middleware around the whole app. The longest
+matching prefix wins; lifespan events go to the default app (the MCP transport's, which owns the
+server's lifespan).
 
 Forwarded headers: every listener (the HTTP app, the stdio webhook and approval page listeners, the
 standalone sandbox) runs uvicorn with `proxy_headers=False` and its app inside `ForwardedHeaders`,
@@ -125,6 +128,9 @@ def forwarded(scope: Scope, proxies: Sequence[Network]) -> tuple[str, str] | Non
     return client, scheme
 
 
+SOCKET_PEER = "telco_mcp.socket_peer"  # the scope key keeping the peer a forwarded address replaced
+
+
 class ForwardedHeaders:
     """ASGI middleware around a listener's app: `scope["client"]` and `scope["scheme"]` from `forwarded`."""
 
@@ -136,16 +142,17 @@ class ForwardedHeaders:
         if scope["type"] in ("http", "websocket") and (real := forwarded(scope, self.proxies)) is not None:
             client, scheme = real
             port = scope["client"][1] if client == scope["client"][0] else 0
-            scope = dict(scope) | {"client": (client, port), "scheme": scheme}
+            # the socket's own peer stays known: /metrics without a token admits a loopback socket only
+            scope = dict(scope) | {"client": (client, port), "scheme": scheme, SOCKET_PEER: scope["client"]}
         await self.app(scope, receive, send)
 
 
 class BearerToken:
     """`Authorization: Bearer <token>`, compared in constant time; websockets are refused outright."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, *, setting: str = "TELCO_MCP_HTTP_TOKEN") -> None:
         if not token:
-            raise ConfigError("TELCO_MCP_HTTP_TOKEN is empty; set a long random value")
+            raise ConfigError(f"{setting} is empty; set a long random value")
         self._expected = _digest(token.encode())
 
     def _authorized(self, scope: Scope) -> bool:
@@ -181,6 +188,28 @@ class BearerToken:
                     (b"www-authenticate", b'Bearer realm="telco-mcp", error="invalid_token"'),
                     (b"content-length", str(len(body)).encode()),
                 ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        return False
+
+
+class LoopbackPeer:
+    """Only a loopback socket peer (the address uvicorn accepted the connection from; it runs with
+    proxy_headers=False) that forwards no other client: a forwarded address never admits."""
+
+    async def admit(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        # both the socket's peer and the client a trusted proxy named: a local proxy forwarding a remote
+        # client is refused, and so is a remote proxy's claim of a loopback client
+        addresses = [scope.get("client"), scope.get(SOCKET_PEER) or scope.get("client")]
+        if all(a and is_loopback(str(a[0])) for a in addresses):
+            return True
+        body = b'{"error":"forbidden","error_description":"served to loopback only"}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 403,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
             }
         )
         await send({"type": "http.response.body", "body": body})

@@ -26,15 +26,11 @@ from telco_mcp.settings import Settings, load_settings
 logger = logging.getLogger("telco_mcp")
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
-    for noisy in ("httpx2", "httpcore2", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def _configure_logging(level: str, settings: Settings | None = None) -> None:
+    """stderr only, at `level`, in TELCO_MCP_LOG_FORMAT (lines before the settings are read are text)."""
+    from telco_mcp.ops.logs import configure
+
+    configure(level, settings.telco_mcp_log_format if settings is not None else "text")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -73,13 +69,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.transport != "stdio":  # the port is taken (or refused) before anything is announced
         check_network_settings(settings, args.host)
         sock = listen(args.host, args.port)
-    _configure_logging(settings.telco_mcp_log_level)
+    _configure_logging(settings.telco_mcp_log_level, settings)
+    from telco_mcp.ops.tracing import export_from_environment
+
+    export_from_environment()  # OTEL_EXPORTER_OTLP_ENDPOINT with the `otel` extra: spans leave over OTLP
     server = build_server(settings)
     runtime = server.telco_runtime  # type: ignore[attr-defined]
     if runtime.sandbox is not None:
         why = sandbox_reason(args, settings)
         logger.warning(
             "SANDBOX MODE (%s): SignalWire and sipgate are simulated in-process; nothing real is touched.", why
+        )
+    if args.transport == "stdio" and settings.telco_mcp_metrics_token is not None:
+        logger.warning(
+            "TELCO_MCP_METRICS_TOKEN is set, but stdio serves no HTTP app: /metrics, /healthz and /readyz exist only "
+            "with --transport http or sse"
         )
     if settings.telco_mcp_confirm == "off":
         logger.warning("TELCO_MCP_CONFIRM=off: writes run WITHOUT asking a human. Every write is still audited.")
@@ -109,7 +113,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if problems:
         raise ConfigError("Invalid configuration:\n  - " + "\n  - ".join(problems))
     sock = listen(args.host, args.port)  # before any line that announces it
-    _configure_logging("INFO")
+    _configure_logging("INFO", settings)
     sandbox = Sandbox()
     host = f"[{args.host.strip('[]')}]" if ":" in args.host else args.host
     base = f"http://{host}:{bound_port(sock)}"
@@ -199,15 +203,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from telco_mcp.doctor import run_doctor
 
     settings = _settings(args).check()
-    _configure_logging("WARNING")
+    _configure_logging("WARNING", settings)
     return anyio.run(run_doctor, settings, print)
 
 
 def cmd_approvals(args: argparse.Namespace) -> int:
     from telco_mcp.approval.cli import run
 
-    _configure_logging("WARNING")
     settings = load_settings()
+    _configure_logging("WARNING", settings)
     token = settings.telco_mcp_approver_token
     return run(args, settings.state_dir, token.get_secret_value() if token is not None else None)
 

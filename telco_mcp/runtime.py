@@ -86,6 +86,11 @@ class Runtime:
     webhooks: WebhookReceiver | None = None
     webhook_url: str | None = None  # the receiver's full URL as sipgate reaches it (TELCO_MCP_PUBLIC_URL), if known
 
+    # Operating the HTTP service (`ops/`): SIGTERM sets `draining` (readiness 503, no new sessions, writes not yet
+    # sent are refused); `state_ping` answers or raises `StateUnavailable` (the readiness probe's check).
+    draining: bool = False
+    state_ping: Callable[[], None] = field(default=lambda: None)
+
     def call_context(self, client: ProviderClient) -> CallContext:
         """What one tool call's operation hooks may use."""
         from telco_mcp.upstream import CallContext

@@ -182,6 +182,20 @@ class Settings(BaseSettings):
     telco_mcp_timeout: float = Field(15.0, gt=0, le=120, description="Upstream request timeout in seconds.")
     telco_mcp_max_retries: int = Field(2, ge=0, le=5, description="Retries of idempotent requests.")
 
+    # --- operating the HTTP service (issue 25): probes, metrics, logs, graceful shutdown ---
+    telco_mcp_metrics_token: SecretStr | None = Field(
+        None, description="Bearer token for /metrics (without it: loopback scrapers only; HTTP transports only)."
+    )
+    telco_mcp_log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as text, or one JSON object a line (time, level, logger, request id, tool)."
+    )
+    telco_mcp_shutdown_drain: float = Field(
+        5.0, ge=0, le=300, description="Seconds a SIGTERM keeps serving with /readyz 503 before stopping."
+    )
+    telco_mcp_shutdown_grace: int = Field(
+        20, ge=0, le=600, description="Seconds after the drain for requests in flight before they are cut."
+    )
+
     # --- forwarded headers (issue 23: proxies) ---
     telco_mcp_trusted_proxies: str = Field(
         "",

@@ -24,7 +24,9 @@ from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import BaseModel, Field, ValidationError, create_model
 
 from telco_mcp.errors import TelcoError
+from telco_mcp.identity import current_caller
 from telco_mcp.operation import LocalContext, Operation
+from telco_mcp.ops import logs, metrics
 from telco_mcp.results import WriteResult, failure, success
 from telco_mcp.runtime import AppState, Runtime
 from telco_mcp.write.call import WriteCall
@@ -273,6 +275,7 @@ def make_tool(op: Operation, runtime: Runtime) -> Tool:
         tool.fn_metadata.output_schema = schemas["outputSchema"]
         tool.parameters = schemas["inputSchema"]
     tool.operation = op
+    tool.runtime = runtime
     return tool
 
 
@@ -298,13 +301,18 @@ class CatalogueTool(Tool):
     """An SDK tool whose arguments are validated by the operation's strict input model first."""
 
     operation: Any = Field(default=None, exclude=True)
+    runtime: Any = Field(default=None, exclude=True)
 
     async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
         try:
             args = _gated_model(self.operation).model_validate(arguments)
         except ValidationError as exc:
+            metrics.tool_call(self.operation.name, "invalid")
             raise ToolError(describe_validation_error(self.operation, exc)) from None
-        return await super().run({"args": args}, context, convert_result)
+        caller = current_caller(self.runtime.settings) if self.runtime is not None else None
+        request_id = getattr(context, "request_id", "")
+        with metrics.in_flight(), logs.tool_call(request_id, self.operation.name, caller and caller.subject):
+            return await super().run({"args": args}, context, convert_result)
 
 
 def _state(ctx: Context[Any, Any]) -> AppState:
@@ -322,7 +330,9 @@ def _read_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
             response = await client.send(op, request)
             result = await op.read_result(response, args, hooks)
         except TelcoError as exc:
+            metrics.tool_call(op.name, "failed")
             return failure(exc, sandbox=client.sandbox)
+        metrics.tool_call(op.name, "read")
         return success(op, result, sandbox=client.sandbox)
 
     handler.__annotations__ = {"args": Any, "ctx": Context, "return": CallToolResult}
@@ -342,7 +352,9 @@ def _local_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
         try:
             result = await local(args, LocalContext(events=runtime.events, progress=progress))
         except TelcoError as exc:
+            metrics.tool_call(op.name, "failed")
             return failure(exc, sandbox=runtime.sandbox is not None)
+        metrics.tool_call(op.name, "read")
         return success(op, result, sandbox=runtime.sandbox is not None)
 
     handler.__annotations__ = {"args": Any, "ctx": Context, "return": CallToolResult}

@@ -115,6 +115,8 @@ def http_app(
     (host/origin checks, the bearer token if configured) and the approval page under `/approvals/`, inside
     `ForwardedHeaders` (X-Forwarded-* only from TELCO_MCP_TRUSTED_PROXIES)."""
     from telco_mcp.approval.page import page_app
+    from telco_mcp.ops.probes import healthz, metrics_rule, readyz, serve_metrics
+    from telco_mcp.ops.shutdown import DrainGate
 
     check_network_settings(settings, host)
     if settings.telco_mcp_dynamic_toolsets and not settings.oauth_enabled:
@@ -131,9 +133,17 @@ def http_app(
         mcp = server.sse_app(transport_security=security, host=host)
     token = settings.telco_mcp_http_token
     runtime = server.telco_runtime  # type: ignore[attr-defined]
+    mcp = DrainGate(mcp, runtime)
     runtime.approvals.mounted_base = settings.telco_mcp_public_url or f"http://{_host_entry(host)}:{port}"
     approvals = page_app(runtime.approvals, allowed_hosts=list(security.allowed_hosts))
-    entries = [Entry("/approvals/", approvals, OwnAuth())]
+    metrics_token = settings.telco_mcp_metrics_token
+    entries = [
+        Entry("/approvals/", approvals, OwnAuth()),
+        # probes and the scrape: no Host/Origin check, no MCP bearer token (a kubelet probes the pod IP)
+        Entry("/healthz", healthz(), OwnAuth()),
+        Entry("/readyz", readyz(runtime), OwnAuth()),
+        Entry("/metrics", serve_metrics, metrics_rule(metrics_token.get_secret_value() if metrics_token else None)),
+    ]
     if runtime.webhooks is not None and "sipgate" in runtime.providers:
         # sipgate sends no bearer token: the secret path is the webhook's credential (events/receiver.py)
         entries.append(Entry("/webhooks/", runtime.webhooks.app, OwnAuth()))
@@ -201,9 +211,14 @@ def serve(
         log_level=level.lower(),
         access_log=level == "DEBUG",
         lifespan="on",
+        timeout_graceful_shutdown=settings.telco_mcp_shutdown_grace,
         proxy_headers=False,  # uvicorn would trust X-Forwarded-* from loopback: ForwardedHeaders decides instead
     )
-    anyio.run(lambda: uvicorn.Server(config).serve(sockets=[sock]))
+    from telco_mcp.ops.shutdown import draining_server
+
+    runtime = server.telco_runtime  # type: ignore[attr-defined]
+    uv = draining_server(config, runtime, settings.telco_mcp_shutdown_drain)
+    anyio.run(lambda: uv.serve(sockets=[sock]))
 
 
 def webhook_listener(settings: Settings, receiver: Any) -> tuple[Any, socket.socket]:

@@ -33,6 +33,7 @@ from telco_mcp.errors import (
     error_for_status,
     parse_body,
 )
+from telco_mcp.ops import metrics, tracing
 from telco_mcp.untrusted import inline
 from telco_mcp.wire import PreparedRequest, Provider, response_json
 
@@ -127,11 +128,10 @@ class ProviderClient:
         url = httpx2.URL(self.base_url + request.path)
         return str(url.copy_merge_params(list(request.query))) if request.query else str(url)
 
-    async def send(self, op: Sendable, request: PreparedRequest) -> httpx2.Response:
-        """Send `request` for `op`; return a 2xx response or raise a `ProviderError`."""
-        attempt = 0
-        while True:
-            attempt += 1
+    async def _request(self, op: Sendable, request: PreparedRequest) -> httpx2.Response:
+        """One HTTP attempt, timed for `telco_mcp_upstream_request_seconds` (no answer: status class "error")."""
+        started, status = time.perf_counter(), None
+        with tracing.span("upstream.request", provider=self.provider, operation=op.name) as span:
             try:
                 response = await self.http.request(
                     request.method,
@@ -139,6 +139,19 @@ class ProviderClient:
                     params=list(request.query) or None,
                     json=request.json,
                 )
+                status = response.status_code
+                span.set_attribute("http.response.status_code", status)
+                return response
+            finally:
+                metrics.upstream(self.provider, op.name, status, time.perf_counter() - started)
+
+    async def send(self, op: Sendable, request: PreparedRequest) -> httpx2.Response:
+        """Send `request` for `op`; return a 2xx response or raise a `ProviderError`."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self._request(op, request)
             except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
                 # Nothing reached the provider: repeatable for retry-safe operations.
                 error: ProviderError = UpstreamUnavailable(

@@ -43,6 +43,7 @@ from telco_mcp.approval.sessions import MemoryPageState, PageState, SecretBox, S
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval, ApprovalStore, DecidedBy, Grant, MemoryApprovalStore
 from telco_mcp.errors import ConfirmationError, StateUnavailable, TelcoError
 from telco_mcp.identity import Caller
+from telco_mcp.ops import metrics
 from telco_mcp.safety.audit import Act, AuditLog, Channel
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,10 @@ class ApprovalService:
     audit: AuditLog | None = None  # decisions and grants are recorded there
     serve: Callable[[ApprovalService], Listeners] | None = None  # starts the listeners (see listeners.py)
     _listeners: Listeners | None = None
+    _opened_here: dict[str, float] = field(default_factory=dict)  # id -> expiry, until decided or expired
+
+    def __post_init__(self) -> None:
+        metrics.count_pending_with(self.count_pending)
 
     # ---------------------------------------------------------------- approvals
     def create(self, approval: Approval) -> tuple[Approval, bool]:
@@ -105,9 +110,34 @@ class ApprovalService:
         """
         self.start()  # a page that cannot be served is an error now, not a dead link later
         opened, new = self.store.open(approval, MAX_PENDING_PER_CLIENT)  # one atomic step, across replicas too
+        self.sweep_expired()
         if new:
             logger.info("approval %s pending: %s (%s)", opened.id, opened.tool, opened.client_label)
+            metrics.approval_opened(opened.tool)
+            with self._lock:
+                self._opened_here[opened.id] = opened.expires
         return opened, new
+
+    def sweep_expired(self) -> None:
+        """Count, once, each approval this process opened that expired undecided (telco_mcp_approvals_expired:
+        summed over replicas, every expiry is counted by the replica that opened it)."""
+        now = self.clock()
+        with self._lock:
+            due = [i for i, expires in self._opened_here.items() if expires <= now]
+            for approval_id in due:
+                del self._opened_here[approval_id]
+        for approval_id in due:
+            try:
+                current = self.store.get(approval_id)
+            except StateUnavailable:
+                continue
+            if current is None or current.status == "pending":
+                metrics.approval_expired()
+
+    def count_pending(self) -> int:
+        """Pending approvals in the store (shared by replicas: every replica reports the same count)."""
+        self.sweep_expired()
+        return len(self.store.pending())
 
     def decide(
         self,
@@ -199,6 +229,9 @@ class ApprovalService:
             )
         who = f" ({approver.label})" if approver is not None else ""
         logger.info("approval %s %s by %s%s", approval_id, decided.status, by, who)
+        metrics.approval_decided(by, decided.status)
+        with self._lock:
+            self._opened_here.pop(decided.id, None)
         return decided
 
     async def session_closed(self, client: str) -> None:

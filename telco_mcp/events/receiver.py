@@ -44,6 +44,7 @@ from telco_mcp.access import Network
 from telco_mcp.errors import StateUnavailable
 from telco_mcp.events.model import CallEvent, event_from_form
 from telco_mcp.events.store import EventStore
+from telco_mcp.ops import metrics
 
 if TYPE_CHECKING:
     from telco_mcp.events.signature import SignatureCheck
@@ -97,6 +98,12 @@ def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None
 def _within(address: str, nets: list[Network]) -> bool:
     parsed = _address(address)
     return parsed is not None and any(parsed in net for net in nets)
+
+
+def _refused(reason: str, response: Response) -> Response:
+    """`response`, counted in telco_mcp_webhook_refused_total by `reason` (one of a fixed set)."""
+    metrics.webhook_refused(reason)
+    return response
 
 
 def _plain(status: int, text: str) -> Response:
@@ -176,29 +183,29 @@ class WebhookReceiver:
         source = self._source(request)
         if self.allowed and not _within(source, self.allowed):
             logger.warning("webhook refused: source %s is not in TELCO_MCP_WEBHOOK_ALLOWED_NETWORKS", source)
-            return _plain(403, "source not allowed")
+            return _refused("network", _plain(403, "source not allowed"))
         if not hmac.compare_digest(request.path_params["secret"].encode(), self._secret):
             logger.warning("webhook refused: wrong secret in the path (from %s)", source)
-            return _plain(404, "Not Found")
+            return _refused("path", _plain(404, "Not Found"))
         if request.method != "POST":  # `telco-mcp doctor` probes the public URL with a GET
             return Response(status_code=405, headers={"Allow": "POST", PROBE_HEADER: "ready"})
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != FORM:
-            return _plain(415, f"expected {FORM}")
+            return _refused("content_type", _plain(415, f"expected {FORM}"))
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            return _plain(413, f"body larger than {self.max_bytes} bytes")
+            return _refused("size", _plain(413, f"body larger than {self.max_bytes} bytes"))
         body = bytearray()
         try:
             async for chunk in request.stream():
                 body += chunk
                 if len(body) > self.max_bytes:
-                    return _plain(413, f"body larger than {self.max_bytes} bytes")
+                    return _refused("size", _plain(413, f"body larger than {self.max_bytes} bytes"))
         except ClientDisconnect:
-            return Response(status_code=400)
+            return _refused("disconnected", Response(status_code=400))
         refusal = self._signature_refusal(bytes(body), request.headers.get("x-sipgate-signature"))
         if refusal is not None:
-            return await self._refused_signature(source, refusal)
+            return _refused("signature", await self._refused_signature(source, refusal))
         try:
             text = bytes(body).decode("utf-8")
             pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=128)
@@ -206,7 +213,8 @@ class WebhookReceiver:
         except (UnicodeDecodeError, ValueError) as exc:
             reason = "body is not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
             logger.warning("webhook refused (400): %s", reason)
-            return _plain(400, f"not a sipgate event: {reason}")
+            return _refused("not_an_event", _plain(400, f"not a sipgate event: {reason}"))
+        metrics.webhook_event(event.event)
         record = BackgroundTask(self.record, event)  # after the answer: the call is waiting on it
         xml = xml_answer(self.public_url(request) if event.event == "newCall" else None)
         return Response(xml, media_type="application/xml", background=record)

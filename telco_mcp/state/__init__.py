@@ -36,7 +36,8 @@ anything is sent (fail closed), reads never touch this state and keep working.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from telco_mcp.approval.pin import PinAttempts
 from telco_mcp.approval.sessions import PageState
@@ -61,6 +62,7 @@ class SharedState:
     toolsets: EnabledToolsets
     # Redis only: the MACs on shared records, and the count of records refused (state/integrity.py)
     seal: Seal | None = None
+    ping: Callable[[], None] = field(default=lambda: None)  # answers, or raises StateUnavailable (readiness)
 
 
 def open_state(settings: Settings) -> SharedState:

@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 from pydantic import SecretStr
 
+from telco_mcp.ops import metrics
 from telco_mcp.safety import keys
 
 logger = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ class Seal:
         """Count, log and report a record that failed its check (never its content)."""
         with self._lock:
             self.refused[kind] += 1
+        metrics.integrity_refused(kind)
         logger.error(
             "shared state: refused %s %s: %s (edited outside telco-mcp, or written before this version)",
             kind,

@@ -68,6 +68,7 @@ from telco_mcp.approval.store import Approval, DecidedBy, Grant, TooManyPending,
 from telco_mcp.errors import ConfigError, ConfirmationError, StateUnavailable
 from telco_mcp.events.model import CallEvent, delivery_key
 from telco_mcp.events.store import SEEN_FOR
+from telco_mcp.ops import metrics
 from telco_mcp.runtime import ENABLED_FOR
 from telco_mcp.state import SharedState
 from telco_mcp.state.integrity import Kind, Seal
@@ -223,7 +224,8 @@ def _reachable(what: str) -> Iterator[None]:
     import redis
 
     try:
-        yield
+        with metrics.state_call(what):  # latency and errors by operation (`what` is one of a fixed set)
+            yield
     except redis.RedisError as exc:
         logger.warning("shared state unavailable while trying to %s: %s", what, type(exc).__name__)
         raise StateUnavailable(
@@ -744,7 +746,13 @@ def redis_state(url: str, *, seal: Seal, events_kept: int = 500) -> SharedState:
         pins=RedisPinAttempts(client),
         toolsets=RedisEnabledToolsets(client),
         seal=seal,
+        ping=lambda: _ping(client),
     )
+
+
+def _ping(client: Any) -> None:
+    with _reachable("answer a readiness probe"):
+        client.ping()
 
 
 # ------------------------------------------------------------------ call events (the live-events issue)

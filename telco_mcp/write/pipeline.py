@@ -7,8 +7,9 @@ call that got past the preview: `applied`, `declined`, `refused`, `failed` or `u
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+import anyio
 from mcp.types import CallToolResult, InputRequiredResult
 
 from telco_mcp.approval.store import request_digest
@@ -21,6 +22,7 @@ from telco_mcp.errors import (
     TelcoError,
 )
 from telco_mcp.operation import SECRET_PLACEHOLDER
+from telco_mcp.ops import metrics, tracing
 from telco_mcp.results import failure, preview, success, write_result
 from telco_mcp.safety.audit import ConfirmedBy, Outcome, new_attempt_id
 from telco_mcp.wire import PreparedRequest
@@ -29,21 +31,57 @@ from telco_mcp.write.call import WriteCall, blocking
 from telco_mcp.write.send import interpret, provider_id, send
 
 
+@dataclass
+class _Progress:
+    """How far one write got, for the audit line of a write cancelled midway (a shutdown, a client's cancel)."""
+
+    channel: ConfirmedBy = "none"
+    attempt: str | None = None
+    approval: str | None = None
+    sent: bool = False
+    answered: bool = False  # the outcome line is written: a later cut adds nothing
+
+
 async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
     if call.dry_run:
         return await dry_run(call)
+    progress = _Progress()
+    try:
+        return await _run_write(call, progress)
+    except anyio.get_cancelled_exc_class():
+        # Cut (SIGTERM's grace period ran out, or the client cancelled): on record all the same. Sent, the
+        # provider may have acted; not sent, nothing happened.
+        if progress.sent and not progress.answered:
+            _record(
+                call, progress.attempt or new_attempt_id(), progress.channel, "unknown", approval=progress.approval,
+                detail="cut before the provider answered (the server stopped or the call was cancelled): the "
+                "write may have been applied; check before repeating it",
+            )  # fmt: skip
+        elif not progress.sent:
+            _record(
+                call, progress.attempt or new_attempt_id(), progress.channel, "refused", approval=progress.approval,
+                detail="cut before it was sent (the server stopped or the call was cancelled): nothing was sent",
+            )  # fmt: skip
+        raise
+
+
+async def _run_write(call: WriteCall, progress: _Progress) -> CallToolResult | InputRequiredResult:
 
     # 1. policy: may this happen at all?
     try:
-        await blocking(policy.check, call)
+        with tracing.span("write.policy", tool=call.op.name):
+            await blocking(policy.check, call)
     except (SafetyRefusal, StateUnavailable) as exc:  # shared state down: fail closed, before anyone is asked
         return _stopped(call, exc, channel="none")
 
     # 2. consent: has a human agreed?
     try:
-        chosen = consent.choose(call)
-        await call.summary()  # the plain words every channel shows; a failed lookup stops here
-        decision = await chosen.obtain(call)
+        with tracing.span("write.consent", tool=call.op.name) as stage:
+            chosen = consent.choose(call)
+            stage.set_attribute("channel", chosen.channel)
+            await call.summary()  # the plain words every channel shows; a failed lookup stops here
+            decision = await chosen.obtain(call)
+            stage.set_attribute("decision", type(decision).__name__)
     except consent.ConsentRefused as exc:
         return _stopped(call, exc.error, channel=exc.channel)
     except StateUnavailable as exc:  # a redemption or nonce could not be checked: nothing is sent
@@ -68,6 +106,7 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
         )
     granted, approval, grant, approver = decision.channel, decision.approval, decision.grant, decision.approver
     attempt = new_attempt_id()
+    progress.channel, progress.attempt, progress.approval = granted, attempt, approval
     try:
         request = await call.op.build_request(call.args, call.hooks)
         if decision.approved_request is not None:
@@ -95,17 +134,18 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
 
     # 3. audit intent: no record, no write
     try:
-        call.runtime.audit.intent(
-            attempt=attempt,
-            tool=call.op.name,
-            arguments=call.arguments,
-            confirmed_by=granted,
-            approval=approval,
-            grant=grant,
-            caller=call.caller_audit,
-            approver=approver,
-            request={"method": request.method, "url": call.client.url_for(request), "body": request.json},
-        )
+        with tracing.span("write.audit_intent", tool=call.op.name):
+            call.runtime.audit.intent(
+                attempt=attempt,
+                tool=call.op.name,
+                arguments=call.arguments,
+                confirmed_by=granted,
+                approval=approval,
+                grant=grant,
+                caller=call.caller_audit,
+                approver=approver,
+                request={"method": request.method, "url": call.client.url_for(request), "body": request.json},
+            )
     except OSError as exc:
         call.runtime.audit.unwritable(exc)
         return failure(
@@ -127,18 +167,23 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
             )
             return _stopped(call, error, channel=granted, attempt=attempt, approval=approval)
         request = with_secret(request, secret_field, secret)
+    progress.sent = True
     try:
-        response = await send(call, request)
+        with tracing.span("write.send", tool=call.op.name, provider=call.op.provider):
+            response = await send(call, request)
     except TelcoError as exc:
+        progress.answered = True
         if secret:
             exc.message = exc.message.replace(secret, "********")  # a provider that echoes the body cannot leak it
         return _send_failed(call, exc, attempt, granted, approval, approver)
 
     # 5. interpret
-    answer = await interpret(call, response)
+    with tracing.span("write.interpret", tool=call.op.name, status=response.status_code):
+        answer = await interpret(call, response)
     note = answer.note
 
     # 6. audit outcome: the write happened, so a failure to record it is said, never a reason to repeat
+    progress.answered = True  # (no await from here to the outcome line: nothing can cut in between)
     try:
         _record(
             call, attempt, granted, "applied", status=response.status_code,
@@ -210,6 +255,8 @@ def _stopped(
 ) -> CallToolResult:
     """A write refused before anything was sent: recorded, and said so."""
     _record(call, attempt or new_attempt_id(), channel, "refused", detail=error.message, approval=approval)
+    if isinstance(error, SafetyRefusal):
+        metrics.refused(error.rule)
     if isinstance(error, SafetyRefusal) and "Nothing was sent" not in error.message:
         return failure(f"[{error.category}] {error.message} Nothing was sent.", sandbox=call.sandbox)
     return failure(error, sandbox=call.sandbox)
@@ -228,6 +275,7 @@ def _record(
     grant: str | None = None,
     approver: dict[str, str] | None = None,
 ) -> None:
+    metrics.tool_call(call.op.name, outcome)
     call.runtime.audit.attempt(
         attempt=attempt,
         tool=call.op.name,

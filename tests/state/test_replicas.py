@@ -46,6 +46,7 @@ class Topology:
     round_robin: str = ""  # haproxy, no stickiness
     sticky: str = ""  # haproxy, routed by Mcp-Session-Id
     served: list[tuple[str, str]] = field(default_factory=list)  # (JSON-RPC method, replica) seen through haproxy
+    processes: list[Any] = field(default_factory=list)  # each replica's process, in the order of `replicas`
 
     def sms_sent(self) -> int:
         records = httpx2.get(self.sandbox + "/_sandbox/requests", timeout=10).json()
@@ -83,6 +84,7 @@ frontend by_session
 backend round_robin
   balance roundrobin
   http-response set-header X-Served-By %[srv_name]
+{checks}
 {servers}
 backend by_session
   balance roundrobin
@@ -95,10 +97,11 @@ backend by_session
 
 
 @contextmanager
-def replicas_behind_haproxy(folder: Path, env: dict[str, str]) -> Iterator[Topology]:
+def replicas_behind_haproxy(folder: Path, env: dict[str, str], *, ready_checks: bool = False) -> Iterator[Topology]:
     """One redis-server, one sandbox, three replicas with `env` (plus the shared state and secret), haproxy.
 
     `{public}` in an `env` value is the round-robin frontend's base URL (e.g. for TELCO_MCP_PUBLIC_URL).
+    With `ready_checks`, haproxy's round robin follows each replica's `/readyz` (a draining one leaves it).
     """
     need(HAPROXY, "haproxy")
     redis = RedisServer(folder)
@@ -121,9 +124,11 @@ def replicas_behind_haproxy(folder: Path, env: dict[str, str]) -> Iterator[Topol
             ports.append(port)
         for url, process in replicas:
             wait_http(url, process, timeout=60)
-        servers = "\n".join(f"  server r{i} 127.0.0.1:{p}" for i, p in enumerate(ports))
+        check = " check inter 200 fall 1 rise 2" if ready_checks else ""
+        servers = "\n".join(f"  server r{i} 127.0.0.1:{p}{check}" for i, p in enumerate(ports))
+        checks = "  option httpchk GET /readyz\n  http-check expect status 200" if ready_checks else ""
         config = folder / "haproxy.cfg"
-        config.write_text(HAPROXY_CONFIG.format(rr=rr, sticky=sticky, servers=servers))
+        config.write_text(HAPROXY_CONFIG.format(rr=rr, sticky=sticky, servers=servers, checks=checks))
         proxy = stack.enter_context(
             spawn([HAPROXY, "-db", "-f", str(config)], dict(os.environ), folder / "haproxy.log")
         )
@@ -135,6 +140,7 @@ def replicas_behind_haproxy(folder: Path, env: dict[str, str]) -> Iterator[Topol
             redis=redis,
             sandbox=sandbox,
             replicas=[url for url, _ in replicas],
+            processes=[process for _, process in replicas],
             round_robin=f"{public}/mcp",
             sticky=f"http://127.0.0.1:{sticky}/mcp",
         )
