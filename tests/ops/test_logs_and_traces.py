@@ -135,3 +135,59 @@ async def test_a_write_makes_one_span_per_pipeline_stage_and_per_upstream_reques
     attributes = json.dumps([dict(s.attributes or {}) for s in spans.get_finished_spans()])
     assert "private text canary" not in attributes
     assert "15799912345" not in attributes
+
+
+def test_the_standard_otel_variables_export_the_spans_over_otlp(tmp_path: Path):
+    """`telco-mcp serve` with OTEL_EXPORTER_OTLP_ENDPOINT (and the `otel` extra) posts its spans there."""
+    import http.server
+    import threading
+
+    received: list[tuple[str, bytes]] = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    collector = http.server.HTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    try:
+        port = collector.server_address[1]
+        lines = [
+            {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25",
+             "capabilities": {}, "clientInfo": {"name": "otel-test", "version": "1"}}},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "sipgate_send_sms", "arguments":
+             {"recipient": "+4915799912345", "message": "otel canary text"}}},
+        ]  # fmt: skip
+        env = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}", "OTEL_SERVICE_NAME": "telco-mcp-test",
+            "TELCO_MCP_CONFIRM": "off", "TELCO_MCP_CONFIRM_OFF_ACKNOWLEDGED": "1",
+        }  # fmt: skip
+        full = {k: v for k, v in os.environ.items() if not k.startswith(("TELCO_MCP_", "SIPGATE_", "SIGNALWIRE_"))}
+        full |= {"XDG_STATE_HOME": str(tmp_path / "state"), "TELCO_MCP_SANDBOX": "1"} | env
+        with subprocess.Popen(
+            [sys.executable, "-m", "telco_mcp", "serve", "--transport", "stdio"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=full, cwd=tmp_path,
+        ) as process:  # fmt: skip
+            assert process.stdin is not None and process.stdout is not None
+            for line in lines:
+                process.stdin.write(json.dumps(line) + "\n")
+                process.stdin.flush()
+                if "id" in line:
+                    while json.loads(process.stdout.readline()).get("id") != line["id"]:
+                        pass
+            process.stdin.close()
+            assert process.wait(timeout=60) == 0
+    finally:
+        collector.shutdown()
+        collector.server_close()
+    traces = b"".join(body for path, body in received if path == "/v1/traces")
+    assert traces, f"no spans exported: {[path for path, _ in received]}"
+    for name in (b"write.send", b"upstream.request", b"telco-mcp-test"):
+        assert name in traces
+    assert b"otel canary text" not in traces and b"15799912345" not in traces
