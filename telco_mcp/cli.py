@@ -18,9 +18,9 @@ import logging
 import sys
 from pathlib import Path
 
-from telco_mcp import __version__
+from telco_mcp import __version__, last_error
 from telco_mcp.errors import ConfigError, TelcoError
-from telco_mcp.settings import Settings, load_settings
+from telco_mcp.settings import Settings, default_state_dir, load_settings
 
 logger = logging.getLogger("telco_mcp")
 
@@ -90,6 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         writes,
         settings.audit_path,
     )
+    last_error.clear(settings.state_dir)  # this start worked: an older failure is no longer why it fails
     serve(server, settings, args.transport, args.host, args.port, sock)
     return 0
 
@@ -171,6 +172,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     from telco_mcp.doctor import run_doctor
 
+    print(last_error.describe(default_state_dir()))  # first: the settings that made it fail may still be wrong
     settings = _settings(args).check()
     _configure_logging("WARNING")
     return anyio.run(run_doctor, settings, print)
@@ -286,11 +288,22 @@ def main(argv: list[str] | None = None) -> None:
     if args.command is None:
         args = parser.parse_args(["serve", *(argv if argv is not None else sys.argv[1:])])
     _configure_logging("WARNING")  # until a command knows its level: a settings warning is a log line on stderr
+    typed = argv if argv is not None else sys.argv[1:]
     try:
         code = args.func(args)
     except (ConfigError, TelcoError) as exc:
         print(f"telco-mcp: {exc}", file=sys.stderr)
+        _failed_start(args, typed, str(exc))
         code = 2
     except KeyboardInterrupt:
         code = 130
+    except Exception as exc:
+        _failed_start(args, typed, f"unexpected {type(exc).__name__}: the traceback is on the server's stderr")
+        raise
     sys.exit(code)
+
+
+def _failed_start(args: argparse.Namespace, argv: list[str], error: str) -> None:
+    """A server that cannot start says why in `last-error` too: its client may hide stderr (last_error.py)."""
+    if args.command == "serve":
+        last_error.record(default_state_dir(), argv, error)
