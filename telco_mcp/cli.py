@@ -159,7 +159,7 @@ def cmd_manifest(args: argparse.Namespace) -> int:
             return 1
         print(
             "tool manifests, telco_mcp/schemas.json, README tool table, server.json and bundle/manifest.json "
-            "match the catalogue"
+            "match the catalogue; docs/configuration.md matches the settings"
         )
         return 0
     changed = manifest.write(root)
