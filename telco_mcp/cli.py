@@ -5,6 +5,7 @@
     telco-mcp tools              what would be exposed, and why each other tool is hidden
     telco-mcp manifest [--check] regenerate (or verify) tool_manifests/, README table, server.json
     telco-mcp doctor             check each configured provider's credentials with one cheap read
+    telco-mcp config CLIENT      print (or --write) a client's configuration for this install
     telco-mcp approvals ...      list, show, approve or deny pending writes (out-of-band approval)
 
 Secrets are never taken from the command line: they come from the environment or `.env`.
@@ -159,7 +160,7 @@ def cmd_manifest(args: argparse.Namespace) -> int:
             return 1
         print(
             "tool manifests, telco_mcp/schemas.json, README tool table, server.json and bundle/manifest.json "
-            "match the catalogue; docs/configuration.md matches the settings"
+            "match the catalogue; docs/configuration.md and docs/clients.md match the settings and `telco-mcp config`"
         )
         return 0
     changed = manifest.write(root)
@@ -176,6 +177,37 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     settings = _settings(args).check()
     _configure_logging("WARNING")
     return anyio.run(run_doctor, settings, print)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from telco_mcp import client_config as cc
+
+    url = (args.url or cc.DEFAULT_URL) if args.transport == "http" else None
+    if args.url and args.transport != "http":
+        raise ConfigError("--url needs --transport http (stdio starts the server itself)")
+    if args.file and not args.write:
+        raise ConfigError("--file names the file --write merges into: add --write")
+    run = cc.launch(_settings(args).check())
+    printed = cc.render(args.client, run, name=args.name, url=url)
+    path = None
+    if args.client in cc.FILE_CLIENTS:
+        path = Path(args.file).expanduser() if args.file else cc.default_path(args.client)
+    if not args.write:
+        print(printed)
+        for line in cc.notes(args.client, run, url=url, path=path):
+            print(line, file=sys.stderr)
+        return 0
+    if path is None:
+        raise ConfigError(f"{args.client} keeps its own configuration: run the printed command instead of --write")
+
+    def ask(question: str) -> str:
+        print(question, end="", file=sys.stderr, flush=True)
+        return sys.stdin.readline()
+
+    code = cc.write(path, cc.document(args.client, run, name=args.name, url=url), yes=args.yes, out=print, ask=ask)
+    for line in cc.notes(args.client, run, url=url, path=None):
+        print(line, file=sys.stderr)
+    return code
 
 
 def cmd_approvals(args: argparse.Namespace) -> int:
@@ -275,6 +307,26 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check credentials and show what is exposed", formatter_class=fmt)
     exposure_flags(doctor)
     doctor.set_defaults(func=cmd_doctor)
+
+    from telco_mcp.client_config import CLIENTS
+
+    config = sub.add_parser(
+        "config",
+        help="print (or --write) a client's configuration for this install",
+        description="Print the configuration CLIENT needs to start this install's server (the absolute path of its "
+        "command; your settings, secrets as placeholders), or merge it into the client's file with --write.",
+        formatter_class=fmt,
+    )
+    config.add_argument("client", choices=CLIENTS, help="the MCP client")
+    config.add_argument(
+        "--transport", choices=["stdio", "http"], default="stdio", help="http: reach a running server at --url"
+    )
+    config.add_argument("--url", help="the server's MCP endpoint for --transport http (default: make serve's)")
+    config.add_argument("--name", default="telco", help="the server's name in the client")
+    config.add_argument("--write", action="store_true", help="merge into the client's file (diff, question, backup)")
+    config.add_argument("--file", help="the file --write merges into (default: the client's per-user file)")
+    config.add_argument("--yes", action="store_true", help="write without asking (the diff is still shown)")
+    config.set_defaults(func=cmd_config)
 
     from telco_mcp.approval.cli import add_parser
 
