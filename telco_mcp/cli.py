@@ -219,6 +219,10 @@ def cmd_approvals(args: argparse.Namespace) -> int:
     return run(args, settings.state_dir, token.get_secret_value() if token is not None else None)
 
 
+# client_config.CLIENTS, spelled out: that module (difflib, tempfile, ...) loads only when `config` runs
+CONFIG_CLIENTS = ("claude-desktop", "claude-code", "vscode", "cursor", "inspector")
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Every option's help ends with its default; an on/off flag's default reads "off"."""
 
@@ -308,8 +312,6 @@ def build_parser() -> argparse.ArgumentParser:
     exposure_flags(doctor)
     doctor.set_defaults(func=cmd_doctor)
 
-    from telco_mcp.client_config import CLIENTS
-
     config = sub.add_parser(
         "config",
         help="print (or --write) a client's configuration for this install",
@@ -317,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
         "command; your settings, secrets as placeholders), or merge it into the client's file with --write.",
         formatter_class=fmt,
     )
-    config.add_argument("client", choices=CLIENTS, help="the MCP client")
+    config.add_argument("client", choices=CONFIG_CLIENTS, help="the MCP client")
     config.add_argument(
         "--transport", choices=["stdio", "http"], default="stdio", help="http: reach a running server at --url"
     )

@@ -73,6 +73,8 @@ def _is_secret(name: str, value: object) -> bool:
 def _text(value: object) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
+    if isinstance(value, Path):  # the client starts the server in a directory of its own
+        return str(value.expanduser().absolute())
     return str(value)
 
 

@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import shlex
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +37,8 @@ def record(state_dir: Path, argv: Sequence[str], error: str) -> Path | None:
         "command": shlex.join(["telco-mcp", *argv]),  # secrets are never arguments (see cli.py)
         "error": error,
     }
+    import tempfile
+
     target = path(state_dir)
     try:
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

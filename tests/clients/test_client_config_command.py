@@ -177,6 +177,10 @@ def test_the_approver_pin_is_a_hash_placeholder_and_a_webhook_url_never_printed(
     env = json.loads(out)["mcpServers"]["telco"]["env"]
     assert env["TELCO_MCP_APPROVER_PIN"] == "scrypt$…" and env["TELCO_MCP_APPROVAL_WEBHOOK"] == "…"
     assert secret_hash not in out
+    relative = printed(tmp_path, "cursor", TELCO_MCP_AUDIT_LOG="logs/audit.jsonl")  # read where config ran
+    assert json.loads(relative)["mcpServers"]["telco"]["env"] == {
+        "TELCO_MCP_AUDIT_LOG": str(tmp_path / "logs/audit.jsonl")
+    }
 
 
 # ------------------------------------------------------------------ --write
@@ -259,6 +263,12 @@ def test_default_paths_are_the_documented_ones(tmp_path: Path) -> None:
     for shown in ("~/Library/Application Support/Claude/claude_desktop_config.json", "~/.cursor/mcp.json",
                   "~/Library/Application Support/Code/User/mcp.json"):  # fmt: skip
         assert shown in doc
+
+
+def test_the_command_offers_every_client() -> None:
+    from telco_mcp.cli import CONFIG_CLIENTS
+
+    assert CONFIG_CLIENTS == client_config.CLIENTS
 
 
 def test_the_docs_show_what_the_command_prints() -> None:

@@ -58,6 +58,8 @@ NEVER_AT_START = frozenset(
         "telco_mcp.approval.remote",  # HTTP with OAuth only
         "telco_mcp.doctor",
         "telco_mcp.manifest",
+        "telco_mcp.client_config",  # `telco-mcp config` only
+        "telco_mcp.config_reference",
     }
 )
 # With credentials the provider clients' own HTTP/1.1 stack loads it; in sandbox mode only the stdio webhook
