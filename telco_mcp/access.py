@@ -4,6 +4,8 @@
                   same-origin form POSTs), so no bearer token: a person's browser has none
     /api/approvals  with OAuth only: the authenticated approval API, each approver with their own
                   access token (`approval/remote.py`)
+    /_sandbox/    the embedded sandbox's admin API (no credentials only): the MCP paths' bearer token when one
+                  is set, the MCP endpoint's Host/Origin checks; with OAuth mounted on loopback binds only
     everything    the MCP transports (/mcp, /sse, /messages/): the static bearer token when one is set;
                   with OAuth the SDK's middleware inside the MCP app checks the access token and serves
                   the Protected Resource Metadata (`oauth.py`)

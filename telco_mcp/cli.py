@@ -5,6 +5,7 @@
     telco-mcp tools              what would be exposed, and why each other tool is hidden
     telco-mcp manifest [--check] regenerate (or verify) tool_manifests/, README table, server.json
     telco-mcp doctor             check each configured provider's credentials with one cheap read
+    telco-mcp config CLIENT      print (or --write) a client's configuration for this install
     telco-mcp approvals ...      list, show, approve or deny pending writes (out-of-band approval)
 
 Secrets are never taken from the command line: they come from the environment or `.env`.
@@ -19,9 +20,9 @@ import signal
 import sys
 from pathlib import Path
 
-from telco_mcp import __version__
+from telco_mcp import __version__, last_error
 from telco_mcp.errors import ConfigError, TelcoError
-from telco_mcp.settings import Settings, load_settings
+from telco_mcp.settings import Settings, default_state_dir, load_settings
 
 logger = logging.getLogger("telco_mcp")
 
@@ -95,6 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         writes,
         settings.audit_path,
     )
+    last_error.clear(settings.state_dir)  # this start worked: an older failure is no longer why it fails
     serve(server, settings, args.transport, args.host, args.port, sock)
     return 0
 
@@ -189,7 +191,7 @@ def cmd_manifest(args: argparse.Namespace) -> int:
             return 1
         print(
             "tool manifests, telco_mcp/schemas.json, README tool table, server.json and bundle/manifest.json "
-            "match the catalogue"
+            "match the catalogue; docs/configuration.md and docs/clients.md match the settings and `telco-mcp config`"
         )
         return 0
     changed = manifest.write(root)
@@ -202,9 +204,41 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     from telco_mcp.doctor import run_doctor
 
+    print(last_error.describe(default_state_dir()))  # first: the settings that made it fail may still be wrong
     settings = _settings(args).check()
     _configure_logging("WARNING", settings)
     return anyio.run(run_doctor, settings, print)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from telco_mcp import client_config as cc
+
+    url = (args.url or cc.DEFAULT_URL) if args.transport == "http" else None
+    if args.url and args.transport != "http":
+        raise ConfigError("--url needs --transport http (stdio starts the server itself)")
+    if args.file and not args.write:
+        raise ConfigError("--file names the file --write merges into: add --write")
+    run = cc.launch(_settings(args).check())
+    printed = cc.render(args.client, run, name=args.name, url=url)
+    path = None
+    if args.client in cc.FILE_CLIENTS:
+        path = Path(args.file).expanduser() if args.file else cc.default_path(args.client)
+    if not args.write:
+        print(printed)
+        for line in cc.notes(args.client, run, url=url, path=path):
+            print(line, file=sys.stderr)
+        return 0
+    if path is None:
+        raise ConfigError(f"{args.client} keeps its own configuration: run the printed command instead of --write")
+
+    def ask(question: str) -> str:
+        print(question, end="", file=sys.stderr, flush=True)
+        return sys.stdin.readline()
+
+    code = cc.write(path, cc.document(args.client, run, name=args.name, url=url), yes=args.yes, out=print, ask=ask)
+    for line in cc.notes(args.client, run, url=url, path=None):
+        print(line, file=sys.stderr)
+    return code
 
 
 def cmd_approvals(args: argparse.Namespace) -> int:
@@ -214,6 +248,10 @@ def cmd_approvals(args: argparse.Namespace) -> int:
     _configure_logging("WARNING", settings)
     token = settings.telco_mcp_approver_token
     return run(args, settings.state_dir, token.get_secret_value() if token is not None else None)
+
+
+# client_config.CLIENTS, spelled out: that module (difflib, tempfile, ...) loads only when `config` runs
+CONFIG_CLIENTS = ("claude-desktop", "claude-code", "vscode", "cursor", "inspector")
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -305,6 +343,24 @@ def build_parser() -> argparse.ArgumentParser:
     exposure_flags(doctor)
     doctor.set_defaults(func=cmd_doctor)
 
+    config = sub.add_parser(
+        "config",
+        help="print (or --write) a client's configuration for this install",
+        description="Print the configuration CLIENT needs to start this install's server (the absolute path of its "
+        "command; your settings, secrets as placeholders), or merge it into the client's file with --write.",
+        formatter_class=fmt,
+    )
+    config.add_argument("client", choices=CONFIG_CLIENTS, help="the MCP client")
+    config.add_argument(
+        "--transport", choices=["stdio", "http"], default="stdio", help="http: reach a running server at --url"
+    )
+    config.add_argument("--url", help="the server's MCP endpoint for --transport http (default: make serve's)")
+    config.add_argument("--name", default="telco", help="the server's name in the client")
+    config.add_argument("--write", action="store_true", help="merge into the client's file (diff, question, backup)")
+    config.add_argument("--file", help="the file --write merges into (default: the client's per-user file)")
+    config.add_argument("--yes", action="store_true", help="write without asking (the diff is still shown)")
+    config.set_defaults(func=cmd_config)
+
     from telco_mcp.approval.cli import add_parser
 
     add_parser(sub).set_defaults(func=cmd_approvals)
@@ -317,11 +373,22 @@ def main(argv: list[str] | None = None) -> None:
     if args.command is None:
         args = parser.parse_args(["serve", *(argv if argv is not None else sys.argv[1:])])
     _configure_logging("WARNING")  # until a command knows its level: a settings warning is a log line on stderr
+    typed = argv if argv is not None else sys.argv[1:]
     try:
         code = args.func(args)
     except (ConfigError, TelcoError) as exc:
         print(f"telco-mcp: {exc}", file=sys.stderr)
+        _failed_start(args, typed, str(exc))
         code = 2
     except KeyboardInterrupt:
         code = 130
+    except Exception as exc:
+        _failed_start(args, typed, f"unexpected {type(exc).__name__}: the traceback is on the server's stderr")
+        raise
     sys.exit(code)
+
+
+def _failed_start(args: argparse.Namespace, argv: list[str], error: str) -> None:
+    """A server that cannot start says why in `last-error` too: its client may hide stderr (last_error.py)."""
+    if args.command == "serve":
+        last_error.record(default_state_dir(), argv, error)

@@ -1,7 +1,9 @@
 """Generated artefacts, all from the catalogue: `tool_manifests/*.json`, `telco_mcp/schemas.json` (the
 schemas the server serves, so it need not derive them at startup), the README tool table, `server.json`,
-and the MCP Bundle's `bundle/manifest.json` (its hand-written `bundle/manifest.template.json` plus the
-version, tools and prompts).
+the MCP Bundle's `bundle/manifest.json` (its hand-written `bundle/manifest.template.json` plus the
+version, tools and prompts), and, from the `Settings` class, the configuration reference in
+`docs/configuration.md` (`config_reference.py`), and the client configurations `telco-mcp config` prints,
+in `docs/clients.md` (`client_config.py`).
 
 `telco-mcp manifest` writes them; `telco-mcp manifest --check` fails when any differs from what the
 catalogue says, so every change to a tool's public contract shows up as a reviewable diff.
@@ -14,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from telco_mcp import __version__
+from telco_mcp import __version__, client_config, config_reference
 from telco_mcp.catalogue import CATALOGUE, Operation
 from telco_mcp.tools import SCHEMAS_FILE, for_mode, live_schemas, result_schema
 
@@ -167,6 +169,10 @@ def expected_files(root: Path = ROOT) -> dict[Path, str]:
     files[root / "telco_mcp" / SCHEMAS_FILE.name] = render_schemas()
     readme = root / "README.md"
     files[readme] = _readme_with_table(readme.read_text(encoding="utf-8"))
+    reference = root / config_reference.DOC  # the configuration reference, from the Settings class
+    files[reference] = config_reference.with_reference(reference.read_text(encoding="utf-8"))
+    clients = root / client_config.DOC  # what `telco-mcp config CLIENT` prints for an example install
+    files[clients] = client_config.with_doc_block(clients.read_text(encoding="utf-8"))
     return files
 
 

@@ -39,6 +39,11 @@ def _default_state_dir() -> Path:
     return Path(base) / "telco-mcp"
 
 
+def default_state_dir() -> Path:
+    """`$XDG_STATE_HOME/telco-mcp` (`Settings.state_dir`), for what runs before settings load or when they fail."""
+    return _default_state_dir()
+
+
 class Settings(BaseSettings):
     """Every setting, with its environment variable (the field name in upper case)."""
 
@@ -360,6 +365,7 @@ class Settings(BaseSettings):
                     "*.example.com (no scheme, port or path)"
                 )
         out += self._gateway_host_problems()
+        out += self._pin_problems()
         for name in (
             "telco_mcp_webhook_allowed_networks",
             "telco_mcp_webhook_trusted_proxies",
@@ -382,6 +388,13 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"[A-Z]{2}", self.telco_mcp_default_region):
             out.append("TELCO_MCP_DEFAULT_REGION must be a two-letter region code such as DE")
         return out
+
+    def _pin_problems(self) -> list[str]:  # issue 26: a malformed PIN hash stops startup with the settings
+        from telco_mcp.approval.pin import pin_problem
+
+        pin = self.telco_mcp_approver_pin
+        problem = pin_problem(pin.get_secret_value()) if pin is not None else None
+        return [problem] if problem else []
 
     def _gateway_host_problems(self) -> list[str]:
         from telco_mcp.routing import parse_host_entry

@@ -147,6 +147,13 @@ def http_app(
     if runtime.webhooks is not None and "sipgate" in runtime.providers:
         # sipgate sends no bearer token: the secret path is the webhook's credential (events/receiver.py)
         entries.append(Entry("/webhooks/", runtime.webhooks.app, OwnAuth()))
+    if runtime.sandbox is not None and (runtime.token_verifier is None or is_loopback(host)):
+        # the embedded sandbox's admin API (ring a call, latency, faults), behind the MCP paths' bearer token when
+        # one is set; with OAuth only on a loopback bind, since an access token is no rule for it (docs/sandbox.md)
+        from telco_mcp.sandbox.admin import ADMIN_PREFIX, mounted_admin
+
+        rule = BearerToken(token.get_secret_value()) if token else OwnAuth()
+        entries.append(Entry(ADMIN_PREFIX + "/", mounted_admin(runtime.sandbox, security), rule))
     if runtime.token_verifier is not None:
         # OAuth: the SDK's middleware inside the MCP app checks every token (and serves the PRM document);
         # the approval API checks the approver's token the same way.

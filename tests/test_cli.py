@@ -73,6 +73,9 @@ def test_manifest_check_passes_on_the_repository_and_fails_on_drift(capsys, tmp_
     (copy / "tool_manifests").mkdir(parents=True)
     (copy / "README.md").write_text((REPO / "README.md").read_text())
     (copy / "server.json").write_text((REPO / "server.json").read_text())
+    (copy / "docs").mkdir()
+    (copy / "docs" / "configuration.md").write_text((REPO / "docs" / "configuration.md").read_text())
+    (copy / "docs" / "clients.md").write_text((REPO / "docs" / "clients.md").read_text())
     for path in (REPO / "tool_manifests").glob("*.json"):
         data = json.loads(path.read_text())
         if data["name"] == "sipgate_send_sms":

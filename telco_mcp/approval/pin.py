@@ -27,6 +27,7 @@ import hmac
 import ipaddress
 import logging
 import math
+import re
 import secrets
 import socket
 import threading
@@ -141,8 +142,48 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _unb64(text: str) -> bytes:
+def _unb64(text: str, *, strict: bool = False) -> bytes:
+    """`_b64` undone; `strict`: ValueError for any character outside base64url (else they are dropped)."""
+    if strict and not re.fullmatch(r"[A-Za-z0-9_-]*", text):
+        raise ValueError("not base64url")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+_MAX_MEMORY = 32 * 1024 * 1024  # what hashlib.scrypt allows by default (128 * n * r bytes)
+
+
+def pin_problem(configured: str) -> str | None:
+    """What is wrong with a `TELCO_MCP_APPROVER_PIN` value, naming the setting and never echoing the value:
+    a PIN shorter than `MIN_LENGTH`, or a `scrypt$...` value that is not a hash `hash_pin` makes (its parts,
+    cost parameters, base64url salt and 32-byte digest). None when the server can use it."""
+    if not configured.startswith("scrypt$"):
+        if len(configured) < MIN_LENGTH:
+            return f"TELCO_MCP_APPROVER_PIN must have at least {MIN_LENGTH} characters"
+        return None
+    parts = configured.split("$")
+    why = None
+    if len(parts) != 6:
+        why = f"it has {len(parts)} parts separated by $, a hash has 6"
+    elif not all(part.isdigit() for part in parts[1:4]):
+        why = "its cost parameters (n, r, p) are not all numbers"
+    else:
+        n, r, p = (int(part) for part in parts[1:4])
+        if n < 2 or n & (n - 1) or r < 1 or p < 1 or 128 * n * r > _MAX_MEMORY:
+            why = "its cost parameters (n, r, p) are not ones scrypt accepts"
+        else:
+            try:
+                salt, digest = _unb64(parts[4], strict=True), _unb64(parts[5], strict=True)
+            except ValueError:
+                why = "its salt or digest is not base64url"
+            else:
+                if len(salt) < 8 or len(digest) != 32:
+                    why = "its salt or digest has the wrong length"
+    if why is None:
+        return None
+    return (
+        f"TELCO_MCP_APPROVER_PIN looks like a hash (scrypt$...) but is malformed: {why}. Make one with "
+        "`telco-mcp approvals hash-pin` and copy it whole (in a shell, quote it: each $ must stay)"
+    )
 
 
 class ApproverPin:
@@ -150,19 +191,14 @@ class ApproverPin:
         """`key` keys the HMAC a source is kept under: the same on every replica (derived from
         TELCO_MCP_CONFIRM_SECRET); without one a random key of this process (memory state only)."""
         self._source_key = key or secrets.token_bytes(32)
+        problem = pin_problem(configured)
+        if problem is not None:
+            raise ConfigError(problem)
         if configured.startswith("scrypt$"):
-            try:
-                _, n, r, p, salt, digest = configured.split("$")
-                self._params = (int(n), int(r), int(p))
-                self._salt, self._digest = _unb64(salt), _unb64(digest)
-            except ValueError:
-                raise ConfigError(
-                    "TELCO_MCP_APPROVER_PIN looks like a hash but is malformed; make one with "
-                    "`telco-mcp approvals hash-pin`"
-                ) from None
+            _, n, r, p, salt, digest = configured.split("$")
+            self._params = (int(n), int(r), int(p))
+            self._salt, self._digest = _unb64(salt), _unb64(digest)
         else:
-            if len(configured) < MIN_LENGTH:
-                raise ConfigError(f"TELCO_MCP_APPROVER_PIN must have at least {MIN_LENGTH} characters")
             self._params = (_N, _R, _P)
             self._salt = secrets.token_bytes(16)
             self._digest = hashlib.scrypt(configured.encode(), salt=self._salt, n=_N, r=_R, p=_P, dklen=32)

@@ -195,3 +195,25 @@ class AdminApi:
 
     async def expire_access_token(self, request: Request) -> Response:
         return JSONResponse({"expired": self.sb.expire_sipgate_access_token()})
+
+
+def mounted_admin(sandbox: Any, security: Any) -> Any:
+    """The admin surface as `telco-mcp serve --transport http|sse` mounts it under ``/_sandbox/`` (the
+    embedded sandbox, no credentials): the MCP endpoint's Host and Origin checks first (a web page in the
+    user's browser must not ring calls or reset the sandbox: bad Host 421, foreign Origin 403, a POST that
+    is not ``application/json`` 400), then the sandbox's own app, built at the first request as for the
+    provider routes. Authentication is the access layer's entry rule (`transports.http_app`)."""
+    from mcp.server.transport_security import TransportSecurityMiddleware
+    from starlette.types import Receive, Scope, Send
+
+    guard = TransportSecurityMiddleware(security)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refused = await guard.validate_request(Request(scope), is_post=scope.get("method") == "POST")
+            if refused is not None:
+                await refused(scope, receive, send)
+                return
+        await sandbox.app(scope, receive, send)
+
+    return app

@@ -150,7 +150,7 @@ def test_the_standard_otel_variables_export_the_spans_over_otlp(tmp_path: Path):
             self.send_response(200)
             self.end_headers()
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the standard library's name
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     collector = http.server.HTTPServer(("127.0.0.1", 0), Collector)

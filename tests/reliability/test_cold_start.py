@@ -59,6 +59,8 @@ NEVER_AT_START = frozenset(
         "telco_mcp.doctor",
         "telco_mcp.manifest",
         "telco_mcp.sandbox.signing",  # the sandbox's push key: made at its first push
+        "telco_mcp.client_config",  # `telco-mcp config` only
+        "telco_mcp.config_reference",
     }
 )
 # The metrics registry (about 90 ms to import): built with the first thing counted (a tool call, a scrape).
