@@ -490,8 +490,8 @@ def _incoming(number: JSONDict) -> JSONDict:
         "account_id": SIGNALWIRE_PROJECT_ID, "account_sid": SIGNALWIRE_PROJECT_ID, "address_requirements": "none",
         "address_sid": None, "api_version": "2010-04-01", "beta": False,
         "capabilities": {kind: kind in capabilities for kind in ("voice", "sms", "mms", "fax")},
-        "country_code": number.get("country_code") or "US", "date_created": number["created_at"],
-        "date_updated": number.get("updated_at") or number["created_at"], "emergency_address_sid": None,
+        "country_code": number.get("country_code") or "US", "date_created": _rfc(number["created_at"]),
+        "date_updated": _rfc(number.get("updated_at") or number["created_at"]), "emergency_address_sid": None,
         "emergency_status": "Inactive", "friendly_name": number.get("name") or number["number"], "identity_sid": None,
         "origin": "signalwire", "phone_number": number["number"], "sid": number["id"], "sms_application_sid": None,
         "sms_fallback_method": "POST", "sms_fallback_url": None, "sms_method": "POST", "sms_url": None,
@@ -500,6 +500,11 @@ def _incoming(number: JSONDict) -> JSONDict:
         "voice_application_sid": None, "voice_caller_id_lookup": None, "voice_fallback_method": "POST",
         "voice_fallback_url": None, "voice_method": "POST", "voice_url": None,
     }  # fmt: skip
+
+
+def _rfc(iso_time: str) -> str:
+    """The Relay REST API's ISO 8601 time as the Compatibility API writes times (RFC 2822)."""
+    return rfc2822(datetime.fromisoformat(iso_time.replace("Z", "+00:00")))
 
 
 def _public(call: JSONDict) -> JSONDict:
