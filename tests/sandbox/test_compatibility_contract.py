@@ -32,16 +32,22 @@ ACCOUNT = f"{BASE}/Accounts/{SIGNALWIRE_PROJECT_ID}"
 FORM = "application/x-www-form-urlencoded"
 AUTH = "Basic eDp5"
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
-COVERED = {
-    "/Accounts/{AccountSid}/Calls",
-    "/Accounts/{AccountSid}/Calls/{Sid}",
-    "/Accounts/{AccountSid}/Conferences",
-    "/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants",
-    "/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}",
-    "/Accounts/{AccountSid}/Queues",
-    "/Accounts/{AccountSid}/Queues/{QueueSid}/Members",
-    "/Accounts/{AccountSid}/IncomingPhoneNumbers",
+# The operations the sandbox simulates: (method, spec path template under the base).
+OPERATIONS = {
+    ("GET", "/Accounts/{AccountSid}/Calls"),
+    ("POST", "/Accounts/{AccountSid}/Calls"),
+    ("GET", "/Accounts/{AccountSid}/Calls/{Sid}"),
+    ("POST", "/Accounts/{AccountSid}/Calls/{Sid}"),
+    ("GET", "/Accounts/{AccountSid}/Conferences"),
+    ("GET", "/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants"),
+    ("GET", "/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}"),
+    ("POST", "/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}"),
+    ("DELETE", "/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}"),
+    ("GET", "/Accounts/{AccountSid}/Queues"),
+    ("GET", "/Accounts/{AccountSid}/Queues/{QueueSid}/Members"),
+    ("GET", "/Accounts/{AccountSid}/IncomingPhoneNumbers"),
 }
+COVERED = {template for _, template in OPERATIONS}
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +203,8 @@ async def test_every_answer_of_the_sandbox_matches_the_document(document: OpenAP
         people = (await send("GET", f"/Conferences/{sid}/Participants")).json()["participants"]
         await send("GET", f"/Conferences/{UNKNOWN}/Participants")
         one = f"/Conferences/{sid}/Participants/{people[0]['call_sid']}"
+        await send("GET", one)
+        await send("GET", f"/Conferences/{sid}/Participants/{UNKNOWN}")
         await send("POST", one, form=[("Muted", "true")])
         await send("POST", one, form=[("Hold", "true")])
         await send("POST", one, form=[("Colour", "red")])  # not a field: 422
@@ -209,6 +217,12 @@ async def test_every_answer_of_the_sandbox_matches_the_document(document: OpenAP
         await send("GET", "/IncomingPhoneNumbers", [("PhoneNumber", ours)])
     statuses = {answer.status_code for *_, answer in answers}
     assert statuses == {200, 204, 400, 404, 422}, statuses
+    for method, template in OPERATIONS:  # every operation answered, successfully and (but a filter list) in error
+        pattern = re.sub(r"\{[^}]+\}", "[^/]+", BASE + template)
+        seen = {a.status_code for m, path, *_, a in answers if m == method and re.fullmatch(pattern, path)}
+        assert any(s < 300 for s in seen), (method, template, seen)
+        if template.endswith(("/Calls/{Sid}", "/Participants", "/Participants/{CallSid}", "/Members")):
+            assert any(s >= 400 for s in seen), (method, template, seen)
     for method, path, query, form, answer in answers:
         request = mock(method, path, query, form)
         response = MockResponse(answer.content, status_code=answer.status_code,

@@ -195,8 +195,8 @@ class _Family:
         async def prepare_update(args: m.UpdateCallInput, ctx: CallContext) -> PreparedRequest:
             call = await family.call(ctx, update, args.call_sid)
             if call.status not in m.LIVE:
-                raise InvalidInput(f"call {args.call_sid} is {call.status or 'not live'}: only a queued, ringing or "
-                                   "in-progress call can be hung up or redirected")  # fmt: skip
+                raise InvalidInput(f"call {args.call_sid} is {quote(call.status or 'not live')}: only a queued, "
+                                   "ringing or in-progress call can be hung up or redirected")  # fmt: skip
             if args.action == "redirect":
                 assert args.url is not None
                 form: tuple[tuple[str, str], ...] = (("Url", args.url),)
