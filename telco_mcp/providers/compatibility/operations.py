@@ -353,7 +353,6 @@ class _Family:
                 effect="write",
                 idempotent=True,
                 default=False,
-                grantable=True,
                 prepare=prepare_update,
                 interpret=one_participant,
                 summarize=summarize_update,
