@@ -334,3 +334,37 @@ async def test_queues_list_their_waiting_calls(audit_path: Path) -> None:
     assert [m["position"] for m in members["items"]] == [1]
     assert hung.structured_content["status"] == "applied", text(hung)
     assert after["current_size"] == 0 and empty["items"] == []
+
+
+# ------------------------------------------------------------------ the form body on the wire
+async def test_the_form_body_is_sent_as_exactly_its_fields_in_order(audit_path: Path) -> None:
+    from urllib.parse import urlencode
+
+    from conftest import SW_PROJECT, FakeUpstream, response, signalwire_settings
+
+    laml = f"{BASE}/Accounts/{SW_PROJECT}"
+    fake = FakeUpstream()
+    incoming = [{"phone_number": "+15550100100", "capabilities": {"voice": True}}]
+    fake.route(f"GET {laml}/IncomingPhoneNumbers", response(200, {"incoming_phone_numbers": incoming}))
+    fake.route(f"POST {laml}/Calls", response(200, {"sid": UNKNOWN, "status": "queued"}))
+    url = "https://acme.signalwire.com/laml-bins/1?team=ops&who=on%20call"
+    settings = signalwire_settings(audit_path, telco_mcp_toolsets="all", telco_mcp_allow_writes=True)
+    async with client_for(settings, fake, elicitation_callback=accept) as c:
+        result = await c.call_tool(
+            "signalwire_start_call", {"to_number": CALLEE, "from_number": "+1 555 010 0100", "url": url}
+        )
+    assert result.structured_content is not None, text(result)
+    assert result.structured_content["status"] == "applied", text(result)
+    lookups = fake.sent("GET", f"{laml}/IncomingPhoneNumbers")  # asked, then read again once the person said yes
+    assert lookups and all(r.url.params["PhoneNumber"] == "+15550100100" for r in lookups)
+    [sent] = fake.sent("POST", f"{laml}/Calls")
+    assert sent.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert sent.content == urlencode([("To", "+12025550123"), ("From", "+15550100100"), ("Url", url)]).encode()
+
+
+def test_a_request_has_a_json_body_or_a_form_body_never_both() -> None:
+    from telco_mcp.wire import PreparedRequest
+
+    with pytest.raises(ValueError, match="not both"):
+        PreparedRequest("POST", "/x", json={"a": 1}, form=(("a", "1"),))
+    assert PreparedRequest("POST", "/x", form=(("b", "2"), ("a", "1"))).body == [["b", "2"], ["a", "1"]]
