@@ -8,6 +8,7 @@ layer and the tests all read `CATALOGUE`.
 from __future__ import annotations
 
 from telco_mcp.operation import Operation
+from telco_mcp.providers.signalwire.compatibility import OPERATIONS as SIGNALWIRE_COMPATIBILITY
 from telco_mcp.providers.signalwire.operations import OPERATIONS as SIGNALWIRE
 from telco_mcp.providers.sipgate.operations import OPERATIONS as SIPGATE
 
@@ -21,5 +22,5 @@ def _collect(*groups: tuple[Operation, ...]) -> tuple[Operation, ...]:
     return ops
 
 
-CATALOGUE: tuple[Operation, ...] = _collect(SIGNALWIRE, SIPGATE)
+CATALOGUE: tuple[Operation, ...] = _collect(SIGNALWIRE, SIGNALWIRE_COMPATIBILITY, SIPGATE)
 BY_NAME: dict[str, Operation] = {op.name: op for op in CATALOGUE}

@@ -36,6 +36,9 @@ class RequestPreview(Result):
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
     body: dict[str, Any] | None = Field(default=None, description="The JSON body; absent when there is none.")
+    form: list[tuple[str, str]] | None = Field(
+        default=None, description="A form body's fields (name, value), in the order sent; absent when there is none."
+    )
 
 
 class WriteResult(Result, Generic[T]):
@@ -117,6 +120,7 @@ def preview(client_base: str, request: PreparedRequest, auth_scheme: str) -> Req
         url=str(url),
         headers={"Authorization": f"{auth_scheme} [REDACTED]"},
         body=_without_webhook_secrets(request.json),
+        form=None if request.form is None else [(name, redact_webhook_secrets(value)) for name, value in request.form],
     )
 
 

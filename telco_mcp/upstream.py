@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlencode
 
 import anyio
 import httpx2
@@ -35,7 +36,7 @@ from telco_mcp.errors import (
 )
 from telco_mcp.ops import metrics, tracing
 from telco_mcp.untrusted import inline
-from telco_mcp.wire import PreparedRequest, Provider, response_json
+from telco_mcp.wire import FORM_TYPE, PreparedRequest, Provider, response_json
 
 if TYPE_CHECKING:
     from telco_mcp.events.store import EventStore
@@ -112,8 +113,10 @@ class ProviderClient:
         retry: RetryPolicy | None = None,
         sandbox: bool = False,
         auth_scheme: str = "Basic",
+        account_id: str | None = None,
     ) -> None:
         self.provider = provider
+        self.account_id = account_id  # the account the provider's paths name (SignalWire's project id), if any
         self.http = http
         self.auth_scheme = auth_scheme  # shown, redacted, in previews of the exact request
         self.retry = retry or RetryPolicy()
@@ -138,6 +141,7 @@ class ProviderClient:
                     self.base_url + request.path,
                     params=list(request.query) or None,
                     json=request.json,
+                    **_form(request),
                 )
                 status = response.status_code
                 span.set_attribute("http.response.status_code", status)
@@ -218,7 +222,7 @@ class ProviderClient:
             else "Do NOT repeat it blindly: check the current state first (a repeat could act twice)."
         )
         # The body can hold provider data (the SMS sender id sipgate listed) and text from anywhere: fenced.
-        body = f" with body {inline(request.json, self.provider)}" if request.json is not None else ""
+        body = f" with body {inline(request.body, self.provider)}" if request.body is not None else ""
         return OutcomeUnknown(
             f"Outcome unknown: {request.method} {request.path}{body} was sent to {self._name} but {why}, "
             f"so {op.name} may or may not have happened. {repeat}",
@@ -242,6 +246,13 @@ class ProviderClient:
     @property
     def _name(self) -> str:
         return PROVIDER_NAMES[self.provider]
+
+
+def _form(request: PreparedRequest) -> dict[str, Any]:
+    """A form body as the exact bytes sent: its fields in the order given (the order the approver saw)."""
+    if request.form is None:
+        return {}
+    return {"content": urlencode(request.form).encode(), "headers": {"Content-Type": FORM_TYPE}}
 
 
 class CallContext:

@@ -24,6 +24,7 @@ Provider = Literal["signalwire", "sipgate"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 PROVIDERS: tuple[Provider, ...] = ("signalwire", "sipgate")
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,18 @@ class PreparedRequest:
     query: tuple[tuple[str, str], ...] = ()
     json: Any = None
     fields: dict[str, str] = field(default_factory=dict, compare=False)  # path values, for messages
+    # An application/x-www-form-urlencoded body (SignalWire's Compatibility API), fields in the order sent;
+    # a request carries a JSON body or a form body, never both.
+    form: tuple[tuple[str, str], ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.form is not None and self.json is not None:
+            raise ValueError("a request has a JSON body or a form body, not both")
+
+    @property
+    def body(self) -> Any:
+        """The body as people read it (previews, approvals, the audit): the JSON, or the form's (name, value) pairs."""
+        return [list(pair) for pair in self.form] if self.form is not None else self.json
 
 
 def encode_segment(value: object) -> str:

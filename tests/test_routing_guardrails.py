@@ -538,6 +538,10 @@ def test_every_field_that_takes_a_url_or_a_sip_uri_is_checked_by_the_routing_gua
         ("signalwire_update_sip_gateway", "uri"),
         ("sipgate_set_webhooks", "incoming_url"),
         ("sipgate_set_webhooks", "outgoing_url"),
+        ("signalwire_start_call", "url"),
+        ("signalwire_start_call", "fallback_url"),
+        ("signalwire_start_call", "status_callback"),
+        ("signalwire_update_call", "url"),
     } <= checked, checked
 
 

@@ -446,6 +446,9 @@ SW_RECORDING_ID = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
 SW_NUMBER_ID = "8d7c6b5a-4f3e-4d2c-9b1a-0f9e8d7c6b5a"
 SW_CREDENTIAL_ID = "5b0c2d1e-3f4a-4b5c-8d6e-7f8091a2b3c4"
 SW_SENDER = "+1 202 555 0100"
+SW_CALL_SID = "2f8a3c1e-6b7d-4e9f-8a0b-1c2d3e4f5a6b"
+SW_CONFERENCE_SID = "7e6d5c4b-3a29-4180-9f7e-6d5c4b3a2918"
+LAML = "/api/laml/2010-04-01/Accounts/{project}"
 
 # Every write tool with arguments that pass validation, and what each of its phone-number fields is:
 # "dialled" (the provider dials or texts it: every number rule applies) or "shown" (displayed to the
@@ -499,6 +502,20 @@ WRITE_TOOLS: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     "signalwire_update_sip_credential": ({"id": SW_CREDENTIAL_ID, "caller_id": "Anna"}, {"send_as": "shown"}),
     "signalwire_delete_sip_credential": ({"id": SW_CREDENTIAL_ID}, {}),
     "sipgate_set_webhooks": ({"incoming_url": "https://crm.example.com/in", "outgoing_url": ""}, {}),
+    # The Compatibility API (issue 27): the caller is one of the project's numbers, shown to the callee.
+    "signalwire_start_call": (
+        {"to_number": MOBILE, "from_number": SW_SENDER, "url": "https://acme.signalwire.com/laml-bins/1"},
+        {"to_number": "dialled", "from_number": "shown"},
+    ),
+    "signalwire_update_call": (
+        {"call_sid": SW_CALL_SID, "action": "redirect", "url": "https://acme.signalwire.com/laml-bins/2"},
+        {},
+    ),
+    "signalwire_update_conference_participant": (
+        {"conference_sid": SW_CONFERENCE_SID, "call_sid": SW_CALL_SID, "action": "mute"},
+        {},
+    ),
+    "signalwire_remove_conference_participant": ({"conference_sid": SW_CONFERENCE_SID, "call_sid": SW_CALL_SID}, {}),
 }
 SECRET_SETTING = {"signalwire_create_sip_credential"}  # its question is on the approval page (tests/approval)
 DIALLED = [(tool, f) for tool, (_, fields) in WRITE_TOOLS.items() for f, how in fields.items() if how == "dialled"]
@@ -533,6 +550,13 @@ def all_routes(fake: FakeUpstream) -> FakeUpstream:
     credential = {"id": SW_CREDENTIAL_ID, "username": "anna-desk", "send_as": "random"}
     fake.route(f"GET /api/fabric/resources/sip_endpoints/{SW_CREDENTIAL_ID}", response(200, credential))
     fake.route("POST /api/messaging/messages", response(201, {"id": "m1", "status": "queued"}))
+    # The Compatibility API: the project's numbers (a call's caller is one of them) and a live call.
+    from conftest import SW_PROJECT
+
+    laml = LAML.format(project=SW_PROJECT)
+    incoming = [{"phone_number": n, "capabilities": {"voice": True}} for n in ("+12025550100", "+498912345678")]
+    fake.route(f"GET {laml}/IncomingPhoneNumbers", response(200, {"incoming_phone_numbers": incoming}))
+    fake.route(f"POST {laml}/Calls", response(200, {"sid": SW_CALL_SID, "status": "queued"}))
     return fake
 
 

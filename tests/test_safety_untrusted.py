@@ -146,6 +146,9 @@ SW_REC = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
 SW_CRED = "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
 SW_NUM = "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
 SW_LOG = "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a"
+SW_CALL = "3e4f5a6b-7c8d-4e9f-8a1b-2c3d4e5f6a7b"
+SW_CONF = "4f5a6b7c-8d9e-4f0a-9b2c-3d4e5f6a7b8c"
+SW_QUEUE = "5a6b7c8d-9e0f-4a1b-8c3d-4e5f6a7b8c9d"
 
 
 def both(audit: Path, **overrides: Any) -> Any:
@@ -257,7 +260,33 @@ def planted_upstream(evil: str) -> FakeUpstream:
     push_urls = {"incomingUrl": evil, "outgoingUrl": evil, "log": False, "whitelist": [evil]}
     fake.route("GET /v2/settings/sipgateio", response(200, push_urls))
     fake.route("PUT /v2/settings/sipgateio", response(204))
+    _planted_compatibility(fake, evil)
     return fake
+
+
+def _planted_compatibility(fake: FakeUpstream, evil: str) -> None:
+    """SignalWire's Compatibility API (issue 27): calls, conferences, queues and the project's numbers."""
+    from conftest import SW_PROJECT
+
+    laml = f"/api/laml/2010-04-01/Accounts/{SW_PROJECT}"
+    call = {"sid": SW_CALL, "from": evil, "to": evil, "status": "in-progress", "direction": evil, "start_time": evil,
+            "end_time": evil, "parent_call_sid": evil}  # fmt: skip
+    fake.route(f"GET {laml}/Calls", response(200, {"calls": [call], "next_page_uri": None}))
+    fake.route(f"GET {laml}/Calls/{SW_CALL}", response(200, call))
+    fake.route(f"POST {laml}/Calls/{SW_CALL}", response(200, call | {"status": evil}))
+    fake.route(f"POST {laml}/Calls", response(200, call | {"status": evil}))
+    ours = {"phone_number": "+15550100101", "friendly_name": evil, "capabilities": {"voice": True}}
+    fake.route(f"GET {laml}/IncomingPhoneNumbers", response(200, {"incoming_phone_numbers": [ours]}))
+    conference = {"sid": SW_CONF, "friendly_name": evil, "status": evil, "region": evil, "date_created": evil}
+    fake.route(f"GET {laml}/Conferences", response(200, {"conferences": [conference]}))
+    participant = {"call_sid": SW_CALL, "conference_sid": SW_CONF, "status": evil, "muted": False, "hold": False}
+    fake.route(f"GET {laml}/Conferences/{SW_CONF}/Participants", response(200, {"participants": [participant]}))
+    fake.route(f"GET {laml}/Conferences/{SW_CONF}/Participants/{SW_CALL}", response(200, participant))
+    fake.route(f"POST {laml}/Conferences/{SW_CONF}/Participants/{SW_CALL}", response(200, participant))
+    fake.route(f"DELETE {laml}/Conferences/{SW_CONF}/Participants/{SW_CALL}", response(204))
+    fake.route(f"GET {laml}/Queues", response(200, {"queues": [{"sid": SW_QUEUE, "friendly_name": evil}]}))
+    member = {"call_sid": SW_CALL, "date_enqueued": evil}
+    fake.route(f"GET {laml}/Queues/{SW_QUEUE}/Members", response(200, {"queue_members": [member]}))
 
 
 CALLS = [
@@ -315,6 +344,19 @@ CALLS = [
     ("signalwire_delete_sip_credential", {"id": SW_CRED}),
     ("sipgate_get_webhooks", {}),
     ("sipgate_set_webhooks", {"incoming_url": "https://crm.example.com/in", "outgoing_url": ""}),
+    ("signalwire_list_calls", {}),
+    ("signalwire_get_call", {"call_sid": SW_CALL}),
+    (
+        "signalwire_start_call",
+        {"to_number": "+49 30 12345678", "from_number": "+15550100101", "url": "https://crm.example.com/call.xml"},
+    ),
+    ("signalwire_update_call", {"call_sid": SW_CALL, "action": "hangup"}),
+    ("signalwire_list_conferences", {}),
+    ("signalwire_list_conference_participants", {"conference_sid": SW_CONF}),
+    ("signalwire_update_conference_participant", {"conference_sid": SW_CONF, "call_sid": SW_CALL, "action": "mute"}),
+    ("signalwire_remove_conference_participant", {"conference_sid": SW_CONF, "call_sid": SW_CALL}),
+    ("signalwire_list_queues", {}),
+    ("signalwire_list_queue_members", {"queue_sid": SW_QUEUE}),
     # No event arrives here (it times out): planted text in pushed events is probed in test_call_events.py.
     ("sipgate_wait_for_call_event", {"timeout_seconds": 1}),
 ]

@@ -427,18 +427,32 @@ async def test_each_tool_is_requested_exactly_as_declared(fake: FakeUpstream, au
         "signalwire_get_phone_number": NUM_ID,
         "signalwire_get_voice_log": LOG_ID,
     }
+    compatibility = _compatibility_routes(fake)  # the Compatibility API's reads (issue 27): their path values
     async with client_for(signalwire_settings(audit_path, telco_mcp_toolsets="all"), fake) as c:
         for op in CATALOGUE:
             if op.provider != "signalwire" or op.is_write:
                 continue
             args = {"id": ids[op.name]} if "{id}" in op.path else {}
+            args |= {k: v for k, v in compatibility.items() if f"{{{k}}}" in op.path}
             before = len(fake.requests)
             result = await c.call_tool(op.name, args)
             assert not result.is_error, text_of(result)
             (sent,) = fake.requests[before:]
             assert sent.method == op.method
-            assert sent.url.path == op.path.format(id=args.get("id", ""))
+            assert sent.url.path == op.path.format(id=args.get("id", ""), AccountSid=SW_PROJECT, **compatibility)
             assert sent.headers["authorization"] == BASIC
+
+
+def _compatibility_routes(fake: FakeUpstream) -> dict[str, str]:
+    laml = f"/api/laml/2010-04-01/Accounts/{SW_PROJECT}"
+    values = {"call_sid": LOG_ID, "conference_sid": NUM_ID, "queue_sid": REC_ID}
+    fake.route(f"GET {laml}/Calls", response(200, {"calls": []}))
+    fake.route(f"GET {laml}/Calls/{LOG_ID}", response(200, {"sid": LOG_ID}))
+    fake.route(f"GET {laml}/Conferences", response(200, {"conferences": []}))
+    fake.route(f"GET {laml}/Conferences/{NUM_ID}/Participants", response(200, {"participants": []}))
+    fake.route(f"GET {laml}/Queues", response(200, {"queues": []}))
+    fake.route(f"GET {laml}/Queues/{REC_ID}/Members", response(200, {"queue_members": []}))
+    return values
 
 
 # ------------------------------------------------------------------ phone numbers, voice and messaging logs

@@ -186,6 +186,8 @@ def run(args: argparse.Namespace, state_dir: Path, approver_token: str | None = 
             print(f"    {item['method']} {item['url']}")
             if item.get("body") is not None:
                 print("    body: " + json.dumps(item["body"], ensure_ascii=False))
+            if item.get("form") is not None:
+                print("    form: " + json.dumps(item["form"], ensure_ascii=False))
             if item.get("verdict"):
                 print(f"    guardrails: {item['verdict']}")
             print(f"    asked by {item['client']}")

@@ -319,6 +319,8 @@ class _Page:
             else '<p class="ok">The guardrails allow it.</p>'
         )
         body = json.dumps(approval.body, indent=2, ensure_ascii=False) if approval.body is not None else "(no body)"
+        if approval.form is not None:  # a form body (application/x-www-form-urlencoded): its fields, in order
+            body = "\n".join(f"{name} = {value}" for name, value in approval.form) or "(no fields)"
         four_eyes = (
             "\n<dt>Approver</dt><dd>another authenticated person, through the approval API "
             "(<code>telco-mcp approvals --url</code>): four eyes</dd>"
@@ -509,6 +511,7 @@ def approval_json(approval: Approval) -> dict[str, Any]:
         "method": approval.method,
         "url": approval.url,
         "body": approval.body,
+        "form": [list(pair) for pair in approval.form] if approval.form is not None else None,
         "verdict": approval.verdict,
         "client": approval.client_label,
         "status": approval.status,

@@ -41,9 +41,10 @@ def arguments_digest(tool: str, arguments: dict[str, Any]) -> str:
     return hashlib.sha256(f"{tool}\n{canonical(arguments)}".encode()).hexdigest()
 
 
-def request_digest(method: str, url: str, body: Any) -> str:
-    """A digest of an upstream request as the approver saw it (method, URL, JSON body)."""
-    return hashlib.sha256(canonical({"m": method, "u": url, "b": body}).encode()).hexdigest()
+def request_digest(method: str, url: str, body: Any, form: list[tuple[str, str]] | None = None) -> str:
+    """A digest of an upstream request as the approver saw it (method, URL, JSON body or form fields, in order)."""
+    fields = [[name, value] for name, value in form] if form is not None else None
+    return hashlib.sha256(canonical({"m": method, "u": url, "b": body, "f": fields}).encode()).hexdigest()
 
 
 def intent_key(tool: str, digest: str, client: str) -> str:
@@ -82,6 +83,7 @@ class Approval:
     created: float
     expires: float
     effect: str = "write"
+    form: list[tuple[str, str]] | None = None  # a form body's fields (name, value) in the order sent, as shown
     request_digest: str | None = None  # of the request shown to the approver: what is sent must match
     grant_target: str | None = None  # the call a grant would cover, for grantable tools
     secret_field: str | None = None  # a secret the approver types (or has generated) here, e.g. "password"

@@ -28,11 +28,13 @@ class Sandbox(SandboxCore):
         """The ASGI app, built on first use: `telco-mcp serve` answers tools/list before any request reaches it."""
         # The route modules (pydantic request models, regexes) load here, off the server's startup path.
         from telco_mcp.sandbox.admin import AdminApi
+        from telco_mcp.sandbox.compatibility import CompatibilityApi
         from telco_mcp.sandbox.gateway import SandboxGateway
         from telco_mcp.sandbox.signalwire import SignalWireApi
         from telco_mcp.sandbox.sipgate import SipgateApi
 
         routes = [*AdminApi(self).routes(), *SignalWireApi(self).routes(), *SipgateApi(self).routes()]
+        routes += CompatibilityApi(self).routes()
         return Starlette(
             routes=routes,
             middleware=[Middleware(SandboxGateway, sandbox=self)],

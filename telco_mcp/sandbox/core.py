@@ -43,10 +43,12 @@ class RecordedRequest:
     # who sent it, over what: as the listener decided (X-Forwarded-* only from TELCO_MCP_TRUSTED_PROXIES)
     client: str | None = None
     scheme: str = "http"
+    form: list[tuple[str, str]] | None = None  # an application/x-www-form-urlencoded body, fields in order
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["query"] = [list(pair) for pair in self.query]
+        data["form"] = [list(pair) for pair in self.form] if self.form is not None else None
         return data
 
 

@@ -93,6 +93,13 @@ def _json_or_none(body: bytes) -> Any:
         return None
 
 
+def _form_or_none(body: bytes, content_type: str | None) -> list[tuple[str, str]] | None:
+    """A form body's fields in the order sent (SignalWire's Compatibility API writes)."""
+    if not (content_type or "").startswith("application/x-www-form-urlencoded"):
+        return None
+    return parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+
+
 def _unauthorized(provider: Provider) -> Response:
     if provider == "signalwire":
         return JSONResponse(
@@ -134,6 +141,7 @@ class SandboxGateway:
             auth_scheme=auth_scheme(authorization),
             # The OAuth form carries client secrets and refresh tokens: never keep it.
             json=None if provider == "sipgate-oauth" else _json_or_none(body),
+            form=_form_or_none(body, headers.get("content-type")) if provider == "signalwire" else None,
             status=0,
             provider=provider,
             timestamp=sb.clock(),

@@ -62,6 +62,8 @@ class SignalWireState:
     messaging_logs: dict[str, JSONDict] = field(default_factory=dict[str, JSONDict])  # newest first
     # SIP passwords by credential id: write-only, as on the real API (never in an answer).
     sip_passwords: dict[str, str] = field(default_factory=dict[str, str])
+    # The Compatibility (LaML) API's calls, conferences and queues, seeded on first use (sandbox/compatibility.py).
+    laml: JSONDict = field(default_factory=dict[str, Any])
 
 
 # --------------------------------------------------------------------------------------------- sipgate

@@ -111,7 +111,7 @@ async def _run_write(call: WriteCall, progress: _Progress) -> CallToolResult | I
         request = await call.op.build_request(call.args, call.hooks)
         if decision.approved_request is not None:
             shown = preview(call.client.base_url, request, call.client.auth_scheme)
-            if request_digest(shown.method, shown.url, shown.body) != decision.approved_request:
+            if request_digest(shown.method, shown.url, shown.body, shown.form) != decision.approved_request:
                 raise ConfirmationError(
                     f"what {call.op.name} would send now differs from what was approved (the provider's state "
                     "changed since, e.g. a looked-up sender or resource). Nothing was sent. Call the tool without "
@@ -144,7 +144,7 @@ async def _run_write(call: WriteCall, progress: _Progress) -> CallToolResult | I
                 grant=grant,
                 caller=call.caller_audit,
                 approver=approver,
-                request={"method": request.method, "url": call.client.url_for(request), "body": request.json},
+                request={"method": request.method, "url": call.client.url_for(request), "body": request.body},
             )
     except OSError as exc:
         call.runtime.audit.unwritable(exc)

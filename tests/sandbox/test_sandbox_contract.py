@@ -649,6 +649,10 @@ def test_the_sandbox_serves_exactly_the_covered_operations() -> None:
         (method, PREFIX[provider] + re.sub(_SPEC_NAMES, lambda m: "{" + _ROUTE_NAMES[m[1]] + "}", t))
         for provider, method, t in COVERED
     }
+    from .test_compatibility_contract import BASE as LAML
+    from .test_compatibility_contract import OPERATIONS as LAML_OPERATIONS
+
+    covered |= {(method, LAML + t) for method, t in LAML_OPERATIONS}  # test_compatibility_contract.py checks them
     assert served == covered
 
 

@@ -111,6 +111,23 @@ def test_pending_and_denied_are_not_used_up_and_expired_ones_are_refused(redis_s
         store.decide("apr_x", True, "cli")
 
 
+def test_a_form_body_reads_back_from_another_replica_with_the_digest_it_was_approved_under(
+    redis_server: RedisServer,
+) -> None:
+    """A Compatibility API write's form fields (issue 27) survive the shared store in their order."""
+    from dataclasses import replace
+
+    from telco_mcp.approval.store import request_digest
+
+    form = [("To", "+12025550123"), ("From", "+15550100100"), ("Url", "https://x.example/a")]
+    digest = request_digest("POST", "https://x/Calls", None, form)
+    a, b = RedisApprovalStore(redis_server.client(), SEAL), RedisApprovalStore(redis_server.client(), SEAL)
+    a.add(replace(approval("apr_form"), body=None, form=form, request_digest=digest))
+    read = b.get("apr_form")
+    assert read is not None and [tuple(pair) for pair in read.form or []] == form
+    assert request_digest(read.method, "https://x/Calls", read.body, read.form) == digest
+
+
 def test_a_grant_given_on_one_replica_covers_the_call_on_another(redis_server: RedisServer) -> None:
     a, b = RedisApprovalStore(redis_server.client(), SEAL), RedisApprovalStore(redis_server.client(), SEAL)
     grant = Grant(

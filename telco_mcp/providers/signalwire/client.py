@@ -15,5 +15,9 @@ def make_client(
     auth = httpx2.BasicAuth(settings.signalwire_project_id, settings.signalwire_api_token.get_secret_value())
     http = make_http_client(settings.signalwire_origin(), auth, timeout=settings.telco_mcp_timeout, transport=transport)
     return ProviderClient(
-        "signalwire", http, retry=RetryPolicy(max_retries=settings.telco_mcp_max_retries), sandbox=sandbox
+        "signalwire",
+        http,
+        retry=RetryPolicy(max_retries=settings.telco_mcp_max_retries),
+        sandbox=sandbox,
+        account_id=settings.signalwire_project_id,  # the Compatibility API's AccountSid
     )
