@@ -6,7 +6,7 @@ Inputs are strict (unknown fields are an error the model can correct); results a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -65,3 +65,20 @@ def _zoned(value: datetime) -> datetime:
 
 IsoTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_zoned)]
 """A time the model gives: ISO 8601 text with a zone, in this century, held in UTC."""
+
+
+def _iso_date_text(value: object) -> object:
+    """Days are ISO 8601 strings too (2026-05-04): a bare number would be read as Unix seconds."""
+    if value is not None and not isinstance(value, str | date):
+        raise ValueError("must be an ISO 8601 date string such as 2026-05-04")
+    return value
+
+
+def _this_century(value: date) -> date:
+    if not 2000 <= value.year <= 2100:
+        raise ValueError("must be between the years 2000 and 2100")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text), AfterValidator(_this_century)]
+"""A day the model gives: ISO 8601 text (YYYY-MM-DD), in this century."""

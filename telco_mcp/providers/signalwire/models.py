@@ -11,14 +11,13 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from telco_mcp.models import IsoTime, Page, PageInput, Result, StrictInput
+from telco_mcp.models import IsoDate, IsoTime, Page, PageInput, Result, StrictInput
 from telco_mcp.phone import possible_e164, to_e164
 from telco_mcp.providers import payload as p
 from telco_mcp.routing import gateway_uri, routing_url
@@ -534,7 +533,7 @@ class _LogWindow(PageInput):
 
     created_after: IsoTime | None = Field(default=None, description="Only after this time (ISO 8601).")
     created_before: IsoTime | None = Field(default=None, description="Only before this time.")
-    created_on: date | None = Field(default=None, description="Only on this day (UTC).")
+    created_on: IsoDate | None = Field(default=None, description="Only on this day (UTC).")
     include_deleted: bool = Field(default=False, description="Also deleted activity.")
 
     @model_validator(mode="after")
