@@ -200,3 +200,28 @@ async def test_shared_state_calls_are_timed_and_their_errors_counted(audit_path:
     was = {ls: v for (name, ls), v in samples(before).items() if name == "telco_mcp_state_errors_total"}
     assert sum(errors.values()) > sum(was.values())
     assert any(name == "telco_mcp_state_seconds_count" for (name, _) in samples(after))
+
+
+async def test_calls_in_flight_counts_a_call_while_it_is_handled(audit_path: Path):
+    import anyio
+    from mcp import Client
+
+    released, entered = anyio.Event(), anyio.Event()
+
+    async def slow(request: httpx2.Request) -> httpx2.Response:
+        entered.set()
+        await released.wait()
+        return response(200, {"data": []})
+
+    settings = sipgate_settings(audit_path)
+    app, _ = app_for(settings)
+    server = build_server(settings, transports={"sipgate": httpx2.MockTransport(slow)})
+    with anyio.fail_after(30):
+        async with Client(server) as client, anyio.create_task_group() as group:
+            group.start_soon(client.call_tool, "sipgate_list_calls", {})
+            await entered.wait()
+            during = (await get(app, "/metrics")).text
+            released.set()
+    after = (await get(app, "/metrics")).text
+    assert samples(during)[("telco_mcp_calls_in_flight", frozenset())] >= 1
+    assert samples(after)[("telco_mcp_calls_in_flight", frozenset())] == 0

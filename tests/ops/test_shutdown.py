@@ -173,7 +173,7 @@ async def test_a_write_cut_by_the_grace_period_is_audited_unknown_and_the_proces
                     while not any(line["event"] == "intent" for line in audit_lines(tmp_path)):
                         await anyio.sleep(0.05)
                 proc.send_signal(signal.SIGTERM)
-                with anyio.fail_after(30):
+                with anyio.fail_after(12):  # the grace of 1 s, not the default 20, cuts the write
                     while proc.poll() is None:
                         await anyio.sleep(0.05)
                 group.cancel_scope.cancel()
@@ -183,3 +183,38 @@ async def test_a_write_cut_by_the_grace_period_is_audited_unknown_and_the_proces
     outcome = [line for line in lines if line["event"] == "attempt" and line.get("attempt") == intent["attempt"]]
     assert [line["outcome"] for line in outcome] == ["unknown"]
     assert "cut before the provider answered" in outcome[0]["detail"]
+
+
+@pytest.mark.anyio
+async def test_a_write_cut_while_a_person_is_still_asked_is_audited_refused(audit_path: Path):
+    """Cut before it was sent (here the client cancels while the question is open; a shutdown cuts the same
+    way): nothing was sent, and the audit says so."""
+    import anyio
+    from mcp import Client
+    from mcp.types import ElicitResult
+
+    from telco_mcp.server import build_server
+    from tests.conftest import make_settings
+
+    asked = anyio.Event()
+
+    async def never_answers(context: Any, params: Any) -> ElicitResult:
+        asked.set()
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    server = build_server(make_settings(audit_path, telco_mcp_sandbox=True, telco_mcp_confirm="elicit"))
+    async with Client(server, mode="legacy", elicitation_callback=never_answers) as client:
+        with anyio.move_on_after(30) as scope:
+            async with anyio.create_task_group() as group:
+                group.start_soon(client.call_tool, "sipgate_send_sms", {"recipient": "+4915799912345", "message": "x"})
+                await asked.wait()
+                group.cancel_scope.cancel()
+        assert not scope.cancelled_caught
+        with anyio.fail_after(10):
+            while not [line for line in audit_lines(audit_path.parent) if line.get("outcome") == "refused"]:
+                await anyio.sleep(0.05)
+    lines = audit_lines(audit_path.parent)
+    assert not [line for line in lines if line["event"] == "intent"]  # never got as far as being sent
+    refused = [line for line in lines if line.get("outcome") == "refused"]
+    assert len(refused) == 1 and "cut before it was sent" in refused[0]["detail"]
