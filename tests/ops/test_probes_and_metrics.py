@@ -216,6 +216,7 @@ async def test_calls_in_flight_counts_a_call_while_it_is_handled(audit_path: Pat
     settings = sipgate_settings(audit_path)
     app, _ = app_for(settings)
     server = build_server(settings, transports={"sipgate": httpx2.MockTransport(slow)})
+    during = ""
     with anyio.fail_after(30):
         async with Client(server) as client, anyio.create_task_group() as group:
             group.start_soon(client.call_tool, "sipgate_list_calls", {})
