@@ -8,55 +8,42 @@ are approved there, as a person would. The SignalWire writes of the same issue h
 tests/test_signalwire_write_tools.py.
 
 Two request deviations are listed, both in SignalWire's fabric `sip_endpoints` bodies
-(../shared/notes/upstream-apis.md §2.2): the create body's schema requires an `id` (the server assigns it)
+(docs/upstream-notes.md §2.2): the create body's schema requires an `id` (the server assigns it)
 and neither schema has `password`, which every sibling SIP endpoint request documents and a SIP credential
 cannot work without. The check below applies exactly those two changes to its copy of the document.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-import yaml
 from mcp.types import ElicitResult
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest
 
 from telco_mcp.catalogue import BY_NAME
 from telco_mcp.tools import live_schemas, result_schema
+from tests.contracts import specs
 
 from .conftest import Browser, client, decide_in_browser, follow_launch_file, server_for
 
-pytestmark = pytest.mark.anyio
-REPO = Path(__file__).resolve().parents[2]
-SPECS = REPO.parent / "shared" / "specs"
+pytestmark = [pytest.mark.anyio, pytest.mark.contract]
 HOSTS = {"signalwire": "https://example.signalwire.com", "sipgate": "https://api.sipgate.com"}
 AUTH = {"signalwire": "Basic eDp5", "sipgate": "Bearer x"}
 TYPED = "Tr0ub4dor-and-3"
 
 
 def _documents() -> dict[str, OpenAPI]:
-    from sandbox.test_sandbox_contract import (
-        SIGNALWIRE_SPEC,
-        SIPGATE_SPEC,
-        _shared,
-        _without_generator_artefacts,
-        reachable,
-    )
-
-    _shared(SPECS)
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    sw = yaml.load(SIGNALWIRE_SPEC.read_text(), Loader=loader)
+    sw = specs.load("signalwire")  # a copy: the two deviations below change its schemas
     wanted = {"/api/fabric/resources/sip_endpoints", "/api/fabric/resources/sip_endpoints/{id}",
               "/api/fabric/resources/sip_gateways/{id}", "/api/relay/rest/phone_numbers",
               "/api/relay/rest/phone_numbers/{id}", "/api/relay/rest/sip_profile", "/api/voice/logs",
               "/api/voice/logs/{id}", "/api/messaging/logs"}  # fmt: skip
-    sw = copy.deepcopy(reachable(sw, wanted))  # a copy: the two deviations below change its schemas
+    sw = specs.reachable(sw, wanted)
     schemas = sw["components"]["schemas"]
     create, update = schemas["SipEndpointCreateRequest"], schemas["SipEndpointUpdateRequest"]
     create["required"] = [name for name in create["required"] if name != "id"]  # deviation 1: server-assigned
@@ -65,7 +52,7 @@ def _documents() -> dict[str, OpenAPI]:
     for scheme in sw["components"]["securitySchemes"].values():
         if scheme.get("type") == "http":  # RFC 7235: schemes are case-insensitive; openapi-core compares as written
             scheme["scheme"] = scheme["scheme"].lower()
-    sg = _without_generator_artefacts(yaml.safe_load(SIPGATE_SPEC.read_text()))
+    sg = specs.load("sipgate")
     # openapi-core cannot check OAuth2 (it warns); the credentials are not what this test is about.
     sg["security"] = []
     for item in sg["paths"].values():
