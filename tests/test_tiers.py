@@ -56,7 +56,7 @@ class Recorder:
         self.note(session.items, True)
 
 recorder = Recorder()
-code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", "tests"], plugins=[recorder])
+code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "tests"], plugins=[recorder])
 json.dump({"code": int(code), "tests": recorder.tests}, open(sys.argv[1], "w"))
 """
 
