@@ -1,6 +1,6 @@
 # Two entry points for a fresh machine; each installs what it needs first.
 #   make serve   run the MCP server (streamable HTTP on 127.0.0.1:8000; the sandbox when no credentials are set)
-#   make test    lint, type-check, check generated files, and run the default test tier (see README, "Tests")
+#   make test    lint, type-check, check generated files, and run the default test tier (see README, "Testing")
 #   make test-all  the same with every tier: default, slow and clients (what CI runs)
 #   make client-matrix  Claude Code's CLI against the server (installed on demand into build/claude-code)
 #   make bench   the benchmarks (bench/README.md), written to bench/results/latest.md
@@ -95,13 +95,14 @@ CLAUDE_CODE_VERSION := 2.1.332
 CLAUDE_CODE_DIR := build/claude-code
 CLAUDE_CODE := $(CLAUDE_CODE_DIR)/node_modules/.bin/claude
 
-$(CLAUDE_CODE):
+$(CLAUDE_CODE_DIR)/.installed-$(CLAUDE_CODE_VERSION):
 	@command -v npm >/dev/null || { echo "npm is required for Claude Code's CLI (apt-get install npm)"; exit 1; }
 	mkdir -p $(CLAUDE_CODE_DIR)
 	npm install --prefix $(CLAUDE_CODE_DIR) --no-audit --no-fund --loglevel=error \
 	  @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
+	touch $@
 
-client-matrix: $(BIN)/.installed node $(CLAUDE_CODE)
+client-matrix: $(BIN)/.installed node $(CLAUDE_CODE_DIR)/.installed-$(CLAUDE_CODE_VERSION)
 	@echo "make client-matrix: Claude Code's CLI $(CLAUDE_CODE_VERSION): \`claude mcp add\`, then \`claude mcp get\` connecting"
 	TELCO_MCP_CLAUDE_CODE=$(abspath $(CLAUDE_CODE)) $(BIN)/python -m pytest -q -m client_matrix
 

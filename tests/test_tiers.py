@@ -1,4 +1,4 @@
-"""The test tiers (README, "Tests"): the default tier keeps one end-to-end test of every real component,
+"""The test tiers (README, "Testing"): the default tier keeps one end-to-end test of every real component,
 the long ones are in tiers `make test-all` runs, Claude Code's CLI only under `make client-matrix`, and
 under CI=true a skip is a failure.
 """
