@@ -1,6 +1,8 @@
 # Two entry points for a fresh machine; each installs what it needs first.
 #   make serve   run the MCP server (streamable HTTP on 127.0.0.1:8000; the sandbox when no credentials are set)
-#   make test    lint, type-check, check generated files, and run the whole test suite
+#   make test    lint, type-check, check generated files, and run the default test tier (see README, "Testing")
+#   make test-all  the same with every tier: default, slow and clients (what CI runs)
+#   make client-matrix  Claude Code's CLI against the server (installed on demand into build/claude-code)
 #   make bench   the benchmarks (bench/README.md), written to bench/results/latest.md
 #   make bundle  the MCP Bundle for Claude Desktop: dist/telco-mcp.mcpb (validated and packed with the pinned mcpb)
 PYTHON ?= python3
@@ -13,7 +15,7 @@ PORT ?= 8000
 # command is echoed and the install steps write to stderr. (From another directory, make's own
 # "Entering directory" lines need `--no-print-directory`: `make --no-print-directory -C DIR serve`.)
 
-.PHONY: serve test lint node browser replicas bench bundle clean
+.PHONY: serve test test-all client-matrix lint node browser replicas bench bundle clean
 
 $(BIN)/.installed: pyproject.toml
 	@echo "installing telco-mcp and its test tools into $(VENV)" >&2
@@ -31,7 +33,8 @@ lint: $(BIN)/.installed
 	$(BIN)/pyright
 	$(BIN)/telco-mcp manifest --check
 
-# Node tools for the real-client tests (MCP Inspector, conformance suite, Node 22, axe-core), from the npm registry.
+# Node tools for the real-client tests (MCP Inspector, conformance suite, TypeScript SDKs, mcpb, Node 22,
+# axe-core), from the npm registry, exactly as tools/node/package-lock.json pins them.
 node: tools/node/node_modules/.installed
 
 tools/node/node_modules/.installed: tools/node/package.json tools/node/package-lock.json
@@ -74,11 +77,37 @@ replicas:
 	    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server haproxy >&2; \
 	  else echo "the replica tests need Debian's redis-server and haproxy: sudo apt-get install redis-server haproxy" >&2; fi; }
 
+# The test tiers (markers in pyproject.toml): the default tier is the unit and in-process tests plus one
+# end-to-end test per real component; `slow` and `clients` join it in test-all.
 test: lint node browser replicas
+	@echo "make test: the default tier (unit, in-process, one end-to-end test per real component);" \
+	  "\`make test-all\` adds the slow and clients tiers, \`make client-matrix\` runs Claude Code's CLI"
 	$(BIN)/python -m pytest -q
+
+test-all: lint node browser replicas
+	@echo "make test-all: every tier: default, slow and clients (-m 'not client_matrix');" \
+	  "Claude Code's CLI runs under \`make client-matrix\`"
+	$(BIN)/python -m pytest -q -m "not client_matrix"
+
+# Claude Code's CLI (384 MB) is installed here on demand, not with the other Node tools; the test runs
+# `claude mcp add` with the README's lines, then `claude mcp get`, which connects to the server.
+CLAUDE_CODE_VERSION := 2.1.332
+CLAUDE_CODE_DIR := build/claude-code
+CLAUDE_CODE := $(CLAUDE_CODE_DIR)/node_modules/.bin/claude
+
+$(CLAUDE_CODE_DIR)/.installed-$(CLAUDE_CODE_VERSION):
+	@command -v npm >/dev/null || { echo "npm is required for Claude Code's CLI (apt-get install npm)"; exit 1; }
+	mkdir -p $(CLAUDE_CODE_DIR)
+	npm install --prefix $(CLAUDE_CODE_DIR) --no-audit --no-fund --loglevel=error \
+	  @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
+	touch $@
+
+client-matrix: $(BIN)/.installed node $(CLAUDE_CODE_DIR)/.installed-$(CLAUDE_CODE_VERSION)
+	@echo "make client-matrix: Claude Code's CLI $(CLAUDE_CODE_VERSION): \`claude mcp add\`, then \`claude mcp get\` connecting"
+	TELCO_MCP_CLAUDE_CODE=$(abspath $(CLAUDE_CODE)) $(BIN)/python -m pytest -q -m client_matrix
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache $(BUNDLE_STAGE)
+	rm -rf $(VENV) .pytest_cache $(BUNDLE_STAGE) $(CLAUDE_CODE_DIR)

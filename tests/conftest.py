@@ -42,6 +42,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+# Tiers and CI (README, "Tests"): under CI=true a skipped test is reported as a failure.
+from tier_hooks import pytest_runtest_makereport, running_in_ci  # noqa: E402, F401
+
+
 @dataclass
 class FakeUpstream:
     """A route-keyed fake API: `fake.route("GET /path", handler_or_response)`; records every request."""

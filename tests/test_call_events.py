@@ -22,7 +22,6 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-import yaml
 from conftest import SandboxSigned, accept, make_settings, sandbox_key_file, text_of
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
@@ -30,7 +29,6 @@ from mcp.server.subscriptions import ResourceUpdated
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest
 from reliability.conftest import serve_in_thread
-from sandbox.test_sandbox_contract import SIPGATE_SPEC, _shared, _without_generator_artefacts
 from test_safety_untrusted import ATTACKS, assert_only_fenced
 
 from telco_mcp.catalogue import BY_NAME
@@ -41,6 +39,7 @@ from telco_mcp.sandbox import SIPGATE_TOKEN, SIPGATE_TOKEN_ID, Sandbox
 from telco_mcp.sandbox.push import PushSender
 from telco_mcp.server import build_server
 from telco_mcp.settings import Settings, load_settings
+from tests.contracts import specs
 
 pytestmark = pytest.mark.anyio
 MODES = ["auto", "legacy"]
@@ -387,8 +386,9 @@ async def test_set_webhooks_asks_showing_the_urls_it_replaces_and_reads_them_bac
     assert "outgoing_url" not in after.structured_content
 
 
+@pytest.mark.contract
 async def test_every_request_the_push_tools_send_matches_the_sipgate_spec(audit_path: Path) -> None:
-    raw = _without_generator_artefacts(yaml.safe_load(_shared(SIPGATE_SPEC).read_text()))
+    raw = specs.load("sipgate")
     for operation in raw["paths"]["/settings/sipgateio"].values():
         # The spec models only OAuth2 implicit (openapi-core cannot check it) and not our PAT auth (notes §1.2):
         # everything else about the request is checked.

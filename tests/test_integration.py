@@ -8,10 +8,8 @@ realistic operator session. The sandbox's request log shows exactly what reached
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,43 +22,36 @@ from mcp import Client
 from telco_mcp import sandbox as sb
 from telco_mcp.server import build_server
 from telco_mcp.settings import Settings
+from tests.ports import free_port, wait_listening
 
 pytestmark = pytest.mark.anyio
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def sandbox_url() -> Iterator[str]:
-    port = _free_port()
+def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     exe = Path(sys.executable).with_name("telco-mcp")
-    proc = subprocess.Popen(
-        [str(exe), "sandbox", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={k: v for k, v in os.environ.items() if not k.startswith(("SIGNALWIRE_", "SIPGATE_", "TELCO_MCP_"))},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx2.get(f"{url}/_sandbox/summary", timeout=1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNALWIRE_", "SIPGATE_", "TELCO_MCP_"))}
+    log = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
+    for _ in range(5):  # until it listens on a port nobody else took first
+        port = free_port()
+        with log.open("ab") as errlog:
+            proc = subprocess.Popen(
+                [str(exe), "sandbox", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=errlog, env=env
+            )
+        try:
+            if wait_listening(proc, port, 20):
                 break
-            except httpx2.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"sandbox did not start: {proc.stderr and proc.stderr.read()}") from None
-                time.sleep(0.1)
-        yield url
+        except TimeoutError:
+            proc.kill()
+            proc.wait(timeout=10)
+            raise RuntimeError(f"sandbox did not start: {log.read_text()[-2000:]}") from None
+    else:
+        raise RuntimeError(f"sandbox found no free port: {log.read_text()[-2000:]}")
+    try:
+        yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-        if proc.stderr is not None:
-            proc.stderr.close()
 
 
 @pytest.fixture

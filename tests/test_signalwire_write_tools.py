@@ -683,13 +683,11 @@ REQUEST_VARIANTS: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.fixture(scope="module")
 def signalwire_document() -> Any:
-    import yaml
     from openapi_core import OpenAPI
-    from sandbox.test_sandbox_contract import SIGNALWIRE_SPEC, SPECS, _covered_part, _shared
 
-    _shared(SPECS)
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    document = _covered_part(yaml.load(SIGNALWIRE_SPEC.read_text(), Loader=loader), "signalwire")
+    from tests.contracts import specs
+
+    document = specs.load("signalwire")
     # HTTP auth schemes are case-insensitive (RFC 7235 §2.1); openapi-core compares the header's, lowered, to
     # the document's as written ("Basic"), so the document's is lowered to match. Nothing else is changed.
     for scheme in document["components"]["securitySchemes"].values():
@@ -698,6 +696,7 @@ def signalwire_document() -> Any:
     return OpenAPI.from_dict(document)
 
 
+@pytest.mark.contract
 async def test_every_request_the_four_writes_send_is_valid_against_the_openapi_document(
     signalwire_document: Any, audit_path: Path
 ) -> None:
@@ -721,6 +720,7 @@ async def test_every_request_the_four_writes_send_is_valid_against_the_openapi_d
         signalwire_document.validate_request(mock)  # raises, naming the field, on any mismatch
 
 
+@pytest.mark.contract
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [

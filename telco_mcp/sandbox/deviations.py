@@ -1,12 +1,13 @@
 """Where the sandbox follows the live API instead of its published spec: the one reviewed list.
 
 Every answer the sandbox gives for a covered operation is one that the provider's OpenAPI document
-in ``../shared/specs`` declares, in the declared shape; ``tests/sandbox/test_sandbox_contract.py``
+(cut into ``tests/contracts/``) declares, in the declared shape; ``tests/sandbox/test_sandbox_contract.py``
 validates each of them with openapi-core (the current SignalWire REST document, and sipgate's own
 Swagger 2.0 document as converted to OpenAPI 3 by openapi-generator). The only exceptions are the
 entries below: cases where the live API is known to answer otherwise. Each entry cites the section
-of ``../shared/notes/upstream-apis.md`` it rests on. An answer that is neither declared by the spec
-nor listed here fails the validation test, and so does an entry here that no answer uses any more.
+of ``docs/upstream-notes.md`` it rests on (anchors ``#section-1-3`` and so on). An answer that is
+neither declared by the spec nor listed here fails the validation test, and so does an entry here
+that no answer uses any more.
 
 Add an entry only with such a citation: the sandbox is only worth testing against while it answers
 like the providers.
@@ -17,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-NOTES = "../shared/notes/upstream-apis.md"
+NOTES = "docs/upstream-notes.md"  # relative to the repository root
 
 Answer = Literal["no-body", "error-object", "one-object-not-array"]
 """What the sandbox sends instead of what the spec declares:
@@ -176,9 +177,6 @@ def deviation_for(provider: str, method: str, path: str, status: int) -> Deviati
 
 
 # ------------------------------------------------------------------ requests
-UPSTREAM_NOTES = "docs/upstream-notes.md"
-
-
 @dataclass(frozen=True)
 class RequestDeviation:
     """A request body the live API takes although the spec's schema for it refuses it.
@@ -196,10 +194,10 @@ class RequestDeviation:
     not_required: tuple[str, ...]  # names the schema requires that the live API does not take or need
     requires: tuple[str, ...]  # added names the live API requires
     live: str
-    source: str  # the section of UPSTREAM_NOTES it rests on, and that section's sources
+    source: str  # the section of NOTES it rests on, and that section's sources
 
 
-_PASSWORD_SOURCE = f"{UPSTREAM_NOTES} (SIP credential password)"
+_PASSWORD_SOURCE = f"{NOTES} (SIP credential password)"
 
 REQUEST_DEVIATIONS: tuple[RequestDeviation, ...] = (
     RequestDeviation(

@@ -32,7 +32,7 @@ from telco_mcp.tools import live_schemas, result_schema
 
 from .conftest import Browser, client, decide_in_browser, follow_launch_file, server_for
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.contract]
 REPO = Path(__file__).resolve().parents[2]
 HOSTS = {"signalwire": "https://example.signalwire.com", "sipgate": "https://api.sipgate.com"}
 AUTH = {"signalwire": "Basic eDp5", "sipgate": "Bearer x"}

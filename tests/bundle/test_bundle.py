@@ -93,6 +93,7 @@ def manifest_of(directory: Path) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ the manifest
+@pytest.mark.clients  # builds and launches the bundle
 def test_bundle_holds_the_generated_manifest_the_icon_and_the_project(bundle_file: Path, unpacked: Path) -> None:
     manifest = manifest_of(unpacked)
     assert manifest == json.loads((ROOT / "bundle" / "manifest.json").read_text())
@@ -210,6 +211,7 @@ def run_bundle(unpacked: Path, tmp: Path, values: Mapping[str, Any]) -> tuple[di
     return seen, errlog_path.read_text(errors="replace")
 
 
+@pytest.mark.clients  # builds and launches the bundle
 def test_unpacked_bundle_serves_stdio_with_every_optional_field_blank(unpacked: Path, tmp_path: Path) -> None:
     """Nothing filled in: the host passes "" for the blanks and the defaults for the rest; the server starts
     in the sandbox, read-only (the form's default), with every other setting at its own default."""
@@ -225,6 +227,7 @@ def test_unpacked_bundle_serves_stdio_with_every_optional_field_blank(unpacked: 
     assert seen["prompts"] == {p.fn.__name__ for p in PROMPTS}
 
 
+@pytest.mark.clients  # builds and launches the bundle
 def test_user_config_values_reach_the_server(unpacked: Path, tmp_path: Path) -> None:
     values = {
         "sipgate_token_id": "token-ABC123",
@@ -267,6 +270,7 @@ def test_user_config_values_reach_the_server(unpacked: Path, tmp_path: Path) -> 
         assert secret not in json.dumps(config) and secret not in stderr
 
 
+@pytest.mark.clients  # builds and launches the bundle
 def test_bundle_cannot_switch_confirmation_off(unpacked: Path, tmp_path: Path) -> None:
     """Typing `off` into the confirmation field stops the server with a message naming the setting: the
     bundle never passes the acknowledgement that unconfirmed writes need."""

@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any, Literal
 import pytest
 
 from telco_mcp.settings import Settings
+from tests.ports import free_port, wait_listening
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -61,12 +61,6 @@ def settings(**overrides: Any) -> Settings:
     """Settings from these values only (no environment file); sandbox mode unless credentials are given."""
     values: dict[str, Any] = {"_env_file": None, **overrides}
     return Settings(**values)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -149,16 +143,14 @@ def _spawn(
             cwd=workdir,  # no stray .env from the repository
         )
     server = ServerProcess(proc, transport, port, state_home, stdout_path, stderr_path)
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while not port_open(port):
-            if proc.poll() is not None:
-                if "address already in use" in server.stderr().lower():
-                    return None
-                pytest.fail(f"telco-mcp serve exited with {proc.returncode} before listening:\n{server.stderr()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"telco-mcp serve did not listen on {port} within {startup_timeout}s:\n{server.stderr()}")
-            time.sleep(0.1)
+    try:  # listening on the port itself: not merely answering on it (another process may have taken it)
+        if not wait_listening(proc, port, startup_timeout):
+            if "address already in use" in server.stderr().lower():
+                return None
+            pytest.fail(f"telco-mcp serve exited with {proc.returncode} before listening:\n{server.stderr()}")
+    except TimeoutError:
+        stop_process(proc)
+        pytest.fail(f"telco-mcp serve did not listen on {port} within {startup_timeout}s:\n{server.stderr()}")
     except BaseException:
         stop_process(proc)
         raise

@@ -1,4 +1,4 @@
-"""Claude Code's own CLI (`@anthropic-ai/claude-code`, pinned in tools/node) runs the README's
+"""Claude Code's own CLI (`@anthropic-ai/claude-code`, pinned in the Makefile) runs the README's
 `claude mcp add` lines and connects to the server they describe.
 
 `claude mcp add` writes the server into the user's Claude Code configuration (a temporary HOME here);
@@ -10,17 +10,19 @@ The README's placeholders are filled in: a sipgate token for `…`, and for `scr
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import APPROVER_PIN, NODE_MODULES, TELCO_MCP, VENV_BIN, NodeTools, ServerProcess, run_bounded
+from .conftest import APPROVER_PIN, ROOT, TELCO_MCP, VENV_BIN, NodeTools, ServerProcess, run_bounded
 from .test_client_configs import claude_mcp_add_lines
 
-pytestmark = pytest.mark.node
+pytestmark = [pytest.mark.node, pytest.mark.client_matrix]  # `make client-matrix` only
 
-CLAUDE = NODE_MODULES / ".bin" / "claude"
+# `make client-matrix` installs the pinned CLI into build/claude-code and names it here.
+CLAUDE = Path(os.environ.get("TELCO_MCP_CLAUDE_CODE") or ROOT / "build/claude-code/node_modules/.bin/claude")
 CANARY_TOKEN = "canary-claude-code-sipgate-pat-3c7e"
 
 
@@ -38,7 +40,7 @@ def pin_hash() -> str:
 
 def claude(node_tools: NodeTools, home: Path, *args: str) -> str:
     if not CLAUDE.exists():
-        pytest.fail(f"{CLAUDE} is missing: run `make node` (make test installs it)", pytrace=False)
+        pytest.fail(f"{CLAUDE} is missing: run `make client-matrix` (it installs Claude Code's CLI)", pytrace=False)
     env = node_tools.env(
         home,
         PATH=f"{VENV_BIN}:{node_tools.env(home)['PATH']}",  # telco-mcp as the README's install puts it on PATH

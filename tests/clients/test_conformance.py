@@ -77,6 +77,7 @@ def _scenario_results(out_dir: Path) -> dict[str, list[str]]:
 
 
 @pytest.mark.node
+@pytest.mark.clients
 def test_baseline_names_real_scenarios(node_tools: NodeTools, tmp_path: Path) -> None:
     done = run_bounded(
         [node_tools.conformance, "list", "--server"], env=node_tools.env(tmp_path), cwd=tmp_path, timeout=60
@@ -89,6 +90,7 @@ def test_baseline_names_real_scenarios(node_tools: NodeTools, tmp_path: Path) ->
 
 
 @pytest.mark.node
+@pytest.mark.clients
 def test_conformance_suite_passes_with_baseline(
     node_tools: NodeTools, http_server: ServerProcess, tmp_path: Path
 ) -> None:

@@ -28,7 +28,7 @@ from .conftest import (
     run_bounded,
 )
 
-pytestmark = pytest.mark.node
+pytestmark = [pytest.mark.node, pytest.mark.clients]
 
 Target = Literal["stdio", "http", "sse"]
 READ_TOOLS = {"sipgate_list_calls", "signalwire_get_sip_profile", "signalwire_list_sip_gateways"}

@@ -80,6 +80,7 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.clients
 def test_every_install_line_of_the_readme_works(clone: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", venv], timeout=120, cwd=tmp_path, env=_tool_env(tmp_path))

@@ -20,7 +20,7 @@ from telco_mcp.safety.scopes import exposed_operations
 
 from .conftest import NODE_DIR, TELCO_MCP, NodeTools, ServerProcess, applied_writes, clean_env, run_bounded, settings
 
-pytestmark = pytest.mark.node
+pytestmark = [pytest.mark.node, pytest.mark.clients]
 
 SCRIPT = Path(__file__).with_name("ts_client.mjs")
 ERA = {"sdk1": "2025-11-25", "client2": "2026-07-28"}

@@ -14,7 +14,6 @@ import random
 import socket
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+
+from tests.ports import free_port, wait_listening
 
 from .conftest import LOOPBACK
 
@@ -60,12 +61,6 @@ class ServerProcess:
         return self.log.read_text(errors="replace")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """`telco-mcp serve --transport http` in sandbox mode with TELCO_MCP_HTTP_TOKEN, always stopped afterwards."""
@@ -78,22 +73,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         "TELCO_MCP_HTTP_TOKEN": TOKEN,
         "TELCO_MCP_LOG_LEVEL": "WARNING",
     }
-    port = _free_port()
     log = home / "server.log"
     telco_mcp = Path(sys.executable).parent / "telco-mcp"
-    command = [str(telco_mcp), "serve", "--transport", "http", "--port", str(port)]
-    with log.open("wb") as errlog:
-        process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=errlog, stderr=errlog)
+    for _ in range(5):  # until it listens on a port nobody else took first
+        port = free_port()
+        command = [str(telco_mcp), "serve", "--transport", "http", "--port", str(port)]
+        with log.open("wb") as errlog:
+            process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=errlog, stderr=errlog)
+        try:
+            if wait_listening(process, port, STARTUP_TIMEOUT):
+                break
+        except TimeoutError:
+            process.kill()
+            process.wait(10)
+            raise
+        assert "address already in use" in log.read_text().lower(), f"the server exited at startup: {log.read_text()}"
+    else:
+        pytest.fail("no free port for the server in 5 attempts")
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            assert process.poll() is None, f"the server exited at startup: {log.read_text()[-2000:]}"
-            try:
-                with socket.create_connection((LOOPBACK, port), timeout=0.5):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the server did not listen in time"
-                time.sleep(0.05)
         yield ServerProcess(process, port, log)
     finally:
         process.terminate()

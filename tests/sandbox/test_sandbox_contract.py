@@ -1,9 +1,9 @@
 """Every sandbox answer, success and error, for every covered operation, against the providers' OpenAPI.
 
-The documents are read from ``../shared/specs`` beside the repository (CI has a read-only copy):
-the current SignalWire REST document (cut down here to the covered paths and the components they
-reference, content unchanged: the full document is slow to load) and sipgate's own
-Swagger 2.0 document as openapi-generator converted it to OpenAPI 3. openapi-core validates each
+The documents are the cuts in ``tests/contracts/`` (read through ``tests/contracts/specs.py``; their
+origins are in ``tests/contracts/SOURCES.md``): the current SignalWire REST document, and sipgate's own
+Swagger 2.0 document as openapi-generator converted it to OpenAPI 3, each cut down here once more to
+the covered paths and the components they reference. openapi-core validates each
 answer's status, media type and body. The only answers allowed to differ from the documents are the
 ones listed, with their sources, in ``telco_mcp/sandbox/deviations.py``; an entry there that no
 answer needs any more fails too.
@@ -12,7 +12,6 @@ answer needs any more fails too.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -21,22 +20,19 @@ from typing import Any
 
 import httpx2
 import pytest
-import yaml
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
 from telco_mcp.sandbox import SIPGATE_CLIENT_ID, SIPGATE_CLIENT_SECRET, SIPGATE_REFRESH_TOKEN, Sandbox
 from telco_mcp.sandbox.deviations import DEVIATIONS, NOTES, Deviation, deviation_for
+from tests.contracts import specs
 
 from .conftest import BASE_URL, PAT_AUTH, SW_AUTH
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.contract]
 
 REPO = Path(__file__).resolve().parents[2]
-SPECS = REPO.parent / "shared" / "specs"
-NOTES_FILE = (REPO / NOTES).resolve()
-SIGNALWIRE_SPEC = SPECS / "signalwire" / "signalwire-rest-openapi.yaml"
-SIPGATE_SPEC = SPECS / "sipgate" / "sipgate-v2-openapi3-generator-normalized.yaml"
+NOTES_FILE = REPO / NOTES
 HOSTS = {"signalwire": "https://sandbox.signalwire.com", "sipgate": "https://api.sipgate.com"}
 PREFIX = {"signalwire": "", "sipgate": "/v2"}
 
@@ -106,69 +102,15 @@ COVERED: tuple[tuple[str, str, str], ...] = (
 # --------------------------------------------------------------------------------------------- the documents
 
 
-def _shared(path: Path) -> Path:
-    """A file of ../shared beside the repository: CI always has it; a bare checkout may not."""
-    if not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{path} is missing: CI lays shared/ beside the clone")
-        pytest.skip(f"{path} is not beside this checkout")
-    return path
-
-
-def _without_generator_artefacts(node: Any) -> Any:
-    """Undo two artefacts of openapi-generator's Swagger 2.0 -> OpenAPI 3 conversion (notes §1.1).
-
-    ``content: {}`` stands for "no body" (Swagger 2.0 declares no schema there), and ``*/*`` stands for
-    the JSON every sipgate operation produces. Nothing else is changed.
-    """
-    if isinstance(node, dict):
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            if key == "content" and value == {}:
-                continue
-            if key == "*/*":
-                key = "application/json"
-            out[key] = _without_generator_artefacts(value)
-        return out
-    if isinstance(node, list):
-        return [_without_generator_artefacts(item) for item in node]
-    return node
-
-
 def _covered_part(raw: dict[str, Any], provider: str) -> dict[str, Any]:
     """`raw` with only the covered paths and every component they reach; nothing inside is changed."""
-    return reachable(raw, {t for p, _, t in COVERED if p == provider})
-
-
-def reachable(raw: dict[str, Any], paths: set[str]) -> dict[str, Any]:
-    """`raw` cut to `paths` and the components they reach (shared with `raw`, not copied)."""
-    out = dict(raw, paths={t: raw["paths"][t] for t in paths}, components={})
-    pending = [out["paths"], raw.get("security", [])]
-    seen: set[str] = set()
-    while pending:
-        node = pending.pop()
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/components/") and ref not in seen:
-                seen.add(ref)
-                _, _, kind, name = ref.split("/", 3)
-                target = raw["components"][kind][name]
-                out["components"].setdefault(kind, {})[name] = target
-                pending.append(target)
-            pending.extend(node.values())
-        elif isinstance(node, list):
-            pending.extend(node)
-    out["components"]["securitySchemes"] = raw["components"].get("securitySchemes", {})
-    return out
+    return specs.reachable(raw, {t for p, _, t in COVERED if p == provider})
 
 
 @pytest.fixture(scope="module")
 def documents() -> dict[str, tuple[OpenAPI, dict[str, Any]]]:
-    _shared(SPECS)
-    raw_sw = _covered_part(
-        yaml.load(SIGNALWIRE_SPEC.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), "signalwire"
-    )
-    raw_sg = _without_generator_artefacts(yaml.safe_load(SIPGATE_SPEC.read_text()))
+    raw_sw = _covered_part(specs.load("signalwire"), "signalwire")
+    raw_sg = _covered_part(specs.load("sipgate"), "sipgate")
     return {
         "signalwire": (OpenAPI.from_dict(raw_sw), raw_sw),
         "sipgate": (OpenAPI.from_dict(raw_sg), raw_sg),
@@ -667,7 +609,7 @@ _ROUTE_NAMES = {
 
 
 def test_every_deviation_cites_a_section_of_the_notes() -> None:
-    notes = _shared(NOTES_FILE).read_text()
+    notes = NOTES_FILE.read_text()
     sections = set(re.findall(r"^###\s+(\d+\.\d+)\b", notes, flags=re.MULTILINE))
     for deviation in DEVIATIONS:
         assert deviation.source.startswith(NOTES), deviation

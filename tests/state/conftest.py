@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.approval.conftest import browser, csrf_of  # noqa: F401  (the recording `$BROWSER` fixture, for approval tests here)
+from tests.ports import free_port, wait_listening
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -30,12 +31,6 @@ def need(binary: str, package: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return binary
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_port(port: int, timeout: float = 10.0) -> None:
@@ -65,17 +60,32 @@ class RedisServer:
         self.port = free_port()
         self.folder = folder
         self.process: subprocess.Popen[bytes] | None = None
+        self.started = False
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        command = [need(REDIS_SERVER, "redis-server"), "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no", "--dir", str(self.folder), "--loglevel", "warning"]
-        with (self.folder / "redis.log").open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-        wait_port(self.port)
+        """Start on this server's port; the first start moves to another port while the port is taken."""
+        log_text = ""
+        for _ in range(5):
+            command = [need(REDIS_SERVER, "redis-server"), "--port", str(self.port), "--bind", "127.0.0.1"]
+            command += ["--save", "", "--appendonly", "no", "--dir", str(self.folder), "--loglevel", "warning"]
+            with (self.folder / "redis.log").open("ab") as log:
+                self.process = subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+            try:
+                if wait_listening(self.process, self.port, 10.0):
+                    self.started = True
+                    return
+            except TimeoutError:
+                self.stop()
+                raise
+            log_text = (self.folder / "redis.log").read_text(errors="replace")[-2000:]
+            if self.started:  # a restart keeps the port its clients know
+                pytest.fail(f"redis-server could not start again on {self.port}:\n{log_text}")
+            self.port = free_port()
+        pytest.fail(f"redis-server found no free port in 5 attempts:\n{log_text}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

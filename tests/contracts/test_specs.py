@@ -1,0 +1,111 @@
+"""The OpenAPI cuts in this folder: they cover the catalogue, are the files SOURCES.md records, and
+are what tools/cut_specs.py makes; every test that reads them is marked `contract`."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import re
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.contracts import specs
+
+pytestmark = pytest.mark.contract
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cut_specs() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("cut_specs", ROOT / "tools" / "cut_specs.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("provider", ["signalwire", "sipgate"])
+def test_the_cut_covers_every_operation_of_the_catalogue(provider: specs.Provider) -> None:
+    declared = specs.operations(specs.load(provider))
+    missing = specs.needed_operations()[provider] - declared
+    assert not missing, f"{specs.SPEC[provider].name} lacks {sorted(missing)}: run python tools/cut_specs.py"
+
+
+def test_every_catalogue_operation_that_reaches_a_provider_is_counted() -> None:
+    """A control for the test above: the catalogue's operations are all there, under the right provider."""
+    from telco_mcp.catalogue import CATALOGUE
+
+    needed = specs.needed_operations()
+    upstream = [op for op in CATALOGUE if op.local is None]
+    assert len(upstream) > 40
+    assert ("PUT", "/calls/{}/hold") in needed["sipgate"]
+    assert ("PATCH", "/api/fabric/resources/sip_gateways/{}") in needed["signalwire"]
+    distinct = {(op.provider, op.method, specs.shape(op.path)) for op in upstream}
+    extra = {(p, m, specs.shape(t)) for p, m, t in specs.EXTRA_OPERATIONS}
+    assert {(p, m, t) for p, ops in needed.items() for m, t in ops} == distinct | extra
+
+
+def test_each_cut_is_the_file_sources_md_records() -> None:
+    row = r"^\| `([^`]+\.cut\.yaml)` \| `[^`]+` \| `[0-9a-f]{64}` \| `([0-9a-f]{64})` \|"
+    recorded = dict(re.findall(row, specs.SOURCES_MD.read_text(), re.M))
+    assert set(recorded) == {p.name for p in specs.SPEC.values()}
+    for path in specs.SPEC.values():
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == recorded[path.name], (
+            f"{path.name} differs from the sha256 SOURCES.md records: regenerate it with tools/cut_specs.py"
+        )
+
+
+@pytest.mark.parametrize("provider", ["signalwire", "sipgate"])
+def test_cutting_the_cut_again_changes_nothing(provider: specs.Provider) -> None:
+    """The script's cut is a fixed point: what it makes from the committed cut is the committed cut, byte for byte
+    (so the script and the files here agree, without the sources beside the checkout)."""
+    cut_specs = _cut_specs()
+    text = specs.SPEC[provider].read_text()
+    raw = yaml.load(text, Loader=yaml.CSafeLoader)
+    assert cut_specs.dump(cut_specs.cut(provider, raw)) == text
+
+
+def test_the_cut_fails_naming_an_operation_the_document_lacks() -> None:
+    cut_specs = _cut_specs()
+    raw: dict[str, Any] = specs.load("sipgate")
+    del raw["paths"]["/calls/{callId}/hold"]
+    with pytest.raises(SystemExit, match=r"PUT /calls/\{\}/hold"):
+        cut_specs.cut("sipgate", raw)
+
+
+def test_the_sipgate_extract_carries_no_prose() -> None:
+    """sipgate's document has no licence: the extract keeps its structure and none of its text."""
+    raw = yaml.load(specs.SIPGATE_SPEC.read_text(), Loader=yaml.CSafeLoader)
+    prose: list[str] = []
+
+    def walk(node: Any, where: str, names: bool) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not names and (key in ("summary", "example", "examples", "externalDocs") or key.startswith("x-")):
+                    prose.append(f"{where}/{key}")
+                if not names and key == "description" and value != "":
+                    prose.append(f"{where}/{key}")
+                walk(value, f"{where}/{key}", not names and key in ("properties", "paths", "responses", "schemas"))
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, where, False)
+
+    walk(raw, "", False)
+    assert not prose, prose[:10]
+    assert set(raw["components"]["schemas"]["NewCallRequest"]["required"]) == {"caller", "callee"}  # structure kept
+
+
+def test_every_test_that_reads_the_specs_is_marked_contract() -> None:
+    """CI runs `-m contract` in a bare clone (nothing beside it); an unmarked reader of the specs would miss that."""
+    unmarked = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        text = path.read_text()
+        if re.search(r"^\s*from tests\.contracts import specs|contracts\.specs", text, re.M) and (
+            "mark.contract" not in text
+        ):
+            unmarked.append(str(path.relative_to(ROOT)))
+    assert not unmarked, f"read the specs but are not marked `contract`: {unmarked}"
