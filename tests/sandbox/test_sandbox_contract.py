@@ -619,11 +619,11 @@ def test_every_deviation_cites_a_section_of_the_notes() -> None:
 
 
 def test_every_request_deviation_cites_a_section_of_the_upstream_notes() -> None:
-    from telco_mcp.sandbox.deviations import REQUEST_DEVIATIONS, UPSTREAM_NOTES
+    from telco_mcp.sandbox.deviations import REQUEST_DEVIATIONS, NOTES
 
-    notes = (REPO / UPSTREAM_NOTES).read_text()
+    notes = (REPO / NOTES).read_text()
     headings = set(re.findall(r"^#+\s+(.+?)\s*$", notes, flags=re.MULTILINE))
     for deviation in REQUEST_DEVIATIONS:
-        cited = re.fullmatch(rf"{re.escape(UPSTREAM_NOTES)} \((.+)\)", deviation.source)
-        assert cited and cited[1] in headings, f"{deviation.source}: no such section in {UPSTREAM_NOTES}"
+        cited = re.fullmatch(rf"{re.escape(NOTES)} \((.+)\)", deviation.source)
+        assert cited and cited[1] in headings, f"{deviation.source}: no such section in {NOTES}"
         assert deviation.live.strip(), deviation
