@@ -204,8 +204,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     from telco_mcp.doctor import run_doctor
 
-    print(last_error.describe(default_state_dir()))  # first: the settings that made it fail may still be wrong
+    # A recorded failure first: the settings that made it fail may still be wrong (and stop doctor next). With
+    # none recorded, that is said only once the settings hold: a stopped command writes nothing to stdout.
+    recorded = last_error.read(default_state_dir()) is not None
+    if recorded:
+        print(last_error.describe(default_state_dir()))
     settings = _settings(args).check()
+    if not recorded:
+        print(last_error.describe(default_state_dir()))
     _configure_logging("WARNING", settings)
     return anyio.run(run_doctor, settings, print)
 
