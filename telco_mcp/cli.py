@@ -88,6 +88,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     if settings.telco_mcp_confirm == "off":
         logger.warning("TELCO_MCP_CONFIRM=off: writes run WITHOUT asking a human. Every write is still audited.")
+    if settings.telco_mcp_approver_factor != "none":
+        logger.info(
+            "TELCO_MCP_APPROVER_FACTOR=%s: TELCO_MCP_CONFIRM=auto, elicit and token act as approval for every write "
+            "(TELCO_MCP_CONFIRM=%s here, so writes are %s)",
+            settings.telco_mcp_approver_factor,
+            settings.telco_mcp_confirm,
+            "approved with a " + settings.telco_mcp_approver_factor
+            if settings.consent_mode == "approval"
+            else "refused",
+        )
     writes = sum(op.is_write for op in runtime.exposed)
     logger.info(
         "telco-mcp %s: %d tools (%d writes, confirmed by a human), audit log %s",

@@ -266,6 +266,7 @@ def approval_service(
         if pin is not None
         else None,
         proxies=tuple(networks(settings.trusted_proxies)),
+        factor=settings.telco_mcp_approver_factor,
         webhook=settings.telco_mcp_approval_webhook,
         page_port=settings.telco_mcp_approval_port,
         grantable_tools=frozenset(op.name for op in CATALOGUE if op.grantable),
@@ -334,7 +335,7 @@ def instructions(runtime: Runtime) -> str:
         "Lists are paged: pass next_cursor back as cursor; stop when it is absent.",
     ]
     if any(op.is_write for op in runtime.exposed):
-        lines.append(CONSENT_RULES[runtime.settings.telco_mcp_confirm])
+        lines.append(CONSENT_RULES[runtime.settings.consent_mode])
         lines.append(
             "dry_run=true previews the exact request. "
             "If a result says 'outcome unknown', check the state before repeating anything."

@@ -77,6 +77,8 @@ class ApprovalService:
     ttl: int
     state_dir: Path
     pin: ApproverPin | None = None
+    # TELCO_MCP_APPROVER_FACTOR: what a person proves with each approval on the page (none: a launch code)
+    factor: str = "none"
     webhook: str | None = None
     page_port: int = 0
     grantable_tools: frozenset[str] = frozenset()
@@ -291,6 +293,16 @@ class ApprovalService:
         if not self.mounted_base:
             return True
         return is_loopback(urlsplit(self.mounted_base).hostname or "")
+
+    @property
+    def signs_in(self) -> bool:
+        """Whether a person can act on the page without a launch code: with the PIN or a passkey."""
+        return self.pin is not None or self.factor == "passkey"
+
+    @property
+    def proof(self) -> str:
+        """What the person proves on the page, in words."""
+        return "passkey" if self.factor == "passkey" else "approver PIN"
 
     def page_url(self, approval_id: str) -> str:
         return f"{self.base_url}/approvals/a/{approval_id}"
