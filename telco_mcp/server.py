@@ -267,6 +267,7 @@ def approval_service(
         else None,
         proxies=tuple(networks(settings.trusted_proxies)),
         factor=settings.telco_mcp_approver_factor,
+        passkeys=passkey_store(settings),
         webhook=settings.telco_mcp_approval_webhook,
         page_port=settings.telco_mcp_approval_port,
         grantable_tools=frozenset(op.name for op in CATALOGUE if op.grantable),
@@ -276,6 +277,13 @@ def approval_service(
         page=state.page if state is not None else MemoryPageState(),
         box=SecretBox.from_setting(settings.telco_mcp_confirm_secret),
     )
+
+
+def passkey_store(settings: Settings) -> Any:
+    """The approvers' passkeys (public keys only): `<state dir>/approvers/passkeys.json`."""
+    from telco_mcp.approval.passkeys import FilePasskeyStore
+
+    return FilePasskeyStore(settings.state_dir / "approvers")
 
 
 def _approval_listeners(service: ApprovalService) -> Listeners:

@@ -82,13 +82,20 @@ def local_base(base_url: str) -> str:
 class Shown(Protocol):
     """What the page shows of an approval (`store.Approval` has these)."""
 
-    id: str
-    tool: str
-    summary: str
-    method: str
-    url: str
-    body: Any
-    request_digest: str
+    @property
+    def id(self) -> str: ...
+    @property
+    def tool(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def body(self) -> Any: ...
+    @property
+    def request_digest(self) -> str | None: ...
 
 
 def shown_digest(approval: Shown) -> str:
@@ -99,15 +106,14 @@ def shown_digest(approval: Shown) -> str:
         "method": approval.method,
         "url": approval.url,
         "body": approval.body,
+        "form": [list(pair) for pair in getattr(approval, "form", None) or []],  # a form body's fields, as shown
         "request": approval.request_digest,
     }
     return hashlib.sha256(json.dumps(shown, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def approval_challenge(approval: Shown) -> bytes:
-    return hashlib.sha256(
-        b"approval-v1\0" + approval.id.encode() + b"\0" + shown_digest(approval).encode()
-    ).digest()
+    return hashlib.sha256(b"approval-v1\0" + approval.id.encode() + b"\0" + shown_digest(approval).encode()).digest()
 
 
 def bulk_challenge(approvals: Iterable[Shown]) -> bytes:

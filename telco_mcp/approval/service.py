@@ -30,7 +30,7 @@ import string
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 import anyio
 
 from telco_mcp.access import Network, is_loopback
+from telco_mcp.approval.passkeys import FilePasskeyStore, PasskeyStore, RelyingParty, local_base, verify_assertion
 from telco_mcp.approval.pin import ApproverPin, PinLocked
 from telco_mcp.approval.sessions import MemoryPageState, PageState, SecretBox, Session, hashed
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval, ApprovalStore, DecidedBy, Grant, MemoryApprovalStore
@@ -79,6 +80,7 @@ class ApprovalService:
     pin: ApproverPin | None = None
     # TELCO_MCP_APPROVER_FACTOR: what a person proves with each approval on the page (none: a launch code)
     factor: str = "none"
+    passkeys: PasskeyStore = field(default_factory=lambda: FilePasskeyStore(Path("/nonexistent")))
     webhook: str | None = None
     page_port: int = 0
     grantable_tools: frozenset[str] = frozenset()
@@ -281,11 +283,13 @@ class ApprovalService:
     # ---------------------------------------------------------------- links and sessions
     @property
     def base_url(self) -> str:
+        # `localhost`, not 127.0.0.1: passkeys need a host name (an IP is no RP ID), and the loopback listener
+        # holds the port on both 127.0.0.1 and ::1, so no other process can answer for localhost on the other.
         if self.mounted_base:
-            return self.mounted_base.rstrip("/")
+            return local_base(self.mounted_base)
         self.start()
         port = self._listeners.page_port if self._listeners is not None else self.page_port
-        return f"http://127.0.0.1:{port}"
+        return f"http://localhost:{port}"
 
     @property
     def local_page(self) -> bool:
@@ -316,7 +320,7 @@ class ApprovalService:
         With a PIN, the clean page URL (the approver signs in). Without, a `file://` URL of a 0600
         file that redirects to the page with a fresh single-use launch code.
         """
-        if self.pin is not None:
+        if self.signs_in:
             return self.page_url(approval.id)
         code = secrets.token_urlsafe(24)
         self.page.put_code(hashed(code), approval.id, min(approval.expires, self.clock() + self.ttl))
@@ -337,6 +341,17 @@ class ApprovalService:
         os.chmod(folder, 0o700)
         return folder / f"launch-{approval_id}.html"
 
+    def code_opens(self, approval_id: str, code: str) -> bool:
+        """Whether `code` is the unused launch code of this approval (it stays valid until it is taken)."""
+        return bool(code) and self.page.peek_code(hashed(code)) == approval_id
+
+    def take_code(self, approval_id: str, code: str) -> bool:
+        """Use this approval's launch code for the approval POST it came with: once, on every replica."""
+        if not code or self.page.take_code(hashed(code)) != approval_id:
+            return False
+        self._launch_file(approval_id).unlink(missing_ok=True)  # the used code is gone from this disk too
+        return True
+
     def redeem_code(self, approval_id: str, code: str, source: str = "") -> str | None:
         """Swap a launch code for a session bound to its approval; None when it is not valid (once, on every
         replica: the code is taken from the state atomically). Either way a sign-in line is audited."""
@@ -347,6 +362,19 @@ class ApprovalService:
         sid = self.new_session(approval_id)
         act = Act(factor="launch-code", source=source, session_key=hashed(sid))
         self._signed_in("approval-page", act, "ok", approval_id, strict=True)
+        return sid
+
+    def passkey_sign_in(self, rp: RelyingParty, challenge: bytes, credential: str, source: str) -> str:
+        """The page's passkey sign-in (TELCO_MCP_APPROVER_FACTOR=passkey): a session to list and show approvals,
+        or `ConfirmationError`; every outcome audited. Approving still takes an assertion per approval."""
+        act = Act(factor="passkey", source=source)
+        try:
+            verify_assertion(rp, challenge, credential, self.passkeys.all())
+        except ConfirmationError:
+            self._signed_in("approval-page", act, "refused")
+            raise
+        sid = self.new_session(None)
+        self._signed_in("approval-page", replace(act, session_key=hashed(sid)), "ok", strict=True)
         return sid
 
     def sign_in(self, attempt: str | None, source: str) -> str:

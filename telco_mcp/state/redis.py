@@ -580,6 +580,10 @@ class RedisPageState:
             return None
         return str(data["approval"])
 
+    def peek_code(self, key: str) -> str | None:
+        with _reachable("open a launch link"):
+            return _text(self._r.get(f"{PREFIX}page:code:{key}"))
+
     def put_session(self, key: str, session: Session) -> None:
         data: dict[str, Any] = dataclasses.asdict(session)
         data["mac"] = self.seal.mac("session", data | {"key": key})
