@@ -596,9 +596,19 @@ def api_app(service: ApprovalService) -> Starlette:
         if decision is None:
             return JSONResponse({"error": "bad_request"}, status_code=400)
         approve, minutes = decision
+        approval_id = request.path_params["approval_id"]
+        if approve and service.factor == "passkey":  # a terminal cannot make a passkey assertion
+            url = service.page_url(approval_id)
+            return JSONResponse(
+                {
+                    "error": "passkey",
+                    "message": f"approving needs your passkey (TELCO_MCP_APPROVER_FACTOR=passkey): open {url}",
+                    "url": url,
+                },
+                status_code=403,
+            )
         if (refused := authorized(request, approving=approve)) is not None:
             return refused
-        approval_id = request.path_params["approval_id"]
         if service.store.get(approval_id) is None:
             return JSONResponse({"error": "not_found"}, status_code=404)
         try:
