@@ -284,7 +284,7 @@ class _Page:
         if code is not None and self.proof == "code":
             # The launch code opens this one approval's page and rides in its form until the approval POST,
             # where it is used once: it is never swapped for a cookie that could approve.
-            if not await self._state(self.service.code_opens, approval_id, code):
+            if not await self._state(self.service.code_opens, approval_id, code, self._source(request)):
                 return self._message(
                     "This link has been used",
                     "Launch links work until their approval is decided. Use `telco-mcp approvals` to see what is "
@@ -340,7 +340,7 @@ class _Page:
             approval_id is not None
             and code
             and self.proof == "code"
-            and await self._state(self.service.code_opens, approval_id, code)
+            and await self._state(self.service.code_opens, approval_id, code, self._source(request))
         ):
             return None, None
         return None, self._message("Refused", "This form has expired. Open the approval page again.", 403)
@@ -368,7 +368,7 @@ class _Page:
                 )
             else:
                 if len(approvals) != 1 or not await self._state(
-                    self.service.take_code, approvals[0].id, form.get("code", [""])[0]
+                    self.service.take_code, approvals[0].id, form.get("code", [""])[0], self._source(request)
                 ):
                     raise ConfirmationError("approving here needs the launch link your assistant's server opened")
         except ConfirmationError as exc:

@@ -341,13 +341,18 @@ class ApprovalService:
         os.chmod(folder, 0o700)
         return folder / f"launch-{approval_id}.html"
 
-    def code_opens(self, approval_id: str, code: str) -> bool:
-        """Whether `code` is the unused launch code of this approval (it stays valid until it is taken)."""
-        return bool(code) and self.page.peek_code(hashed(code)) == approval_id
+    def code_opens(self, approval_id: str, code: str, source: str = "") -> bool:
+        """Whether `code` is the unused launch code of this approval (it stays valid until it is taken); a code
+        that is not is on record as a refused sign-in."""
+        if code and self.page.peek_code(hashed(code)) == approval_id:
+            return True
+        self._signed_in("approval-page", Act(factor="launch-code", source=source), "refused", approval_id)
+        return False
 
-    def take_code(self, approval_id: str, code: str) -> bool:
+    def take_code(self, approval_id: str, code: str, source: str = "") -> bool:
         """Use this approval's launch code for the approval POST it came with: once, on every replica."""
         if not code or self.page.take_code(hashed(code)) != approval_id:
+            self._signed_in("approval-page", Act(factor="launch-code", source=source), "refused", approval_id)
             return False
         self._launch_file(approval_id).unlink(missing_ok=True)  # the used code is gone from this disk too
         return True

@@ -582,7 +582,11 @@ class RedisPageState:
 
     def peek_code(self, key: str) -> str | None:
         with _reachable("open a launch link"):
-            return _text(self._r.get(f"{PREFIX}page:code:{key}"))
+            raw = self._r.get(f"{PREFIX}page:code:{key}")
+        data = self._checked("code", key, raw) if raw is not None else None
+        if data is None or float(data.get("expires") or 0) <= self.clock():
+            return None
+        return str(data["approval"])
 
     def put_session(self, key: str, session: Session) -> None:
         data: dict[str, Any] = dataclasses.asdict(session)
