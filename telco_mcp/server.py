@@ -268,6 +268,7 @@ def approval_service(
         proxies=tuple(networks(settings.trusted_proxies)),
         factor=settings.telco_mcp_approver_factor,
         passkeys=passkey_store(settings),
+        socket_group=socket_group(settings),
         webhook=settings.telco_mcp_approval_webhook,
         page_port=settings.telco_mcp_approval_port,
         grantable_tools=frozenset(op.name for op in CATALOGUE if op.grantable),
@@ -277,6 +278,18 @@ def approval_service(
         page=state.page if state is not None else MemoryPageState(),
         box=SecretBox.from_setting(settings.telco_mcp_confirm_secret),
     )
+
+
+def socket_group(settings: Settings) -> int | None:
+    """TELCO_MCP_APPROVAL_SOCKET_GROUP as a group id (a name is looked up; `Settings.problems` names an unknown one)."""
+    group = settings.telco_mcp_approval_socket_group
+    if not group:
+        return None
+    if group.isdigit():
+        return int(group)
+    import grp
+
+    return grp.getgrnam(group).gr_gid
 
 
 def passkey_store(settings: Settings) -> Any:

@@ -511,6 +511,14 @@ class Settings(BaseSettings):
             )
         if factor != "none" and self.telco_mcp_confirm == "off":
             out.append(f"TELCO_MCP_APPROVER_FACTOR={factor} contradicts TELCO_MCP_CONFIRM=off (nobody is asked)")
+        group = self.telco_mcp_approval_socket_group
+        if group and not group.isdigit():
+            import grp
+
+            try:
+                grp.getgrnam(group)
+            except KeyError:
+                out.append(f"TELCO_MCP_APPROVAL_SOCKET_GROUP: there is no group {group!r} on this machine")
         public = self.telco_mcp_public_url
         if factor == "passkey" and public and _is_http_url(public) and urlsplit(public).scheme != "https":
             out.append(

@@ -56,7 +56,7 @@ class ThreadListeners:
             for sock in sockets:
                 self._sockets.append(sock)
                 self._servers.append((app, sock))
-        unix = self._unix_socket(service.socket_path)
+        unix = self._unix_socket(service.socket_path, service.socket_group)
         if unix is not None:
             self._sockets.append(unix)
             self._servers.append((api_app(service), unix))
@@ -87,10 +87,14 @@ class ThreadListeners:
         return [sock]
 
     @staticmethod
-    def _unix_socket(path: Path) -> socket.socket | None:
+    def _unix_socket(path: Path, group: int | None = None) -> socket.socket | None:
+        """The terminal's socket: 0600 in a 0700 directory; with TELCO_MCP_APPROVAL_SOCKET_GROUP, 0660 in a 0750
+        directory of that group, so a person in the group reaches a server that runs under its own account."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.chmod(path.parent, 0o700)
+            os.chmod(path.parent, 0o700 if group is None else 0o750)
+            if group is not None:
+                os.chown(path.parent, -1, group)
             path.unlink(missing_ok=True)
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             old = os.umask(0o177)
@@ -98,7 +102,9 @@ class ThreadListeners:
                 sock.bind(str(path))
             finally:
                 os.umask(old)
-            os.chmod(path, 0o600)
+            if group is not None:
+                os.chown(path, -1, group)
+            os.chmod(path, 0o600 if group is None else 0o660)
             sock.listen(16)
         except OSError as exc:
             logger.warning(

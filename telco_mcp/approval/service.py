@@ -80,6 +80,7 @@ class ApprovalService:
     pin: ApproverPin | None = None
     # TELCO_MCP_APPROVER_FACTOR: what a person proves with each approval on the page (none: a launch code)
     factor: str = "none"
+    socket_group: int | None = None  # TELCO_MCP_APPROVAL_SOCKET_GROUP: the terminal socket's group (then 0660)
     passkeys: PasskeyStore = field(default_factory=lambda: FilePasskeyStore(Path("/nonexistent")))
     webhook: str | None = None
     page_port: int = 0
