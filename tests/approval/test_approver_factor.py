@@ -201,3 +201,29 @@ def test_startup_refuses_the_pin_factor_without_a_pin(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "TELCO_MCP_APPROVER_FACTOR=pin needs TELCO_MCP_APPROVER_PIN" in done.stderr
+
+
+async def test_under_passkey_the_terminal_prints_the_page_url_and_fails(audit_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import anyio
+
+    server = server_for(audit_path, telco_mcp_approver_factor="passkey")
+    async with client(server) as c:
+        pending = (await c.call_tool("sipgate_send_sms", SMS)).structured_content or {}
+        approval_id = pending["approval_id"]
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "telco_mcp", "approvals", *args], capture_output=True, text=True, timeout=60
+            )
+
+        listed = await anyio.to_thread.run_sync(cli, "list")
+        approve = await anyio.to_thread.run_sync(cli, "approve", approval_id)
+        denied = await anyio.to_thread.run_sync(cli, "deny", approval_id)
+        url = server.telco_runtime.approvals.page_url(approval_id)
+    assert approval_id in listed.stdout
+    assert approve.returncode != 0 and url in approve.stderr and url.startswith("http://localhost:")
+    assert denied.returncode == 0, denied.stderr  # deny needs no factor
+    assert writes(server) == []
