@@ -267,7 +267,7 @@ def approval_service(
         else None,
         proxies=tuple(networks(settings.trusted_proxies)),
         factor=settings.telco_mcp_approver_factor,
-        passkeys=passkey_store(settings),
+        passkeys=state.passkeys if state is not None and state.passkeys is not None else passkey_store(settings),
         socket_group=socket_group(settings),
         webhook=settings.telco_mcp_approval_webhook,
         page_port=settings.telco_mcp_approval_port,

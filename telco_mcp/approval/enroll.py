@@ -33,7 +33,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from telco_mcp.approval.passkeys import (
-    FilePasskeyStore,
     PasskeyStore,
     RelyingParty,
     registration_options,
@@ -187,9 +186,17 @@ def _loopback_sockets(port: int) -> list[socket.socket]:
     return out
 
 
-def store_for(settings: Settings) -> FilePasskeyStore:
+def store_for(settings: Settings) -> PasskeyStore:
+    """Where the server reads passkeys: the shared state's (Redis, under MACs) with TELCO_MCP_STATE_URL, else the
+    state directory's file."""
     from telco_mcp.server import passkey_store
 
+    if settings.telco_mcp_state_url:
+        from telco_mcp.state import open_state
+
+        shared = open_state(settings).passkeys
+        if shared is not None:
+            return shared
     return passkey_store(settings)
 
 
@@ -244,7 +251,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             when = datetime.fromtimestamp(p.created, UTC).strftime("%Y-%m-%d %H:%M UTC")
             print(f"{p.credential_id}  {p.label}  (enrolled {when})")
         if not keys:
-            print(f"no passkey is enrolled ({store.path})")
+            print(f"no passkey is enrolled ({getattr(store, 'path', 'in the shared state')})")
         return 0
     if not args.id:
         raise ConfigError("approvers remove: give the passkey's id or name (see `telco-mcp approvers list`)")

@@ -15,8 +15,9 @@ same-origin script (`static/passkey.js`). Nothing here is a session: an assertio
     party       valid RP ID, and Chromium refuses `create()` on 127.0.0.1); with TELCO_MCP_PUBLIC_URL, its host
                 (https only, `Settings.problems`).
     store       only public keys: `<state dir>/approvers/passkeys.json`, 0600, written atomically (tmp +
-                rename). Anyone who can write that file as the server's user can enrol their own key: that is
-                why the docs say a passkey holds only when the model cannot write the server's files.
+                rename); with TELCO_MCP_STATE_URL, Redis under MACs (`state/redis.py`, RedisPasskeyStore).
+                Anyone who can write that file as the server's user can enrol their own key: that is why
+                the docs say a passkey holds only when the model cannot write the server's files.
 """
 
 from __future__ import annotations
