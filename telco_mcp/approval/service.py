@@ -269,7 +269,7 @@ class ApprovalService:
             "client": approval.client_label,
             "expires_at": approval.expires,
             "url": self.page_url(approval.id),
-            "sign_in": "approver PIN",
+            "sign_in": self.proof,  # what the person proves there: "approver PIN" or "passkey"
             "sandbox": approval.sandbox,
         }
 
