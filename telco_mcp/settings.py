@@ -221,11 +221,13 @@ class Settings(BaseSettings):
         "none",
         description="What a person proves with every approval: none (launch code), pin, or passkey. With pin or "
         "passkey, auto, elicit and token act as approval for every write.",
+        json_schema_extra={"matters": "a model that can run programs or start its own MCP client (coding agents)"},
     )
     telco_mcp_approval_socket_group: str | None = Field(
         None,
         description="Group (name or id) of the terminal's approval socket, then mode 0660: for a server running "
         "under its own account (default: the server's own user only, 0600).",
+        json_schema_extra={"matters": "the server runs under its own account and people approve from a terminal"},
     )
 
     @field_validator("telco_mcp_log_level", mode="before")
