@@ -50,7 +50,7 @@ class ThreadListeners:
                 self._loop.close()  # never started: its own self-pipe must not leak
                 raise
             self.page_port = page_socket.getsockname()[1]
-            sockets = [page_socket, *self._loopback6(self.page_port)]
+            sockets = [page_socket, *hold_loopback6(self.page_port)]
             hosts = [f"127.0.0.1:{self.page_port}", f"localhost:{self.page_port}", f"[::1]:{self.page_port}"]
             app = ForwardedHeaders(page_app(service, allowed_hosts=hosts), service.proxies)
             for sock in sockets:
@@ -62,29 +62,6 @@ class ThreadListeners:
             self._servers.append((api_app(service), unix))
         self._thread.start()
         self._ready.wait(10)
-
-    @staticmethod
-    def _loopback6(port: int) -> list[socket.socket]:
-        """The same port on ::1: links say `localhost` (passkeys need a host name), which a browser may resolve
-        to ::1 first, and a port left free there could be taken by any local process to serve its own page."""
-        if not socket.has_ipv6:
-            return []
-        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("::1", port))
-            sock.listen(64)
-        except OSError as exc:
-            sock.close()
-            logger.warning(
-                "the approval page could not also listen on [::1]:%d (%s): browsers that try ::1 first for "
-                "localhost fall back to 127.0.0.1, unless another process holds that port",
-                port,
-                exc.strerror,
-            )
-            return []
-        return [sock]
 
     @staticmethod
     def _unix_socket(path: Path, group: int | None = None) -> socket.socket | None:
@@ -160,3 +137,26 @@ class ThreadListeners:
         for sock in self._sockets:
             sock.close()
         self.service.socket_path.unlink(missing_ok=True)
+
+
+def hold_loopback6(port: int) -> list[socket.socket]:
+    """The same port on ::1: links say `localhost` (passkeys need a host name), which a browser may resolve
+    to ::1 first, and a port left free there could be taken by any local process to serve its own page."""
+    if not socket.has_ipv6:
+        return []
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("::1", port))
+        sock.listen(64)
+    except OSError as exc:
+        sock.close()
+        logger.warning(
+            "the approval page could not also listen on [::1]:%d (%s): browsers that try ::1 first for "
+            "localhost fall back to 127.0.0.1, unless another process holds that port",
+            port,
+            exc.strerror,
+        )
+        return []
+    return [sock]

@@ -227,3 +227,23 @@ async def test_under_passkey_the_terminal_prints_the_page_url_and_fails(audit_pa
     assert approve.returncode != 0 and url in approve.stderr and url.startswith("http://localhost:")
     assert denied.returncode == 0, denied.stderr  # deny needs no factor
     assert writes(server) == []
+
+
+@pytest.mark.parametrize("factor", ["passkey", "none"])
+def test_under_http_with_passkeys_the_port_is_held_on_ipv6_loopback_too(tmp_path: Path, factor: str) -> None:
+    """Links say localhost, which a browser may try on ::1 first: with passkeys the HTTP server holds [::1]:PORT
+    as well, so no local process can serve a page of its own on that origin."""
+    import socket
+
+    env = child_env(tmp_path, TELCO_MCP_APPROVER_FACTOR=factor)
+    with started(
+        tmp_path, ["serve", "--transport", "http", "--port", "0"], env, r"on http://127\.0\.0\.1:(\d+)/mcp"
+    ) as m:
+        port = int(m.group(1))
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as squatter:
+            try:
+                squatter.bind(("::1", port))
+                took = True
+            except OSError:
+                took = False
+    assert took is (factor != "passkey")
