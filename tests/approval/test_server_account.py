@@ -16,9 +16,11 @@ import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 
+from telco_mcp.approval.passkeys import FilePasskeyStore, RelyingParty, registration_options, verify_registration
 from tests.test_trusted_proxies import EXE, child_env, free_port
 
 from .conftest import SMS, client, csrf_of, server_for
+from .softkey import SoftKey
 
 pytestmark = pytest.mark.anyio
 PIN = "880-1427-3"
@@ -45,9 +47,11 @@ def test_an_unknown_socket_group_stops_startup(audit_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv")
-async def test_a_server_under_its_own_account_is_approved_through_the_page(tmp_path: Path) -> None:
-    """`telco-mcp serve` as uid 65534 with a state directory only it owns; the person approves on the page with
-    the PIN (the passkey variant is the Chromium test: the page and its proof are the same code)."""
+@pytest.mark.parametrize("factor", ["passkey", "pin"])
+async def test_a_server_under_its_own_account_is_approved_through_the_page(tmp_path: Path, factor: str) -> None:
+    """`telco-mcp serve` as uid 65534 with a state directory only it owns; the person, another user, approves on
+    the page with a passkey (what a browser posts, from `softkey`; Chromium itself is the Chromium test's) or with
+    the PIN."""
     import tempfile
 
     outer = Path(tempfile.mkdtemp(prefix="telco-mcp-svc-"))  # pytest's own tmp is 0700 root: not traversable
@@ -57,17 +61,27 @@ async def test_a_server_under_its_own_account_is_approved_through_the_page(tmp_p
     shutil.chown(home, 65534, 65534)
     shutil.chown(home / "state", 65534, 65534)
     try:
-        await _approve_as_a_person(home)
+        await _approve_as_a_person(home, factor)
     finally:
         shutil.rmtree(outer, ignore_errors=True)
 
 
-async def _approve_as_a_person(home: Path) -> None:
+async def _approve_as_a_person(home: Path, factor: str) -> None:
     port = free_port()
+    key = None
+    if factor == "passkey":  # enrolled as `sudo -u telco-mcp telco-mcp approvers enroll` leaves it: the server's
+        rp = RelyingParty.for_base(f"http://localhost:{port}")
+        key = SoftKey(origin=rp.origin)
+        folder = home / "state" / "telco-mcp" / "approvers"
+        FilePasskeyStore(folder).add(
+            verify_registration(rp, b"c" * 32, key.create(registration_options(rp, b"c" * 32, [])), "desk")
+        )
+        for path in (folder.parent, folder, *folder.iterdir()):
+            shutil.chown(path, 65534, 65534)
     env = child_env(
         home,
         HOME=str(home),
-        TELCO_MCP_APPROVER_FACTOR="pin",
+        TELCO_MCP_APPROVER_FACTOR=factor,
         TELCO_MCP_APPROVER_PIN=PIN,
         TELCO_MCP_APPROVAL_PORT=str(port),
         TELCO_MCP_AUDIT_LOG=str(home / "state" / "audit.jsonl"),
@@ -83,14 +97,16 @@ async def _approve_as_a_person(home: Path) -> None:
         base = f"http://localhost:{port}"
         async with httpx2.AsyncClient(trust_env=False, timeout=30, follow_redirects=True) as person:
             signin = await person.get(f"{base}/approvals/a/{approval_id}")
+            proof = {"pin": PIN} if key is None else {"credential": key.get(_options(signin.text))}
             page = await person.post(
                 f"{base}/approvals/signin",
-                data={"csrf": csrf_of(signin.text), "pin": PIN, "next": f"/approvals/a/{approval_id}"},
+                data={"csrf": csrf_of(signin.text), "next": f"/approvals/a/{approval_id}", **proof},
                 headers={"Origin": base},
             )
+            proof = {"pin": PIN} if key is None else {"credential": key.get(_options(page.text))}
             approved = await person.post(
                 f"{base}/approvals/a/{approval_id}/decide",
-                data={"csrf": csrf_of(page.text), "decision": "approve", "pin": PIN},
+                data={"csrf": csrf_of(page.text), "decision": "approve", **proof},
                 headers={"Origin": base},
             )
             assert "<h1>Approved</h1>" in approved.text, approved.text
@@ -98,3 +114,12 @@ async def _approve_as_a_person(home: Path) -> None:
     assert (applied.structured_content or {})["status"] == "applied"
     owner = subprocess.run(["stat", "-c", "%u", str(home / "state" / "audit.jsonl")], capture_output=True, text=True)
     assert owner.stdout.strip() == "65534"
+
+
+def _options(page: str) -> str:
+    import html
+    import re
+
+    found = re.search(r'data-passkey-get="([^"]+)"', page)
+    assert found, page
+    return html.unescape(found.group(1))
