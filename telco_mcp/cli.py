@@ -7,6 +7,7 @@
     telco-mcp doctor             check each configured provider's credentials with one cheap read
     telco-mcp config CLIENT      print (or --write) a client's configuration for this install
     telco-mcp approvals ...      list, show, approve or deny pending writes (out-of-band approval)
+    telco-mcp approvers ...      enrol, list or remove the approvers' passkeys
 
 Secrets are never taken from the command line: they come from the environment or `.env`.
 Logs go to stderr; stdout belongs to the stdio protocol.
@@ -88,6 +89,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     if settings.telco_mcp_confirm == "off":
         logger.warning("TELCO_MCP_CONFIRM=off: writes run WITHOUT asking a human. Every write is still audited.")
+    if settings.telco_mcp_approver_factor != "none":
+        logger.info(
+            "TELCO_MCP_APPROVER_FACTOR=%s: TELCO_MCP_CONFIRM=auto, elicit and token act as approval for every write "
+            "(TELCO_MCP_CONFIRM=%s here, so writes are %s)",
+            settings.telco_mcp_approver_factor,
+            settings.telco_mcp_confirm,
+            "approved with a " + settings.telco_mcp_approver_factor
+            if settings.consent_mode == "approval"
+            else "refused",
+        )
     writes = sum(op.is_write for op in runtime.exposed)
     logger.info(
         "telco-mcp %s: %d tools (%d writes, confirmed by a human), audit log %s",
@@ -256,6 +267,13 @@ def cmd_approvals(args: argparse.Namespace) -> int:
     return run(args, settings.state_dir, token.get_secret_value() if token is not None else None)
 
 
+def cmd_approvers(args: argparse.Namespace) -> int:
+    from telco_mcp.approval.enroll import run
+
+    _configure_logging("WARNING")
+    return run(args, load_settings())
+
+
 # client_config.CLIENTS, spelled out: that module (difflib, tempfile, ...) loads only when `config` runs
 CONFIG_CLIENTS = ("claude-desktop", "claude-code", "vscode", "cursor", "inspector")
 
@@ -370,6 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     from telco_mcp.approval.cli import add_parser
 
     add_parser(sub).set_defaults(func=cmd_approvals)
+    from telco_mcp.approval.enroll import add_parser as add_approvers
+
+    add_approvers(sub).set_defaults(func=cmd_approvers)
     return parser
 
 

@@ -63,7 +63,8 @@ def configuration(settings: Settings, runtime: Runtime) -> dict[str, Any]:
         "scopes": settings.scope_patterns,
         "writes_enabled": settings.writes_enabled,
         "confirmation": {
-            "mode": settings.telco_mcp_confirm,
+            "mode": settings.consent_mode,
+            "approver_factor": settings.telco_mcp_approver_factor,
             "token_ttl_seconds": settings.telco_mcp_confirm_ttl,
             "token_key": "configured" if settings.telco_mcp_confirm_secret else "random per process",
             "four_eyes": settings.telco_mcp_four_eyes,

@@ -266,6 +266,9 @@ def approval_service(
         if pin is not None
         else None,
         proxies=tuple(networks(settings.trusted_proxies)),
+        factor=settings.telco_mcp_approver_factor,
+        passkeys=state.passkeys if state is not None and state.passkeys is not None else passkey_store(settings),
+        socket_group=socket_group(settings),
         webhook=settings.telco_mcp_approval_webhook,
         page_port=settings.telco_mcp_approval_port,
         grantable_tools=frozenset(op.name for op in CATALOGUE if op.grantable),
@@ -275,6 +278,25 @@ def approval_service(
         page=state.page if state is not None else MemoryPageState(),
         box=SecretBox.from_setting(settings.telco_mcp_confirm_secret),
     )
+
+
+def socket_group(settings: Settings) -> int | None:
+    """TELCO_MCP_APPROVAL_SOCKET_GROUP as a group id (a name is looked up; `Settings.problems` names an unknown one)."""
+    group = settings.telco_mcp_approval_socket_group
+    if not group:
+        return None
+    if group.isdigit():
+        return int(group)
+    import grp
+
+    return grp.getgrnam(group).gr_gid
+
+
+def passkey_store(settings: Settings) -> Any:
+    """The approvers' passkeys (public keys only): `<state dir>/approvers/passkeys.json`."""
+    from telco_mcp.approval.passkeys import FilePasskeyStore
+
+    return FilePasskeyStore(settings.state_dir / "approvers")
 
 
 def _approval_listeners(service: ApprovalService) -> Listeners:
@@ -334,7 +356,7 @@ def instructions(runtime: Runtime) -> str:
         "Lists are paged: pass next_cursor back as cursor; stop when it is absent.",
     ]
     if any(op.is_write for op in runtime.exposed):
-        lines.append(CONSENT_RULES[runtime.settings.telco_mcp_confirm])
+        lines.append(CONSENT_RULES[runtime.settings.consent_mode])
         lines.append(
             "dry_run=true previews the exact request. "
             "If a result says 'outcome unknown', check the state before repeating anything."

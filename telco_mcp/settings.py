@@ -216,6 +216,20 @@ class Settings(BaseSettings):
         None, description="PEM file of the key sipgate pushes are signed with (default: sipgate's; sandbox: its own)."
     )
 
+    # --- the approver's factor and the server apart from the model (issue 24: passkeys) ---
+    telco_mcp_approver_factor: Literal["none", "pin", "passkey"] = Field(
+        "none",
+        description="What a person proves with every approval: none (launch code), pin, or passkey. With pin or "
+        "passkey, auto, elicit and token act as approval for every write.",
+        json_schema_extra={"matters": "a model that can run programs or start its own MCP client (coding agents)"},
+    )
+    telco_mcp_approval_socket_group: str | None = Field(
+        None,
+        description="Group (name or id) of the terminal's approval socket, then mode 0660: for a server running "
+        "under its own account (default: the server's own user only, 0600).",
+        json_schema_extra={"matters": "the server runs under its own account and people approve from a terminal"},
+    )
+
     @field_validator("telco_mcp_log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -285,6 +299,14 @@ class Settings(BaseSettings):
         return split_list(self.telco_mcp_trusted_proxies or self.telco_mcp_webhook_trusted_proxies)
 
     @property
+    def consent_mode(self) -> str:
+        """The `TELCO_MCP_CONFIRM` that rules: with an approver factor (pin, passkey), auto, elicit and token act as
+        approval, so no client (one the model started itself, answering its own form) can stand in for the person."""
+        if self.telco_mcp_approver_factor != "none" and self.telco_mcp_confirm in FACTOR_OVERRIDES:
+            return "approval"
+        return self.telco_mcp_confirm
+
+    @property
     def audit_path(self) -> Path:
         return self.telco_mcp_audit_log or _default_state_dir() / "audit.jsonl"
 
@@ -349,6 +371,7 @@ class Settings(BaseSettings):
                 out.append(f"{name.upper()} must be an http(s) URL, got {value!r}")
         out += self._oauth_problems()
         out += self._state_problems()
+        out += self._factor_problems()
         if self.telco_mcp_confirm == "off" and not self.telco_mcp_confirm_off_acknowledged:
             out.append(
                 "TELCO_MCP_CONFIRM=off also needs TELCO_MCP_CONFIRM_OFF_ACKNOWLEDGED=1 "
@@ -480,6 +503,32 @@ class Settings(BaseSettings):
             ]
         return []
 
+    def _factor_problems(self) -> list[str]:
+        factor = self.telco_mcp_approver_factor
+        out: list[str] = []
+        if factor == "pin" and self.telco_mcp_approver_pin is None:
+            out.append(
+                "TELCO_MCP_APPROVER_FACTOR=pin needs TELCO_MCP_APPROVER_PIN (the PIN, or its hash from `telco-mcp "
+                "approvals hash-pin`)"
+            )
+        if factor != "none" and self.telco_mcp_confirm == "off":
+            out.append(f"TELCO_MCP_APPROVER_FACTOR={factor} contradicts TELCO_MCP_CONFIRM=off (nobody is asked)")
+        group = self.telco_mcp_approval_socket_group
+        if group and not group.isdigit():
+            import grp
+
+            try:
+                grp.getgrnam(group)
+            except KeyError:
+                out.append(f"TELCO_MCP_APPROVAL_SOCKET_GROUP: there is no group {group!r} on this machine")
+        public = self.telco_mcp_public_url
+        if factor == "passkey" and public and _is_http_url(public) and urlsplit(public).scheme != "https":
+            out.append(
+                "TELCO_MCP_APPROVER_FACTOR=passkey needs an https TELCO_MCP_PUBLIC_URL: its host is the passkeys' "
+                "relying party, and browsers make passkeys only on https (or http://localhost)"
+            )
+        return out
+
     def _state_problems(self) -> list[str]:
         from telco_mcp.safety import keys
 
@@ -559,6 +608,10 @@ class Settings(BaseSettings):
         if problems:
             raise ConfigError("Invalid configuration:\n  - " + "\n  - ".join(problems))
         return self
+
+
+# TELCO_MCP_CONFIRM values an approver factor turns into `approval` (issue 24: passkeys)
+FACTOR_OVERRIDES = ("auto", "elicit", "token")
 
 
 def split_list(value: str) -> list[str]:

@@ -249,7 +249,7 @@ def describe_validation_error(op: Operation, exc: ValidationError) -> str:
 
 # ------------------------------------------------------------------ tools
 def make_tool(op: Operation, runtime: Runtime) -> Tool:
-    mode, four_eyes = runtime.settings.telco_mcp_confirm, runtime.settings.telco_mcp_four_eyes
+    mode, four_eyes = runtime.settings.consent_mode, runtime.settings.telco_mcp_four_eyes
     if op.local is not None:
         handler = _local_handler(op, runtime)
     else:

@@ -192,6 +192,13 @@ def serve(
     if sock is None:
         sock = listen(host, port)
     port = bound_port(sock)
+    sockets = [sock]
+    if settings.telco_mcp_approver_factor == "passkey" and sock.family == socket.AF_INET and is_loopback(host):
+        # links say localhost (passkeys need a host name): hold the port on ::1 too, so no local process can
+        # serve its own page there on the same origin (issue 24)
+        from telco_mcp.approval.listeners import hold_loopback6
+
+        sockets += hold_loopback6(port)
     app = http_app(server, settings, transport=transport, host=host, port=port)
     path = "/mcp" if transport == "http" else "/sse"
     shown = _host_entry(host)
@@ -225,7 +232,7 @@ def serve(
 
     runtime = server.telco_runtime  # type: ignore[attr-defined]
     uv = draining_server(config, runtime, settings.telco_mcp_shutdown_drain)
-    anyio.run(lambda: uv.serve(sockets=[sock]))
+    anyio.run(lambda: uv.serve(sockets=sockets))
 
 
 def webhook_listener(settings: Settings, receiver: Any) -> tuple[Any, socket.socket]:

@@ -50,17 +50,13 @@ class ThreadListeners:
                 self._loop.close()  # never started: its own self-pipe must not leak
                 raise
             self.page_port = page_socket.getsockname()[1]
-            self._sockets.append(page_socket)
-            self._servers.append(
-                (
-                    ForwardedHeaders(
-                        page_app(service, allowed_hosts=[f"127.0.0.1:{self.page_port}", f"localhost:{self.page_port}"]),
-                        service.proxies,
-                    ),
-                    page_socket,
-                )
-            )
-        unix = self._unix_socket(service.socket_path)
+            sockets = [page_socket, *hold_loopback6(self.page_port)]
+            hosts = [f"127.0.0.1:{self.page_port}", f"localhost:{self.page_port}", f"[::1]:{self.page_port}"]
+            app = ForwardedHeaders(page_app(service, allowed_hosts=hosts), service.proxies)
+            for sock in sockets:
+                self._sockets.append(sock)
+                self._servers.append((app, sock))
+        unix = self._unix_socket(service.socket_path, service.socket_group)
         if unix is not None:
             self._sockets.append(unix)
             self._servers.append((api_app(service), unix))
@@ -68,10 +64,14 @@ class ThreadListeners:
         self._ready.wait(10)
 
     @staticmethod
-    def _unix_socket(path: Path) -> socket.socket | None:
+    def _unix_socket(path: Path, group: int | None = None) -> socket.socket | None:
+        """The terminal's socket: 0600 in a 0700 directory; with TELCO_MCP_APPROVAL_SOCKET_GROUP, 0660 in a 0750
+        directory of that group, so a person in the group reaches a server that runs under its own account."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.chmod(path.parent, 0o700)
+            os.chmod(path.parent, 0o700 if group is None else 0o750)
+            if group is not None:
+                os.chown(path.parent, -1, group)
             path.unlink(missing_ok=True)
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             old = os.umask(0o177)
@@ -79,7 +79,9 @@ class ThreadListeners:
                 sock.bind(str(path))
             finally:
                 os.umask(old)
-            os.chmod(path, 0o600)
+            if group is not None:
+                os.chown(path, -1, group)
+            os.chmod(path, 0o600 if group is None else 0o660)
             sock.listen(16)
         except OSError as exc:
             logger.warning(
@@ -135,3 +137,26 @@ class ThreadListeners:
         for sock in self._sockets:
             sock.close()
         self.service.socket_path.unlink(missing_ok=True)
+
+
+def hold_loopback6(port: int) -> list[socket.socket]:
+    """The same port on ::1: links say `localhost` (passkeys need a host name), which a browser may resolve
+    to ::1 first, and a port left free there could be taken by any local process to serve its own page."""
+    if not socket.has_ipv6:
+        return []
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("::1", port))
+        sock.listen(64)
+    except OSError as exc:
+        sock.close()
+        logger.warning(
+            "the approval page could not also listen on [::1]:%d (%s): browsers that try ::1 first for "
+            "localhost fall back to 127.0.0.1, unless another process holds that port",
+            port,
+            exc.strerror,
+        )
+        return []
+    return [sock]

@@ -21,6 +21,7 @@ The approver PIN, when configured, is required in the `X-Approver-PIN` header.
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
 import json
 import re
@@ -31,11 +32,20 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import anyio
+import jinja2
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from telco_mcp.approval.passkeys import (
+    RelyingParty,
+    approval_challenge,
+    bulk_challenge,
+    request_options,
+    verify_assertion,
+)
 from telco_mcp.approval.pin import pin_source, terminal_source
 from telco_mcp.approval.service import (
     SECRET_MAX,
@@ -47,7 +57,7 @@ from telco_mcp.approval.service import (
 from telco_mcp.approval.sessions import Session, hashed
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval
 from telco_mcp.errors import ConfirmationError, StateUnavailable
-from telco_mcp.safety.audit import Act
+from telco_mcp.safety.audit import Act, Factor
 
 # Where a sign-in may lead: the pending list or one approval's page, nothing else (no other host, scheme,
 # backslash, dot segment or encoded slash; an approval id is url-safe base64).
@@ -58,7 +68,8 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Pragma": "no-cache",
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; "
+        "form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Frame-Options": "DENY",
@@ -106,34 +117,36 @@ def _same_origin(request: Request, public: str | None = None) -> bool:
     return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("telco_mcp.approval", "templates"),
+    autoescape=True,  # every value is escaped unless a template says otherwise (none does)
+)
+
+
 class _Page:
+    """The page's routes. A session (cookie) lets a person list and read approvals, never decide one: each
+    approval POST carries its own proof (`_proof`), so a cookie another loopback port received approves nothing."""
+
     def __init__(self, service: ApprovalService, allowed_hosts: list[str]) -> None:
         self.service = service
         self.allowed_hosts = allowed_hosts
 
     # ---------------------------------------------------------------- plumbing
-    def _respond(self, body: str, status: int = 200, *, title: str = "Approvals", head: str = "") -> HTMLResponse:
-        page = f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="same-origin">
-{head}<title>{_e(title)} · telco-mcp</title>
-<link rel="stylesheet" href="/approvals/static/page.css">
-</head>
-<body>
-<header><p class="brand">telco-mcp <span>approvals</span></p></header>
-<main>
-{body}
-</main>
-<footer><p>Only a person can approve here: the assistant that asked cannot see this page.</p></footer>
-</body>
-</html>"""
+    @property
+    def proof(self) -> str:
+        """What each approval on this page needs: a passkey assertion, the PIN typed for it, or a launch code."""
+        if self.service.factor == "passkey":
+            return "passkey"
+        return "pin" if self.service.pin is not None else "code"
+
+    def _render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+        values.setdefault("title", "Approvals")
+        values.setdefault("passkey", self.proof == "passkey")
+        page = _TEMPLATES.get_template(template).render(when=_when, **values)
         return HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
 
     def _message(self, heading: str, text: str, status: int = 200) -> HTMLResponse:
-        return self._respond(f'<h1>{_e(heading)}</h1>\n<p class="lead">{_e(text)}</p>', status, title=heading)
+        return self._render("message.html", status, title=heading, heading=heading, text=text, passkey=False)
 
     async def _session(self, request: Request) -> Session | None:
         return await anyio.to_thread.run_sync(self.service.session, request.cookies.get(SESSION_COOKIE))
@@ -166,89 +179,67 @@ class _Page:
         """Where a request came from, as wrong PINs are counted (the audit log writes it only as a reference)."""
         return pin_source(request.client.host if request.client else "")
 
-    def _act(self, request: Request, session: Session, *, bulk: bool = False) -> Act:
-        """How this person acts here: with the factor their session was opened with, from where, in which session."""
+    def _act(self, request: Request, session: Session | None, *, bulk: bool = False) -> Act:
+        """How this person acts here: with this page's proof (an approval POST carries its own), from where, in
+        which session (none: a launch code's page)."""
         sid = request.cookies.get(SESSION_COOKIE) or ""
-        factor = "launch-code" if session.approval is not None else "pin"
-        return Act(factor=factor, source=self._source(request), session_key=hashed(sid), bulk=bulk)
+        factor: Factor = {"passkey": "passkey", "pin": "pin"}.get(self.proof, "launch-code")  # type: ignore[assignment]
+        key = hashed(sid) if session is not None and sid else None
+        return Act(factor=factor, source=self._source(request), session_key=key, bulk=bulk)
 
     def _secure(self, request: Request) -> bool:
         """Cookies are `Secure` wherever the page is reached over https (directly or behind a TLS proxy)."""
         return request.url.scheme == "https" or (self.service.mounted_base or "").startswith("https://")
 
-    def _post_refused(self, request: Request, session: Session | None, form: dict[str, list[str]]) -> Response | None:
-        if not _same_origin(request, self.service.mounted_base):
-            return self._message("Refused", "This form was not sent from the approval page.", 403)
-        if session is None or form.get("csrf", [""])[0] != session.csrf:
-            return self._message("Refused", "This form has expired. Open the approval page again.", 403)
-        return None
+    def _rp(self) -> RelyingParty:
+        return RelyingParty.for_base(self.service.base_url)
+
+    async def _passkeys(self) -> list[Any]:
+        return await self._state(self.service.passkeys.all)
 
     # ---------------------------------------------------------------- routes
     async def css(self, request: Request) -> Response:
         text = resources.files("telco_mcp.approval").joinpath("page.css").read_text(encoding="utf-8")
         return Response(text, media_type="text/css", headers=SECURITY_HEADERS)
 
+    async def script(self, request: Request) -> Response:
+        text = resources.files("telco_mcp.approval").joinpath("static/passkey.js").read_text(encoding="utf-8")
+        return Response(text, media_type="text/javascript", headers=SECURITY_HEADERS)
+
     async def index(self, request: Request) -> Response:
         if (refused := self._guard(request)) is not None:
             return refused
         session = await self._session(request)
         if session is None or session.approval is not None:
-            return self._signin_page(request, next_path="/approvals/")
+            return await self._signin_page(request, next_path="/approvals/")
         pending = await self._state(self.service.store.pending)
-        if not pending:
-            body = '<h1>Nothing to approve</h1>\n<p class="lead">No write is waiting for a decision.</p>'
-            return self._respond(body)
-        rows = "\n".join(
-            f"""<li class="card">
-<input type="checkbox" name="id" value="{_e(a.id)}" id="pick-{_e(a.id)}">
-<label for="pick-{_e(a.id)}"><span class="summary">{_e(a.summary)}</span>
-<span class="meta">{_e(a.tool)} · asked by {_e(a.client_label)} · expires {_when(a.expires)}</span></label>
-<a href="/approvals/a/{_e(a.id)}">Details</a>
-</li>"""
-            for a in pending
+        return self._render(
+            "list.html", title="Pending approvals", pending=pending, csrf=session.csrf, proof=self.proof, code=""
         )
-        body = f"""<h1>Pending approvals</h1>
-<p class="lead">{len(pending)} write{"s" if len(pending) != 1 else ""} waiting for a decision.</p>
-<form method="post" action="/approvals/bulk">
-<input type="hidden" name="csrf" value="{_e(session.csrf)}">
-<ul class="list">
-{rows}
-</ul>
-<div class="actions">
-<button type="submit" name="action" value="approve" class="approve">Approve selected</button>
-<button type="submit" name="action" value="deny_all" class="deny">Deny everything pending</button>
-</div>
-</form>"""
-        return self._respond(body, title="Pending approvals")
 
-    def _signin_page(self, request: Request, *, next_path: str, error: str | None = None) -> Response:
-        if self.service.pin is None:
+    async def _signin_page(self, request: Request, *, next_path: str, error: str | None = None) -> Response:
+        if not self.service.signs_in:
             return self._message(
                 "Sign-in is not available",
                 "This link carries no sign-in. Open the link your assistant's server opened in your browser, "
-                "or run `telco-mcp approvals` in a terminal. (An operator can set TELCO_MCP_APPROVER_PIN to "
-                "allow signing in here.)",
+                "or run `telco-mcp approvals` in a terminal. (An operator can set TELCO_MCP_APPROVER_PIN, or "
+                "TELCO_MCP_APPROVER_FACTOR=passkey, to allow signing in here.)",
                 401,
             )
         pre = request.cookies.get(PRE_CSRF_COOKIE) or secrets.token_urlsafe(24)
-        problem = f'<p class="error" role="alert">{_e(error)}</p>' if error else ""
-        body = f"""<h1>Sign in to approve</h1>
-<p class="lead">Enter the approver PIN to see and decide pending writes.</p>
-{problem}
-<form method="post" action="/approvals/signin" class="signin">
-<input type="hidden" name="csrf" value="{_e(pre)}">
-<input type="hidden" name="next" value="{_e(next_path)}">
-<label for="pin">Approver PIN</label>
-<input type="password" id="pin" name="pin" autocomplete="current-password" required>
-<button type="submit" class="approve">Sign in</button>
-</form>"""
-        response = self._respond(body, 401, title="Sign in")
+        options = ""
+        if self.proof == "passkey":
+            options = request_options(self._rp(), _signin_challenge(pre), await self._passkeys())
+        response = self._render(
+            "signin.html", 401, title="Sign in", csrf=pre, next_path=next_path, error=error, options=options
+        )
         response.set_cookie(
             PRE_CSRF_COOKIE, pre, httponly=True, samesite="strict", path="/approvals/", secure=self._secure(request)
         )
         return response
 
     async def signin(self, request: Request) -> Response:
+        """A session to list and read approvals (PIN or passkey): never to decide one."""
         if (refused := self._guard(request)) is not None:
             return refused
         form = await self._form(request)
@@ -259,11 +250,19 @@ class _Page:
         if not _same_origin(request, self.service.mounted_base) or not pre or form.get("csrf", [""])[0] != pre:
             return self._message("Refused", "This form was not sent from the approval page.", 403)
         try:
-            # scrypt, the shared count of wrong PINs, the new session and its audit line: off the event loop the
-            # MCP sessions share
-            sid = await anyio.to_thread.run_sync(self.service.sign_in, form.get("pin", [""])[0], self._source(request))
+            if self.proof == "passkey":
+                credential, challenge = form.get("credential", [""])[0], _signin_challenge(pre)
+                sid = await self._state(
+                    self.service.passkey_sign_in, self._rp(), challenge, credential, self._source(request)
+                )
+            else:
+                # scrypt, the shared count of wrong PINs, the new session and its audit line: off the event loop
+                # the MCP sessions share
+                sid = await anyio.to_thread.run_sync(
+                    self.service.sign_in, form.get("pin", [""])[0], self._source(request)
+                )
         except ConfirmationError as exc:
-            return self._signin_page(request, next_path=next_path, error=f"Not signed in: {exc}.")
+            return await self._signin_page(request, next_path=next_path, error=f"Not signed in: {exc}.")
         response = RedirectResponse(next_path, status_code=303, headers=SECURITY_HEADERS)
         response.set_cookie(
             SESSION_COOKIE,
@@ -281,104 +280,100 @@ class _Page:
             return refused
         approval_id = request.path_params["approval_id"]
         code = request.query_params.get("code")
-        if code is not None:
-            sid = await anyio.to_thread.run_sync(self.service.redeem_code, approval_id, code, self._source(request))
-            if sid is None:
+        session = None
+        if code is not None and self.proof == "code":
+            # The launch code opens this one approval's page and rides in its form until the approval POST,
+            # where it is used once: it is never swapped for a cookie that could approve.
+            if not await self._state(self.service.code_opens, approval_id, code, self._source(request)):
                 return self._message(
                     "This link has been used",
-                    "Launch links work once. Sign in with the approver PIN or use `telco-mcp approvals`.",
+                    "Launch links work until their approval is decided. Use `telco-mcp approvals` to see what is "
+                    "pending.",
                     403,
                 )
-            # Not a redirect: a browser that arrives from the launch file (or any other site) would not send a
-            # SameSite=Strict cookie along the redirect chain. This page's own refresh is a same-site
-            # navigation, which does.
-            clean = f"/approvals/a/{_e(approval_id)}"
-            response = self._respond(
-                f'<h1>Opening the approval</h1>\n<p class="lead"><a href="{clean}">Continue to the approval</a></p>',
-                title="Opening the approval",
-                head=f'<meta http-equiv="refresh" content="0;url={clean}">',
-            )
-            response.set_cookie(
-                SESSION_COOKIE, sid, httponly=True, samesite="strict", path="/approvals/", secure=self._secure(request)
-            )
-            return response
-        session = await self._session(request)
-        if not self.service.may_act(session, approval_id):
-            return self._signin_page(request, next_path=f"/approvals/a/{approval_id}")
-        assert session is not None
+        else:
+            code = None
+            session = await self._session(request)
+            if not self.service.may_act(session, approval_id):
+                return await self._signin_page(request, next_path=f"/approvals/a/{approval_id}")
         approval = await self._state(self.service.store.get, approval_id)
         if approval is None:
             return self._message("Unknown approval", "No such approval is known to this server.", 404)
-        return self._respond(self._detail_body(approval, session), title="Approve this write?")
-
-    def _detail_body(self, approval: Approval, session: Session) -> str:
         now = self.service.clock()
-        verdict = (
-            f'<p class="warning" role="alert">The guardrails would refuse this now: {_e(approval.verdict)}</p>'
-            if approval.verdict
-            else '<p class="ok">The guardrails allow it.</p>'
-        )
+        decided = None
+        if approval.status != "pending" or approval.expired(now):
+            decided = "expired" if approval.status == "pending" else approval.status
+        options = ""
+        if self.proof == "passkey" and decided is None:
+            options = request_options(self._rp(), approval_challenge(approval), await self._passkeys())
         body = json.dumps(approval.body, indent=2, ensure_ascii=False) if approval.body is not None else "(no body)"
         if approval.form is not None:  # a form body (application/x-www-form-urlencoded): its fields, in order
             body = "\n".join(f"{name} = {value}" for name, value in approval.form) or "(no fields)"
-        four_eyes = (
-            "\n<dt>Approver</dt><dd>another authenticated person, through the approval API "
-            "(<code>telco-mcp approvals --url</code>): four eyes</dd>"
-            if approval.four_eyes
-            else ""
+        return self._render(
+            "detail.html",
+            title="Approve this write?",
+            a=approval,
+            decided=decided,
+            body=body,
+            csrf=session.csrf if session is not None else "",
+            code=code or "",
+            proof=self.proof,
+            options=options,
+            covers=Markup(self._grant_covers()),
+            grant_choices=GRANT_CHOICES,
+            secret_min=SECRET_MIN,
+            secret_max=SECRET_MAX,
         )
-        facts = f"""<dl class="facts">
-<dt>Provider</dt><dd>{_e(approval.provider)}{" (sandbox: simulated)" if approval.sandbox else ""}</dd>
-<dt>Request</dt><dd><code>{_e(approval.method)} {_e(approval.url)}</code></dd>
-<dt>Body</dt><dd><pre>{_e(body)}</pre></dd>
-<dt>Tool</dt><dd><code>{_e(approval.tool)}</code> ({_e(approval.effect)})</dd>
-<dt>Asked by</dt><dd>{_e(approval.client_label)}</dd>{four_eyes}
-<dt>Expires</dt><dd>{_when(approval.expires)}</dd>
-</dl>"""
-        head = f'<h1>Approve this write?</h1>\n<p class="summary lead">{_e(approval.summary)}</p>\n{verdict}'
-        if approval.status != "pending" or approval.expired(now):
-            state = "expired" if approval.status == "pending" else approval.status
-            return f'{head}\n<p class="decided">This approval is {_e(state)}.</p>\n{facts}'
-        grant = ""
-        if approval.grant_target:
-            options = "".join(f'<option value="{m}">{m} minutes</option>' for m in GRANT_CHOICES)
-            grant = f"""<fieldset class="grant">
-<legend>Live call</legend>
-<input type="checkbox" id="grant" name="grant" value="1">
-<label for="grant">Also allow {self._grant_covers()} on call {_e(approval.grant_target)} without asking, for</label>
-<label for="grant_minutes" class="visually-hidden">Minutes</label>
-<select id="grant_minutes" name="grant_minutes">{options}</select>
-</fieldset>"""
-        return f"""{head}
-{facts}
-<form method="post" action="/approvals/a/{_e(approval.id)}/decide">
-<input type="hidden" name="csrf" value="{_e(session.csrf)}">
-{grant}{self._secret_fields(approval)}
-<div class="actions">
-<button type="submit" name="decision" value="approve" class="approve">Approve</button>
-<button type="submit" name="decision" value="deny" class="deny">Deny</button>
-</div>
-</form>"""
 
-    @staticmethod
-    def _secret_fields(approval: Approval) -> str:
-        """The secret this write sets (a SIP password): generated here by default, or typed by the approver."""
-        if not approval.secret_field:
-            return ""
-        name = _e(approval.secret_field)
-        return f"""<fieldset class="secret">
-<legend>The new {name}</legend>
-<p class="hint">Only you see it: the assistant never does. It is kept only encrypted until the write is sent,
-and never logged.</p>
-<div class="choice"><input type="radio" id="secret_generate" name="secret_mode" value="generate" checked>
-<label for="secret_generate">Generate a strong {name} (shown to you once, after you approve)</label></div>
-<div class="choice"><input type="radio" id="secret_typed" name="secret_mode" value="typed">
-<label for="secret_typed">Use the {name} I type here</label></div>
-<label for="secret">{name.capitalize()} ({SECRET_MIN} to {SECRET_MAX} characters)</label>
-<input type="password" id="secret" name="secret" autocomplete="new-password" maxlength="{SECRET_MAX}">
-<label for="secret_repeat">Repeat it</label>
-<input type="password" id="secret_repeat" name="secret_repeat" autocomplete="new-password" maxlength="{SECRET_MAX}">
-</fieldset>"""
+    async def _post_allowed(
+        self, request: Request, form: dict[str, list[str]], approval_id: str | None
+    ) -> tuple[Session | None, Response | None]:
+        """A POST from this page: its origin, and the session's CSRF token or (one approval) its launch code."""
+        if not _same_origin(request, self.service.mounted_base):
+            return None, self._message("Refused", "This form was not sent from the approval page.", 403)
+        session = await self._session(request)
+        csrf_ok = session is not None and form.get("csrf", [""])[0] == session.csrf
+        if csrf_ok and (approval_id is None or self.service.may_act(session, approval_id)):
+            return session, None
+        code = form.get("code", [""])[0]
+        if (
+            approval_id is not None
+            and code
+            and self.proof == "code"
+            and await self._state(self.service.code_opens, approval_id, code, self._source(request))
+        ):
+            return None, None
+        return None, self._message("Refused", "This form has expired. Open the approval page again.", 403)
+
+    async def _proof(self, request: Request, form: dict[str, list[str]], approvals: list[Approval]) -> str | None:
+        """Check the proof this POST carries for exactly these approvals; a message saying why not, else None.
+
+        passkey  an assertion whose challenge names these approvals and what the page showed of them
+        pin      the PIN typed for this approval (or this bulk approval), counted per source as at sign-in
+        code     the launch code of this one approval, taken now: it approves once
+        """
+        try:
+            if self.proof == "passkey":
+                challenge = (
+                    approval_challenge(approvals[0]) if len(approvals) == 1 and not form.get("id") else
+                    bulk_challenge(approvals)
+                )  # fmt: skip
+                credential = form.get("credential", [""])[0]
+                await self._state(verify_assertion, self._rp(), challenge, credential, await self._passkeys())
+            elif self.proof == "pin":  # counted per source as at sign-in; the decision line records the factor
+                await anyio.to_thread.run_sync(
+                    functools.partial(
+                        self.service.check_pin, form.get("pin", [""])[0], self._source(request), record_success=False
+                    )
+                )
+            else:
+                if len(approvals) != 1 or not await self._state(
+                    self.service.take_code, approvals[0].id, form.get("code", [""])[0], self._source(request)
+                ):
+                    raise ConfirmationError("approving here needs the launch link your assistant's server opened")
+        except ConfirmationError as exc:
+            return str(exc)
+        return None
 
     @staticmethod
     def _secret_from(approval: Approval, form: dict[str, list[str]]) -> tuple[str | None, bool]:
@@ -394,13 +389,10 @@ and never logged.</p>
         if (refused := self._guard(request)) is not None:
             return refused
         approval_id = request.path_params["approval_id"]
-        session = await self._session(request)
         form = await self._form(request)
-        if (refused := self._post_refused(request, session, form)) is not None:
+        session, refused = await self._post_allowed(request, form, approval_id)
+        if refused is not None:
             return refused
-        if not self.service.may_act(session, approval_id):
-            return self._message("Refused", "You are not signed in for this approval.", 403)
-        assert session is not None
         decision = form.get("decision", [""])[0]
         if decision not in ("approve", "deny"):
             return self._message("Nothing decided", "Choose Approve or Deny.", 400)
@@ -412,11 +404,15 @@ and never logged.</p>
                 minutes = None
         approval = await self._state(self.service.store.get, approval_id)
         secret, generated = None, False
-        if decision == "approve" and approval is not None:
+        if decision == "approve":  # deny needs no factor: it cannot cause a write
+            if approval is None:
+                return self._message("Unknown approval", "No such approval is known to this server.", 404)
             try:
                 secret, generated = self._secret_from(approval, form)
             except ConfirmationError as exc:
                 return self._message("Not approved", f"Nothing was decided: {exc}. Go back and try again.", 400)
+            if (problem := await self._proof(request, form, [approval])) is not None:
+                return self._message("Not approved", f"Nothing was decided: {problem}.", 403)
         try:
             decided = await anyio.to_thread.run_sync(
                 functools.partial(
@@ -430,9 +426,13 @@ and never logged.</p>
         if decided.status == "approved":
             covers = self._grant_covers(markup=False)
             extra = f" For {minutes} minutes, {covers} on this call need no new approval." if minutes else ""
+            text = f"Tell your assistant to go ahead: it can now send this once.{extra}"
             if generated and secret and decided.secret_field:
-                return self._shown_once(decided.secret_field, secret)
-            return self._message("Approved", f"Tell your assistant to go ahead: it can now send this once.{extra}")
+                return self._render(
+                    "message.html", title="Approved", heading="Approved", text=text, passkey=False,
+                    shown_secret=secret, shown_field=decided.secret_field,
+                )  # fmt: skip
+            return self._message("Approved", text)
         return self._message("Denied", "Nothing will be sent. Your assistant will be told you said no.")
 
     def _grant_covers(self, *, markup: bool = True) -> str:
@@ -442,29 +442,43 @@ and never logged.</p>
         named = [f"{code(name)} ({wrap(title.lower())})" for name, title in self.service.grant_covers()]
         return ", ".join(named[:-1]) + f" and {named[-1]}" if len(named) > 1 else "".join(named)
 
-    def _shown_once(self, field: str, secret: str) -> HTMLResponse:
-        body = f"""<h1>Approved</h1>
-<p class="lead">Tell your assistant to go ahead: it can now send this once.</p>
-<p>The new {_e(field)}, shown this once (copy it into the phone or PBX now; it is kept only encrypted until the
-write is sent, and the assistant never sees it):</p>
-<p class="shown-secret"><code id="secret_value">{_e(secret)}</code></p>"""
-        return self._respond(body, title="Approved")
+    async def _selected(self, form: dict[str, list[str]]) -> list[Approval]:
+        found = [await self._state(self.service.store.get, i) for i in dict.fromkeys(form.get("id", []))]
+        return [a for a in found if a is not None]
+
+    async def bulk_options(self, request: Request) -> Response:
+        """The passkey request options over exactly the approvals ticked (the page's script asks, same-origin)."""
+        if (refused := self._guard(request)) is not None:
+            return refused
+        form = await self._form(request)
+        session, refused = await self._post_allowed(request, form, None)
+        if refused is not None or session is None or session.approval is not None or self.proof != "passkey":
+            return JSONResponse({"error": "refused"}, status_code=403, headers=SECURITY_HEADERS)
+        chosen = await self._selected(form)
+        if not chosen:
+            return Response("Tick the approvals to approve first.", status_code=400, headers=SECURITY_HEADERS)
+        options = request_options(self._rp(), bulk_challenge(chosen), await self._passkeys())
+        return Response(options, media_type="application/json", headers=SECURITY_HEADERS)
 
     async def bulk(self, request: Request) -> Response:
         if (refused := self._guard(request)) is not None:
             return refused
-        session = await self._session(request)
         form = await self._form(request)
-        if (refused := self._post_refused(request, session, form)) is not None:
+        session, refused = await self._post_allowed(request, form, None)
+        if refused is not None:
             return refused
-        assert session is not None
-        if session.approval is not None:
-            return self._message("Refused", "Sign in with the approver PIN to decide several approvals.", 403)
+        if session is None or session.approval is not None:
+            return self._message("Refused", "Sign in to decide several approvals.", 403)
         action = form.get("action", [""])[0]
         if action == "deny_all":
             ids, approve = [a.id for a in await self._state(self.service.store.pending)], False
         elif action == "approve":
-            ids, approve = form.get("id", []), True
+            chosen = await self._selected(form)
+            if not chosen:
+                return self._message("Nothing decided", "Tick the approvals to approve.", 400)
+            if (problem := await self._proof(request, form, chosen)) is not None:
+                return self._message("Not approved", f"Nothing was decided: {problem}.", 403)
+            ids, approve = [a.id for a in chosen], True
         else:
             return self._message("Nothing decided", "Choose an action.", 400)
         done = 0
@@ -481,6 +495,11 @@ write is sent, and the assistant never sees it):</p>
         return self._message(f"{done} {verb}", f"{done} pending write{'s' if done != 1 else ''} {verb}.")
 
 
+def _signin_challenge(pre: str) -> bytes:
+    """A sign-in assertion's challenge: bound to this visitor's pre-sign-in cookie, so it signs in only there."""
+    return hashlib.sha256(b"signin-v1\0" + pre.encode()).digest()
+
+
 def page_app(service: ApprovalService, *, allowed_hosts: list[str]) -> Starlette:
     page = _Page(service, allowed_hosts)
 
@@ -493,8 +512,10 @@ def page_app(service: ApprovalService, *, allowed_hosts: list[str]) -> Starlette
         routes=[
             Route("/approvals/", page.index, methods=["GET"]),
             Route("/approvals/static/page.css", page.css, methods=["GET"]),
+            Route("/approvals/static/passkey.js", page.script, methods=["GET"]),
             Route("/approvals/signin", page.signin, methods=["POST"]),
             Route("/approvals/bulk", page.bulk, methods=["POST"]),
+            Route("/approvals/bulk/options", page.bulk_options, methods=["POST"]),
             Route("/approvals/a/{approval_id}", page.detail, methods=["GET"]),
             Route("/approvals/a/{approval_id}/decide", page.decide, methods=["POST"]),
         ],
@@ -575,9 +596,19 @@ def api_app(service: ApprovalService) -> Starlette:
         if decision is None:
             return JSONResponse({"error": "bad_request"}, status_code=400)
         approve, minutes = decision
+        approval_id = request.path_params["approval_id"]
+        if approve and service.factor == "passkey":  # a terminal cannot make a passkey assertion
+            url = service.page_url(approval_id)
+            return JSONResponse(
+                {
+                    "error": "passkey",
+                    "message": f"approving needs your passkey (TELCO_MCP_APPROVER_FACTOR=passkey): open {url}",
+                    "url": url,
+                },
+                status_code=403,
+            )
         if (refused := authorized(request, approving=approve)) is not None:
             return refused
-        approval_id = request.path_params["approval_id"]
         if service.store.get(approval_id) is None:
             return JSONResponse({"error": "not_found"}, status_code=404)
         try:

@@ -30,7 +30,7 @@ import string
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 import anyio
 
 from telco_mcp.access import Network, is_loopback
+from telco_mcp.approval.passkeys import FilePasskeyStore, PasskeyStore, RelyingParty, local_base, verify_assertion
 from telco_mcp.approval.pin import ApproverPin, PinLocked
 from telco_mcp.approval.sessions import MemoryPageState, PageState, SecretBox, Session, hashed
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval, ApprovalStore, DecidedBy, Grant, MemoryApprovalStore
@@ -77,6 +78,10 @@ class ApprovalService:
     ttl: int
     state_dir: Path
     pin: ApproverPin | None = None
+    # TELCO_MCP_APPROVER_FACTOR: what a person proves with each approval on the page (none: a launch code)
+    factor: str = "none"
+    socket_group: int | None = None  # TELCO_MCP_APPROVAL_SOCKET_GROUP: the terminal socket's group (then 0660)
+    passkeys: PasskeyStore = field(default_factory=lambda: FilePasskeyStore(Path("/nonexistent")))
     webhook: str | None = None
     page_port: int = 0
     grantable_tools: frozenset[str] = frozenset()
@@ -264,7 +269,7 @@ class ApprovalService:
             "client": approval.client_label,
             "expires_at": approval.expires,
             "url": self.page_url(approval.id),
-            "sign_in": "approver PIN",
+            "sign_in": self.proof,  # what the person proves there: "approver PIN" or "passkey"
             "sandbox": approval.sandbox,
         }
 
@@ -279,11 +284,13 @@ class ApprovalService:
     # ---------------------------------------------------------------- links and sessions
     @property
     def base_url(self) -> str:
+        # `localhost`, not 127.0.0.1: passkeys need a host name (an IP is no RP ID), and the loopback listener
+        # holds the port on both 127.0.0.1 and ::1, so no other process can answer for localhost on the other.
         if self.mounted_base:
-            return self.mounted_base.rstrip("/")
+            return local_base(self.mounted_base)
         self.start()
         port = self._listeners.page_port if self._listeners is not None else self.page_port
-        return f"http://127.0.0.1:{port}"
+        return f"http://localhost:{port}"
 
     @property
     def local_page(self) -> bool:
@@ -291,6 +298,16 @@ class ApprovalService:
         if not self.mounted_base:
             return True
         return is_loopback(urlsplit(self.mounted_base).hostname or "")
+
+    @property
+    def signs_in(self) -> bool:
+        """Whether a person can act on the page without a launch code: with the PIN or a passkey."""
+        return self.pin is not None or self.factor == "passkey"
+
+    @property
+    def proof(self) -> str:
+        """What the person proves on the page, in words."""
+        return "passkey" if self.factor == "passkey" else "approver PIN"
 
     def page_url(self, approval_id: str) -> str:
         return f"{self.base_url}/approvals/a/{approval_id}"
@@ -304,7 +321,7 @@ class ApprovalService:
         With a PIN, the clean page URL (the approver signs in). Without, a `file://` URL of a 0600
         file that redirects to the page with a fresh single-use launch code.
         """
-        if self.pin is not None:
+        if self.signs_in:
             return self.page_url(approval.id)
         code = secrets.token_urlsafe(24)
         self.page.put_code(hashed(code), approval.id, min(approval.expires, self.clock() + self.ttl))
@@ -325,6 +342,22 @@ class ApprovalService:
         os.chmod(folder, 0o700)
         return folder / f"launch-{approval_id}.html"
 
+    def code_opens(self, approval_id: str, code: str, source: str = "") -> bool:
+        """Whether `code` is the unused launch code of this approval (it stays valid until it is taken); a code
+        that is not is on record as a refused sign-in."""
+        if code and self.page.peek_code(hashed(code)) == approval_id:
+            return True
+        self._signed_in("approval-page", Act(factor="launch-code", source=source), "refused", approval_id)
+        return False
+
+    def take_code(self, approval_id: str, code: str, source: str = "") -> bool:
+        """Use this approval's launch code for the approval POST it came with: once, on every replica."""
+        if not code or self.page.take_code(hashed(code)) != approval_id:
+            self._signed_in("approval-page", Act(factor="launch-code", source=source), "refused", approval_id)
+            return False
+        self._launch_file(approval_id).unlink(missing_ok=True)  # the used code is gone from this disk too
+        return True
+
     def redeem_code(self, approval_id: str, code: str, source: str = "") -> str | None:
         """Swap a launch code for a session bound to its approval; None when it is not valid (once, on every
         replica: the code is taken from the state atomically). Either way a sign-in line is audited."""
@@ -335,6 +368,19 @@ class ApprovalService:
         sid = self.new_session(approval_id)
         act = Act(factor="launch-code", source=source, session_key=hashed(sid))
         self._signed_in("approval-page", act, "ok", approval_id, strict=True)
+        return sid
+
+    def passkey_sign_in(self, rp: RelyingParty, challenge: bytes, credential: str, source: str) -> str:
+        """The page's passkey sign-in (TELCO_MCP_APPROVER_FACTOR=passkey): a session to list and show approvals,
+        or `ConfirmationError`; every outcome audited. Approving still takes an assertion per approval."""
+        act = Act(factor="passkey", source=source)
+        try:
+            verify_assertion(rp, challenge, credential, self.passkeys.all())
+        except ConfirmationError:
+            self._signed_in("approval-page", act, "refused")
+            raise
+        sid = self.new_session(None)
+        self._signed_in("approval-page", replace(act, session_key=hashed(sid)), "ok", strict=True)
         return sid
 
     def sign_in(self, attempt: str | None, source: str) -> str:

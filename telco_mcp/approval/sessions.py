@@ -1,8 +1,9 @@
 """What the approval page remembers between two requests, which may land on two replicas.
 
-    launch codes    single-use: the first GET of a launch link swaps its code for a session
-    sessions        the page's cookie -> its CSRF token, the one approval it may act on (None: signed
-                    in with the PIN), its expiry
+    launch codes    one approval each: its page shows while the code is unused, and the approval POST
+                    that carries it (in the form, never a cookie) takes it, once
+    sessions        the page's cookie -> its CSRF token, the one approval it may see (None: signed
+                    in with the PIN or a passkey), its expiry; a session lists and shows, never approves
     secrets         a password typed or generated on the page, held sealed until the approved write
                     takes it, once
 
@@ -58,6 +59,10 @@ class PageState(Protocol):
         """The approval a code opens, once: a second take (from any replica) gets None."""
         ...
 
+    def peek_code(self, key: str) -> str | None:
+        """The approval a code opens, leaving it in place (the page shows it; the approval POST takes it)."""
+        ...
+
     def put_session(self, key: str, session: Session) -> None: ...
     def session(self, key: str) -> Session | None: ...
     def put_secret(self, approval_id: str, sealed: bytes, expires: float) -> None: ...
@@ -87,6 +92,11 @@ class MemoryPageState:
     def take_code(self, key: str) -> str | None:
         with self._lock:
             entry = self._codes.pop(key, None)
+        return entry[0] if entry is not None and entry[1] > self.clock() else None
+
+    def peek_code(self, key: str) -> str | None:
+        with self._lock:
+            entry = self._codes.get(key)
         return entry[0] if entry is not None and entry[1] > self.clock() else None
 
     def put_session(self, key: str, session: Session) -> None:

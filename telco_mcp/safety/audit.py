@@ -61,7 +61,7 @@ ConfirmedBy = Literal["elicitation", "approval-page", "approval-api", "cli", "to
 # Approver acts (sign-ins, lockouts, decisions): where a person acted, and what let them. `os-user`: the
 # terminal's Unix socket without an approver PIN (only denying is allowed that way).
 Channel = Literal["approval-page", "approval-api", "cli", "client"]
-Factor = Literal["pin", "launch-code", "token", "os-user"]
+Factor = Literal["pin", "launch-code", "token", "os-user", "passkey"]
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from telco_mcp.approval.passkeys import PasskeyStore
 from telco_mcp.approval.pin import PinAttempts
 from telco_mcp.approval.sessions import PageState
 from telco_mcp.approval.store import ApprovalStore
@@ -62,6 +63,8 @@ class SharedState:
     toolsets: EnabledToolsets
     # Redis only: the MACs on shared records, and the count of records refused (state/integrity.py)
     seal: Seal | None = None
+    # the approvers' passkeys when replicas share them (Redis, under MACs); None: the state directory's file
+    passkeys: PasskeyStore | None = None
     ping: Callable[[], None] = field(default=lambda: None)  # answers, or raises StateUnavailable (readiness)
 
 

@@ -39,7 +39,7 @@ from telco_mcp.safety import keys
 
 logger = logging.getLogger(__name__)
 
-Kind = Literal["approval", "grant", "session", "code"]
+Kind = Literal["approval", "grant", "session", "code", "passkey"]
 
 # What each kind's MAC covers, read from the record by these names (a missing field counts as empty). The
 # approval's `data` is the approval as created: what the approver is shown (method, URL, body) included.
@@ -48,6 +48,8 @@ FIELDS: dict[Kind, tuple[str, ...]] = {
     "grant": ("id", "target", "client", "tools", "until", "decided_by", "approval"),
     "session": ("key", "csrf", "expires", "approval"),
     "code": ("key", "approval", "expires"),
+    # an approver's passkey (issue 24): a writer of Redis must not enrol its own public key
+    "passkey": ("key", "credential_id", "public_key", "label", "created"),
 }
 
 

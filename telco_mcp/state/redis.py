@@ -63,6 +63,7 @@ from typing import Any
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from telco_mcp.approval.passkeys import Passkey
 from telco_mcp.approval.sessions import Session
 from telco_mcp.approval.store import Approval, DecidedBy, Grant, TooManyPending, intent_key
 from telco_mcp.errors import ConfigError, ConfirmationError, StateUnavailable
@@ -580,6 +581,14 @@ class RedisPageState:
             return None
         return str(data["approval"])
 
+    def peek_code(self, key: str) -> str | None:
+        with _reachable("open a launch link"):
+            raw = self._r.get(f"{PREFIX}page:code:{key}")
+        data = self._checked("code", key, raw) if raw is not None else None
+        if data is None or float(data.get("expires") or 0) <= self.clock():
+            return None
+        return str(data["approval"])
+
     def put_session(self, key: str, session: Session) -> None:
         data: dict[str, Any] = dataclasses.asdict(session)
         data["mac"] = self.seal.mac("session", data | {"key": key})
@@ -747,7 +756,59 @@ def redis_state(url: str, *, seal: Seal, events_kept: int = 500) -> SharedState:
         toolsets=RedisEnabledToolsets(client),
         seal=seal,
         ping=lambda: _ping(client),
+        passkeys=RedisPasskeyStore(client, seal),
     )
+
+
+class RedisPasskeyStore:
+    """The approvers' passkeys (public keys only) for every replica: one hash, each entry under a MAC
+    (`state/integrity.py`), so a writer of Redis cannot enrol a key of its own; a marker says passkeys were
+    enrolled once (an emptied store is no fresh install, `approval/enroll.py`)."""
+
+    KEY, MARKER = PREFIX + "approvers:passkeys", PREFIX + "approvers:enrolled-once"
+
+    def __init__(self, client: Any, seal: Seal) -> None:
+        self._r = client
+        self.seal = seal
+
+    def all(self) -> list[Passkey]:
+        with _reachable("read the approvers' passkeys"):
+            raw = self._r.hgetall(self.KEY)
+        out: list[Passkey] = []
+        for field_, value in sorted(raw.items()):
+            key = _text(field_) or ""
+            try:
+                data = json.loads(_text(value) or "")
+                passkey = Passkey(
+                    **{k: data[k] for k in ("credential_id", "public_key", "sign_count", "label", "created")}
+                )
+            except (ValueError, KeyError, TypeError):
+                self.seal.refuse("passkey", key, "not a record of this version")
+                continue
+            if passkey.credential_id != key or not self.seal.valid("passkey", data | {"key": key}, data.get("mac")):
+                self.seal.refuse("passkey", key, "no MAC" if not data.get("mac") else "the MAC does not match")
+                continue
+            out.append(passkey)
+        return out
+
+    def add(self, passkey: Passkey) -> None:
+        data: dict[str, Any] = dataclasses.asdict(passkey)
+        data["mac"] = self.seal.mac("passkey", data | {"key": passkey.credential_id})
+        with _reachable("enrol a passkey"):
+            self._r.hset(self.KEY, passkey.credential_id, json.dumps(data, separators=(",", ":")))
+            self._r.set(self.MARKER, "1")
+
+    def remove(self, credential_id: str) -> bool:
+        gone = [p.credential_id for p in self.all() if credential_id in (p.credential_id, p.label)]
+        if not gone:
+            return False
+        with _reachable("remove a passkey"):
+            self._r.hdel(self.KEY, *gone)
+        return True
+
+    def ever_enrolled(self) -> bool:
+        with _reachable("read the approvers' passkeys"):
+            return bool(self._r.exists(self.MARKER))
 
 
 def _ping(client: Any) -> None:

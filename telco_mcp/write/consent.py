@@ -15,6 +15,10 @@ One `Consent` abstraction, chosen per call by `TELCO_MCP_CONFIRM` and what the c
     token              ElicitationConsent                         TokenConsent
     off                OffConsent                                 OffConsent
 
+With `TELCO_MCP_APPROVER_FACTOR` = pin or passkey, auto, elicit and token act as approval for every write
+(`Settings.consent_mode`): a client the model starts itself could declare form elicitation and answer yes,
+so no client's answer counts; a client that can open URLs is shown the page by URL-mode elicitation.
+
 Nothing the model sends (a token, an approval id) skips the question to an eliciting client, and a
 consent field another mode uses is refused with a `[confirmation]` error naming the mode.
 
@@ -336,7 +340,7 @@ class ApprovalConsent(Consent):
             service.run_soon(post_webhook(service.webhook, service.notice(approval)))
             where.append("a notice went to the team's approval channel")
         second_person = four_eyes(call)  # the caller's own browser or client cannot approve it
-        if not second_person and client_can_open_url(call) and service.pin is not None:
+        if not second_person and client_can_open_url(call) and service.signs_in:
             message = f"Approve or deny on the approval page: {approval.summary}"
             url = service.page_url(approval.id)
             if _modern(call):
@@ -352,7 +356,7 @@ class ApprovalConsent(Consent):
             outcome = await call.ctx.elicit_url(message, url, approval.id)
             if not isinstance(outcome, AcceptedUrlElicitation):
                 return await self._declined_link(call, approval)
-            where.append("your MCP client showed the user the approval page (approver PIN)")
+            where.append(f"your MCP client showed the user the approval page ({service.proof})")
         elif not second_person and service.local_page and open_browser(await blocking(service.browser_link, approval)):
             where.append("the approval page was opened in the user's browser")
         return Pending(await self._pending(call, approval, where), recorded="pending", approval=approval.id)
@@ -375,9 +379,8 @@ class ApprovalConsent(Consent):
             action = answer.get("action")
         if action != "accept":
             return await self._declined_link(call, approval)
-        return Pending(
-            await self._pending(call, approval, ["your MCP client showed the user the approval page (approver PIN)"])
-        )
+        shown = f"your MCP client showed the user the approval page ({service.proof})"
+        return Pending(await self._pending(call, approval, [shown]))
 
     async def _declined_link(self, call: WriteCall, approval: Approval) -> Decision:
         try:
@@ -434,8 +437,10 @@ class ApprovalConsent(Consent):
                 "another person of the team must approve it with their own access token: "
                 f"telco-mcp approvals approve <id> --url {service.base_url}"
             ]
-        if service.pin is None:
+        if not service.signs_in:
             return []
+        if service.factor == "passkey":  # a terminal cannot make an assertion: the page only
+            return [f"or on the pending list at {service.list_url()} (passkey)"]
         return [
             f"or on the pending list at {service.list_url()} (approver PIN)",
             "or in a terminal: telco-mcp approvals approve <id> (approver PIN)",
@@ -518,7 +523,7 @@ def _secret_channel(call: WriteCall, mode: str, secret: str) -> Consent:
         )
     if mode in ("auto", "approval"):
         return ApprovalConsent()
-    if mode == "elicit" and client_can_open_url(call) and call.runtime.approvals.pin is not None:
+    if mode == "elicit" and client_can_open_url(call) and call.runtime.approvals.signs_in:
         return ApprovalConsent()
     why = {
         "elicit": "this client offers no URL-mode elicitation (or the server has no TELCO_MCP_APPROVER_PIN to sign "
@@ -574,9 +579,18 @@ def write_statuses(op: Operation, mode: str, four_eyes_rule: str = "off") -> lis
     return out
 
 
+def _mode_named(call: WriteCall) -> str:
+    """The configuration that decided the consent mode, as the operator wrote it."""
+    settings = call.runtime.settings
+    named = f"TELCO_MCP_CONFIRM={settings.telco_mcp_confirm}"
+    if settings.consent_mode != settings.telco_mcp_confirm:
+        named += f" with TELCO_MCP_APPROVER_FACTOR={settings.telco_mcp_approver_factor} (every write is approved)"
+    return named
+
+
 def choose(call: WriteCall) -> Consent:
     """The consent channel for this call under `TELCO_MCP_CONFIRM` (see the table above)."""
-    mode = call.runtime.settings.telco_mcp_confirm
+    mode = call.runtime.settings.consent_mode  # an approver factor turns auto, elicit and token into approval
     takes = consent_field(call.op, mode, call.runtime.settings.telco_mcp_four_eyes)
     if call.confirm_token and four_eyes(call):  # the caller's own yes (a token) is not a second person's
         raise ConsentRefused(
@@ -590,7 +604,7 @@ def choose(call: WriteCall) -> Consent:
         if getattr(call, name) and takes != name:
             raise ConsentRefused(
                 ConfirmationError(
-                    f"{name} is not used when TELCO_MCP_CONFIRM={mode}"
+                    f"{name} is not used when {_mode_named(call)}"
                     + (f" (this server takes {takes})" if takes else "")
                     + ". Nothing was sent. Call the tool without it."
                 ),

@@ -149,17 +149,25 @@ async def follow(http: httpx2.AsyncClient, link: str) -> httpx2.Response:
     return page
 
 
+async def submit(
+    http: httpx2.AsyncClient, page: httpx2.Response, decision: str = "approve", **extra: str
+) -> httpx2.Response:
+    """Press Approve or Deny on an approval's page: its form's own fields (the session's CSRF token, or the launch
+    code that rides in the form until the approval POST), as the browser sends them."""
+    (form,) = [f for f in forms_of(page.text) if f["action"].endswith("/decide")]
+    origin = f"{page.url.scheme}://{page.url.netloc.decode()}"
+    fields = {name: value for name, value in form["fields"] if name in ("csrf", "code")}
+    return await http.post(
+        str(page.url.join(form["action"])), data={**fields, "decision": decision, **extra}, headers={"Origin": origin}
+    )
+
+
 async def decide_in_browser(link: str, decision: str = "approve", **extra: str) -> httpx2.Response:
     """A person opening the launch link and pressing Approve or Deny, as their browser sends it."""
     async with httpx2.AsyncClient(follow_redirects=True, timeout=10) as http:
         page = await follow(http, link)
         assert page.status_code == 200, page.text
-        origin = f"{page.url.scheme}://{page.url.netloc.decode()}"
-        return await http.post(
-            str(page.url) + "/decide",
-            data={"csrf": csrf_of(page.text), "decision": decision, **extra},
-            headers={"Origin": origin},
-        )
+        return await submit(http, page, decision, **extra)
 
 
 @pytest.fixture

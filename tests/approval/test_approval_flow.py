@@ -23,7 +23,17 @@ from mcp.types import ElicitRequestParams, ElicitResult
 from telco_mcp.approval.store import Approval, MemoryApprovalStore
 from telco_mcp.errors import ConfirmationError
 
-from .conftest import SMS, Browser, client, csrf_of, decide_in_browser, first_call_id, follow, server_for, writes
+from .conftest import (
+    SMS,
+    Browser,
+    client,
+    decide_in_browser,
+    first_call_id,
+    follow,
+    server_for,
+    submit,
+    writes,
+)
 
 pytestmark = pytest.mark.anyio
 MODES = ["auto", "legacy"]
@@ -319,11 +329,7 @@ async def test_the_page_names_exactly_the_tools_a_grant_covers(audit_path: Path,
         assert offer is not None, page.text
         named = set(re.findall(r"<code>([a-z_]+)</code>", offer.group(1)))
         assert named == {"sipgate_hold_call", "sipgate_mute_call", "sipgate_send_dtmf"}
-        decided = await http.post(
-            str(page.url) + "/decide",
-            data={"csrf": csrf_of(page.text), "decision": "approve", "grant": "1", "grant_minutes": "5"},
-            headers={"Origin": f"{page.url.scheme}://{page.url.netloc.decode()}"},
-        )
+        decided = await submit(http, page, "approve", grant="1", grant_minutes="5")
         assert all(name in decided.text for name in named), decided.text
         await c.call_tool("sipgate_mute_call", {"call_id": call_id, "value": True, "approval_id": first["approval_id"]})
         covered = {
@@ -420,7 +426,7 @@ async def test_telco_mcp_approval_port_fixes_the_pages_loopback_port(audit_path:
     async with client(server) as c:
         await c.call_tool("sipgate_send_sms", SMS)
         link = browser.links()[0]
-        assert link.startswith(f"http://127.0.0.1:{port}/approvals/a/apr_")
+        assert link.startswith(f"http://localhost:{port}/approvals/a/apr_")
         decided = await decide_in_browser(link)
     assert "Approved" in decided.text
 

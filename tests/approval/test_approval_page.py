@@ -6,7 +6,6 @@ of the HTTP app; `telco-mcp approvals` is run as a second process of the same us
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import subprocess
@@ -18,8 +17,21 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
+from markupsafe import escape
 
-from .conftest import SMS, Browser, client, csrf_of, decide_in_browser, first_call_id, follow, server_for, writes
+from .conftest import (
+    SMS,
+    Browser,
+    client,
+    csrf_of,
+    decide_in_browser,
+    first_call_id,
+    follow,
+    forms_of,
+    server_for,
+    submit,
+    writes,
+)
 
 pytestmark = pytest.mark.anyio
 PIN = "418-2093"
@@ -55,8 +67,7 @@ async def test_every_page_is_uncacheable_unframable_and_locked_to_its_own_origin
         await pending_sms(c)
         link = browser.links()[0]
         async with httpx2.AsyncClient(follow_redirects=True) as http:
-            launch = await http.get(link)
-            page = await follow(http, link.split("?")[0])
+            page = await http.get(link)
             css = await http.get(page_base(link) + "/approvals/static/page.css")
             evil_host = await http.get(str(page.url), headers={"Host": "evil.example"})
     for response in (page, css):
@@ -68,8 +79,7 @@ async def test_every_page_is_uncacheable_unframable_and_locked_to_its_own_origin
     assert not re.search(r'(?:src|href|action)="(?:https?:)?//', page.text), "no third-party assets or targets"
     assert 'lang="en"' in page.text and 'name="viewport"' in page.text
     assert page.status_code == 200 and "Approve" in page.text
-    cookie = launch.headers["set-cookie"]
-    assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+    assert "set-cookie" not in page.headers, "a launch link is no cookie: its code rides in the form"
     assert evil_host.status_code == 421
 
 
@@ -79,7 +89,7 @@ async def test_the_page_shows_exactly_what_will_be_sent(audit_path: Path, browse
         pending = await pending_sms(c)
         async with httpx2.AsyncClient(follow_redirects=True) as http:
             page = (await follow(http, browser.links()[0])).text
-    assert html.escape(pending["summary"], quote=True) in page
+    assert str(escape(pending["summary"])) in page  # autoescaped (Jinja2: markupsafe)
     assert "POST" in page and "/v2/sessions/sms" in page
     assert "+4915799912345" in page, "destinations in full"
     assert "The trunk is down" in page
@@ -89,16 +99,24 @@ async def test_the_page_shows_exactly_what_will_be_sent(audit_path: Path, browse
     assert "Authorization" not in page, "credentials are never on the page"
 
 
-async def test_a_launch_link_works_once(audit_path: Path, browser: Browser) -> None:
+async def test_a_launch_link_works_until_its_approval_post_uses_it_once(audit_path: Path, browser: Browser) -> None:
+    """The code rides in the page's form (never a cookie) until the approval POST takes it: a second approval POST
+    with it, or another page view, finds it used."""
     server = server_for(audit_path)
     async with client(server) as c:
         await pending_sms(c)
         link = browser.links()[0]
         async with httpx2.AsyncClient() as first, httpx2.AsyncClient() as second:
             opened = await first.get(link)
-            assert opened.status_code == 200 and "set-cookie" in opened.headers
+            assert opened.status_code == 200 and "set-cookie" not in opened.headers
+            reopened = await second.get(link)  # not used up by looking
+            assert reopened.status_code == 200
+            approved = await submit(first, opened)
+            assert "<h1>Approved</h1>" in approved.text
             again = await second.get(link)
+            replayed = await submit(second, reopened)
     assert again.status_code == 403 and "used" in again.text
+    assert replayed.status_code == 403
 
 
 async def test_without_the_cookie_the_page_asks_for_a_sign_in_and_offers_no_decision(
@@ -120,51 +138,49 @@ async def test_without_the_cookie_the_page_asks_for_a_sign_in_and_offers_no_deci
     assert server.telco_runtime.approvals.store.get(pending["approval_id"]).status == "pending"
 
 
-async def test_a_decision_needs_the_sessions_csrf_token_and_the_pages_origin(
-    audit_path: Path, browser: Browser
-) -> None:
+async def test_a_decision_needs_the_launch_code_and_the_pages_origin(audit_path: Path, browser: Browser) -> None:
     server = server_for(audit_path)
     async with client(server) as c:
         pending = await pending_sms(c)
         async with httpx2.AsyncClient(follow_redirects=True) as http:
             page = await follow(http, browser.links()[0])
-            decide = str(page.url) + "/decide"
+            (form,) = [f for f in forms_of(page.text) if f["action"].endswith("/decide")]
+            code = dict(form["fields"])["code"]
+            decide = str(page.url.join(form["action"]))
             origin = f"http://{page.url.netloc.decode()}"
-            wrong_csrf = await http.post(
-                decide, data={"csrf": "guess", "decision": "approve"}, headers={"Origin": origin}
+            wrong_code = await http.post(
+                decide, data={"code": "guess", "decision": "approve"}, headers={"Origin": origin}
             )
             foreign = await http.post(
-                decide,
-                data={"csrf": csrf_of(page.text), "decision": "approve"},
-                headers={"Origin": "https://evil.example"},
+                decide, data={"code": code, "decision": "approve"}, headers={"Origin": "https://evil.example"}
             )
             cross_site = await http.post(
-                decide,
-                data={"csrf": csrf_of(page.text), "decision": "approve"},
-                headers={"Sec-Fetch-Site": "cross-site"},
+                decide, data={"code": code, "decision": "approve"}, headers={"Sec-Fetch-Site": "cross-site"}
             )
-    assert wrong_csrf.status_code == foreign.status_code == cross_site.status_code == 403
+    assert wrong_code.status_code == foreign.status_code == cross_site.status_code == 403
     assert server.telco_runtime.approvals.store.get(pending["approval_id"]).status == "pending"
     assert writes(server) == []
 
 
-async def test_a_launch_cookie_is_bound_to_its_one_approval(audit_path: Path, browser: Browser) -> None:
+async def test_a_launch_code_is_bound_to_its_one_approval(audit_path: Path, browser: Browser) -> None:
     server = server_for(audit_path)
     async with client(server) as c:
         first = await pending_sms(c)
         second = (await c.call_tool("sipgate_send_sms", SMS | {"message": "another"})).structured_content
+        link = browser.links(2)[0]
+        code = link.rsplit("code=", 1)[1]
         async with httpx2.AsyncClient(follow_redirects=True) as http:
-            page = await follow(http, browser.links(2)[0])
+            page = await follow(http, link)
             base = page_base(str(page.url))
-            other = await http.get(f"{base}/approvals/a/{second['approval_id']}")
+            other = await http.get(f"{base}/approvals/a/{second['approval_id']}?code={code}")
             listing = await http.get(f"{base}/approvals/")
-            bulk = await http.post(
-                f"{base}/approvals/bulk",
-                data={"csrf": csrf_of(page.text), "action": "approve", "id": second["approval_id"]},
+            crossed = await http.post(
+                f"{base}/approvals/a/{second['approval_id']}/decide",
+                data={"code": code, "decision": "approve"},
                 headers={"Origin": base},
             )
     assert first["approval_id"] in str(page.url)
-    assert other.status_code == 401 and listing.status_code == 401 and bulk.status_code == 403
+    assert other.status_code == 403 and listing.status_code == 401 and crossed.status_code == 403
     assert server.telco_runtime.approvals.store.get(second["approval_id"]).status == "pending"
 
 
@@ -187,6 +203,13 @@ async def test_with_the_pin_an_approver_sees_the_pending_list_and_decides_severa
             )
             assert listing.status_code == 200 and listing.text.count('name="id"') == 3
             picked = f"csrf={csrf_of(listing.text)}&action=approve&id={a['approval_id']}&id={b['approval_id']}"
+            unproven = await http.post(
+                f"{base}/approvals/bulk",
+                content=picked.encode(),
+                headers={"Origin": base, "Content-Type": "application/x-www-form-urlencoded"},
+            )
+            assert unproven.status_code == 403, "a session lists; only the PIN typed for it approves"
+            picked += f"&pin={PIN}"
             approved = await http.post(
                 f"{base}/approvals/bulk",
                 content=picked.encode(),
@@ -327,14 +350,16 @@ async def test_an_oversized_or_chunked_form_is_not_read_and_decides_nothing(audi
         async with httpx2.AsyncClient(follow_redirects=True) as http:
             page = await follow(http, browser.links()[0])
             origin = f"http://{page.url.netloc.decode()}"
-            form = f"csrf={csrf_of(page.text)}&decision=approve&pad={'x' * 20_000}".encode()
+            (fields,) = [f for f in forms_of(page.text) if f["action"].endswith("/decide")]
+            code = dict(fields["fields"])["code"]
+            form = f"code={code}&decision=approve&pad={'x' * 20_000}".encode()
 
             async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: only the stream says how long
                 for start in range(0, len(form), 4096):
                     yield form[start : start + 4096]
 
             answer = await http.post(
-                str(page.url) + "/decide",
+                str(page.url.join(fields["action"])),
                 content=chunked(),
                 headers={"Origin": origin, "Content-Type": "application/x-www-form-urlencoded"},
             )
@@ -371,17 +396,25 @@ async def test_the_page_state_keeps_codes_and_cookies_only_as_hashes(audit_path:
     from telco_mcp.approval.page import SESSION_COOKIE
     from telco_mcp.approval.sessions import hashed
 
-    server = server_for(audit_path)
+    server = server_for(audit_path, telco_mcp_approver_pin=PIN)
     state = server.telco_runtime.approvals.page
-    async with client(server) as c:
+    codes = server_for(audit_path)
+    async with client(codes) as c:
         approval_id = (await pending_sms(c))["approval_id"]
-        link = browser.links()[0]
-        code = link.rsplit("code=", 1)[1]
-        assert state.take_code(code) is None  # not kept by its value (and this look does not use it up)
+        code = browser.links()[0].rsplit("code=", 1)[1]
+        kept = codes.telco_runtime.approvals.page
+        assert kept.peek_code(code) is None and kept.peek_code(hashed(code)) == approval_id
+    async with client(server) as c:
+        await pending_sms(c)
+        base = page_base(browser.links(2)[1])
         async with httpx2.AsyncClient() as http:
-            opened = await http.get(link)
-            cookie = opened.cookies[SESSION_COOKIE]
-    assert opened.status_code == 200 and state.take_code(hashed(code)) is None  # the link used it, once
+            signin = await http.get(f"{base}/approvals/")
+            signed = await http.post(
+                f"{base}/approvals/signin",
+                data={"csrf": csrf_of(signin.text), "pin": PIN, "next": "/approvals/"},
+                headers={"Origin": base},
+            )
+            cookie = signed.cookies[SESSION_COOKIE]
     assert state.session(cookie) is None
     session = state.session(hashed(cookie))
-    assert session is not None and session.approval == approval_id
+    assert session is not None and session.approval is None

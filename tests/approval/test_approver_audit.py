@@ -18,7 +18,7 @@ import pytest
 from telco_mcp.approval.page import SESSION_COOKIE
 from telco_mcp.approval.sessions import hashed
 
-from .conftest import Browser, client, csrf_of, follow, server_for, writes
+from .conftest import Browser, client, csrf_of, follow, server_for, submit
 from .test_approval_page import PIN, approvals_cli, page_base, pending_sms
 
 pytestmark = pytest.mark.anyio
@@ -52,7 +52,7 @@ async def test_page_sign_ins_lockouts_and_decisions_are_on_record(audit_path: Pa
             detail = await http.get(f"{base}/approvals/a/{one['approval_id']}")
             await http.post(
                 f"{base}/approvals/a/{one['approval_id']}/decide",
-                data={"csrf": csrf_of(detail.text), "decision": "approve"},
+                data={"csrf": csrf_of(detail.text), "decision": "approve", "pin": PIN},
                 headers={"Origin": base},
             )
             listing = await http.get(f"{base}/approvals/")
@@ -96,33 +96,29 @@ async def test_page_sign_ins_lockouts_and_decisions_are_on_record(audit_path: Pa
 SMS2 = {"recipient": "+4915799912345", "message": "The second trunk is down"}
 
 
-async def test_a_launch_code_sign_in_and_its_decision_name_the_factor(audit_path: Path, browser: Browser) -> None:
+async def test_a_launch_code_decision_names_the_factor_and_a_used_code_is_refused_on_record(
+    audit_path: Path, browser: Browser
+) -> None:
+    """The launch code is no sign-in: it rides in the page's form and is used by the approval POST, whose decision
+    line names it; presenting it again is a refused sign-in on record."""
     server = server_for(audit_path)
     async with client(server) as c:
         pending = await pending_sms(c)
         link = browser.links()[0]
         async with httpx2.AsyncClient(follow_redirects=True) as http:
             page = await follow(http, link)
-            sid = http.cookies[SESSION_COOKIE]
-            await http.post(
-                str(page.url) + "/decide",
-                data={"csrf": csrf_of(page.text), "decision": "deny"},
-                headers={"Origin": page_base(link)},
-            )
+            assert SESSION_COOKIE not in http.cookies, "no cookie"
+            await submit(http, page, "approve")
             replay = await http.get(link)  # the code works once
             assert replay.status_code == 403
-    ok, refused = records(audit_path, "sign_in")
-    assert (ok["channel"], ok["factor"], ok["outcome"], ok["approval"]) == (
-        "approval-page", "launch-code", "ok", pending["approval_id"],
-    )  # fmt: skip
-    assert (refused["factor"], refused["outcome"], refused["approval"]) == (
-        "launch-code", "refused", pending["approval_id"],
+    (refused,) = records(audit_path, "sign_in")
+    assert (refused["channel"], refused["factor"], refused["outcome"], refused["approval"]) == (
+        "approval-page", "launch-code", "refused", pending["approval_id"],
     )  # fmt: skip
     (decision,) = records(audit_path, "decision")
-    assert (decision["channel"], decision["factor"], decision["status"]) == ("approval-page", "launch-code", "denied")
-    assert decision["session"] == ok["session"] and is_ref(decision["session"])
-    assert_nothing_raw(audit_path, [sid])
-    assert writes(server) == []
+    assert (decision["channel"], decision["factor"], decision["status"]) == ("approval-page", "launch-code", "approved")
+    assert "session" not in decision and is_ref(decision["source"])
+    assert_nothing_raw(audit_path, [link.rsplit("code=", 1)[1]])
 
 
 async def test_terminal_sign_ins_and_decisions_are_on_record(audit_path: Path) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from telco_mcp.approval.store import request_digest
 
-from .conftest import Browser, client, csrf_of, follow, server_for, writes
+from .conftest import Browser, client, follow, server_for, submit, writes
 
 pytestmark = pytest.mark.anyio
 
@@ -34,12 +34,7 @@ async def _approve_on_the_page(link: str) -> str:
     async with httpx2.AsyncClient(follow_redirects=True, timeout=10) as http:
         page = await follow(http, link)
         assert page.status_code == 200, page.text
-        origin = f"{page.url.scheme}://{page.url.netloc.decode()}"
-        decided = await http.post(
-            str(page.url) + "/decide",
-            data={"csrf": csrf_of(page.text), "decision": "approve"},
-            headers={"Origin": origin},
-        )
+        decided = await submit(http, page, "approve")  # the launch code rides in the form
         assert decided.status_code == 200, decided.text
         return html.unescape(page.text)
 

@@ -58,7 +58,7 @@ async def decide_with_pin(url: str, approve: bool) -> None:
         )
         await http.post(
             str(page.url) + "/decide",
-            data={"csrf": csrf_of(page.text), "decision": "approve" if approve else "deny"},
+            data={"csrf": csrf_of(page.text), "decision": "approve" if approve else "deny", "pin": PIN},
             headers={"Origin": origin},
         )
 

@@ -97,7 +97,7 @@ async def test_a_fetch_capable_model_cannot_approve_anything(audit_path: Path, b
         seen: list[str] = []
         await fetch_and_submit_everything(urls, seen)
 
-        assert any("Sign in to approve" in page for page in seen), "the attack reached the approval page"
+        assert any("Sign in to see approvals" in page for page in seen), "the attack reached the approval page"
         assert any("wrong PIN" in page for page in seen), "and submitted its sign-in form"
         candidates = {m for t in texts + seen for m in CANDIDATE.findall(t)}
         assert {a.id for a in pending} <= candidates, "the attacker does know the approval ids"

@@ -13,7 +13,7 @@ import pytest
 
 from telco_mcp.approval.page import PRE_CSRF_COOKIE, SESSION_COOKIE
 
-from .conftest import SMS, Browser, client, csrf_of, follow, server_for, writes
+from .conftest import SMS, Browser, client, csrf_of, follow, server_for, submit, writes
 
 pytestmark = pytest.mark.anyio
 PIN = "5150-7342"
@@ -123,21 +123,13 @@ async def test_a_second_submit_of_a_decided_approval_keeps_the_first_password(
         pending = (await c.call_tool("signalwire_create_sip_credential", create)).structured_content
         async with httpx2.AsyncClient(follow_redirects=True, timeout=10) as http:
             page = await follow(http, browser.links()[0])
-            origin = f"{page.url.scheme}://{page.url.netloc.decode()}"
 
             async def approve_with(password: str) -> Any:
-                return await http.post(
-                    str(page.url) + "/decide",
-                    data={
-                        "csrf": csrf_of(page.text), "decision": "approve", "secret_mode": "typed",
-                        "secret": password, "secret_repeat": password,
-                    },
-                    headers={"Origin": origin},
-                )  # fmt: skip
+                return await submit(http, page, "approve", secret_mode="typed", secret=password, secret_repeat=password)
 
             assert "Approved" in (await approve_with(first)).text
             again = await approve_with(second)  # the back button, or a second tab
-            assert again.status_code == 409 and "already decided" in again.text
+            assert again.status_code == 403, "its launch code approved once"
         retry = create | {"approval_id": pending["approval_id"]}
         applied = await c.call_tool("signalwire_create_sip_credential", retry)
     assert applied.structured_content["status"] == "applied", applied.content

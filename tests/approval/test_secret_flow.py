@@ -19,7 +19,7 @@ from mcp.types import ElicitRequestParams, ElicitResult
 
 from telco_mcp.operation import SECRET_PLACEHOLDER
 
-from .conftest import Browser, client, csrf_of, decide_in_browser, follow, server_for, writes
+from .conftest import Browser, client, csrf_of, decide_in_browser, follow, server_for, submit, writes
 
 pytestmark = pytest.mark.anyio
 CREATE = {"username": "anna-desk", "caller_id": "Anna"}
@@ -75,12 +75,7 @@ async def test_a_generated_password_is_shown_once_on_the_page_and_is_what_the_pr
         async with httpx2.AsyncClient(follow_redirects=True, timeout=10) as http:
             page = await follow(http, link)
             assert 'name="secret_mode" value="generate" checked' in page.text  # the strong default
-            origin = f"{page.url.scheme}://{page.url.netloc.decode()}"
-            decided = await http.post(
-                str(page.url) + "/decide",
-                data={"csrf": csrf_of(page.text), "decision": "approve", "secret_mode": "generate"},
-                headers={"Origin": origin},
-            )
+            decided = await submit(http, page, "approve", secret_mode="generate")
             shown = re.search(r'<code id="secret_value">([A-Za-z0-9]+)</code>', decided.text)
             assert shown and len(shown.group(1)) == 24, decided.text
             again = await http.get(str(page.url))
@@ -170,7 +165,7 @@ async def test_a_terminal_or_bulk_approval_cannot_approve_a_password_write(audit
             )
             bulk = await http.post(
                 str(listing.url.join("/approvals/bulk")),
-                data={"csrf": csrf_of(listing.text), "action": "approve", "id": pending["approval_id"]},
+                data={"csrf": csrf_of(listing.text), "action": "approve", "id": pending["approval_id"], "pin": PIN},
                 headers={"Origin": origin},
             )
         assert "0 approved" in bulk.text
@@ -238,7 +233,7 @@ async def test_under_elicit_the_client_opens_the_page_by_url_and_the_password_is
             decided = await http.post(
                 str(page.url) + "/decide",
                 data={"csrf": csrf_of(page.text), "decision": "approve", "secret_mode": "typed", "secret": TYPED,
-                      "secret_repeat": TYPED},
+                      "secret_repeat": TYPED, "pin": PIN},
                 headers={"Origin": origin},
             )  # fmt: skip
         assert "Approved" in decided.text, decided.text

@@ -101,6 +101,12 @@ def test_wheel_ships_the_package_and_sandbox_but_no_tests(wheel: Path) -> None:
     assert source <= names, f"missing from the wheel: {sorted(source - names)}"
     assert "telco_mcp/sandbox/__init__.py" in names and any(n.startswith("telco_mcp/sandbox/") for n in source)
     assert {"telco_mcp/schemas.json", "telco_mcp/py.typed"} <= names  # data read at startup; typing marker
+    page_data = {  # the approval page's templates, stylesheet and passkey script
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "telco_mcp" / "approval").rglob("*")
+        if p.suffix in (".html", ".css", ".js")
+    }
+    assert "telco_mcp/approval/static/passkey.js" in page_data and page_data <= names, sorted(page_data - names)
     strays = [n for n in names if not n.startswith(("telco_mcp/", f"{dist_info}/"))]
     assert not strays, f"unexpected files in the wheel: {strays}"
     assert not [n for n in names if "/tests/" in n or n.startswith("tests/") or n.endswith((".pyc", ".env"))]

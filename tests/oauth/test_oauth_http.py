@@ -499,7 +499,9 @@ async def test_the_approval_page_shows_the_caller_and_cannot_be_the_second_perso
             assert "Alice Ops (alice)" in page.text and "four eyes" in page.text
             csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
             decided = await http.post(
-                f"/approvals/a/{approval_id}/decide", data={"csrf": csrf, "decision": "approve"}, headers=origin
+                f"/approvals/a/{approval_id}/decide",
+                data={"csrf": csrf, "decision": "approve", "pin": pin},
+                headers=origin,
             )
         assert decided.status_code == 409 and "second person" in decided.text
         async with server.client(alice) as client:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.approval.conftest import browser, csrf_of  # noqa: F401  (the recording `$BROWSER` fixture, for approval tests here)
+from tests.approval.conftest import browser, csrf_of, forms_of  # noqa: F401  (the recording `$BROWSER` fixture, for approval tests here)
 from tests.ports import free_port, wait_listening
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -134,11 +134,12 @@ def maybe_redis(kind: str, request: pytest.FixtureRequest) -> RedisServer | None
 
 async def approve_typing(http: Any, base: str, approval_id: str, page: str, password: str) -> Any:
     """Press Approve on the approval page at `base` (its HTML in `page`), with a typed password, as a browser."""
+    (form,) = [f for f in forms_of(page) if f["action"].endswith("/decide")]
+    hidden = {name: value for name, value in form["fields"] if name in ("csrf", "code")}  # its proof: a launch code
     return await http.post(
         f"{base}/approvals/a/{approval_id}/decide",
         data={
-            "csrf": csrf_of(page), "decision": "approve", "secret_mode": "typed", "secret": password,
-            "secret_repeat": password,
+            **hidden, "decision": "approve", "secret_mode": "typed", "secret": password, "secret_repeat": password,
         },
         headers={"Origin": base},
     )  # fmt: skip

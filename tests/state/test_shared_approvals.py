@@ -214,9 +214,10 @@ async def test_launch_on_one_replica_approve_on_another_retry_on_a_third_sends_t
         b_base = services_[1].base_url  # replica b serves its own page (another port, another process's memory)
         assert b_base != services_[0].base_url
         async with httpx2.AsyncClient(follow_redirects=True, timeout=10) as http:
-            opened = await follow(http, launch)  # the code is swapped for a session on a
+            opened = await follow(http, launch)  # a shows the page; the code rides in its form
             assert opened.status_code == 200 and "Approve this write?" in opened.text
-            on_b = await _page(http, f"{b_base}/approvals/a/{pending['approval_id']}")  # b knows the session
+            code = launch.rsplit("code=", 1)[1]
+            on_b = await _page(http, f"{b_base}/approvals/a/{pending['approval_id']}?code={code}")  # b knows the code
             decided = await approve_typing(http, b_base, pending["approval_id"], on_b.text, TYPED)
             assert decided.status_code == 200 and "Approved" in decided.text, decided.text
             replay = await http.get(launch)  # the launch code worked once, on every replica
@@ -232,9 +233,9 @@ async def test_launch_on_one_replica_approve_on_another_retry_on_a_third_sends_t
     assert passwords[created["id"]] == TYPED  # the third replica sent exactly what was typed on the second
     assert again.is_error and "already used" in again.content[0].text  # type: ignore[union-attr]
     assert writes(a) == writes(b) == [] and writes(c) == [("POST", "/api/fabric/resources/sip_endpoints")]
-    # What Redis held while the password waited: a sealed value, the session under its hash, no PIN, no key.
+    # What Redis held while the password waited: a sealed value, no session, no PIN, no key.
     assert b"telco-mcp:page:secret:" + pending["approval_id"].encode() in dump
-    assert b"telco-mcp:page:session:" in dump
+    assert b"telco-mcp:page:session:" not in dump  # a launch code is no session: it rode in the form
     assert TYPED.encode() not in dump
     for cookie in http.cookies.values():
         assert cookie.encode() not in dump

@@ -153,7 +153,7 @@ async def _try_planted_sessions(service: ApprovalService, redis_server: RedisSer
                 data={"csrf": "known-csrf", "decision": "approve"},
                 headers={"Origin": "http://replica.test"},
             )
-        assert listing.status_code == 401 and "Sign in to approve" in listing.text
+        assert listing.status_code == 401 and "Sign in to see approvals" in listing.text
         assert approval_id not in listing.text
         assert decided.status_code == 403
 
