@@ -10,6 +10,7 @@ from __future__ import annotations
 from telco_mcp.operation import Operation
 from telco_mcp.providers.signalwire.operations import OPERATIONS as SIGNALWIRE
 from telco_mcp.providers.sipgate.operations import OPERATIONS as SIPGATE
+from telco_mcp.providers.sipgate.operations_round2 import OPERATIONS as SIPGATE_ROUND2
 
 
 def _collect(*groups: tuple[Operation, ...]) -> tuple[Operation, ...]:
@@ -21,5 +22,5 @@ def _collect(*groups: tuple[Operation, ...]) -> tuple[Operation, ...]:
     return ops
 
 
-CATALOGUE: tuple[Operation, ...] = _collect(SIGNALWIRE, SIPGATE)
+CATALOGUE: tuple[Operation, ...] = _collect(SIGNALWIRE, SIPGATE, SIPGATE_ROUND2)
 BY_NAME: dict[str, Operation] = {op.name: op for op in CATALOGUE}

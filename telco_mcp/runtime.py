@@ -90,7 +90,7 @@ class Runtime:
         """What one tool call's operation hooks may use."""
         from telco_mcp.upstream import CallContext
 
-        return CallContext(client, self.events, self.webhook_url)
+        return CallContext(client, self.events, self.webhook_url, self.settings.telco_mcp_fax_dir)
 
     # Dynamic toolsets on HTTP with OAuth: what each caller (`Caller.key`) enabled, on top of `exposed`, in the
     # state backend (toolsets.py): this process, or Redis shared by every replica.

@@ -197,6 +197,12 @@ class Settings(BaseSettings):
         None, description="PEM file of the key sipgate pushes are signed with (default: sipgate's; sandbox: its own)."
     )
 
+    # --- sipgate round 2 (issue 27, sipgate2): fax sources and their cap; docs/sipgate-fax.md ---
+    telco_mcp_fax_dir: Path | None = Field(
+        None, description="Directory sipgate_send_fax may read PDFs from (unset: faxes cannot be sent)."
+    )
+    telco_mcp_fax_per_hour: int | None = Field(None, ge=0, description="Faxes the server may send per hour.")
+
     @field_validator("telco_mcp_log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:

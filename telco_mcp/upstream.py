@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
@@ -231,9 +232,14 @@ class CallContext:
     """What an operation's hooks may use: the provider's shared client, and lookups kept for one tool call."""
 
     def __init__(
-        self, client: ProviderClient, events: EventStore | None = None, receiver_url: str | None = None
+        self,
+        client: ProviderClient,
+        events: EventStore | None = None,
+        receiver_url: str | None = None,
+        fax_dir: Path | None = None,
     ) -> None:
         self.client = client
+        self.fax_dir = fax_dir  # the directory faxes may be sent from (TELCO_MCP_FAX_DIR), when the operator set one
         self.events = events  # the call events sipgate pushed, when the server receives them
         self.receiver_url = receiver_url  # this server's webhook URL as sipgate reaches it, when known
         self._once: dict[str, Any] = {}

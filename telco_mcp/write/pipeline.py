@@ -127,11 +127,19 @@ async def run_write(call: WriteCall) -> CallToolResult | InputRequiredResult:
             )
             return _stopped(call, error, channel=granted, attempt=attempt, approval=approval)
         request = with_secret(request, secret_field, secret)
+    # content never recorded (a fax's bytes) goes in only now, read afresh and checked against what was approved
+    recorded = request
+    if call.op.at_send is not None:
+        try:
+            request = await call.op.at_send(call.args, request, call.hooks)
+        except TelcoError as exc:
+            return _stopped(call, exc, channel=granted, attempt=attempt, approval=approval)
     try:
         response = await send(call, request)
     except TelcoError as exc:
         if secret:
             exc.message = exc.message.replace(secret, "********")  # a provider that echoes the body cannot leak it
+        exc.message = unfilled(exc.message, request, recorded)  # an error quoting the body shows the placeholder
         return _send_failed(call, exc, attempt, granted, approval, approver)
 
     # 5. interpret
@@ -159,6 +167,17 @@ def with_secret(request: PreparedRequest, field: str, secret: str) -> PreparedRe
     if not isinstance(request.json, dict) or request.json.get(field) != SECRET_PLACEHOLDER:
         raise AssertionError(f"the request has no {field} placeholder to fill")  # a declaration bug: send nothing
     return replace(request, json={**request.json, field: secret})
+
+
+def unfilled(message: str, sent: PreparedRequest, recorded: PreparedRequest) -> str:
+    """`message` with every body value filled at send time replaced by the placeholder that was recorded."""
+    if not isinstance(sent.json, dict) or not isinstance(recorded.json, dict):
+        return message
+    for key, value in sent.json.items():
+        placeholder = recorded.json.get(key)
+        if isinstance(value, str) and value and value != placeholder:
+            message = message.replace(value, str(placeholder))
+    return message
 
 
 def _send_failed(
