@@ -11,6 +11,7 @@ answer needs any more fails too.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -100,6 +101,9 @@ COVERED: tuple[tuple[str, str, str], ...] = (
     ("sipgate", "DELETE", "/history/{entryId}"),
     ("sipgate", "GET", "/settings/sipgateio"),
     ("sipgate", "PUT", "/settings/sipgateio"),
+    ("sipgate", "PUT", "/numbers/{numberId}"),
+    ("sipgate", "POST", "/sessions/fax"),
+    ("sipgate", "POST", "/sessions/fax/resend"),
 )
 
 
@@ -541,6 +545,32 @@ async def _sipgate(r: Recorder) -> None:
     await send("PUT", io, io, json=urls)
     sg.sipgateio_booked = True
 
+    number = "/numbers/{numberId}"  # number routing (issue 27)
+    await send("PUT", number, "/numbers/1001", json={"endpointId": "p2"})
+    await send("PUT", number, "/numbers/1001", json={"endpointId": "v0", "quickDial": False, "releaseForMnp": False})
+    await send("PUT", number, "/numbers/9999", json={"endpointId": "p2"})  # the declared 404
+    await send("PUT", number, "/numbers/1001", json={"endpointId": "nowhere"})
+    await send("PUT", number, "/numbers/1001", json={"quickDial": "yes"})
+    await send("PUT", number, "/numbers/1001", json={"endpointId": "p2"}, auth=NO_AUTH)
+    await send("PUT", number, "/numbers/1001", json={"endpointId": "p2"}, **narrow)
+    fax, resend = "/sessions/fax", "/sessions/fax/resend"  # fax (issue 27)
+    pdf = base64.b64encode(b"%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n%%EOF").decode()
+    document = {"faxlineId": "f0", "recipient": "+493023125477", "filename": "a.pdf", "base64Content": pdf}
+    sent_fax = (await send("POST", fax, fax, json=document)).json()["sessionId"]
+    await send("GET", one, f"/history/{sent_fax}")  # the session id is the fax's history entry
+    await send("POST", fax, fax, json=document | {"faxlineId": "f9"})
+    await send("POST", fax, fax, json=document | {"base64Content": "bm90IGEgcGRm"})
+    await send("POST", fax, fax, json=document | {"recipient": "nobody"})
+    await send("POST", fax, fax, json={"faxlineId": "f0"})
+    await send("POST", fax, fax, json=document, auth=NO_AUTH)
+    await send("POST", fax, fax, json=document, **narrow)
+    await send("POST", resend, resend, json={"faxId": sent_fax, "faxlineId": "f0"})
+    await send("POST", resend, resend, json={"faxId": sent_fax})
+    await send("POST", resend, resend, json={"faxId": "999"})
+    await send("POST", resend, resend, json={"faxId": sent_fax, "faxlineId": "f9"})
+    await send("POST", resend, resend, json={"faxId": sent_fax}, auth=NO_AUTH)
+    await send("POST", resend, resend, json={"faxId": sent_fax}, **narrow)
+
     await send("DELETE", "/calls/{callId}", f"/calls/{call}", auth=NO_AUTH)
     await send("DELETE", "/calls/{callId}", f"/calls/{call}", **narrow)
     await send("DELETE", "/calls/{callId}", f"/calls/{call}")
@@ -650,13 +680,14 @@ def test_the_sandbox_serves_exactly_the_covered_operations() -> None:
     assert served == covered
 
 
-_SPEC_NAMES = r"\{(callId|userId|phonelineId|phoneNumber|entryId)\}"
+_SPEC_NAMES = r"\{(callId|userId|phonelineId|phoneNumber|entryId|numberId)\}"
 _ROUTE_NAMES = {
     "callId": "call_id",
     "userId": "user_id",
     "phonelineId": "phoneline_id",
     "phoneNumber": "phone_number",
     "entryId": "entry_id",
+    "numberId": "number_id",
 }
 
 
