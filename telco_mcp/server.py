@@ -475,6 +475,7 @@ def build_server(
         available=list(available),
         events=events,
         toolsets=state.toolsets,
+        exports=state.exports,
         webhooks=receiver,
         webhook_url=(settings.telco_mcp_public_url or "").rstrip("/") + receiver.path
         if settings.telco_mcp_public_url

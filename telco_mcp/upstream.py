@@ -240,6 +240,8 @@ class CallContext:
     ) -> None:
         self.client = client
         self.fax_dir = fax_dir  # the directory faxes may be sent from (TELCO_MCP_FAX_DIR), when the operator set one
+        self.exports: Any = None  # where files made for the caller are kept (exports.ExportStore), on a tool call
+        self.owner: Callable[[], str] | None = None  # the caller's binding key (write.call.binding_key), on a read
         self.events = events  # the call events sipgate pushed, when the server receives them
         self.receiver_url = receiver_url  # this server's webhook URL as sipgate reaches it, when known
         self._once: dict[str, Any] = {}

@@ -358,3 +358,52 @@ def test_the_bytes_read_again_at_send_time_must_be_the_ones_approved(fax_dir: Pa
     (fax_dir / "offer.pdf").symlink_to(fax_dir.parent / "secret.pdf")
     with pytest.raises(ConfirmationError, match="symbolic link"):
         read_again(fax_dir, approved)
+
+
+# ------------------------------------------------------------------ history export
+async def test_an_export_is_a_link_to_the_csv_for_its_maker_only(audit_path: Path) -> None:
+    import base64
+
+    from mcp.types import BlobResourceContents, Implementation
+
+    server, sandbox = sandbox_server(audit_path)
+    window = {"types": ["CALL"], "start": "2026-01-01T00:00:00+01:00", "limit": 5}
+    async with Client(server, client_info=Implementation(name="anna", version="1")) as c:
+        result = await c.call_tool("sipgate_export_history", window)
+        data = result.structured_content
+        read = await c.read_resource(data["uri"])
+    assert not result.is_error, text_of(result)
+    assert data["uri"].startswith("telco-mcp://exports/") and data["rows"] == 5 and data["expires_in_seconds"] == 600
+    [contents] = read.contents
+    assert isinstance(contents, BlobResourceContents)
+    csv_text = base64.b64decode(contents.blob).decode()  # a blob: a file, never text for the model to read
+    assert contents.mime_type == "text/csv" and len(csv_text.encode()) == data["size"]
+    assert csv_text.startswith("id,") and csv_text.count("\r\n") == 6 and ",CALL," in csv_text
+    [request] = [r for r in sandbox.requests if r.path == "/v2/history/export"]
+    assert ("types", "CALL") in request.query and ("from", "2025-12-31T23:00:00Z") in request.query
+    async with Client(server, client_info=Implementation(name="ben", version="1")) as other:
+        with pytest.raises(Exception, match="no such export for you"):
+            await other.read_resource(data["uri"])
+
+
+async def test_an_export_larger_than_5_mib_is_refused_with_how_to_narrow_it(audit_path: Path) -> None:
+    import httpx2
+    from conftest import FakeUpstream, sipgate_settings
+
+    fake = FakeUpstream()
+    big = b"id,created\r\n" + b"1,2026-11-01T10:00:00Z\r\n" * (5 * 1024 * 1024 // 24 + 10)
+    fake.route("GET /v2/history/export", httpx2.Response(200, content=big, headers={"content-type": "text/csv"}))
+    settings = sipgate_settings(audit_path, telco_mcp_toolsets="all")
+    async with Client(build_server(settings, transports={"sipgate": fake.transport})) as c:
+        result = await c.call_tool("sipgate_export_history", {})
+    assert result.is_error and "more than the 5 MiB" in text_of(result) and "narrow the window" in text_of(result)
+
+
+async def test_an_export_with_start_after_end_is_refused_naming_the_fields(audit_path: Path) -> None:
+    server, sandbox = sandbox_server(audit_path)
+    async with Client(server) as c:
+        result = await c.call_tool(
+            "sipgate_export_history", {"start": "2026-02-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"}
+        )
+    assert result.is_error and "start" in text_of(result)
+    assert not [r for r in sandbox.requests if r.path == "/v2/history/export"]

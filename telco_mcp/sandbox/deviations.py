@@ -19,13 +19,15 @@ from typing import Literal
 
 NOTES = "../shared/notes/upstream-apis.md"
 
-Answer = Literal["no-body", "error-object", "one-object-not-array"]
+Answer = Literal["no-body", "error-object", "one-object-not-array", "csv"]
 """What the sandbox sends instead of what the spec declares:
 
 * ``no-body``: the status, with an empty body.
 * ``error-object``: the status, with SignalWire's error body ``{"error": "<reason>"}``.
 * ``one-object-not-array``: the declared status, but one list object where the spec declares an
   array of them; the object itself must match the spec's item schema.
+* ``csv``: the declared status, with a CSV body (``text/csv``) where the spec declares another media type
+  and a JSON schema.
 """
 
 
@@ -178,6 +180,19 @@ DEVIATIONS: tuple[Deviation, ...] = (
             "against the live API; the tool reads the number back instead of reading the answer."
         ),
         source=f"{NOTES} §1.3 (POST /sessions/sms row: no 2xx declared, real clients see 204)",
+    ),
+    Deviation(
+        provider="sipgate",
+        method="GET",
+        path="/history/export",
+        status=200,
+        answer="csv",
+        live=(
+            "getHistoryCSV is 'List all calls, faxes, SMS and voicemails as csv' and produces application/octet-stream "
+            "(sipgate's Swagger 2.0 document), yet declares the JSON schema HistoryResponse for it, which no CSV can "
+            "match; the sandbox answers CSV (text/csv), one row per entry after a header row."
+        ),
+        source=f"{NOTES} §1.1 (the spec is sipgate's Swagger 2.0 document; its media types as converted)",
     ),
     Deviation(
         provider="sipgate",

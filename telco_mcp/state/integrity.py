@@ -38,7 +38,7 @@ from telco_mcp.safety import keys
 
 logger = logging.getLogger(__name__)
 
-Kind = Literal["approval", "grant", "session", "code"]
+Kind = Literal["approval", "grant", "session", "code", "export"]
 
 # What each kind's MAC covers, read from the record by these names (a missing field counts as empty). The
 # approval's `data` is the approval as created: what the approver is shown (method, URL, body) included.
@@ -47,6 +47,7 @@ FIELDS: dict[Kind, tuple[str, ...]] = {
     "grant": ("id", "target", "client", "tools", "until", "decided_by", "approval"),
     "session": ("key", "csrf", "expires", "approval"),
     "code": ("key", "approval", "expires"),
+    "export": ("id", "owner", "sha256"),  # a history export (exports.py): whose it is, and its content's digest
 }
 
 

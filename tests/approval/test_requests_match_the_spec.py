@@ -136,6 +136,7 @@ async def test_every_request_of_issue_13s_tools_matches_the_providers_documents(
         ("sipgate_get_fax_status", {"fax_id": fax["id"]}),
         ("sipgate_send_fax", {"file": "a.pdf", "recipient": "+49 30 23125477"}),
         ("sipgate_resend_fax", {"fax_id": fax["id"], "recipient": fax["target"]}),
+        ("sipgate_export_history", {"types": ["CALL", "SMS"], "archived": False, "start": "2026-01-01T00:00:00Z"}),
     ]  # fmt: skip
     results: list[tuple[str, Any]] = []
     async with client(server, elicitation_callback=accept) as c:

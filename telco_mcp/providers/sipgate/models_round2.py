@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, model_validator
 
-from telco_mcp.models import Page, PageInput, Result
+from telco_mcp.models import IsoTime, Page, PageInput, Result
 from telco_mcp.phone import PhoneNumber
 from telco_mcp.providers import payload as p
-from telco_mcp.providers.sipgate.models import HistoryId, Voicemail, _Input
+from telco_mcp.providers.sipgate.models import ConnectionId, HistoryDirection, HistoryId, HistoryType, Voicemail, _Input
 from telco_mcp.untrusted import TRUSTED
 
 Extension = Annotated[str, Field(max_length=8, pattern=r"^[a-z][0-9]{1,6}$")]
@@ -141,3 +141,46 @@ class ResentFax(Result):
     fax_id: str
     recipient: str
     resent: bool
+
+
+# ------------------------------------------------------------------ history export
+class ExportHistoryInput(_Input):
+    """Export history as CSV (a resource link, kept 10 minutes)."""
+
+    types: Annotated[list[HistoryType], AfterValidator(p.unique)] | None = Field(default=None, min_length=1)
+    directions: Annotated[list[HistoryDirection], AfterValidator(p.unique)] | None = Field(default=None, min_length=1)
+    connection_ids: Annotated[list[ConnectionId], AfterValidator(p.unique)] | None = Field(
+        default=None, min_length=1, max_length=50, description="Extensions, e.g. p0."
+    )
+    archived: bool | None = Field(default=None, description="true = archived only.")
+    starred: bool | None = None
+    start: IsoTime | None = Field(default=None, description="Not before (ISO 8601 with offset).")
+    end: IsoTime | None = None
+    limit: int = Field(default=1000, ge=1, le=1000, description="Rows.")
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> ExportHistoryInput:
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise ValueError(f"start ({self.start.isoformat()}) is after end ({self.end.isoformat()})")
+        return self
+
+    def query(self) -> tuple[tuple[str, str], ...]:
+        """``GET /history/export`` query parameters; list filters repeated, as for ``GET /history``."""
+        params = [("offset", "0"), ("limit", str(self.limit))]
+        params += [("types", v) for v in self.types or ()] + [("directions", v) for v in self.directions or ()]
+        params += [("connectionIds", v) for v in self.connection_ids or ()]
+        if self.archived is not None:
+            params.append(("archived", "true" if self.archived else "false"))
+        if self.starred is not None:
+            params.append(("starred", "STARRED" if self.starred else "UNSTARRED"))
+        for name, value in (("from", self.start), ("to", self.end)):
+            if value is not None:
+                params.append((name, value.strftime("%Y-%m-%dT%H:%M:%SZ")))
+        return tuple(params)
+
+
+class HistoryExport(Result):
+    uri: Annotated[str, TRUSTED] = Field(description="Read it with resources/read; yours only.")
+    size: int = Field(description="Bytes.")
+    rows: int
+    expires_in_seconds: int

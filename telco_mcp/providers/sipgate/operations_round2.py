@@ -8,6 +8,7 @@ and sha256 (never its bytes: those go in only as the request leaves, see `Operat
 from __future__ import annotations
 
 import base64
+import secrets
 from dataclasses import replace
 from typing import Any
 
@@ -15,6 +16,7 @@ import httpx2
 from pydantic import BaseModel
 
 from telco_mcp.errors import ConfirmationError, InvalidInput, NotFound
+from telco_mcp.exports import EXPORT_TEMPLATE, EXPORT_TTL, MAX_EXPORT_BYTES
 from telco_mcp.models import MAX_LIMIT
 from telco_mcp.operation import Operation, WriteSubject
 from telco_mcp.phone import pretty, same_number
@@ -205,6 +207,30 @@ async def _fax_status(response: httpx2.Response, args: Any, ctx: CallContext) ->
     return r.fax_status_from_api(response_json(response))
 
 
+# ------------------------------------------------------------------ history export
+async def _prepare_export(args: r.ExportHistoryInput, ctx: CallContext) -> PreparedRequest:
+    return PreparedRequest("GET", "/history/export", args.query())
+
+
+async def _export(response: httpx2.Response, args: r.ExportHistoryInput, ctx: CallContext) -> BaseModel:
+    """Keep the CSV for its caller, bounded, and answer with the link to it."""
+    import anyio
+
+    data = response.content
+    if len(data) > MAX_EXPORT_BYTES:
+        raise InvalidInput(
+            f"the export is {len(data)} bytes, more than the {MAX_EXPORT_BYTES // (1024 * 1024)} MiB this server "
+            "keeps: narrow the window (start/end), lower limit, or filter by types or connection_ids"
+        )
+    if ctx.exports is None or ctx.owner is None:
+        raise InvalidInput("exports are kept for a caller of a tool call only")
+    export_id = secrets.token_urlsafe(18)
+    await anyio.to_thread.run_sync(ctx.exports.put, export_id, ctx.owner(), data, EXPORT_TTL)
+    rows = max(0, len([line for line in data.decode("utf-8", "replace").splitlines() if line.strip()]) - 1)
+    return r.HistoryExport(uri=EXPORT_TEMPLATE.format(export_id=export_id), size=len(data), rows=rows,
+                           expires_in_seconds=int(EXPORT_TTL))  # fmt: skip
+
+
 def _op(name: str, title: str, description: str, method: Any, path: str, scope: str, effect: Any,
         input: type[BaseModel], output: type[BaseModel], **hooks: Any) -> Operation:  # fmt: skip
     """Outside the default exposure (listed with its toolset or `all`); writes are never repeated by the client."""
@@ -235,4 +261,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "POST", "/sessions/fax/resend", "sessions:fax:write", "write", r.ResendFaxInput, r.ResentFax,
         prepare=_prepare_resend, interpret=_resent, summarize=_summarize_resend,
         subject=lambda a: WriteSubject(destinations=(a.recipient,), kind="fax", target=a.fax_id)),
+    _op("sipgate_export_history", "Export history as CSV",
+        "Export calls, SMS, faxes, voicemails as CSV: a link readable 10 minutes, by you only.",
+        "GET", "/history/export", "history:read", "read", r.ExportHistoryInput, r.HistoryExport,
+        prepare=_prepare_export, interpret=_export),
 )  # fmt: skip
