@@ -111,6 +111,10 @@ class Operation:
     # Answered by this server from what sipgate pushed (no upstream request): `local(args, LocalContext)`.
     # `method` and `path` then name no request; the manifest says "push" instead.
     local: Local | None = None
+    # Provider policy on what this call may touch (sipgate ownership, providers/sipgate/ownership.py): `guard(args,
+    # ctx)` refuses a target before any question or request; `screen(result, args, ctx)` filters a list result.
+    guard: Callable[[Any, CallContext], Awaitable[None]] | None = None
+    screen: Callable[[BaseModel, Any, CallContext], Awaitable[BaseModel]] | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -163,6 +167,8 @@ class Operation:
     # ---------------------------------------------------------------- the hooks, with errors mapped
     async def build_request(self, args: BaseModel, ctx: CallContext) -> PreparedRequest:
         """The exact upstream request for `args` (it may read supporting state first)."""
+        if self.guard is not None:
+            await self.guard(args, ctx)
         if self.prepare is None:
             body_fn = getattr(args, "body", None)
             body = body_fn() if callable(body_fn) else None
@@ -176,6 +182,8 @@ class Operation:
     async def describe(self, args: BaseModel, ctx: CallContext) -> str:
         """The write in plain words, as the human who confirms it reads it."""
         assert self.summarize is not None, "only writes are described"
+        if self.guard is not None:
+            await self.guard(args, ctx)
         try:
             summary = await self.summarize(args, ctx)
         except PayloadShapeError as exc:
@@ -189,7 +197,8 @@ class Operation:
     async def read_result(self, response: httpx2.Response, args: BaseModel, ctx: CallContext) -> BaseModel:
         """The result model from the provider's answer."""
         try:
-            return await self.interpret(response, args, ctx)
+            result = await self.interpret(response, args, ctx)
+            return result if self.screen is None else await self.screen(result, args, ctx)
         except ValueError as exc:  # the payload readers name the field that did not fit
             raise UnexpectedResponse(
                 f"{self.provider} answered {self.name} with a body of an unexpected shape ({exc}).",

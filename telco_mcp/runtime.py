@@ -94,6 +94,7 @@ class Runtime:
 
         hooks = CallContext(client, self.events, self.webhook_url, self.settings.telco_mcp_fax_dir)
         hooks.exports, hooks.owner = self.exports, owner
+        hooks.sipgate_ownership = self.settings.telco_mcp_sipgate_ownership
         return hooks
 
     # Dynamic toolsets on HTTP with OAuth: what each caller (`Caller.key`) enabled, on top of `exposed`, in the

@@ -25,7 +25,7 @@ from telco_mcp import __version__, completions, phone, resources
 from telco_mcp.access import networks
 from telco_mcp.approval.service import ApprovalService, Listeners
 from telco_mcp.catalogue import CATALOGUE
-from telco_mcp.errors import ConfigError, StateUnavailable
+from telco_mcp.errors import ConfigError, StateUnavailable, TelcoError
 from telco_mcp.events.notify import EventRelay, LegacySubscriptions
 from telco_mcp.events.receiver import WEBHOOK_PREFIX, WebhookReceiver
 from telco_mcp.events.secret import webhook_secret
@@ -499,6 +499,8 @@ def build_server(
             await stack.enter_async_context(client.http)
             clients[provider] = client
         logger.debug("shared clients opened: %s", ", ".join(clients) or "none")
+        if "sipgate" in clients:
+            await _log_sipgate_ownership(runtime, clients["sipgate"])
         return AppState(clients=clients)
 
     async def close_approvals(stack: AsyncExitStack) -> AppState:
@@ -550,3 +552,15 @@ def build_server(
         legacy.install(server)
     server.telco_runtime = runtime  # type: ignore[attr-defined]
     return server
+
+
+async def _log_sipgate_ownership(runtime: Runtime, client: ProviderClient) -> None:
+    """Say at startup which sipgate ownership applies (providers/sipgate/ownership.py), or that it is unknown."""
+    from telco_mcp.providers.sipgate import ownership
+
+    try:
+        found = await ownership.owned(runtime.call_context(client), "startup")
+    except TelcoError as exc:
+        logger.warning("sipgate ownership: unknown, so every tool that names a sipgate target is refused (%s)", exc)
+        return
+    logger.info(ownership.describe(found))

@@ -202,6 +202,9 @@ class Settings(BaseSettings):
         None, description="Directory sipgate_send_fax may read PDFs from (unset: faxes cannot be sent)."
     )
     telco_mcp_fax_per_hour: int | None = Field(None, ge=0, description="Faxes the server may send per hour.")
+    telco_mcp_sipgate_ownership: Literal["account", "user"] | None = Field(
+        None, description="account: every sipgate resource; user: only the token user's (default: account if admin)."
+    )
 
     @field_validator("telco_mcp_log_level", mode="before")
     @classmethod

@@ -242,6 +242,7 @@ class CallContext:
         self.fax_dir = fax_dir  # the directory faxes may be sent from (TELCO_MCP_FAX_DIR), when the operator set one
         self.exports: Any = None  # where files made for the caller are kept (exports.ExportStore), on a tool call
         self.owner: Callable[[], str] | None = None  # the caller's binding key (write.call.binding_key), on a read
+        self.sipgate_ownership: str | None = None  # TELCO_MCP_SIPGATE_OWNERSHIP (providers/sipgate/ownership.py)
         self.events = events  # the call events sipgate pushed, when the server receives them
         self.receiver_url = receiver_url  # this server's webhook URL as sipgate reaches it, when known
         self._once: dict[str, Any] = {}

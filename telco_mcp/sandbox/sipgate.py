@@ -233,6 +233,7 @@ class SipgateApi:
             Route("/v2/sessions/calls", self.new_call, methods=["POST"]),
             Route("/v2/sessions/sms", self.send_sms, methods=["POST"]),
             Route("/v2/users", self.get_users, methods=["GET"]),
+            Route("/v2/users/{user_id}", self.get_user, methods=["GET"]),
             Route("/v2/numbers", self.get_numbers, methods=["GET"]),
             Route("/v2/balance", self.get_balance, methods=["GET"]),
             Route("/v2/contacts", self.get_contacts, methods=["GET"]),
@@ -333,6 +334,13 @@ class SipgateApi:
         if denied := self._denied(request, ("users:read",)):
             return denied
         return JSONResponse({"items": self._state.users})
+
+    async def get_user(self, request: Request) -> Response:
+        """One user (``UserResponse``); an unknown id is the declared 404."""
+        if denied := self._denied(request, ("users:read",)):
+            return denied
+        user = next((u for u in self._state.users if u["id"] == request.path_params["user_id"]), None)
+        return _empty(404) if user is None else JSONResponse(user)
 
     async def get_devices(self, request: Request) -> Response:
         if denied := self._denied(request, ("devices:read",)):

@@ -105,6 +105,7 @@ COVERED: tuple[tuple[str, str, str], ...] = (
     ("sipgate", "POST", "/sessions/fax"),
     ("sipgate", "POST", "/sessions/fax/resend"),
     ("sipgate", "GET", "/history/export"),
+    ("sipgate", "GET", "/users/{userId}"),
 )
 
 
@@ -464,6 +465,12 @@ async def _sipgate(r: Recorder) -> None:
         {"phonenumber": "+493023125420"},
     ):
         await send("GET", "/history", "/history", params=params)
+    one_user = "/users/{userId}"  # the admin flag decides the default ownership (issue 27)
+    await send("GET", one_user, "/users/w0")
+    await send("GET", one_user, "/users/w1")
+    await send("GET", one_user, "/users/w9")
+    await send("GET", one_user, "/users/w0", auth=NO_AUTH)
+    await send("GET", one_user, "/users/w0", **narrow)
     export = "/history/export"  # CSV (issue 27)
     await send("GET", export, export)
     await send("GET", export, export, params={"types": ["CALL", "FAX"], "limit": 5, "from": "2026-10-01T00:00:00Z"})
