@@ -213,15 +213,17 @@ def _guard(name: str, targets: Targets) -> Callable[..., Any]:
         await ctx.once("ownership", lambda: _checked(args, ctx))
 
     async def _checked(args: Any, ctx: CallContext) -> None:
+        named: list[tuple[Kind, str]] = [(kind, ident) for kind, ident in targets(args) if ident]
+        if not named and name != "sipgate_export_history":
+            return  # this call names no target (e.g. the default SMS sender): nothing to check
         found = await owned(ctx, name)
         if found.mode == "account":
             return
         if name == "sipgate_export_history" and not args.connection_ids:
             raise _refused(f"a CSV export cannot be filtered here: give connection_ids, your extensions "
                            f"({', '.join(sorted(found.extensions)) or 'none'}). Nothing was sent.")  # fmt: skip
-        for kind, ident in targets(args):
-            if ident:
-                await _check(kind, ident, found, ctx, name)
+        for kind, ident in named:
+            await _check(kind, ident, found, ctx, name)
 
     return guard
 
