@@ -25,7 +25,7 @@ from telco_mcp import __version__, completions, phone, resources
 from telco_mcp.access import networks
 from telco_mcp.approval.service import ApprovalService, Listeners
 from telco_mcp.catalogue import CATALOGUE
-from telco_mcp.errors import ConfigError, StateUnavailable, TelcoError
+from telco_mcp.errors import ConfigError, StateUnavailable
 from telco_mcp.events.notify import EventRelay, LegacySubscriptions
 from telco_mcp.events.receiver import WEBHOOK_PREFIX, WebhookReceiver
 from telco_mcp.events.secret import webhook_secret
@@ -500,7 +500,7 @@ def build_server(
             clients[provider] = client
         logger.debug("shared clients opened: %s", ", ".join(clients) or "none")
         if "sipgate" in clients:
-            await _log_sipgate_ownership(runtime, clients["sipgate"])
+            _log_sipgate_ownership(settings)
         return AppState(clients=clients)
 
     async def close_approvals(stack: AsyncExitStack) -> AppState:
@@ -554,13 +554,13 @@ def build_server(
     return server
 
 
-async def _log_sipgate_ownership(runtime: Runtime, client: ProviderClient) -> None:
-    """Say at startup which sipgate ownership applies (providers/sipgate/ownership.py), or that it is unknown."""
-    from telco_mcp.providers.sipgate import ownership
-
-    try:
-        found = await ownership.owned(runtime.call_context(client), "startup")
-    except TelcoError as exc:
-        logger.warning("sipgate ownership: unknown, so every tool that names a sipgate target is refused (%s)", exc)
-        return
-    logger.info(ownership.describe(found))
+def _log_sipgate_ownership(settings: Settings) -> None:
+    """Say at startup which sipgate ownership applies (providers/sipgate/ownership.py). Unset, it needs two reads
+    of sipgate, made at the first call that needs it (and logged then), not at every start."""
+    if settings.telco_mcp_sipgate_ownership:
+        logger.info("sipgate ownership: %s (TELCO_MCP_SIPGATE_OWNERSHIP)", settings.telco_mcp_sipgate_ownership)
+    else:
+        logger.info(
+            "sipgate ownership: account if the token's user is an admin, else user; looked up (and logged) at the "
+            "first sipgate call that names a target or lists one (TELCO_MCP_SIPGATE_OWNERSHIP unset)"
+        )

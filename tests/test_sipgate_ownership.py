@@ -78,7 +78,7 @@ async def test_the_admins_default_is_account(audit_path: Path, caplog: pytest.Lo
     assert "sipgate ownership: account (w0 is an admin of the account)" in caplog.text
 
 
-async def test_user_mode_is_said_at_startup_and_the_users_own_targets_pass(
+async def test_user_mode_is_logged_and_the_users_own_targets_pass(
     audit_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="telco_mcp")
@@ -87,11 +87,12 @@ async def test_user_mode_is_said_at_startup_and_the_users_own_targets_pass(
         own = await c.call_tool("sipgate_route_number", {"number_id": "1001", "endpoint_id": "p0"})
         theirs = await c.call_tool("sipgate_route_number", {"number_id": "1002", "endpoint_id": "p0"})
         again = await c.call_tool("sipgate_get_forwardings", {"phoneline_id": "p0"})
-    assert "sipgate ownership: user (TELCO_MCP_SIPGATE_OWNERSHIP=user)" in caplog.text
+    assert "sipgate ownership: user (TELCO_MCP_SIPGATE_OWNERSHIP)" in caplog.text  # at startup
+    assert "tools act only on what sipgate user w0 owns" in caplog.text  # when first looked up
     assert own.is_error and "number 1001 is not yours" in text_of(own)  # 1001 routes to Ben's p1
     assert theirs.is_error and "number 1002 is not yours" in text_of(theirs)
     assert not again.is_error, text_of(again)
-    # what w0 owns was looked up once (at startup) and kept for the calls after it
+    # what w0 owns was looked up once and kept for the calls after it
     assert sum(1 for r in sandbox.requests if r.path == "/v2/w0/devices") == 1
 
 

@@ -84,7 +84,7 @@ class SendFaxInput(_Input):
 
 
 class SentFax(Result):
-    fax_id: Annotated[str, TRUSTED] = Field(description="sessionId = history entry id: sipgate_get_fax_status.")
+    fax_id: str = Field(description="sessionId = history entry id: sipgate_get_fax_status.")
     recipient: str
     file: str
     size: int

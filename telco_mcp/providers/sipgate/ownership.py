@@ -2,7 +2,8 @@
 
 `TELCO_MCP_SIPGATE_OWNERSHIP` = `account` (every target of the account) or `user`. Unset, it is `account`
 when ``GET /users/{id}`` reports the token's user (``GET /authorization/userinfo``'s ``sub``) as an admin,
-else `user`. The server logs which applies at startup (`describe`).
+else `user`. The server logs at startup what is configured, and the mode found (`describe`) when it is first
+looked up (the first call that names a target or lists one), and again whenever it changes.
 
 In `user` mode the user's own things are looked up (and kept `OWNED_FOR` seconds per process): their
 devices and phonelines (``/{userId}/devices``, ``/{userId}/phonelines``), SMS extensions
@@ -78,10 +79,13 @@ async def owned(ctx: CallContext, operation: str) -> Owned:
     try:
         found = await _look_up(ctx, operation, setting)
     except TelcoError as exc:
+        logger.warning("sipgate ownership: unknown, so %s is refused (fail closed): %s", operation, exc.message)
         raise _refused(
             f"which sipgate resources are yours is unknown ({exc.message.rstrip('.')}), so {operation} is refused "
             "(fail closed). Set TELCO_MCP_SIPGATE_OWNERSHIP=account if this token may act on the whole account"
         ) from None
+    if cached is None or (cached[1].mode, cached[1].why) != (found.mode, found.why):
+        logger.info(describe(found))  # the first time, and whenever it changes
     ctx.client.cache["ownership"] = (time.monotonic() + OWNED_FOR, found)
     return found
 
