@@ -11,6 +11,8 @@ from telco_mcp.operation import Operation
 from telco_mcp.providers.signalwire.compatibility import OPERATIONS as SIGNALWIRE_COMPATIBILITY
 from telco_mcp.providers.signalwire.operations import OPERATIONS as SIGNALWIRE
 from telco_mcp.providers.sipgate.operations import OPERATIONS as SIPGATE
+from telco_mcp.providers.sipgate.operations_round2 import OPERATIONS as SIPGATE_ROUND2
+from telco_mcp.providers.sipgate.ownership import with_ownership
 
 
 def _collect(*groups: tuple[Operation, ...]) -> tuple[Operation, ...]:
@@ -22,5 +24,7 @@ def _collect(*groups: tuple[Operation, ...]) -> tuple[Operation, ...]:
     return ops
 
 
-CATALOGUE: tuple[Operation, ...] = _collect(SIGNALWIRE, SIGNALWIRE_COMPATIBILITY, SIPGATE)
+CATALOGUE: tuple[Operation, ...] = _collect(
+    SIGNALWIRE, SIGNALWIRE_COMPATIBILITY, with_ownership(SIPGATE + SIPGATE_ROUND2)
+)
 BY_NAME: dict[str, Operation] = {op.name: op for op in CATALOGUE}

@@ -44,7 +44,7 @@ class WriteSubject:
     """
 
     destinations: tuple[str, ...] = ()  # E.164 numbers called, texted or transferred to
-    kind: Literal["sms", "call", "transfer"] | None = None  # counted against per-hour caps (transfer: calls)
+    kind: Literal["sms", "call", "transfer", "fax"] | None = None  # counted against per-hour caps (transfer: calls)
     text: str | None = None  # SMS body, for segment limits
     target: str | None = None  # the resource id acted on
     # (input field, URL) the provider will send a number's calls or messages, or call events, to: checked
@@ -67,6 +67,7 @@ Prepare = Callable[[Any, CallContext], Awaitable[PreparedRequest]]
 Local = Callable[[Any, LocalContext], Awaitable[BaseModel]]
 Interpret = Callable[[Any, Any, CallContext], Awaitable[BaseModel]]
 Summarize = Callable[[Any, CallContext], Awaitable[str]]
+AtSend = Callable[[Any, PreparedRequest, CallContext], Awaitable[PreparedRequest]]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 SECRET_PLACEHOLDER = "(typed by the approver on the approval page)"
@@ -103,9 +104,18 @@ class Operation:
     # `SECRET_PLACEHOLDER` there, the approver types the value (or has one generated and shown once) on the
     # approval page, and the pipeline puts it in right before the request leaves. Never in a result.
     secret: Callable[[Any], str | None] | None = None
+    # Content that must never be recorded (a fax's PDF bytes): `build_request` leaves a placeholder naming it
+    # (`<pdf: name, size, pages, sha256>`), which the preview, the approval and the audit show; `at_send(args,
+    # request, ctx)` returns the request with the content put in, right before it leaves (after the audit intent),
+    # and may refuse (a `TelcoError`: nothing is sent), e.g. when the content no longer matches what was approved.
+    at_send: AtSend | None = None
     # Answered by this server from what sipgate pushed (no upstream request): `local(args, LocalContext)`.
     # `method` and `path` then name no request; the manifest says "push" instead.
     local: Local | None = None
+    # Provider policy on what this call may touch (sipgate ownership, providers/sipgate/ownership.py): `guard(args,
+    # ctx)` refuses a target before any question or request; `screen(result, args, ctx)` filters a list result.
+    guard: Callable[[Any, CallContext], Awaitable[None]] | None = None
+    screen: Callable[[BaseModel, Any, CallContext], Awaitable[BaseModel]] | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -122,6 +132,8 @@ class Operation:
             raise ValueError(f"{self.name}: only reads can be answered locally")
         if self.grantable and self.effect != "write":
             raise ValueError(f"{self.name}: only non-destructive writes can be covered by a grant")
+        if self.at_send is not None and (self.grantable or not self.is_write):
+            raise ValueError(f"{self.name}: content filled at send time belongs to a write approved on its own")
         if self.secret is not None and (self.grantable or not self.is_write):
             raise ValueError(f"{self.name}: a secret is set by a write, and each one needs its own approval")
 
@@ -156,6 +168,8 @@ class Operation:
     # ---------------------------------------------------------------- the hooks, with errors mapped
     async def build_request(self, args: BaseModel, ctx: CallContext) -> PreparedRequest:
         """The exact upstream request for `args` (it may read supporting state first)."""
+        if self.guard is not None:
+            await self.guard(args, ctx)
         if self.prepare is None:
             body_fn = getattr(args, "body", None)
             body = body_fn() if callable(body_fn) else None
@@ -169,6 +183,8 @@ class Operation:
     async def describe(self, args: BaseModel, ctx: CallContext) -> str:
         """The write in plain words, as the human who confirms it reads it."""
         assert self.summarize is not None, "only writes are described"
+        if self.guard is not None:
+            await self.guard(args, ctx)
         try:
             summary = await self.summarize(args, ctx)
         except PayloadShapeError as exc:
@@ -182,7 +198,8 @@ class Operation:
     async def read_result(self, response: httpx2.Response, args: BaseModel, ctx: CallContext) -> BaseModel:
         """The result model from the provider's answer."""
         try:
-            return await self.interpret(response, args, ctx)
+            result = await self.interpret(response, args, ctx)
+            return result if self.screen is None else await self.screen(result, args, ctx)
         except ValueError as exc:  # the payload readers name the field that did not fit
             raise UnexpectedResponse(
                 f"{self.provider} answered {self.name} with a body of an unexpected shape ({exc}).",

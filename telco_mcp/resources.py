@@ -13,6 +13,8 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from mcp.server.mcpserver import Context
+
 from telco_mcp import __version__
 from telco_mcp.errors import StateUnavailable
 from telco_mcp.safety.scopes import decide
@@ -153,6 +155,9 @@ def register(server: MCPServer, runtime: Runtime) -> None:
             mime_type="text/plain",
         )(read_call_events)
 
+    if "sipgate" in runtime.providers:
+        _register_exports(server, runtime)
+
     def read_configuration() -> str:
         return json.dumps(configuration(settings, runtime), indent=1, ensure_ascii=False)
 
@@ -183,3 +188,33 @@ def register(server: MCPServer, runtime: Runtime) -> None:
         description="One toolset's tools: which are exposed, and why each other one is hidden.",
         mime_type="application/json",
     )(read_toolset)
+
+
+def _register_exports(server: MCPServer, runtime: Runtime) -> None:
+    """`telco-mcp://exports/{export_id}`: a CSV `sipgate_export_history` made, for the caller who made it only.
+
+    Served as a blob (bytes, `text/csv`): a file for a person or a program, written by callers and provider
+    alike, so it is never handed to a model as text to read as instructions."""
+    import anyio
+    from mcp.server.mcpserver.exceptions import ResourceNotFoundError
+
+    from telco_mcp.exports import EXPORT_TEMPLATE
+    from telco_mcp.write.call import binding_key
+
+    async def read_export(export_id: str, ctx: Context) -> bytes:
+        owner = binding_key(ctx, runtime)
+        data = await anyio.to_thread.run_sync(runtime.exports.get, export_id, owner)
+        if data is None:  # unknown, expired or another caller's: the same answer, which tells nobody which
+            raise ResourceNotFoundError(
+                "no such export for you: exports are kept 10 minutes and only their maker may read them; "
+                "call sipgate_export_history again"
+            )
+        return data
+
+    server.resource(
+        EXPORT_TEMPLATE,
+        name="history-export",
+        title="sipgate history export",
+        description="A CSV sipgate_export_history made; readable for 10 minutes, by the caller who made it only.",
+        mime_type="text/csv",
+    )(read_export)

@@ -15,6 +15,7 @@ from mcp.server.auth.provider import TokenVerifier
 from telco_mcp.approval.service import ApprovalService
 from telco_mcp.errors import StateUnavailable
 from telco_mcp.events.store import EventStore, MemoryEventStore
+from telco_mcp.exports import ExportStore, MemoryExports
 from telco_mcp.operation import Operation
 from telco_mcp.safety.audit import AuditLog
 from telco_mcp.safety.confirm import ConfirmationTokens
@@ -85,17 +86,21 @@ class Runtime:
     events: EventStore = field(default_factory=MemoryEventStore)
     webhooks: WebhookReceiver | None = None
     webhook_url: str | None = None  # the receiver's full URL as sipgate reaches it (TELCO_MCP_PUBLIC_URL), if known
+    exports: ExportStore = field(default_factory=MemoryExports)  # files made for one caller (exports.py)
 
     # Operating the HTTP service (`ops/`): SIGTERM sets `draining` (readiness 503, no new sessions, writes not yet
     # sent are refused); `state_ping` answers or raises `StateUnavailable` (the readiness probe's check).
     draining: bool = False
     state_ping: Callable[[], None] = field(default=lambda: None)
 
-    def call_context(self, client: ProviderClient) -> CallContext:
-        """What one tool call's operation hooks may use."""
+    def call_context(self, client: ProviderClient, owner: Callable[[], str] | None = None) -> CallContext:
+        """What one tool call's operation hooks may use; `owner()` is the caller's binding key (exports.py)."""
         from telco_mcp.upstream import CallContext
 
-        return CallContext(client, self.events, self.webhook_url)
+        hooks = CallContext(client, self.events, self.webhook_url, self.settings.telco_mcp_fax_dir)
+        hooks.exports, hooks.owner = self.exports, owner
+        hooks.sipgate_ownership = self.settings.telco_mcp_sipgate_ownership
+        return hooks
 
     # Dynamic toolsets on HTTP with OAuth: what each caller (`Caller.key`) enabled, on top of `exposed`, in the
     # state backend (toolsets.py): this process, or Redis shared by every replica.

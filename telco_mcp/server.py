@@ -498,6 +498,7 @@ def build_server(
         events=events,
         toolsets=state.toolsets,
         state_ping=state.ping,
+        exports=state.exports,
         webhooks=receiver,
         webhook_url=(settings.telco_mcp_public_url or "").rstrip("/") + receiver.path
         if settings.telco_mcp_public_url
@@ -521,6 +522,8 @@ def build_server(
             await stack.enter_async_context(client.http)
             clients[provider] = client
         logger.debug("shared clients opened: %s", ", ".join(clients) or "none")
+        if "sipgate" in clients:
+            _log_sipgate_ownership(settings)
         return AppState(clients=clients)
 
     async def close_approvals(stack: AsyncExitStack) -> AppState:
@@ -572,3 +575,15 @@ def build_server(
         legacy.install(server)
     server.telco_runtime = runtime  # type: ignore[attr-defined]
     return server
+
+
+def _log_sipgate_ownership(settings: Settings) -> None:
+    """Say at startup which sipgate ownership applies (providers/sipgate/ownership.py). Unset, it needs two reads
+    of sipgate, made at the first call that needs it (and logged then), not at every start."""
+    if settings.telco_mcp_sipgate_ownership:
+        logger.info("sipgate ownership: %s (TELCO_MCP_SIPGATE_OWNERSHIP)", settings.telco_mcp_sipgate_ownership)
+    else:
+        logger.info(
+            "sipgate ownership: account if the token's user is an admin, else user; looked up (and logged) at the "
+            "first sipgate call that names a target or lists one (TELCO_MCP_SIPGATE_OWNERSHIP unset)"
+        )

@@ -230,6 +230,15 @@ class Settings(BaseSettings):
         json_schema_extra={"matters": "the server runs under its own account and people approve from a terminal"},
     )
 
+    # --- sipgate round 2 (issue 27, sipgate2): fax sources and their cap; docs/sipgate-fax.md ---
+    telco_mcp_fax_dir: Path | None = Field(
+        None, description="Directory sipgate_send_fax may read PDFs from (unset: faxes cannot be sent)."
+    )
+    telco_mcp_fax_per_hour: int | None = Field(None, ge=0, description="Faxes the server may send per hour.")
+    telco_mcp_sipgate_ownership: Literal["account", "user"] | None = Field(
+        None, description="account: every sipgate resource; user: only the token user's (default: account if admin)."
+    )
+
     @field_validator("telco_mcp_log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:

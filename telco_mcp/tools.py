@@ -29,7 +29,7 @@ from telco_mcp.operation import LocalContext, Operation
 from telco_mcp.ops import logs, metrics
 from telco_mcp.results import WriteResult, failure, success
 from telco_mcp.runtime import AppState, Runtime
-from telco_mcp.write.call import WriteCall
+from telco_mcp.write.call import WriteCall, binding_key
 from telco_mcp.write.consent import consent_field, write_statuses
 from telco_mcp.write.pipeline import run_write
 
@@ -324,7 +324,7 @@ def _state(ctx: Context[Any, Any]) -> AppState:
 def _read_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
     async def handler(args: Any, ctx: Context) -> CallToolResult:
         client = _state(ctx).clients[op.provider]
-        hooks = runtime.call_context(client)
+        hooks = runtime.call_context(client, owner=lambda: binding_key(ctx, runtime))
         try:
             request = await op.build_request(args, hooks)
             response = await client.send(op, request)

@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
@@ -259,9 +260,17 @@ class CallContext:
     """What an operation's hooks may use: the provider's shared client, and lookups kept for one tool call."""
 
     def __init__(
-        self, client: ProviderClient, events: EventStore | None = None, receiver_url: str | None = None
+        self,
+        client: ProviderClient,
+        events: EventStore | None = None,
+        receiver_url: str | None = None,
+        fax_dir: Path | None = None,
     ) -> None:
         self.client = client
+        self.fax_dir = fax_dir  # the directory faxes may be sent from (TELCO_MCP_FAX_DIR), when the operator set one
+        self.exports: Any = None  # where files made for the caller are kept (exports.ExportStore), on a tool call
+        self.owner: Callable[[], str] | None = None  # the caller's binding key (write.call.binding_key), on a read
+        self.sipgate_ownership: str | None = None  # TELCO_MCP_SIPGATE_OWNERSHIP (providers/sipgate/ownership.py)
         self.events = events  # the call events sipgate pushed, when the server receives them
         self.receiver_url = receiver_url  # this server's webhook URL as sipgate reaches it, when known
         self._once: dict[str, Any] = {}

@@ -94,7 +94,9 @@ def audit_path(tmp_path: Path) -> Path:
 
 
 def make_settings(audit: Path, **overrides: Any) -> Settings:
-    base: dict[str, Any] = {"_env_file": None, "telco_mcp_audit_log": audit}
+    # Fake upstreams do not model sipgate's users: the operator's choice of ownership is made explicit here (the
+    # default, decided by the token user's admin flag, is tested against the sandbox in test_sipgate_ownership.py).
+    base: dict[str, Any] = {"_env_file": None, "telco_mcp_audit_log": audit, "telco_mcp_sipgate_ownership": "account"}
     return Settings(**(base | overrides))
 
 

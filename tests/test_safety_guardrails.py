@@ -497,6 +497,10 @@ WRITE_TOOLS: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     "sipgate_delete_history_entry": ({"entry_id": "h1"}, {}),
     # The forwarding targets are nested (each checked, see tests/test_sipgate_forwardings.py); none is top-level.
     "sipgate_set_forwardings": ({"phoneline_id": "p0", "forwardings": [{"destination": "p1"}]}, {}),
+    # issue 27: a number's routing names an extension, no number; a fax's recipient is dialled
+    "sipgate_route_number": ({"number_id": "1001", "endpoint_id": "p2"}, {}),
+    "sipgate_send_fax": ({"file": "a.pdf", "recipient": MOBILE}, {"recipient": "dialled"}),
+    "sipgate_resend_fax": ({"fax_id": "fx1", "recipient": MOBILE}, {"recipient": "dialled"}),
     # A credential's send_as is shown to callees as its caller number, never dialled.
     "signalwire_create_sip_credential": ({"username": "anna-desk"}, {"send_as": "shown"}),
     "signalwire_update_sip_credential": ({"id": SW_CREDENTIAL_ID, "caller_id": "Anna"}, {"send_as": "shown"}),
@@ -526,10 +530,27 @@ ASKED_NUMBER_FIELDS = [(tool, field) for tool, field in NUMBER_FIELDS if tool no
 def both_settings(audit: Path, **overrides: Any) -> Settings:
     from conftest import SW_PROJECT, SW_TOKEN
 
-    overrides = {"telco_mcp_toolsets": "all"} | overrides  # the write tools outside the default set too
+    overrides = {"telco_mcp_toolsets": "all", "telco_mcp_fax_dir": _fax_dir(audit.parent)} | overrides
+    # (the write tools outside the default set too; sipgate_send_fax reads its PDF from the fax directory)
     return settings_for(
         audit, signalwire_space="acme", signalwire_project_id=SW_PROJECT, signalwire_api_token=SW_TOKEN, **overrides
     )
+
+
+def _fax_dir(parent: Path) -> Path:
+    """A fax directory holding a.pdf, the file of sipgate_send_fax's arguments here."""
+    from io import BytesIO
+
+    from pypdf import PdfWriter
+
+    faxes = parent / "faxes"
+    if not (faxes / "a.pdf").exists():
+        faxes.mkdir(exist_ok=True)
+        writer, out = PdfWriter(), BytesIO()
+        writer.add_blank_page(width=595, height=842)
+        writer.write(out)
+        (faxes / "a.pdf").write_bytes(out.getvalue())
+    return faxes
 
 
 def all_routes(fake: FakeUpstream) -> FakeUpstream:
@@ -542,6 +563,10 @@ def all_routes(fake: FakeUpstream) -> FakeUpstream:
     )
     fake.route("GET /v2/blacklist/incoming", response(200, {"items": [{"phoneNumber": "+498912345678"}]}))
     fake.route("GET /v2/history/h1", response(200, {"id": "h1", "type": "SMS", "direction": "OUTGOING"}))
+    fax = {"id": "fx1", "type": "FAX", "direction": "OUTGOING", "target": "+498912345678", "faxStatusType": "SENT"}
+    fake.route("GET /v2/history/fx1", response(200, fax))  # a sent fax (to the question test's probe number)
+    fake.route("POST /v2/sessions/fax", response(200, {"sessionId": "fx2"}))
+    fake.route("POST /v2/sessions/fax/resend", response(204))
     # The project's numbers: the SignalWire SMS sender (and the probe number of the question test) are among them.
     numbers = [{"id": SW_NUMBER_ID, "number": n, "capabilities": ["sms"]} for n in ("+12025550100", "+498912345678")]
     fake.route("GET /api/relay/rest/phone_numbers", response(200, {"data": numbers, "links": {}}))

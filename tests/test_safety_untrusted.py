@@ -151,10 +151,17 @@ SW_CONF = "4f5a6b7c-8d9e-4f0a-9b2c-3d4e5f6a7b8c"
 SW_QUEUE = "5a6b7c8d-9e0f-4a1b-8c3d-4e5f6a7b8c9d"
 
 
+def _fax_dir(parent: Path) -> Path:
+    from test_safety_guardrails import _fax_dir as make  # pyright: ignore[reportPrivateUsage]
+
+    return make(parent)
+
+
 def both(audit: Path, **overrides: Any) -> Any:
     from conftest import signalwire_settings
 
     overrides = {"telco_mcp_toolsets": "all"} | overrides  # every tool, the ones outside the default too
+    overrides = {"telco_mcp_fax_dir": _fax_dir(audit.parent)} | overrides  # sipgate_send_fax reads a.pdf here
     routing = {
         "telco_mcp_allowed_gateway_hosts": "gw.example.com",
         "telco_mcp_allowed_routing_hosts": "crm.example.com",
@@ -230,7 +237,8 @@ def planted_upstream(evil: str) -> FakeUpstream:
     fake.route("GET /v2/authorization/userinfo", response(200, {"sub": "w0"}))
     fake.route("GET /v2/w0/sms", response(200, {"items": [{"id": "s0", "alias": evil, "callerId": evil}]}))
     fake.route("POST /v2/sessions/sms", response(204))
-    history = [entry("h1", note=evil, sourceAlias=evil, targetAlias=evil, source=evil, labels=[evil])]
+    history = [entry("h1", note=evil, sourceAlias=evil, targetAlias=evil, source=evil, labels=[evil],
+                     transcription=evil, recordingUrl=evil)]  # fmt: skip
     fake.route("GET /v2/history", response(200, {"items": history, "totalCount": 1}))
     routing = [{"id": evil, "alias": evil}]
     fake.route("GET /v2/users", response(200, {"items": [{"id": evil, "firstname": evil, "lastname": evil,
@@ -239,7 +247,15 @@ def planted_upstream(evil: str) -> FakeUpstream:
     fake.route("GET /v2/w0/devices", response(200, {"items": [device]}))
     fake.route("GET /v2/w0/phonelines", response(200, {"items": [{"id": evil, "alias": evil}]}))
     number = {"id": evil, "number": evil, "localized": evil, "type": evil, "endpointId": evil, "endpointAlias": evil}
-    fake.route("GET /v2/numbers", response(200, {"items": [number]}))
+    ours = {"id": "n1", "number": "+4921100000001", "endpointId": evil, "endpointAlias": evil}
+    fake.route("GET /v2/numbers", response(200, {"items": [number, ours]}))
+    fake.route("PUT /v2/numbers/n1", response(204))
+    fax = entry("fx1", type="FAX", direction="OUTGOING", incoming=False, target="+493012345678", source=evil,
+                created=evil, faxStatusType=evil, note=evil)  # fmt: skip
+    fake.route("GET /v2/history/fx1", response(200, fax))
+    fake.route("POST /v2/sessions/fax", response(200, {"sessionId": evil}))
+    fake.route("POST /v2/sessions/fax/resend", response(204))
+    fake.route("GET /v2/history/export", response(200, None, {"content-type": "text/csv"}))
     fake.route("GET /v2/balance", response(200, {"amount": 1, "currency": evil}))
     contact = {"id": evil, "name": evil, "scope": evil, "emails": [{"email": evil}], "organization": [[evil]],
                "numbers": [{"number": evil, "type": [evil]}]}  # fmt: skip
@@ -248,7 +264,7 @@ def planted_upstream(evil: str) -> FakeUpstream:
     fake.route("GET /v2/w0/phonelines/p0/forwardings", response(200, {"items": [forwarding]}))
     fake.route("PUT /v2/w0/phonelines/p0/forwardings", response(204))
     box = {"id": evil, "alias": evil, "belongsToEndpoint": {"extension": evil, "type": evil}}
-    fake.route("GET /v2/voicemails", response(200, {"items": [box]}))
+    fake.route("GET /v2/voicemails", response(200, {"items": [box, box | {"id": "v0"}]}))
     blocked = [{"phoneNumber": evil, "isBlock": True}, {"phoneNumber": "+4990012345", "isBlock": True}]
     fake.route("GET /v2/blacklist/incoming", response(200, {"items": blocked}))
     fake.route("POST /v2/blacklist/incoming", response(201, {"phoneNumber": evil, "isBlock": True}))
@@ -359,6 +375,13 @@ CALLS = [
     ("signalwire_list_queue_members", {"queue_sid": SW_QUEUE}),
     # No event arrives here (it times out): planted text in pushed events is probed in test_call_events.py.
     ("sipgate_wait_for_call_event", {"timeout_seconds": 1}),
+    # issue 27
+    ("sipgate_route_number", {"number_id": "n1", "endpoint_id": "p1"}),
+    ("sipgate_get_voicemail", {"voicemail_id": "v0"}),
+    ("sipgate_send_fax", {"file": "a.pdf", "recipient": "+49 30 12345678"}),
+    ("sipgate_get_fax_status", {"fax_id": "fx1"}),
+    ("sipgate_resend_fax", {"fax_id": "fx1", "recipient": "+49 30 12345678"}),
+    ("sipgate_export_history", {}),
 ]
 
 

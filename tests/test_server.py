@@ -16,7 +16,8 @@ MODES = ["auto", "legacy"]
 
 def both(audit, **kw):
     """Both providers with every toolset listed (the default exposure has its own tests in test_toolsets.py)."""
-    kw = {"telco_mcp_toolsets": "all"} | kw
+    # sipgate ownership chosen by the operator: no startup lookup of the token's user (fake upstreams have none)
+    kw = {"telco_mcp_toolsets": "all", "telco_mcp_sipgate_ownership": "account"} | kw
     return Settings(
         _env_file=None,  # pyright: ignore[reportCallIssue]
         telco_mcp_audit_log=audit,

@@ -51,7 +51,8 @@ _GSM7 = set(
 _GSM7_EXT = set("^{}\\[~]|€\f")
 _HOUR = 3600.0
 # Which hourly budget a write kind draws on: a transfer makes the provider dial out like a new call.
-_BUDGET = {"sms": "sms", "call": "call", "transfer": "call"}
+_BUDGET = {"sms": "sms", "call": "call", "transfer": "call", "fax": "fax"}
+_CAP_RULES = {"sms": "sms_per_hour", "call": "calls_per_hour", "fax": "fax_per_hour"}
 
 
 def routing_hosts(settings: Settings, signalwire_space: str | None) -> dict[Provider, list[str]]:
@@ -166,7 +167,11 @@ class Guardrails:
         self.gateway_hosts = gateway_hosts(settings)
         self.gateway_hosts_text = settings.telco_mcp_allowed_gateway_hosts
         self.sandbox = settings.use_sandbox
-        self.caps = {"sms": settings.telco_mcp_sms_per_hour, "call": settings.telco_mcp_calls_per_hour}
+        self.caps = {
+            "sms": settings.telco_mcp_sms_per_hour,
+            "call": settings.telco_mcp_calls_per_hour,
+            "fax": settings.telco_mcp_fax_per_hour,
+        }
         self._counter: CapCounter = counter if counter is not None else MemoryCaps(clock=clock)
 
     def check(self, subject: WriteSubject, provider: Provider) -> None:
@@ -272,7 +277,7 @@ class Guardrails:
 
     @staticmethod
     def _refusal(kind: str, cap: int) -> SafetyRefusal:
-        rule = "sms_per_hour" if kind == "sms" else "calls_per_hour"
+        rule = _CAP_RULES[kind]
         message = f"Refused by rule {rule}: the hourly budget of {cap} is used up. Try again later."
         return SafetyRefusal(message, rule=rule)
 

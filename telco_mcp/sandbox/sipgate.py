@@ -27,6 +27,9 @@ Behaviour worth knowing (see also the package docstring):
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
 import logging
 import re
 from datetime import UTC, datetime
@@ -135,6 +138,24 @@ class SendWebSmsRequest(StrictModel):
     sendAt: int | None = None  # Unix seconds
 
 
+class ChangeNumberSettingsRequest(StrictModel):
+    endpointId: str | None = None
+    releaseForMnp: bool = False
+    quickDial: bool = False
+
+
+class SendFaxRequest(StrictModel):
+    faxlineId: str
+    recipient: str
+    filename: str
+    base64Content: Annotated[str, Field(max_length=28330000)]
+
+
+class ResendFaxRequest(StrictModel):
+    faxId: str
+    faxlineId: str | None = None
+
+
 # --------------------------------------------------------------------------------------------- helpers
 
 
@@ -212,6 +233,7 @@ class SipgateApi:
             Route("/v2/sessions/calls", self.new_call, methods=["POST"]),
             Route("/v2/sessions/sms", self.send_sms, methods=["POST"]),
             Route("/v2/users", self.get_users, methods=["GET"]),
+            Route("/v2/users/{user_id}", self.get_user, methods=["GET"]),
             Route("/v2/numbers", self.get_numbers, methods=["GET"]),
             Route("/v2/balance", self.get_balance, methods=["GET"]),
             Route("/v2/contacts", self.get_contacts, methods=["GET"]),
@@ -219,8 +241,12 @@ class SipgateApi:
             Route("/v2/blacklist/incoming", self.get_blacklist, methods=["GET"]),
             Route("/v2/blacklist/incoming", self.block, methods=["POST"]),
             Route("/v2/blacklist/incoming/{phone_number}", self.unblock, methods=["DELETE"]),
+            Route("/v2/numbers/{number_id}", self.route_number, methods=["PUT"]),
+            Route("/v2/sessions/fax", self.send_fax, methods=["POST"]),
+            Route("/v2/sessions/fax/resend", self.resend_fax, methods=["POST"]),
             Route("/v2/settings/sipgateio", self.get_sipgateio, methods=["GET"]),
             Route("/v2/settings/sipgateio", self.set_sipgateio, methods=["PUT"]),
+            Route("/v2/history/export", self.export_history, methods=["GET"]),
             Route("/v2/history/{entry_id}", self.get_history_entry, methods=["GET"]),
             Route("/v2/history/{entry_id}", self.update_history_entry, methods=["PUT"]),
             Route("/v2/history/{entry_id}", self.delete_history_entry, methods=["DELETE"]),
@@ -309,6 +335,13 @@ class SipgateApi:
             return denied
         return JSONResponse({"items": self._state.users})
 
+    async def get_user(self, request: Request) -> Response:
+        """One user (``UserResponse``); an unknown id is the declared 404."""
+        if denied := self._denied(request, ("users:read",)):
+            return denied
+        user = next((u for u in self._state.users if u["id"] == request.path_params["user_id"]), None)
+        return _empty(404) if user is None else JSONResponse(user)
+
     async def get_devices(self, request: Request) -> Response:
         if denied := self._denied(request, ("devices:read",)):
             return denied
@@ -370,6 +403,85 @@ class SipgateApi:
             return denied
         page = self._page(request, self._state.numbers, 2**31 - 1)
         return page if isinstance(page, Response) else JSONResponse({"items": page})
+
+    def _extensions(self) -> dict[str, str | None]:
+        """Every extension of the account a number can route to, with its alias."""
+        found = {e["id"]: e.get("alias") for lines in self._state.phonelines.values() for e in lines}
+        found |= {box["id"]: box.get("alias") for box in self._state.voicemails}
+        return found | {line["id"]: line.get("alias") for line in self._state.faxlines}
+
+    async def route_number(self, request: Request) -> Response:
+        """PUT: route a number to another extension; 204 as sipgate's writes without a declared 2xx (deviations)."""
+        if denied := self._denied(request, ("numbers:write",)):
+            return denied
+        body = await self._body(request, ChangeNumberSettingsRequest)
+        if isinstance(body, Response):
+            return body
+        number = next((n for n in self._state.numbers if n["id"] == request.path_params["number_id"]), None)
+        if number is None:
+            return _empty(404)  # the one status the spec declares: "Number not found"
+        if body.endpointId is not None:
+            extensions = self._extensions()
+            if body.endpointId not in extensions:
+                return _invalid(f"endpointId {body.endpointId!r} is no extension of this account")
+            owner = next((u for u, lines in self._state.phonelines.items()
+                          if any(line["id"] == body.endpointId for line in lines)), "w0")  # fmt: skip
+            number.update(endpointId=body.endpointId, endpointAlias=extensions[body.endpointId] or "",
+                          endpointUrl=f"https://api.sipgate.com/v2/{owner}/phonelines/{body.endpointId}")  # fmt: skip
+        return _no_content()
+
+    async def send_fax(self, request: Request) -> Response:
+        """A fax is accepted when its line is the account's and its content is a base64 PDF; it lands in the
+        history as an OUTGOING FAX entry whose id is the session id (sipgate's fax examples poll
+        ``GET /history/{sessionId}``)."""
+        if denied := self._denied(request, ("sessions:fax:write", "sessions:write")):
+            return denied
+        body = await self._body(request, SendFaxRequest)
+        if isinstance(body, Response):
+            return body
+        if not any(line["id"] == body.faxlineId for line in self._state.faxlines):
+            return _empty(403)  # not one of this account's fax lines
+        if not _is_phone(body.recipient):
+            return _invalid("Invalid recipient number")
+        try:
+            content = base64.b64decode(body.base64Content, validate=True)
+        except ValueError:
+            return _invalid("base64Content is not base64")
+        if not content.startswith(b"%PDF-"):
+            return _invalid("base64Content is not a PDF")
+        pages = max(1, len(re.findall(rb"/Type\s*/Page(?![A-Za-z])", content)))
+        entry = self._fax_entry(body.recipient, body.faxlineId, pages=pages)
+        self._state.faxes.append({"id": entry["id"], "filename": body.filename, "bytes": len(content)})
+        return JSONResponse({"sessionId": entry["id"]})
+
+    async def resend_fax(self, request: Request) -> Response:
+        """Resend an OUTGOING fax of the history: a new entry, answered 204 (the spec declares no 2xx)."""
+        if denied := self._denied(request, ("sessions:fax:write", "sessions:write")):
+            return denied
+        body = await self._body(request, ResendFaxRequest)
+        if isinstance(body, Response):
+            return body
+        sent = next((e for e in self._state.history if e["id"] == body.faxId and e["type"] == "FAX"), None)
+        if sent is None or sent["direction"] != "OUTGOING":
+            return _invalid(f"faxId {body.faxId!r} is no sent fax")
+        line = body.faxlineId or sent["connectionIds"][0]
+        if not any(faxline["id"] == line for faxline in self._state.faxlines):
+            return _empty(403)
+        self._fax_entry(sent["target"], line, pages=int(sent.get("pageCount") or 1))
+        return _no_content()
+
+    def _fax_entry(self, recipient: str, faxline: str, *, pages: int) -> JSONDict:
+        created = iso_from_timestamp(self.sb.clock())
+        entry: JSONDict = {
+            "id": str(self._state.next_history_id), "source": self._state.main_number, "target": recipient,
+            "sourceAlias": "Sandbox Telefonie", "targetAlias": "", "type": "FAX", "created": created,
+            "lastModified": created, "direction": "OUTGOING", "incoming": False, "status": "PICKUP",
+            "connectionIds": [faxline], "read": True, "archived": False, "note": "", "endpoints": [],
+            "starred": False, "labels": [], "faxStatusType": "SENT", "pageCount": pages,
+        }  # fmt: skip
+        self._state.next_history_id += 1
+        self._state.history.insert(0, entry)
+        return entry
 
     async def get_balance(self, request: Request) -> Response:
         if denied := self._denied(request, ("balance:read",)):
@@ -724,6 +836,31 @@ class SipgateApi:
     async def get_history(self, request: Request) -> Response:
         if denied := self._denied(request, ("history:read",)):
             return denied
+        found = self._history_query(request)
+        if isinstance(found, Response):
+            return found
+        matching, offset, limit = found
+        return JSONResponse({"items": matching[offset : offset + limit], "totalCount": len(matching)})
+
+    async def export_history(self, request: Request) -> Response:
+        """The history as CSV (``text/csv``), filtered like ``GET /history`` (a listed deviation: the spec
+        declares ``application/octet-stream`` with the JSON schema of ``GET /history``)."""
+        if denied := self._denied(request, ("history:read",)):
+            return denied
+        found = self._history_query(request)
+        if isinstance(found, Response):
+            return found
+        matching, offset, limit = found
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        columns = ("id", "created", "type", "direction", "source", "sourceAlias", "target", "targetAlias", "status")
+        writer.writerow(columns)
+        for entry in matching[offset : offset + limit]:
+            writer.writerow([entry.get(name, "") for name in columns])
+        return Response(out.getvalue().encode(), media_type="text/csv; charset=utf-8")
+
+    def _history_query(self, request: Request) -> tuple[list[JSONDict], int, int] | Response:
+        """The entries ``GET /history``'s filters select, newest first, with its offset and limit (or a 400)."""
         params = request.query_params
         found: list[Problem] = []
 
@@ -791,8 +928,7 @@ class SipgateApi:
                 )
             )
 
-        matching = [entry for entry in self._state.history if keep(entry)]
-        return JSONResponse({"items": matching[offset : offset + limit], "totalCount": len(matching)})
+        return [entry for entry in self._state.history if keep(entry)], offset, limit
 
     # ---- OAuth
 

@@ -188,6 +188,9 @@ class SipgateState:
     )
     sipgateio_booked: bool = True
     ringing: dict[str, RunningCall] = field(default_factory=dict[str, RunningCall])
+    # Fax (issue 27): the account's fax lines, and every fax sent (the session id is its history entry id).
+    faxlines: list[JSONDict] = field(default_factory=lambda: [{"id": "f0", "alias": "Fax Zentrale"}])
+    faxes: list[JSONDict] = field(default_factory=list[JSONDict])
 
     def sms_extension(self, sms_id: str) -> JSONDict | None:
         return next((ext for ext in self.sms_extensions if ext["id"] == sms_id), None)

@@ -1,4 +1,4 @@
-"""Shared state: what must be one truth across replicas, behind seven small Protocols.
+"""Shared state: what must be one truth across replicas, behind eight small Protocols.
 
     ApprovalStore   pending approvals and grants, opened once per intent, decided once and redeemed once
                     (`approval/store.py`)
@@ -12,6 +12,8 @@
                     one replica received reaches a waiter on any other
     PinAttempts     the approver PIN's attempts per source, a sliding window (`approval/pin.py`): 5 wrong
                     PINs lock a source on every replica, not 5 per replica
+    ExportStore     files a tool made for its caller (a history export), behind a resource link for 10 minutes
+                    (`exports.py`): readable on any replica, by that caller only
     EnabledToolsets the toolsets each OAuth caller enabled (`runtime.py`; `telco_enable_toolset`): listed and
                     callable on whichever replica the person's next request reaches, for 24 h after they
                     last enabled one
@@ -44,6 +46,7 @@ from telco_mcp.approval.pin import PinAttempts
 from telco_mcp.approval.sessions import PageState
 from telco_mcp.approval.store import ApprovalStore
 from telco_mcp.events.store import EventStore
+from telco_mcp.exports import ExportStore
 from telco_mcp.runtime import EnabledToolsets
 from telco_mcp.safety.confirm import NonceStore
 from telco_mcp.safety.guardrails import CapCounter
@@ -61,6 +64,7 @@ class SharedState:
     events: EventStore
     pins: PinAttempts
     toolsets: EnabledToolsets
+    exports: ExportStore  # files made for one caller, kept 10 minutes (exports.py)
     # Redis only: the MACs on shared records, and the count of records refused (state/integrity.py)
     seal: Seal | None = None
     # the approvers' passkeys when replicas share them (Redis, under MACs); None: the state directory's file

@@ -39,7 +39,7 @@ from telco_mcp.safety import keys
 
 logger = logging.getLogger(__name__)
 
-Kind = Literal["approval", "grant", "session", "code", "passkey"]
+Kind = Literal["approval", "grant", "session", "code", "passkey", "export"]
 
 # What each kind's MAC covers, read from the record by these names (a missing field counts as empty). The
 # approval's `data` is the approval as created: what the approver is shown (method, URL, body) included.
@@ -50,6 +50,7 @@ FIELDS: dict[Kind, tuple[str, ...]] = {
     "code": ("key", "approval", "expires"),
     # an approver's passkey (issue 24): a writer of Redis must not enrol its own public key
     "passkey": ("key", "credential_id", "public_key", "label", "created"),
+    "export": ("id", "owner", "sha256"),  # a history export (exports.py): whose it is, and its content's digest
 }
 
 

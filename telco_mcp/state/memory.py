@@ -10,6 +10,7 @@ from telco_mcp.approval.pin import MemoryPinAttempts
 from telco_mcp.approval.sessions import MemoryPageState
 from telco_mcp.approval.store import MemoryApprovalStore
 from telco_mcp.events.store import MemoryEventStore
+from telco_mcp.exports import MemoryExports
 from telco_mcp.runtime import MemoryEnabledToolsets
 from telco_mcp.safety.confirm import MemoryNonces
 from telco_mcp.safety.guardrails import MemoryCaps
@@ -26,4 +27,5 @@ def memory_state(*, events_kept: int = 500) -> SharedState:
         events=MemoryEventStore(keep=events_kept),
         pins=MemoryPinAttempts(),
         toolsets=MemoryEnabledToolsets(),
+        exports=MemoryExports(),
     )

@@ -738,6 +738,40 @@ class RedisEnabledToolsets:
             pipe.execute()
 
 
+class RedisExports:
+    """Exports (`exports.ExportStore`) for every replica: one key per (owner, id), whose name holds a hash of the
+    owner's key (no other caller can even address it), expiring on its own; a MAC over the id, the owner and the
+    content's sha256 refuses a record edited in Redis."""
+
+    def __init__(self, client: Any, seal: Seal) -> None:
+        self._r = client
+        self._seal = seal
+
+    @staticmethod
+    def _key(export_id: str, owner: str) -> str:
+        return PREFIX + "export:" + hashlib.sha256(f"{owner}\n{export_id}".encode()).hexdigest()
+
+    def _mac(self, export_id: str, owner: str, data: bytes) -> bytes:
+        record = {"id": export_id, "owner": owner, "sha256": hashlib.sha256(data).hexdigest()}
+        return self._seal.mac("export", record).encode()
+
+    def put(self, export_id: str, owner: str, data: bytes, ttl: float) -> None:
+        with _reachable("keep the export"):
+            self._r.set(self._key(export_id, owner), self._mac(export_id, owner, data) + b"|" + data,
+                        px=max(1, int(ttl * 1000)))  # fmt: skip
+
+    def get(self, export_id: str, owner: str) -> bytes | None:
+        with _reachable("read the export"):
+            raw = self._r.get(self._key(export_id, owner))
+        if raw is None:
+            return None
+        mac, _, data = bytes(raw).partition(b"|")
+        if mac != self._mac(export_id, owner, data):
+            self._seal.refuse("export", export_id, "its MAC does not match")
+            return None
+        return data
+
+
 def redis_state(url: str, *, seal: Seal, events_kept: int = 500) -> SharedState:
     client = _connect(url)
     nonces = RedisNonces(client)
@@ -754,6 +788,7 @@ def redis_state(url: str, *, seal: Seal, events_kept: int = 500) -> SharedState:
         events=RedisEventStore(client, keep=events_kept),
         pins=RedisPinAttempts(client),
         toolsets=RedisEnabledToolsets(client),
+        exports=RedisExports(client, seal),
         seal=seal,
         ping=lambda: _ping(client),
         passkeys=RedisPasskeyStore(client, seal),

@@ -108,9 +108,22 @@ class WriteCall:
         (`identity.session_key`), whose pending approvals expire when it closes. People read the client's
         declared name and version.
         """
-        params = self.ctx.session.client_params
-        info = params.client_info if params is not None else None
-        client = f"{info.name} {info.version}" if info is not None else "an unnamed MCP client"
+        client = client_name(self.ctx)
         if self.caller is not None:
             return self.caller.key, f"{self.caller.label} via {client}"
-        return session_key(self.ctx, client, self.runtime.approvals.session_closed), client
+        return binding_key(self.ctx, self.runtime), client
+
+
+def client_name(ctx: Context[Any, Any]) -> str:
+    """The client's declared name and version, for people to read."""
+    params = ctx.session.client_params
+    info = params.client_info if params is not None else None
+    return f"{info.name} {info.version}" if info is not None else "an unnamed MCP client"
+
+
+def binding_key(ctx: Context[Any, Any], runtime: Runtime) -> str:
+    """What approvals, grants and exports are bound to: the OAuth caller, else the MCP session that asked."""
+    caller = current_caller(runtime.settings)
+    if caller is not None:
+        return caller.key
+    return session_key(ctx, client_name(ctx), runtime.approvals.session_closed)

@@ -167,6 +167,13 @@ async def _run_write(call: WriteCall, progress: _Progress) -> CallToolResult | I
             )
             return _stopped(call, error, channel=granted, attempt=attempt, approval=approval)
         request = with_secret(request, secret_field, secret)
+    # content never recorded (a fax's bytes) goes in only now, read afresh and checked against what was approved
+    recorded = request
+    if call.op.at_send is not None:
+        try:
+            request = await call.op.at_send(call.args, request, call.hooks)
+        except TelcoError as exc:
+            return _stopped(call, exc, channel=granted, attempt=attempt, approval=approval)
     progress.sent = True
     try:
         with tracing.span("write.send", tool=call.op.name, provider=call.op.provider):
@@ -175,6 +182,7 @@ async def _run_write(call: WriteCall, progress: _Progress) -> CallToolResult | I
         progress.answered = True
         if secret:
             exc.message = exc.message.replace(secret, "********")  # a provider that echoes the body cannot leak it
+        exc.message = unfilled(exc.message, request, recorded)  # an error quoting the body shows the placeholder
         return _send_failed(call, exc, attempt, granted, approval, approver)
 
     # 5. interpret
@@ -204,6 +212,17 @@ def with_secret(request: PreparedRequest, field: str, secret: str) -> PreparedRe
     if not isinstance(request.json, dict) or request.json.get(field) != SECRET_PLACEHOLDER:
         raise AssertionError(f"the request has no {field} placeholder to fill")  # a declaration bug: send nothing
     return replace(request, json={**request.json, field: secret})
+
+
+def unfilled(message: str, sent: PreparedRequest, recorded: PreparedRequest) -> str:
+    """`message` with every body value filled at send time replaced by the placeholder that was recorded."""
+    if not isinstance(sent.json, dict) or not isinstance(recorded.json, dict):
+        return message
+    for key, value in sent.json.items():
+        placeholder = recorded.json.get(key)
+        if isinstance(value, str) and value and value != placeholder:
+            message = message.replace(value, str(placeholder))
+    return message
 
 
 def _send_failed(

@@ -62,13 +62,17 @@ async def _approve_with_password(c: Any, browser: Browser, tool: str, args: dict
 async def test_every_request_of_issue_13s_tools_matches_the_providers_documents(
     documents: dict[str, OpenAPI], audit_path: Path, browser: Browser
 ) -> None:
-    server = server_for(audit_path, telco_mcp_toolsets="all")
+    faxes = audit_path.parent / "faxes"  # issue 27's fax tool reads its PDF from here
+    faxes.mkdir()
+    (faxes / "a.pdf").write_bytes(_pdf())
+    server = server_for(audit_path, telco_mcp_toolsets="all", telco_mcp_fax_dir=faxes)
     sandbox = server.telco_runtime.sandbox
     state = sandbox.state
     sw = state.signalwire
     number_id, log_id = next(iter(sw.phone_numbers)), next(iter(sw.voice_logs))
     gateway_id = next(iter(sw.sip_gateways))
     entry, other = state.sipgate.history[0]["id"], state.sipgate.history[1]["id"]
+    fax = next(e for e in state.sipgate.history if e["type"] == "FAX" and e["direction"] == "OUTGOING")
     calls: list[tuple[str, dict[str, Any]]] = [
         ("signalwire_get_sip_gateway", {"id": gateway_id}),
         ("signalwire_list_phone_numbers", {"limit": 2, "name": "Support", "number": "+1"}),
@@ -92,6 +96,13 @@ async def test_every_request_of_issue_13s_tools_matches_the_providers_documents(
         ("sipgate_delete_history_entry", {"entry_id": other}),
         ("sipgate_set_forwardings", {"phoneline_id": "p0", "forwardings": [{"destination": "+49 30 123456",
                                                                              "timeout": 20}, {"destination": "v0"}]}),
+        # issue 27
+        ("sipgate_route_number", {"number_id": "1001", "endpoint_id": "p2"}),
+        ("sipgate_get_voicemail", {"voicemail_id": "v0", "limit": 3}),
+        ("sipgate_get_fax_status", {"fax_id": fax["id"]}),
+        ("sipgate_send_fax", {"file": "a.pdf", "recipient": "+49 30 23125477"}),
+        ("sipgate_resend_fax", {"fax_id": fax["id"], "recipient": fax["target"]}),
+        ("sipgate_export_history", {"types": ["CALL", "SMS"], "archived": False, "start": "2026-01-01T00:00:00Z"}),
     ]  # fmt: skip
     results: list[tuple[str, Any]] = []
     async with client(server, elicitation_callback=accept) as c:
@@ -117,11 +128,24 @@ async def test_every_request_of_issue_13s_tools_matches_the_providers_documents(
     sent = {(r.method, r.path) for r in sandbox.requests if r.method != "GET"}
     assert ("POST", "/api/fabric/resources/sip_endpoints") in sent
     assert ("PUT", "/v2/w0/phonelines/p0/forwardings") in sent
+    assert {("PUT", "/v2/numbers/1001"), ("POST", "/v2/sessions/fax"), ("POST", "/v2/sessions/fax/resend")} <= sent
     assert all(spec_requests.from_the_tools(r) for r in sandbox.requests)  # every one of them is checked
     used = spec_requests.assert_requests_match_the_spec(sandbox)  # names the request and field on any mismatch
     assert used == set(REQUEST_DEVIATIONS), (
         f"request deviations no request needs any more: {set(REQUEST_DEVIATIONS) - used}"
     )
+
+
+def _pdf() -> bytes:
+    from io import BytesIO
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def test_the_check_would_catch_a_body_the_documents_forbid(documents: dict[str, OpenAPI]) -> None:

@@ -209,6 +209,7 @@ def oauth_server(tmp_path: Path, issuer: Issuer, **overrides: Any) -> Iterator[O
         "telco_mcp_oauth_approval_resource": base + "/api/approvals",
         "telco_mcp_oauth_jwks_url": issuer.jwks_url,
         "telco_mcp_oauth_jwks_min_refresh": 0,
+        "telco_mcp_sipgate_ownership": "account",  # the fake sipgate models no users (docs/sipgate-ownership.md)
     }
     settings = Settings(**(values | overrides))
     fake = FakeUpstream()

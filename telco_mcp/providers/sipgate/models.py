@@ -446,6 +446,7 @@ class HistoryEntry(Result):
     starred: bool | None = None
     labels: list[str] | None = None
     recording_url: str | None = None
+    transcription: str | None = Field(default=None, description="A voicemail's speech to text, provider data.")
 
 
 class HistoryPage(Page):
@@ -575,6 +576,7 @@ def history_entry_from_api(payload: Any) -> HistoryEntry:
         starred=p.opt_bool(data, "starred", what),
         labels=p.opt_str_list(data, "labels", what),
         recording_url=p.opt_str(data, "recordingUrl", what),
+        transcription=p.opt_str(data, "transcription", what),
     )
 
 

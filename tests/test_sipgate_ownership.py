@@ -1,0 +1,156 @@
+"""sipgate ownership (issue 27): in `user` mode a tool acts only on what the token's sipgate user owns.
+
+The sandbox models two users: w0 (an admin) and w1 (not); the token's user is whoever
+`/authorization/userinfo` names, set here on the sandbox's state. Every target kind (device, number,
+phoneline, history entry, call) is refused for a non-owner in `user` mode and allowed in `account` mode;
+lists are filtered and say how many items were hidden; unknown ownership fails closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import accept, make_settings, text_of
+from mcp import Client
+
+from telco_mcp.catalogue import CATALOGUE
+from telco_mcp.providers.sipgate.ownership import LISTS, TARGETS
+from telco_mcp.sandbox import Sandbox
+from telco_mcp.server import build_server
+
+pytestmark = pytest.mark.anyio
+
+
+def sandbox_server(audit_path: Path, user: str, ownership: str | None) -> tuple[Any, Sandbox]:
+    settings = make_settings(
+        audit_path, telco_mcp_sandbox=True, telco_mcp_toolsets="all", telco_mcp_allow_writes=True,
+        telco_mcp_sipgate_ownership=ownership,
+    )  # fmt: skip
+    server = build_server(settings)
+    sandbox = server.telco_runtime.sandbox  # type: ignore[attr-defined]
+    assert isinstance(sandbox, Sandbox)
+    sandbox.state.sipgate.userinfo["sub"] = user  # the token's user
+    return server, sandbox
+
+
+def _other_users_targets(sandbox: Sandbox) -> list[tuple[str, dict[str, Any]]]:
+    """One target of each kind that belongs to w0 (Anna, the admin), never to w1."""
+    sg = sandbox.state.sipgate
+    entry = next(e for e in sg.history if e["connectionIds"] == ["p0"] and not e["archived"])
+    call = next(iter(sg.calls))
+    return [
+        ("sipgate_start_call", {"caller": "e0", "callee": "+49 30 23125477"}),  # device e0
+        ("sipgate_route_number", {"number_id": "1000", "endpoint_id": "p1"}),  # number routed to p0
+        ("sipgate_get_forwardings", {"user_id": "w0", "phoneline_id": "p0"}),  # phoneline p0 (and user w0)
+        ("sipgate_update_history_entry", {"entry_id": entry["id"], "starred": True}),  # history entry on p0
+        ("sipgate_hangup_call", {"call_id": call}),  # a call of the main number (p0)
+    ]
+
+
+@pytest.mark.parametrize("index", range(5), ids=["device", "number", "phoneline", "history entry", "call"])
+async def test_a_non_owners_target_is_refused_in_user_mode_and_allowed_in_account_mode(
+    audit_path: Path, index: int
+) -> None:
+    server, sandbox = sandbox_server(audit_path, "w1", None)  # w1 is no admin: `user` by default
+    tool, arguments = _other_users_targets(sandbox)[index]
+    async with Client(server, elicitation_callback=accept) as c:
+        refused = await c.call_tool(tool, arguments)
+    said = text_of(refused)
+    assert refused.is_error and "[refused]" in said and ("not yours" in said or "another sipgate user" in said), said
+    assert not [r for r in sandbox.requests if r.method != "GET"]  # nothing was changed
+
+    server, sandbox = sandbox_server(audit_path, "w1", "account")
+    async with Client(server, elicitation_callback=accept) as c:
+        allowed = await c.call_tool(tool, _other_users_targets(sandbox)[index][1])
+    assert not allowed.is_error, text_of(allowed)
+
+
+async def test_the_admins_default_is_account(audit_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="telco_mcp")
+    server, sandbox = sandbox_server(audit_path, "w0", None)
+    async with Client(server, elicitation_callback=accept) as c:
+        tool, arguments = _other_users_targets(sandbox)[3]
+        result = await c.call_tool(tool, arguments)
+    assert not result.is_error, text_of(result)
+    assert "sipgate ownership: account (w0 is an admin of the account)" in caplog.text
+
+
+async def test_user_mode_is_logged_and_the_users_own_targets_pass(
+    audit_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="telco_mcp")
+    server, sandbox = sandbox_server(audit_path, "w0", "user")  # even an admin, when the operator says so
+    async with Client(server, elicitation_callback=accept) as c:
+        own = await c.call_tool("sipgate_route_number", {"number_id": "1001", "endpoint_id": "p0"})
+        theirs = await c.call_tool("sipgate_route_number", {"number_id": "1002", "endpoint_id": "p0"})
+        again = await c.call_tool("sipgate_get_forwardings", {"phoneline_id": "p0"})
+    assert "sipgate ownership: user (TELCO_MCP_SIPGATE_OWNERSHIP)" in caplog.text  # at startup
+    assert "tools act only on what sipgate user w0 owns" in caplog.text  # when first looked up
+    assert own.is_error and "number 1001 is not yours" in text_of(own)  # 1001 routes to Ben's p1
+    assert theirs.is_error and "number 1002 is not yours" in text_of(theirs)
+    assert not again.is_error, text_of(again)
+    # what w0 owns was looked up once and kept for the calls after it
+    assert sum(1 for r in sandbox.requests if r.path == "/v2/w0/devices") == 1
+
+
+async def test_lists_are_filtered_and_say_how_many_items_were_hidden(audit_path: Path) -> None:
+    server, sandbox = sandbox_server(audit_path, "w1", "user")
+    sg = sandbox.state.sipgate
+    async with Client(server) as c:
+        calls = (await c.call_tool("sipgate_list_calls", {})).structured_content
+        numbers = (await c.call_tool("sipgate_list_numbers", {})).structured_content
+        history = (await c.call_tool("sipgate_list_history", {"limit": 100})).structured_content
+        boxes = (await c.call_tool("sipgate_list_voicemails", {})).structured_content
+    assert calls["calls"] == [] and calls["hidden_not_yours"] == len(sg.calls)
+    assert [n["id"] for n in numbers["items"]] == ["1001"] and numbers["hidden_not_yours"] == 4
+    assert [b["id"] for b in boxes["items"]] == ["v1"] and boxes["hidden_not_yours"] == 2
+    mine = {"p1", "e2", "v1", "s0", "s1"}
+    assert history["hidden_not_yours"] > 0
+    assert all(set(item["connection_ids"]) & mine for item in history["items"])
+
+
+async def test_an_export_in_user_mode_must_name_the_users_extensions(audit_path: Path) -> None:
+    server, sandbox = sandbox_server(audit_path, "w1", "user")
+    async with Client(server) as c:
+        everything = await c.call_tool("sipgate_export_history", {})
+        others = await c.call_tool("sipgate_export_history", {"connection_ids": ["p0"]})
+        own = await c.call_tool("sipgate_export_history", {"connection_ids": ["p1"]})
+    assert everything.is_error and "give connection_ids" in text_of(everything) and "p1" in text_of(everything)
+    assert others.is_error and "extension p0 is not yours" in text_of(others)
+    assert not own.is_error, text_of(own)
+    assert sum(1 for r in sandbox.requests if r.path == "/v2/history/export") == 1
+
+
+async def test_unknown_ownership_fails_closed(audit_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="telco_mcp")
+    server, sandbox = sandbox_server(audit_path, "w7", None)  # no such user: /users/w7 is 404
+    async with Client(server, elicitation_callback=accept) as c:
+        listed = await c.call_tool("sipgate_list_calls", {})
+        route = await c.call_tool("sipgate_route_number", {"number_id": "1000", "endpoint_id": "p1"})
+    assert "sipgate ownership: unknown" in caplog.text
+    for result in (listed, route):
+        assert result.is_error and "unknown" in text_of(result) and "fail closed" in text_of(result), text_of(result)
+    assert not [r for r in sandbox.requests if r.method != "GET"]
+
+
+# Lists of the account's directory (users, contacts, the blacklist) or of the user's own things (guarded by user_id).
+ACCOUNT_LISTS = {"sipgate_list_users", "sipgate_list_contacts", "sipgate_list_blocked_numbers",
+                 "sipgate_list_sms_senders", "sipgate_list_devices", "sipgate_list_phonelines"}  # fmt: skip
+
+
+def test_every_sipgate_tool_that_names_a_target_is_checked() -> None:
+    """A new tool with a target field, or a new list, cannot skip the ownership check unnoticed."""
+    target_fields = {"call_id", "caller", "device_id", "user_id", "phoneline_id", "number_id", "endpoint_id",
+                     "entry_id", "fax_id", "voicemail_id", "faxline_id", "sms_id", "connection_ids"}  # fmt: skip
+    for op in CATALOGUE:
+        if op.provider != "sipgate":
+            continue
+        if op.local is not None:  # answered from pushed events, no sipgate request: not checked (docs: a gap)
+            continue
+        if target_fields & set(op.input.model_fields):
+            assert op.name in TARGETS and op.guard is not None, op.name
+        if op.name.startswith("sipgate_list_") and op.name not in LISTS:
+            assert op.name in ACCOUNT_LISTS, op.name
