@@ -106,6 +106,9 @@ MATTERS: dict[str, str] = {
     "telco_mcp_shutdown_grace": _HTTP + ", stopped while calls are in flight",
     "telco_mcp_webhook_signature": "sipgate pushes (turn off only for a test rig that cannot sign)",
     "telco_mcp_webhook_public_key": "sipgate rotates its key, or a separately started `telco-mcp sandbox` signs",
+    "telco_mcp_fax_dir": "faxes are sent (sipgate_send_fax reads PDFs from this directory only)",
+    "telco_mcp_fax_per_hour": "faxes are sent: a ceiling on how many per hour",
+    "telco_mcp_sipgate_ownership": "a sipgate team account whose token may reach colleagues' devices, numbers and calls",
 }
 
 
