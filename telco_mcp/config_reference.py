@@ -108,7 +108,7 @@ MATTERS: dict[str, str] = {
     "telco_mcp_webhook_public_key": "sipgate rotates its key, or a separately started `telco-mcp sandbox` signs",
     "telco_mcp_fax_dir": "faxes are sent (sipgate_send_fax reads PDFs from this directory only)",
     "telco_mcp_fax_per_hour": "faxes are sent: a ceiling on how many per hour",
-    "telco_mcp_sipgate_ownership": "a sipgate team account whose token may reach colleagues' devices, numbers and calls",
+    "telco_mcp_sipgate_ownership": "a sipgate team account whose token reaches colleagues' devices, numbers, calls",
 }
 
 
