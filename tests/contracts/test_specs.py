@@ -121,13 +121,26 @@ def test_a_structural_extract_carries_no_prose(document: specs.Document) -> None
     assert required <= set(raw["components"]["schemas"][schema]["required"])  # structure kept
 
 
+# Reading the specs: through specs.py, or through the request check (tests/spec_requests.py), which reads them.
+READS = re.compile(
+    r"^\s*(?:from tests\.contracts import specs|import spec_requests|from spec_requests )|contracts\.specs", re.M
+)
+
+
 def test_every_test_that_reads_the_specs_is_marked_contract() -> None:
-    """CI runs `-m contract` in a bare clone (nothing beside it); an unmarked reader of the specs would miss that."""
-    unmarked = []
-    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+    """CI runs `-m contract` in a bare clone (nothing beside it); an unmarked reader of the specs would miss that.
+
+    A test module reads them itself, or its folder's conftest.py does for it (an autouse fixture of the request
+    check); such a conftest.py marks every test of its folder."""
+    tests = ROOT / "tests"
+    conftests = {path.parent: path.read_text() for path in tests.rglob("conftest.py")}
+    unmarked = [f"{folder.relative_to(ROOT)}/conftest.py" for folder, text in conftests.items()
+                if READS.search(text) and "mark.contract" not in text]  # fmt: skip
+    for path in sorted(tests.rglob("test_*.py")):
         text = path.read_text()
-        if re.search(r"^\s*from tests\.contracts import specs|contracts\.specs", text, re.M) and (
-            "mark.contract" not in text
+        around = [conftests.get(folder, "") for folder in path.parents if folder.is_relative_to(tests)]
+        if (READS.search(text) or any(READS.search(t) for t in around)) and not any(
+            "mark.contract" in t for t in [text, *around]
         ):
             unmarked.append(str(path.relative_to(ROOT)))
     assert not unmarked, f"read the specs but are not marked `contract`: {unmarked}"
