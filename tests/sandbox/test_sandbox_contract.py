@@ -619,7 +619,7 @@ def test_every_deviation_cites_a_section_of_the_notes() -> None:
 
 
 def test_every_request_deviation_cites_a_section_of_the_upstream_notes() -> None:
-    from telco_mcp.sandbox.deviations import REQUEST_DEVIATIONS, NOTES
+    from telco_mcp.sandbox.deviations import NOTES, REQUEST_DEVIATIONS
 
     notes = (REPO / NOTES).read_text()
     headings = set(re.findall(r"^#+\s+(.+?)\s*$", notes, flags=re.MULTILINE))
