@@ -3,7 +3,8 @@
 The sandbox's own request models follow the live API, so a sandbox run alone can never show that a tool
 sends something the provider does not take. This check closes that: each request the sandbox recorded
 from telco-mcp's client (its User-Agent) is validated with openapi-core against the document it belongs
-to (SignalWire's REST document cut to the operations the sandbox covers, sipgate's converted Swagger).
+to (SignalWire's REST document cut to the operations the sandbox covers, SignalWire's Compatibility API
+document for the requests under its base, with their form bodies, and sipgate's converted Swagger).
 The only changes made to the documents are the request deviations listed, with their sources, in
 ``telco_mcp/sandbox/deviations.py`` (``REQUEST_DEVIATIONS``). Requests the tests send to the sandbox by
 hand (the sandbox's own tests probe it with bad bodies) are not the tools' and are left alone.
@@ -21,6 +22,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest
@@ -28,6 +30,7 @@ from openapi_core.testing import MockRequest
 from telco_mcp.sandbox import RecordedRequest, Sandbox
 from telco_mcp.sandbox.deviations import REQUEST_DEVIATIONS, RequestDeviation, request_deviation_for
 from telco_mcp.upstream import USER_AGENT
+from tests.contracts import specs
 
 HOSTS = {"signalwire": "https://example.signalwire.com", "sipgate": "https://api.sipgate.com"}
 AUTH = {"signalwire": "Basic eDp5", "sipgate": "Bearer x"}
@@ -45,9 +48,9 @@ def apply(document: dict[str, Any], deviation: RequestDeviation) -> None:
 
 
 @dataclass(frozen=True)
-class Documents:
+class Documents:  # by document (`specs.document_of` names the one a request belongs to)
     patched: dict[str, OpenAPI]  # with the request deviations
-    pristine: dict[str, OpenAPI]  # as published (SignalWire only: no sipgate request deviation exists)
+    pristine: dict[str, OpenAPI]  # as published (SignalWire's REST only: no other request deviation exists)
     raw: dict[str, dict[str, Any]]  # the patched documents as data: their declared query parameters
 
 
@@ -79,12 +82,13 @@ def declared_query(raw: dict[str, Any], method: str, path: str, prefix: str = ""
 def documents() -> Documents:
     from sandbox.test_sandbox_contract import COVERED
 
-    from tests.contracts import specs
-
     sw = copy.deepcopy(specs.reachable(specs.load("signalwire"), {t for p, _, t in COVERED if p == "signalwire"}))
-    for scheme in sw["components"]["securitySchemes"].values():
-        if scheme.get("type") == "http":  # RFC 7235: schemes are case-insensitive; openapi-core compares as written
-            scheme["scheme"] = scheme["scheme"].lower()
+    compatibility = specs.load("signalwire-compatibility")
+    compatibility["servers"] = [{"url": HOSTS["signalwire"] + specs.BASE["signalwire-compatibility"]}]
+    for document in (sw, compatibility):
+        for scheme in document["components"]["securitySchemes"].values():
+            if scheme.get("type") == "http":  # RFC 7235: case-insensitive schemes; openapi-core compares as written
+                scheme["scheme"] = scheme["scheme"].lower()
     pristine = copy.deepcopy(sw)
     for deviation in REQUEST_DEVIATIONS:
         assert deviation.provider == "signalwire", deviation  # `apply` is only wired for SignalWire's document
@@ -97,10 +101,11 @@ def documents() -> Documents:
             if isinstance(operation, dict):
                 operation["security"] = []
     sipgate = OpenAPI.from_dict(sg)
+    laml = OpenAPI.from_dict(compatibility)
     return Documents(
-        patched={"signalwire": OpenAPI.from_dict(sw), "sipgate": sipgate},
-        pristine={"signalwire": OpenAPI.from_dict(pristine), "sipgate": sipgate},
-        raw={"signalwire": sw, "sipgate": sg},
+        patched={"signalwire": OpenAPI.from_dict(sw), "sipgate": sipgate, "signalwire-compatibility": laml},
+        pristine={"signalwire": OpenAPI.from_dict(pristine), "sipgate": sipgate, "signalwire-compatibility": laml},
+        raw={"signalwire": sw, "sipgate": sg, "signalwire-compatibility": compatibility},
     )
 
 
@@ -131,10 +136,13 @@ def _shown(body: Any) -> Any:
 
 def _mock(request: RecordedRequest) -> MockRequest:
     body = json.dumps(request.json).encode() if request.json is not None else None
+    content_type = "application/json"
+    if request.form is not None:  # a form body (the Compatibility API's writes) is validated as the form it is
+        body, content_type = urlencode(request.form).encode(), "application/x-www-form-urlencoded"
     return MockRequest(
         HOSTS[request.provider], request.method.lower(), request.path,
         args=request.query,  # type: ignore[arg-type]  # a list of pairs keeps repeated parameters
-        headers={"Authorization": AUTH[request.provider]}, data=body, content_type="application/json",
+        headers={"Authorization": AUTH[request.provider]}, data=body, content_type=content_type,
     )  # fmt: skip
 
 
@@ -161,20 +169,21 @@ def mismatches(requests: list[RecordedRequest]) -> tuple[list[str], set[RequestD
         if not from_the_tools(request):
             continue
         mock = _mock(request)
-        prefix = "/v2" if request.provider == "sipgate" else ""
-        declared = declared_query(docs.raw[request.provider], request.method, request.path, prefix) or set()
+        document, _ = specs.document_of(request.provider, request.path)  # type: ignore[arg-type]  # not sipgate-oauth
+        prefix = "/v2" if request.provider == "sipgate" else specs.BASE[document]
+        declared = declared_query(docs.raw[document], request.method, request.path, prefix) or set()
         sent = {name for name, _ in request.query}
         if "page_token" in sent:  # a later page asked for as the provider's own links.next names it (notes §2.3)
             declared |= PAGING
         if undeclared := sorted(sent - declared):
             failures.append(f"{request.method} {request.path}: query parameters the spec does not declare {undeclared}")
             continue
-        refused = _refusal(docs.patched[request.provider], mock)
+        refused = _refusal(docs.patched[document], mock)
         if refused is not None:
             failures.append(f"{request.method} {request.path} {request.query} {_shown(request.json)}: {refused}")
             continue
         deviation = _deviation_of(request)
-        if deviation is not None and _refusal(docs.pristine[request.provider], mock) is not None:
+        if deviation is not None and _refusal(docs.pristine[document], mock) is not None:
             used.add(deviation)
     return failures, used
 

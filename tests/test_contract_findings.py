@@ -16,7 +16,7 @@ from mcp import Client
 
 from telco_mcp.server import build_server
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.contract]  # the request check reads the cuts
 
 
 @pytest.fixture(autouse=True)

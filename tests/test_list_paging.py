@@ -19,7 +19,7 @@ from mcp import Client
 
 from telco_mcp.server import build_server
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.contract]  # the request check reads the cuts
 
 
 @pytest.fixture(autouse=True)
@@ -123,6 +123,26 @@ def test_the_request_check_refuses_a_query_parameter_the_spec_does_not_declare()
                                                                                [("page_size", "20")])]
     )  # fmt: skip
     assert len(failures) == 1 and "page_size" in failures[0] and GATEWAYS in failures[0]
+
+
+def test_the_request_check_takes_a_compatibility_request_to_its_own_document_form_and_all() -> None:
+    """A control for tests/spec_requests.py: a request under the laml base is checked against the Compatibility
+    document (its query parameters, and its form body as a form), not against SignalWire's REST document."""
+    from telco_mcp.sandbox import RecordedRequest
+    from telco_mcp.upstream import USER_AGENT
+
+    calls = "/api/laml/2010-04-01/Accounts/5f1c3a52-8d5e-4b6a-9c1e-0a1b2c3d4e5f/Calls"
+
+    def sent(method: str, query: list[tuple[str, str]], form: list[tuple[str, str]] | None = None) -> RecordedRequest:
+        return RecordedRequest(method=method, path=calls, query=query, headers={"user-agent": USER_AGENT}, form=form,
+                               auth_scheme="basic", json=None, status=200, provider="signalwire")  # fmt: skip
+
+    call = [("To", "+12025550123"), ("From", "+12025550100"), ("Url", "https://hooks.example.com/a.xml")]
+    fine = [sent("GET", [("PageSize", "20"), ("Status", "in-progress")]), sent("POST", [], call)]
+    assert spec_requests.mismatches(fine) == ([], set())
+    failures, _ = spec_requests.mismatches([sent("GET", [("page_size", "20")]), sent("POST", [], call[::2])])
+    assert len(failures) == 2, failures
+    assert "page_size" in failures[0] and "From" in failures[1]
 
 
 @pytest.mark.parametrize("edit", [{"n": 5000}, {"s": -1}, {"s": "3"}, {"n": True}])

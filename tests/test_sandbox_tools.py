@@ -19,7 +19,7 @@ from mcp import Client
 from telco_mcp.sandbox import Sandbox
 from telco_mcp.server import build_server
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.contract]  # the request check reads the cuts
 
 SMS = {"recipient": "+4915799912345", "message": "Trunk to Frankfurt is down"}
 

@@ -9,6 +9,9 @@ path) plus `EXTRA_OPERATIONS` in tests/contracts/specs.py; each document is cut 
 every component they reach (`specs.reachable`). Add a tool to the catalogue, run this again, commit.
 
 - SignalWire's REST document declares itself MIT-licensed (info.license): its cut is verbatim.
+- SignalWire's Compatibility API document declares no licence; its repository licenses documentation
+  content CC BY-NC 4.0 only: its cut is a structural extract. A catalogue operation belongs to it when
+  its path starts with the Compatibility base (`specs.document_of`); its paths are relative to that base.
 - sipgate's OpenAPI 3 file is a third party's conversion published without a licence: its cut is a
   structural extract (paths, parameters, schemas, statuses, media types, security), with every
   prose field (description, summary, title, examples, vendor extensions) left out. See SOURCES.md.
@@ -30,11 +33,12 @@ sys.path.insert(0, str(ROOT))
 from tests.contracts import specs  # noqa: E402  (needs ROOT on sys.path)
 
 SHARED = ROOT.parent / "shared" / "specs"
-SOURCES: dict[specs.Provider, str] = {
+SOURCES: dict[specs.Document, str] = {
     "signalwire": "signalwire/signalwire-rest-openapi.yaml",
     "sipgate": "sipgate/sipgate-v2-openapi3-generator-normalized.yaml",
+    "signalwire-compatibility": "signalwire/signalwire-compatibility-openapi.yaml",
 }
-STRUCTURAL: set[specs.Provider] = {"sipgate"}
+STRUCTURAL: set[specs.Document] = {"sipgate", "signalwire-compatibility"}  # no licence lets us copy their text
 BEGIN, END = "<!-- cut_specs.py: begin -->", "<!-- cut_specs.py: end -->"
 
 # Keywords that only document (OpenAPI 3 / JSON Schema annotations); structure and validation keywords stay.
@@ -71,30 +75,30 @@ def structural(node: Any, parent: str | None = None) -> Any:
     return out
 
 
-def cut(provider: specs.Provider, raw: dict[str, Any], source: str = "") -> dict[str, Any]:
+def cut(document: specs.Document, raw: dict[str, Any], source: str = "") -> dict[str, Any]:
     """The catalogue's operations of `raw` and what they reach; fails naming any the document lacks."""
-    needed = specs.needed_operations()[provider]
+    needed = specs.needed_operations()[document]
     by_shape = {specs.shape(t): t for t in raw["paths"]}
     missing = sorted(f"{m} {p}" for m, p in needed if p not in by_shape or m.lower() not in raw["paths"][by_shape[p]])
     if missing:
-        raise SystemExit(f"{source or provider} lacks operations the catalogue uses: {', '.join(missing)}")
+        raise SystemExit(f"{source or document} lacks operations the catalogue uses: {', '.join(missing)}")
     paths = {by_shape[p] for _, p in needed}
-    document = specs.reachable(raw, paths)
+    out = specs.reachable(raw, paths)
     # Keep only the needed methods of each path (a path may hold operations no tool calls).
     methods = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
-    document["paths"] = {
+    out["paths"] = {
         t: {k: v for k, v in item.items() if k not in methods or (k.upper(), specs.shape(t)) in needed}
-        for t, item in document["paths"].items()
+        for t, item in out["paths"].items()
     }
-    document = specs.reachable(document, set(document["paths"]))  # drop components only dropped methods used
-    document.pop("webhooks", None)
-    document.pop("tags", None)
-    if provider in STRUCTURAL:
+    out = specs.reachable(out, set(out["paths"]))  # drop components only dropped methods used
+    out.pop("webhooks", None)
+    out.pop("tags", None)
+    if document in STRUCTURAL:
         info = {"title": raw["info"]["title"], "version": raw["info"]["version"]}
-        document = structural(document) | {"info": info}
-    document["paths"] = dict(sorted(document["paths"].items()))
-    document["components"] = {k: dict(sorted(v.items())) for k, v in sorted(document["components"].items())}
-    return document
+        out = structural(out) | {"info": info}
+    out["paths"] = dict(sorted(out["paths"].items()))
+    out["components"] = {k: dict(sorted(v.items())) for k, v in sorted(out["components"].items())}
+    return out
 
 
 def dump(document: dict[str, Any]) -> str:
@@ -118,14 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows: list[tuple[str, str, str, str]] = []
     stale: list[str] = []
-    for provider, name in SOURCES.items():
+    for document, name in SOURCES.items():
         source = args.specs / name
         if not source.exists():
             raise SystemExit(f"{source} is missing: the cut is made from ../shared/specs (or --specs DIR)")
         data = source.read_bytes()
         raw = yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        text = dump(cut(provider, raw, str(source)))
-        target = specs.SPEC[provider]
+        text = dump(cut(document, raw, str(source)))
+        target = specs.SPEC[document]
         if target.exists() and target.read_text() == text:
             pass
         elif args.check:

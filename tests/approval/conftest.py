@@ -43,6 +43,14 @@ def _requests_match_the_spec() -> Iterator[None]:
     yield from spec_requests.check_watched()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here may read the specs (the fixture above checks its sandboxes' requests): all are `contract`."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.contract)
+
+
 def client(server: Any, *, name: str = "test-client", **kwargs: Any) -> Client:
     return Client(server, client_info=Implementation(name=name, version="1.0"), **kwargs)
 

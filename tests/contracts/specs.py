@@ -16,35 +16,57 @@ from typing import Any, Literal
 
 import yaml
 
+from telco_mcp.providers.signalwire.compatibility import BASE as LAML_BASE
+
 Provider = Literal["signalwire", "sipgate"]
+# One provider may have several documents: SignalWire's REST API and its Compatibility (LaML) API.
+Document = Literal["signalwire", "sipgate", "signalwire-compatibility"]
 
 HERE = Path(__file__).resolve().parent
 SIGNALWIRE_SPEC = HERE / "signalwire-rest.cut.yaml"
 SIPGATE_SPEC = HERE / "sipgate-v2.cut.yaml"
-SPEC: dict[Provider, Path] = {"signalwire": SIGNALWIRE_SPEC, "sipgate": SIPGATE_SPEC}
+COMPATIBILITY_SPEC = HERE / "signalwire-compatibility.cut.yaml"
+SPEC: dict[Document, Path] = {
+    "signalwire": SIGNALWIRE_SPEC,
+    "sipgate": SIPGATE_SPEC,
+    "signalwire-compatibility": COMPATIBILITY_SPEC,
+}
+# The path a document's own paths are relative to (its server's path): requests name it, the document does not.
+BASE: dict[Document, str] = {"signalwire": "", "sipgate": "", "signalwire-compatibility": LAML_BASE}
 SOURCES_MD = HERE / "SOURCES.md"
 
-# Requests that are no catalogue operation of their own: (provider, method, spec path template).
+# Requests that are no catalogue operation of their own: (provider, method, path as a request names it).
 EXTRA_OPERATIONS: tuple[tuple[Provider, str, str], ...] = (
     ("sipgate", "GET", "/authorization/userinfo"),  # the sandbox simulates it (sipgate's token check)
     ("sipgate", "GET", "/history/{entryId}"),  # the lookup before a history entry's update or deletion
+    # the number check before a Compatibility call is started (is `from` the project's own?)
+    ("signalwire", "GET", f"{LAML_BASE}/Accounts/{{AccountSid}}/IncomingPhoneNumbers"),
+    # one participant: the lookup before a participant's update or removal
+    ("signalwire", "GET", f"{LAML_BASE}/Accounts/{{AccountSid}}/Conferences/{{Sid}}/Participants/{{CallSid}}"),
 )
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @cache
-def _parsed(provider: Provider) -> dict[str, Any]:
-    return yaml.load(SPEC[provider].read_text(), Loader=_LOADER)
+def _parsed(document: Document) -> dict[str, Any]:
+    return yaml.load(SPEC[document].read_text(), Loader=_LOADER)
 
 
-def load(provider: Provider) -> dict[str, Any]:
-    """The cut document of `provider` as a fresh dict (callers may change their copy).
+def load(document: Document) -> dict[str, Any]:
+    """The cut `document` as a fresh dict (callers may change their copy).
 
     sipgate's has openapi-generator's two conversion artefacts undone (`without_generator_artefacts`).
     """
-    raw = copy.deepcopy(_parsed(provider))
-    return without_generator_artefacts(raw) if provider == "sipgate" else raw
+    raw = copy.deepcopy(_parsed(document))
+    return without_generator_artefacts(raw) if document == "sipgate" else raw
+
+
+def document_of(provider: Provider, path: str) -> tuple[Document, str]:
+    """The document that declares a request of `provider` to `path`, and the path as that document names it."""
+    if provider == "signalwire" and path.startswith(LAML_BASE + "/"):
+        return "signalwire-compatibility", path.removeprefix(LAML_BASE)
+    return provider, path
 
 
 def without_generator_artefacts(node: Any) -> Any:
@@ -100,14 +122,16 @@ def operations(raw: dict[str, Any]) -> set[tuple[str, str]]:
     return {(m.upper(), shape(t)) for t, item in raw["paths"].items() for m in item if m in methods}
 
 
-def needed_operations() -> dict[Provider, set[tuple[str, str]]]:
-    """(METHOD, path shape) of every catalogue operation that reaches the provider, plus EXTRA_OPERATIONS."""
+def needed_operations() -> dict[Document, set[tuple[str, str]]]:
+    """(METHOD, path shape) of every catalogue operation that reaches a provider, plus EXTRA_OPERATIONS, by document.
+
+    The path shape is the document's own (`document_of`): a Compatibility path without its base.
+    """
     from telco_mcp.catalogue import CATALOGUE
 
-    needed: dict[Provider, set[tuple[str, str]]] = {"signalwire": set(), "sipgate": set()}
-    for op in CATALOGUE:
-        if op.local is None:  # local tools (e.g. waiting for a pushed call event) send no request
-            needed[op.provider].add((op.method, shape(op.path)))
-    for provider, method, path in EXTRA_OPERATIONS:
-        needed[provider].add((method, shape(path)))
+    needed: dict[Document, set[tuple[str, str]]] = {document: set() for document in SPEC}
+    requests = [(op.provider, op.method, op.path) for op in CATALOGUE if op.local is None]  # local tools send none
+    for provider, method, path in [*requests, *EXTRA_OPERATIONS]:
+        document, relative = document_of(provider, path)
+        needed[document].add((method, shape(relative)))
     return needed

@@ -28,11 +28,11 @@ def _cut_specs() -> ModuleType:
     return module
 
 
-@pytest.mark.parametrize("provider", ["signalwire", "sipgate"])
-def test_the_cut_covers_every_operation_of_the_catalogue(provider: specs.Provider) -> None:
-    declared = specs.operations(specs.load(provider))
-    missing = specs.needed_operations()[provider] - declared
-    assert not missing, f"{specs.SPEC[provider].name} lacks {sorted(missing)}: run python tools/cut_specs.py"
+@pytest.mark.parametrize("document", list(specs.SPEC))
+def test_the_cut_covers_every_operation_of_the_catalogue(document: specs.Document) -> None:
+    declared = specs.operations(specs.load(document))
+    missing = specs.needed_operations()[document] - declared
+    assert not missing, f"{specs.SPEC[document].name} lacks {sorted(missing)}: run python tools/cut_specs.py"
 
 
 def test_every_catalogue_operation_that_reaches_a_provider_is_counted() -> None:
@@ -44,9 +44,17 @@ def test_every_catalogue_operation_that_reaches_a_provider_is_counted() -> None:
     assert len(upstream) > 40
     assert ("PUT", "/calls/{}/hold") in needed["sipgate"]
     assert ("PATCH", "/api/fabric/resources/sip_gateways/{}") in needed["signalwire"]
-    distinct = {(op.provider, op.method, specs.shape(op.path)) for op in upstream}
-    extra = {(p, m, specs.shape(t)) for p, m, t in specs.EXTRA_OPERATIONS}
-    assert {(p, m, t) for p, ops in needed.items() for m, t in ops} == distinct | extra
+    # SignalWire's Compatibility tools go to their own document, under its base-relative paths
+    assert ("POST", "/Accounts/{}/Calls") in needed["signalwire-compatibility"]
+    assert not {t for _, t in needed["signalwire"] if t.startswith("/api/laml/")}
+
+    def routed(provider: specs.Provider, method: str, path: str) -> tuple[str, str, str]:
+        document, relative = specs.document_of(provider, path)
+        return document, method, specs.shape(relative)
+
+    distinct = {routed(op.provider, op.method, op.path) for op in upstream}
+    extra = {routed(p, m, t) for p, m, t in specs.EXTRA_OPERATIONS}
+    assert {(d, m, t) for d, ops in needed.items() for m, t in ops} == distinct | extra
 
 
 def test_each_cut_is_the_file_sources_md_records() -> None:
@@ -59,14 +67,14 @@ def test_each_cut_is_the_file_sources_md_records() -> None:
         )
 
 
-@pytest.mark.parametrize("provider", ["signalwire", "sipgate"])
-def test_cutting_the_cut_again_changes_nothing(provider: specs.Provider) -> None:
+@pytest.mark.parametrize("document", list(specs.SPEC))
+def test_cutting_the_cut_again_changes_nothing(document: specs.Document) -> None:
     """The script's cut is a fixed point: what it makes from the committed cut is the committed cut, byte for byte
     (so the script and the files here agree, without the sources beside the checkout)."""
     cut_specs = _cut_specs()
-    text = specs.SPEC[provider].read_text()
+    text = specs.SPEC[document].read_text()
     raw = yaml.load(text, Loader=yaml.CSafeLoader)
-    assert cut_specs.dump(cut_specs.cut(provider, raw)) == text
+    assert cut_specs.dump(cut_specs.cut(document, raw)) == text
 
 
 def test_the_cut_fails_naming_an_operation_the_document_lacks() -> None:
@@ -77,9 +85,22 @@ def test_the_cut_fails_naming_an_operation_the_document_lacks() -> None:
         cut_specs.cut("sipgate", raw)
 
 
-def test_the_sipgate_extract_carries_no_prose() -> None:
-    """sipgate's document has no licence: the extract keeps its structure and none of its text."""
-    raw = yaml.load(specs.SIPGATE_SPEC.read_text(), Loader=yaml.CSafeLoader)
+# A required field of each structural extract: the structure is kept.
+STRUCTURE = {
+    "sipgate": ("NewCallRequest", {"caller", "callee"}),
+    "signalwire-compatibility": ("CreateCallRequest", {"To", "From"}),
+}
+
+
+def test_the_documents_without_a_licence_are_cut_to_their_structure() -> None:
+    assert set(STRUCTURE) == _cut_specs().STRUCTURAL
+
+
+@pytest.mark.parametrize("document", list(STRUCTURE))
+def test_a_structural_extract_carries_no_prose(document: specs.Document) -> None:
+    """sipgate's document and SignalWire's Compatibility one grant no licence to copy their text: each
+    extract keeps its structure and none of its text."""
+    raw = yaml.load(specs.SPEC[document].read_text(), Loader=yaml.CSafeLoader)
     prose: list[str] = []
 
     def walk(node: Any, where: str, names: bool) -> None:
@@ -96,16 +117,30 @@ def test_the_sipgate_extract_carries_no_prose() -> None:
 
     walk(raw, "", False)
     assert not prose, prose[:10]
-    assert set(raw["components"]["schemas"]["NewCallRequest"]["required"]) == {"caller", "callee"}  # structure kept
+    schema, required = STRUCTURE[document]
+    assert required <= set(raw["components"]["schemas"][schema]["required"])  # structure kept
+
+
+# Reading the specs: through specs.py, or through the request check (tests/spec_requests.py), which reads them.
+READS = re.compile(
+    r"^\s*(?:from tests\.contracts import specs|import spec_requests|from spec_requests )|contracts\.specs", re.M
+)
 
 
 def test_every_test_that_reads_the_specs_is_marked_contract() -> None:
-    """CI runs `-m contract` in a bare clone (nothing beside it); an unmarked reader of the specs would miss that."""
-    unmarked = []
-    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+    """CI runs `-m contract` in a bare clone (nothing beside it); an unmarked reader of the specs would miss that.
+
+    A test module reads them itself, or its folder's conftest.py does for it (an autouse fixture of the request
+    check); such a conftest.py marks every test of its folder."""
+    tests = ROOT / "tests"
+    conftests = {path.parent: path.read_text() for path in tests.rglob("conftest.py")}
+    unmarked = [f"{folder.relative_to(ROOT)}/conftest.py" for folder, text in conftests.items()
+                if READS.search(text) and "mark.contract" not in text]  # fmt: skip
+    for path in sorted(tests.rglob("test_*.py")):
         text = path.read_text()
-        if re.search(r"^\s*from tests\.contracts import specs|contracts\.specs", text, re.M) and (
-            "mark.contract" not in text
+        around = [conftests.get(folder, "") for folder in path.parents if folder.is_relative_to(tests)]
+        if (READS.search(text) or any(READS.search(t) for t in around)) and not any(
+            "mark.contract" in t for t in [text, *around]
         ):
             unmarked.append(str(path.relative_to(ROOT)))
     assert not unmarked, f"read the specs but are not marked `contract`: {unmarked}"

@@ -1,8 +1,9 @@
 """The Compatibility API (issue 27) against SignalWire's `signalwire-compatibility-openapi.yaml`.
 
 Every request the Compatibility tools send (form bodies and lookups included) and every answer the sandbox gives
-to them, success and error, is validated with openapi-core against the document (cut to the covered paths and
-the components they reach, nothing inside changed). A form body is validated as the form it is.
+to them, success and error, is validated with openapi-core against the document: its structural extract in
+``tests/contracts/`` (read through ``tests/contracts/specs.py``; origin and licence in SOURCES.md there), cut
+once more to the covered paths and the components they reach. A form body is validated as the form it is.
 """
 
 from __future__ import annotations
@@ -14,20 +15,17 @@ from urllib.parse import urlencode
 
 import httpx2
 import pytest
-import yaml
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_core.validation.request.exceptions import RequestValidationError
 
 from telco_mcp.sandbox import SIGNALWIRE_API_TOKEN, SIGNALWIRE_PROJECT_ID, Sandbox
+from tests.contracts import specs
 
-from .test_sandbox_contract import SPECS, _shared, reachable
+pytestmark = [pytest.mark.anyio, pytest.mark.contract]
 
-pytestmark = pytest.mark.anyio
-
-SPEC = SPECS / "signalwire" / "signalwire-compatibility-openapi.yaml"
 HOST = "https://sandbox.signalwire.com"
-BASE = "/api/laml/2010-04-01"
+BASE = specs.BASE["signalwire-compatibility"]  # the document's paths are relative to it
 ACCOUNT = f"{BASE}/Accounts/{SIGNALWIRE_PROJECT_ID}"
 FORM = "application/x-www-form-urlencoded"
 AUTH = "Basic eDp5"
@@ -52,8 +50,7 @@ COVERED = {template for _, template in OPERATIONS}
 
 @pytest.fixture(scope="module")
 def raw_document() -> dict[str, Any]:
-    _shared(SPEC)
-    return reachable(yaml.load(SPEC.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), COVERED)
+    return specs.reachable(specs.load("signalwire-compatibility"), COVERED)
 
 
 @pytest.fixture(scope="module")
