@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 import anyio
 
 from telco_mcp.access import Network, is_loopback
+from telco_mcp.approval.notify import post_webhook
 from telco_mcp.approval.pin import ApproverPin, PinLocked
 from telco_mcp.approval.sessions import MemoryPageState, PageState, SecretBox, Session, hashed
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval, ApprovalStore, DecidedBy, Grant, MemoryApprovalStore
@@ -253,6 +254,19 @@ class ApprovalService:
         except StateUnavailable:
             return None
         return self.box.open(approval_id, sealed) if sealed is not None else None
+
+    def announce(self, approval: Approval) -> None:
+        """Post the webhook notice off the tool call's path; once the receiver took it (2xx), the approval
+        names the webhook among the channels that reached a person."""
+        if self.webhook:
+            self.run_soon(self._post_notice(self.webhook, approval))
+
+    async def _post_notice(self, url: str, approval: Approval) -> None:
+        if await post_webhook(url, self.notice(approval)):
+            try:
+                await anyio.to_thread.run_sync(self.store.add_channel, approval.id, "webhook")
+            except TelcoError as exc:
+                logger.warning("could not record the approval webhook's delivery: %s", exc.message)
 
     def notice(self, approval: Approval) -> dict[str, Any]:
         """The webhook's JSON: what is asked and where to decide it. The link carries no secret."""
