@@ -18,6 +18,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from telco_mcp import __version__
 from telco_mcp.errors import ConfigError, TelcoError
@@ -95,8 +96,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         writes,
         settings.audit_path,
     )
+    runtime.approvals.clear_stale()  # sockets and launch files left by processes that are gone
+    _clean_up_on_sigterm(runtime.approvals)
     serve(server, settings, args.transport, args.host, args.port, sock)
     return 0
+
+
+def _clean_up_on_sigterm(approvals: Any) -> None:
+    """SIGTERM (what a host sends a stdio server that does not exit, and service managers send) removes this
+    process's files from the state directory, then ends the process as SIGTERM does; a clean exit removes
+    them at `atexit`. Uvicorn takes SIGTERM over while it serves and raises it again once it has stopped."""
+    import os
+    import signal
+
+    def terminate(signum: int, frame: Any) -> None:
+        approvals.remove_files()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, terminate)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
