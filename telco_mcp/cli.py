@@ -99,6 +99,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     runtime.approvals.clear_stale()  # sockets and launch files left by processes that are gone
     _clean_up_on_sigterm(runtime.approvals)
     serve(server, settings, args.transport, args.host, args.port, sock)
+    # Served: the process ends now. The interpreter's teardown runs full garbage collections over every object
+    # the server made (catalogue, models, apps), which was most of the time a stdio server took to exit once its
+    # stdin closed, while a host waits for it. Frozen objects are skipped by those collections; everything is
+    # still released, the exit handlers (logging, the state files) still run, and the audit log is on disk.
+    import gc
+
+    gc.freeze()
     return 0
 
 
