@@ -826,7 +826,9 @@ class RedisEventStore:
             with _reachable("read the call events"):
                 return list(self._r.lrange(EVENTS, 0, max(0, limit - 1)))
 
-        return [_event(raw) for raw in await anyio.to_thread.run_sync(run)]
+        # A read the caller stops waiting for (sipgate_list_calls gives it a short deadline) is left to finish
+        # in its worker thread, within the client's socket timeout, instead of holding the caller until then.
+        return [_event(raw) for raw in await anyio.to_thread.run_sync(run, abandon_on_cancel=True)]
 
     async def recent(self, limit: int) -> list[CallEvent]:
         return await self._kept(limit)
