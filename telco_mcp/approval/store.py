@@ -36,7 +36,7 @@ Status = Literal["pending", "approved", "denied", "used"]
 DecidedBy = Literal["approval-page", "approval-api", "cli", "client"]
 # How the link reached a person: opened in the local browser, shown by the MCP client (URL-mode elicitation),
 # or posted to the team's approval webhook (recorded when the receiver answered 2xx).
-Channel = Literal["browser", "url-elicitation", "webhook"]
+LinkChannel = Literal["browser", "url-elicitation", "webhook"]
 MAX_GRANT_MINUTES = 60
 
 
@@ -95,7 +95,7 @@ class Approval:
     caller: dict[str, str] | None = None  # the authenticated person who asked (OAuth): sub and name
     four_eyes: bool = False  # only a different authenticated person may approve it (TELCO_MCP_FOUR_EYES)
     approver: dict[str, str] | None = None  # the authenticated person who decided it, when one did
-    channels: tuple[Channel, ...] = ()  # how the link reached a person, in the order it did (named on every retry)
+    channels: tuple[LinkChannel, ...] = ()  # how the link reached a person, in the order it did (named on every retry)
 
     def expired(self, now: float) -> bool:
         return now >= self.expires
@@ -131,7 +131,7 @@ class ApprovalStore(Protocol):
         """Expire every approval still pending for `client` now (its session closed); their ids."""
         ...
 
-    def add_channel(self, approval_id: str, channel: Channel) -> None:
+    def add_channel(self, approval_id: str, channel: LinkChannel) -> None:
         """Record that the approval's link reached a person through `channel` (once; unknown ids are ignored)."""
         ...
 
@@ -237,7 +237,7 @@ class MemoryApprovalStore:
                 self._items[approval.id] = replace(approval, expires=now)
             return [a.id for a in gone]
 
-    def add_channel(self, approval_id: str, channel: Channel) -> None:
+    def add_channel(self, approval_id: str, channel: LinkChannel) -> None:
         with self._lock:
             approval = self._items.get(approval_id)
             if approval is not None and channel not in approval.channels:

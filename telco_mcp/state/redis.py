@@ -65,7 +65,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from telco_mcp.approval.sessions import Session
-from telco_mcp.approval.store import Approval, Channel, DecidedBy, Grant, TooManyPending, intent_key
+from telco_mcp.approval.store import Approval, DecidedBy, Grant, LinkChannel, TooManyPending, intent_key
 from telco_mcp.errors import ConfigError, ConfirmationError, StateUnavailable
 from telco_mcp.events.model import CallEvent, delivery_key
 from telco_mcp.events.store import SEEN_FOR
@@ -512,7 +512,7 @@ class RedisApprovalStore:
             return approval  # redeemed (this caller won: the approval as it was approved), or pending/denied
         raise StateUnavailable("the shared state kept changing while an approval was redeemed. Nothing was sent")
 
-    def add_channel(self, approval_id: str, channel: Channel) -> None:
+    def add_channel(self, approval_id: str, channel: LinkChannel) -> None:
         with _reachable("record how an approval reached a person"):
             self._channel(keys=[self._key(approval_id)], args=[channel])
 

@@ -59,7 +59,7 @@ from mcp.types.version import is_version_at_least
 from pydantic import BaseModel, Field, ValidationError
 
 from telco_mcp.approval.notify import open_browser
-from telco_mcp.approval.store import Approval, Channel, arguments_digest, new_id, request_digest
+from telco_mcp.approval.store import Approval, LinkChannel, arguments_digest, new_id, request_digest
 from telco_mcp.errors import ConfirmationError, SafetyRefusal, TelcoError
 from telco_mcp.operation import Operation
 from telco_mcp.results import preview, success, write_result
@@ -333,7 +333,7 @@ class ApprovalConsent(Consent):
         service = call.runtime.approvals
         service.announce(approval)  # the webhook, if any: recorded once its receiver took the notice
         second_person = four_eyes(call)  # the caller's own browser or client cannot approve it
-        reached: Channel | None = None
+        reached: LinkChannel | None = None
         if not second_person and client_can_open_url(call) and service.pin is not None:
             message = f"Approve or deny on the approval page: {approval.summary}"
             url = service.page_url(approval.id)
@@ -357,7 +357,7 @@ class ApprovalConsent(Consent):
         return Pending(await self._pending(call, approval), recorded="pending", approval=approval.id)
 
     @staticmethod
-    async def _reached(call: WriteCall, approval: Approval, channel: Channel | None) -> Approval:
+    async def _reached(call: WriteCall, approval: Approval, channel: LinkChannel | None) -> Approval:
         """The approval, with `channel` recorded in the store (and on the copy in hand)."""
         if channel is None:
             return approval
@@ -493,7 +493,7 @@ class ApprovalConsent(Consent):
 
 
 # How each channel reached the person, as the model reads it (`Approval.channels`).
-REACHED: dict[Channel, str] = {
+REACHED: dict[LinkChannel, str] = {
     "browser": "the approval page was opened in the user's browser",
     "url-elicitation": "your MCP client showed the user the approval page (approver PIN)",
     "webhook": "a notice went to the team's approval channel",

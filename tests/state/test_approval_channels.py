@@ -19,7 +19,7 @@ from telco_mcp.server import build_server
 from telco_mcp.state.redis import RedisApprovalStore
 from tests.approval.conftest import SMS, Browser, client, writes
 from tests.state.conftest import RedisServer
-from tests.state.test_redis_state import approval, settings
+from tests.state.test_redis_state import SEAL, approval, settings
 
 pytestmark = pytest.mark.anyio
 
@@ -37,7 +37,7 @@ def lead(result: Any) -> str:
 def test_both_stores_keep_the_channels_an_approval_reached_a_person_through(
     kind: str, maybe_redis: RedisServer | None
 ) -> None:
-    store = RedisApprovalStore(maybe_redis.client()) if maybe_redis is not None else MemoryApprovalStore()
+    store = RedisApprovalStore(maybe_redis.client(), SEAL) if maybe_redis is not None else MemoryApprovalStore()
     store.add(approval("apr_c"))
     assert store.get("apr_c").channels == ()  # type: ignore[union-attr]
     for channel in ("browser", "webhook", "browser"):
