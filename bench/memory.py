@@ -23,7 +23,7 @@ from bench.report import Row
 CHECKPOINTS = (1_000, 10_000)
 TOOLS = ("signalwire_get_sip_profile", "sipgate_list_calls")
 TRIM_EVERY = 500
-SECONDS_PER_CALL = 0.02  # about ten times an in-process call on an idle 2-core machine, plus start-up (below)
+SECONDS_PER_CALL = 0.02  # several times a read call (per-call p95 over stdio is about 3 ms), plus start-up
 
 
 async def _worker(trim: bool) -> dict[int, int]:
