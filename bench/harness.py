@@ -147,6 +147,17 @@ def http_server(workdir: Path, sandbox_url: str) -> Iterator[tuple[str, int]]:
         yield f"http://{LOOPBACK}:{port}/mcp", proc.pid
 
 
+def time_budget(units: float, per_unit: float, *, floor: float = 30.0) -> float:
+    """Seconds to allow for `units` pieces of work of about `per_unit` seconds each on an idle machine, plus
+    `floor`: generous, and stretched by how loaded the machine is now (load average per core), so a run on a
+    busy machine is slow, not lost."""
+    try:
+        load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    except OSError:  # no load average on this system
+        load = 1.0
+    return (floor + units * per_unit) * max(1.0, load)
+
+
 # ------------------------------------------------------------------ statistics
 @dataclass(frozen=True)
 class Stat:

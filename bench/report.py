@@ -18,18 +18,24 @@ class Row:
     """One figure: ours against its reference, as values and as a ratio, with a verdict.
 
     `max_ratio` checks the median ratio, `max_value` checks our median itself; neither means the
-    figure is reported for information only.
+    figure is reported for information only. `failed` says why a figure could not be measured
+    (`Row.failure`): its row is marked, the other rows stand.
     """
 
     figure: str
     unit: str
-    ours: Stat
+    ours: Stat | None
     reference: Stat | None = None
     reference_label: str = ""
     ratio: Stat | None = None
     max_ratio: float | None = None
     max_value: float | None = None
     note: str = ""
+    failed: str | None = None
+
+    @classmethod
+    def failure(cls, figure: str, why: str) -> Row:
+        return cls(figure=figure, unit="", ours=None, failed=why)
 
     @property
     def target(self) -> str:
@@ -41,6 +47,8 @@ class Row:
 
     @property
     def verdict(self) -> str:
+        if self.failed is not None or self.ours is None:
+            return f"FAILED: {self.failed or 'not measured'}"
         if self.max_ratio is not None:
             assert self.ratio is not None
             return "PASS" if self.ratio.median <= self.max_ratio else "FAIL"

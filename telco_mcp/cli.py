@@ -20,6 +20,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from telco_mcp import __version__, last_error
 from telco_mcp.errors import ConfigError, TelcoError
@@ -108,8 +109,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.audit_path,
     )
     last_error.clear(settings.state_dir)  # this start worked: an older failure is no longer why it fails
+    runtime.approvals.clear_stale()  # sockets and launch files left by processes that are gone
+    _clean_up_on_sigterm(runtime.approvals)
     serve(server, settings, args.transport, args.host, args.port, sock)
+    # Served: the process ends now. The interpreter's teardown runs full garbage collections over every object
+    # the server made (catalogue, models, apps), which was most of the time a stdio server took to exit once its
+    # stdin closed, while a host waits for it. Frozen objects are skipped by those collections; everything is
+    # still released, the exit handlers (logging, the state files) still run, and the audit log is on disk.
+    import gc
+
+    gc.freeze()
     return 0
+
+
+def _clean_up_on_sigterm(approvals: Any) -> None:
+    """SIGTERM (what a host sends a stdio server that does not exit, and service managers send) removes this
+    process's files from the state directory, then ends the process as SIGTERM does; a clean exit removes
+    them at `atexit`. Uvicorn takes SIGTERM over while it serves and raises it again once it has stopped."""
+    import os
+    import signal
+
+    def terminate(signum: int, frame: Any) -> None:
+        approvals.remove_files()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, terminate)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:

@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 
 SERVER_NAME = "telco-mcp"
 SANDBOX_HOST = "http://sandbox.telco-mcp.invalid"
+EMBEDDED_REQUEST_LOG = 500  # requests the embedded sandbox keeps in its log (memory flat over a long run)
 
 
 class _SandboxTransport(httpx2.AsyncBaseTransport):
@@ -451,7 +452,9 @@ def build_server(
     if settings.use_sandbox:
         from telco_mcp.sandbox import Sandbox
 
-        sandbox = Sandbox()
+        # Its request log is for tests and the admin API: a server running for days keeps the newest 500 (each
+        # record holds its request's headers, about 1 KB), not the 2,000 a standalone sandbox keeps.
+        sandbox = Sandbox(max_logged_requests=EMBEDDED_REQUEST_LOG)
         client_settings = sandbox_settings(settings)
     state = open_state(settings)
     events = state.events  # in this process, or shared by every replica (TELCO_MCP_STATE_URL)

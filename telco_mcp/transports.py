@@ -273,9 +273,12 @@ async def _stdio_with_webhooks(server: MCPServer, settings: Settings, receiver: 
     import anyio
 
     listener, sock = webhook_listener(settings, receiver)
-    async with anyio.create_task_group() as group:
-        group.start_soon(lambda: listener.serve(sockets=[sock]))
-        try:
-            await server.run_stdio_async()
-        finally:
-            listener.should_exit = True
+    with sock:
+        async with anyio.create_task_group() as group:
+            group.start_soon(lambda: listener.serve(sockets=[sock]))
+            try:
+                await server.run_stdio_async()
+            finally:
+                # The client is gone (stdin closed), so no tool waits for an event any more: the receiver stops
+                # now, not at uvicorn's next should_exit check (every 0.1 s) and its graceful shutdown.
+                group.cancel_scope.cancel()

@@ -17,18 +17,26 @@ Listeners (`listeners.py`), started on the first approval (nothing at startup):
   otherwise (stdio) a loopback listener on `TELCO_MCP_APPROVAL_PORT` or an ephemeral port;
 - the local API for `telco-mcp approvals`: a Unix socket, 0600 in a 0700 directory of the state
   directory, one per server process.
+
+Files in the state directory: a process removes its socket (`<pid>.sock`) and its launch files
+(`launch-<pid>-<approval>.html`) when it stops its listeners and when it exits (`atexit`; the CLI
+turns SIGTERM into the same clean-up); at start it clears those a process left behind that can
+no longer serve them (`clear_stale`: the owning process is gone, or a launch file's code expired).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import html
 import logging
 import os
 import secrets
 import string
+import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,6 +46,7 @@ from urllib.parse import urlsplit
 import anyio
 
 from telco_mcp.access import Network, is_loopback
+from telco_mcp.approval.notify import post_webhook
 from telco_mcp.approval.passkeys import FilePasskeyStore, PasskeyStore, RelyingParty, local_base, verify_assertion
 from telco_mcp.approval.pin import ApproverPin, PinLocked
 from telco_mcp.approval.sessions import MemoryPageState, PageState, SecretBox, Session, hashed
@@ -101,6 +110,7 @@ class ApprovalService:
     serve: Callable[[ApprovalService], Listeners] | None = None  # starts the listeners (see listeners.py)
     _listeners: Listeners | None = None
     _opened_here: dict[str, float] = field(default_factory=dict)  # id -> expiry, until decided or expired
+    _launched: set[Path] = field(default_factory=set)  # launch files this process wrote: removed when it exits
 
     def __post_init__(self) -> None:
         metrics.count_pending_with(self.count_pending)
@@ -259,6 +269,19 @@ class ApprovalService:
             return None
         return self.box.open(approval_id, sealed) if sealed is not None else None
 
+    def announce(self, approval: Approval) -> None:
+        """Post the webhook notice off the tool call's path; once the receiver took it (2xx), the approval
+        names the webhook among the channels that reached a person."""
+        if self.webhook:
+            self.run_soon(self._post_notice(self.webhook, approval))
+
+    async def _post_notice(self, url: str, approval: Approval) -> None:
+        if await post_webhook(url, self.notice(approval)):
+            try:
+                await anyio.to_thread.run_sync(self.store.add_channel, approval.id, "webhook")
+            except TelcoError as exc:
+                logger.warning("could not record the approval webhook's delivery: %s", exc.message)
+
     def notice(self, approval: Approval) -> dict[str, Any]:
         """The webhook's JSON: what is asked and where to decide it. The link carries no secret."""
         return {
@@ -327,6 +350,9 @@ class ApprovalService:
         self.page.put_code(hashed(code), approval.id, min(approval.expires, self.clock() + self.ttl))
         target = html.escape(f"{self.page_url(approval.id)}?code={code}", quote=True)
         launch = self._launch_file(approval.id)
+        with self._lock:
+            self._launched.add(launch)
+        _remove_at_exit(self)
         fd = os.open(launch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(
@@ -340,7 +366,7 @@ class ApprovalService:
         folder = self.state_dir / "approvals"
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(folder, 0o700)
-        return folder / f"launch-{approval_id}.html"
+        return folder / f"launch-{os.getpid()}-{approval_id}.html"
 
     def code_opens(self, approval_id: str, code: str, source: str = "") -> bool:
         """Whether `code` is the unused launch code of this approval (it stays valid until it is taken); a code
@@ -364,7 +390,10 @@ class ApprovalService:
         if self.page.take_code(hashed(code)) != approval_id:
             self._signed_in("approval-page", Act(factor="launch-code", source=source), "refused", approval_id)
             return None
-        self._launch_file(approval_id).unlink(missing_ok=True)  # the used code is gone from this disk too
+        launch = self._launch_file(approval_id)
+        launch.unlink(missing_ok=True)  # the used code is gone from this disk too
+        with self._lock:
+            self._launched.discard(launch)
         sid = self.new_session(approval_id)
         act = Act(factor="launch-code", source=source, session_key=hashed(sid))
         self._signed_in("approval-page", act, "ok", approval_id, strict=True)
@@ -499,6 +528,7 @@ class ApprovalService:
                     "or change TELCO_MCP_APPROVAL_PORT. Nothing was sent"
                 ) from None
             self._listeners = listeners
+            _remove_at_exit(self)  # its socket file
 
     def stop_when_idle(self) -> None:
         """Stop the listeners unless an approval still waits for a decision (or the shared state cannot say)."""
@@ -514,6 +544,43 @@ class ApprovalService:
             listeners, self._listeners = self._listeners, None
         if listeners is not None:
             listeners.stop()
+        self.remove_files()  # nothing waits for a decision any more (or the process is going)
+
+    def remove_files(self) -> None:
+        """Remove this process's files from the state directory: its CLI socket and the launch files it wrote."""
+        launched, self._launched = self._launched, set()  # no lock: this also runs at exit, whatever threads hold
+        for path in [*launched, self.socket_path]:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+
+    def clear_stale(self) -> list[Path]:
+        """Remove the sockets and launch files that processes left behind (killed, crashed) and that can no longer
+        serve anyone: a socket whose process is gone, a launch file whose process is gone or whose code expired
+        (a launch code lives as long as its approval at most). A live process's files stay. Returns the removed."""
+        folder = self.state_dir / "approvals"
+        if not folder.is_dir():
+            return []
+        removed: list[Path] = []
+        now = time.time()
+        for path in folder.iterdir():
+            name = path.name
+            try:
+                if name.endswith(".sock") and name[:-5].isdigit():
+                    stale = not _alive(int(name[:-5]))
+                elif name.startswith("launch-") and name.endswith(".html"):
+                    owner = name[len("launch-") :].split("-", 1)[0]
+                    expired = path.stat().st_mtime + self.ttl <= now
+                    stale = expired or not owner.isdigit() or not _alive(int(owner))
+                else:
+                    continue
+                if stale:
+                    path.unlink()
+                    removed.append(path)
+            except OSError:  # gone meanwhile (its owner exited), or not ours to remove
+                continue
+        if removed:
+            logger.info("removed %d file(s) left in %s by processes that are gone", len(removed), folder)
+        return removed
 
     def run_soon(self, coro: Any) -> None:
         """Run a coroutine (a webhook POST) on the listeners' loop, off the tool call's path."""
@@ -522,6 +589,35 @@ class ApprovalService:
             coro.close()
             return
         self._listeners.submit(coro)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process `pid` exists (on Windows, where signal 0 is not a probe, always assumed)."""
+    if pid <= 0:
+        return False
+    if sys.platform == "win32" or pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+_WITH_FILES: weakref.WeakValueDictionary[int, ApprovalService] = weakref.WeakValueDictionary()
+
+
+def _remove_at_exit(service: ApprovalService) -> None:
+    """Have this service's files removed when the interpreter exits (held weakly: a service can still go)."""
+    _WITH_FILES[id(service)] = service
+
+
+@atexit.register
+def _remove_files_at_exit() -> None:
+    for service in list(_WITH_FILES.values()):
+        service.remove_files()
 
 
 class Listeners(Protocol):

@@ -34,6 +34,9 @@ from telco_mcp.safety.confirm import canonical
 Status = Literal["pending", "approved", "denied", "used"]
 # client: the user declined the link in their MCP client; approval-api: an authenticated person over HTTP
 DecidedBy = Literal["approval-page", "approval-api", "cli", "client"]
+# How the link reached a person: opened in the local browser, shown by the MCP client (URL-mode elicitation),
+# or posted to the team's approval webhook (recorded when the receiver answered 2xx).
+LinkChannel = Literal["browser", "url-elicitation", "webhook"]
 MAX_GRANT_MINUTES = 60
 
 
@@ -94,6 +97,7 @@ class Approval:
     caller: dict[str, str] | None = None  # the authenticated person who asked (OAuth): sub and name
     four_eyes: bool = False  # only a different authenticated person may approve it (TELCO_MCP_FOUR_EYES)
     approver: dict[str, str] | None = None  # the authenticated person who decided it, when one did
+    channels: tuple[LinkChannel, ...] = ()  # how the link reached a person, in the order it did (named on every retry)
 
     def expired(self, now: float) -> bool:
         return now >= self.expires
@@ -127,6 +131,10 @@ class ApprovalStore(Protocol):
     def redeem(self, approval_id: str, tool: str, digest: str, client: str) -> Approval: ...
     def expire_client(self, client: str) -> list[str]:
         """Expire every approval still pending for `client` now (its session closed); their ids."""
+        ...
+
+    def add_channel(self, approval_id: str, channel: LinkChannel) -> None:
+        """Record that the approval's link reached a person through `channel` (once; unknown ids are ignored)."""
         ...
 
     def add_grant(self, grant: Grant) -> None: ...
@@ -230,6 +238,12 @@ class MemoryApprovalStore:
             for approval in gone:
                 self._items[approval.id] = replace(approval, expires=now)
             return [a.id for a in gone]
+
+    def add_channel(self, approval_id: str, channel: LinkChannel) -> None:
+        with self._lock:
+            approval = self._items.get(approval_id)
+            if approval is not None and channel not in approval.channels:
+                self._items[approval_id] = replace(approval, channels=(*approval.channels, channel))
 
     def add_grant(self, grant: Grant) -> None:
         with self._lock:

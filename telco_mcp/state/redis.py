@@ -4,8 +4,9 @@ Layout, every key under `telco-mcp:` (use a Redis database or ACL of its own per
 
     approval:<id>           hash: `data` (the approval as JSON, as created), plus `tool`, `digest`,
                             `client`, `expires` and the mutable `status`, `decided_by`, `decided_at`,
-                            `approver`, and `mac` over them (`integrity.py`); expires an hour after the
-                            approval does
+                            `approver`, and `mac` over them (`integrity.py`), and `channels` (how its
+                            link reached a person, comma-separated: text for the model, which decides
+                            nothing, so outside the MAC); expires an hour after the approval does
     approvals:pending       sorted set of ids still waiting, scored by creation time
     approvals:client:<sha256>   sorted set of one client's ids still waiting, scored by expiry (a closed
                             MCP session's are expired through it: `expire_client`)
@@ -65,7 +66,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from telco_mcp.approval.passkeys import Passkey
 from telco_mcp.approval.sessions import Session
-from telco_mcp.approval.store import Approval, DecidedBy, Grant, TooManyPending, intent_key
+from telco_mcp.approval.store import Approval, DecidedBy, Grant, LinkChannel, TooManyPending, intent_key
 from telco_mcp.errors import ConfigError, ConfirmationError, StateUnavailable
 from telco_mcp.events.model import CallEvent, delivery_key
 from telco_mcp.events.store import SEEN_FOR
@@ -117,6 +118,16 @@ redis.call('ZADD', KEYS[2], ARGV[9], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[11])
 redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[12])
 return {'new'}
+"""
+
+_CHANNEL = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local have = redis.call('HGET', KEYS[1], 'channels') or ''
+for c in string.gmatch(have, '[^,]+') do
+  if c == ARGV[1] then return 1 end
+end
+redis.call('HSET', KEYS[1], 'channels', have == '' and ARGV[1] or (have .. ',' .. ARGV[1]))
+return 1
 """
 
 _REDEEM = """
@@ -258,6 +269,7 @@ class RedisApprovalStore:
         self._decide = client.register_script(_DECIDE)
         self._redeem = client.register_script(_REDEEM)
         self._expire_one = client.register_script(_EXPIRE_ONE)
+        self._channel = client.register_script(_CHANNEL)
 
     @staticmethod
     def _key(approval_id: str) -> str:
@@ -377,10 +389,11 @@ class RedisApprovalStore:
         ) or not _not_later(expires, approval.expires):  # fmt: skip
             self.seal.refuse("approval", approval_id, "its fields disagree with the approval as created")
             return None
-        decided_at, approver = raw.get("decided_at"), raw.get("approver")
+        decided_at, approver, channels = raw.get("decided_at"), raw.get("approver"), raw.get("channels")
         return dataclasses.replace(
             approval,
             expires=float(expires) if expires else approval.expires,  # earlier when its session closed
+            channels=tuple(channels.split(",")) if channels else tuple(approval.channels),  # type: ignore[arg-type]
             status=raw.get("status") or approval.status,  # type: ignore[arg-type]
             decided_by=raw.get("decided_by") or approval.decided_by,  # type: ignore[arg-type]
             decided_at=float(decided_at) if decided_at else approval.decided_at,
@@ -499,6 +512,10 @@ class RedisApprovalStore:
                 )
             return approval  # redeemed (this caller won: the approval as it was approved), or pending/denied
         raise StateUnavailable("the shared state kept changing while an approval was redeemed. Nothing was sent")
+
+    def add_channel(self, approval_id: str, channel: LinkChannel) -> None:
+        with _reachable("record how an approval reached a person"):
+            self._channel(keys=[self._key(approval_id)], args=[channel])
 
     @staticmethod
     def _grant_key(client: str, target: str) -> str:
@@ -905,7 +922,9 @@ class RedisEventStore:
             with _reachable("read the call events"):
                 return list(self._r.lrange(EVENTS, 0, max(0, limit - 1)))
 
-        return [_event(raw) for raw in await anyio.to_thread.run_sync(run)]
+        # A read the caller stops waiting for (sipgate_list_calls gives it a short deadline) is left to finish
+        # in its worker thread, within the client's socket timeout, instead of holding the caller until then.
+        return [_event(raw) for raw in await anyio.to_thread.run_sync(run, abandon_on_cancel=True)]
 
     async def recent(self, limit: int) -> list[CallEvent]:
         return await self._kept(limit)

@@ -42,7 +42,7 @@ import json
 import secrets
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from mcp.server.elicitation import (
@@ -62,8 +62,8 @@ from mcp.types import (
 from mcp.types.version import is_version_at_least
 from pydantic import BaseModel, Field, ValidationError
 
-from telco_mcp.approval.notify import open_browser, post_webhook
-from telco_mcp.approval.store import Approval, arguments_digest, new_id, request_digest
+from telco_mcp.approval.notify import open_browser
+from telco_mcp.approval.store import Approval, LinkChannel, arguments_digest, new_id, request_digest
 from telco_mcp.errors import ConfirmationError, SafetyRefusal, TelcoError
 from telco_mcp.operation import Operation
 from telco_mcp.results import preview, success, write_result
@@ -329,17 +329,16 @@ class ApprovalConsent(Consent):
         except ConfirmationError as exc:
             raise ConsentRefused(exc, "approval-page") from None
         if not new:  # asked again before anyone decided: the same approval, no second page or notice
-            return Pending(await self._pending(call, approval, [], still=True))
+            return Pending(await self._pending(call, approval, still=True))
         return await self._deliver(call, approval)
 
     async def _deliver(self, call: WriteCall, approval: Approval) -> Decision:
-        """Send the link to the human by channels the model does not read, and tell the model where to point."""
+        """Send the link to the human by channels the model does not read, and tell the model where to point.
+        Each channel that reached a person is recorded on the approval, so every retry names it."""
         service = call.runtime.approvals
-        where: list[str] = []
-        if service.webhook:
-            service.run_soon(post_webhook(service.webhook, service.notice(approval)))
-            where.append("a notice went to the team's approval channel")
+        service.announce(approval)  # the webhook, if any: recorded once its receiver took the notice
         second_person = four_eyes(call)  # the caller's own browser or client cannot approve it
+        reached: LinkChannel | None = None
         if not second_person and client_can_open_url(call) and service.signs_in:
             message = f"Approve or deny on the approval page: {approval.summary}"
             url = service.page_url(approval.id)
@@ -356,10 +355,21 @@ class ApprovalConsent(Consent):
             outcome = await call.ctx.elicit_url(message, url, approval.id)
             if not isinstance(outcome, AcceptedUrlElicitation):
                 return await self._declined_link(call, approval)
-            where.append(f"your MCP client showed the user the approval page ({service.proof})")
+            reached = "url-elicitation"
         elif not second_person and service.local_page and open_browser(await blocking(service.browser_link, approval)):
-            where.append("the approval page was opened in the user's browser")
-        return Pending(await self._pending(call, approval, where), recorded="pending", approval=approval.id)
+            reached = "browser"
+        approval = await self._reached(call, approval, reached)
+        return Pending(await self._pending(call, approval), recorded="pending", approval=approval.id)
+
+    @staticmethod
+    async def _reached(call: WriteCall, approval: Approval, channel: LinkChannel | None) -> Approval:
+        """The approval, with `channel` recorded in the store (and on the copy in hand)."""
+        if channel is None:
+            return approval
+        await blocking(call.runtime.approvals.store.add_channel, approval.id, channel)
+        if channel in approval.channels:
+            return approval
+        return replace(approval, channels=(*approval.channels, channel))
 
     async def _after_url_round(self, call: WriteCall) -> Decision:
         """The retry after a URL-mode elicitation (2026-07-28): the user saw the link, or declined it."""
@@ -379,15 +389,14 @@ class ApprovalConsent(Consent):
             action = answer.get("action")
         if action != "accept":
             return await self._declined_link(call, approval)
-        shown = f"your MCP client showed the user the approval page ({service.proof})"
-        return Pending(await self._pending(call, approval, [shown]))
+        return Pending(await self._pending(call, await self._reached(call, approval, "url-elicitation")))
 
     async def _declined_link(self, call: WriteCall, approval: Approval) -> Decision:
         try:
             await blocking(call.runtime.approvals.decide, approval.id, False, "client")
         except ConfirmationError:  # a person decided it meanwhile, on the page or in a terminal
             current = await blocking(call.runtime.approvals.store.get, approval.id) or approval
-            return Pending(await self._pending(call, current, [], still=current.status == "pending"))
+            return Pending(await self._pending(call, current, still=current.status == "pending"))
         return Declined("approval-page", "declined to open the approval page")
 
     async def _redeem(self, call: WriteCall, approval_id: str, digest: str, client: str) -> Decision:
@@ -425,48 +434,57 @@ class ApprovalConsent(Consent):
                 ),
                 "approval-page",
             )
-        return Pending(await self._pending(call, approval, [], still=True))
+        return Pending(await self._pending(call, approval, still=True))
 
     @staticmethod
-    def _where(call: WriteCall) -> list[str]:
-        """The places that always work: the terminal (PIN only: without one, a model with a shell could
-        approve its own write there) and the page's pending list; under four eyes, the approval API."""
+    def _places(call: WriteCall, approval: Approval) -> str:
+        """Where the person decides it: the channels that reached them (recorded on the approval), then the
+        places that always work: the page's pending list and the terminal (PIN only: without one, a model with
+        a shell could approve its own write there); under four eyes, the approval API."""
         service = call.runtime.approvals
+        said = [REACHED[c].format(proof=service.proof) for c in approval.channels]
+        if service.webhook and "webhook" not in approval.channels:  # posted, its receiver has not taken it (yet)
+            said.append("a notice was posted to the team's approval channel (not confirmed received)")
+        reached = "; ".join(said)
         if four_eyes(call):
-            return [
+            also = (
                 "another person of the team must approve it with their own access token: "
                 f"telco-mcp approvals approve <id> --url {service.base_url}"
-            ]
+            )
+            return f"{reached}; {also}" if reached else also
         if not service.signs_in:
-            return []
-        if service.factor == "passkey":  # a terminal cannot make an assertion: the page only
-            return [f"or on the pending list at {service.list_url()} (passkey)"]
-        return [
-            f"or on the pending list at {service.list_url()} (approver PIN)",
-            "or in a terminal: telco-mcp approvals approve <id> (approver PIN)",
-        ]
-
-    @staticmethod
-    async def _pending(call: WriteCall, approval: Approval, where: list[str], *, still: bool = False) -> CallToolResult:
-        service = call.runtime.approvals
-        minutes = max(1, int((approval.expires - service.clock()) // 60))
-        places = [*where, *ApprovalConsent._where(call)]
-        if not places:  # nothing could reach a person (no browser here, no PIN, no webhook): say how to fix it
-            places = [
+            if reached:
+                return reached
+            # nothing could reach a person (no browser here, no PIN, no webhook): say how to fix it
+            return (
                 "no approval channel could reach a person from here: there is no browser to open, so the "
                 "operator must set TELCO_MCP_APPROVER_PIN (then the page's pending list and `telco-mcp "
                 "approvals` work) or TELCO_MCP_APPROVAL_WEBHOOK"
-            ]
+            )
+        if service.factor == "passkey":  # a terminal cannot make an assertion: the page only
+            also = f"on the pending list at {service.list_url()} (passkey)"
+        else:
+            also = (
+                f"on the pending list at {service.list_url()} (approver PIN) "
+                "or in a terminal: telco-mcp approvals approve <id> (approver PIN)"
+            )
+        return f"{reached}; or {also}" if reached else also
+
+    @staticmethod
+    async def _pending(call: WriteCall, approval: Approval, *, still: bool = False) -> CallToolResult:
+        service = call.runtime.approvals
+        minutes = max(1, int((approval.expires - service.clock()) // 60))
+        places = await blocking(ApprovalConsent._places, call, approval)  # the page's URL may start its listener
         if still:
             lead = (
                 f"Still pending: nobody has approved {approval.id} yet, nothing was sent and nothing was used up. "
-                f"Ask the user to decide it ({'; '.join(places)}), then call {call.op.name} again with the same "
+                f"Ask the user to decide it ({places}), then call {call.op.name} again with the same "
                 f"arguments and approval_id (valid about {minutes} min more)."
             )
         else:
             lead = (
                 "Not sent yet: a human must approve this outside the conversation "
-                f"({'; '.join(places)}). Tell the user what you want to do and why. When they have approved it, "
+                f"({places}). Tell the user what you want to do and why. When they have approved it, "
                 f"call {call.op.name} again with the same arguments and approval_id set to the id below "
                 f"(valid {minutes} min, once). You cannot approve it yourself."
             )
@@ -480,6 +498,14 @@ class ApprovalConsent(Consent):
             note=approval.verdict and f"The guardrails would refuse it now: {approval.verdict}",
         )
         return success(call.op, out, sandbox=call.sandbox, lead=lead)
+
+
+# How each channel reached the person, as the model reads it (`Approval.channels`).
+REACHED: dict[LinkChannel, str] = {
+    "browser": "the approval page was opened in the user's browser",
+    "url-elicitation": "your MCP client showed the user the approval page ({proof})",
+    "webhook": "a notice went to the team's approval channel",
+}
 
 
 def client_can_open_url(call: WriteCall) -> bool:

@@ -146,3 +146,32 @@ async def test_an_event_delivered_twice_to_two_replicas_is_recorded_once(
 
     ttl = redis.Redis.from_url(redis_server.url).ttl(EVENT_SEEN + "newCall:TWICE1")
     assert 0 < ttl <= SEEN_FOR, "the mark expires: Redis does not keep every call's keys for ever"
+
+
+async def test_a_paused_redis_costs_sipgate_list_calls_its_pushed_info_not_its_answer(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """Redis stopped mid-run (SIGSTOP: connections open, nothing answers): the call-event lookup is given a short
+    deadline, then the calls come as sipgate lists them with a note saying why `pushed` is missing."""
+    import signal
+
+    a = replica(tmp_path / "a.jsonl", redis_server)
+    assert redis_server.process is not None
+    async with webhook(a) as to_a, Client(a) as client:
+        call_id = (await client.call_tool("sipgate_list_calls", {})).structured_content["calls"][0]["call_id"]
+        await to_a.post(a.telco_runtime.webhooks.path, data=new_call(call_id))
+        before = (await client.call_tool("sipgate_list_calls", {})).structured_content
+        redis_server.process.send_signal(signal.SIGSTOP)
+        try:
+            paused = await client.call_tool("sipgate_list_calls", {})
+        finally:
+            redis_server.process.send_signal(signal.SIGCONT)
+        after = (await client.call_tool("sipgate_list_calls", {})).structured_content
+    assert before["calls"][0]["pushed"]["users"] == ["Anna Schneider"] and "note" not in before
+    data = paused.structured_content
+    assert not paused.is_error and [c["call_id"] for c in data["calls"]] == [c["call_id"] for c in before["calls"]]
+    assert all("pushed" not in c for c in data["calls"])
+    # the deadline, not the Redis client's own 2 s socket timeout ("cannot be reached"), ended the wait
+    assert "the shared state did not answer within 200 ms" in data["note"], data
+    assert "Pushed call information" in paused.content[0].text  # type: ignore[union-attr]
+    assert after["calls"][0]["pushed"]["users"] == ["Anna Schneider"] and "note" not in after

@@ -26,6 +26,7 @@ from pydantic.json_schema import SkipJsonSchema
 from telco_mcp.models import Page, PageInput, Result, StrictInput
 from telco_mcp.phone import PhoneNumber, ShownNumber, possible_e164, to_e164
 from telco_mcp.providers import payload as p
+from telco_mcp.untrusted import TRUSTED
 
 T = TypeVar("T")
 
@@ -385,6 +386,7 @@ class Call(CallState):
 
 class CallList(Result):
     calls: list[Call]
+    note: Annotated[str | None, TRUSTED] = None  # why `pushed` is missing, when the shared state did not answer
 
 
 class CallActionResult(Result):

@@ -193,19 +193,35 @@ def pushed_info(events: list[CallEvent]) -> m.PushedCallInfo | None:
     return m.PushedCallInfo(**info)
 
 
+PUSHED_READ_TIMEOUT = 0.2  # seconds the call-event lookup may add to sipgate_list_calls; the list comes anyway
+
+
 async def calls_with_events(response: httpx2.Response, args: Any, ctx: CallContext) -> BaseModel:
-    """`GET /calls`, each call with what its push events said (name, direction, who answered) when known."""
+    """`GET /calls`, each call with what its push events said (name, direction, who answered) when known.
+
+    The lookup (the shared state, with `TELCO_MCP_STATE_URL`) gets `PUSHED_READ_TIMEOUT`: a read never waits
+    for, nor fails on, a Redis that does not answer. It then lists the calls as sipgate does and says so."""
     listed = m.call_list_from_api(response_json(response))
-    if ctx.events is None:
+    if ctx.events is None or not listed.calls:
         return listed
-    try:
-        calls = [
-            call.model_copy(update={"pushed": pushed_info(await ctx.events.for_call(call.call_id))})
-            for call in listed.calls
-        ]
-    except StateUnavailable:  # the shared state is away: the calls as sipgate lists them, a read never fails on it
-        logger.warning("sipgate_list_calls without pushed call information: the shared state is unavailable")
-        return listed
+    events = ctx.events
+    calls: list[m.Call] | None = None
+    why = f"did not answer within {PUSHED_READ_TIMEOUT * 1000:.0f} ms"
+    with anyio.move_on_after(PUSHED_READ_TIMEOUT):
+        try:
+            calls = [
+                call.model_copy(update={"pushed": pushed_info(await events.for_call(call.call_id))})
+                for call in listed.calls
+            ]
+        except StateUnavailable:
+            why = "cannot be reached"
+    if calls is None:  # the shared state is away or slow: the calls as sipgate lists them
+        logger.warning("sipgate_list_calls without pushed call information: the shared state %s", why)
+        note = (
+            f"Pushed call information (caller names, direction, who answered) is left out: the shared state {why}. "
+            "The calls are as sipgate lists them."
+        )
+        return listed.model_copy(update={"note": note})
     return m.CallList(calls=calls)
 
 
