@@ -71,7 +71,7 @@ async def test_every_retry_names_the_browser_the_page_was_opened_in(
         assert "no approval channel" not in everything(result)
         assert "(or " not in text and "; or or" not in text
         if pin:
-            assert "; or on the pending list at http://127.0.0.1:" in text and "in a terminal" in text
+            assert "; or on the pending list at http://localhost:" in text and "in a terminal" in text
         else:
             assert "pending list" not in text and "telco-mcp approvals" not in text
     assert all("Still pending: nobody has approved" in lead(r) for r in retries)
@@ -88,7 +88,7 @@ async def test_with_a_pin_and_nothing_opened_the_places_start_without_a_dangling
         still = await c.call_tool("sipgate_send_sms", SMS | {"approval_id": first.structured_content["approval_id"]})
     for result in (first, still):
         text = lead(result)
-        assert "(on the pending list at http://127.0.0.1:" in text, text
+        assert "(on the pending list at http://localhost:" in text, text
         assert "(or " not in text and "opened in the user's browser" not in text
         assert "no approval channel" not in text
 
