@@ -245,8 +245,11 @@ class ApprovalService:
         who = f" ({approver.label})" if approver is not None else ""
         logger.info("approval %s %s by %s%s", approval_id, decided.status, by, who)
         metrics.approval_decided(by, decided.status)
+        launch = self._launch_file(decided.id)
+        launch.unlink(missing_ok=True)  # decided (denied too): its launch code has nothing left to open
         with self._lock:
             self._opened_here.pop(decided.id, None)
+            self._launched.discard(launch)
         return decided
 
     async def session_closed(self, client: str) -> None:
