@@ -88,8 +88,8 @@ class Runtime:
     webhook_url: str | None = None  # the receiver's full URL as sipgate reaches it (TELCO_MCP_PUBLIC_URL), if known
     exports: ExportStore = field(default_factory=MemoryExports)  # files made for one caller (exports.py)
 
-    # Operating the HTTP service (`ops/`): SIGTERM sets `draining` (readiness 503, no new sessions, writes not yet
-    # sent are refused); `state_ping` answers or raises `StateUnavailable` (the readiness probe's check).
+    # Operating the HTTP service (`ops/`): SIGTERM sets `draining` (readiness 503, no new sessions; calls in flight
+    # go on); `state_ping` answers or raises `StateUnavailable` (the readiness probe's check).
     draining: bool = False
     state_ping: Callable[[], None] = field(default=lambda: None)
 
