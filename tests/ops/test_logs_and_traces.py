@@ -7,11 +7,12 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -103,19 +104,45 @@ def test_the_webhook_secret_stays_redacted_in_json_lines(capfd: pytest.CaptureFi
     assert "/webhooks/sipgate/***" in line["message"]
 
 
+class _WhileATestListens(SimpleSpanProcessor):
+    """Hands finished spans to the exporter only while a test asks for them.
+
+    OpenTelemetry's global tracer provider is set once per process and cannot be replaced; a recording
+    exporter left on would keep every span of every later test (the memory-growth test counts them).
+    """
+
+    listening = False
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self.listening:
+            super().on_end(span)
+
+
 @pytest.fixture(scope="session")
-def spans() -> InMemorySpanExporter:
+def _recorder() -> tuple[_WhileATestListens, InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
+    processor = _WhileATestListens(exporter)
     provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)  # once per test session: OpenTelemetry refuses to replace it
-    return exporter
+    return processor, exporter
+
+
+@pytest.fixture
+def spans(_recorder: tuple[_WhileATestListens, InMemorySpanExporter]) -> Iterator[InMemorySpanExporter]:
+    processor, exporter = _recorder
+    exporter.clear()
+    processor.listening = True
+    try:
+        yield exporter
+    finally:
+        processor.listening = False
+        exporter.clear()
 
 
 async def test_a_write_makes_one_span_per_pipeline_stage_and_per_upstream_request_with_nothing_private(
     audit_path: Path, spans: InMemorySpanExporter
 ):
-    spans.clear()
     settings = make_settings(
         audit_path, telco_mcp_sandbox=True, telco_mcp_confirm="off", telco_mcp_confirm_off_acknowledged=True
     )
