@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx2
 
 from telco_mcp.access import is_loopback
+from telco_mcp.approval import sockets
 from telco_mcp.approval.pin import hash_pin
 from telco_mcp.errors import ConfigError
 
@@ -37,7 +38,7 @@ class _Server:
 
     def request(self, method: str, path: str, body: Any = None) -> httpx2.Response:
         headers = {"X-Approver-PIN": self.pin} if self.pin else {}
-        transport = httpx2.HTTPTransport(uds=str(self.socket), trust_env=False)
+        transport = httpx2.HTTPTransport(uds=sockets.address(self.socket), trust_env=False)
         with httpx2.Client(transport=transport, base_url="http://telco-mcp", timeout=10, trust_env=False) as client:
             return client.request(method, path, json=body, headers=headers)
 

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 import threading
-from pathlib import Path
 from typing import Any
 
 from telco_mcp.access import ForwardedHeaders
 from telco_mcp.approval.page import api_app, page_app
 from telco_mcp.approval.service import ApprovalService
+from telco_mcp.approval.sockets import open_socket, remove_socket
 
 logger = logging.getLogger(__name__)
 
@@ -56,41 +55,12 @@ class ThreadListeners:
             for sock in sockets:
                 self._sockets.append(sock)
                 self._servers.append((app, sock))
-        unix = self._unix_socket(service.socket_path, service.socket_group)
+        unix = open_socket(service.socket_path, service.socket_group)
         if unix is not None:
             self._sockets.append(unix)
             self._servers.append((api_app(service), unix))
         self._thread.start()
         self._ready.wait(10)
-
-    @staticmethod
-    def _unix_socket(path: Path, group: int | None = None) -> socket.socket | None:
-        """The terminal's socket: 0600 in a 0700 directory; with TELCO_MCP_APPROVAL_SOCKET_GROUP, 0660 in a 0750
-        directory of that group, so a person in the group reaches a server that runs under its own account."""
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.chmod(path.parent, 0o700 if group is None else 0o750)
-            if group is not None:
-                os.chown(path.parent, -1, group)
-            path.unlink(missing_ok=True)
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            old = os.umask(0o177)
-            try:
-                sock.bind(str(path))
-            finally:
-                os.umask(old)
-            if group is not None:
-                os.chown(path, -1, group)
-            os.chmod(path, 0o600 if group is None else 0o660)
-            sock.listen(16)
-        except OSError as exc:
-            logger.warning(
-                "the approvals socket %s could not be opened (%s): `telco-mcp approvals` will not reach this server",
-                path,
-                exc.strerror,
-            )
-            return None
-        return sock
 
     def _run(self) -> None:
         import uvicorn
@@ -136,7 +106,7 @@ class ThreadListeners:
         self._thread.join(timeout=5)
         for sock in self._sockets:
             sock.close()
-        self.service.socket_path.unlink(missing_ok=True)
+        remove_socket(self.service.socket_path)
 
 
 def hold_loopback6(port: int) -> list[socket.socket]:

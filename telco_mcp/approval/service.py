@@ -50,6 +50,7 @@ from telco_mcp.approval.notify import post_webhook
 from telco_mcp.approval.passkeys import FilePasskeyStore, PasskeyStore, RelyingParty, local_base, verify_assertion
 from telco_mcp.approval.pin import ApproverPin, PinLocked
 from telco_mcp.approval.sessions import MemoryPageState, PageState, SecretBox, Session, hashed
+from telco_mcp.approval.sockets import remove_socket
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval, ApprovalStore, DecidedBy, Grant, MemoryApprovalStore
 from telco_mcp.errors import ConfirmationError, StateUnavailable, TelcoError
 from telco_mcp.identity import Caller
@@ -552,9 +553,10 @@ class ApprovalService:
     def remove_files(self) -> None:
         """Remove this process's files from the state directory: its CLI socket and the launch files it wrote."""
         launched, self._launched = self._launched, set()  # no lock: this also runs at exit, whatever threads hold
-        for path in [*launched, self.socket_path]:
+        for path in launched:
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
+        remove_socket(self.socket_path)
 
     def clear_stale(self) -> list[Path]:
         """Remove the sockets and launch files that processes left behind (killed, crashed) and that can no longer
@@ -577,7 +579,10 @@ class ApprovalService:
                 else:
                     continue
                 if stale:
-                    path.unlink()
+                    if name.endswith(".sock"):
+                        remove_socket(path)
+                    else:
+                        path.unlink()
                     removed.append(path)
             except OSError:  # gone meanwhile (its owner exited), or not ours to remove
                 continue

@@ -171,3 +171,27 @@ def test_a_starting_server_clears_what_dead_processes_left_and_keeps_a_live_serv
         live.stdin.close()
         assert live.proc.wait(30) == 0
     assert names(folder) == {"notes.txt"}
+
+
+def test_a_state_directory_too_deep_for_a_unix_socket_still_reaches_the_cli_and_leaves_nothing(tmp_path: Path) -> None:
+    state = tmp_path / ("a-home-directory-deeper-than-an-af-unix-path-can-hold-" * 2) / "state"
+    folder = state / "telco-mcp" / "approvals"
+    assert len(str(folder / "4194304.sock")) > 107
+    env = {"XDG_STATE_HOME": str(state)}
+    with server(tmp_path, BROWSER=recording_browser(tmp_path), **env) as s:
+        s.initialize()
+        approval_id = s.ask_for_a_write()["approval_id"]
+        link = folder / f"{s.proc.pid}.sock"
+        assert link.is_symlink()
+        target = Path(os.readlink(link))
+        assert len(str(target)) <= 107 and stat.S_ISSOCK(target.stat().st_mode)
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600 and stat.S_IMODE(target.parent.stat().st_mode) == 0o700
+        listed = subprocess.run(
+            [sys.executable, "-m", "telco_mcp", "approvals", "list"],
+            capture_output=True, text=True, timeout=60, env=child_env(tmp_path, **env),
+        )  # fmt: skip
+        assert approval_id in listed.stdout, listed.stdout + listed.stderr
+        s.stdin.close()
+        assert s.proc.wait(30) == 0
+    assert names(folder) == set()
+    assert not target.parent.exists(), "the socket's private directory goes with the process"
