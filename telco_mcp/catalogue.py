@@ -1,7 +1,7 @@
 """The operation catalogue: every tool the server can offer, declared once, as data.
 
 Each provider declares its operations in `providers/<name>/operations.py` (an `Operation` each, see
-`operation.py`). Registration, MCP annotations, `tool_manifests/`, the README table, the safety
+`operation.py`). Registration, MCP annotations, `tool_manifests/`, the tool table in docs/tools.md, the safety
 layer and the tests all read `CATALOGUE`.
 """
 

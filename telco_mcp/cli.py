@@ -3,7 +3,7 @@
     telco-mcp [serve]            run the MCP server (stdio; --transport http|sse for HTTP)
     telco-mcp sandbox            serve the provider sandbox on 127.0.0.1 over real HTTP
     telco-mcp tools              what would be exposed, and why each other tool is hidden
-    telco-mcp manifest [--check] regenerate (or verify) tool_manifests/, README table, server.json
+    telco-mcp manifest [--check] regenerate (or verify) tool_manifests/, docs/tools.md, server.json
     telco-mcp doctor             check each configured provider's credentials with one cheap read
     telco-mcp config CLIENT      print (or --write) a client's configuration for this install
     telco-mcp approvals ...      list, show, approve or deny pending writes (out-of-band approval)
@@ -226,7 +226,8 @@ def cmd_manifest(args: argparse.Namespace) -> int:
                 print(f"  {problem}", file=sys.stderr)
             return 1
         print(
-            "tool manifests, telco_mcp/schemas.json, README tool table, server.json and bundle/manifest.json "
+            "tool manifests, telco_mcp/schemas.json, docs/tools.md, the README's summary, server.json and "
+            "bundle/manifest.json "
             "match the catalogue; docs/configuration.md and docs/clients.md match the settings and `telco-mcp config`"
         )
         return 0
@@ -350,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser(
         "serve",
         help="run the MCP server (default)",
-        description="Run the MCP server. Settings and secrets come from the environment or .env (see README).",
+        description="Run the MCP server. Settings and secrets: the environment or .env (docs/configuration.md).",
         formatter_class=fmt,
     )
     serve.add_argument(

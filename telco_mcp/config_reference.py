@@ -1,5 +1,5 @@
 """The configuration reference in `docs/configuration.md`, generated from `Settings` (`telco-mcp manifest`
-writes it, `--check` fails on drift, as for the README's tool table).
+writes it, `--check` fails on drift, as for the tool table in docs/tools.md).
 
 Each row is one field of `Settings`: its environment variable, its default (never a secret's: a secret has
 none to show), its description and constraints as declared, and when it matters. "When it matters" is the

@@ -1,5 +1,6 @@
 """Generated artefacts, all from the catalogue: `tool_manifests/*.json`, `telco_mcp/schemas.json` (the
-schemas the server serves, so it need not derive them at startup), the README tool table, `server.json`,
+schemas the server serves, so it need not derive them at startup), the tool table in `docs/tools.md` and
+the README's summary of it (what is listed by default, what writes), `server.json`,
 the MCP Bundle's `bundle/manifest.json` (its hand-written `bundle/manifest.template.json` plus the
 version, tools and prompts), and, from the `Settings` class, the configuration reference in
 `docs/configuration.md` (`config_reference.py`), and the client configurations `telco-mcp config` prints,
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,11 @@ from telco_mcp.catalogue import CATALOGUE, Operation
 from telco_mcp.tools import SCHEMAS_FILE, for_mode, live_schemas, result_schema
 
 ROOT = Path(__file__).resolve().parent.parent
-README_START = "<!-- START GENERATED TOOLS (telco-mcp manifest) -->"
-README_END = "<!-- END GENERATED TOOLS -->"
+TOOLS_DOC = Path("docs") / "tools.md"
+TOOLS_START = "<!-- START GENERATED TOOLS (telco-mcp manifest) -->"
+TOOLS_END = "<!-- END GENERATED TOOLS -->"
+SUMMARY_START = "<!-- START GENERATED SUMMARY (telco-mcp manifest) -->"
+SUMMARY_END = "<!-- END GENERATED SUMMARY -->"
 BUNDLE_TEMPLATE = Path("bundle") / "manifest.template.json"
 BUNDLE_MANIFEST = Path("bundle") / "manifest.json"
 BASE_URLS = {"signalwire": "https://{space}.signalwire.com", "sipgate": "https://api.sipgate.com/v2"}
@@ -74,7 +79,7 @@ def render_schemas() -> str:
 
 
 def render_table() -> str:
-    """The README tool table, one table per toolset (`TELCO_MCP_TOOLSETS` names them)."""
+    """The tool table of `docs/tools.md`, one table per toolset (`TELCO_MCP_TOOLSETS` names them)."""
     out: list[str] = []
     for toolset in dict.fromkeys(op.toolset for op in CATALOGUE):
         members = [op for op in CATALOGUE if op.toolset == toolset]
@@ -91,6 +96,28 @@ def render_table() -> str:
             out.append(f"| `{op.name}` | {listed} | {upstream} | {effect} | `{op.scope}` | {op.description} |")
         out.append("")
     return "\n".join(out).rstrip()
+
+
+def render_summary() -> str:
+    """The README's first screen: what the default exposure lists, and what of it writes, in the sandbox and with
+    real credentials (`safety.scopes.decide` lists exactly these; tests/test_readme.py checks it against a server)."""
+    default = [op for op in CATALOGUE if op.default]
+    writes = sum(op.is_write for op in default)
+    reads = len(default) - writes
+    toolsets = len(dict.fromkeys(op.toolset for op in CATALOGUE))
+    text = (
+        f"**In the sandbox** (no credentials: what `make serve` runs on a fresh clone) **writes are on**: "
+        f"{len(default)} tools are listed, {writes} of them writes (hold, transfer and hang up a call, send an SMS, "
+        "change a SIP gateway, delete a recording, ...). Each write changes only the sandbox's state, and only "
+        "after a person approved it, as with real credentials. **With real credentials the server is read-only "
+        f"until you enable writes**: only the {reads} reads of the default toolsets are listed, and "
+        "`TELCO_MCP_ALLOW_WRITES=1` (or "
+        f"`--allow-writes`) adds the {writes} writes. `TELCO_MCP_TOOLSETS=all` adds the other toolsets "
+        f"({len(CATALOGUE)} tools in {toolsets} toolsets: [docs/tools.md](docs/tools.md)), `TELCO_MCP_SCOPES` "
+        "narrows them, and `--read-only` "
+        "makes the sandbox read-only too; `telco-mcp tools` prints what your settings list."
+    )
+    return textwrap.fill(text, width=105, break_long_words=False, break_on_hyphens=False)
 
 
 def render_server_json() -> str:
@@ -155,11 +182,11 @@ def render_bundle_manifest(root: Path = ROOT) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def _readme_with_table(readme: str) -> str:
-    start, end = readme.find(README_START), readme.find(README_END)
-    if start == -1 or end == -1:
-        raise ValueError("README.md lacks the generated-tools markers")
-    return readme[: start + len(README_START)] + "\n" + render_table() + "\n" + readme[end:]
+def _between(text: str, start_marker: str, end_marker: str, body: str, what: str) -> str:
+    start, end = text.find(start_marker), text.find(end_marker)
+    if start == -1 or end == -1 or end < start:
+        raise ValueError(f"{what} lacks its generated markers ({start_marker} ... {end_marker})")
+    return text[: start + len(start_marker)] + "\n" + body + "\n" + text[end:]
 
 
 def expected_files(root: Path = ROOT) -> dict[Path, str]:
@@ -167,8 +194,11 @@ def expected_files(root: Path = ROOT) -> dict[Path, str]:
     files[root / "server.json"] = render_server_json()
     files[root / BUNDLE_MANIFEST] = render_bundle_manifest(root)
     files[root / "telco_mcp" / SCHEMAS_FILE.name] = render_schemas()
-    readme = root / "README.md"
-    files[readme] = _readme_with_table(readme.read_text(encoding="utf-8"))
+    tools = root / TOOLS_DOC  # the tool table, per toolset
+    files[tools] = _between(tools.read_text(encoding="utf-8"), TOOLS_START, TOOLS_END, render_table(), str(TOOLS_DOC))
+    readme = root / "README.md"  # its first screen: what is listed, and what writes, by default
+    summary = render_summary()
+    files[readme] = _between(readme.read_text(encoding="utf-8"), SUMMARY_START, SUMMARY_END, summary, "README.md")
     reference = root / config_reference.DOC  # the configuration reference, from the Settings class
     files[reference] = config_reference.with_reference(reference.read_text(encoding="utf-8"))
     clients = root / client_config.DOC  # what `telco-mcp config CLIENT` prints for an example install

@@ -45,7 +45,7 @@ def _gated_model(op: Operation) -> type[BaseModel]:
         op.input.__name__ + "Gated",
         __base__=op.input,
         # exclude=True: the consent fields never reach a body, a summary or the audit log
-        dry_run=(bool, Field(False, exclude=True)),  # its name says it; README "Tools" has the rest
+        dry_run=(bool, Field(False, exclude=True)),  # its name says it; docs/tools.md has the rest
         confirm_token=(
             str | None,
             Field(None, exclude=True, description="From the preview, once the user agreed."),
@@ -86,7 +86,7 @@ def write_output_schema(op: Operation) -> dict[str, Any]:
     typed field by field: that is what a client reads to know what happened and what to do next. `result`,
     the provider's state after an applied write, is the resource its read tools describe in full; here it
     names the fields it always has (its id, a call's id and action) and leaves the rest to those tools, and
-    the request preview of a dry run is an object (method, url, headers, body; README "Tools"). Repeating
+    the request preview of a dry run is an object (method, url, headers, body; docs/tools.md). Repeating
     each resource in each of its writes made the tool list cost a quarter more on every turn.
     """
     schema = lean_output(WriteResult[op.output].model_json_schema())  # type: ignore[name-defined]

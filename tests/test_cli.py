@@ -76,6 +76,11 @@ def test_manifest_check_passes_on_the_repository_and_fails_on_drift(capsys, tmp_
     (copy / "docs").mkdir()
     (copy / "docs" / "configuration.md").write_text((REPO / "docs" / "configuration.md").read_text())
     (copy / "docs" / "clients.md").write_text((REPO / "docs" / "clients.md").read_text())
+    # the tool table lives in docs/tools.md: a row edited by hand is drift
+    tools_doc = (REPO / "docs" / "tools.md").read_text()
+    edited = tools_doc.replace("| `sipgate_hangup_call` | yes |", "| `sipgate_hangup_call` | no |")
+    assert edited != tools_doc
+    (copy / "docs" / "tools.md").write_text(edited)
     for path in (REPO / "tool_manifests").glob("*.json"):
         data = json.loads(path.read_text())
         if data["name"] == "sipgate_send_sms":
@@ -94,6 +99,7 @@ def test_manifest_check_passes_on_the_repository_and_fails_on_drift(capsys, tmp_
     (copy / "bundle" / "manifest.json").write_text(json.dumps(bundle, indent=2) + "\n")
     code, _, err = run(["manifest", "--check", "--root", str(copy)], capsys)
     assert code == 1 and "tool_manifests/sipgate_send_sms.json" in err and "bundle/manifest.json" in err
+    assert "docs/tools.md" in err and "README.md" not in err and "docs/clients.md" not in err
     assert "telco_mcp/schemas.json" in err and "server.json" not in err.replace("schemas.json", "")
 
 

@@ -28,7 +28,7 @@ COMPONENTS = {
 }
 # The tests that left the default tier for `clients` (make test-all), and Claude Code's (make client-matrix).
 CLIENTS = {
-    "install lines": r"^tests/clients/test_install_lines\.py::test_every_install_line_of_the_readme_works$",
+    "install lines": r"^tests/clients/test_install_lines\.py::test_every_install_line_of_the_docs_works$",
     "TypeScript clients": r"^tests/clients/test_ts_clients\.py::",
     "Inspector": r"^tests/clients/test_inspector\.py::",
     "conformance": r"^tests/clients/test_conformance\.py::test_conformance_suite_passes_with_baseline$",

@@ -1,9 +1,9 @@
-"""Claude Code's own CLI (`@anthropic-ai/claude-code`, pinned in the Makefile) runs the README's
-`claude mcp add` lines and connects to the server they describe.
+"""Claude Code's own CLI (`@anthropic-ai/claude-code`, pinned in the Makefile) runs the `claude mcp add` lines
+of docs/clients.md and connects to the server they describe.
 
 `claude mcp add` writes the server into the user's Claude Code configuration (a temporary HOME here);
 `claude mcp get` then starts it (stdio) or calls it (streamable HTTP) and reports whether it connected.
-The README's placeholders are filled in: a sipgate token for `…`, and for `scrypt$…` the real hash
+The docs' placeholders are filled in: a sipgate token for `…`, and for `scrypt$…` the real hash
 `telco-mcp approvals hash-pin` prints.
 """
 
@@ -43,7 +43,7 @@ def claude(node_tools: NodeTools, home: Path, *args: str) -> str:
         pytest.fail(f"{CLAUDE} is missing: run `make client-matrix` (it installs Claude Code's CLI)", pytrace=False)
     env = node_tools.env(
         home,
-        PATH=f"{VENV_BIN}:{node_tools.env(home)['PATH']}",  # telco-mcp as the README's install puts it on PATH
+        PATH=f"{VENV_BIN}:{node_tools.env(home)['PATH']}",  # telco-mcp as the docs' install puts it on PATH
         DISABLE_TELEMETRY="1",
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
         DISABLE_AUTOUPDATER="1",

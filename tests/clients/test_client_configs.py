@@ -1,4 +1,4 @@
-"""The README's client section: every JSON config snippet and `claude mcp add` line is well formed and
+"""docs/clients.md's "Every client" section: every JSON config snippet and `claude mcp add` line is well formed and
 names a command that is installed and accepts its arguments, and the client matrix names a test for
 every row it says was run or parsed.
 
@@ -24,8 +24,8 @@ from telco_mcp.settings import Settings
 
 from .conftest import ROOT
 
-README = (ROOT / "README.md").read_text()
-SECTION = README[README.index("## Connecting clients") :]
+DOC = (ROOT / "docs" / "clients.md").read_text()  # the README points here; `telco-mcp config`'s output is above it
+SECTION = DOC[DOC.index("## Every client, and how it is checked") :]
 SECTION = SECTION[: SECTION.index("\n## ", 1)]
 VENV_BIN = Path(sys.executable).parent
 LOCAL_URL = "http://127.0.0.1:8000/mcp"  # what `make serve` serves
@@ -45,7 +45,7 @@ def claude_mcp_add_lines() -> list[list[str]]:
 
 
 def resolve(command: str) -> str:
-    """The command as a reader's shell finds it after the README's install (here: this venv first)."""
+    """The command as a reader's shell finds it after the docs' install (here: this venv first)."""
     found = shutil.which(command, path=f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin")
     assert found, f"{command!r} is not installed"
     return found
@@ -62,7 +62,7 @@ def assert_settings(env: dict[str, str], declared_inputs: frozenset[str] = froze
     for name, value in env.items():
         assert name.lower() in fields, f"{name} is not a telco-mcp setting"
         if SecretStr in typing.get_args(fields[name.lower()].annotation):
-            assert SECRET_PLACEHOLDERS.fullmatch(value), f"{name}: a README shows a placeholder, not {value!r}"
+            assert SECRET_PLACEHOLDERS.fullmatch(value), f"{name}: the docs show a placeholder, not {value!r}"
         for ref in re.findall(r"\$\{input:([a-z0-9-]+)\}", value):
             assert ref in declared_inputs, f"{name} uses ${{input:{ref}}}, which is not declared in inputs"
 
@@ -102,7 +102,7 @@ def test_every_claude_mcp_add_line_names_an_installed_command() -> None:
         else:
             assert words[3:] == ["--transport", "http", "telco", LOCAL_URL], words
     makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^PORT \?= 8000$", makefile, flags=re.MULTILINE), "make serve's port moved: update the README"
+    assert re.search(r"^PORT \?= 8000$", makefile, flags=re.MULTILINE), "make serve's port moved: fix the docs"
 
 
 def test_client_matrix_names_a_test_for_every_row() -> None:

@@ -1,11 +1,11 @@
-"""Every install line the README gives runs, in order, on a fresh copy of the repository.
+"""Every install line the docs give runs, in order, on a fresh copy of the repository.
 
-The README's install block (between the `INSTALL LINES` markers) is the only place that tells a
+The install block of docs/clients.md (between the `INSTALL LINES` markers) is the only place that tells a
 reader how to install telco-mcp before it is on PyPI. Each line is run as written with bash, with a
 fresh virtualenv active (`pip`), and pipx and uv from the test extras, each in homes of its own:
 `pip install .` must give a working `telco-mcp`, `pip wheel` exactly one wheel, `pipx install` of
 that wheel a working command, and the `uvx ... serve` line a stdio server that lists its tools.
-The wheel is built once, by the README's own line.
+The wheel is built once, by the docs' own line.
 """
 
 from __future__ import annotations
@@ -29,14 +29,15 @@ from telco_mcp.safety.scopes import exposed_operations
 from .conftest import ROOT, clean_env, settings
 from .test_packaging import INSTALL_TIMEOUT, _run, _tool_env
 
-README = ROOT / "README.md"
+INSTALL_DOC = ROOT / "docs" / "clients.md"  # "Installing the command"; the README links to it
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 START = "<!-- START INSTALL LINES (run by tests/clients/test_install_lines.py) -->"
 END = "<!-- END INSTALL LINES -->"
 REGISTRY_LINES = ("pip install telco-mcp", "pipx install telco-mcp", "uvx telco-mcp")
 
 
 def install_lines(readme: str) -> list[str]:
-    """The commands of the README's install block (one per line; `# ...` comments left to bash)."""
+    """The commands of the docs' install block (one per line; `# ...` comments left to bash)."""
     start, end = readme.index(START), readme.index(END)
     block = readme[start + len(START) : end].strip()
     assert block.startswith("```bash\n") and block.endswith("\n```"), block
@@ -44,7 +45,7 @@ def install_lines(readme: str) -> list[str]:
 
 
 def test_install_block_gives_local_artefact_lines_only() -> None:
-    lines = install_lines(README.read_text())
+    lines = install_lines(INSTALL_DOC.read_text())
     commands = [shlex.split(line, comments=True) for line in lines]
     assert [c[:2] for c in commands] == [["pip", "install"], ["pip", "wheel"], ["pipx", "install"], ["uvx", "--from"]]
     assert commands[0][2:] == ["."]
@@ -53,12 +54,14 @@ def test_install_block_gives_local_artefact_lines_only() -> None:
 
 
 def test_registry_lines_are_marked_as_after_the_first_release() -> None:
-    """`pip install telco-mcp` and friends appear only in the paragraph that says they do not work yet."""
-    paragraphs = re.split(r"\n\s*\n", README.read_text())
-    for paragraph in paragraphs:
-        named = [line for line in REGISTRY_LINES if line in paragraph]
-        if named:
-            assert "After the first release" in paragraph and "not yet" in paragraph, paragraph
+    """`pip install telco-mcp` and friends appear, in the README and every page of docs/, only in the paragraph
+    that says they do not work yet (in docs/clients.md, beside the install block)."""
+    for page in PAGES:
+        for paragraph in re.split(r"\n\s*\n", page.read_text()):
+            named = [line for line in REGISTRY_LINES if line in paragraph]
+            if named:
+                assert "After the first release" in paragraph and "not yet" in paragraph, (page.name, paragraph)
+    paragraphs = re.split(r"\n\s*\n", INSTALL_DOC.read_text())
     assert any(all(line in p for line in REGISTRY_LINES) for p in paragraphs), "the future lines are gone"
 
 
@@ -81,7 +84,7 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.clients
-def test_every_install_line_of_the_readme_works(clone: Path, tmp_path: Path) -> None:
+def test_every_install_line_of_the_docs_works(clone: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", venv], timeout=120, cwd=tmp_path, env=_tool_env(tmp_path))
     tools = tmp_path / "tools-bin"  # pipx and uv from the test extras, and nothing else of this venv
@@ -98,7 +101,7 @@ def test_every_install_line_of_the_readme_works(clone: Path, tmp_path: Path) -> 
         "PIPX_BIN_DIR": str(tmp_path / "pipx-bin"),
     }
     expected = f"telco-mcp {__version__}"
-    install, build, pipx, uvx = install_lines(README.read_text())
+    install, build, pipx, uvx = install_lines(INSTALL_DOC.read_text())
 
     _run(["bash", "-euo", "pipefail", "-c", install], timeout=INSTALL_TIMEOUT, cwd=clone, env=env)
     assert _run([venv / "bin" / "telco-mcp", "--version"], timeout=60, cwd=tmp_path, env=env).strip() == expected

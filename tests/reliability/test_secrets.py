@@ -212,8 +212,9 @@ async def test_no_result_log_line_audit_line_or_error_contains_a_credential(
     assert found == {}, f"credentials leaked: {found}"
 
 
-def test_manifests_server_json_and_readme_contain_no_credential() -> None:
+def test_manifests_server_json_readme_and_docs_contain_no_credential() -> None:
     files = [*sorted((REPO / "tool_manifests").glob("*.json")), REPO / "server.json", REPO / "README.md"]
+    files += sorted((REPO / "docs").glob("*.md"))  # the topics the README moved there, the generated pages too
     files += [REPO / "bundle" / "manifest.json", REPO / "bundle" / "manifest.template.json"]
     assert len(files) > 3 and all(f.exists() for f in files)
     found = {str(f.relative_to(REPO)): leaks(f.read_text(encoding="utf-8")) for f in files}
