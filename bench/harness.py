@@ -7,6 +7,7 @@ an interrupted or failing run leaves nothing behind.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -89,9 +90,10 @@ def free_port() -> int:
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
-    """Terminate `process`, kill it if it does not exit within `timeout`; always reap it."""
+    """Stop `process` as Ctrl-C does (SIGINT: an HTTP server skips the drain SIGTERM gives a balancer), kill it if it
+    does not exit within `timeout`; always reap it."""
     if process.poll() is None:
-        process.terminate()
+        process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -155,7 +156,7 @@ def started(tmp_path: Path, *argv: str, wait_for: str) -> Iterator[tuple[subproc
             time.sleep(0.1)
         yield proc, found
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: no SIGTERM drain
         proc.wait(timeout=10)
 
 

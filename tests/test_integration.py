@@ -8,6 +8,7 @@ realistic operator session. The sandbox's request log shows exactly what reached
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -50,7 +51,7 @@ def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: no SIGTERM drain
         proc.wait(timeout=10)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -76,7 +77,7 @@ def started(tmp_path: Path, argv: list[str], env: dict[str, str], wait_for: str)
             time.sleep(0.1)
         yield found
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: no SIGTERM drain
         proc.wait(timeout=10)
 
 

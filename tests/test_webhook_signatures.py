@@ -19,6 +19,7 @@ import functools
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -387,7 +388,7 @@ def standalone_sandbox(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                 time.sleep(0.1)
         yield url, state / "telco-mcp"
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: no SIGTERM drain
         proc.wait(timeout=10)
     assert not list((state / "telco-mcp").glob("sandbox-*-push-key.pem")), "the key file is removed at exit"
 

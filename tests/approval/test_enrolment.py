@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +39,7 @@ def enrolling(tmp_path: Path, **env: str) -> Iterator[tuple[subprocess.Popen[str
         yield proc, found.group(1), code.group(1) if code else None
     finally:
         if proc.poll() is None:
-            proc.terminate()
+            proc.send_signal(signal.SIGINT)  # Ctrl-C: no SIGTERM drain
         proc.communicate(timeout=10)  # waits, and closes its pipes
 
 

@@ -15,6 +15,7 @@ import dataclasses
 import os
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,7 @@ async def test_passkeys_enrol_and_approve_in_chromium(audit_path: Path) -> None:
                 assert proc.wait(timeout=20) == 0
             finally:
                 if proc.poll() is None:
-                    proc.terminate()
+                    proc.send_signal(signal.SIGINT)  # Ctrl-C: no SIGTERM drain
                 proc.communicate(timeout=10)
 
             async with client(server) as c:

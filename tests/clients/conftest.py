@@ -115,9 +115,9 @@ class ServerProcess:
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> None:
-    """Terminate, then kill; always reaps the child."""
+    """Ctrl-C (SIGINT: an HTTP server skips the drain SIGTERM gives a balancer), then kill; always reaps the child."""
     if proc.poll() is None:
-        proc.terminate()
+        proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

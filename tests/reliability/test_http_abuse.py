@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -93,7 +94,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     try:
         yield ServerProcess(process, port, log)
     finally:
-        process.terminate()
+        process.send_signal(signal.SIGINT)  # Ctrl-C: no SIGTERM drain
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:
