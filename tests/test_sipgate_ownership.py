@@ -75,7 +75,7 @@ async def test_the_admins_default_is_account(audit_path: Path, caplog: pytest.Lo
         tool, arguments = _other_users_targets(sandbox)[3]
         result = await c.call_tool(tool, arguments)
     assert not result.is_error, text_of(result)
-    assert "sipgate ownership: account (w0 is an admin of the account)" in caplog.text
+    assert "sipgate ownership: account (the token's user w0 is an admin of the account)" in caplog.text
 
 
 async def test_user_mode_is_logged_and_the_users_own_targets_pass(
@@ -154,3 +154,4 @@ def test_every_sipgate_tool_that_names_a_target_is_checked() -> None:
             assert op.name in TARGETS and op.guard is not None, op.name
         if op.name.startswith("sipgate_list_") and op.name not in LISTS:
             assert op.name in ACCOUNT_LISTS, op.name
+

@@ -2,8 +2,11 @@
 
 `TELCO_MCP_SIPGATE_OWNERSHIP` = `account` (every target of the account) or `user`. Unset, it is `account`
 when ``GET /users/{id}`` reports the token's user (``GET /authorization/userinfo``'s ``sub``) as an admin,
-else `user`. The server logs at startup what is configured, and the mode found (`describe`) when it is first
-looked up (the first call that names a target or lists one), and again whenever it changes.
+else `user`. The server logs at startup what applies: a configured mode at once; a derived one (`announce`)
+once the server is up (after the first tools/list is answered, or `server.OWNERSHIP_LOOKUP_AFTER` seconds
+after it started), looked up in the background within TELCO_MCP_TIMEOUT; a lookup that fails or does not
+answer in time is logged as failing closed. A call that needs ownership logs the mode found when it differs
+from what was last said (`describe`).
 
 In `user` mode the user's own things are looked up (and kept `OWNED_FOR` seconds per process): their
 devices and phonelines (``/{userId}/devices``, ``/{userId}/phonelines``), SMS extensions
@@ -32,6 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import anyio
 from pydantic import BaseModel
 
 from telco_mcp.errors import NotFound, SafetyRefusal, TelcoError
@@ -84,24 +88,79 @@ async def owned(ctx: CallContext, operation: str) -> Owned:
             f"which sipgate resources are yours is unknown ({exc.message.rstrip('.')}), so {operation} is refused "
             "(fail closed). Set TELCO_MCP_SIPGATE_OWNERSHIP=account if this token may act on the whole account"
         ) from None
-    if cached is None or (cached[1].mode, cached[1].why) != (found.mode, found.why):
-        logger.info(describe(found))  # the first time, and whenever it changes
+    _say(ctx, found, describe(found))  # the first time, and whenever it changes
     ctx.client.cache["ownership"] = (time.monotonic() + OWNED_FOR, found)
     return found
+
+
+def _say(ctx: CallContext, found: Owned, line: str) -> None:
+    """Log `line` unless the mode and its reason are what was last said (at startup or by an earlier call)."""
+    if ctx.client.cache.get("ownership-said") != (found.mode, found.why):
+        ctx.client.cache["ownership-said"] = (found.mode, found.why)
+        logger.info(line)
+
+
+async def _admin(ctx: CallContext, operation: str) -> tuple[str, bool]:
+    """The token's user and whether ``GET /users/{id}`` calls them an admin: kept `OWNED_FOR` seconds, and read
+    by one caller at a time (the startup lookup and a first call share one answer)."""
+    from telco_mcp.providers.sipgate.operations import _own_user_id  # pyright: ignore[reportPrivateUsage]
+
+    cache = ctx.client.cache
+    lock = cache.get("admin-lock")
+    if lock is None:
+        lock = cache["admin-lock"] = anyio.Lock()
+    async with lock:
+        kept = cache.get("admin")
+        if kept is not None and kept[0] > time.monotonic():
+            return kept[1]
+        user_id = await _own_user_id(ctx, operation)
+        user = m.user_from_api(await ctx.client.read(operation, f"/users/{encode_segment(user_id)}"))
+        answer = (user_id, bool(user.admin))
+        cache["admin"] = (time.monotonic() + OWNED_FOR, answer)
+        return answer
+
+
+def _derived(user_id: str, admin: bool) -> Owned:
+    if admin:
+        return Owned("account", f"the token's user {user_id} is an admin of the account", user_id)
+    return Owned("user", f"the token's user {user_id} is not an admin of the account", user_id)
+
+
+async def announce(ctx: CallContext, *, within: float) -> Owned | None:
+    """Look up and log the derived mode (TELCO_MCP_SIPGATE_OWNERSHIP unset) within `within` seconds: the
+    startup log's line. A lookup that fails or does not answer in time is logged as failing closed (user mode,
+    every checked call refused until a lookup succeeds: each such call looks again) and gives None."""
+    try:
+        with anyio.fail_after(within):
+            found = _derived(*await _admin(ctx, "sipgate ownership lookup"))
+    except TimeoutError:
+        why = f"no answer within {within:g} s (TELCO_MCP_TIMEOUT)"
+    except TelcoError as exc:
+        why = exc.message.rstrip(".")
+    else:
+        _say(ctx, found, describe(found, counts=False))
+        return found
+    ctx.client.cache.pop("ownership-said", None)
+    logger.warning(
+        "sipgate ownership: user, failing closed: the lookup of the token's user failed (%s), so every sipgate "
+        "tool that names a target or lists one is refused until a lookup succeeds; each such call looks again. "
+        "Set TELCO_MCP_SIPGATE_OWNERSHIP to choose the mode",
+        why,
+    )
+    return None
 
 
 async def _look_up(ctx: CallContext, operation: str, setting: str | None) -> Owned:
     from telco_mcp.providers.sipgate.operations import _own_user_id  # pyright: ignore[reportPrivateUsage]
 
-    user_id = await _own_user_id(ctx, operation)
-    segment = encode_segment(user_id)
     if setting is None:
-        user = m.user_from_api(await ctx.client.read(operation, f"/users/{segment}"))
-        if user.admin:
-            return Owned("account", f"{user_id} is an admin of the account", user_id)
-        why = f"{user_id} is not an admin of the account"
+        derived = _derived(*await _admin(ctx, operation))
+        if derived.mode == "account":
+            return derived
+        user_id, why = derived.user_id or "", derived.why
     else:
-        why = "TELCO_MCP_SIPGATE_OWNERSHIP=user"
+        user_id, why = await _own_user_id(ctx, operation), "TELCO_MCP_SIPGATE_OWNERSHIP=user"
+    segment = encode_segment(user_id)
     devices = m.device_list_from_api(await ctx.client.read(operation, f"/{segment}/devices")).items
     lines = m.phoneline_list_from_api(await ctx.client.read(operation, f"/{segment}/phonelines")).items
     senders = m.sms_sender_list_from_api(await ctx.client.read(operation, f"/{segment}/sms")).items
@@ -123,12 +182,13 @@ async def _look_up(ctx: CallContext, operation: str, setting: str | None) -> Own
                  _numbers_by_id=frozenset(n.id for n in numbers if n.id))  # fmt: skip
 
 
-def describe(found: Owned) -> str:
-    """The line the startup log writes."""
+def describe(found: Owned, *, counts: bool = True) -> str:
+    """The line the log writes (at startup without the counts: what the user owns is read at the first call)."""
     if found.mode == "account":
         return f"sipgate ownership: account ({found.why}): tools may act on every resource of the account"
-    return (f"sipgate ownership: user ({found.why}): tools act only on what sipgate user {found.user_id} owns "
-            f"({len(found.extensions)} extensions, {len(found.numbers)} numbers)")  # fmt: skip
+    owns = f" ({len(found.extensions)} extensions, {len(found.numbers)} numbers)" if counts else ""
+    return (f"sipgate ownership: user ({found.why}): tools act only on what sipgate user {found.user_id} "
+            f"owns{owns}")  # fmt: skip
 
 
 # ------------------------------------------------------------------ the checks
