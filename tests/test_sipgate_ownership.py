@@ -17,7 +17,7 @@ from conftest import accept, make_settings, text_of
 from mcp import Client
 
 from telco_mcp.catalogue import CATALOGUE
-from telco_mcp.providers.sipgate.ownership import LISTS, TARGETS
+from telco_mcp.providers.sipgate.ownership import EVENTS, LISTS, TARGETS
 from telco_mcp.sandbox import Sandbox
 from telco_mcp.server import build_server
 
@@ -148,10 +148,62 @@ def test_every_sipgate_tool_that_names_a_target_is_checked() -> None:
     for op in CATALOGUE:
         if op.provider != "sipgate":
             continue
-        if op.local is not None:  # answered from pushed events, no sipgate request: not checked (docs: a gap)
+        if op.local is not None:  # answered from pushed events: only the user's calls' events are returned
+            assert op.name in EVENTS and op.visible is not None, op.name
             continue
         if target_fields & set(op.input.model_fields):
             assert op.name in TARGETS and op.guard is not None, op.name
         if op.name.startswith("sipgate_list_") and op.name not in LISTS:
             assert op.name in ACCOUNT_LISTS, op.name
 
+
+async def test_the_wait_for_a_pushed_call_event_returns_only_the_users_calls(audit_path: Path) -> None:
+    """In `user` mode the events of a colleague's call are skipped and counted; `account` mode returns them."""
+    import httpx2
+
+    for ownership, expected, hidden in (("user", "+492111234568", 1), ("account", "+492111234567", None)):
+        server, sandbox = sandbox_server(audit_path, "w1", ownership)
+        transport = httpx2.ASGITransport(app=sandbox.app)
+        async with Client(server) as c, httpx2.AsyncClient(transport=transport, base_url="http://sb.test") as admin:
+            for callee in ("+492111234567", "+492111234568"):  # Anna's main number (w0's), then Ben's 1001 (w1's)
+                rung = await admin.post("/_sandbox/sipgate/ring", json={"from": "+49 30 1234567", "to": callee})
+                assert rung.status_code == 201 and rung.json()["webhook_status"] == 200, rung.text
+            waited = await c.call_tool(
+                "sipgate_wait_for_call_event", {"events": ["newCall"], "after_sequence": 0, "timeout_seconds": 1}
+            )
+        data = waited.structured_content
+        assert not waited.is_error and data["status"] == "event", text_of(waited)
+        assert data["event"]["to_number"].endswith(expected.removeprefix("+")), data
+        assert data.get("hidden_not_yours") == hidden, data
+
+
+async def test_the_wait_fails_closed_when_ownership_is_unknown(audit_path: Path) -> None:
+    server, _ = sandbox_server(audit_path, "w7", None)  # no such user: /users/w7 is 404
+    async with Client(server) as c:
+        waited = await c.call_tool("sipgate_wait_for_call_event", {"timeout_seconds": 1})
+    assert waited.is_error and "fail closed" in text_of(waited), text_of(waited)
+
+
+async def test_the_hidden_count_is_declared_in_each_filtered_tools_output_schema(audit_path: Path) -> None:
+    """Structured output validates against the outputSchema tools/list declares, `hidden_not_yours` included."""
+    import jsonschema
+
+    server, _ = sandbox_server(audit_path, "w1", "user")
+    async with Client(server) as c:
+        schemas = {t.name: t.output_schema for t in (await c.list_tools()).tools}
+        results = {name: (await c.call_tool(name, {})).structured_content for name in LISTS}
+        results["sipgate_wait_for_call_event"] = (
+            await c.call_tool("sipgate_wait_for_call_event", {"timeout_seconds": 1})
+        ).structured_content
+    for name, result in results.items():
+        schema = schemas[name]
+        assert schema is not None and schema["properties"]["hidden_not_yours"]["type"] == "integer", name
+        assert isinstance(result["hidden_not_yours"], int), (name, result)
+        jsonschema.validate(result, schema)
+        assert set(result) <= set(schema["properties"]), (name, set(result) - set(schema["properties"]))
+
+
+def test_every_filtered_tool_declares_the_hidden_count() -> None:
+    for op in CATALOGUE:
+        if op.name in LISTS or op.name in EVENTS:
+            assert "hidden_not_yours" in op.output.model_fields, op.name

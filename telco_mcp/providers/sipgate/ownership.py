@@ -18,7 +18,9 @@ of those (``/numbers``). Then:
   connection ids or endpoints is the user's extension; read first), a running call (owned when one of its
   participants is one of the user's numbers; read first), another user's id. A target that is not the
   user's is refused, named;
-* lists are filtered (`LISTS`) and say how many items were hidden (`hidden_not_yours`);
+* lists are filtered (`LISTS`) and say how many items were hidden (`hidden_not_yours`); so is the wait for a
+  pushed call event (`EVENTS`): an event is the user's when it names the user (newCall's userId[], answer's
+  userId) or one of the user's numbers, or when an earlier event of its call does (dtmf names neither);
 * a history export must name the user's extensions (`connection_ids`), since a CSV cannot be filtered here.
 
 Any lookup that fails leaves ownership unknown, and then every checked tool is refused (fail closed). Fax
@@ -39,6 +41,8 @@ import anyio
 from pydantic import BaseModel
 
 from telco_mcp.errors import NotFound, SafetyRefusal, TelcoError
+from telco_mcp.events.model import CallEvent
+from telco_mcp.events.store import EventStore
 from telco_mcp.operation import Operation
 from telco_mcp.phone import same_number
 from telco_mcp.providers.sipgate import models as m
@@ -313,8 +317,47 @@ LISTS: dict[str, tuple[str, Callable[[Any, Owned], bool]]] = {
 }
 
 
+# ------------------------------------------------------------------ pushed call events
+def _event_names_them(event: CallEvent, found: Owned) -> bool:
+    """The event is for the user (newCall's userId[], answer's userId) or one of its numbers is theirs."""
+    if found.user_id and (found.user_id in event.user_ids or event.answering_user_id == found.user_id):
+        return True
+    return any(found.owns_number(n) for n in (event.from_number, event.to_number, event.answering_number))
+
+
+async def _event_is_theirs(event: CallEvent, found: Owned, events: EventStore | None) -> bool:
+    """The event is theirs, or an event of the same call is (dtmf names neither a number nor a user)."""
+    if _event_names_them(event, found):
+        return True
+    if events is None:
+        return False
+    for call_id in {event.call_id, event.orig_call_id} - {None}:
+        if any(_event_names_them(e, found) for e in await events.for_call(call_id or "")):
+            return True
+    return False
+
+
+def _visible(name: str) -> Callable[..., Any]:
+    async def visible(args: Any, ctx: CallContext) -> Callable[[Any], Any] | None:
+        found = await owned(ctx, name)
+        if found.mode == "account":
+            return None
+        events = ctx.events
+
+        async def theirs(event: CallEvent) -> bool:
+            return await _event_is_theirs(event, found, events)
+
+        return theirs
+
+    return visible
+
+
+# Tools answered from pushed call events: in `user` mode they return only the user's calls' events.
+EVENTS = frozenset({"sipgate_wait_for_call_event"})
+
+
 def with_ownership(ops: Iterable[Operation]) -> tuple[Operation, ...]:
-    """`ops` with the ownership checks of `TARGETS` and `LISTS` attached (sipgate only)."""
+    """`ops` with the ownership checks of `TARGETS`, `LISTS` and `EVENTS` attached (sipgate only)."""
     out: list[Operation] = []
     for op in ops:
         hooks: dict[str, Any] = {}
@@ -322,5 +365,7 @@ def with_ownership(ops: Iterable[Operation]) -> tuple[Operation, ...]:
             hooks["guard"] = _guard(op.name, TARGETS[op.name])
         if op.name in LISTS:
             hooks["screen"] = _screen(*LISTS[op.name], op.name)
+        if op.name in EVENTS:
+            hooks["visible"] = _visible(op.name)
         out.append(dataclasses.replace(op, **hooks) if hooks else op)
     return tuple(out)
