@@ -207,3 +207,75 @@ def test_every_filtered_tool_declares_the_hidden_count() -> None:
     for op in CATALOGUE:
         if op.name in LISTS or op.name in EVENTS:
             assert "hidden_not_yours" in op.output.model_fields, op.name
+
+
+# ------------------------------------------------------------------ fax: only from the user's own fax lines
+def _fax_server(audit_path: Path, tmp_path: Path, ownership: str | None) -> tuple[Any, Sandbox]:
+    from test_sipgate_round2 import pdf
+
+    (tmp_path / "faxes").mkdir(exist_ok=True)
+    (tmp_path / "faxes" / "offer.pdf").write_bytes(pdf(1))
+    settings = make_settings(
+        audit_path, telco_mcp_sandbox=True, telco_mcp_toolsets="all", telco_mcp_allow_writes=True,
+        telco_mcp_sipgate_ownership=ownership, telco_mcp_fax_dir=tmp_path / "faxes",
+    )  # fmt: skip
+    server = build_server(settings)
+    sandbox = server.telco_runtime.sandbox  # type: ignore[attr-defined]
+    assert isinstance(sandbox, Sandbox)
+    sandbox.state.sipgate.userinfo["sub"] = "w1"  # Ben: fax line f1 is his, f0 is Anna's
+    return server, sandbox
+
+
+FAX = {"file": "offer.pdf", "recipient": "+49 30 23125477"}
+
+
+async def test_a_fax_goes_only_from_the_users_own_fax_line_in_user_mode(audit_path: Path, tmp_path: Path) -> None:
+    server, sandbox = _fax_server(audit_path, tmp_path, None)  # w1 is no admin: user
+    async with Client(server, elicitation_callback=accept) as c:
+        theirs = await c.call_tool("sipgate_send_fax", FAX | {"faxline_id": "f0"})
+        own = await c.call_tool("sipgate_send_fax", FAX | {"faxline_id": "f1"})
+    assert theirs.is_error and "fax line f0 is not yours" in text_of(theirs), text_of(theirs)
+    assert own.structured_content["status"] == "applied", text_of(own)
+    assert [r.json["faxlineId"] for r in sandbox.requests if r.path == "/v2/sessions/fax"] == ["f1"]
+
+    server, sandbox = _fax_server(audit_path, tmp_path, "account")
+    async with Client(server, elicitation_callback=accept) as c:
+        anyones = await c.call_tool("sipgate_send_fax", FAX | {"faxline_id": "f0"})
+    assert anyones.structured_content["status"] == "applied", text_of(anyones)
+
+
+async def test_a_resend_needs_the_users_fax_and_fax_line(audit_path: Path, tmp_path: Path) -> None:
+    server, sandbox = _fax_server(audit_path, tmp_path, "user")
+    annas = next(e for e in sandbox.state.sipgate.history if e["type"] == "FAX" and e["direction"] == "OUTGOING")
+    async with Client(server, elicitation_callback=accept) as c:
+        sent = await c.call_tool("sipgate_send_fax", FAX | {"faxline_id": "f1"})
+        own = sent.structured_content["result"]["fax_id"]
+        again = await c.call_tool("sipgate_resend_fax", {"fax_id": own, "recipient": FAX["recipient"],
+                                                         "faxline_id": "f1"})  # fmt: skip
+        from_annas_line = await c.call_tool("sipgate_resend_fax", {"fax_id": own, "recipient": FAX["recipient"],
+                                                                   "faxline_id": "f0"})  # fmt: skip
+        annas_fax = await c.call_tool("sipgate_resend_fax", {"fax_id": annas["id"], "recipient": annas["target"],
+                                                             "faxline_id": "f1"})  # fmt: skip
+    assert again.structured_content["status"] == "applied", text_of(again)
+    assert from_annas_line.is_error and "fax line f0 is not yours" in text_of(from_annas_line)
+    assert annas_fax.is_error and f"history entry {annas['id']} is not yours" in text_of(annas_fax)
+    assert len([r for r in sandbox.requests if r.path == "/v2/sessions/fax/resend"]) == 1
+
+
+async def test_unknown_fax_lines_refuse_a_fax_only(audit_path: Path, tmp_path: Path) -> None:
+    """sipgate answers 403 for the fax lines when fax is not booked: a fax fails closed, other checks work."""
+    import httpx2
+
+    server, sandbox = _fax_server(audit_path, tmp_path, "user")
+    fault = {"kind": "status", "status": 403, "method": "GET", "path_prefix": "/v2/w1/faxlines", "count": None}
+    async with (
+        Client(server, elicitation_callback=accept) as c,
+        httpx2.AsyncClient(transport=httpx2.ASGITransport(app=sandbox.app), base_url="http://sb.test") as admin,
+    ):
+        assert (await admin.post("/_sandbox/faults", json=fault)).status_code in (200, 201)
+        fax = await c.call_tool("sipgate_send_fax", FAX | {"faxline_id": "f1"})
+        own = await c.call_tool("sipgate_get_forwardings", {"phoneline_id": "p1"})
+    said = text_of(fax)
+    assert fax.is_error and "which fax lines are yours is unknown" in said and "fail closed" in said, said
+    assert not own.is_error, text_of(own)  # Ben's own phoneline: ownership is known
+    assert not [r for r in sandbox.requests if r.path == "/v2/sessions/fax"]

@@ -23,9 +23,10 @@ of those (``/numbers``). Then:
   userId) or one of the user's numbers, or when an earlier event of its call does (dtmf names neither);
 * a history export must name the user's extensions (`connection_ids`), since a CSV cannot be filtered here.
 
-Any lookup that fails leaves ownership unknown, and then every checked tool is refused (fail closed). Fax
-lines are not looked up (the sandbox does not model ``/{userId}/faxlines``), so in `user` mode a fax line is
-never the user's and sending a fax is refused; reading a fax's status works when its entry is the user's.
+Any lookup that fails leaves ownership unknown, and then every checked tool is refused (fail closed). The
+user's fax lines (``/{userId}/faxlines``) are looked up too: a fax is sent or resent only from one of them.
+sipgate answers that read 403 when fax is not booked (or the token may not read fax lines): the fax lines
+are then unknown and a fax is refused, saying why, while every other check works.
 """
 
 from __future__ import annotations
@@ -40,12 +41,13 @@ from typing import Any, Literal
 import anyio
 from pydantic import BaseModel
 
-from telco_mcp.errors import NotFound, SafetyRefusal, TelcoError
+from telco_mcp.errors import NotFound, PermissionDenied, SafetyRefusal, TelcoError
 from telco_mcp.events.model import CallEvent
 from telco_mcp.events.store import EventStore
 from telco_mcp.operation import Operation
 from telco_mcp.phone import same_number
 from telco_mcp.providers.sipgate import models as m
+from telco_mcp.providers.sipgate.models_round2 import faxline_ids_from_api
 from telco_mcp.upstream import CallContext
 from telco_mcp.wire import encode_segment
 
@@ -53,7 +55,7 @@ logger = logging.getLogger(__name__)
 
 OWNED_FOR = 300.0  # seconds a process keeps what a user owns (a change in sipgate shows after this)
 Mode = Literal["account", "user"]
-Kind = Literal["user", "device", "phoneline", "extension", "number", "entry", "call"]
+Kind = Literal["user", "device", "phoneline", "extension", "number", "entry", "call", "faxline"]
 _DEVICE = m._DEVICE_ID  # pyright: ignore[reportPrivateUsage]
 
 
@@ -66,6 +68,7 @@ class Owned:
     phonelines: frozenset[str] = frozenset()
     extensions: frozenset[str] = frozenset()  # phonelines, devices, boxes, SMS senders
     numbers: tuple[m.Number, ...] = ()
+    faxlines: frozenset[str] | None = frozenset()  # None: sipgate refused the read (fax not booked)
     _numbers_by_id: frozenset[str] = field(default=frozenset(), repr=False)
 
     def owns_number(self, written: str | None) -> bool:
@@ -169,8 +172,14 @@ async def _look_up(ctx: CallContext, operation: str, setting: str | None) -> Own
     lines = m.phoneline_list_from_api(await ctx.client.read(operation, f"/{segment}/phonelines")).items
     senders = m.sms_sender_list_from_api(await ctx.client.read(operation, f"/{segment}/sms")).items
     boxes = m.voicemail_list_from_api(await ctx.client.read(operation, "/voicemails")).items
+    try:
+        faxlines: frozenset[str] | None = frozenset(
+            faxline_ids_from_api(await ctx.client.read(operation, f"/{segment}/faxlines"))
+        )
+    except PermissionDenied:  # fax not booked, or the token may not read fax lines: only a fax is refused
+        faxlines = None
     phonelines = frozenset(line.id for line in lines)
-    extensions = phonelines | {d.id for d in devices} | {s.id for s in senders}
+    extensions = phonelines | {d.id for d in devices} | {s.id for s in senders} | (faxlines or frozenset())
     extensions |= {box.id for box in boxes if box.extension in phonelines}
     numbers: list[m.Number] = []
     offset = 0
@@ -182,7 +191,7 @@ async def _look_up(ctx: CallContext, operation: str, setting: str | None) -> Own
             break
         offset += len(page)
     return Owned("user", why, user_id, devices=frozenset(d.id for d in devices), phonelines=phonelines,
-                 extensions=frozenset(extensions), numbers=tuple(numbers),
+                 extensions=frozenset(extensions), numbers=tuple(numbers), faxlines=faxlines,
                  _numbers_by_id=frozenset(n.id for n in numbers if n.id))  # fmt: skip
 
 
@@ -223,12 +232,18 @@ async def _check(kind: Kind, ident: str, found: Owned, ctx: CallContext, operati
         if call is None:
             return  # the tool itself reports the ended call
         theirs = _call_is_theirs(call, found)
+    elif kind == "faxline" and found.faxlines is None:
+        raise _refused(f"which fax lines are yours is unknown (sipgate refused GET /{found.user_id}/faxlines: fax "
+                       f"not booked, or this token may not read fax lines), so {operation} is refused (fail "
+                       "closed). Nothing was sent.")  # fmt: skip
     else:
         owned_ids = {"device": found.devices, "phoneline": found.phonelines, "extension": found.extensions,
+                     "faxline": found.faxlines or frozenset(),
                      "number": found._numbers_by_id}[kind]  # fmt: skip  # pyright: ignore[reportPrivateUsage]
         theirs = ident in owned_ids
     if not theirs:
-        raise _refused(f"{kind.replace('entry', 'history entry')} {ident} is not yours: {operation} may act only "
+        shown = {"entry": "history entry", "faxline": "fax line"}.get(kind, kind)
+        raise _refused(f"{shown} {ident} is not yours: {operation} may act only "
                        f"on what {mine}. Nothing was sent.")  # fmt: skip
 
 
@@ -269,9 +284,9 @@ TARGETS: dict[str, Targets] = {
     "sipgate_delete_history_entry": lambda a: [("entry", a.entry_id)],
     "sipgate_route_number": lambda a: [("number", a.number_id), ("extension", a.endpoint_id)],
     "sipgate_get_voicemail": lambda a: [("extension", a.voicemail_id)],
-    "sipgate_send_fax": lambda a: [("extension", a.faxline_id)],
+    "sipgate_send_fax": lambda a: [("faxline", a.faxline_id)],
     "sipgate_get_fax_status": lambda a: [("entry", a.fax_id)],
-    "sipgate_resend_fax": lambda a: [("entry", a.fax_id), ("extension", a.faxline_id)],
+    "sipgate_resend_fax": lambda a: [("entry", a.fax_id), ("faxline", a.faxline_id)],
     "sipgate_export_history": lambda a: [("extension", c) for c in a.connection_ids or ()],
 }
 
