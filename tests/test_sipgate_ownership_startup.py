@@ -110,7 +110,7 @@ async def test_a_lookup_that_does_not_answer_delays_neither_startup_nor_tools_li
         await anyio.sleep(3600)
         raise AssertionError("unreachable")
 
-    settings = sipgate_settings(audit_path, telco_mcp_sipgate_ownership=None, telco_mcp_timeout=1.0)
+    settings = sipgate_settings(audit_path, telco_mcp_sipgate_ownership=None, telco_mcp_timeout=2.0)
     server = build_server(settings, transports={"sipgate": httpx2.MockTransport(never)})
     started = time.monotonic()
     async with Client(server) as c:
@@ -118,8 +118,8 @@ async def test_a_lookup_that_does_not_answer_delays_neither_startup_nor_tools_li
         listed_after = time.monotonic() - started
         await c.list_tools()  # the second list is not held up by the lookup in flight either
         line = await said(caplog, "sipgate ownership: user, failing closed")
-    assert listed_after < 0.5, listed_after
-    assert "no answer within 1 s (TELCO_MCP_TIMEOUT)" in line and asked == ["/v2/authorization/userinfo"]
+    assert listed_after < 1.0, listed_after  # the lookup alone takes 2 s (TELCO_MCP_TIMEOUT)
+    assert "no answer within 2 s (TELCO_MCP_TIMEOUT)" in line and asked == ["/v2/authorization/userinfo"]
     assert time.monotonic() - started < 5  # the server stopped at once, the hung request cancelled
 
 
