@@ -279,3 +279,27 @@ async def test_unknown_fax_lines_refuse_a_fax_only(audit_path: Path, tmp_path: P
     assert fax.is_error and "which fax lines are yours is unknown" in said and "fail closed" in said, said
     assert not own.is_error, text_of(own)  # Ben's own phoneline: ownership is known
     assert not [r for r in sandbox.requests if r.path == "/v2/sessions/fax"]
+
+
+async def test_a_dtmf_event_is_the_users_when_an_earlier_event_of_its_call_is(audit_path: Path) -> None:
+    """dtmf names no number nor user: it goes with its call, whose newCall said whose it is."""
+    from test_call_events import poster
+
+    server, _ = sandbox_server(audit_path, "w1", "user")
+    runtime = server.telco_runtime  # type: ignore[attr-defined]
+    pushed = [
+        {"event": "newCall", "direction": "in", "from": "49301234567", "to": "492111234567", "callId": "ANNA1"},
+        {"event": "dtmf", "callId": "ANNA1", "dtmf": "1"},
+        {"event": "newCall", "direction": "in", "from": "49301234567", "to": "492111234568", "callId": "BEN1"},
+        {"event": "dtmf", "callId": "BEN1", "dtmf": "2"},
+    ]
+    async with Client(server) as c:
+        async with poster(runtime) as post:
+            for event in pushed:
+                assert (await post.post(runtime.webhooks.path, data=event)).status_code == 200
+        waited = await c.call_tool(
+            "sipgate_wait_for_call_event", {"events": ["dtmf"], "after_sequence": 0, "timeout_seconds": 1}
+        )
+    data = waited.structured_content
+    assert data["status"] == "event" and data["event"]["call_id"] == "BEN1", data
+    assert data["hidden_not_yours"] == 1  # Anna's call's key press
