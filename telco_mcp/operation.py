@@ -61,6 +61,8 @@ class LocalContext:
 
     events: EventStore
     progress: Callable[[float, float | None, str | None], Awaitable[None]]
+    # Which of the items it answers from this caller may see (sipgate ownership: `Operation.visible`); None: all.
+    visible: Callable[[Any], Awaitable[bool]] | None = None
 
 
 Prepare = Callable[[Any, CallContext], Awaitable[PreparedRequest]]
@@ -116,6 +118,9 @@ class Operation:
     # ctx)` refuses a target before any question or request; `screen(result, args, ctx)` filters a list result.
     guard: Callable[[Any, CallContext], Awaitable[None]] | None = None
     screen: Callable[[BaseModel, Any, CallContext], Awaitable[BaseModel]] | None = None
+    # The same policy for a tool answered locally (`local`): `visible(args, ctx)` gives the test of which items
+    # (pushed call events) this call may return, None for all; it may refuse (unknown ownership fails closed).
+    visible: Callable[[Any, CallContext], Awaitable[Callable[[Any], Awaitable[bool]] | None]] | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):

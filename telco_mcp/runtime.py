@@ -92,6 +92,8 @@ class Runtime:
     # go on); `state_ping` answers or raises `StateUnavailable` (the readiness probe's check).
     draining: bool = False
     state_ping: Callable[[], None] = field(default=lambda: None)
+    # Called when a tools/list is answered: the derived sipgate ownership is looked up once the server is up.
+    tools_listed: Callable[[], None] = field(default=lambda: None)
 
     def call_context(self, client: ProviderClient, owner: Callable[[], str] | None = None) -> CallContext:
         """What one tool call's operation hooks may use; `owner()` is the caller's binding key (exports.py)."""

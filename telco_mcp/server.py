@@ -8,6 +8,7 @@ an in-process ASGI transport, and every result says so.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -53,6 +54,11 @@ logger = logging.getLogger(__name__)
 SERVER_NAME = "telco-mcp"
 SANDBOX_HOST = "http://sandbox.telco-mcp.invalid"
 EMBEDDED_REQUEST_LOG = 500  # requests the embedded sandbox keeps in its log (memory flat over a long run)
+# The derived sipgate ownership is looked up once the server is up: after the first tools/list is answered (plus
+# `OWNERSHIP_LOOKUP_GAP` seconds for that answer to leave: the lookup's first request loads the HTTP stack or
+# the sandbox's routes), or `OWNERSHIP_LOOKUP_AFTER` seconds after start when no client lists tools.
+OWNERSHIP_LOOKUP_AFTER = 2.0
+OWNERSHIP_LOOKUP_GAP = 0.2
 
 
 class _SandboxTransport(httpx2.AsyncBaseTransport):
@@ -118,6 +124,48 @@ class _SharedState:
             logger.debug("shared clients closed")
 
 
+class _OwnershipLookup:
+    """The sipgate ownership mode when TELCO_MCP_SIPGATE_OWNERSHIP is unset (providers/sipgate/ownership.py), looked
+    up in the background once the server is up and said in the log. It never delays startup nor a tools/list, and
+    a lookup that fails or does not answer within TELCO_MCP_TIMEOUT is logged as failing closed."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._listed: anyio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def listed(self) -> None:
+        """A tools/list was answered: the server is up."""
+        if self._listed is not None:
+            self._listed.set()
+
+    async def start(self, client: ProviderClient) -> None:
+        self._listed = anyio.Event()
+        # A plain asyncio task, like the event relay's: under SSE the lifespan that starts it and the one that
+        # stops it may run in different tasks.
+        self._task = asyncio.get_running_loop().create_task(self._run(client), name="telco-mcp-sipgate-ownership")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait({task})
+
+    async def _run(self, client: ProviderClient) -> None:
+        from telco_mcp.providers.sipgate import ownership
+
+        assert self._listed is not None
+        with anyio.move_on_after(OWNERSHIP_LOOKUP_AFTER):
+            await self._listed.wait()
+        await anyio.sleep(OWNERSHIP_LOOKUP_GAP)
+        try:
+            await ownership.announce(
+                self._runtime.call_context(client), within=self._runtime.settings.telco_mcp_timeout
+            )
+        except Exception:  # a fault here must not end the server; each checked call looks up again
+            logger.exception("sipgate ownership: the startup lookup failed unexpectedly; failing closed")
+
+
 class TelcoServer(MCPServer):
     """The SDK server, answering a bad `prompts/get` as the protocol says: -32602, no traceback, and
     listing (and calling) only the catalogue tools exposed now: with dynamic toolsets that list grows."""
@@ -150,6 +198,8 @@ class TelcoServer(MCPServer):
         key = caller.key if caller else None
         enabled = await runtime.read_enabled(key, or_default=True) if runtime else frozenset[str]()
         tools = await super().list_tools()
+        if runtime is not None:
+            runtime.tools_listed()
         return [
             tool for tool in tools if self._exposed(tool.name, caller, enabled) and self._in_scope(tool.name, caller)
         ]
@@ -508,6 +558,11 @@ def build_server(
         else (sandbox.push_url if sandbox is not None else None),
     )
 
+    lookup = None
+    if "sipgate" in runtime.providers and settings.telco_mcp_sipgate_ownership is None:
+        lookup = _OwnershipLookup(runtime)
+        runtime.tools_listed = lookup.listed
+
     def client_for(provider: Provider) -> ProviderClient:
         transport = (transports or {}).get(provider)
         if sandbox is not None and transport is None:
@@ -527,6 +582,9 @@ def build_server(
         logger.debug("shared clients opened: %s", ", ".join(clients) or "none")
         if "sipgate" in clients:
             _log_sipgate_ownership(settings)
+            if lookup is not None:
+                await lookup.start(clients["sipgate"])
+                stack.push_async_callback(lookup.stop)
         return AppState(clients=clients)
 
     async def close_approvals(stack: AsyncExitStack) -> AppState:
@@ -581,12 +639,12 @@ def build_server(
 
 
 def _log_sipgate_ownership(settings: Settings) -> None:
-    """Say at startup which sipgate ownership applies (providers/sipgate/ownership.py). Unset, it needs two reads
-    of sipgate, made at the first call that needs it (and logged then), not at every start."""
+    """Say at startup which sipgate ownership applies (providers/sipgate/ownership.py): a configured mode at once;
+    unset, that it is being looked up (`_OwnershipLookup` logs what it found)."""
     if settings.telco_mcp_sipgate_ownership:
         logger.info("sipgate ownership: %s (TELCO_MCP_SIPGATE_OWNERSHIP)", settings.telco_mcp_sipgate_ownership)
     else:
         logger.info(
-            "sipgate ownership: account if the token's user is an admin, else user; looked up (and logged) at the "
-            "first sipgate call that names a target or lists one (TELCO_MCP_SIPGATE_OWNERSHIP unset)"
+            "sipgate ownership: account if the token's user is an admin, else user (TELCO_MCP_SIPGATE_OWNERSHIP "
+            "unset); looking it up once the server is up"
         )

@@ -350,7 +350,10 @@ def _local_handler(op: Operation, runtime: Runtime) -> Callable[..., Any]:
             await ctx.report_progress(done, total, message)
 
         try:
-            result = await local(args, LocalContext(events=runtime.events, progress=progress))
+            visible = None
+            if op.visible is not None:  # provider policy on what this caller may see (sipgate ownership)
+                visible = await op.visible(args, runtime.call_context(_state(ctx).clients[op.provider]))
+            result = await local(args, LocalContext(events=runtime.events, progress=progress, visible=visible))
         except TelcoError as exc:
             metrics.tool_call(op.name, "failed")
             return failure(exc, sandbox=runtime.sandbox is not None)

@@ -362,6 +362,23 @@ async def test_the_form_body_is_sent_as_exactly_its_fields_in_order(audit_path: 
     assert sent.content == urlencode([("To", "+12025550123"), ("From", "+15550100100"), ("Url", url)]).encode()
 
 
+async def test_the_start_time_window_is_sent_as_iso_8601_in_utc(audit_path: Path) -> None:
+    """The format SignalWire's Compatibility SDK sends (docs/upstream-notes.md): `StartTime>=2026-11-01T07:50:00Z`."""
+    from conftest import SW_PROJECT, FakeUpstream, response, signalwire_settings
+
+    laml = f"{BASE}/Accounts/{SW_PROJECT}"
+    fake = FakeUpstream()
+    fake.route(f"GET {laml}/Calls", response(200, {"calls": [], "next_page_uri": None}))
+    settings = signalwire_settings(audit_path, telco_mcp_toolsets="all")
+    window = {"started_after": "2026-11-01T08:50:00+01:00", "started_before": "2026-11-01T09:00:00.750Z"}
+    async with client_for(settings, fake) as c:
+        listed = await c.call_tool("signalwire_list_calls", window)
+    assert not listed.is_error, text(listed)
+    [sent] = fake.sent("GET", f"{laml}/Calls")
+    assert sent.url.params["StartTime>"] == "2026-11-01T07:50:00Z"
+    assert sent.url.params["StartTime<"] == "2026-11-01T09:00:00Z"
+
+
 def test_a_request_has_a_json_body_or_a_form_body_never_both() -> None:
     from telco_mcp.wire import PreparedRequest
 

@@ -17,7 +17,7 @@ from conftest import accept, make_settings, text_of
 from mcp import Client
 
 from telco_mcp.catalogue import CATALOGUE
-from telco_mcp.providers.sipgate.ownership import LISTS, TARGETS
+from telco_mcp.providers.sipgate.ownership import EVENTS, LISTS, TARGETS
 from telco_mcp.sandbox import Sandbox
 from telco_mcp.server import build_server
 
@@ -75,7 +75,7 @@ async def test_the_admins_default_is_account(audit_path: Path, caplog: pytest.Lo
         tool, arguments = _other_users_targets(sandbox)[3]
         result = await c.call_tool(tool, arguments)
     assert not result.is_error, text_of(result)
-    assert "sipgate ownership: account (w0 is an admin of the account)" in caplog.text
+    assert "sipgate ownership: account (the token's user w0 is an admin of the account)" in caplog.text
 
 
 async def test_user_mode_is_logged_and_the_users_own_targets_pass(
@@ -148,9 +148,158 @@ def test_every_sipgate_tool_that_names_a_target_is_checked() -> None:
     for op in CATALOGUE:
         if op.provider != "sipgate":
             continue
-        if op.local is not None:  # answered from pushed events, no sipgate request: not checked (docs: a gap)
+        if op.local is not None:  # answered from pushed events: only the user's calls' events are returned
+            assert op.name in EVENTS and op.visible is not None, op.name
             continue
         if target_fields & set(op.input.model_fields):
             assert op.name in TARGETS and op.guard is not None, op.name
         if op.name.startswith("sipgate_list_") and op.name not in LISTS:
             assert op.name in ACCOUNT_LISTS, op.name
+
+
+async def test_the_wait_for_a_pushed_call_event_returns_only_the_users_calls(audit_path: Path) -> None:
+    """In `user` mode the events of a colleague's call are skipped and counted; `account` mode returns them."""
+    import httpx2
+
+    for ownership, expected, hidden in (("user", "+492111234568", 1), ("account", "+492111234567", None)):
+        server, sandbox = sandbox_server(audit_path, "w1", ownership)
+        transport = httpx2.ASGITransport(app=sandbox.app)
+        async with Client(server) as c, httpx2.AsyncClient(transport=transport, base_url="http://sb.test") as admin:
+            for callee in ("+492111234567", "+492111234568"):  # Anna's main number (w0's), then Ben's 1001 (w1's)
+                rung = await admin.post("/_sandbox/sipgate/ring", json={"from": "+49 30 1234567", "to": callee})
+                assert rung.status_code == 201 and rung.json()["webhook_status"] == 200, rung.text
+            waited = await c.call_tool(
+                "sipgate_wait_for_call_event", {"events": ["newCall"], "after_sequence": 0, "timeout_seconds": 1}
+            )
+        data = waited.structured_content
+        assert not waited.is_error and data["status"] == "event", text_of(waited)
+        assert data["event"]["to_number"].endswith(expected.removeprefix("+")), data
+        assert data.get("hidden_not_yours") == hidden, data
+
+
+async def test_the_wait_fails_closed_when_ownership_is_unknown(audit_path: Path) -> None:
+    server, _ = sandbox_server(audit_path, "w7", None)  # no such user: /users/w7 is 404
+    async with Client(server) as c:
+        waited = await c.call_tool("sipgate_wait_for_call_event", {"timeout_seconds": 1})
+    assert waited.is_error and "fail closed" in text_of(waited), text_of(waited)
+
+
+async def test_the_hidden_count_is_declared_in_each_filtered_tools_output_schema(audit_path: Path) -> None:
+    """Structured output validates against the outputSchema tools/list declares, `hidden_not_yours` included."""
+    import jsonschema
+
+    server, _ = sandbox_server(audit_path, "w1", "user")
+    async with Client(server) as c:
+        schemas = {t.name: t.output_schema for t in (await c.list_tools()).tools}
+        results = {name: (await c.call_tool(name, {})).structured_content for name in LISTS}
+        results["sipgate_wait_for_call_event"] = (
+            await c.call_tool("sipgate_wait_for_call_event", {"timeout_seconds": 1})
+        ).structured_content
+    for name, result in results.items():
+        schema = schemas[name]
+        assert schema is not None and schema["properties"]["hidden_not_yours"]["type"] == "integer", name
+        assert isinstance(result["hidden_not_yours"], int), (name, result)
+        jsonschema.validate(result, schema)
+        assert set(result) <= set(schema["properties"]), (name, set(result) - set(schema["properties"]))
+
+
+def test_every_filtered_tool_declares_the_hidden_count() -> None:
+    for op in CATALOGUE:
+        if op.name in LISTS or op.name in EVENTS:
+            assert "hidden_not_yours" in op.output.model_fields, op.name
+
+
+# ------------------------------------------------------------------ fax: only from the user's own fax lines
+def _fax_server(audit_path: Path, tmp_path: Path, ownership: str | None) -> tuple[Any, Sandbox]:
+    from test_sipgate_round2 import pdf
+
+    (tmp_path / "faxes").mkdir(exist_ok=True)
+    (tmp_path / "faxes" / "offer.pdf").write_bytes(pdf(1))
+    settings = make_settings(
+        audit_path, telco_mcp_sandbox=True, telco_mcp_toolsets="all", telco_mcp_allow_writes=True,
+        telco_mcp_sipgate_ownership=ownership, telco_mcp_fax_dir=tmp_path / "faxes",
+    )  # fmt: skip
+    server = build_server(settings)
+    sandbox = server.telco_runtime.sandbox  # type: ignore[attr-defined]
+    assert isinstance(sandbox, Sandbox)
+    sandbox.state.sipgate.userinfo["sub"] = "w1"  # Ben: fax line f1 is his, f0 is Anna's
+    return server, sandbox
+
+
+FAX = {"file": "offer.pdf", "recipient": "+49 30 23125477"}
+
+
+async def test_a_fax_goes_only_from_the_users_own_fax_line_in_user_mode(audit_path: Path, tmp_path: Path) -> None:
+    server, sandbox = _fax_server(audit_path, tmp_path, None)  # w1 is no admin: user
+    async with Client(server, elicitation_callback=accept) as c:
+        theirs = await c.call_tool("sipgate_send_fax", FAX | {"faxline_id": "f0"})
+        own = await c.call_tool("sipgate_send_fax", FAX | {"faxline_id": "f1"})
+    assert theirs.is_error and "fax line f0 is not yours" in text_of(theirs), text_of(theirs)
+    assert own.structured_content["status"] == "applied", text_of(own)
+    assert [r.json["faxlineId"] for r in sandbox.requests if r.path == "/v2/sessions/fax"] == ["f1"]
+
+    server, sandbox = _fax_server(audit_path, tmp_path, "account")
+    async with Client(server, elicitation_callback=accept) as c:
+        anyones = await c.call_tool("sipgate_send_fax", FAX | {"faxline_id": "f0"})
+    assert anyones.structured_content["status"] == "applied", text_of(anyones)
+
+
+async def test_a_resend_needs_the_users_fax_and_fax_line(audit_path: Path, tmp_path: Path) -> None:
+    server, sandbox = _fax_server(audit_path, tmp_path, "user")
+    annas = next(e for e in sandbox.state.sipgate.history if e["type"] == "FAX" and e["direction"] == "OUTGOING")
+    async with Client(server, elicitation_callback=accept) as c:
+        sent = await c.call_tool("sipgate_send_fax", FAX | {"faxline_id": "f1"})
+        own = sent.structured_content["result"]["fax_id"]
+        again = await c.call_tool("sipgate_resend_fax", {"fax_id": own, "recipient": FAX["recipient"],
+                                                         "faxline_id": "f1"})  # fmt: skip
+        from_annas_line = await c.call_tool("sipgate_resend_fax", {"fax_id": own, "recipient": FAX["recipient"],
+                                                                   "faxline_id": "f0"})  # fmt: skip
+        annas_fax = await c.call_tool("sipgate_resend_fax", {"fax_id": annas["id"], "recipient": annas["target"],
+                                                             "faxline_id": "f1"})  # fmt: skip
+    assert again.structured_content["status"] == "applied", text_of(again)
+    assert from_annas_line.is_error and "fax line f0 is not yours" in text_of(from_annas_line)
+    assert annas_fax.is_error and f"history entry {annas['id']} is not yours" in text_of(annas_fax)
+    assert len([r for r in sandbox.requests if r.path == "/v2/sessions/fax/resend"]) == 1
+
+
+async def test_unknown_fax_lines_refuse_a_fax_only(audit_path: Path, tmp_path: Path) -> None:
+    """sipgate answers 403 for the fax lines when fax is not booked: a fax fails closed, other checks work."""
+    import httpx2
+
+    server, sandbox = _fax_server(audit_path, tmp_path, "user")
+    fault = {"kind": "status", "status": 403, "method": "GET", "path_prefix": "/v2/w1/faxlines", "count": None}
+    async with (
+        Client(server, elicitation_callback=accept) as c,
+        httpx2.AsyncClient(transport=httpx2.ASGITransport(app=sandbox.app), base_url="http://sb.test") as admin,
+    ):
+        assert (await admin.post("/_sandbox/faults", json=fault)).status_code in (200, 201)
+        fax = await c.call_tool("sipgate_send_fax", FAX | {"faxline_id": "f1"})
+        own = await c.call_tool("sipgate_get_forwardings", {"phoneline_id": "p1"})
+    said = text_of(fax)
+    assert fax.is_error and "which fax lines are yours is unknown" in said and "fail closed" in said, said
+    assert not own.is_error, text_of(own)  # Ben's own phoneline: ownership is known
+    assert not [r for r in sandbox.requests if r.path == "/v2/sessions/fax"]
+
+
+async def test_a_dtmf_event_is_the_users_when_an_earlier_event_of_its_call_is(audit_path: Path) -> None:
+    """dtmf names no number nor user: it goes with its call, whose newCall said whose it is."""
+    from test_call_events import poster
+
+    server, _ = sandbox_server(audit_path, "w1", "user")
+    runtime = server.telco_runtime  # type: ignore[attr-defined]
+    pushed = [
+        {"event": "newCall", "direction": "in", "from": "49301234567", "to": "492111234567", "callId": "ANNA1"},
+        {"event": "dtmf", "callId": "ANNA1", "dtmf": "1"},
+        {"event": "newCall", "direction": "in", "from": "49301234567", "to": "492111234568", "callId": "BEN1"},
+        {"event": "dtmf", "callId": "BEN1", "dtmf": "2"},
+    ]
+    async with Client(server) as c:
+        async with poster(runtime) as post:
+            for event in pushed:
+                assert (await post.post(runtime.webhooks.path, data=event)).status_code == 200
+        waited = await c.call_tool(
+            "sipgate_wait_for_call_event", {"events": ["dtmf"], "after_sequence": 0, "timeout_seconds": 1}
+        )
+    data = waited.structured_content
+    assert data["status"] == "event" and data["event"]["call_id"] == "BEN1", data
+    assert data["hidden_not_yours"] == 1  # Anna's call's key press

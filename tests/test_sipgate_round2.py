@@ -407,3 +407,32 @@ async def test_an_export_with_start_after_end_is_refused_naming_the_fields(audit
         )
     assert result.is_error and "start" in text_of(result)
     assert not [r for r in sandbox.requests if r.path == "/v2/history/export"]
+
+
+# ------------------------------------------------------------------ the writes whose 2xx the spec leaves out
+@pytest.mark.parametrize("status", [200, 204])
+async def test_route_number_and_resend_fax_take_any_2xx_as_applied(audit_path: Path, status: int) -> None:
+    """The spec declares no 2xx for `PUT /numbers/{numberId}` nor `POST /sessions/fax/resend`
+    (docs/upstream-notes.md): a 200 (with or without a body) or a 204 is applied, never unknown."""
+    from conftest import FakeUpstream, client_for, response, sipgate_settings
+
+    numbers = [{"id": "1001", "number": "+492111234568", "endpointId": "p1", "endpointAlias": "Ben"},
+               {"id": "1002", "number": "+492111234569", "endpointId": "p2", "endpointAlias": "Clara"}]  # fmt: skip
+    after = [numbers[0] | {"endpointId": "p2", "endpointAlias": "Clara"}, numbers[1]]
+    fax = {"id": "F1", "type": "FAX", "direction": "OUTGOING", "target": "+493023125477", "source": "+4921112345",
+           "created": "2026-11-01T08:00:00Z", "lastModified": "2026-11-01T08:00:00Z", "incoming": False,
+           "connectionIds": ["f0"], "status": "PICKUP", "faxStatusType": "SENT"}  # fmt: skip
+    answer = response(status, {} if status == 200 else None)
+    fake = FakeUpstream()
+    fake.route("GET /v2/numbers", lambda r: response(200, {"items": after if fake.sent("PUT") else numbers}))
+    fake.route("PUT /v2/numbers/1001", answer)
+    fake.route("GET /v2/history/F1", response(200, fax))
+    fake.route("POST /v2/sessions/fax/resend", answer)
+    settings = sipgate_settings(audit_path, telco_mcp_toolsets="all", telco_mcp_allow_writes=True)
+    async with client_for(settings, fake, elicitation_callback=accept) as c:
+        routed = await c.call_tool("sipgate_route_number", {"number_id": "1001", "endpoint_id": "p2"})
+        resent = await c.call_tool("sipgate_resend_fax", {"fax_id": "F1", "recipient": "+49 30 23125477"})
+    for result in (routed, resent):
+        assert result.structured_content is not None, text_of(result)
+        assert result.structured_content["status"] == "applied", text_of(result)
+    assert len(fake.sent("PUT", "/v2/numbers/1001")) == 1 and len(fake.sent("POST", "/v2/sessions/fax/resend")) == 1

@@ -328,7 +328,9 @@ class CompatibilityApi:
             try:
                 bound = _parse_time(raw)
             except ValueError:
-                return error(400, 20001, f"{name} must be a date (YYYY-MM-DD) or an RFC 2822 time")
+                return error(
+                    400, 20001, f"{name} must be a date (YYYY-MM-DD), an ISO 8601 UTC time or an RFC 2822 time"
+                )
             calls = [c for c in calls if c["start_time"] and (_when(c["start_time"]) > bound) == after]
         kept = ("Status", "From", "To", "StartTime>", "StartTime<")
         return self._page(request, [_public(c) for c in calls], "calls", kept)
@@ -517,8 +519,11 @@ def _when(text: str) -> datetime:
 
 
 def _parse_time(raw: str) -> datetime:
+    """A `StartTime` bound: a date (the providers' docs), ISO 8601 in UTC (what their SDKs send) or RFC 2822."""
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
         return datetime.fromisoformat(raw).replace(tzinfo=UTC)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", raw):
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
     return _when(raw)
 
 

@@ -254,6 +254,7 @@ class SipgateApi:
             Route("/v2/{user_id}/sms", self.get_sms_extensions, methods=["GET"]),
             Route("/v2/{user_id}/devices", self.get_devices, methods=["GET"]),
             Route("/v2/{user_id}/phonelines", self.get_phonelines, methods=["GET"]),
+            Route("/v2/{user_id}/faxlines", self.get_faxlines, methods=["GET"]),
             Route("/v2/{user_id}/phonelines/{phoneline_id}/forwardings", self.get_forwardings, methods=["GET"]),
             Route("/v2/{user_id}/phonelines/{phoneline_id}/forwardings", self.set_forwardings, methods=["PUT"]),
         ]
@@ -357,6 +358,17 @@ class SipgateApi:
         if user_id is None:
             return _empty(403)
         return JSONResponse({"items": self._state.phonelines.get(user_id, [])})
+
+    async def get_faxlines(self, request: Request) -> Response:
+        """A user's fax lines (``FaxlinesResponse``); an unknown user is 403, as sipgate answers a foreign id."""
+        if denied := self._denied(request, ("faxlines:read",)):
+            return denied
+        user_id = self._user(request)
+        if user_id is None:
+            return _empty(403)
+        owners = self._state.faxline_users
+        lines = [line for line in self._state.faxlines if owners.get(line["id"]) == user_id]
+        return JSONResponse({"items": [line | {"canSend": True, "canReceive": True} for line in lines]})
 
     async def get_forwardings(self, request: Request) -> Response:
         if denied := self._denied(request, ("phonelines:read", "phonelines:forwardings:read")):

@@ -189,7 +189,9 @@ class SipgateState:
     sipgateio_booked: bool = True
     ringing: dict[str, RunningCall] = field(default_factory=dict[str, RunningCall])
     # Fax (issue 27): the account's fax lines, and every fax sent (the session id is its history entry id).
-    faxlines: list[JSONDict] = field(default_factory=lambda: [{"id": "f0", "alias": "Fax Zentrale"}])
+    faxlines: list[JSONDict] = field(default_factory=lambda: [{"id": "f0", "alias": "Fax Zentrale"},
+                                                              {"id": "f1", "alias": "Fax Ben Fischer"}])  # fmt: skip
+    faxline_users: dict[str, str] = field(default_factory=lambda: {"f0": "w0", "f1": "w1"})  # whose line each is
     faxes: list[JSONDict] = field(default_factory=list[JSONDict])
 
     def sms_extension(self, sms_id: str) -> JSONDict | None:

@@ -40,6 +40,7 @@ EXTRA_OPERATIONS: tuple[tuple[Provider, str, str], ...] = (
     ("sipgate", "GET", "/authorization/userinfo"),  # the sandbox simulates it (sipgate's token check)
     ("sipgate", "GET", "/history/{entryId}"),  # the lookup before a history entry's update or deletion
     ("sipgate", "GET", "/users/{userId}"),  # whether the token's user is an admin (TELCO_MCP_SIPGATE_OWNERSHIP)
+    ("sipgate", "GET", "/{userId}/faxlines"),  # the user's fax lines (a fax in user ownership mode)
     # the number check before a Compatibility call is started (is `from` the project's own?)
     ("signalwire", "GET", f"{LAML_BASE}/Accounts/{{AccountSid}}/IncomingPhoneNumbers"),
     # one participant: the lookup before a participant's update or removal

@@ -146,6 +146,11 @@ def stdio_server(tmp_path: Path, **extra_env: str) -> Iterator[StdioServer]:
         "XDG_STATE_HOME": str(tmp_path / "state"),
         "TELCO_MCP_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
         "MODULES_OUT": str(tmp_path / "modules.txt"),
+        # Chosen, so nothing is looked up: a derived sipgate ownership is looked up 0.2 s after the first tools/list
+        # (loading the sandbox's routes, or the HTTP stack and the metrics with credentials, and sending the
+        # canaries), which would race the module dump below. That it waits for tools/list, and never delays it, is
+        # tested in tests/test_sipgate_ownership_startup.py.
+        "TELCO_MCP_SIPGATE_OWNERSHIP": "account",
         **extra_env,
     }
     with (tmp_path / "stderr.log").open("wb") as errlog:

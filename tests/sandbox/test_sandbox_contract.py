@@ -102,6 +102,7 @@ COVERED: tuple[tuple[str, str, str], ...] = (
     ("sipgate", "POST", "/sessions/fax/resend"),
     ("sipgate", "GET", "/history/export"),
     ("sipgate", "GET", "/users/{userId}"),
+    ("sipgate", "GET", "/{userId}/faxlines"),
 )
 
 
@@ -415,6 +416,12 @@ async def _sipgate(r: Recorder) -> None:
     await send("GET", one_user, "/users/w9")
     await send("GET", one_user, "/users/w0", auth=NO_AUTH)
     await send("GET", one_user, "/users/w0", **narrow)
+    faxlines = "/{userId}/faxlines"  # a fax in user ownership mode goes only from the user's own fax lines
+    await send("GET", faxlines, "/w0/faxlines")
+    await send("GET", faxlines, "/w1/faxlines")
+    await send("GET", faxlines, "/w9/faxlines")
+    await send("GET", faxlines, "/w0/faxlines", auth=NO_AUTH)
+    await send("GET", faxlines, "/w0/faxlines", **narrow)
     export = "/history/export"  # CSV (issue 27)
     await send("GET", export, export)
     await send("GET", export, export, params={"types": ["CALL", "FAX"], "limit": 5, "from": "2026-10-01T00:00:00Z"})

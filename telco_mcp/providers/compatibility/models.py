@@ -8,8 +8,7 @@ Results are flat and compact; each ``*_from_api`` reads only the fields it knows
 
 from __future__ import annotations
 
-from datetime import datetime
-from email.utils import format_datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -45,9 +44,9 @@ Url = Annotated[str, AfterValidator(_bounded_url), AfterValidator(routing_url)]
 """A URL the provider sends the call's instructions or events to: https on an allowed routing host."""
 
 
-def rfc2822(when: datetime) -> str:
-    """A time as the Compatibility API writes it: RFC 2822 in GMT (`Wed, 19 Sep 2018 20:00:00 +0000`)."""
-    return format_datetime(when).replace("-0000", "+0000")
+def iso_utc(when: datetime) -> str:
+    """A list filter's time bound as the Compatibility SDKs send it: ISO 8601 in UTC, to the second."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -71,10 +70,12 @@ class ListCallsInput(PageInput):
         return self
 
     def filters(self) -> list[tuple[str, str]]:
-        """The spec's query filters: `Status`, `From`, `To`, `StartTime>` and `StartTime<` (RFC 2822, GMT)."""
+        """The spec's query filters: `Status`, `From`, `To`, `StartTime>` and `StartTime<`. The spec gives no format
+        for the window's bounds; they are sent as SignalWire's own Compatibility SDK (twilio-node's serializer)
+        sends them: ISO 8601 in UTC to the second, `2026-11-01T08:50:00Z` (docs/upstream-notes.md)."""
         pairs = [("Status", self.status), ("From", self.from_number), ("To", self.to_number)]
-        pairs += [("StartTime>", self.started_after and rfc2822(self.started_after)),
-                  ("StartTime<", self.started_before and rfc2822(self.started_before))]  # fmt: skip
+        pairs += [("StartTime>", self.started_after and iso_utc(self.started_after)),
+                  ("StartTime<", self.started_before and iso_utc(self.started_before))]  # fmt: skip
         return [(name, value) for name, value in pairs if value]
 
 

@@ -384,9 +384,14 @@ class Call(CallState):
     pushed: PushedCallInfo | None = Field(default=None, description="From sipgate's call events, when received.")
 
 
+# How many items a list left out in `user` ownership mode (providers/sipgate/ownership.py); absent otherwise.
+HiddenNotYours = Annotated[int | None, TRUSTED, Field(ge=0, description="Items hidden: another sipgate user's.")]
+
+
 class CallList(Result):
     calls: list[Call]
     note: Annotated[str | None, TRUSTED] = None  # why `pushed` is missing, when the shared state did not answer
+    hidden_not_yours: HiddenNotYours = None
 
 
 class CallActionResult(Result):
@@ -454,6 +459,7 @@ class HistoryEntry(Result):
 class HistoryPage(Page):
     items: list[HistoryEntry]
     total_count: int = Field(description="Matching entries in all pages.")
+    hidden_not_yours: HiddenNotYours = None
 
 
 class Userinfo(Result):
@@ -844,6 +850,7 @@ class Number(Result):
 
 class NumberPage(Page):
     items: list[Number]
+    hidden_not_yours: HiddenNotYours = None
 
 
 class Balance(Result):
@@ -899,6 +906,7 @@ class Voicemail(Result):
 
 class VoicemailList(Result):
     items: list[Voicemail]
+    hidden_not_yours: HiddenNotYours = None
 
 
 class BlockedNumber(Result):

@@ -83,6 +83,15 @@ class SendFaxInput(_Input):
     faxline_id: FaxlineId = "f0"
 
 
+def faxline_ids_from_api(payload: Any) -> list[str]:
+    """``FaxlinesResponse {items}`` (``GET /{userId}/faxlines``) -> the fax line ids (the ownership check)."""
+    what = "fax line list"
+    items = p.obj(payload, what).get("items", [])
+    if not isinstance(items, list):
+        raise p.PayloadShapeError(f"{what}: items is not a list")
+    return [p.req_str(p.obj(item, "fax line"), "id", "fax line") for item in items]
+
+
 class SentFax(Result):
     fax_id: str = Field(description="sessionId = history entry id: sipgate_get_fax_status.")
     recipient: str

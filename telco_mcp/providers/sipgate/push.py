@@ -247,34 +247,46 @@ class CallEventWait(Result):
     event: CallEvent | None = Field(default=None, description="The matching event; absent on timeout.")
     waited_seconds: Annotated[float, TRUSTED]
     note: Annotated[str | None, TRUSTED] = None
+    hidden_not_yours: m.HiddenNotYours = None
 
 
 async def wait_for_event(args: WaitForCallEventInput, ctx: LocalContext) -> BaseModel:
-    """The first matching event: a kept one after `after_sequence`, else the next one to arrive."""
+    """The first matching event: a kept one after `after_sequence`, else the next one to arrive. An event the
+    caller may not see (`ctx.visible`: another sipgate user's, in `user` ownership mode) is skipped and counted."""
     wanted = args.filter()
     started = time.monotonic()
+    hidden = 0
+
+    async def shown(event: CallEvent) -> bool:
+        nonlocal hidden
+        if not wanted.matches(event):
+            return False
+        if ctx.visible is not None and not await ctx.visible(event):
+            hidden += 1
+            return False
+        return True
+
+    def result(event: CallEvent | None, waited: float, note: str | None = None) -> CallEventWait:
+        return CallEventWait(status="event" if event else "timeout", event=event, waited_seconds=round(waited, 3),
+                             note=note, hidden_not_yours=hidden if ctx.visible is not None else None)  # fmt: skip
+
     async with ctx.events.subscribe() as incoming:  # subscribed before looking back: nothing slips between
         if args.after_sequence is not None:
             kept = sorted(await ctx.events.recent(10_000), key=lambda e: e.sequence)
             for event in kept:
-                if event.sequence > args.after_sequence and wanted.matches(event):
-                    return CallEventWait(status="event", event=event, waited_seconds=0.0)
+                if event.sequence > args.after_sequence and await shown(event):
+                    return result(event, 0.0)
         deadline = started + args.timeout_seconds
         await ctx.progress(0, args.timeout_seconds, "waiting for a call event")
         while (left := deadline - time.monotonic()) > 0:
             with anyio.move_on_after(min(left, PROGRESS_EVERY)):
                 async for event in incoming:
-                    if wanted.matches(event):
-                        return CallEventWait(
-                            status="event", event=event, waited_seconds=round(time.monotonic() - started, 3)
-                        )
+                    if await shown(event):
+                        return result(event, time.monotonic() - started)
             elapsed = min(time.monotonic() - started, args.timeout_seconds)
             await ctx.progress(round(elapsed, 1), args.timeout_seconds, "waiting for a call event")
-    return CallEventWait(
-        status="timeout",
-        waited_seconds=round(time.monotonic() - started, 3),
-        note=f"No matching call event within {args.timeout_seconds} s. Call again to keep waiting.",
-    )
+    note = f"No matching call event within {args.timeout_seconds} s. Call again to keep waiting."
+    return result(None, time.monotonic() - started, note)
 
 
 async def not_sent(response: httpx2.Response, args: Any, ctx: CallContext) -> BaseModel:  # pragma: no cover
