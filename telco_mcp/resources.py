@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from mcp.server.mcpserver import Context
 
 from telco_mcp import __version__
-from telco_mcp.errors import StateUnavailable
+from telco_mcp.errors import StateUnavailable, TelcoError
 from telco_mcp.safety.scopes import decide
 from telco_mcp.settings import Settings, split_list
 from telco_mcp.untrusted import UNTRUSTED_NOTE, fence, to_json
@@ -130,11 +130,24 @@ async def call_events(runtime: Runtime) -> str:
         events = await runtime.events.recent(CALL_EVENTS_SHOWN)
     except StateUnavailable as exc:  # a read never fails for want of the shared state: it says so instead
         return f"[unavailable] {exc}"
-    data = {
+    hidden = 0
+    if runtime.settings.telco_mcp_sipgate_ownership != "account":  # `user` mode shows the user's calls' events only
+        from telco_mcp.providers.sipgate.ownership import events_theirs
+
+        client = runtime.open_clients.get("sipgate")
+        if client is None:
+            return "[refused] which sipgate calls are yours is unknown while the server is not serving (fail closed)"
+        try:
+            events, hidden = await events_theirs(runtime.call_context(client), events, "the call events resource")
+        except TelcoError as exc:
+            return f"[refused] {exc.message}"
+    data: dict[str, Any] = {
         "events": [e.model_dump(mode="json", exclude_none=True) for e in events],
         "shown": len(events),
         "limit": CALL_EVENTS_SHOWN,
     }
+    if hidden:
+        data["hidden_not_yours"] = hidden
     return fence(to_json(data), "sipgate") + "\n" + UNTRUSTED_NOTE
 
 

@@ -94,6 +94,9 @@ class Runtime:
     state_ping: Callable[[], None] = field(default=lambda: None)
     # Called when a tools/list is answered: the derived sipgate ownership is looked up once the server is up.
     tools_listed: Callable[[], None] = field(default=lambda: None)
+    # The shared provider clients while the server's lifespan holds them open (server.py): what a resource, which
+    # gets no request context, calls through (the call events resource's sipgate ownership check).
+    open_clients: dict[Provider, ProviderClient] = field(default_factory=dict)
 
     def call_context(self, client: ProviderClient, owner: Callable[[], str] | None = None) -> CallContext:
         """What one tool call's operation hooks may use; `owner()` is the caller's binding key (exports.py)."""

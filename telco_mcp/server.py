@@ -580,6 +580,8 @@ def build_server(
             await stack.enter_async_context(client.http)
             clients[provider] = client
         logger.debug("shared clients opened: %s", ", ".join(clients) or "none")
+        runtime.open_clients = clients
+        stack.callback(lambda: setattr(runtime, "open_clients", {}))
         if "sipgate" in clients:
             _log_sipgate_ownership(settings)
             if lookup is not None:

@@ -8,6 +8,7 @@ lists are filtered and say how many items were hidden; unknown ownership fails c
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -303,3 +304,28 @@ async def test_a_dtmf_event_is_the_users_when_an_earlier_event_of_its_call_is(au
     data = waited.structured_content
     assert data["status"] == "event" and data["event"]["call_id"] == "BEN1", data
     assert data["hidden_not_yours"] == 1  # Anna's call's key press
+
+
+async def test_the_call_events_resource_shows_only_the_users_calls_and_fails_closed(audit_path: Path) -> None:
+    """The resource a client reads without a tool call keeps to the same rule as the wait: in `user` mode a
+    colleague's call's events are left out and counted; `account` shows all; unknown ownership shows none."""
+    import httpx2
+
+    from telco_mcp.resources import CALL_EVENTS_URI
+
+    for user, ownership, shown, hidden in (("w1", "user", 1, 1), ("w1", "account", 2, None), ("w7", None, 0, None)):
+        server, sandbox = sandbox_server(audit_path, user, ownership)
+        transport = httpx2.ASGITransport(app=sandbox.app)
+        async with Client(server) as c, httpx2.AsyncClient(transport=transport, base_url="http://sb.test") as admin:
+            for callee in ("+492111234567", "+492111234568"):  # Anna's main number (w0's), then Ben's 1001 (w1's)
+                rung = await admin.post("/_sandbox/sipgate/ring", json={"from": "+49 30 1234567", "to": callee})
+                assert rung.status_code == 201, rung.text
+            read = await c.read_resource(CALL_EVENTS_URI)
+        text = read.contents[0].text  # type: ignore[union-attr]
+        if user == "w7":  # no such user: which calls are theirs is unknown
+            assert text.startswith("[refused]") and "fail closed" in text and "+49211" not in text, text
+            continue
+        data = json.loads(text.split("\n")[1])  # the JSON line inside the <untrusted-data> fence
+        assert data["shown"] == shown and data.get("hidden_not_yours") == hidden, data
+        callees = {event["to_number"] for event in data["events"]}
+        assert callees == ({"+492111234567", "+492111234568"} if ownership == "account" else {"+492111234568"}), data

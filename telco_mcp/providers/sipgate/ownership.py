@@ -371,6 +371,17 @@ def _visible(name: str) -> Callable[..., Any]:
 EVENTS = frozenset({"sipgate_wait_for_call_event"})
 
 
+async def events_theirs(ctx: CallContext, events: Iterable[CallEvent], operation: str) -> tuple[list[CallEvent], int]:
+    """`events` as `operation` may show them (the call events resource): in `user` mode the user's calls' only,
+    with how many were hidden; unknown ownership raises (fail closed)."""
+    found = await owned(ctx, operation)
+    listed = list(events)
+    if found.mode == "account":
+        return listed, 0
+    kept = [event for event in listed if await _event_is_theirs(event, found, ctx.events)]
+    return kept, len(listed) - len(kept)
+
+
 def with_ownership(ops: Iterable[Operation]) -> tuple[Operation, ...]:
     """`ops` with the ownership checks of `TARGETS`, `LISTS` and `EVENTS` attached (sipgate only)."""
     out: list[Operation] = []
