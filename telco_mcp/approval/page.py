@@ -143,6 +143,7 @@ class Outcome:
     verb: str = ""  # "Approved" or "Denied" when a person (or their client) decided it
     by: str = ""  # how, in words (`_BY`), with the approver when the API names one
     usable: bool = False  # approved and not yet used: `next` goes on with the approval's expiry
+    expired: bool = False  # it expired unused: the page says when
 
 
 def outcome(approval: Approval, now: float) -> Outcome | None:
@@ -162,6 +163,7 @@ def outcome(approval: Approval, now: float) -> Outcome | None:
             "Expired, nothing was sent",
             "Nobody decided it in time (or the assistant's session ended). If the write is still wanted, your "
             "assistant has to ask again.",
+            expired=True,
         )
     if approval.status == "denied":
         return Outcome("Denied", "Nothing was sent. Your assistant is told you said no.", "Denied", by)
@@ -180,6 +182,7 @@ def outcome(approval: Approval, now: float) -> Outcome | None:
             "assistant has to ask again.",
             "Approved",
             by,
+            expired=True,
         )
     return Outcome(
         f"Approved — your assistant can send it to {where}",

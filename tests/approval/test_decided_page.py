@@ -120,7 +120,7 @@ async def test_an_expired_write_says_so_and_offers_nothing(audit_path: Path, bro
             page = await follow(http, base + "/approvals/" + link.split("/approvals/", 1)[1])
     assert server.telco_runtime.approvals.store.get(pending["approval_id"]).status == "pending"
     assert_decided(page, "Expired, nothing was sent")
-    assert "has to ask again" in page.text
+    assert "has to ask again" in page.text and re.search(r"It expired at <time datetime=\"[^\"]+\" data-loc", page.text)
 
 
 async def test_with_the_pin_a_write_decided_in_the_terminal_shows_the_decision_on_the_page(
