@@ -1,11 +1,14 @@
 """The approval page and the local approvals API, served by the server process itself.
 
-Page (`/approvals/...`, Starlette, plain HTML forms, no JavaScript, no third-party assets):
+Page (`/approvals/...`, Starlette, plain HTML forms, no third-party assets; JavaScript only for passkeys and
+to show times in the reader's time zone, the page reads right without it):
     GET  /approvals/                    sign in with the approver PIN, then every pending approval
-    GET  /approvals/a/{id}?code=...     a launch link: swaps the single-use code for a cookie bound
-                                        to this one approval, then refreshes to the clean URL
-    GET  /approvals/a/{id}              exactly what will be sent, with Approve and Deny
-    POST /approvals/a/{id}/decide       approve (optionally with a grant) or deny
+    GET  /approvals/a/{id}?code=...     a launch link: the page, its single-use code riding in the form;
+                                        once used, the link still shows the decision, read only
+    GET  /approvals/a/{id}              exactly what will be sent, with Approve and Deny; once decided
+                                        (or expired), the decision as the heading and no form
+    POST /approvals/a/{id}/decide       approve (optionally with a grant) or deny, then back to the GET
+                                        (a reload shows the decision; a second press changes nothing)
     POST /approvals/bulk                approve the selected approvals, or deny everything pending
     POST /approvals/signin              the PIN
     GET  /approvals/static/page.css
@@ -24,12 +27,14 @@ import functools
 import hashlib
 import html
 import json
+import math
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import anyio
 import jinja2
@@ -57,6 +62,7 @@ from telco_mcp.approval.service import (
 from telco_mcp.approval.sessions import Session, hashed
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval
 from telco_mcp.errors import ConfirmationError, StateUnavailable
+from telco_mcp.identity import Caller
 from telco_mcp.safety.audit import Act, Factor
 
 # Where a sign-in may lead: the pending list or one approval's page, nothing else (no other host, scheme,
@@ -86,6 +92,105 @@ def _e(value: object) -> str:
 
 def _when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%H:%M:%S UTC")
+
+
+def _until(timestamp: float, now: float) -> str:
+    """How long until `timestamp`, as the page says it (static/time.js says the same in the browser)."""
+    minutes = math.ceil((timestamp - now) / 60)
+    if minutes <= 0:
+        return "expired"
+    return "in 1 minute" if minutes == 1 else f"in {minutes} minutes"
+
+
+def _clock(timestamp: float, now: float, *, until: bool = False) -> Markup:
+    """A time as the page shows it: UTC (and how long until it) as written here, which the page's script
+    (static/time.js) rewrites to the reader's own time zone; without JavaScript this text stands."""
+    iso = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = f'<time datetime="{iso}" data-local-time>{_when(timestamp)}</time>'
+    if until:
+        out += f' (<span data-until="{iso}">{_until(timestamp, now)}</span>)'
+    return Markup(out)  # a timestamp's digits and fixed words only: nothing from a request
+
+
+def _asker(approval: Approval) -> str:
+    """Who asked for a write, in words: the signed-in person (OAuth, verified), and what the MCP client says it
+    is (its clientInfo: any program can claim any name, so the page says it is a claim)."""
+    claim = approval.client_info
+    if claim is None and approval.caller is None and approval.client_label != "an unnamed MCP client":
+        claim = approval.client_label  # a record from before `client_info`: its label is the claim
+    said = f"the client says it is {claim}" if claim else "the client did not say what it is"
+    if approval.caller is None:
+        return said
+    person = Caller(subject=approval.caller.get("sub", ""), issuer=None, name=approval.caller.get("name"), scopes=())
+    return f"{person.label} (signed in); {said}"
+
+
+# How a decision reached the approval, for the page that shows it later.
+_BY = {
+    "approval-page": "on the approval page",
+    "cli": "in a terminal (telco-mcp approvals)",
+    "approval-api": "through the approval API",
+    "client": "in the MCP client, which declined to open the link",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of an approval that no longer waits: the page's heading, and what it means now."""
+
+    heading: str
+    next: str
+    verb: str = ""  # "Approved" or "Denied" when a person (or their client) decided it
+    by: str = ""  # how, in words (`_BY`), with the approver when the API names one
+    usable: bool = False  # approved and not yet used: `next` goes on with the approval's expiry
+    expired: bool = False  # it expired unused: the page says when
+
+
+def outcome(approval: Approval, now: float) -> Outcome | None:
+    """The decision (or the expiry) of an approval, as its page shows it; None while it waits for a person.
+
+    The page knows an approval was used by the assistant's retry, not what the provider answered (that is in
+    the assistant's answer and the audit log): it says no more than it knows.
+    """
+    where = f"{approval.provider} (sandbox)" if approval.sandbox else approval.provider
+    by = _BY.get(approval.decided_by or "", "")
+    if approval.decided_by == "approval-api" and approval.approver:
+        by += f" by {approval.approver.get('name') or approval.approver.get('sub')}"
+    if approval.status == "pending":
+        if not approval.expired(now):
+            return None
+        return Outcome(
+            "Expired, nothing was sent",
+            "Nobody decided it in time (or the assistant's session ended). If the write is still wanted, your "
+            "assistant has to ask again.",
+            expired=True,
+        )
+    if approval.status == "denied":
+        return Outcome("Denied", "Nothing was sent. Your assistant is told you said no.", "Denied", by)
+    if approval.status == "used":
+        return Outcome(
+            "Approved — used by your assistant",
+            f"Your assistant used this approval to send the write to {where}, once; what {approval.provider} "
+            "answered is in your assistant's reply and in the audit log.",
+            "Approved",
+            by,
+        )
+    if approval.expired(now):
+        return Outcome(
+            "Approved, but it expired unused",
+            "Your assistant did not send it in time, so nothing was sent. If the write is still wanted, your "
+            "assistant has to ask again.",
+            "Approved",
+            by,
+            expired=True,
+        )
+    return Outcome(
+        f"Approved — your assistant can send it to {where}",
+        "Tell your assistant to go ahead: it can send this once, until",
+        "Approved",
+        by,
+        usable=True,
+    )
 
 
 def _host_allowed(request: Request, allowed: list[str]) -> bool:
@@ -142,7 +247,8 @@ class _Page:
     def _render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         values.setdefault("title", "Approvals")
         values.setdefault("passkey", self.proof == "passkey")
-        page = _TEMPLATES.get_template(template).render(when=_when, **values)
+        clock = functools.partial(_clock, now=self.service.clock())
+        page = _TEMPLATES.get_template(template).render(when=_when, clock=clock, asker=_asker, **values)
         return HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
 
     def _message(self, heading: str, text: str, status: int = 200) -> HTMLResponse:
@@ -203,7 +309,9 @@ class _Page:
         return Response(text, media_type="text/css", headers=SECURITY_HEADERS)
 
     async def script(self, request: Request) -> Response:
-        text = resources.files("telco_mcp.approval").joinpath("static/passkey.js").read_text(encoding="utf-8")
+        """One of the page's own scripts (the routes name each: passkey.js, time.js)."""
+        name = request.url.path.rsplit("/", 1)[1]
+        text = resources.files("telco_mcp.approval").joinpath("static", name).read_text(encoding="utf-8")
         return Response(text, media_type="text/javascript", headers=SECURITY_HEADERS)
 
     async def index(self, request: Request) -> Response:
@@ -214,8 +322,9 @@ class _Page:
             return await self._signin_page(request, next_path="/approvals/")
         pending = await self._state(self.service.store.pending)
         return self._render(
-            "list.html", title="Pending approvals", pending=pending, csrf=session.csrf, proof=self.proof, code=""
-        )
+            "list.html", title="Pending approvals", pending=pending, csrf=session.csrf, proof=self.proof, code="",
+            local_time=bool(pending),
+        )  # fmt: skip
 
     async def _signin_page(self, request: Request, *, next_path: str, error: str | None = None) -> Response:
         if not self.service.signs_in:
@@ -281,16 +390,15 @@ class _Page:
         approval_id = request.path_params["approval_id"]
         code = request.query_params.get("code")
         session = None
+        used_link = False
         if code is not None and self.proof == "code":
-            # The launch code opens this one approval's page and rides in its form until the approval POST,
-            # where it is used once: it is never swapped for a cookie that could approve.
-            if not await self._state(self.service.code_opens, approval_id, code, self._source(request)):
-                return self._message(
-                    "This link has been used",
-                    "Launch links work until their approval is decided. Use `telco-mcp approvals` to see what is "
-                    "pending.",
-                    403,
-                )
+            # The launch code opens this one approval's page and rides in its form until the decision POST,
+            # where it is used once: it is never swapped for a cookie. Used, it still shows what was decided.
+            used_link = await self._state(self.service.code_shows, approval_id, code)
+            if not used_link and not await self._state(
+                self.service.code_opens, approval_id, code, self._source(request)
+            ):
+                return self._used_link()
         else:
             code = None
             session = await self._session(request)
@@ -299,31 +407,60 @@ class _Page:
         approval = await self._state(self.service.store.get, approval_id)
         if approval is None:
             return self._message("Unknown approval", "No such approval is known to this server.", 404)
-        now = self.service.clock()
-        decided = None
-        if approval.status != "pending" or approval.expired(now):
-            decided = "expired" if approval.status == "pending" else approval.status
+        if used_link and outcome(approval, self.service.clock()) is None:
+            return self._used_link()  # its decision POST failed after taking the code: it can decide nothing now
+        return await self._show(approval, csrf=session.csrf if session is not None else "", code=code or "")
+
+    def _used_link(self) -> Response:
+        return self._message(
+            "This link has been used",
+            "This launch link no longer opens its approval. Use `telco-mcp approvals` to see what is pending.",
+            403,
+        )
+
+    async def _show(
+        self, approval: Approval, *, csrf: str, code: str, status: int = 200, shown_secret: str | None = None
+    ) -> Response:
+        """An approval's page: while it waits, what will be sent and the form to decide it; once it no longer
+        waits, the decision (or the expiry) as the heading, how and when it was made, and what was asked."""
+        done = outcome(approval, self.service.clock())
         options = ""
-        if self.proof == "passkey" and decided is None:
+        if self.proof == "passkey" and done is None:
             options = request_options(self._rp(), approval_challenge(approval), await self._passkeys())
         body = json.dumps(approval.body, indent=2, ensure_ascii=False) if approval.body is not None else "(no body)"
         if approval.form is not None:  # a form body (application/x-www-form-urlencoded): its fields, in order
             body = "\n".join(f"{name} = {value}" for name, value in approval.form) or "(no fields)"
+        grant = None
+        if done is not None and done.verb == "Approved" and approval.grant_target:  # given with this approval
+            grant = await self._state(
+                self.service.store.find_grant, approval.tool, approval.grant_target, approval.client
+            )
+            grant = grant if grant is not None and grant.approval == approval.id else None
         return self._render(
             "detail.html",
-            title="Approve this write?",
+            status,
+            title=done.heading if done is not None else "Approve this write?",
             a=approval,
-            decided=decided,
+            outcome=done,
+            grant=grant,
+            shown_secret=shown_secret,
             body=body,
-            csrf=session.csrf if session is not None else "",
-            code=code or "",
+            csrf=csrf,
+            code=code,
             proof=self.proof,
             options=options,
             covers=Markup(self._grant_covers()),
             grant_choices=GRANT_CHOICES,
             secret_min=SECRET_MIN,
             secret_max=SECRET_MAX,
+            local_time=True,
         )
+
+    async def _may_see(self, request: Request, approval_id: str, code: str) -> bool:
+        """Whether this request may read an approval's page: its session may, or it carries the used launch code."""
+        if self.service.may_act(await self._session(request), approval_id):
+            return True
+        return self.proof == "code" and await self._state(self.service.code_shows, approval_id, code)
 
     async def _post_allowed(
         self, request: Request, form: dict[str, list[str]], approval_id: str | None
@@ -390,6 +527,15 @@ class _Page:
             return refused
         approval_id = request.path_params["approval_id"]
         form = await self._form(request)
+        code = form.get("code", [""])[0] if self.proof == "code" else ""
+        current = await self._state(self.service.store.get, approval_id)
+        if (
+            current is not None
+            and outcome(current, self.service.clock()) is not None
+            and _same_origin(request, self.service.mounted_base)
+            and await self._may_see(request, approval_id, code)
+        ):  # a reload of the page a decision answered, or a second press: nothing changes, the page says what did
+            return await self._decided(request, current, code, 409)
         session, refused = await self._post_allowed(request, form, approval_id)
         if refused is not None:
             return refused
@@ -422,18 +568,26 @@ class _Page:
                 )
             )  # fmt: skip
         except ConfirmationError as exc:
-            return self._message("Not decided", f"{exc}.", 409)
-        if decided.status == "approved":
-            covers = self._grant_covers(markup=False)
-            extra = f" For {minutes} minutes, {covers} on this call need no new approval." if minutes else ""
-            text = f"Tell your assistant to go ahead: it can now send this once.{extra}"
-            if generated and secret and decided.secret_field:
-                return self._render(
-                    "message.html", title="Approved", heading="Approved", text=text, passkey=False,
-                    shown_secret=secret, shown_field=decided.secret_field,
-                )  # fmt: skip
-            return self._message("Approved", text)
-        return self._message("Denied", "Nothing will be sent. Your assistant will be told you said no.")
+            now = await self._state(self.service.store.get, approval_id)
+            if now is not None and outcome(now, self.service.clock()) is not None:  # decided elsewhere, or expired
+                return await self._decided(request, now, code, 409)
+            return self._message("Nothing was decided", f"{exc}.", 409)
+        if code and session is None and decided.status == "denied":  # a deny used the launch code too
+            await self._state(self.service.take_code, approval_id, code, self._source(request))
+        if generated and secret and decided.secret_field:  # shown this once: a reload shows the decision only
+            return await self._decided(request, decided, code, 200, shown_secret=secret)
+        # POST-redirect-GET: a reload, or the link reopened later, shows the decision, never the form again
+        target = f"/approvals/a/{approval_id}" + (f"?code={quote(code, safe='')}" if code and session is None else "")
+        return RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
+
+    async def _decided(
+        self, request: Request, approval: Approval, code: str, status: int, shown_secret: str | None = None
+    ) -> Response:
+        session = await self._session(request)
+        return await self._show(
+            approval, csrf=session.csrf if session is not None else "", code=code, status=status,
+            shown_secret=shown_secret,
+        )  # fmt: skip
 
     def _grant_covers(self, *, markup: bool = True) -> str:
         """The tools a grant covers, named as the model calls them: exactly what the grant holds."""
@@ -513,6 +667,7 @@ def page_app(service: ApprovalService, *, allowed_hosts: list[str]) -> Starlette
             Route("/approvals/", page.index, methods=["GET"]),
             Route("/approvals/static/page.css", page.css, methods=["GET"]),
             Route("/approvals/static/passkey.js", page.script, methods=["GET"]),
+            Route("/approvals/static/time.js", page.script, methods=["GET"]),
             Route("/approvals/signin", page.signin, methods=["POST"]),
             Route("/approvals/bulk", page.bulk, methods=["POST"]),
             Route("/approvals/bulk/options", page.bulk_options, methods=["POST"]),

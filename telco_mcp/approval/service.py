@@ -60,6 +60,7 @@ from telco_mcp.safety.audit import Act, AuditLog, Channel
 logger = logging.getLogger(__name__)
 
 MAX_PENDING_PER_CLIENT = 10
+_SPENT = "spent:"  # a used launch code's key in the page state (beside the unused codes' bare hashes)
 SECRET_MIN, SECRET_MAX = 12, 128
 _ALPHABET = string.ascii_letters + string.digits  # no punctuation: every SIP phone's keypad and config takes it
 
@@ -381,12 +382,19 @@ class ApprovalService:
         return False
 
     def take_code(self, approval_id: str, code: str, source: str = "") -> bool:
-        """Use this approval's launch code for the approval POST it came with: once, on every replica."""
+        """Use this approval's launch code for the decision POST it came with: once, on every replica. The used
+        code still shows its approval's page, read only (`code_shows`), until the store forgets the approval."""
         if not code or self.page.take_code(hashed(code)) != approval_id:
             self._signed_in("approval-page", Act(factor="launch-code", source=source), "refused", approval_id)
             return False
+        self.page.put_code(_SPENT + hashed(code), approval_id, self.clock() + self.ttl + 3600)
         self._launch_file(approval_id).unlink(missing_ok=True)  # the used code is gone from this disk too
         return True
+
+    def code_shows(self, approval_id: str, code: str) -> bool:
+        """Whether `code` is this approval's used launch code: its link, reloaded or reopened, shows what was
+        decided (and can decide nothing: the code is gone)."""
+        return bool(code) and self.page.peek_code(_SPENT + hashed(code)) == approval_id
 
     def redeem_code(self, approval_id: str, code: str, source: str = "") -> str | None:
         """Swap a launch code for a session bound to its approval; None when it is not valid (once, on every

@@ -1,7 +1,8 @@
 """What the approval page remembers between two requests, which may land on two replicas.
 
     launch codes    one approval each: its page shows while the code is unused, and the approval POST
-                    that carries it (in the form, never a cookie) takes it, once
+                    that carries it (in the form, never a cookie) takes it, once; a used code is kept
+                    as `spent:<hash>`, so its link still shows the decision (read only)
     sessions        the page's cookie -> its CSRF token, the one approval it may see (None: signed
                     in with the PIN or a passkey), its expiry; a session lists and shows, never approves
     secrets         a password typed or generated on the page, held sealed until the approved write

@@ -98,6 +98,7 @@ class Approval:
     four_eyes: bool = False  # only a different authenticated person may approve it (TELCO_MCP_FOUR_EYES)
     approver: dict[str, str] | None = None  # the authenticated person who decided it, when one did
     channels: tuple[LinkChannel, ...] = ()  # how the link reached a person, in the order it did (named on every retry)
+    client_info: str | None = None  # what the MCP client says it is (clientInfo name and version): unverified
 
     def expired(self, now: float) -> bool:
         return now >= self.expires

@@ -17,7 +17,8 @@ Layout, every key under `telco-mcp:` (use a Redis database or ACL of its own per
     epoch                   when this Redis began remembering used nonces (see `RedisNonces`)
     cap:<kind>              sorted set of writes counted in the last hour, scored by Redis's own clock
     page:code:<sha256>      a launch code's approval id and expiry (JSON, with its `mac`), under the code's
-                            hash, until the code expires
+                            hash, until the code expires (`page:code:spent:<sha256>`: a used one, whose link
+                            shows the decision, read only)
     page:session:<sha256>   an approval page session (CSRF token, approval, expiry, `mac`; JSON) under the
                             cookie's hash
     page:secret:<id>        a password given on the page, AES-GCM sealed (`approval/sessions.py`), until

@@ -116,9 +116,14 @@ class WriteCall:
 
 def client_name(ctx: Context[Any, Any]) -> str:
     """The client's declared name and version, for people to read."""
+    return declared_client(ctx) or "an unnamed MCP client"
+
+
+def declared_client(ctx: Context[Any, Any]) -> str | None:
+    """What the MCP client says it is (its `clientInfo` name and version): its own claim, never verified."""
     params = ctx.session.client_params
     info = params.client_info if params is not None else None
-    return f"{info.name} {info.version}" if info is not None else "an unnamed MCP client"
+    return f"{info.name} {info.version}" if info is not None else None
 
 
 def binding_key(ctx: Context[Any, Any], runtime: Runtime) -> str:

@@ -69,7 +69,7 @@ from telco_mcp.operation import Operation
 from telco_mcp.results import preview, success, write_result
 from telco_mcp.safety.audit import ConfirmedBy, Outcome
 from telco_mcp.write import policy
-from telco_mcp.write.call import WriteCall, blocking
+from telco_mcp.write.call import WriteCall, blocking, declared_client
 
 ELICIT_KEY = "telco_mcp:confirm"
 APPROVAL_KEY = "telco_mcp:approval"
@@ -308,6 +308,7 @@ class ApprovalConsent(Consent):
                     digest=digest,
                     client=client,
                     client_label=label,
+                    client_info=declared_client(call.ctx),
                     summary=await call.summary(),
                     provider=call.op.provider,
                     method=shown.method,

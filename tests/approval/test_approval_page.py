@@ -69,13 +69,15 @@ async def test_every_page_is_uncacheable_unframable_and_locked_to_its_own_origin
         async with httpx2.AsyncClient(follow_redirects=True) as http:
             page = await http.get(link)
             css = await http.get(page_base(link) + "/approvals/static/page.css")
+            script = await http.get(page_base(link) + "/approvals/static/time.js")
             evil_host = await http.get(str(page.url), headers={"Host": "evil.example"})
-    for response in (page, css):
+    for response in (page, css, script):
         assert response.headers["cache-control"] == "no-store"
         assert "default-src 'none'" in response.headers["content-security-policy"]
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
         assert response.headers["x-frame-options"] == "DENY"
-    assert "<script" not in page.text
+    assert re.findall(r"<script[^>]*>", page.text) == ['<script src="/approvals/static/time.js" defer>'], "own only"
+    assert script.headers["content-type"].startswith("text/javascript") and "data-until" in script.text
     assert not re.search(r'(?:src|href|action)="(?:https?:)?//', page.text), "no third-party assets or targets"
     assert 'lang="en"' in page.text and 'name="viewport"' in page.text
     assert page.status_code == 200 and "Approve" in page.text
@@ -101,7 +103,7 @@ async def test_the_page_shows_exactly_what_will_be_sent(audit_path: Path, browse
 
 async def test_a_launch_link_works_until_its_approval_post_uses_it_once(audit_path: Path, browser: Browser) -> None:
     """The code rides in the page's form (never a cookie) until the approval POST takes it: a second approval POST
-    with it, or another page view, finds it used."""
+    with it decides nothing, and another page view shows the decision, read only."""
     server = server_for(audit_path)
     async with client(server) as c:
         await pending_sms(c)
@@ -112,11 +114,15 @@ async def test_a_launch_link_works_until_its_approval_post_uses_it_once(audit_pa
             reopened = await second.get(link)  # not used up by looking
             assert reopened.status_code == 200
             approved = await submit(first, opened)
-            assert "<h1>Approved</h1>" in approved.text
+            assert approved.status_code == 303 and "set-cookie" not in approved.headers
+            shown = await first.get(str(approved.url.join(approved.headers["location"])))
+            assert "<h1>Approved — " in shown.text
             again = await second.get(link)
-            replayed = await submit(second, reopened)
-    assert again.status_code == 403 and "used" in again.text
-    assert replayed.status_code == 403
+            replayed = await submit(second, reopened, "deny")
+    assert again.status_code == 200 and "<h1>Approved — " in again.text and not forms_of(again.text)
+    assert replayed.status_code == 409 and "<h1>Approved — " in replayed.text and not forms_of(replayed.text)
+    approval_id = link.split("/approvals/a/", 1)[1].split("?", 1)[0]
+    assert server.telco_runtime.approvals.store.get(approval_id).status == "approved"
 
 
 async def test_without_the_cookie_the_page_asks_for_a_sign_in_and_offers_no_decision(
@@ -340,7 +346,7 @@ async def test_the_approved_page_says_what_happens_next(audit_path: Path, browse
     async with client(server) as c:
         await pending_sms(c)
         done = await decide_in_browser(browser.links()[0])
-    assert re.search(r"<h1>Approved</h1>", done.text) and "send this once" in done.text
+    assert re.search(r"<h1>Approved — your assistant can send it", done.text) and "send this once" in done.text
 
 
 async def test_an_oversized_or_chunked_form_is_not_read_and_decides_nothing(audit_path: Path, browser: Browser) -> None:

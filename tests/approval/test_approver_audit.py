@@ -18,7 +18,7 @@ import pytest
 from telco_mcp.approval.page import SESSION_COOKIE
 from telco_mcp.approval.sessions import hashed
 
-from .conftest import Browser, client, csrf_of, follow, server_for, submit
+from .conftest import Browser, client, csrf_of, follow, forms_of, server_for, submit
 from .test_approval_page import PIN, approvals_cli, page_base, pending_sms
 
 pytestmark = pytest.mark.anyio
@@ -96,11 +96,12 @@ async def test_page_sign_ins_lockouts_and_decisions_are_on_record(audit_path: Pa
 SMS2 = {"recipient": "+4915799912345", "message": "The second trunk is down"}
 
 
-async def test_a_launch_code_decision_names_the_factor_and_a_used_code_is_refused_on_record(
+async def test_a_launch_code_decision_names_the_factor_and_a_used_code_only_shows_the_decision(
     audit_path: Path, browser: Browser
 ) -> None:
     """The launch code is no sign-in: it rides in the page's form and is used by the approval POST, whose decision
-    line names it; presenting it again is a refused sign-in on record."""
+    line names it; presenting it again shows the decision (no sign-in, nothing to decide), and a code that was
+    never this approval's is a refused sign-in on record."""
     server = server_for(audit_path)
     async with client(server) as c:
         pending = await pending_sms(c)
@@ -109,8 +110,10 @@ async def test_a_launch_code_decision_names_the_factor_and_a_used_code_is_refuse
             page = await follow(http, link)
             assert SESSION_COOKIE not in http.cookies, "no cookie"
             await submit(http, page, "approve")
-            replay = await http.get(link)  # the code works once
-            assert replay.status_code == 403
+            replay = await http.get(link)  # the code decides once; reopened, its link shows the decision
+            assert replay.status_code == 200 and "<h1>Approved — " in replay.text and not forms_of(replay.text)
+            wrong = await http.get(link.rsplit("code=", 1)[0] + "code=not-the-code")
+            assert wrong.status_code == 403
     (refused,) = records(audit_path, "sign_in")
     assert (refused["channel"], refused["factor"], refused["outcome"], refused["approval"]) == (
         "approval-page", "launch-code", "refused", pending["approval_id"],

@@ -131,4 +131,4 @@ async def test_the_same_attack_does_approve_with_a_launch_link_so_the_harness_ca
         await fetch_and_submit_everything({browser.links()[0]}, seen)
         result = await c.call_tool("sipgate_send_sms", SMS | {"approval_id": pending["approval_id"]})
     assert result.structured_content["status"] in ("applied", "declined")
-    assert any("<h1>Approved</h1>" in page or "<h1>Denied</h1>" in page for page in seen)
+    assert any("<h1>Approved — " in page or "<h1>Denied</h1>" in page for page in seen)

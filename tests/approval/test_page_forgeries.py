@@ -129,7 +129,8 @@ async def test_a_second_submit_of_a_decided_approval_keeps_the_first_password(
 
             assert "Approved" in (await approve_with(first)).text
             again = await approve_with(second)  # the back button, or a second tab
-            assert again.status_code == 403, "its launch code approved once"
+            assert again.status_code == 409, "its launch code approved once"
+            assert "<h1>Approved — " in again.text and second not in again.text, "the page shows what was decided"
         retry = create | {"approval_id": pending["approval_id"]}
         applied = await c.call_tool("signalwire_create_sip_credential", retry)
     assert applied.structured_content["status"] == "applied", applied.content

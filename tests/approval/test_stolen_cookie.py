@@ -154,7 +154,7 @@ async def test_a_cookie_another_loopback_port_received_approves_nothing(
                 proof = {"credential": key.get(options(page.text))}  # type: ignore[union-attr]
             data = {k: v for k, v in fields.items() if k in ("csrf", "code")} | proof | {"decision": "approve"}
             approved = await person.post(f"{base}{form['action']}", data=data, headers={"Origin": base})
-            assert "<h1>Approved</h1>" in approved.text, approved.text
+            assert "<h1>Approved — " in approved.text, approved.text
         applied = await c.call_tool("sipgate_send_sms", SMS | {"approval_id": approval_id})
         assert (applied.structured_content or {})["status"] == "applied"
         assert len(sent(provider)) == 1

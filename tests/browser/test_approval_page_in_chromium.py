@@ -3,8 +3,10 @@
 
 The write reaches the (sandboxed) provider exactly once after a click on Approve, and not at all
 after Deny. The page passes axe-core's WCAG 2.1 A/AA checks (labels, contrast) and a screenshot is
-kept under test-artifacts/. Chromium is installed by `make test` (Debian's `chromium`); under CI a
-missing browser fails the test instead of skipping it.
+kept under test-artifacts/. The page of a decided write (reloaded, reopened, denied, expired; times in
+the reader's zone) is walked in one browser, served in-process, with a screenshot of each state under
+build/test-artifacts/approval-page/. Chromium is installed by `make test` (Debian's `chromium`); under CI
+a missing browser fails the test instead of skipping it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import stat
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +119,7 @@ async def test_a_person_approves_in_chromium_and_the_write_is_sent_once(tmp_path
                 assert violations == [], json.dumps(violations)
                 await page.get_by_role("button", name="Approve").click()
                 await page.wait_for_load_state()
-                assert await page.locator("h1").inner_text() == "Approved"
+                assert (await page.locator("h1").inner_text()).startswith("Approved — ")
                 await page.screenshot(path=str(ARTIFACTS / "approval-page-approved.png"))
             finally:
                 await browser.close()
@@ -171,7 +174,7 @@ async def test_a_person_types_a_sip_password_in_chromium_that_only_the_provider_
                 await page.screenshot(path=str(ARTIFACTS / "approval-page-password.png"), full_page=True)
                 await page.get_by_role("button", name="Approve").click()
                 await page.wait_for_load_state()
-                assert await page.locator("h1").inner_text() == "Approved"
+                assert (await page.locator("h1").inner_text()).startswith("Approved — ")
                 assert typed not in await page.content()
             finally:
                 await browser.close()
@@ -185,3 +188,130 @@ async def test_a_person_types_a_sip_password_in_chromium_that_only_the_provider_
     )
     records = applied_writes(state, "signalwire_create_sip_credential")
     assert len(records) == 1 and typed not in json.dumps(records)
+
+
+# ---------------------------------------------------------------- the page for a person who reloads and returns
+STATES = (
+    Path(os.environ["TELCO_MCP_TEST_ARTIFACTS"]) / "approval-page"
+    if os.environ.get("TELCO_MCP_TEST_ARTIFACTS")
+    else ROOT / "build" / "test-artifacts" / "approval-page"
+)
+NEW_YORK = "America/New_York"
+
+
+async def _state(page: Any, name: str) -> Path:
+    """A screenshot of the page in one state, kept as a test artefact; its heading, and its buttons (none once
+    decided), are what the person sees."""
+    STATES.mkdir(parents=True, exist_ok=True)
+    shot = STATES / f"{name}.png"
+    shot.unlink(missing_ok=True)
+    await page.screenshot(path=str(shot), full_page=True)
+    return shot
+
+
+async def _heading_and_buttons(page: Any) -> tuple[str, int]:
+    return await page.locator("h1").inner_text(), await page.locator("button").count()
+
+
+async def test_reloaded_reopened_and_expired_the_page_shows_what_happened_in_local_time(
+    audit_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One browser: a pending page in New York's time zone (local time, "in N minutes"); approved, reloaded, the
+    link reopened in a fresh tab; a denied one; an expired one (its MCP session closed). Each state's screenshot
+    is kept under build/test-artifacts/approval-page/. The page keeps its strict CSP (not bypassed here)."""
+    _require_browser()
+    from zoneinfo import ZoneInfo
+
+    from playwright.async_api import async_playwright
+
+    from tests.approval.conftest import Browser, client, server_for
+
+    recorder = Browser(tmp_path)
+    monkeypatch.setenv("BROWSER", str(recorder.script))
+    server = server_for(audit_path, telco_mcp_confirm_ttl=600)
+    store = server.telco_runtime.approvals.store
+    shots: list[Path] = []
+    async with client(server, mode="legacy") as c:
+        approve = (await c.call_tool("sipgate_send_sms", SMS)).structured_content or {}
+        deny = (await c.call_tool("sipgate_send_sms", SMS | {"message": "second"})).structured_content or {}
+        async with client(server, mode="legacy") as leaving:  # closed below: its approval expires undecided
+            expire = (await leaving.call_tool("sipgate_send_sms", SMS | {"message": "third"})).structured_content or {}
+        assert store.get(expire["approval_id"]).expired(time.time())
+        handed = recorder.links(3)
+        links = {a["approval_id"]: next(link for link in handed if f"/a/{a['approval_id']}?" in link)
+                 for a in (approve, deny, expire)}  # fmt: skip
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH)
+            try:
+                context = await browser.new_context(locale="en-US", viewport={"width": 390, "height": 844})
+                csp: list[str] = []
+                context.on("console", lambda m: csp.append(m.text) if "Content Security Policy" in m.text else None)
+                page = await context.new_page()
+                cdp = await context.new_cdp_session(page)
+                await cdp.send("Emulation.setTimezoneOverride", {"timezoneId": NEW_YORK})
+
+                # pending: the question, its buttons, the expiry in New York's time and in how many minutes
+                await page.goto(links[approve["approval_id"]])
+                assert await _heading_and_buttons(page) == ("Approve this write?", 2)
+                expires = datetime.fromtimestamp(store.get(approve["approval_id"]).expires, ZoneInfo(NEW_YORK))
+                local = f"{expires:%-I:%M:%S %p} {expires.tzname()}"  # 12-hour, "EST": the en-US reader's own
+                shown = (await page.locator("dd time[data-local-time]").inner_text()).replace("\u202f", " ")
+                assert shown == local, (shown, local)
+                assert await page.locator("dd [data-until]").inner_text() in ("in 10 minutes", "in 9 minutes")
+                assert await page.evaluate("until(Date.now() - 1000)") == "expired", "and once past, expired"
+                assert "the client says it is test-client 1.0" in await page.content()
+                shots.append(await _state(page, "1-pending"))
+
+                # approved: the heading is the decision, no button; a reload is a GET of the same page
+                await page.get_by_role("button", name="Approve").click()
+                await page.wait_for_load_state()
+                approved = "Approved — your assistant can send it to sipgate (sandbox)"
+                assert await _heading_and_buttons(page) == (approved, 0)
+                assert "/decide" not in page.url, "POST-redirect-GET"
+                shots.append(await _state(page, "2-approved"))
+                await page.reload()
+                assert await _heading_and_buttons(page) == (approved, 0)
+                assert "Approved on the approval page at" in await page.locator("p.decided").inner_text()
+                shots.append(await _state(page, "3-approved-reloaded"))
+                violations = await _axe(page)
+                assert violations == [], json.dumps(violations)
+
+                # reopened: the link (its launch file is gone: the address it led to) in a fresh tab
+                fresh = await context.new_page()
+                await fresh.goto(page.url)
+                assert await _heading_and_buttons(fresh) == (approved, 0)
+                assert "Approve this write?" not in await fresh.content()
+                shots.append(await _state(fresh, "4-approved-reopened"))
+
+                # denied, then reloaded
+                await fresh.goto(links[deny["approval_id"]])
+                await fresh.get_by_role("button", name="Deny").click()
+                await fresh.wait_for_load_state()
+                await fresh.reload()
+                assert await _heading_and_buttons(fresh) == ("Denied", 0)
+                shots.append(await _state(fresh, "5-denied"))
+
+                # expired: nobody decided it before its session closed
+                await fresh.goto(links[expire["approval_id"]])
+                assert await _heading_and_buttons(fresh) == ("Expired, nothing was sent", 0)
+                shots.append(await _state(fresh, "6-expired"))
+                violations = await _axe(fresh)
+                assert violations == [], json.dumps(violations)
+                assert csp == [], csp
+            finally:
+                await browser.close()
+    assert [s.name for s in sorted(STATES.glob("*.png")) if s in shots] == [s.name for s in shots]
+    for shot in shots:
+        data = shot.read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000, (shot, len(data))
+
+
+async def _axe(page: Any) -> list[Any]:
+    """axe-core's WCAG 2.1 A/AA checks, run through the DevTools protocol (no script tag: the CSP stays on)."""
+    await page.evaluate(AXE.read_text())
+    report = await page.evaluate(
+        """async () => await axe.run(document, {runOnly: {type: 'tag',
+            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"""
+    )
+    assert len(report["passes"]) > 5, "axe ran its checks"
+    return [(v["id"], [n["target"] for n in v["nodes"]]) for v in report["violations"]]
