@@ -191,7 +191,7 @@ def run(args: argparse.Namespace, state_dir: Path, approver_token: str | None = 
                 print("    form: " + json.dumps(item["form"], ensure_ascii=False))
             if item.get("verdict"):
                 print(f"    guardrails: {item['verdict']}")
-            print(f"    asked by {item['client']}")
+            print(f"    asked by: {item.get('asked_by') or item['client']}")
             if item.get("four_eyes"):
                 print("    four eyes: another person than the caller must approve it")
         return 0

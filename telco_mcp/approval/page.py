@@ -56,13 +56,13 @@ from telco_mcp.approval.service import (
     SECRET_MAX,
     SECRET_MIN,
     ApprovalService,
+    asked_by,
     check_typed_secret,
     generate_secret,
 )
 from telco_mcp.approval.sessions import Session, hashed
 from telco_mcp.approval.store import MAX_GRANT_MINUTES, Approval
 from telco_mcp.errors import ConfirmationError, StateUnavailable
-from telco_mcp.identity import Caller
 from telco_mcp.safety.audit import Act, Factor
 
 # Where a sign-in may lead: the pending list or one approval's page, nothing else (no other host, scheme,
@@ -110,19 +110,6 @@ def _clock(timestamp: float, now: float, *, until: bool = False) -> Markup:
     if until:
         out += f' (<span data-until="{iso}">{_until(timestamp, now)}</span>)'
     return Markup(out)  # a timestamp's digits and fixed words only: nothing from a request
-
-
-def _asker(approval: Approval) -> str:
-    """Who asked for a write, in words: the signed-in person (OAuth, verified), and what the MCP client says it
-    is (its clientInfo: any program can claim any name, so the page says it is a claim)."""
-    claim = approval.client_info
-    if claim is None and approval.caller is None and approval.client_label != "an unnamed MCP client":
-        claim = approval.client_label  # a record from before `client_info`: its label is the claim
-    said = f"the client says it is {claim}" if claim else "the client did not say what it is"
-    if approval.caller is None:
-        return said
-    person = Caller(subject=approval.caller.get("sub", ""), issuer=None, name=approval.caller.get("name"), scopes=())
-    return f"{person.label} (signed in); {said}"
 
 
 # How a decision reached the approval, for the page that shows it later.
@@ -248,7 +235,7 @@ class _Page:
         values.setdefault("title", "Approvals")
         values.setdefault("passkey", self.proof == "passkey")
         clock = functools.partial(_clock, now=self.service.clock())
-        page = _TEMPLATES.get_template(template).render(when=_when, clock=clock, asker=_asker, **values)
+        page = _TEMPLATES.get_template(template).render(when=_when, clock=clock, asker=asked_by, **values)
         return HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
 
     def _message(self, heading: str, text: str, status: int = 200) -> HTMLResponse:
@@ -690,6 +677,7 @@ def approval_json(approval: Approval) -> dict[str, Any]:
         "form": [list(pair) for pair in approval.form] if approval.form is not None else None,
         "verdict": approval.verdict,
         "client": approval.client_label,
+        "asked_by": asked_by(approval),
         "status": approval.status,
         "expires_at": approval.expires,
         "grant_target": approval.grant_target,

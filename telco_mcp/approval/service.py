@@ -295,6 +295,7 @@ class ApprovalService:
             "tool": approval.tool,
             "summary": approval.summary,
             "client": approval.client_label,
+            "asked_by": asked_by(approval),
             "expires_at": approval.expires,
             "url": self.page_url(approval.id),
             "sign_in": self.proof,  # what the person proves there: "approver PIN" or "passkey"
@@ -605,6 +606,19 @@ class ApprovalService:
             coro.close()
             return
         self._listeners.submit(coro)
+
+
+def asked_by(approval: Approval) -> str:
+    """Who asked for a write, in words: the signed-in person (OAuth, verified), and what the MCP client says it
+    is (its clientInfo: any program can claim any name, so the page says it is a claim)."""
+    claim = approval.client_info
+    if claim is None and approval.caller is None and approval.client_label != "an unnamed MCP client":
+        claim = approval.client_label  # a record from before `client_info`: its label is the claim
+    said = f"the client says it is {claim}" if claim else "the client did not say what it is"
+    if approval.caller is None:
+        return said
+    person = Caller(subject=approval.caller.get("sub", ""), issuer=None, name=approval.caller.get("name"), scopes=())
+    return f"{person.label} (signed in); {said}"
 
 
 def _alive(pid: int) -> bool:

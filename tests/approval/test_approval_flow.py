@@ -398,6 +398,7 @@ async def test_the_webhook_gets_a_notice_whose_link_carries_no_secret(audit_path
     notice = notices[0]
     assert notice["approval_id"] == pending["approval_id"] and notice["summary"] == pending["summary"]
     assert notice["url"].endswith(f"/approvals/a/{pending['approval_id']}") and "code" not in notice["url"]
+    assert notice["asked_by"].startswith("the client says it is "), notice  # a claim, as the page words it
     assert writes(server) == []
 
 

@@ -284,6 +284,7 @@ async def test_the_terminal_approves_from_a_second_process(audit_path: Path) -> 
         assert [item["id"] for item in json.loads(listed.stdout)] == [pending["approval_id"]]
         shown = await anyio.to_thread.run_sync(with_pin, "show", pending["approval_id"])
         assert "POST" in shown.stdout and "+4915799912345" in shown.stdout
+        assert "asked by: the client says it is " in shown.stdout  # the client's name is its own claim
         done = await anyio.to_thread.run_sync(with_pin, "approve", pending["approval_id"])
         assert done.returncode == 0, done.stderr
         again = await anyio.to_thread.run_sync(with_pin, "deny", pending["approval_id"])
