@@ -137,6 +137,11 @@ def _isolate_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     for name in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY"):  # no test opens the developer's browser
         monkeypatch.delenv(name, raising=False)
     yield
+    # The approval listeners of the servers this test built (a pending approval keeps them, as it should, until
+    # the process exits): left running, a few hundred idle event-loop threads slowed every later test.
+    from telco_mcp.approval.service import stop_every_service
+
+    stop_every_service()
 
 
 async def accept(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:

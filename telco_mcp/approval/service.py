@@ -650,6 +650,18 @@ def _remove_files_at_exit() -> None:
         service.remove_files()
 
 
+def stop_every_service() -> None:
+    """Stop the listeners of every service of this process that started them, pending approvals or not.
+
+    A server keeps its listeners while an approval waits (a person may still decide it), until the process
+    exits: one server per process in production. Whatever builds many servers in one process (a test run, an
+    application embedding them) calls this when it is done with them: each listener thread runs its own
+    event loop, and idle ones still wake ten times a second.
+    """
+    for service in list(_WITH_FILES.values()):
+        service.stop()
+
+
 class Listeners(Protocol):
     """What serves the page and the CLI's socket for a service (`listeners.ThreadListeners`)."""
 

@@ -950,9 +950,11 @@ class RedisEventStore:
 
         async def pump() -> None:
             while True:
-                message = await anyio.to_thread.run_sync(
-                    lambda: pubsub.get_message(timeout=0.5), abandon_on_cancel=True
-                )
+                # Not abandoned on cancel: a PubSub is not safe across threads, and a read left running while
+                # `pubsub.close()` ran in another thread reconnected on its own, leaving an unclosed connection
+                # and replies read by the wrong thread (timeouts for the next caller). Unsubscribing waits for
+                # the read in flight instead, at most its 0.25 s.
+                message = await anyio.to_thread.run_sync(lambda: pubsub.get_message(timeout=0.25))
                 if message is not None and message.get("type") == "message":
                     try:
                         send.send_nowait(_event(message["data"]))

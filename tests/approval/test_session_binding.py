@@ -96,6 +96,7 @@ def redis(tmp_path: Path) -> Iterator[RedisServer]:
     try:
         yield server
     finally:
+        server.close_clients()
         server.stop()
 
 

@@ -61,6 +61,7 @@ class RedisServer:
         self.folder = folder
         self.process: subprocess.Popen[bytes] | None = None
         self.started = False
+        self._clients: list[Any] = []
 
     @property
     def url(self) -> str:
@@ -94,9 +95,18 @@ class RedisServer:
         self.process = None
 
     def client(self) -> object:
+        """A client of this Redis, closed with the fixture (an unclosed one's socket is a ResourceWarning, an error
+        here, in whichever later test the garbage collector happens to run)."""
         import redis
 
-        return redis.Redis.from_url(self.url)
+        client = redis.Redis.from_url(self.url)
+        self._clients.append(client)
+        return client
+
+    def close_clients(self) -> None:
+        clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
 
     def dump(self) -> bytes:
         """Every key and value this Redis holds, as bytes: what a reader of the shared state could see."""
@@ -118,6 +128,7 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     try:
         yield server
     finally:
+        server.close_clients()
         server.stop()
 
 

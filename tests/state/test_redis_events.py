@@ -7,6 +7,7 @@ and a call's history show it, numbered the same on both.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 from collections.abc import AsyncIterator
@@ -175,3 +176,24 @@ async def test_a_paused_redis_costs_sipgate_list_calls_its_pushed_info_not_its_a
     assert "the shared state did not answer within 200 ms" in data["note"], data
     assert "Pushed call information" in paused.content[0].text  # type: ignore[union-attr]
     assert after["calls"][0]["pushed"]["users"] == ["Anna Schneider"] and "note" not in after
+
+
+async def test_a_closed_session_leaves_no_subscriber_and_no_connection_behind_in_redis(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """The call-event relay subscribes while a session is open. Its read used to be abandoned on close and ran on
+    beside `close()` in another thread: it reconnected and subscribed again on a connection nobody closed."""
+    r: Any = redis_server.client()
+    r.client_setname("the-test")
+    server = replica(tmp_path / "a.jsonl", redis_server)
+    for _ in range(5):
+        async with Client(server) as c:
+            await c.list_tools()
+            await anyio.sleep(0.3)  # the relay's read is in flight when the session closes
+    with anyio.fail_after(5):
+        while subscribed := [c for c in r.client_list() if c["name"] == "telco-mcp" and c.get("sub") != "0"]:
+            await anyio.sleep(0.1)
+    assert not subscribed
+    gc.collect()  # a connection nobody closed would be closed here, as a ResourceWarning (an error in this suite)
+    named = [c for c in r.client_list() if c["name"] == "telco-mcp"]
+    assert len(named) <= 1, named  # the pool's one connection (each use here is sequential), no leaked reader's

@@ -108,6 +108,7 @@ def replicas_behind_haproxy(folder: Path, env: dict[str, str], *, ready_checks: 
     redis.start()
     with ExitStack() as stack:
         stack.callback(redis.stop)
+        stack.callback(redis.close_clients)  # first: the callbacks run last in, first out
         sandbox = stack.enter_context(standalone_sandbox(folder))
         rr, sticky = free_port(), free_port()
         public = f"http://127.0.0.1:{rr}"
