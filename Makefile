@@ -10,6 +10,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TRANSPORT ?= http
 PORT ?= 8000
+# pytest-xdist workers for the tiers: most of a test's time is spent waiting on a server, a browser or Redis, so
+# two workers pay on two cores (docs/testing.md has the figures). `make test WORKERS=0` runs in one process.
+WORKERS ?= 2
+XDIST := $(if $(filter 0,$(WORKERS)),-p no:xdist,-n $(WORKERS) --dist loadgroup)
 
 # `make serve TRANSPORT=stdio` is a stdio MCP server: its stdout carries only JSON-RPC. So no
 # command is echoed and the install steps write to stderr. (From another directory, make's own
@@ -82,12 +86,12 @@ replicas:
 test: lint node browser replicas
 	@echo "make test: the default tier (unit, in-process, one end-to-end test per real component);" \
 	  "\`make test-all\` adds the slow and clients tiers, \`make client-matrix\` runs Claude Code's CLI"
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(XDIST)
 
 test-all: lint node browser replicas
 	@echo "make test-all: every tier: default, slow and clients (-m 'not client_matrix');" \
 	  "Claude Code's CLI runs under \`make client-matrix\`"
-	$(BIN)/python -m pytest -q -m "not client_matrix"
+	$(BIN)/python -m pytest -q $(XDIST) -m "not client_matrix"
 
 # Claude Code's CLI (384 MB) is installed here on demand, not with the other Node tools; the test runs
 # `claude mcp add` with the README's lines, then `claude mcp get`, which connects to the server.

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from filelock import FileLock
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
@@ -58,10 +59,21 @@ def _tool_env(tmp: Path) -> dict[str, str]:
     return env
 
 
+def _shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder every pytest-xdist worker of this run shares (the base temp directory's parent under xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    _run([UV, "build", "--wheel", "--out-dir", out, ROOT], timeout=BUILD_TIMEOUT, cwd=out, env=_tool_env(out))
+    """The wheel, built once per run: under xdist the first worker builds it, under a file lock, for all."""
+    shared = _shared(tmp_path_factory)
+    out = shared / "dist"
+    with FileLock(str(shared / "wheel.lock")):
+        if not list(out.glob("telco_mcp-*.whl")):
+            out.mkdir(exist_ok=True)
+            _run([UV, "build", "--wheel", "--out-dir", out, ROOT], timeout=BUILD_TIMEOUT, cwd=out, env=_tool_env(out))
     wheels = list(out.glob("telco_mcp-*.whl"))
     assert len(wheels) == 1, wheels
     return wheels[0]
@@ -69,16 +81,20 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def clean_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv (no system site packages) with only the wheel and its dependencies installed."""
-    base = tmp_path_factory.mktemp("venv")
+    """A fresh venv (no system site packages) with only the wheel and its dependencies installed, once per run."""
+    shared = _shared(tmp_path_factory)
+    base = shared / "venv"
     venv = base / "venv"
-    _run([sys.executable, "-m", "venv", venv], timeout=120, cwd=base, env=_tool_env(base))
-    _run(
-        [UV, "pip", "install", "--quiet", "--python", venv / "bin" / "python", wheel],
-        timeout=INSTALL_TIMEOUT,
-        cwd=base,
-        env=_tool_env(base),
-    )
+    with FileLock(str(shared / "venv.lock")):
+        if not (venv / "bin" / "telco-mcp").exists():
+            base.mkdir(exist_ok=True)
+            _run([sys.executable, "-m", "venv", venv], timeout=120, cwd=base, env=_tool_env(base))
+            _run(
+                [UV, "pip", "install", "--quiet", "--python", venv / "bin" / "python", wheel],
+                timeout=INSTALL_TIMEOUT,
+                cwd=base,
+                env=_tool_env(base),
+            )
     return venv
 
 

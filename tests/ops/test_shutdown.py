@@ -26,6 +26,8 @@ import pytest
 
 from telco_mcp import sandbox as sb
 
+pytestmark = pytest.mark.xdist_group("serial")  # timing and load: on one xdist worker
+
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 

@@ -21,7 +21,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.state.test_replicas import replicas_behind_haproxy
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # about 40 s of real processes: `make test-all` runs it
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("serial"),
+]  # 40 s of processes: test-all
 
 BURST = 30
 CAP = 20

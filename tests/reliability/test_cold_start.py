@@ -29,6 +29,8 @@ import pytest
 
 from .conftest import LOOPBACK, root
 
+pytestmark = pytest.mark.xdist_group("serial")  # timing: on one xdist worker
+
 # `telco-mcp serve` as the console script runs it, plus a SIGUSR1 handler that writes sys.modules to a file.
 WRAPPER = """
 import os, signal, sys

@@ -35,7 +35,10 @@ from .conftest import (
     upstream_settings,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.xdist_group("serial"),
+]  # one xdist worker
 
 MAX_RETRIES = 2  # the default TELCO_MCP_MAX_RETRIES
 SHORT_TIMEOUT = 0.5  # TELCO_MCP_TIMEOUT for the timeout cases

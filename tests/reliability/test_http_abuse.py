@@ -31,7 +31,10 @@ from tests.ports import free_port, wait_listening
 
 from .conftest import LOOPBACK
 
-pytestmark = pytest.mark.anyio
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.xdist_group("serial"),
+]  # one xdist worker
 
 TOKEN = "abuse-test-token-5d1f0c9a7e3b"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}

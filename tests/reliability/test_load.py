@@ -47,7 +47,10 @@ from .conftest import (
     upstream_settings,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.xdist_group("serial"),
+]  # one xdist worker
 
 CONCURRENCY = 20
 CALLS = 500

@@ -17,7 +17,11 @@ from mcp import Client
 from telco_mcp.server import build_server
 from telco_mcp.settings import Settings
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("serial"),
+]  # one xdist worker
 
 TOOLS = ("signalwire_get_sip_profile", "sipgate_list_calls")
 WARM_UP, CALLS, MAX_BYTES_PER_CALL = 1_000, 20_000, 5.0

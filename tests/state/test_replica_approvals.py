@@ -21,7 +21,10 @@ from tests.approval.conftest import Browser, follow_launch_file
 from tests.state.conftest import approve_typing
 from tests.state.test_replicas import SECRET, Topology, replicas_behind_haproxy
 
-pytestmark = pytest.mark.anyio
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.xdist_group("serial"),
+]  # one xdist worker
 
 CREATE = {"username": "anna-desk", "caller_id": "Anna"}
 TYPED = "Tr0ub4dor-and-3"

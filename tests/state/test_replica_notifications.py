@@ -20,7 +20,10 @@ from telco_mcp.resources import CALL_EVENTS_URI
 from .conftest import RedisServer
 from .test_redis_events import new_call, replica, webhook
 
-pytestmark = pytest.mark.anyio
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.xdist_group("serial"),
+]  # one xdist worker
 
 
 async def test_a_subscriber_on_one_replica_hears_of_an_event_another_received(

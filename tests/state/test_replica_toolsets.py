@@ -17,7 +17,10 @@ from mcp.client.streamable_http import streamable_http_client
 from tests.oauth.harness import Issuer, running_issuer, text_of
 from tests.state.test_replicas import Topology, replicas_behind_haproxy
 
-pytestmark = pytest.mark.anyio
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.xdist_group("serial"),
+]  # one xdist worker
 
 HISTORY = "sipgate_list_history"
 

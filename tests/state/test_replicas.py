@@ -29,7 +29,10 @@ from bench.harness import free_port, sandbox_env, spawn, standalone_sandbox, tel
 from tests.conftest import accept
 from tests.state.conftest import RedisServer, need, wait_port
 
-pytestmark = pytest.mark.anyio
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.xdist_group("serial"),
+]  # one xdist worker
 
 SECRET = "replica-test-confirm-secret-0123456789abcdef"
 SMS = {"recipient": "+4915799912345", "message": "The trunk is down"}
