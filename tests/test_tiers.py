@@ -103,9 +103,12 @@ def test_the_default_tier_runs_every_real_component_and_the_other_tiers_hold_the
 def test_the_make_targets_select_the_tiers() -> None:
     makefile = (ROOT / "Makefile").read_text()
     recipes = dict(re.findall(r"^([a-z-]+):[^\n]*\n((?:\t[^\n]*\n)+)", makefile, re.M))
-    assert re.search(r"^\t\$\(BIN\)/python -m pytest -q$", recipes["test"], re.M), recipes["test"]
+    assert re.search(r"^\t\$\(BIN\)/python -m pytest -q \$\(XDIST\)$", recipes["test"], re.M), recipes["test"]
     assert "the default tier" in recipes["test"]  # and says so
-    assert '-m pytest -q -m "not client_matrix"' in recipes["test-all"]
+    assert '-m pytest -q $(XDIST) -m "not client_matrix"' in recipes["test-all"]
+    # Two xdist workers, grouped so the serial group stays on one; WORKERS=0 is one process.
+    assert re.search(r"^WORKERS \?= 2$", makefile, re.M)
+    assert "XDIST := $(if $(filter 0,$(WORKERS)),-p no:xdist,-n $(WORKERS) --dist loadgroup)" in makefile
     assert "-m pytest -q -m client_matrix" in recipes["client-matrix"]
     assert "TELCO_MCP_CLAUDE_CODE=" in recipes["client-matrix"]
     ci = (ROOT / ".ci" / "run").read_text()

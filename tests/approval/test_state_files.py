@@ -15,6 +15,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+
+from telco_mcp.approval.sockets import address
 
 EXE = Path(sys.executable).with_name("telco-mcp")
 SMS = {"recipient": "+4915799912345", "message": "The trunk is down"}
@@ -121,10 +124,11 @@ def dead_pid() -> int:
 
 
 def leftover_socket(path: Path) -> None:
-    """A Unix socket file whose listener is gone, as a killed server leaves it."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.bind(str(path))
-    sock.close()
+    """A Unix socket file whose listener is gone, as a killed server leaves it (bound at a short path, then moved:
+    a test's temporary folder can be deeper than an AF_UNIX path may be)."""
+    with tempfile.TemporaryDirectory() as short, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.bind(os.path.join(short, "s"))
+        os.rename(os.path.join(short, "s"), path)
 
 
 @pytest.mark.parametrize("stop", ["stdin closed", "SIGTERM"])
@@ -167,7 +171,7 @@ def test_a_starting_server_clears_what_dead_processes_left_and_keeps_a_live_serv
             assert starting.proc.wait(30) == 0
         assert names(folder) == kept | {"notes.txt"}, "a server that opened no approval removes nothing of others"
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:  # the live server still answers there
-            probe.connect(str(folder / f"{live.proc.pid}.sock"))
+            probe.connect(address(folder / f"{live.proc.pid}.sock"))  # as the CLI does (a link when too deep)
         live.stdin.close()
         assert live.proc.wait(30) == 0
     assert names(folder) == {"notes.txt"}
