@@ -11,8 +11,8 @@ BIN    := $(VENV)/bin
 TRANSPORT ?= http
 PORT ?= 8000
 # pytest-xdist workers for the tiers: most of a test's time is spent waiting on a server, a browser or Redis, so
-# two workers pay on two cores (docs/testing.md has the figures). `make test WORKERS=0` runs in one process.
-WORKERS ?= 2
+# four workers pay even on two cores (docs/testing.md has the figures). `make test WORKERS=0` runs in one process.
+WORKERS ?= 4
 XDIST := $(if $(filter 0,$(WORKERS)),-p no:xdist,-n $(WORKERS) --dist loadgroup)
 
 # `make serve TRANSPORT=stdio` is a stdio MCP server: its stdout carries only JSON-RPC. So no

@@ -106,8 +106,8 @@ def test_the_make_targets_select_the_tiers() -> None:
     assert re.search(r"^\t\$\(BIN\)/python -m pytest -q \$\(XDIST\)$", recipes["test"], re.M), recipes["test"]
     assert "the default tier" in recipes["test"]  # and says so
     assert '-m pytest -q $(XDIST) -m "not client_matrix"' in recipes["test-all"]
-    # Two xdist workers, grouped so the serial group stays on one; WORKERS=0 is one process.
-    assert re.search(r"^WORKERS \?= 2$", makefile, re.M)
+    # Four xdist workers, grouped so the serial group stays on one; WORKERS=0 is one process.
+    assert re.search(r"^WORKERS \?= 4$", makefile, re.M)
     assert "XDIST := $(if $(filter 0,$(WORKERS)),-p no:xdist,-n $(WORKERS) --dist loadgroup)" in makefile
     assert "-m pytest -q -m client_matrix" in recipes["client-matrix"]
     assert "TELCO_MCP_CLAUDE_CODE=" in recipes["client-matrix"]

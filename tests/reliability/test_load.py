@@ -192,7 +192,11 @@ async def _settled(rig: Rig, baseline: Snapshot | None = None) -> Snapshot:
         snapshot = _snapshot(rig)
         quiet = snapshot.mcp_established == 0 and (
             baseline is None
-            or (snapshot.server_tasks <= baseline.server_tasks and snapshot.files <= baseline.files + SLACK_FDS)
+            or (
+                snapshot.server_tasks <= baseline.server_tasks
+                and snapshot.files <= baseline.files + SLACK_FDS
+                and snapshot.other_sockets <= baseline.other_sockets + SLACK_FDS  # closed late on a busy machine
+            )
         )
         if quiet or time.monotonic() > deadline:
             return snapshot
