@@ -299,13 +299,14 @@ TITLES: dict[Client, tuple[str, str]] = {
 
 def render_doc_block() -> str:
     """The examples in docs/clients.md: what `telco-mcp config CLIENT` prints for an example install (the venv
-    of a clone in /home/you/telco-mcp, a sipgate token, writes on), then over HTTP."""
+    of a clone in /home/you/telco-mcp, a sipgate token, writes on, an approver PIN), then over HTTP."""
     from pydantic import SecretStr
 
     example = Settings.model_construct(  # these values only: no environment, no .env
         sipgate_token_id="token-ABC123",
         sipgate_token=SecretStr("example-secret-never-shown"),
         telco_mcp_allow_writes=True,
+        telco_mcp_approver_pin=SecretStr("scrypt$example-hash-never-shown"),
     )
     run = launch(example, EXAMPLE_COMMAND)
     out: list[str] = []

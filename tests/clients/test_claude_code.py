@@ -1,5 +1,6 @@
 """Claude Code's own CLI (`@anthropic-ai/claude-code`, pinned in the Makefile) runs the `claude mcp add` lines
-of docs/clients.md and connects to the server they describe.
+of docs/clients.md (what `telco-mcp config claude-code` prints, for this install) and connects to the server they
+describe, with no virtualenv on PATH: the line names the command by its absolute path.
 
 `claude mcp add` writes the server into the user's Claude Code configuration (a temporary HOME here);
 `claude mcp get` then starts it (stdio) or calls it (streamable HTTP) and reports whether it connected.
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import APPROVER_PIN, ROOT, TELCO_MCP, VENV_BIN, NodeTools, ServerProcess, run_bounded
+from .conftest import APPROVER_PIN, ROOT, TELCO_MCP, NodeTools, ServerProcess, run_bounded
 from .test_client_configs import claude_mcp_add_lines
 
 pytestmark = [pytest.mark.node, pytest.mark.client_matrix]  # `make client-matrix` only
@@ -43,7 +44,6 @@ def claude(node_tools: NodeTools, home: Path, *args: str) -> str:
         pytest.fail(f"{CLAUDE} is missing: run `make client-matrix` (it installs Claude Code's CLI)", pytrace=False)
     env = node_tools.env(
         home,
-        PATH=f"{VENV_BIN}:{node_tools.env(home)['PATH']}",  # telco-mcp as the docs' install puts it on PATH
         DISABLE_TELEMETRY="1",
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
         DISABLE_AUTOUPDATER="1",
@@ -67,7 +67,7 @@ def test_stdio_line_adds_a_server_that_connects(node_tools: NodeTools, home: Pat
     shown = claude(node_tools, home, "mcp", "get", "telco")
     assert "Connected" in shown and "Failed" not in shown, shown
     entry = json.loads((home / ".claude.json").read_text())["projects"][str(home / "project")]["mcpServers"]["telco"]
-    assert entry["command"] == "telco-mcp" and entry["args"] == ["serve"], entry
+    assert entry["command"] == str(TELCO_MCP) and entry["args"] == ["serve"], entry  # the path `config` printed
     assert entry["env"]["SIPGATE_TOKEN"] == CANARY_TOKEN and CANARY_TOKEN not in entry["args"]
 
 

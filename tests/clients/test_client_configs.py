@@ -1,6 +1,7 @@
-"""docs/clients.md's "Every client" section: every JSON config snippet and `claude mcp add` line is well formed and
-names a command that is installed and accepts its arguments, and the client matrix names a test for
-every row it says was run or parsed.
+"""docs/clients.md: every JSON configuration and `claude mcp add` line it gives to copy (the block `telco-mcp config`
+generates, with the example install's command standing for this install's) is well formed and names a command
+that is installed and accepts its arguments, and the client matrix names a test for every row it says was run
+or parsed.
 
 These are the rows for clients that cannot run on this machine (Claude Desktop by hand, Claude Code,
 VS Code, Cursor): their configuration is what a reader copies, so it is what is checked.
@@ -20,28 +21,39 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from telco_mcp import client_config
 from telco_mcp.settings import Settings
 
 from .conftest import ROOT
 
-DOC = (ROOT / "docs" / "clients.md").read_text()  # the README points here; `telco-mcp config`'s output is above it
+DOC = (ROOT / "docs" / "clients.md").read_text()  # the README points here
 SECTION = DOC[DOC.index("## Every client, and how it is checked") :]
 SECTION = SECTION[: SECTION.index("\n## ", 1)]
+# The configurations to copy: what `telco-mcp config` prints for an example install (`telco-mcp manifest --check`
+# keeps this block equal to it); its command path stands for this install's.
+GENERATED = DOC[DOC.index(client_config.START) : DOC.index(client_config.END)]
 VENV_BIN = Path(sys.executable).parent
+THIS_INSTALL = {client_config.EXAMPLE_COMMAND[0]: str(VENV_BIN / "telco-mcp")}
 LOCAL_URL = "http://127.0.0.1:8000/mcp"  # what `make serve` serves
 SECRET_PLACEHOLDERS = re.compile(r"(scrypt\$)?…|\$\{input:[a-z0-9-]+\}")
 
 
+def here(text: str) -> str:
+    for example, installed in THIS_INSTALL.items():
+        text = text.replace(example, installed)
+    return text
+
+
 def json_snippets() -> list[dict[str, Any]]:
-    """Every ```json block of the section, and every inline `{...}` config."""
-    blocks = re.findall(r"```json\n(.*?)\n```", SECTION, flags=re.DOTALL)
-    inline = re.findall(r"`(\{\"(?:mcpServers|servers)\".*?\})`", SECTION)
-    return [json.loads(text) for text in [*blocks, *inline]]
+    """Every ```json block of the generated configurations, and every inline `{...}` config of the docs."""
+    blocks = re.findall(r"```json\n(.*?)\n```", GENERATED, flags=re.DOTALL)
+    inline = re.findall(r"`(\{\"(?:mcpServers|servers)\".*?\})`", DOC)
+    return [json.loads(here(text)) for text in [*blocks, *inline]]
 
 
 def claude_mcp_add_lines() -> list[list[str]]:
-    """The section's `claude mcp add ...` lines, split as a shell would."""
-    return [shlex.split(line) for line in re.findall(r"`(claude mcp add [^`]+)`", SECTION)]
+    """The generated `claude mcp add ...` lines, split as a shell would."""
+    return [shlex.split(here(line)) for line in re.findall(r"^(claude mcp add .+)$", GENERATED, flags=re.M)]
 
 
 def resolve(command: str) -> str:
@@ -78,7 +90,8 @@ def test_every_json_snippet_parses_and_names_an_installed_command() -> None:
         inputs = frozenset(item["id"] for item in doc.get("inputs", []))
         for entry in servers.values():
             if "url" in entry:
-                assert entry == {"type": "http", "url": LOCAL_URL}, entry
+                assert entry.get("type", "http") == "http" and entry["url"] == LOCAL_URL, entry
+                assert set(entry) <= {"type", "url"}, entry
                 shapes.add((key, "http"))
                 continue
             assert entry.get("type", "stdio") == "stdio", entry
@@ -86,7 +99,7 @@ def test_every_json_snippet_parses_and_names_an_installed_command() -> None:
             assert not [a for a in entry["args"] if "TOKEN" in a.upper() or "=" in a], "secrets go in env"
             assert_settings(entry.get("env", {}), inputs)
             shapes.add((key, "stdio"))
-    assert shapes == {("mcpServers", "stdio"), ("servers", "stdio"), ("servers", "http")}
+    assert shapes == {("mcpServers", "stdio"), ("servers", "stdio"), ("servers", "http"), ("mcpServers", "http")}
 
 
 def test_every_claude_mcp_add_line_names_an_installed_command() -> None:
