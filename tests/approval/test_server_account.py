@@ -109,7 +109,7 @@ async def _approve_as_a_person(home: Path, factor: str) -> None:
                 data={"csrf": csrf_of(page.text), "decision": "approve", **proof},
                 headers={"Origin": base},
             )
-            assert "<h1>Approved</h1>" in approved.text, approved.text
+            assert "<h1>Approved — " in approved.text, approved.text
         applied = await c.call_tool("sipgate_send_sms", SMS | {"approval_id": approval_id})
     assert (applied.structured_content or {})["status"] == "applied"
     owner = subprocess.run(["stat", "-c", "%u", str(home / "state" / "audit.jsonl")], capture_output=True, text=True)
