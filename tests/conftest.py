@@ -142,6 +142,12 @@ def _isolate_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     from telco_mcp.approval.service import stop_every_service
 
     stop_every_service()
+    # A server sets the process's region for national numbers from its settings (one server per process in
+    # production); a test that built one with TELCO_MCP_DEFAULT_REGION=AT must not leave AT to the next test.
+    from telco_mcp import phone
+    from telco_mcp.settings import Settings
+
+    phone.DEFAULT_REGION = Settings.model_fields["telco_mcp_default_region"].default
 
 
 async def accept(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
