@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from telco_mcp.cli import main
+from tests.processes import FAULTHANDLER, interrupt
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -124,7 +124,7 @@ def child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     # MCP client starts `make serve` itself, at make level 0 (a sub-make always announces its directory).
     skip = ("SIGNALWIRE_", "SIPGATE_", "TELCO_MCP_", "MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")
     env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
-    return env | {"XDG_STATE_HOME": str(tmp_path / "state")} | extra
+    return env | {"XDG_STATE_HOME": str(tmp_path / "state")} | FAULTHANDLER | extra
 
 
 def telco(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -156,8 +156,7 @@ def started(tmp_path: Path, *argv: str, wait_for: str) -> Iterator[tuple[subproc
             time.sleep(0.1)
         yield proc, found
     finally:
-        proc.send_signal(signal.SIGINT)  # Ctrl-C: no SIGTERM drain
-        proc.wait(timeout=10)
+        interrupt(proc, err_path)  # Ctrl-C: no SIGTERM drain
 
 
 def answers_http(port: int) -> bool:

@@ -8,7 +8,6 @@ realistic operator session. The sandbox's request log shows exactly what reached
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from telco_mcp import sandbox as sb
 from telco_mcp.server import build_server
 from telco_mcp.settings import Settings
 from tests.ports import free_port, wait_listening
+from tests.processes import FAULTHANDLER, interrupt
 
 pytestmark = pytest.mark.anyio
 
@@ -32,6 +32,7 @@ pytestmark = pytest.mark.anyio
 def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     exe = Path(sys.executable).with_name("telco-mcp")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNALWIRE_", "SIPGATE_", "TELCO_MCP_"))}
+    env |= FAULTHANDLER
     log = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
     for _ in range(5):  # until it listens on a port nobody else took first
         port = free_port()
@@ -51,8 +52,7 @@ def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.send_signal(signal.SIGINT)  # Ctrl-C: no SIGTERM drain
-        proc.wait(timeout=10)
+        interrupt(proc, log)  # Ctrl-C: no SIGTERM drain
 
 
 @pytest.fixture

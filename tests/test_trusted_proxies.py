@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from mcp import Client, StdioServerParameters
 
 from telco_mcp.approval.pin import MAX_FAILURES
 from tests.approval.conftest import SMS, csrf_of
+from tests.processes import FAULTHANDLER, interrupt
 
 EXE = Path(sys.executable).with_name("telco-mcp")
 PIN = "418-2093-77"
@@ -44,7 +44,7 @@ def free_port() -> int:
 def child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     skip = ("SIGNALWIRE_", "SIPGATE_", "TELCO_MCP_", "MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")
     env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
-    return env | {"XDG_STATE_HOME": str(tmp_path / "state"), "BROWSER": "true", "NO_PROXY": "*"} | extra
+    return env | {"XDG_STATE_HOME": str(tmp_path / "state"), "BROWSER": "true", "NO_PROXY": "*"} | FAULTHANDLER | extra
 
 
 def server_env(tmp_path: Path, proxies: str, **extra: str) -> dict[str, str]:
@@ -77,8 +77,7 @@ def started(tmp_path: Path, argv: list[str], env: dict[str, str], wait_for: str)
             time.sleep(0.1)
         yield found
     finally:
-        proc.send_signal(signal.SIGINT)  # Ctrl-C: no SIGTERM drain
-        proc.wait(timeout=10)
+        interrupt(proc, err_path)  # Ctrl-C: no SIGTERM drain
 
 
 def spoofed(address: str, proto: str = "https") -> dict[str, str]:

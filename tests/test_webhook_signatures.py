@@ -19,7 +19,6 @@ import functools
 import json
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -49,6 +48,7 @@ from telco_mcp.events.store import SEEN_FOR, MemoryEventStore
 from telco_mcp.sandbox import signing
 from telco_mcp.server import build_server
 from telco_mcp.settings import load_settings
+from tests.processes import FAULTHANDLER, interrupt
 
 pytestmark = pytest.mark.anyio
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -375,7 +375,7 @@ def standalone_sandbox(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNALWIRE_", "SIPGATE_", "TELCO_MCP_"))}
     proc = subprocess.Popen([sys.executable, "-m", "telco_mcp", "sandbox", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=env | {"XDG_STATE_HOME": str(state)})  # fmt: skip
+                            env=env | FAULTHANDLER | {"XDG_STATE_HOME": str(state)})  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -388,8 +388,7 @@ def standalone_sandbox(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                 time.sleep(0.1)
         yield url, state / "telco-mcp"
     finally:
-        proc.send_signal(signal.SIGINT)  # Ctrl-C: no SIGTERM drain
-        proc.wait(timeout=10)
+        interrupt(proc)  # Ctrl-C: no SIGTERM drain
     assert not list((state / "telco-mcp").glob("sandbox-*-push-key.pem")), "the key file is removed at exit"
 
 
