@@ -30,11 +30,12 @@ import json
 import math
 import re
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import anyio
 import jinja2
@@ -68,6 +69,8 @@ from telco_mcp.safety.audit import Act, Factor
 # Where a sign-in may lead: the pending list or one approval's page, nothing else (no other host, scheme,
 # backslash, dot segment or encoded slash; an approval id is url-safe base64).
 _NEXT = re.compile(r"/approvals/(a/apr_[A-Za-z0-9_-]{1,64})?")
+_ID = re.compile(r"apr_[A-Za-z0-9_-]{1,64}")
+_MAX_SHOWN = 200  # approvals a bulk decision's result page lists at most
 SESSION_COOKIE = "telco_mcp_approval"
 PRE_CSRF_COOKIE = "telco_mcp_signin"
 SECURITY_HEADERS = {
@@ -308,10 +311,24 @@ class _Page:
         if session is None or session.approval is not None:
             return await self._signin_page(request, next_path="/approvals/")
         pending = await self._state(self.service.store.pending)
+        just, verdict = await self._just_decided(request)
         return self._render(
-            "list.html", title="Pending approvals", pending=pending, csrf=session.csrf, proof=self.proof, code="",
-            local_time=bool(pending),
+            "list.html", title=verdict or "Pending approvals", pending=pending, csrf=session.csrf, proof=self.proof,
+            code="", local_time=bool(pending), just=just, verdict=verdict,
         )  # fmt: skip
+
+    async def _just_decided(self, request: Request) -> tuple[list[tuple[Approval, Outcome | None]], str]:
+        """After a bulk decision (`?decided=ID&decided=…`): what became of each of those approvals, as the store
+        says now, and a count of each verdict ("2 approved, 1 denied"); nothing when the list was not asked for."""
+        if "decided" not in request.query_params:
+            return [], ""
+        ids = [i for i in request.query_params.getlist("decided") if _ID.fullmatch(i)][:_MAX_SHOWN]
+        found = [await self._state(self.service.store.get, i) for i in dict.fromkeys(ids)]
+        now = self.service.clock()
+        just = [(a, outcome(a, now)) for a in found if a is not None]
+        counts = Counter(o.verb.lower() for _, o in just if o is not None and o.verb)
+        verdict = ", ".join(f"{n} {verb}" for verb, n in sorted(counts.items())) or "Nothing was decided"
+        return just, verdict
 
     async def _signin_page(self, request: Request, *, next_path: str, error: str | None = None) -> Response:
         if not self.service.signs_in:
@@ -622,18 +639,20 @@ class _Page:
             ids, approve = [a.id for a in chosen], True
         else:
             return self._message("Nothing decided", "Choose an action.", 400)
-        done = 0
+        decided: list[str] = []
         act = self._act(request, session, bulk=True)
         for approval_id in ids:
             try:
                 await anyio.to_thread.run_sync(
                     functools.partial(self.service.decide, approval_id, approve, "approval-page", act=act)
                 )
-                done += 1
+                decided.append(approval_id)
             except ConfirmationError:
                 continue
-        verb = "approved" if approve else "denied"
-        return self._message(f"{done} {verb}", f"{done} pending write{'s' if done != 1 else ''} {verb}.")
+        # POST-redirect-GET: a reload shows what became of these approvals (read from the store, not from the
+        # URL), and never decides anything again
+        query = urlencode([("decided", approval_id) for approval_id in decided[:_MAX_SHOWN]] or [("decided", "")])
+        return RedirectResponse(f"/approvals/?{query}", status_code=303, headers=SECURITY_HEADERS)
 
 
 def _signin_challenge(pre: str) -> bytes:

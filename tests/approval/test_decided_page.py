@@ -11,6 +11,7 @@ import html
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlencode
 
 import anyio
 import httpx2
@@ -20,6 +21,7 @@ from .conftest import SMS, Browser, client, csrf_of, follow, forms_of, server_fo
 from .test_approval_page import PIN, approvals_cli, pending_sms
 
 pytestmark = pytest.mark.anyio
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 DECIDED_FORM = re.compile(r'<form[^>]*action="[^"]*/decide"')
 
 
@@ -171,3 +173,57 @@ def test_in_n_minutes_rounds_up_and_says_expired_once_past() -> None:
     assert [_until(1000 + s, 1000) for s in (-1, 0, 1, 60, 61, 600)] == [
         "expired", "expired", "in 1 minute", "in 1 minute", "in 2 minutes", "in 10 minutes",
     ]  # fmt: skip
+
+
+async def test_a_bulk_decision_redirects_and_a_reload_shows_it_without_deciding_again(audit_path: Path) -> None:
+    """Approve selected / deny everything: 303 to the list, which shows what became of those approvals as the
+    store says now (not as the URL says), so a reload decides nothing and a later reload shows their use."""
+    from starlette.testclient import TestClient
+
+    from telco_mcp.transports import http_app
+
+    server = server_for(audit_path, telco_mcp_approver_pin=PIN)
+    app = http_app(server, server.telco_runtime.settings, transport="http", host="127.0.0.1", port=8765)
+    origin = {"Origin": "http://127.0.0.1:8765"}
+    async with client(server) as c:
+        first = await pending_sms(c)
+        second = (await c.call_tool("sipgate_send_sms", SMS | {"message": "second"})).structured_content
+        third = (await c.call_tool("sipgate_send_sms", SMS | {"message": "third"})).structured_content
+        store = server.telco_runtime.approvals.store
+        with TestClient(app, base_url="http://127.0.0.1:8765") as http:
+            signin = http.get("/approvals/")
+            listing = http.post(
+                "/approvals/signin", data={"csrf": csrf_of(signin.text), "pin": PIN, "next": "/approvals/"},
+                headers=origin,
+            )  # fmt: skip
+            csrf = csrf_of(listing.text)
+            picked = [("csrf", csrf), ("action", "approve"), ("pin", PIN)]
+            picked += [("id", first["approval_id"]), ("id", second["approval_id"])]
+            approved = http.post(
+                "/approvals/bulk", content=urlencode(picked), headers=origin | FORM, follow_redirects=False
+            )
+            assert approved.status_code == 303
+            shown = http.get(approved.headers["location"])
+            assert heading(shown) == "2 approved" and "<title>2 approved · telco-mcp</title>" in shown.text
+            assert shown.text.count("Approved — your assistant can send it to sipgate (sandbox)") == 2
+            assert "third" in shown.text and 'name="id"' in shown.text, "what still waits is listed below"
+            states = [store.get(a["approval_id"]).status for a in (first, second, third)]
+            reloaded = http.get(approved.headers["location"])  # a reload is this GET, never the POST again
+            assert [store.get(a["approval_id"]).status for a in (first, second, third)] == states
+            assert heading(reloaded) == "2 approved"
+            used = await c.call_tool("sipgate_send_sms", SMS | {"approval_id": first["approval_id"]})
+            assert (used.structured_content or {})["status"] == "applied"
+            later = http.get(approved.headers["location"])
+            assert "Approved — used by your assistant" in later.text, "what the store says now"
+            denied = http.post(
+                "/approvals/bulk", data={"csrf": csrf, "action": "deny_all"}, headers=origin, follow_redirects=False
+            )
+            assert denied.status_code == 303
+            assert heading(http.get(denied.headers["location"])) == "1 denied"
+            assert store.get(third["approval_id"]).status == "denied"
+            again = http.post("/approvals/bulk", data={"csrf": csrf, "action": "deny_all"}, headers=origin)
+            assert heading(again) == "Nothing was decided", "nothing waited any more"
+            forged = http.get(f"/approvals/?decided=apr_unknown&decided={'x' * 500}&decided=<b>")
+            assert heading(forged) == "Nothing was decided" and "<b>" not in forged.text
+            plain = http.get("/approvals/")
+            assert heading(plain) == "Nothing to approve", "the list alone, without a bulk result"
