@@ -202,7 +202,6 @@ def serve(
     app = http_app(server, settings, transport=transport, host=host, port=port)
     path = "/mcp" if transport == "http" else "/sse"
     shown = _host_entry(host)
-    logger.info("serving %s on http://%s:%d%s", "streamable HTTP" if transport == "http" else "SSE", shown, port, path)
     security = security_settings(settings, host, port)
     if settings.oauth_enabled:
         auth = f"OAuth: access tokens from {settings.telco_mcp_oauth_issuer} for {settings.telco_mcp_oauth_resource}"
@@ -210,12 +209,18 @@ def serve(
         auth = "bearer token: required"
     else:
         auth = "bearer token: not configured (loopback only)"
-    logger.info(
-        "%s; allowed hosts: %s; allowed origins: %s",
-        auth,
-        ", ".join(security.allowed_hosts),
-        ", ".join(security.allowed_origins) or "none (browsers refused)",
-    )
+
+    def serving() -> None:
+        """Said once the app has started: what waits for this line may rely on it (and on Ctrl-C stopping it)."""
+        kind = "streamable HTTP" if transport == "http" else "SSE"
+        logger.info("serving %s on http://%s:%d%s", kind, shown, port, path)
+        logger.info(
+            "%s; allowed hosts: %s; allowed origins: %s",
+            auth,
+            ", ".join(security.allowed_hosts),
+            ", ".join(security.allowed_origins) or "none (browsers refused)",
+        )
+
     level = settings.telco_mcp_log_level
     config: Any = uvicorn.Config(
         app,
@@ -231,7 +236,7 @@ def serve(
     from telco_mcp.ops.shutdown import draining_server
 
     runtime = server.telco_runtime  # type: ignore[attr-defined]
-    uv = draining_server(config, runtime, settings.telco_mcp_shutdown_drain)
+    uv = draining_server(config, runtime, settings.telco_mcp_shutdown_drain, started=serving)
     anyio.run(lambda: uv.serve(sockets=sockets))
 
 

@@ -180,6 +180,9 @@ def test_serve_http_on_port_0_prints_the_port_it_really_listens_on(tmp_path):
         port = int(found.group(1))
         assert port != 0
         assert answers_http(port)
+    log = (tmp_path / "stderr.log").read_text()
+    # said once the app is up, with uvicorn's signal handlers in place: Ctrl-C from then on is a clean stop
+    assert log.index("Application startup complete") < log.index("serving streamable HTTP"), log
 
 
 @pytest.mark.parametrize("command", [["sandbox"], ["serve", "--transport", "http"], ["serve", "--transport", "sse"]])

@@ -22,6 +22,7 @@ import json
 import logging
 import signal
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -96,12 +97,20 @@ async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def draining_server(config: Any, runtime: Runtime, drain: float) -> Any:
-    """A `uvicorn.Server` whose first SIGTERM drains for `drain` seconds before uvicorn's graceful exit."""
+def draining_server(config: Any, runtime: Runtime, drain: float, started: Callable[[], None] | None = None) -> Any:
+    """A `uvicorn.Server` whose first SIGTERM drains for `drain` seconds before uvicorn's graceful exit.
+
+    `started` runs once the application has started, with uvicorn's signal handlers in place: a "serving on"
+    line said there means Ctrl-C from then on is a clean stop."""
     import uvicorn
 
     class DrainingServer(uvicorn.Server):
         _drain_until: float | None = None
+
+        async def startup(self, sockets: list[Any] | None = None) -> None:
+            await super().startup(sockets)
+            if started is not None and not self.should_exit:
+                started()
 
         def handle_exit(self, sig: int, frame: Any) -> None:
             runtime.draining = True
